@@ -1,0 +1,593 @@
+//! The Inventory: a serializable snapshot of the platform's observed state.
+//!
+//! This is the one seam of dapgov. Targets read it, the planner diffs a desired
+//! Inventory against an observed one, and the auditor checks it. The same types
+//! describe desired and observed state: a desired resource leaves `None` every
+//! property dapgov does not declare, so drift is measured only on declared properties.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+pub type Tags = BTreeMap<String, String>;
+
+/// Version of the Inventory JSON layout; bumped on incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inventory {
+    #[serde(default = "schema_version")]
+    pub schema_version: u32,
+    /// `local` or `aws`.
+    #[serde(default)]
+    pub target: String,
+    #[serde(default)]
+    pub account_id: String,
+    #[serde(default)]
+    pub region: String,
+    /// The project name from the spec; resources dapgov manages carry it as tag `project`.
+    #[serde(default)]
+    pub project: String,
+    #[serde(default)]
+    pub buckets: BTreeMap<String, Bucket>,
+    #[serde(default)]
+    pub keys: BTreeMap<String, Key>,
+    #[serde(default)]
+    pub roles: BTreeMap<String, Role>,
+    #[serde(default)]
+    pub trails: BTreeMap<String, Trail>,
+    #[serde(default)]
+    pub log_groups: BTreeMap<String, LogGroup>,
+    #[serde(default)]
+    pub topics: BTreeMap<String, Topic>,
+    #[serde(default)]
+    pub alarms: BTreeMap<String, Alarm>,
+    #[serde(default)]
+    pub budgets: BTreeMap<String, Budget>,
+    #[serde(default)]
+    pub glue_databases: BTreeMap<String, GlueDatabase>,
+    #[serde(default)]
+    pub glue_security_configurations: BTreeMap<String, GlueSecurityConfiguration>,
+    #[serde(default)]
+    pub athena_workgroups: BTreeMap<String, AthenaWorkgroup>,
+    #[serde(default)]
+    pub account: AccountSettings,
+    /// Summaries of recent ETL runs (from run manifests), newest last.
+    #[serde(default)]
+    pub etl_runs: Vec<EtlRunSummary>,
+}
+
+fn schema_version() -> u32 {
+    SCHEMA_VERSION
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Bucket {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    /// The zone the bucket serves (`landing`, `raw`, `curated`, `trusted`, `logs`, `trail`, `athena`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Tags>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<BucketEncryption>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versioning: Option<Versioning>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_access_block: Option<PublicAccessBlock>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_ownership: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<Vec<LifecycleRule>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logging: Option<BucketLogging>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_lock: Option<ObjectLock>,
+    /// ACL grants other than the owner's full control (empty when ACLs are disabled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl_grants: Option<Vec<AclGrant>>,
+    /// Observed only: objects held and their bytes per storage class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<BucketUsage>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BucketEncryption {
+    /// `aws:kms`, `AES256` or `none`.
+    pub algorithm: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key: Option<String>,
+    #[serde(default)]
+    pub bucket_key_enabled: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Versioning {
+    Enabled,
+    Suspended,
+    Disabled,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PublicAccessBlock {
+    pub block_public_acls: bool,
+    pub ignore_public_acls: bool,
+    pub block_public_policy: bool,
+    pub restrict_public_buckets: bool,
+}
+
+impl PublicAccessBlock {
+    pub fn all_on() -> Self {
+        Self { block_public_acls: true, ignore_public_acls: true, block_public_policy: true, restrict_public_buckets: true }
+    }
+    pub fn is_all_on(&self) -> bool {
+        self.block_public_acls && self.ignore_public_acls && self.block_public_policy && self.restrict_public_buckets
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LifecycleRule {
+    pub id: String,
+    #[serde(default)]
+    pub prefix: String,
+    pub enabled: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration_days: Option<u32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transitions: Vec<Transition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noncurrent_expiration_days: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abort_incomplete_multipart_days: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Transition {
+    pub days: u32,
+    pub storage_class: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BucketLogging {
+    pub target_bucket: String,
+    pub target_prefix: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObjectLock {
+    pub enabled: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AclGrant {
+    /// A canonical id, an e-mail, or a group URI such as `http://acs.amazonaws.com/groups/global/AllUsers`.
+    pub grantee: String,
+    pub permission: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BucketUsage {
+    pub objects: u64,
+    /// Bytes per storage class, e.g. `STANDARD`.
+    pub bytes: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Key {
+    /// Alias without the `alias/` prefix.
+    pub alias: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation_enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation_period_days: Option<u32>,
+    /// `Enabled`, `Disabled` or `PendingDeletion`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_window_days: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Tags>,
+    /// Observed only: how many key versions exist (rotations + 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versions: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Role {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_policy: Option<Value>,
+    /// Inline policies by name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inline_policies: Option<BTreeMap<String, Value>>,
+    /// Managed policies attached, by ARN, with their documents when readable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attached_policies: Option<BTreeMap<String, Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_session_duration: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Tags>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Trail {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3_bucket: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multi_region: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include_global_events: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_file_validation: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_group: Option<String>,
+    /// Buckets whose object-level (data) events are recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_event_buckets: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logging: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Tags>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LogGroup {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key: Option<String>,
+    /// Metric filters by name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric_filters: Option<BTreeMap<String, MetricFilter>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Tags>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricFilter {
+    pub pattern: String,
+    pub metric_namespace: String,
+    pub metric_name: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Topic {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key: Option<String>,
+    /// E-mail and other endpoints subscribed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscriptions: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Tags>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Alarm {
+    pub name: String,
+    /// Region the alarm lives in (billing alarms live in us-east-1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dimensions: Option<BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statistic: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period_seconds: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluation_periods: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actions_enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarm_actions: Option<Vec<String>>,
+    /// Observed only: `OK`, `ALARM` or `INSUFFICIENT_DATA`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Tags>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Budget {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit_usd: Option<f64>,
+    /// `MONTHLY`, `QUARTERLY` or `ANNUALLY`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_unit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notifications: Option<Vec<BudgetNotification>>,
+    /// Observed only: the spend so far this period, and the forecast for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actual_usd: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forecast_usd: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BudgetNotification {
+    /// `ACTUAL` or `FORECASTED`.
+    pub kind: String,
+    pub threshold_percent: f64,
+    #[serde(default)]
+    pub subscribers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GlueDatabase {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tables: Option<BTreeMap<String, GlueTable>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GlueTable {
+    pub name: String,
+    pub location: String,
+    /// `parquet` or `csv`.
+    pub format: String,
+    pub columns: Vec<Column>,
+    #[serde(default)]
+    pub partition_keys: Vec<Column>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Column {
+    pub name: String,
+    /// Glue/Hive type name: `bigint`, `double`, `string`, `date`, `timestamp`, `boolean`.
+    #[serde(rename = "type")]
+    pub data_type: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GlueSecurityConfiguration {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3_kms_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloudwatch_kms_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_bookmarks_kms_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AthenaWorkgroup {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enforce_configuration: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_location: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_kms_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_scanned_cutoff: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publish_metrics: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Tags>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AccountSettings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_policy: Option<PasswordPolicy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_access_block: Option<PublicAccessBlock>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PasswordPolicy {
+    pub minimum_length: u32,
+    pub require_symbols: bool,
+    pub require_numbers: bool,
+    pub require_uppercase: bool,
+    pub require_lowercase: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age_days: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reuse_prevention: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EtlRunSummary {
+    pub run_id: String,
+    pub dataset: String,
+    pub started_at: String,
+    pub succeeded: bool,
+    #[serde(default)]
+    pub output_formats: Vec<String>,
+    #[serde(default)]
+    pub partitioned: bool,
+}
+
+/// The kinds of resource dapgov manages, in the order they must be created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResourceKind {
+    AccountSettings,
+    Key,
+    Topic,
+    LogGroup,
+    Role,
+    Bucket,
+    Trail,
+    Alarm,
+    Budget,
+    GlueSecurityConfiguration,
+    GlueDatabase,
+    AthenaWorkgroup,
+}
+
+impl ResourceKind {
+    pub const ALL: [ResourceKind; 12] = [
+        ResourceKind::AccountSettings,
+        ResourceKind::Key,
+        ResourceKind::Topic,
+        ResourceKind::LogGroup,
+        ResourceKind::Role,
+        ResourceKind::Bucket,
+        ResourceKind::Trail,
+        ResourceKind::Alarm,
+        ResourceKind::Budget,
+        ResourceKind::GlueSecurityConfiguration,
+        ResourceKind::GlueDatabase,
+        ResourceKind::AthenaWorkgroup,
+    ];
+
+    /// The name used in plan addresses, e.g. `bucket.dapgov-raw`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceKind::AccountSettings => "account_settings",
+            ResourceKind::Key => "key",
+            ResourceKind::Topic => "topic",
+            ResourceKind::LogGroup => "log_group",
+            ResourceKind::Role => "role",
+            ResourceKind::Bucket => "bucket",
+            ResourceKind::Trail => "trail",
+            ResourceKind::Alarm => "alarm",
+            ResourceKind::Budget => "budget",
+            ResourceKind::GlueSecurityConfiguration => "glue_security_configuration",
+            ResourceKind::GlueDatabase => "glue_database",
+            ResourceKind::AthenaWorkgroup => "athena_workgroup",
+        }
+    }
+}
+
+/// One resource of any kind, as a JSON value, addressed by kind and name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceRef {
+    pub kind: ResourceKind,
+    pub name: String,
+}
+
+impl std::fmt::Display for ResourceRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.kind.as_str(), self.name)
+    }
+}
+
+impl Inventory {
+    /// Every resource as (ref, JSON), in creation order.
+    pub fn resources(&self) -> Vec<(ResourceRef, Value)> {
+        fn each<T: Serialize>(out: &mut Vec<(ResourceRef, Value)>, kind: ResourceKind, map: &BTreeMap<String, T>) {
+            for (name, r) in map {
+                out.push((ResourceRef { kind, name: name.clone() }, serde_json::to_value(r).expect("inventory types serialize")));
+            }
+        }
+        let mut out = Vec::new();
+        if self.account != AccountSettings::default() {
+            out.push((
+                ResourceRef { kind: ResourceKind::AccountSettings, name: "account".into() },
+                serde_json::to_value(&self.account).expect("inventory types serialize"),
+            ));
+        }
+        each(&mut out, ResourceKind::Key, &self.keys);
+        each(&mut out, ResourceKind::Topic, &self.topics);
+        each(&mut out, ResourceKind::LogGroup, &self.log_groups);
+        each(&mut out, ResourceKind::Role, &self.roles);
+        each(&mut out, ResourceKind::Bucket, &self.buckets);
+        each(&mut out, ResourceKind::Trail, &self.trails);
+        each(&mut out, ResourceKind::Alarm, &self.alarms);
+        each(&mut out, ResourceKind::Budget, &self.budgets);
+        each(&mut out, ResourceKind::GlueSecurityConfiguration, &self.glue_security_configurations);
+        each(&mut out, ResourceKind::GlueDatabase, &self.glue_databases);
+        each(&mut out, ResourceKind::AthenaWorkgroup, &self.athena_workgroups);
+        out.sort_by(|a, b| (a.0.kind, &a.0.name).cmp(&(b.0.kind, &b.0.name)));
+        out
+    }
+
+    /// One resource as JSON.
+    pub fn get(&self, r: &ResourceRef) -> Option<Value> {
+        fn one<T: Serialize>(map: &BTreeMap<String, T>, name: &str) -> Option<Value> {
+            map.get(name).map(|v| serde_json::to_value(v).expect("inventory types serialize"))
+        }
+        match r.kind {
+            ResourceKind::AccountSettings => {
+                (self.account != AccountSettings::default()).then(|| serde_json::to_value(&self.account).expect("serialize"))
+            }
+            ResourceKind::Key => one(&self.keys, &r.name),
+            ResourceKind::Topic => one(&self.topics, &r.name),
+            ResourceKind::LogGroup => one(&self.log_groups, &r.name),
+            ResourceKind::Role => one(&self.roles, &r.name),
+            ResourceKind::Bucket => one(&self.buckets, &r.name),
+            ResourceKind::Trail => one(&self.trails, &r.name),
+            ResourceKind::Alarm => one(&self.alarms, &r.name),
+            ResourceKind::Budget => one(&self.budgets, &r.name),
+            ResourceKind::GlueSecurityConfiguration => one(&self.glue_security_configurations, &r.name),
+            ResourceKind::GlueDatabase => one(&self.glue_databases, &r.name),
+            ResourceKind::AthenaWorkgroup => one(&self.athena_workgroups, &r.name),
+        }
+    }
+
+    /// The bucket serving a zone, if any.
+    pub fn zone_bucket(&self, zone: &str) -> Option<&Bucket> {
+        self.buckets.values().find(|b| b.zone.as_deref() == Some(zone))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn desired_resources_serialize_only_declared_properties() {
+        let b = Bucket { name: "x".into(), versioning: Some(Versioning::Enabled), ..Default::default() };
+        let v = serde_json::to_value(&b).unwrap();
+        assert_eq!(v, serde_json::json!({"name": "x", "versioning": "Enabled"}));
+    }
+
+    #[test]
+    fn resources_come_in_creation_order() {
+        let mut inv = Inventory::default();
+        inv.buckets.insert("b".into(), Bucket { name: "b".into(), ..Default::default() });
+        inv.keys.insert("k".into(), Key { alias: "k".into(), ..Default::default() });
+        let kinds: Vec<_> = inv.resources().into_iter().map(|(r, _)| r.kind).collect();
+        assert_eq!(kinds, vec![ResourceKind::Key, ResourceKind::Bucket]);
+    }
+
+    #[test]
+    fn inventory_round_trips_through_json() {
+        let mut inv = Inventory { target: "local".into(), ..Default::default() };
+        inv.roles.insert("r".into(), Role { name: "r".into(), ..Default::default() });
+        let text = serde_json::to_string(&inv).unwrap();
+        let back: Inventory = serde_json::from_str(&text).unwrap();
+        assert_eq!(inv, back);
+    }
+}

@@ -1,0 +1,505 @@
+//! Spec × observed Inventory → the Desired Inventory.
+//!
+//! Resources are found by deterministic names derived from the platform name and account,
+//! and carry the `project` tag, so no local state file is needed: losing one orphans nothing.
+//! Key ARNs are assigned by the key service, so policies that name a key read its ARN from the
+//! observed inventory; before the key exists they hold a placeholder and the planner re-plans
+//! once keys are created.
+
+use crate::model::{Spec, Zone};
+use dapgov_inventory::*;
+use dapgov_policy::Templates;
+use serde_json::json;
+use std::collections::BTreeMap;
+
+/// Stands for a key ARN the key service has not assigned yet.
+pub const KEY_PENDING: &str = "(known after apply)";
+
+/// Region where AWS publishes billing metrics; billing alarms must live there.
+pub const BILLING_REGION: &str = "us-east-1";
+
+pub const ZONES: [&str; 4] = ["landing", "raw", "curated", "trusted"];
+
+/// Every name and ARN the platform uses, derived from the spec and the account.
+#[derive(Debug, Clone)]
+pub struct Names {
+    pub project: String,
+    pub account: String,
+    pub region: String,
+    pub partition: String,
+}
+
+impl Names {
+    pub fn new(spec: &Spec, account: &str) -> Self {
+        Self { project: spec.platform.name.clone(), account: account.into(), region: spec.platform.region.clone(), partition: "aws".into() }
+    }
+    /// Bucket for a zone or a service bucket (`logs`, `trail`, `athena`).
+    pub fn bucket(&self, zone: &str) -> String {
+        format!("{}-{}-{}", self.project, zone, self.account)
+    }
+    pub fn bucket_arn(&self, zone: &str) -> String {
+        format!("arn:{}:s3:::{}", self.partition, self.bucket(zone))
+    }
+    /// Key alias (without `alias/`): `pii`, `analytics` or `logs`.
+    pub fn key_alias(&self, purpose: &str) -> String {
+        format!("{}-{}", self.project, purpose)
+    }
+    pub fn role(&self, role: &str) -> String {
+        format!("{}-{}", self.project, role)
+    }
+    pub fn role_arn(&self, role: &str) -> String {
+        format!("arn:{}:iam::{}:role/{}", self.partition, self.account, self.role(role))
+    }
+    pub fn root_arn(&self) -> String {
+        format!("arn:{}:iam::{}:root", self.partition, self.account)
+    }
+    pub fn trail(&self) -> String {
+        format!("{}-trail", self.project)
+    }
+    pub fn trail_arn(&self) -> String {
+        format!("arn:{}:cloudtrail:{}:{}:trail/{}", self.partition, self.region, self.account, self.trail())
+    }
+    pub fn trail_log_group(&self) -> String {
+        format!("/dapgov/{}/trail", self.project)
+    }
+    pub fn topic(&self) -> String {
+        format!("{}-alarms", self.project)
+    }
+    pub fn topic_arn(&self) -> String {
+        format!("arn:{}:sns:{}:{}:{}", self.partition, self.region, self.account, self.topic())
+    }
+    pub fn glue_database(&self) -> String {
+        format!("{}_catalog", self.project.replace('-', "_"))
+    }
+    pub fn workgroup(&self) -> String {
+        format!("{}-analytics", self.project)
+    }
+    pub fn budget(&self) -> String {
+        format!("{}-monthly", self.project)
+    }
+    /// Which key protects a zone.
+    pub fn zone_key_purpose(zone: &Zone) -> &'static str {
+        if zone.holds_pii() { "pii" } else { "analytics" }
+    }
+}
+
+/// The key ARN for an alias, as observed, or a placeholder before creation.
+fn key_arn(observed: &Inventory, names: &Names, purpose: &str) -> String {
+    observed
+        .keys
+        .get(&names.key_alias(purpose))
+        .and_then(|k| k.arn.clone())
+        .unwrap_or_else(|| format!("arn:{}:kms:{}:{}:key/{KEY_PENDING}", names.partition, names.region, names.account))
+}
+
+fn tags(spec: &Spec, extra: &[(&str, &str)]) -> Tags {
+    let mut t = Tags::new();
+    t.insert("project".into(), spec.platform.name.clone());
+    t.insert("owner".into(), spec.platform.owner.clone());
+    t.insert("managed-by".into(), "dapgov".into());
+    for (k, v) in extra {
+        t.insert((*k).into(), (*v).into());
+    }
+    t
+}
+
+/// Security events watched on the trail's log group: (name, filter pattern).
+pub const SECURITY_FILTERS: [(&str, &str); 5] = [
+    ("unauthorized-api-calls", "{ ($.errorCode = \"*UnauthorizedOperation\") || ($.errorCode = \"AccessDenied*\") }"),
+    ("kms-key-disable-or-deletion", "{ ($.eventSource = kms.amazonaws.com) && (($.eventName = DisableKey) || ($.eventName = ScheduleKeyDeletion)) }"),
+    (
+        "bucket-policy-changes",
+        "{ ($.eventSource = s3.amazonaws.com) && (($.eventName = PutBucketAcl) || ($.eventName = PutBucketPolicy) || ($.eventName = DeleteBucketPolicy) || ($.eventName = PutBucketPublicAccessBlock) || ($.eventName = DeleteBucketPublicAccessBlock)) }",
+    ),
+    (
+        "iam-policy-changes",
+        "{ ($.eventName = PutRolePolicy) || ($.eventName = DeleteRolePolicy) || ($.eventName = AttachRolePolicy) || ($.eventName = DetachRolePolicy) || ($.eventName = CreatePolicyVersion) || ($.eventName = UpdateAssumeRolePolicy) }",
+    ),
+    (
+        "cloudtrail-changes",
+        "{ ($.eventName = CreateTrail) || ($.eventName = UpdateTrail) || ($.eventName = DeleteTrail) || ($.eventName = StartLogging) || ($.eventName = StopLogging) || ($.eventName = PutEventSelectors) }",
+    ),
+];
+
+/// Name of the ETL-failure metric in the platform's metric namespace.
+pub const ETL_FAILURE_METRIC: &str = "EtlRunFailed";
+/// Namespace of the security-event metrics derived from the trail.
+pub const SECURITY_NAMESPACE: &str = "dapgov/security";
+
+/// Build the Desired Inventory. Fails only if a policy template does not render.
+pub fn desired(spec: &Spec, observed: &Inventory, account: &str) -> Result<Inventory, dapgov_policy::RenderError> {
+    let names = Names::new(spec, account);
+    let tpl = Templates::builtin();
+    let mut inv = Inventory {
+        schema_version: SCHEMA_VERSION,
+        target: spec.platform.target.as_str().into(),
+        account_id: account.into(),
+        region: names.region.clone(),
+        project: names.project.clone(),
+        ..Default::default()
+    };
+    let keys: BTreeMap<&str, String> = ["pii", "analytics", "logs"].iter().map(|p| (*p, key_arn(observed, &names, p))).collect();
+    let buckets: BTreeMap<&str, String> =
+        ZONES.iter().chain(["logs", "trail", "athena"].iter()).map(|z| (*z, names.bucket(z))).collect();
+    let ctx = json!({
+        "partition": names.partition, "account": names.account, "region": names.region,
+        "buckets": buckets, "keys": keys,
+        "glue_database": names.glue_database(), "athena_workgroup": names.workgroup(),
+        "metrics_namespace": spec.etl.metrics_namespace,
+    });
+
+    inv.account = AccountSettings {
+        password_policy: Some(PasswordPolicy {
+            minimum_length: 14,
+            require_symbols: true,
+            require_numbers: true,
+            require_uppercase: true,
+            require_lowercase: true,
+            max_age_days: Some(90),
+            reuse_prevention: Some(24),
+        }),
+        public_access_block: Some(PublicAccessBlock::all_on()),
+    };
+
+    // Keys: administrators never use keys; users are the roles that need each one.
+    let admins = if spec.platform.key_admins.is_empty() { vec![names.root_arn()] } else { spec.platform.key_admins.clone() };
+    let key_users: [(&str, Vec<String>, Vec<&str>); 3] = [
+        ("pii", vec![names.role_arn("etl")], vec![]),
+        ("analytics", vec![names.role_arn("etl"), names.role_arn("analyst")], vec!["athena.amazonaws.com"]),
+        (
+            "logs",
+            vec![],
+            vec!["cloudtrail.amazonaws.com", "logging.s3.amazonaws.com", "cloudwatch.amazonaws.com", &format!("logs.{}.amazonaws.com", names.region)]
+                .into_iter()
+                .map(|s| Box::leak(s.to_string().into_boxed_str()) as &str)
+                .collect(),
+        ),
+    ];
+    for (purpose, users, services) in key_users {
+        let alias = names.key_alias(purpose);
+        let services: Vec<_> = services.iter().map(|s| json!({"principal": s})).collect();
+        let users = if users.is_empty() { admins.clone() } else { users };
+        let policy = tpl.render(
+            "key",
+            &json!({"admins": admins, "users": users, "readers": [names.role_arn("auditor")], "services": services, "account": names.account}),
+        )?;
+        inv.keys.insert(
+            alias.clone(),
+            Key {
+                alias,
+                description: Some(format!("dapgov {} key for {}", purpose, names.project)),
+                rotation_enabled: Some(true),
+                rotation_period_days: Some(spec.keys.rotation_period_days),
+                state: Some("Enabled".into()),
+                policy: Some(policy),
+                deletion_window_days: Some(spec.keys.deletion_window_days),
+                tags: Some(tags(spec, &[("purpose", purpose)])),
+                ..Default::default()
+            },
+        );
+    }
+
+    inv.topics.insert(
+        names.topic(),
+        Topic {
+            name: names.topic(),
+            kms_key: Some(keys["logs"].clone()),
+            subscriptions: Some(vec![format!("email:{}", spec.budget.alarm_email)]),
+            tags: Some(tags(spec, &[])),
+            ..Default::default()
+        },
+    );
+
+    let filters = SECURITY_FILTERS
+        .iter()
+        .map(|(name, pattern)| {
+            (name.to_string(), MetricFilter { pattern: pattern.to_string(), metric_namespace: SECURITY_NAMESPACE.into(), metric_name: metric_name(name) })
+        })
+        .collect();
+    inv.log_groups.insert(
+        names.trail_log_group(),
+        LogGroup {
+            name: names.trail_log_group(),
+            retention_days: Some(spec.logs.retention_days),
+            kms_key: Some(keys["logs"].clone()),
+            metric_filters: Some(filters),
+            tags: Some(tags(spec, &[])),
+        },
+    );
+
+    // Roles.
+    for (role, template, service, source_arn) in [
+        ("etl", "role-etl", Some("glue.amazonaws.com"), format!("arn:{}:glue:{}:{}:*", names.partition, names.region, names.account)),
+        ("analyst", "role-analyst", None, String::new()),
+        ("auditor", "role-auditor", None, String::new()),
+    ] {
+        let trust = tpl.render("trust-role", &json!({"service": service, "account": names.account, "partition": names.partition, "source_arn": source_arn}))?;
+        let policy = tpl.render(template, &ctx)?;
+        inv.roles.insert(
+            names.role(role),
+            Role {
+                name: names.role(role),
+                trust_policy: Some(trust),
+                inline_policies: Some(BTreeMap::from([(format!("{}-access", names.role(role)), policy)])),
+                attached_policies: Some(BTreeMap::new()),
+                max_session_duration: Some(3600),
+                tags: Some(tags(spec, &[("role", role)])),
+                ..Default::default()
+            },
+        );
+    }
+    let delivery_trust = tpl.render(
+        "trust-role",
+        &json!({"service": "cloudtrail.amazonaws.com", "account": names.account, "partition": names.partition, "source_arn": names.trail_arn()}),
+    )?;
+    let log_group_arn = format!("arn:{}:logs:{}:{}:log-group:{}:*", names.partition, names.region, names.account, names.trail_log_group());
+    inv.roles.insert(
+        names.role("trail-delivery"),
+        Role {
+            name: names.role("trail-delivery"),
+            trust_policy: Some(delivery_trust),
+            inline_policies: Some(BTreeMap::from([(
+                format!("{}-access", names.role("trail-delivery")),
+                json!({"Version": "2012-10-17", "Statement": [{"Sid": "DeliverTrailEvents", "Effect": "Allow",
+                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": log_group_arn}]}),
+            )])),
+            attached_policies: Some(BTreeMap::new()),
+            max_session_duration: Some(3600),
+            tags: Some(tags(spec, &[("role", "trail-delivery")])),
+            ..Default::default()
+        },
+    );
+
+    // Buckets.
+    for zone in ZONES.iter().chain(["logs", "trail", "athena"].iter()) {
+        let z = spec.zones.get(*zone);
+        let purpose = match z {
+            Some(z) => Names::zone_key_purpose(z),
+            None if *zone == "athena" => "analytics",
+            None => "logs",
+        };
+        let classification = z.map(|z| z.classification.as_str()).unwrap_or("internal");
+        let name = names.bucket(zone);
+        let template = match *zone {
+            "logs" => "bucket-logs",
+            "trail" => "bucket-trail",
+            _ => "bucket-zone",
+        };
+        let policy = tpl.render(
+            template,
+            &json!({"partition": names.partition, "bucket": name, "key_arn": keys[purpose], "account": names.account, "trail_arn": names.trail_arn()}),
+        )?;
+        inv.buckets.insert(
+            name.clone(),
+            Bucket {
+                name: name.clone(),
+                zone: Some((*zone).into()),
+                region: Some(names.region.clone()),
+                tags: Some(tags(spec, &[("zone", zone), ("classification", classification)])),
+                encryption: Some(BucketEncryption { algorithm: "aws:kms".into(), kms_key: Some(keys[purpose].clone()), bucket_key_enabled: true }),
+                versioning: Some(Versioning::Enabled),
+                public_access_block: Some(PublicAccessBlock::all_on()),
+                // CloudTrail writes with the bucket-owner-full-control ACL, which BucketOwnerEnforced accepts.
+                object_ownership: Some("BucketOwnerEnforced".into()),
+                policy: Some(policy),
+                lifecycle: Some(lifecycle(zone, z, spec.logs.retention_days)),
+                logging: (*zone != "logs").then(|| BucketLogging { target_bucket: names.bucket("logs"), target_prefix: format!("{zone}/") }),
+                acl_grants: Some(vec![]),
+                ..Default::default()
+            },
+        );
+    }
+
+    inv.trails.insert(
+        names.trail(),
+        Trail {
+            name: names.trail(),
+            s3_bucket: Some(names.bucket("trail")),
+            multi_region: Some(true),
+            include_global_events: Some(true),
+            log_file_validation: Some(true),
+            kms_key: Some(keys["logs"].clone()),
+            log_group: Some(names.trail_log_group()),
+            data_event_buckets: Some(vec![names.bucket("landing"), names.bucket("raw")]),
+            logging: Some(true),
+            tags: Some(tags(spec, &[])),
+            ..Default::default()
+        },
+    );
+
+    let topic = names.topic_arn();
+    let alarm = |name: String, region: &str, ns: &str, metric: &str, dims: BTreeMap<String, String>, stat: &str, period: u32, threshold: f64| Alarm {
+        name,
+        region: Some(region.into()),
+        namespace: Some(ns.into()),
+        metric_name: Some(metric.into()),
+        dimensions: Some(dims),
+        statistic: Some(stat.into()),
+        period_seconds: Some(period),
+        evaluation_periods: Some(1),
+        threshold: Some(threshold),
+        comparison: Some(if ns == "AWS/Billing" { "GreaterThanThreshold" } else { "GreaterThanOrEqualToThreshold" }.into()),
+        actions_enabled: Some(true),
+        alarm_actions: Some(vec![topic.clone()]),
+        tags: Some(tags(spec, &[])),
+        ..Default::default()
+    };
+    let billing_threshold = spec.budget.billing_alarm_usd.unwrap_or(spec.budget.monthly_usd);
+    let name = format!("{}-billing", names.project);
+    inv.alarms.insert(
+        name.clone(),
+        alarm(name, BILLING_REGION, "AWS/Billing", "EstimatedCharges", BTreeMap::from([("Currency".into(), "USD".into())]), "Maximum", 21600, billing_threshold),
+    );
+    for (filter, _) in SECURITY_FILTERS {
+        let name = format!("{}-{}", names.project, filter);
+        inv.alarms.insert(name.clone(), alarm(name, &names.region, SECURITY_NAMESPACE, &metric_name(filter), BTreeMap::new(), "Sum", 300, 1.0));
+    }
+    let name = format!("{}-etl-failures", names.project);
+    inv.alarms.insert(
+        name.clone(),
+        alarm(
+            name,
+            &names.region,
+            &spec.etl.metrics_namespace,
+            ETL_FAILURE_METRIC,
+            BTreeMap::from([("Project".into(), names.project.clone())]),
+            "Sum",
+            300,
+            1.0,
+        ),
+    );
+
+    let notifications = ["ACTUAL", "FORECASTED"]
+        .iter()
+        .flat_map(|kind| {
+            spec.budget.thresholds.iter().map(move |t| BudgetNotification {
+                kind: kind.to_string(),
+                threshold_percent: *t,
+                subscribers: vec![format!("email:{}", spec.budget.alarm_email)],
+            })
+        })
+        .collect();
+    inv.budgets.insert(
+        names.budget(),
+        Budget { name: names.budget(), limit_usd: Some(spec.budget.monthly_usd), time_unit: Some("MONTHLY".into()), notifications: Some(notifications), ..Default::default() },
+    );
+
+    let glue_sc = format!("{}-glue", names.project);
+    inv.glue_security_configurations.insert(
+        glue_sc.clone(),
+        GlueSecurityConfiguration {
+            name: glue_sc,
+            s3_kms_key: Some(keys["analytics"].clone()),
+            cloudwatch_kms_key: Some(keys["logs"].clone()),
+            job_bookmarks_kms_key: Some(keys["analytics"].clone()),
+        },
+    );
+    inv.glue_databases.insert(names.glue_database(), GlueDatabase { name: names.glue_database(), tables: None });
+    inv.athena_workgroups.insert(
+        names.workgroup(),
+        AthenaWorkgroup {
+            name: names.workgroup(),
+            enforce_configuration: Some(true),
+            result_location: Some(format!("s3://{}/results/", names.bucket("athena"))),
+            result_kms_key: Some(keys["analytics"].clone()),
+            bytes_scanned_cutoff: Some(spec.athena.bytes_scanned_cutoff),
+            publish_metrics: Some(true),
+            tags: Some(tags(spec, &[])),
+        },
+    );
+    Ok(inv)
+}
+
+/// `unauthorized-api-calls` → `UnauthorizedApiCalls`.
+fn metric_name(filter: &str) -> String {
+    filter.split('-').map(|w| w[..1].to_uppercase() + &w[1..]).collect()
+}
+
+fn lifecycle(zone: &str, z: Option<&Zone>, log_retention_days: u32) -> Vec<LifecycleRule> {
+    let mut rule = LifecycleRule {
+        id: format!("{zone}-lifecycle"),
+        prefix: String::new(),
+        enabled: true,
+        abort_incomplete_multipart_days: Some(7),
+        ..Default::default()
+    };
+    match z {
+        Some(z) => {
+            rule.expiration_days = z.expire_days;
+            rule.noncurrent_expiration_days = Some(z.noncurrent_expire_days);
+            if let Some(d) = z.transition_ia_days {
+                rule.transitions.push(Transition { days: d, storage_class: "STANDARD_IA".into() });
+            }
+            if let Some(d) = z.transition_glacier_days {
+                rule.transitions.push(Transition { days: d, storage_class: "GLACIER".into() });
+            }
+        }
+        None if zone == "athena" => {
+            rule.expiration_days = Some(30);
+            rule.noncurrent_expiration_days = Some(7);
+        }
+        // Access logs and trail logs: keep as long as the log retention, cold after 90 days.
+        None => {
+            rule.expiration_days = Some(log_retention_days.max(365));
+            rule.noncurrent_expiration_days = Some(30);
+            rule.transitions.push(Transition { days: 90, storage_class: "STANDARD_IA".into() });
+        }
+    }
+    vec![rule]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::INIT_TEMPLATE;
+
+    fn spec() -> Spec {
+        Spec::parse(INIT_TEMPLATE, "t").unwrap()
+    }
+
+    #[test]
+    fn desired_platform_has_every_resource() {
+        let inv = desired(&spec(), &Inventory::default(), "123456789012").unwrap();
+        assert_eq!(inv.buckets.len(), 7);
+        assert_eq!(inv.keys.len(), 3);
+        assert_eq!(inv.roles.len(), 4);
+        assert_eq!(inv.alarms.len(), 7);
+        assert!(inv.buckets.contains_key("van311-raw-123456789012"));
+        assert_eq!(inv.alarms["van311-billing"].region.as_deref(), Some("us-east-1"));
+        let raw = &inv.buckets["van311-raw-123456789012"];
+        assert_eq!(raw.tags.as_ref().unwrap()["classification"], "confidential-pii");
+        assert!(raw.encryption.as_ref().unwrap().kms_key.as_ref().unwrap().ends_with(KEY_PENDING));
+    }
+
+    #[test]
+    fn observed_key_arns_flow_into_policies() {
+        let mut observed = Inventory::default();
+        observed.keys.insert(
+            "van311-pii".into(),
+            Key { alias: "van311-pii".into(), arn: Some("arn:aws:kms:ca-central-1:1:key/abc".into()), ..Default::default() },
+        );
+        let inv = desired(&spec(), &observed, "123456789012").unwrap();
+        let etl = serde_json::to_string(&inv.roles["van311-etl"].inline_policies).unwrap();
+        assert!(etl.contains("arn:aws:kms:ca-central-1:1:key/abc"));
+    }
+
+    #[test]
+    fn every_rendered_role_policy_passes_the_linter() {
+        let inv = desired(&spec(), &Inventory::default(), "123456789012").unwrap();
+        for role in inv.roles.values() {
+            for (name, doc) in role.inline_policies.as_ref().unwrap() {
+                let errors = dapgov_policy::lint(name, &dapgov_policy::Document::parse(doc).unwrap());
+                assert!(errors.is_empty(), "{errors:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn rendered_policies_snapshot() {
+        let inv = desired(&spec(), &Inventory::default(), "123456789012").unwrap();
+        insta::assert_json_snapshot!("etl_role_policy", inv.roles["van311-etl"].inline_policies);
+        insta::assert_json_snapshot!("analyst_role_policy", inv.roles["van311-analyst"].inline_policies);
+        insta::assert_json_snapshot!("raw_bucket_policy", inv.buckets["van311-raw-123456789012"].policy);
+        insta::assert_json_snapshot!("pii_key_policy", inv.keys["van311-pii"].policy);
+    }
+}

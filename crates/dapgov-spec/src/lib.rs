@@ -1,0 +1,201 @@
+//! The `dapgov.toml` model: parse it, validate it (errors name the key, line and column),
+//! and turn it into the Desired platform: an Inventory of what should exist.
+
+mod desired;
+mod model;
+
+pub use desired::{Names, desired, KEY_PENDING};
+pub use model::*;
+
+use std::path::Path;
+
+/// The commented spec `dapgov init` writes for the Vancouver 3-1-1 platform.
+pub const INIT_TEMPLATE: &str = include_str!("init.toml");
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("cannot read {path}: {source}. Run `dapgov init` to create one, or pass --config FILE")]
+    Read { path: String, source: std::io::Error },
+    #[error("{path}:{line}:{column}: {message}")]
+    Invalid { path: String, line: usize, column: usize, message: String },
+}
+
+/// Render the init template for a platform name and target.
+pub fn init_text(name: &str, target: Target) -> Result<String, String> {
+    validate_name(name)?;
+    Ok(INIT_TEMPLATE.replace("name = \"van311\"", &format!("name = \"{name}\"")).replace(
+        "target = \"local\"",
+        &format!("target = \"{}\"", target.as_str()),
+    ))
+}
+
+fn validate_name(name: &str) -> Result<(), String> {
+    let ok = (3..=24).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && name.as_bytes()[0].is_ascii_lowercase()
+        && !name.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "platform name {name:?} must be 3 to 24 characters of a-z, 0-9 and '-', start with a letter and not end with '-' (it becomes part of bucket names)"
+        ))
+    }
+}
+
+impl Spec {
+    pub fn load(path: &Path) -> Result<Spec, SpecError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read { path: path.display().to_string(), source })?;
+        Spec::parse(&text, &path.display().to_string())
+    }
+
+    /// Parse and validate spec text; `origin` names the file in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Spec, SpecError> {
+        let spec: Spec = toml::from_str(text).map_err(|e| {
+            let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
+            SpecError::Invalid { path: origin.into(), line, column, message: e.message().trim().to_string() }
+        })?;
+        if let Err((key_path, message)) = spec.validate() {
+            let (line, column) = locate(text, &key_path);
+            return Err(SpecError::Invalid { path: origin.into(), line, column, message: format!("`{}`: {message}", key_path.join(".")) });
+        }
+        Ok(spec)
+    }
+
+    /// Semantic checks serde cannot express. Returns the offending key path and the problem.
+    fn validate(&self) -> Result<(), (Vec<String>, String)> {
+        let at = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        validate_name(&self.platform.name).map_err(|m| (at(&["platform", "name"]), m))?;
+        for zone in ["landing", "raw", "curated", "trusted"] {
+            if !self.zones.contains_key(zone) {
+                return Err((at(&["zones"]), format!("zone `{zone}` is missing; every platform has landing, raw, curated and trusted zones")));
+            }
+        }
+        for (zone, z) in &self.zones {
+            if !["landing", "raw", "curated", "trusted"].contains(&zone.as_str()) {
+                return Err((at(&["zones", zone]), "unknown zone; use landing, raw, curated or trusted".into()));
+            }
+            if let (Some(ia), Some(gl)) = (z.transition_ia_days, z.transition_glacier_days) {
+                if gl <= ia {
+                    return Err((at(&["zones", zone, "transition_glacier_days"]), format!("must be after transition_ia_days ({ia})")));
+                }
+            }
+            if let (Some(exp), Some(ret)) = (z.expire_days, z.retention_days) {
+                if exp < ret {
+                    return Err((at(&["zones", zone, "expire_days"]), format!("expires objects after {exp} days, before their {ret}-day retention")));
+                }
+            }
+        }
+        if self.budget.monthly_usd <= 0.0 {
+            return Err((at(&["budget", "monthly_usd"]), "must be a positive amount in USD".into()));
+        }
+        for t in &self.budget.thresholds {
+            if !(1.0..=1000.0).contains(t) {
+                return Err((at(&["budget", "thresholds"]), format!("threshold {t} must be a percentage between 1 and 1000")));
+            }
+        }
+        if !self.budget.alarm_email.contains('@') {
+            return Err((at(&["budget", "alarm_email"]), "must be an e-mail address".into()));
+        }
+        for (name, ds) in &self.datasets {
+            let cols: std::collections::BTreeSet<&str> = ds.columns.keys().map(String::as_str).collect();
+            for k in ds.unique_key.iter().chain(ds.required.iter()) {
+                if !cols.contains(k.as_str()) {
+                    return Err((at(&["datasets", name, "unique_key"]), format!("column `{k}` is not declared under [datasets.{name}.columns]")));
+                }
+            }
+            if let Some(d) = &ds.date_column {
+                if !cols.contains(d.as_str()) {
+                    return Err((at(&["datasets", name, "date_column"]), format!("column `{d}` is not declared under [datasets.{name}.columns]")));
+                }
+            }
+            for (col, c) in &ds.columns {
+                if let (Some(min), Some(max)) = (c.min, c.max) {
+                    if min > max {
+                        return Err((at(&["datasets", name, "columns", col]), format!("min {min} is above max {max}")));
+                    }
+                }
+            }
+        }
+        for (i, t) in self.trusted.iter().enumerate() {
+            if !t.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+                return Err((vec!["trusted".into(), i.to_string(), "name".into()], "use lowercase letters, digits and '_'".into()));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    (line, column)
+}
+
+/// Find where a key path is written: the key's own line inside its table, else the table header.
+fn locate(text: &str, path: &[String]) -> (usize, usize) {
+    let lines: Vec<&str> = text.lines().collect();
+    for split in (0..path.len()).rev() {
+        let (table, key) = (&path[..split], path.get(split));
+        let header = format!("[{}]", table.join("."));
+        let start = if table.is_empty() {
+            Some(0)
+        } else {
+            lines.iter().position(|l| l.trim() == header || l.trim() == format!("[{header}]"))
+        };
+        let Some(start) = start else { continue };
+        if let Some(key) = key {
+            for (i, l) in lines.iter().enumerate().skip(start + usize::from(!table.is_empty())) {
+                let t = l.trim_start();
+                if t.starts_with('[') {
+                    break;
+                }
+                if t.strip_prefix(key.as_str()).is_some_and(|rest| rest.trim_start().starts_with('=')) {
+                    return (i + 1, l.len() - t.len() + 1);
+                }
+            }
+        }
+        if !table.is_empty() {
+            return (start + 1, 1);
+        }
+    }
+    (1, 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_template_parses_and_validates() {
+        let spec = Spec::parse(INIT_TEMPLATE, "dapgov.toml").unwrap();
+        assert_eq!(spec.platform.name, "van311");
+        assert_eq!(spec.platform.region, "ca-central-1");
+        assert!(spec.datasets.contains_key("metrics"));
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_column() {
+        let text = INIT_TEMPLATE.replace("owner = ", "ownr = ");
+        let err = Spec::parse(&text, "dapgov.toml").unwrap_err().to_string();
+        let line = text.lines().position(|l| l.starts_with("ownr")).unwrap() + 1;
+        assert!(err.starts_with(&format!("dapgov.toml:{line}:1: unknown field `ownr`")), "{err}");
+    }
+
+    #[test]
+    fn semantic_error_names_key_and_line() {
+        let text = INIT_TEMPLATE.replace("monthly_usd = 50.0", "monthly_usd = -5.0");
+        let err = Spec::parse(&text, "x.toml").unwrap_err().to_string();
+        let line = text.lines().position(|l| l.starts_with("monthly_usd")).unwrap() + 1;
+        assert_eq!(err, format!("x.toml:{line}:1: `budget.monthly_usd`: must be a positive amount in USD"));
+    }
+
+    #[test]
+    fn bad_name_is_refused() {
+        assert!(init_text("Bad_Name", Target::Local).is_err());
+        let text = init_text("city-ops", Target::Aws).unwrap();
+        let spec = Spec::parse(&text, "t").unwrap();
+        assert_eq!((spec.platform.name.as_str(), spec.platform.target), ("city-ops", Target::Aws));
+    }
+}

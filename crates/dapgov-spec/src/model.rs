@@ -1,0 +1,318 @@
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    pub platform: Platform,
+    pub zones: BTreeMap<String, Zone>,
+    #[serde(default)]
+    pub keys: Keys,
+    pub budget: BudgetSpec,
+    #[serde(default)]
+    pub logs: Logs,
+    #[serde(default)]
+    pub athena: Athena,
+    #[serde(default)]
+    pub local: LocalSpec,
+    #[serde(default)]
+    pub etl: EtlSpec,
+    #[serde(default)]
+    pub datasets: BTreeMap<String, Dataset>,
+    #[serde(default)]
+    pub trusted: Vec<TrustedTable>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    #[default]
+    Local,
+    Aws,
+}
+
+impl Target {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Target::Local => "local",
+            Target::Aws => "aws",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Platform {
+    pub name: String,
+    #[serde(default)]
+    pub target: Target,
+    pub region: String,
+    pub owner: String,
+    /// Where the local target keeps the platform (relative to the spec file).
+    #[serde(default = "default_state_dir")]
+    pub state_dir: String,
+    /// Principals allowed to administer keys (never to use them). Default: the account root.
+    #[serde(default)]
+    pub key_admins: Vec<String>,
+}
+
+fn default_state_dir() -> String {
+    ".dapgov".into()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Zone {
+    /// `confidential-pii` or `internal`.
+    pub classification: String,
+    /// Delete objects after this many days (landing).
+    #[serde(default)]
+    pub expire_days: Option<u32>,
+    /// Objects must be kept at least this long; lifecycle never expires earlier.
+    #[serde(default)]
+    pub retention_days: Option<u32>,
+    #[serde(default)]
+    pub transition_ia_days: Option<u32>,
+    #[serde(default)]
+    pub transition_glacier_days: Option<u32>,
+    #[serde(default = "default_noncurrent_days")]
+    pub noncurrent_expire_days: u32,
+}
+
+fn default_noncurrent_days() -> u32 {
+    90
+}
+
+impl Zone {
+    pub fn holds_pii(&self) -> bool {
+        self.classification == "confidential-pii"
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Keys {
+    #[serde(default = "default_deletion_window")]
+    pub deletion_window_days: u32,
+    #[serde(default = "default_rotation_days")]
+    pub rotation_period_days: u32,
+}
+
+impl Default for Keys {
+    fn default() -> Self {
+        Self { deletion_window_days: default_deletion_window(), rotation_period_days: default_rotation_days() }
+    }
+}
+
+fn default_deletion_window() -> u32 {
+    30
+}
+fn default_rotation_days() -> u32 {
+    365
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetSpec {
+    pub monthly_usd: f64,
+    #[serde(default = "default_thresholds")]
+    pub thresholds: Vec<f64>,
+    pub alarm_email: String,
+    /// The billing alarm fires above this estimated monthly charge (default: the budget).
+    #[serde(default)]
+    pub billing_alarm_usd: Option<f64>,
+}
+
+fn default_thresholds() -> Vec<f64> {
+    vec![80.0, 100.0]
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Logs {
+    #[serde(default = "default_log_retention")]
+    pub retention_days: u32,
+}
+
+impl Default for Logs {
+    fn default() -> Self {
+        Self { retention_days: default_log_retention() }
+    }
+}
+
+fn default_log_retention() -> u32 {
+    365
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Athena {
+    #[serde(default = "default_cutoff")]
+    pub bytes_scanned_cutoff: u64,
+}
+
+impl Default for Athena {
+    fn default() -> Self {
+        Self { bytes_scanned_cutoff: default_cutoff() }
+    }
+}
+
+fn default_cutoff() -> u64 {
+    10 * 1024 * 1024 * 1024
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalSpec {
+    /// USD per GB-month by storage class, for the local budget estimate.
+    #[serde(default = "default_prices")]
+    pub price_per_gb_month: BTreeMap<String, f64>,
+}
+
+impl Default for LocalSpec {
+    fn default() -> Self {
+        Self { price_per_gb_month: default_prices() }
+    }
+}
+
+fn default_prices() -> BTreeMap<String, f64> {
+    [("STANDARD", 0.025), ("STANDARD_IA", 0.0138), ("GLACIER", 0.0045)].into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EtlSpec {
+    #[serde(default = "default_namespace")]
+    pub metrics_namespace: String,
+    /// Policy per PII entity type: `redact`, `mask`, `hash` or `drop`.
+    #[serde(default = "default_pii_policy")]
+    pub pii: BTreeMap<String, PiiAction>,
+    /// Trusted is written only when at least this share of required cells is present.
+    #[serde(default = "default_completeness")]
+    pub min_completeness: f64,
+    /// Largest relative difference allowed when reconciling call-level data with daily metrics.
+    #[serde(default = "default_tolerance")]
+    pub reconciliation_tolerance: f64,
+}
+
+impl Default for EtlSpec {
+    fn default() -> Self {
+        Self {
+            metrics_namespace: default_namespace(),
+            pii: default_pii_policy(),
+            min_completeness: default_completeness(),
+            reconciliation_tolerance: default_tolerance(),
+        }
+    }
+}
+
+fn default_namespace() -> String {
+    "dapgov".into()
+}
+fn default_completeness() -> f64 {
+    0.99
+}
+fn default_tolerance() -> f64 {
+    0.001
+}
+fn default_pii_policy() -> BTreeMap<String, PiiAction> {
+    BTreeMap::new()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PiiAction {
+    Redact,
+    Mask,
+    Hash,
+    Drop,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dataset {
+    /// Renames applied after snake-casing the source headers (`from = "to"`).
+    #[serde(default)]
+    pub rename: BTreeMap<String, String>,
+    /// Declared columns and their rules; undeclared columns pass through with inferred types.
+    #[serde(default)]
+    pub columns: BTreeMap<String, ColumnRule>,
+    #[serde(default)]
+    pub required: Vec<String>,
+    #[serde(default)]
+    pub unique_key: Vec<String>,
+    /// The date column: standardised to ISO, used for gaps and the `year` partition.
+    #[serde(default)]
+    pub date_column: Option<String>,
+    /// chrono formats accepted for dates, tried in order.
+    #[serde(default = "default_date_formats")]
+    pub date_formats: Vec<String>,
+    /// Row rules as SQL predicates over the typed columns.
+    #[serde(default)]
+    pub rules: Vec<RowRule>,
+    /// Derived columns as SQL expressions, in order.
+    #[serde(default)]
+    pub derive: Vec<Derived>,
+    /// Columns dropped from curated (e.g. export row numbers).
+    #[serde(default)]
+    pub drop: Vec<String>,
+    /// Columns holding free text: scanned for PII in full rather than classified from a sample.
+    #[serde(default)]
+    pub free_text: Vec<String>,
+}
+
+fn default_date_formats() -> Vec<String> {
+    vec!["%Y-%m-%d".into()]
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnRule {
+    /// `bigint`, `double`, `string`, `date`, `timestamp` or `boolean`.
+    #[serde(rename = "type")]
+    pub data_type: String,
+    #[serde(default)]
+    pub min: Option<f64>,
+    #[serde(default)]
+    pub max: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RowRule {
+    pub name: String,
+    /// A SQL predicate that good rows satisfy.
+    pub check: String,
+    /// `reject` sends failing rows to quarantine; `warn` counts them and keeps them.
+    pub action: RuleAction,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleAction {
+    Reject,
+    Warn,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Derived {
+    pub name: String,
+    pub sql: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedTable {
+    pub name: String,
+    /// Curated tables this one reads; it is rebuilt when any of them changes.
+    pub inputs: Vec<String>,
+    /// SQL over `curated.<dataset>` tables.
+    pub sql: String,
+    /// Partition by a `year` column when the result has one.
+    #[serde(default)]
+    pub partition_by_year: bool,
+    /// A reconciliation: SQL returning one row with columns `expected` and `actual`.
+    #[serde(default)]
+    pub reconcile: Option<String>,
+}
