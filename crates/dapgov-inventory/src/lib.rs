@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+pub mod target;
+
 pub type Tags = BTreeMap<String, String>;
 
 /// Version of the Inventory JSON layout; bumped on incompatible change.

@@ -1,0 +1,106 @@
+//! The Target seam: where the platform lives. A target reads an Inventory, applies one
+//! change at a time, and hands the ETL narrow capabilities scoped to one role.
+
+use crate::{GlueTable, Inventory, ResourceRef};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeAction {
+    Create,
+    Update,
+    Replace,
+    Delete,
+}
+
+/// One change for a target to carry out.
+#[derive(Debug, Clone)]
+pub struct ChangeRequest {
+    pub resource: ResourceRef,
+    pub action: ChangeAction,
+    /// The desired resource (create, update, replace).
+    pub desired: Option<Value>,
+    /// The resource as observed (update, replace, delete).
+    pub observed: Option<Value>,
+    /// Delete buckets that still hold objects.
+    pub force_delete_data: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error("access denied: {principal} may not {action} on {resource}{}", reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default())]
+    AccessDenied { principal: String, action: String, resource: String, reason: Option<String> },
+    #[error("{resource}: {message}")]
+    Refused { resource: String, message: String },
+    #[error("{0}")]
+    Other(String),
+}
+
+impl TargetError {
+    pub fn other(e: impl std::fmt::Display) -> Self {
+        TargetError::Other(e.to_string())
+    }
+}
+
+pub type TargetResult<T> = Result<T, TargetError>;
+
+#[async_trait::async_trait]
+pub trait Target: Send + Sync {
+    /// `local` or `aws`.
+    fn kind(&self) -> &'static str;
+    async fn account_id(&self) -> TargetResult<String>;
+    /// Read everything dapgov manages for `project`, plus account-level settings.
+    async fn read_inventory(&self, project: &str) -> TargetResult<Inventory>;
+    async fn apply(&self, change: &ChangeRequest) -> TargetResult<()>;
+    /// Capabilities for work done as one of the platform's roles (`etl`, `analyst`, `auditor`).
+    async fn session(&self, project: &str, role: &str) -> TargetResult<RoleSession>;
+}
+
+/// What a role may use, and nothing else. Every call is checked against the role's policies.
+#[derive(Clone)]
+pub struct RoleSession {
+    pub role: String,
+    pub principal_arn: String,
+    /// Object storage per zone (`landing`, `raw`, `curated`, `trusted`): the URL DataFusion
+    /// resolves (`scheme://bucket/`) and the store behind it.
+    pub zones: BTreeMap<String, ZoneStore>,
+    pub keys: Arc<dyn KeyService>,
+    pub metrics: Arc<dyn MetricsSink>,
+    pub catalog: Arc<dyn CatalogService>,
+}
+
+#[derive(Clone)]
+pub struct ZoneStore {
+    pub bucket: String,
+    pub url: String,
+    pub store: Arc<dyn object_store::ObjectStore>,
+}
+
+#[async_trait::async_trait]
+pub trait KeyService: Send + Sync {
+    /// A 32-byte secret for keyed pseudonymisation (HMAC), released only to roles that may
+    /// decrypt with the PII key. Stable across runs so hashed values still join.
+    async fn pseudonymisation_key(&self) -> TargetResult<Vec<u8>>;
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MetricDatum {
+    pub name: String,
+    pub value: f64,
+    pub unit: String,
+    pub dimensions: BTreeMap<String, String>,
+}
+
+#[async_trait::async_trait]
+pub trait MetricsSink: Send + Sync {
+    async fn put(&self, namespace: &str, data: &[MetricDatum]) -> TargetResult<()>;
+}
+
+#[async_trait::async_trait]
+pub trait CatalogService: Send + Sync {
+    async fn put_table(&self, database: &str, table: &GlueTable) -> TargetResult<()>;
+    async fn tables(&self, database: &str) -> TargetResult<Vec<GlueTable>>;
+}
