@@ -1,0 +1,410 @@
+//! A zone bucket as an `object_store::ObjectStore`, acting as one role: every call is
+//! authorised against the role's identity policies, the bucket policy and the key policy,
+//! objects are sealed with envelope encryption, and data events go to the trail.
+//! DataFusion reads and writes through this store, so the ETL and `query` cannot reach
+//! what the role may not.
+
+use crate::crypto::{self, Header, HEADER_LEN, SEGMENT, SegmentSealer, WrappingKey};
+use crate::Shared;
+use bytes::Bytes;
+use dapgov_inventory::target::TargetError;
+use dapgov_policy::{Decision, Document, Request, evaluate};
+use futures::stream::{self, BoxStream, StreamExt};
+use object_store::path::Path;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, GetResultPayload, ListResult, MultipartUpload, ObjectMeta, ObjectStore, PutMultipartOptions,
+    PutOptions, PutPayload, PutResult, UploadPart,
+};
+use std::collections::BTreeMap;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// A key as the store needs it: its ARN, policy and whether it may be used.
+#[derive(Debug, Clone)]
+pub struct KeyInfo {
+    pub key_id: String,
+    pub arn: String,
+    pub policy: Option<Document>,
+    pub state: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct BucketInfo {
+    pub name: String,
+    pub arn: String,
+    pub dir: PathBuf,
+    pub policy: Option<Document>,
+    /// The key that encrypts new objects (None: bucket encryption not configured).
+    pub key: Option<KeyInfo>,
+    /// Record object-level events in the trail.
+    pub data_events: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub role: String,
+    pub arn: String,
+    pub identity_policies: Vec<Document>,
+}
+
+#[derive(Debug)]
+pub struct GovernedStore {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) bucket: BucketInfo,
+    pub(crate) caller: Caller,
+    /// Every key by id, to open objects sealed under a key the bucket no longer names.
+    pub(crate) keys: BTreeMap<String, KeyInfo>,
+}
+
+impl std::fmt::Display for GovernedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "dapgov://{} as {}", self.bucket.name, self.caller.role)
+    }
+}
+
+fn generic(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> object_store::Error {
+    object_store::Error::Generic { store: "dapgov", source: e.into() }
+}
+
+fn io_err(path: &Path, e: std::io::Error) -> object_store::Error {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        object_store::Error::NotFound { path: path.to_string(), source: e.into() }
+    } else {
+        generic(e)
+    }
+}
+
+impl GovernedStore {
+    fn file(&self, location: &Path) -> PathBuf {
+        self.bucket.dir.join(location.as_ref())
+    }
+
+    fn object_arn(&self, location: &Path) -> String {
+        format!("{}/{}", self.bucket.arn, location)
+    }
+
+    fn record(&self, action: &str, resource: &str, outcome: &str, detail: Option<String>) {
+        if self.bucket.data_events {
+            self.shared.record_event("data", &self.caller.arn, action, resource, outcome, detail);
+        }
+    }
+
+    /// S3 authorisation: an explicit deny anywhere wins; otherwise the identity policy or the
+    /// bucket policy must allow. Local calls never cross a network, so they count as TLS 1.3.
+    fn authorize_s3(&self, action: &str, resource: &str, extra: &[(&str, String)]) -> object_store::Result<()> {
+        let mut req = Request { action: action.into(), resource: resource.into(), principal: self.caller.arn.clone(), context: BTreeMap::new() };
+        req.context.insert("aws:SecureTransport".into(), "true".into());
+        req.context.insert("s3:TlsVersion".into(), "1.3".into());
+        req.context.insert("aws:PrincipalArn".into(), self.caller.arn.clone());
+        for (k, v) in extra {
+            req.context.insert((*k).into(), v.clone());
+        }
+        let identity: Vec<&Document> = self.caller.identity_policies.iter().collect();
+        let id = evaluate(&identity, &req, false);
+        let res = self.bucket.policy.as_ref().map(|p| evaluate(&[p], &req, true)).unwrap_or(Decision::ImplicitDeny);
+        let denied = |reason: String| {
+            self.record(action, resource, "denied", Some(reason.clone()));
+            Err(generic(TargetError::AccessDenied {
+                principal: format!("role {} ({})", self.caller.role, self.caller.arn),
+                action: action.into(),
+                resource: resource.into(),
+                reason: Some(reason),
+            }))
+        };
+        match (&id, &res) {
+            (Decision::ExplicitDeny(s), _) => denied(format!("explicitly denied by the role's policy, {s}")),
+            (_, Decision::ExplicitDeny(s)) => denied(format!("explicitly denied by the bucket policy, {s}")),
+            (Decision::Allow(_), _) | (_, Decision::Allow(_)) => Ok(()),
+            _ => denied("no policy of the role allows it".into()),
+        }
+    }
+
+    fn authorize_kms(&self, action: &str, key: &KeyInfo) -> object_store::Result<()> {
+        check_key(&self.shared, &self.caller, action, key).map_err(generic)
+    }
+
+    fn put_context(&self) -> Vec<(&'static str, String)> {
+        match &self.bucket.key {
+            Some(k) => vec![("s3:x-amz-server-side-encryption", "aws:kms".into()), ("s3:x-amz-server-side-encryption-aws-kms-key-id", k.arn.clone())],
+            None => vec![],
+        }
+    }
+
+    /// Authorise a write and make the header and data key for a new object.
+    fn begin_write(&self, location: &Path) -> object_store::Result<(Header, [u8; 32])> {
+        let arn = self.object_arn(location);
+        self.authorize_s3("s3:PutObject", &arn, &self.put_context())?;
+        match &self.bucket.key {
+            Some(k) => {
+                self.authorize_kms("kms:GenerateDataKey", k)?;
+                let (version, _) = self.shared.kms.latest(&k.key_id).map_err(generic)?;
+                let material = self.shared.kms.material(&k.key_id, version).map_err(generic)?;
+                Ok(Header::new(Some(&WrappingKey { key_id: &k.key_id, version, material: &material })))
+            }
+            None => Ok(Header::new(None)),
+        }
+    }
+
+    fn finish_write(&self, location: &Path, tmp: &std::path::Path) -> object_store::Result<PutResult> {
+        let dest = self.file(location);
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent).map_err(generic)?;
+        }
+        std::fs::rename(tmp, &dest).map_err(generic)?;
+        self.record("s3:PutObject", &self.object_arn(location), "allowed", None);
+        let meta = std::fs::metadata(&dest).map_err(generic)?;
+        Ok(PutResult { e_tag: Some(etag(&meta)), version: None })
+    }
+
+    fn meta_of(&self, location: Path, md: &std::fs::Metadata) -> ObjectMeta {
+        let last_modified = md.modified().map(chrono::DateTime::<chrono::Utc>::from).unwrap_or_default();
+        ObjectMeta { location, last_modified, size: crypto::plaintext_len(md.len()), e_tag: Some(etag(md)), version: None }
+    }
+
+    fn walk(&self, prefix: Option<&Path>, recursive: bool) -> object_store::Result<ListResult> {
+        self.authorize_s3("s3:ListBucket", &self.bucket.arn, &[])?;
+        let base = match prefix {
+            Some(p) => self.file(p),
+            None => self.bucket.dir.clone(),
+        };
+        let mut out = ListResult { common_prefixes: vec![], objects: vec![] };
+        let mut stack = vec![base];
+        while let Some(dir) = stack.pop() {
+            let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+            for entry in rd.flatten() {
+                let path = entry.path();
+                let rel = path.strip_prefix(&self.bucket.dir).map_err(generic)?.to_string_lossy().replace('\\', "/");
+                let md = entry.metadata().map_err(generic)?;
+                if md.is_dir() {
+                    if recursive {
+                        stack.push(path);
+                    } else {
+                        out.common_prefixes.push(Path::from(rel));
+                    }
+                } else {
+                    out.objects.push(self.meta_of(Path::from(rel), &md));
+                }
+            }
+        }
+        out.objects.sort_by(|a, b| a.location.cmp(&b.location));
+        out.common_prefixes.sort();
+        Ok(out)
+    }
+}
+
+fn etag(md: &std::fs::Metadata) -> String {
+    let nanos = md.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("{nanos:x}-{:x}", md.len())
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for GovernedStore {
+    async fn put_opts(&self, location: &Path, payload: PutPayload, _opts: PutOptions) -> object_store::Result<PutResult> {
+        let (header, dek) = self.begin_write(location)?;
+        let data: Vec<u8> = payload.iter().flat_map(|b| b.iter().copied()).collect();
+        let sealed = crypto::seal_all(&header, &dek, &data);
+        let tmp = self.shared.tmp_file();
+        std::fs::write(&tmp, sealed).map_err(generic)?;
+        self.finish_write(location, &tmp)
+    }
+
+    async fn put_multipart_opts(&self, location: &Path, _opts: PutMultipartOptions) -> object_store::Result<Box<dyn MultipartUpload>> {
+        let (header, dek) = self.begin_write(location)?;
+        let tmp = self.shared.tmp_file();
+        let mut file = std::fs::File::create(&tmp).map_err(generic)?;
+        file.write_all(&header.encode()).map_err(generic)?;
+        Ok(Box::new(Upload {
+            store: Arc::new(GovernedStore { shared: self.shared.clone(), bucket: self.bucket.clone(), caller: self.caller.clone(), keys: self.keys.clone() }),
+            location: location.clone(),
+            tmp,
+            file: Some(file),
+            sealer: SegmentSealer::new(&header, &dek),
+            pending: Vec::new(),
+        }))
+    }
+
+    async fn get_opts(&self, location: &Path, options: GetOptions) -> object_store::Result<GetResult> {
+        let arn = self.object_arn(location);
+        self.authorize_s3("s3:GetObject", &arn, &[])?;
+        let path = self.file(location);
+        let mut f = std::fs::File::open(&path).map_err(|e| io_err(location, e))?;
+        let md = f.metadata().map_err(generic)?;
+        let meta = self.meta_of(location.clone(), &md);
+        let len = meta.size;
+        let mut hbuf = [0u8; HEADER_LEN];
+        f.read_exact(&mut hbuf).map_err(|e| generic(format!("{arn}: not a dapgov object: {e}")))?;
+        let header = Header::decode(&hbuf).map_err(|e| generic(format!("{arn}: {e}")))?;
+        let material = if header.wrapped {
+            let key = self.keys.get(&header.key_id).ok_or_else(|| generic(format!("{arn}: sealed with unknown key {}", header.key_id)))?;
+            self.authorize_kms("kms:Decrypt", key)?;
+            Some(self.shared.kms.material(&header.key_id, header.key_version).map_err(generic)?)
+        } else {
+            None
+        };
+        let dek = header.data_key(material.as_ref()).map_err(|e| generic(format!("{arn}: {e}")))?;
+        let range = match &options.range {
+            Some(r) => r.as_range(len).map_err(|e| generic(e.to_string()))?,
+            None => 0..len,
+        };
+        self.record("s3:GetObject", &arn, "allowed", None);
+        if options.head {
+            return Ok(GetResult { payload: GetResultPayload::Stream(stream::empty().boxed()), meta, range, attributes: Default::default() });
+        }
+        let n = crypto::segment_count(len);
+        let (first, last) = (range.start / SEGMENT as u64, if range.end == 0 { 0 } else { (range.end - 1) / SEGMENT as u64 });
+        let mut out = Vec::with_capacity((range.end - range.start) as usize);
+        for i in first..=last.min(n - 1) {
+            let span = crypto::segment_span(i, len);
+            let mut buf = vec![0u8; (span.end - span.start) as usize];
+            f.seek(SeekFrom::Start(span.start)).map_err(generic)?;
+            f.read_exact(&mut buf).map_err(|e| generic(format!("{arn}: truncated object: {e}")))?;
+            let plain = crypto::open_segment(&header, &dek, i, i + 1 == n, &buf).map_err(|e| generic(format!("{arn}: {e}")))?;
+            let seg_start = i * SEGMENT as u64;
+            let a = range.start.saturating_sub(seg_start) as usize;
+            let b = ((range.end - seg_start) as usize).min(plain.len());
+            out.extend_from_slice(&plain[a..b]);
+        }
+        let bytes = Bytes::from(out);
+        Ok(GetResult { payload: GetResultPayload::Stream(stream::once(async move { Ok(bytes) }).boxed()), meta, range, attributes: Default::default() })
+    }
+
+    fn delete_stream(&self, locations: BoxStream<'static, object_store::Result<Path>>) -> BoxStream<'static, object_store::Result<Path>> {
+        let me = GovernedStore { shared: self.shared.clone(), bucket: self.bucket.clone(), caller: self.caller.clone(), keys: self.keys.clone() };
+        let me = Arc::new(me);
+        locations
+            .map(move |p| {
+                let p = p?;
+                let arn = me.object_arn(&p);
+                me.authorize_s3("s3:DeleteObject", &arn, &[])?;
+                match std::fs::remove_file(me.file(&p)) {
+                    Ok(()) => {
+                        me.record("s3:DeleteObject", &arn, "allowed", None);
+                        Ok(p)
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(p),
+                    Err(e) => Err(generic(e)),
+                }
+            })
+            .boxed()
+    }
+
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        match self.walk(prefix, true) {
+            Ok(r) => stream::iter(r.objects.into_iter().map(Ok)).boxed(),
+            Err(e) => stream::once(async move { Err(e) }).boxed(),
+        }
+    }
+
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
+        self.walk(prefix, false)
+    }
+
+    async fn copy_opts(&self, from: &Path, to: &Path, _options: CopyOptions) -> object_store::Result<()> {
+        let data = self.get_opts(from, GetOptions::default()).await?.bytes().await?;
+        self.put_opts(to, PutPayload::from_bytes(data), PutOptions::default()).await?;
+        Ok(())
+    }
+}
+
+/// A streaming upload: full segments are sealed and written as parts arrive, so memory
+/// stays bounded; the object appears (by rename) only on `complete`.
+#[derive(Debug)]
+struct Upload {
+    store: Arc<GovernedStore>,
+    location: Path,
+    tmp: PathBuf,
+    file: Option<std::fs::File>,
+    sealer: SegmentSealer,
+    pending: Vec<u8>,
+}
+
+impl std::fmt::Debug for SegmentSealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SegmentSealer")
+    }
+}
+
+impl Upload {
+    /// Seal every full segment except the last one, which may turn out to be final.
+    fn drain(&mut self) -> object_store::Result<()> {
+        let file = self.file.as_mut().ok_or_else(|| generic("upload already finished"))?;
+        let mut start = 0;
+        while self.pending.len() - start > SEGMENT {
+            let sealed = self.sealer.seal(&self.pending[start..start + SEGMENT], false);
+            file.write_all(&sealed).map_err(generic)?;
+            start += SEGMENT;
+        }
+        self.pending.drain(..start);
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl MultipartUpload for Upload {
+    fn put_part(&mut self, data: PutPayload) -> UploadPart {
+        for chunk in data.iter() {
+            self.pending.extend_from_slice(chunk);
+        }
+        let r = self.drain();
+        Box::pin(async move { r })
+    }
+
+    async fn complete(&mut self) -> object_store::Result<PutResult> {
+        self.drain()?;
+        let mut file = self.file.take().ok_or_else(|| generic("upload already finished"))?;
+        let sealed = self.sealer.seal(&self.pending, true);
+        file.write_all(&sealed).map_err(generic)?;
+        file.sync_all().map_err(generic)?;
+        drop(file);
+        self.pending.clear();
+        self.store.finish_write(&self.location, &self.tmp)
+    }
+
+    async fn abort(&mut self) -> object_store::Result<()> {
+        self.file = None;
+        let _ = std::fs::remove_file(&self.tmp);
+        Ok(())
+    }
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        if self.file.is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// KMS authorisation: the key must be enabled, its key policy must allow the caller, and the
+/// caller's identity policy must allow the action on the key.
+pub(crate) fn check_key(shared: &Shared, caller: &Caller, action: &str, key: &KeyInfo) -> Result<(), TargetError> {
+    let fail = |reason: String| {
+        shared.record_event("management", &caller.arn, action, &key.arn, "denied", Some(reason.clone()));
+        Err(TargetError::AccessDenied {
+            principal: format!("role {} ({})", caller.role, caller.arn),
+            action: action.into(),
+            resource: key.arn.clone(),
+            reason: Some(reason),
+        })
+    };
+    if key.state != "Enabled" {
+        return fail(format!("the key is {}", key.state));
+    }
+    let req = Request { action: action.into(), resource: key.arn.clone(), principal: caller.arn.clone(), context: BTreeMap::new() };
+    let by_key = key.policy.as_ref().map(|p| evaluate(&[p], &req, true)).unwrap_or(Decision::ImplicitDeny);
+    if !by_key.is_allowed() {
+        return fail("the key policy does not allow it".into());
+    }
+    check_identity(caller, &req).or_else(fail)
+}
+
+/// Identity-policy check for actions without a resource policy.
+pub(crate) fn check_identity(caller: &Caller, req: &Request) -> Result<(), String> {
+    let identity: Vec<&Document> = caller.identity_policies.iter().collect();
+    match evaluate(&identity, req, false) {
+        Decision::Allow(_) => Ok(()),
+        Decision::ExplicitDeny(s) => Err(format!("explicitly denied by the role's policy, {s}")),
+        Decision::ImplicitDeny => Err("no policy of the role allows it".into()),
+    }
+}
