@@ -1,1 +1,70 @@
-fn main(){}
+//! The `dapgov` binary: parses flags and calls the library crates. Exit codes:
+//! 0 success; 1 error; 2 `plan --detailed-exitcode` found changes; 3 `audit` found failing
+//! findings at or above `--fail-on`.
+
+mod commands;
+mod ops;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "dapgov", version, about = "Provision, run and audit a governed data analytics platform")]
+pub struct Cli {
+    /// The platform spec.
+    #[arg(long, global = true, default_value = "dapgov.toml")]
+    pub config: PathBuf,
+    /// Where the platform lives; overrides `platform.target` in the spec.
+    #[arg(long, global = true, value_parser = ["aws", "local"])]
+    pub target: Option<String>,
+    /// More logging (-v, -vv).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Write a commented dapgov.toml for the Vancouver 3-1-1 platform.
+    Init(commands::init::Args),
+    /// Show what apply would change (exit 0 no change, 2 changes with --detailed-exitcode, 1 error).
+    Plan(commands::plan::Args),
+    /// Build or repair the platform to match the spec.
+    Apply(commands::apply::Args),
+    /// Remove everything dapgov made (keys are scheduled for deletion, never deleted at once).
+    Destroy(commands::destroy::Args),
+    /// Print the observed state as JSON (the Inventory).
+    Inventory(commands::inventory::Args),
+    /// Inspect and verify the local platform's audit trail.
+    #[command(subcommand)]
+    Trail(commands::trail::TrailCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("DAPGOV_LOG").unwrap_or_else(|_| level.into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match rt.block_on(commands::run(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

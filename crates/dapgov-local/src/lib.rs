@@ -98,7 +98,11 @@ fn name_of(file: &str) -> String {
 impl LocalTarget {
     /// Open the platform in `state_dir`. With `create`, a missing root secret is generated.
     pub fn open(state_dir: &Path, region: &str, prices: BTreeMap<String, f64>, create: bool) -> Result<Self, LocalError> {
-        let secret = RootSecret::load(state_dir, create)?;
+        let secret = match RootSecret::load(state_dir, create) {
+            // Nothing has been encrypted yet, so a throwaway secret reads the (empty) platform.
+            Err(secret::SecretError::Missing { .. }) if !state_dir.join("kms").exists() => RootSecret::ephemeral(),
+            other => other?,
+        };
         let shared = Shared {
             root: state_dir.to_path_buf(),
             kms: LocalKms::new(state_dir, secret.clone()),

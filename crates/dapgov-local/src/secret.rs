@@ -64,6 +64,13 @@ impl RootSecret {
         parse_hex(text.trim()).map(RootSecret).ok_or(SecretError::BadFile { path: shown })
     }
 
+    /// A random secret that is never stored, for reading a platform that holds no keys yet.
+    pub fn ephemeral() -> RootSecret {
+        let mut bytes = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        RootSecret(bytes)
+    }
+
     /// A purpose-bound subkey (HMAC-SHA256 of the purpose under the secret).
     pub fn derive(&self, purpose: &str) -> [u8; 32] {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes any key length");

@@ -1,0 +1,132 @@
+//! Work shared by commands: loading the spec, opening the target, converging.
+
+use anyhow::{Context as _, bail};
+use dapgov_inventory::target::{ChangeAction, ChangeRequest, Target};
+use dapgov_inventory::Inventory;
+use dapgov_plan::Plan;
+use dapgov_spec::{KEY_PENDING, Spec, Target as TargetKind};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+pub struct Context {
+    pub config: PathBuf,
+    pub target: Option<String>,
+}
+
+pub struct Loaded {
+    pub spec: Spec,
+    pub target: Box<dyn Target>,
+    pub local: Option<dapgov_local::LocalTarget>,
+}
+
+impl Context {
+    pub fn spec(&self) -> anyhow::Result<Spec> {
+        let mut spec = Spec::load(&self.config)?;
+        if let Some(t) = &self.target {
+            spec.platform.target = if t == "aws" { TargetKind::Aws } else { TargetKind::Local };
+        }
+        Ok(spec)
+    }
+
+    /// The state directory of the local target, relative to the spec file.
+    pub fn state_dir(&self, spec: &Spec) -> PathBuf {
+        let base = self.config.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        base.join(&spec.platform.state_dir)
+    }
+
+    /// Open the spec's target. `create` lets the local target make its root secret.
+    pub fn open(&self, create: bool) -> anyhow::Result<Loaded> {
+        let spec = self.spec()?;
+        match spec.platform.target {
+            TargetKind::Local => {
+                let dir = self.state_dir(&spec);
+                let t = dapgov_local::LocalTarget::open(&dir, &spec.platform.region, spec.local.price_per_gb_month.clone(), create)?;
+                let t2 = dapgov_local::LocalTarget::open(&dir, &spec.platform.region, spec.local.price_per_gb_month.clone(), false)?;
+                Ok(Loaded { spec, target: Box::new(t), local: Some(t2) })
+            }
+            TargetKind::Aws => bail!(
+                "the aws target is not available in this build of dapgov; use `--target local` (or `target = \"local\"` in {})",
+                self.config.display()
+            ),
+        }
+    }
+}
+
+pub async fn observe(l: &Loaded) -> anyhow::Result<(Inventory, String)> {
+    let account = l.target.account_id().await?;
+    let inv = l.target.read_inventory(&l.spec.platform.name).await?;
+    Ok((inv, account))
+}
+
+pub async fn make_plan(l: &Loaded) -> anyhow::Result<(Plan, Inventory)> {
+    let (observed, account) = observe(l).await?;
+    let desired = dapgov_spec::desired(&l.spec, &observed, &account)?;
+    lint_roles(&desired)?;
+    Ok((dapgov_plan::plan(&desired, &observed), observed))
+}
+
+/// Refuse to apply a role policy the linter rejects.
+fn lint_roles(desired: &Inventory) -> anyhow::Result<()> {
+    let mut problems = vec![];
+    for role in desired.roles.values() {
+        for (name, doc) in role.inline_policies.iter().flatten() {
+            let doc = dapgov_policy::Document::parse(doc).with_context(|| format!("role {} policy {name}", role.name))?;
+            problems.extend(dapgov_policy::lint(name, &doc).into_iter().map(|e| e.to_string()));
+        }
+    }
+    if !problems.is_empty() {
+        bail!("refusing to apply unsafe policies:\n  {}", problems.join("\n  "));
+    }
+    Ok(())
+}
+
+/// Ask for "yes" on a terminal; refuse when there is none.
+pub fn confirm(question: &str, auto_approve: bool) -> anyhow::Result<bool> {
+    if auto_approve {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("no terminal to confirm on; rerun with --auto-approve");
+    }
+    print!("{question}\n  Only 'yes' will be accepted: ");
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim() == "yes")
+}
+
+/// Apply until the platform matches the spec. Changes that name a key not yet created wait
+/// for the next round, when the key's ARN is known.
+pub async fn converge(l: &Loaded, mut plan: Plan) -> anyhow::Result<usize> {
+    let mut applied = 0;
+    for _round in 0..8 {
+        if plan.is_empty() {
+            return Ok(applied);
+        }
+        let mut progressed = false;
+        for c in &plan.changes {
+            if c.after.as_ref().is_some_and(|a| a.to_string().contains(KEY_PENDING)) {
+                continue;
+            }
+            let req = ChangeRequest { resource: c.resource.clone(), action: c.action, desired: c.after.clone(), observed: c.before.clone(), force_delete_data: false };
+            l.target.apply(&req).await.with_context(|| format!("applying {} ({:?})", c.address, c.action))?;
+            println!("{} {}", symbol(c.action), c.address);
+            applied += 1;
+            progressed = true;
+        }
+        if !progressed {
+            bail!("apply made no progress; the remaining changes wait on keys that were not created");
+        }
+        plan = make_plan(l).await?.0;
+    }
+    bail!("the platform did not converge after 8 rounds; run `dapgov plan` to see what keeps changing")
+}
+
+pub fn symbol(a: ChangeAction) -> &'static str {
+    match a {
+        ChangeAction::Create => "+",
+        ChangeAction::Update => "~",
+        ChangeAction::Replace => "-/+",
+        ChangeAction::Delete => "-",
+    }
+}
