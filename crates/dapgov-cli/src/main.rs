@@ -37,6 +37,16 @@ pub enum Command {
     Destroy(commands::destroy::Args),
     /// Print the observed state as JSON (the Inventory).
     Inventory(commands::inventory::Args),
+    /// Move data through the zones.
+    #[command(subcommand)]
+    Etl(commands::etl::EtlCommand),
+    /// SQL over the zones, as a role (default analyst).
+    Query(commands::query::Args),
+    /// Rotate a local platform key now (new data uses the new version; old data stays readable).
+    RotateKey {
+        /// The key alias, e.g. van311-pii.
+        alias: String,
+    },
     /// Inspect and verify the local platform's audit trail.
     #[command(subcommand)]
     Trail(commands::trail::TrailCommand),

@@ -1,1 +1,36 @@
+//! The embedded ETL core: landing → raw → curated → trusted, with quality rules, quarantine,
+//! PII protection, metrics and SQL. It sees only a `RoleSession`: the stores, keys, metrics
+//! and catalog a role may use, so it can touch nothing else.
+
+pub mod ingest;
 pub mod pii;
+mod pipeline;
+pub mod query;
+
+pub use pipeline::{Manifest, RunOptions, run};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EtlError {
+    #[error("{path}: {message}")]
+    Input { path: String, message: String },
+    #[error("dataset `{0}` is not declared in dapgov.toml; add a [datasets.{0}] table")]
+    UnknownDataset(String),
+    #[error("{0}")]
+    Target(#[from] dapgov_inventory::target::TargetError),
+    #[error("{0}")]
+    Engine(String),
+    #[error("quality gate failed: {0}")]
+    Gate(String),
+}
+
+impl EtlError {
+    pub fn input(path: &str, message: impl Into<String>) -> Self {
+        EtlError::Input { path: path.into(), message: message.into() }
+    }
+}
+
+impl From<datafusion::error::DataFusionError> for EtlError {
+    fn from(e: datafusion::error::DataFusionError) -> Self {
+        EtlError::Engine(query::clean_error(&e))
+    }
+}

@@ -1,8 +1,10 @@
 pub mod apply;
 pub mod destroy;
+pub mod etl;
 pub mod init;
 pub mod inventory;
 pub mod plan;
+pub mod query;
 pub mod trail;
 
 use crate::{Cli, Command};
@@ -16,5 +18,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Destroy(a) => destroy::run(&ctx, a).await,
         Command::Inventory(a) => inventory::run(&ctx, a).await,
         Command::Trail(a) => trail::run(&ctx, a),
+        Command::RotateKey { alias } => {
+            let l = ctx.open(false)?;
+            let Some(local) = l.local else { anyhow::bail!("rotate-key works on the local target; on AWS use `aws kms rotate-key-on-demand`") };
+            let v = local.rotate_key(&alias)?;
+            println!("Key {alias} rotated: version {v} now encrypts new data.");
+            Ok(0)
+        }
+        Command::Etl(a) => etl::run(&ctx, a).await,
+        Command::Query(a) => query::run(&ctx, a).await,
     }
 }

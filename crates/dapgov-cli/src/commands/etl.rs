@@ -1,0 +1,62 @@
+use crate::ops::Context;
+use anyhow::Context as _;
+use std::path::PathBuf;
+
+#[derive(clap::Subcommand)]
+pub enum EtlCommand {
+    /// Run every stage (landing → raw → curated → trusted) for one input, as the etl role.
+    Run {
+        #[arg(long)]
+        input: PathBuf,
+        /// A dataset declared under [datasets.NAME] in the spec.
+        #[arg(long)]
+        dataset: String,
+        /// Run again even if this input was already loaded.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+pub async fn run(ctx: &Context, cmd: EtlCommand) -> anyhow::Result<u8> {
+    let EtlCommand::Run { input, dataset, force } = cmd;
+    let l = ctx.open(false)?;
+    let session = l.target.session(&l.spec.platform.name, "etl").await?;
+    let bar = indicatif::ProgressBar::new_spinner();
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    } else {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let progress = |msg: &str| bar.set_message(msg.to_string());
+    let m = dapgov_etl::run(&session, &l.spec, dapgov_etl::RunOptions { input: &input, dataset: &dataset, force, progress: &progress })
+        .await
+        .with_context(|| format!("etl run of {} as dataset {dataset}", input.display()))?;
+    bar.finish_and_clear();
+    if m.no_op {
+        println!("No-op: {} was already loaded as dataset {dataset} (run {}). Pass --force to run again.", input.display(), m.run_id);
+        return Ok(0);
+    }
+    println!("Run {} of dataset {dataset} ({} ms)", m.run_id, m.duration_ms);
+    for (stage, c) in &m.stages {
+        println!("  {stage:<8} rows in {:>8}  out {:>8}  quarantined {:>6}", c.rows_in, c.rows_out, c.rows_quarantined);
+    }
+    for (rule, n) in &m.quarantine_reasons {
+        println!("  quarantined by {rule}: {n}");
+    }
+    for (rule, n) in &m.warnings_by_rule {
+        println!("  warning {rule}: {n} row(s)");
+    }
+    for d in &m.schema_drift {
+        println!("  schema drift: {d}");
+    }
+    if !m.pii_found.is_empty() {
+        println!("  PII found: {}", m.pii_found.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", "));
+    }
+    for (t, status) in &m.trusted {
+        println!("  trusted.{t}: {status}");
+    }
+    for w in &m.warnings {
+        println!("  warning: {w}");
+    }
+    Ok(0)
+}

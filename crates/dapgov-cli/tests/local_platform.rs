@@ -1,0 +1,172 @@
+//! End-to-end scenarios on the local target, through the `dapgov` binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct Platform {
+    dir: tempfile::TempDir,
+}
+
+fn city_file() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/3-1-1-contact-centre-metrics.csv")
+}
+
+impl Platform {
+    /// `init` and `apply` in a fresh directory.
+    fn new() -> Self {
+        let p = Platform { dir: tempfile::tempdir().unwrap() };
+        p.ok(&["init"]);
+        p.ok(&["apply", "--auto-approve"]);
+        p
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_dapgov")).args(args).current_dir(self.dir.path()).env_remove("DAPGOV_ROOT_SECRET").output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(o.status.success(), "dapgov {args:?} failed:\n{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    }
+
+    fn state(&self) -> PathBuf {
+        self.dir.path().join(".dapgov")
+    }
+
+    fn load_city(&self) {
+        self.ok(&["etl", "run", "--input", city_file().to_str().unwrap(), "--dataset", "metrics"]);
+    }
+
+    fn edit_record(&self, kind: &str, name: &str, f: impl FnOnce(&mut serde_json::Value)) {
+        let path = self.state().join("control").join(kind).join(format!("{name}.json"));
+        let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        f(&mut v);
+        std::fs::write(&path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    }
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = vec![];
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        if e.path().is_dir() {
+            out.extend(files_under(&e.path()));
+        } else {
+            out.push(e.path());
+        }
+    }
+    out
+}
+
+#[test]
+fn apply_is_idempotent_and_repairs_drift() {
+    let p = Platform::new();
+    assert_eq!(p.run(&["plan", "--detailed-exitcode"]).status.code(), Some(0));
+    p.edit_record("key", "van311-pii", |v| v["rotation_enabled"] = false.into());
+    p.edit_record("bucket", "van311-raw-000000000000", |v| {
+        v.as_object_mut().unwrap().remove("public_access_block");
+    });
+    let o = p.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(o.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("~ rotation_enabled: false -> true"), "{text}");
+    assert!(text.contains("~ public_access_block: (none) -> "), "{text}");
+    assert!(text.contains("Plan: 0 to add, 2 to change, 0 to destroy."), "{text}");
+    let json: serde_json::Value = serde_json::from_str(&p.ok(&["plan", "--json"])).unwrap();
+    assert_eq!(json["resource_changes"].as_array().unwrap().len(), 2);
+    p.ok(&["apply", "--auto-approve"]);
+    assert_eq!(p.run(&["plan", "--detailed-exitcode"]).status.code(), Some(0));
+}
+
+#[test]
+fn city_metrics_flow_to_trusted_with_the_published_figures() {
+    let p = Platform::new();
+    p.load_city();
+    let out = p.ok(&["query", "--format", "csv", "select year, round(call_handling_pct, 4) as chp, round(service_level, 4) as sl from trusted.metrics_yearly where year in (2020, 2023) order by year"]);
+    assert_eq!(out, "year,chp,sl\n2020,0.9039,0.7096\n2023,0.9419,0.7793\n");
+    let rows = p.ok(&["query", "--as", "etl", "--format", "csv", "select count(*) as n from raw.metrics"]);
+    assert_eq!(rows, "n\n5585\n");
+    // A second run of the same input is a no-op.
+    assert!(p.ok(&["etl", "run", "--input", city_file().to_str().unwrap(), "--dataset", "metrics"]).starts_with("No-op"));
+}
+
+#[test]
+fn analyst_is_refused_raw_data_and_served_curated_data() {
+    let p = Platform::new();
+    p.load_city();
+    let o = p.run(&["query", "--as", "analyst", "select * from raw.metrics"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("access denied: role analyst") && err.contains("van311-raw-000000000000"), "{err}");
+    let ok = p.ok(&["query", "--as", "analyst", "--format", "csv", "select count(*) as n from curated.metrics"]);
+    assert_eq!(ok, "n\n5585\n");
+    let denied = p.ok(&["trail", "show", "--role", "analyst", "--denied"]);
+    assert!(denied.contains("s3:ListBucket"), "{denied}");
+}
+
+#[test]
+fn objects_on_disk_hold_no_plaintext_and_survive_key_rotation() {
+    let p = Platform::new();
+    p.load_city();
+    let known = [b"2024-09-30;478;477".as_slice(), b"0.99163179916318", b"CallsOffered", b"calls_offered"];
+    let files = files_under(&p.state().join("buckets"));
+    assert!(files.len() > 10);
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap();
+        for k in known {
+            assert!(!bytes.windows(k.len()).any(|w| w == k), "{} holds plaintext", f.display());
+        }
+    }
+    p.ok(&["rotate-key", "van311-analytics"]);
+    p.ok(&["etl", "run", "--force", "--input", city_file().to_str().unwrap(), "--dataset", "metrics"]);
+    // Old curated data (version 1) and new trusted data (version 2) both read.
+    let inv: serde_json::Value = serde_json::from_str(&p.ok(&["inventory"])).unwrap();
+    assert_eq!(inv["keys"]["van311-analytics"]["versions"], 2);
+    let n = p.ok(&["query", "--format", "csv", "select count(*) as n from trusted.metrics_yearly"]);
+    assert_eq!(n, "n\n16\n");
+}
+
+#[test]
+fn trail_tampering_is_detected() {
+    let p = Platform::new();
+    p.load_city();
+    assert!(p.ok(&["trail", "verify"]).starts_with("Trail intact"));
+    let events = p.state().join("trail/events.jsonl");
+    let text = std::fs::read_to_string(&events).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    std::fs::write(&events, lines[..lines.len() - 1].join("\n") + "\n").unwrap();
+    let o = p.run(&["trail", "verify"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("truncated"));
+    std::fs::write(&events, text.replacen("allowed", "denied", 1)).unwrap();
+    let o = p.run(&["trail", "verify"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("record 1: was edited"), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn destroy_keeps_data_unless_forced() {
+    let p = Platform::new();
+    p.load_city();
+    let o = p.run(&["destroy", "--auto-approve"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("rerun with --force-delete-data"));
+    assert!(p.state().join("buckets/van311-raw-000000000000").exists());
+    p.ok(&["destroy", "--auto-approve", "--force-delete-data"]);
+    let inv: serde_json::Value = serde_json::from_str(&p.ok(&["inventory"])).unwrap();
+    assert!(inv["buckets"].as_object().unwrap().is_empty());
+    // Keys wait out their deletion window.
+    assert_eq!(inv["keys"]["van311-pii"]["state"], "PendingDeletion");
+}
+
+#[test]
+fn bad_spec_names_the_line() {
+    let p = Platform { dir: tempfile::tempdir().unwrap() };
+    p.ok(&["init"]);
+    let spec = p.dir.path().join("dapgov.toml");
+    let text = std::fs::read_to_string(&spec).unwrap().replace("monthly_usd = 50.0", "monthly_usd = \"fifty\"");
+    std::fs::write(&spec, &text).unwrap();
+    let o = p.run(&["plan"]);
+    let line = text.lines().position(|l| l.starts_with("monthly_usd")).unwrap() + 1;
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(&format!("dapgov.toml:{line}:15:")), "{err}");
+}

@@ -1,0 +1,629 @@
+//! One run of every stage for one input file.
+
+use crate::ingest::{self, Format};
+use crate::pii::{self, Entity, Redactor};
+use crate::query;
+use crate::EtlError;
+use dapgov_inventory::target::{MetricDatum, RoleSession};
+use dapgov_inventory::{Column, GlueTable};
+use dapgov_spec::{Dataset, Names, PiiAction, RuleAction, Spec};
+use datafusion::arrow::array::{Array, AsArray, StringArray};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::dataframe::DataFrameWriteOptions;
+use datafusion::datasource::MemTable;
+use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
+use datafusion::prelude::*;
+use datafusion::object_store::path::Path as StorePath;
+use datafusion::object_store::{ObjectStoreExt, PutPayload};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+pub struct RunOptions<'a> {
+    pub input: &'a std::path::Path,
+    pub dataset: &'a str,
+    pub force: bool,
+    pub progress: &'a (dyn Fn(&str) + Send + Sync),
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StageCounts {
+    pub rows_in: u64,
+    pub rows_out: u64,
+    pub rows_quarantined: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Manifest {
+    pub run_id: String,
+    pub dataset: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub duration_ms: u128,
+    /// True when the input was already loaded and nothing was done.
+    pub no_op: bool,
+    pub input: InputInfo,
+    pub outputs: BTreeMap<String, String>,
+    pub stages: BTreeMap<String, StageCounts>,
+    pub quarantine_reasons: BTreeMap<String, u64>,
+    pub warnings_by_rule: BTreeMap<String, u64>,
+    pub schema: Vec<Column>,
+    pub schema_drift: Vec<String>,
+    pub rules_applied: Vec<String>,
+    pub pii_found: BTreeMap<String, u64>,
+    pub pii_columns: BTreeMap<String, String>,
+    pub trusted: BTreeMap<String, String>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct InputInfo {
+    pub file: String,
+    pub sha256: String,
+    pub bytes: u64,
+    pub landing_object: String,
+}
+
+fn glue_type(t: &DataType) -> &'static str {
+    match t {
+        DataType::Int64 | DataType::UInt64 => "bigint",
+        DataType::Int32 | DataType::Int16 | DataType::Int8 => "int",
+        DataType::Float64 | DataType::Float32 => "double",
+        DataType::Date32 | DataType::Date64 => "date",
+        DataType::Timestamp(..) => "timestamp",
+        DataType::Boolean => "boolean",
+        _ => "string",
+    }
+}
+
+fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn lit(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// The typed expression for a declared column over its source text.
+fn typed_expr(col: &str, ty: &str, ds: &Dataset) -> String {
+    let text = format!("NULLIF(TRIM(CAST({} AS VARCHAR)), '')", ident(col));
+    match ty {
+        "bigint" | "int" => format!(
+            "CASE WHEN TRY_CAST({text} AS DOUBLE) = ROUND(TRY_CAST({text} AS DOUBLE)) THEN CAST(TRY_CAST({text} AS DOUBLE) AS BIGINT) END"
+        ),
+        "double" => format!("TRY_CAST({text} AS DOUBLE)"),
+        "date" => format!("dapgov_parse_date({text}, {})", lit(&ds.date_formats.join("\u{1f}"))),
+        "boolean" => format!("CASE WHEN LOWER({text}) IN ('true','t','yes','y','1') THEN TRUE WHEN LOWER({text}) IN ('false','f','no','n','0') THEN FALSE END"),
+        "timestamp" => format!("TRY_CAST({text} AS TIMESTAMP)"),
+        _ => text,
+    }
+}
+
+fn register_udfs(ctx: &SessionContext, redactor: Arc<Redactor>) {
+    let parse_date = create_udf(
+        "dapgov_parse_date",
+        vec![DataType::Utf8, DataType::Utf8],
+        DataType::Date32,
+        Volatility::Immutable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let values = arrays[0].as_string::<i32>();
+            let formats = arrays[1].as_string::<i32>();
+            let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+            let out: datafusion::arrow::array::Date32Array = (0..values.len())
+                .map(|i| {
+                    if values.is_null(i) {
+                        return None;
+                    }
+                    let v = values.value(i).trim();
+                    formats.value(i).split('\u{1f}').find_map(|f| chrono::NaiveDate::parse_from_str(v, f).ok()).map(|d| (d - epoch).num_days() as i32)
+                })
+                .collect();
+            Ok(ColumnarValue::Array(Arc::new(out)))
+        }),
+    );
+    ctx.register_udf(parse_date);
+    let r = redactor.clone();
+    let redact_text = create_udf(
+        "dapgov_redact_text",
+        vec![DataType::Utf8],
+        DataType::Utf8,
+        Volatility::Immutable,
+        Arc::new(move |args: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let values = arrays[0].as_string::<i32>();
+            let out: StringArray = values.iter().map(|v| v.map(|s| r.redact_text(s))).collect();
+            Ok(ColumnarValue::Array(Arc::new(out)))
+        }),
+    );
+    ctx.register_udf(redact_text);
+    let r = redactor;
+    let replace = create_udf(
+        "dapgov_replace_value",
+        vec![DataType::Utf8, DataType::Utf8],
+        DataType::Utf8,
+        Volatility::Immutable,
+        Arc::new(move |args: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let values = arrays[0].as_string::<i32>();
+            let entity = arrays[1].as_string::<i32>();
+            let out: StringArray = (0..values.len())
+                .map(|i| {
+                    (!values.is_null(i)).then(|| match Entity::from_name(entity.value(i)) {
+                        Some(e) => r.replace_value(e, values.value(i)),
+                        None => r.redact_text(values.value(i)),
+                    })
+                })
+                .collect();
+            Ok(ColumnarValue::Array(Arc::new(out)))
+        }),
+    );
+    ctx.register_udf(replace);
+}
+
+async fn count(ctx: &SessionContext, sql: &str) -> Result<u64, EtlError> {
+    let b = ctx.sql(sql).await?.collect().await?;
+    Ok(b.first().filter(|b| b.num_rows() > 0).map(|b| b.column(0).as_primitive::<datafusion::arrow::datatypes::Int64Type>().value(0) as u64).unwrap_or(0))
+}
+
+fn string_values(batches: &[RecordBatch], col: &str) -> Vec<String> {
+    let mut out = vec![];
+    for b in batches {
+        if let Some(a) = b.column_by_name(col) {
+            if let Some(s) = a.as_string_opt::<i32>() {
+                out.extend(s.iter().flatten().map(str::to_string));
+            }
+        }
+    }
+    out
+}
+
+fn columns_of(schema: &datafusion::arrow::datatypes::Schema, skip: &[&str]) -> Vec<Column> {
+    schema.fields().iter().filter(|f| !skip.contains(&f.name().as_str())).map(|f| Column { name: f.name().clone(), data_type: glue_type(f.data_type()).into() }).collect()
+}
+
+/// Write a DataFrame as Parquet under a fresh versioned prefix; returns its URL.
+async fn write_parquet(df: DataFrame, url: &str, partition_by_year: bool) -> Result<(), EtlError> {
+    let opts = if partition_by_year { DataFrameWriteOptions::new().with_partition_by(vec!["year".into()]) } else { DataFrameWriteOptions::new() };
+    df.write_parquet(url, opts, None).await?;
+    Ok(())
+}
+
+pub async fn run(session: &RoleSession, spec: &Spec, opts: RunOptions<'_>) -> Result<Manifest, EtlError> {
+    let started = Instant::now();
+    let names = Names::new(spec, session.principal_arn.split(':').nth(4).unwrap_or_default());
+    let result = run_stages(session, spec, &names, &opts, started).await;
+    let failed = result.is_err();
+    let mut data = vec![MetricDatum { name: "EtlRunFailed".into(), value: f64::from(u8::from(failed)), unit: "Count".into(), dimensions: BTreeMap::new() }];
+    let mut run_id = String::new();
+    if let Ok(m) = &result {
+        run_id = m.run_id.clone();
+        if m.no_op {
+            return result;
+        }
+        let raw = m.stages.get("raw").cloned().unwrap_or_default();
+        let cur = m.stages.get("curated").cloned().unwrap_or_default();
+        data.push(MetricDatum { name: "RowsIn".into(), value: raw.rows_in as f64, unit: "Count".into(), dimensions: BTreeMap::new() });
+        data.push(MetricDatum { name: "RowsOut".into(), value: cur.rows_out as f64, unit: "Count".into(), dimensions: BTreeMap::new() });
+        data.push(MetricDatum { name: "RowsQuarantined".into(), value: (raw.rows_quarantined + cur.rows_quarantined) as f64, unit: "Count".into(), dimensions: BTreeMap::new() });
+        data.push(MetricDatum { name: "PiiFound".into(), value: m.pii_found.values().sum::<u64>() as f64, unit: "Count".into(), dimensions: BTreeMap::new() });
+    }
+    data.push(MetricDatum { name: "DurationSeconds".into(), value: started.elapsed().as_secs_f64(), unit: "Seconds".into(), dimensions: BTreeMap::new() });
+    for d in &mut data {
+        d.dimensions.insert("Project".into(), names.project.clone());
+        d.dimensions.insert("Dataset".into(), opts.dataset.into());
+        if !run_id.is_empty() {
+            d.dimensions.insert("RunId".into(), run_id.clone());
+        }
+    }
+    // The failure metric must reach the alarm even when the run failed.
+    if let Err(e) = session.metrics.put(&spec.etl.metrics_namespace, &data).await {
+        if !failed {
+            return Err(e.into());
+        }
+        tracing::error!("could not publish run metrics: {e}");
+    }
+    result
+}
+
+async fn run_stages(session: &RoleSession, spec: &Spec, names: &Names, opts: &RunOptions<'_>, started: Instant) -> Result<Manifest, EtlError> {
+    let ds = spec.datasets.get(opts.dataset).ok_or_else(|| EtlError::UnknownDataset(opts.dataset.into()))?;
+    let origin = opts.input.display().to_string();
+    let zone = |z: &str| session.zones.get(z).ok_or_else(|| EtlError::Engine(format!("the {z} zone does not exist; run `dapgov apply`")));
+    let (landing, raw, curated, trusted) = (zone("landing")?, zone("raw")?, zone("curated")?, zone("trusted")?);
+    let database = names.glue_database();
+
+    let bytes = std::fs::read(opts.input).map_err(|e| EtlError::input(&origin, format!("cannot read: {e}")))?;
+    let sha = hex::encode(Sha256::digest(&bytes));
+    let config = serde_json::to_string(&(ds, &spec.trusted, &spec.etl, env!("CARGO_PKG_VERSION"))).expect("serialize");
+    let mut run_id = hex::encode(Sha256::digest(format!("{sha}{config}").as_bytes()))[..16].to_string();
+    let file_name = opts.input.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_else(|| "input".into());
+    let manifest_path = |id: &str| StorePath::from(format!("_manifests/{}/{id}.json", opts.dataset));
+    let mut m = Manifest {
+        dataset: opts.dataset.into(),
+        started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        input: InputInfo { file: file_name.clone(), sha256: sha.clone(), bytes: bytes.len() as u64, landing_object: String::new() },
+        ..Default::default()
+    };
+    if curated.store.head(&manifest_path(&run_id)).await.is_ok() {
+        if !opts.force {
+            m.run_id = run_id;
+            m.no_op = true;
+            return Ok(m);
+        }
+        run_id = format!("{run_id}-{}", chrono::Utc::now().format("%Y%m%d%H%M%S"));
+    }
+    m.run_id = run_id.clone();
+
+    // Landing: the file as received, never changed afterwards.
+    (opts.progress)("landing: storing the input");
+    let landing_key = StorePath::from(format!("{}/{}/{}", opts.dataset, sha, file_name));
+    if landing.store.head(&landing_key).await.is_err() {
+        landing.store.put(&landing_key, PutPayload::from(bytes.clone())).await.map_err(|e| EtlError::Engine(e.to_string()))?;
+    }
+    m.input.landing_object = format!("{}{}", landing.url, landing_key);
+
+    // Ingest from the landing copy, as the role.
+    let landed = landing.store.get(&landing_key).await.map_err(|e| EtlError::Engine(e.to_string()))?.bytes().await.map_err(|e| EtlError::Engine(e.to_string()))?;
+    let table = match ingest::detect(&landed) {
+        Format::Csv => ingest::read_csv(&landed, &origin)?,
+        Format::Xlsx => ingest::read_excel(&landed, &origin, false)?,
+        Format::Xls => ingest::read_excel(&landed, &origin, true)?,
+        Format::Parquet => return Err(EtlError::input(&origin, "Parquet landing files are not supported by `etl run` yet; convert to CSV")),
+    };
+    m.warnings.extend(table.warnings.clone());
+    let cols: Vec<String> = ingest::snake_case_names(&table.headers).into_iter().map(|c| ds.rename.get(&c).cloned().unwrap_or(c)).collect();
+    for req in &ds.required {
+        if !cols.contains(req) {
+            return Err(EtlError::input(
+                &origin,
+                format!("required column `{req}` is missing; the file has columns {}", cols.join(", ")),
+            ));
+        }
+    }
+    let batch = table.to_batch(&cols)?;
+
+    let ctx = query::context(session)?;
+    let key = session.keys.pseudonymisation_key().await?;
+    let policy = spec
+        .etl
+        .pii
+        .iter()
+        .filter_map(|(k, v)| {
+            Some((
+                Entity::from_name(k)?,
+                match v {
+                    PiiAction::Redact => pii::Action::Redact,
+                    PiiAction::Mask => pii::Action::Mask,
+                    PiiAction::Hash => pii::Action::Hash,
+                    PiiAction::Drop => pii::Action::Drop,
+                },
+            ))
+        })
+        .collect();
+    let redactor = Arc::new(Redactor { policy, key });
+    register_udfs(&ctx, redactor.clone());
+    ctx.register_table("source", Arc::new(MemTable::try_new(batch.schema(), vec![vec![batch]])?))?;
+
+    // Raw: typed, with lineage; values that do not parse send their row to quarantine.
+    (opts.progress)("raw: typing and lineage");
+    let loaded_at = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
+    let mut select = vec![];
+    let mut type_fails = vec![];
+    for c in &cols {
+        match ds.columns.get(c) {
+            Some(rule) if rule.data_type != "string" => {
+                let e = typed_expr(c, &rule.data_type, ds);
+                select.push(format!("{e} AS {}", ident(c)));
+                type_fails.push((c.clone(), rule.data_type.clone(), format!("(NULLIF(TRIM(CAST({} AS VARCHAR)), '') IS NOT NULL AND ({e}) IS NULL)", ident(c))));
+            }
+            _ => select.push(format!("NULLIF(TRIM({0}), '') AS {0}", ident(c))),
+        }
+    }
+    let lineage = format!("_source_row, {} AS _source_file, {} AS _source_sha256, CAST({} AS TIMESTAMP) AS _loaded_at", lit(&file_name), lit(&sha), lit(&loaded_at));
+    let any_fail = if type_fails.is_empty() { "FALSE".to_string() } else { type_fails.iter().map(|f| f.2.clone()).collect::<Vec<_>>().join(" OR ") };
+    let raw_df = ctx.sql(&format!("SELECT {}, {lineage} FROM source WHERE NOT ({any_fail})", select.join(", "))).await?;
+    let raw_url = format!("{}{}/v={run_id}/", raw.url, opts.dataset);
+    write_parquet(raw_df, &raw_url, false).await?;
+    let reason = if type_fails.is_empty() {
+        "''".to_string()
+    } else {
+        format!("CASE {} END", type_fails.iter().map(|(c, t, f)| format!("WHEN {f} THEN {}", lit(&format!("type: `{c}` is not a valid {t}")))).collect::<Vec<_>>().join(" "))
+    };
+    let rows_in = table.rows.len() as u64 + table.ragged.len() as u64;
+    let q_type = count(&ctx, &format!("SELECT COUNT(*) FROM source WHERE {any_fail}")).await?;
+    // Quarantine keeps the original text of every rejected row, with the rule and reason.
+    let quarantine_url = format!("{}quarantine/{}/v={run_id}/", raw.url, opts.dataset);
+    let all_text = cols.iter().map(|c| format!("CAST({} AS VARCHAR) AS {}", ident(c), ident(c))).collect::<Vec<_>>().join(", ");
+    let mut quarantine_parts = vec![format!("SELECT {all_text}, _source_row, 'type' AS _rule, {reason} AS _reason FROM source WHERE {any_fail}")];
+    for (line, n) in &table.ragged {
+        let nulls = cols.iter().map(|c| format!("CAST(NULL AS VARCHAR) AS {}", ident(c))).collect::<Vec<_>>().join(", ");
+        quarantine_parts.push(format!(
+            "SELECT {nulls}, CAST({line} AS BIGINT) AS _source_row, 'shape' AS _rule, {} AS _reason",
+            lit(&format!("ragged row: {n} fields where the header has {}", cols.len()))
+        ));
+    }
+    *m.quarantine_reasons.entry("type".into()).or_default() += q_type;
+    if !table.ragged.is_empty() {
+        m.quarantine_reasons.insert("shape".into(), table.ragged.len() as u64);
+    }
+    m.stages.insert("raw".into(), StageCounts { rows_in, rows_out: rows_in - q_type - table.ragged.len() as u64, rows_quarantined: q_type + table.ragged.len() as u64 });
+
+    let raw_table = GlueTable { name: format!("raw_{}", opts.dataset), location: raw_url.clone(), format: "parquet".into(), columns: vec![], partition_keys: vec![] };
+    ctx.register_parquet("raw_new", &raw_url, ParquetReadOptions::default()).await?;
+    let raw_schema = ctx.table("raw_new").await?.schema().as_arrow().clone();
+    let raw_columns = columns_of(&raw_schema, &[]);
+
+    // Schema drift against the previous load: reported, never silently shifted (columns are
+    // always selected by name).
+    let previous = session.catalog.tables(&database).await?.into_iter().find(|t| t.name == raw_table.name);
+    if let Some(prev) = previous {
+        let before: Vec<&Column> = prev.columns.iter().filter(|c| !c.name.starts_with('_')).collect();
+        let after: Vec<&Column> = raw_columns.iter().filter(|c| !c.name.starts_with('_')).collect();
+        for c in &after {
+            match before.iter().find(|b| b.name == c.name) {
+                None => m.schema_drift.push(format!("added column `{}` ({})", c.name, c.data_type)),
+                Some(b) if b.data_type != c.data_type => m.schema_drift.push(format!("column `{}` changed type {} → {}", c.name, b.data_type, c.data_type)),
+                _ => {}
+            }
+        }
+        for b in &before {
+            if !after.iter().any(|c| c.name == b.name) {
+                m.schema_drift.push(format!("removed column `{}`", b.name));
+            }
+        }
+        let order = |v: &[&Column], other: &[&Column]| v.iter().filter(|c| other.iter().any(|o| o.name == c.name)).map(|c| c.name.clone()).collect::<Vec<_>>();
+        if order(&before, &after) != order(&after, &before) {
+            m.schema_drift.push("columns were reordered (read by name, so no values shifted)".into());
+        }
+    }
+
+    // Curated: rules, quarantine, derived metrics, PII handled by policy.
+    (opts.progress)("curated: rules, PII and metrics");
+    let mut checks: Vec<(String, String, String)> = vec![];
+    for r in &ds.required {
+        checks.push((format!("required:{r}"), format!("{} IS NULL", ident(r)), format!("required column `{r}` is empty")));
+    }
+    for (c, rule) in &ds.columns {
+        if let Some(min) = rule.min {
+            checks.push((format!("range:{c}"), format!("{} < {min}", ident(c)), format!("`{c}` is below its minimum {min}")));
+        }
+        if let Some(max) = rule.max {
+            checks.push((format!("range:{c}"), format!("{} > {max}", ident(c)), format!("`{c}` is above its maximum {max}")));
+        }
+    }
+    for r in ds.rules.iter().filter(|r| r.action == RuleAction::Reject) {
+        checks.push((r.name.clone(), format!("NOT COALESCE(({}), FALSE)", r.check), format!("rule `{}` failed: {}", r.name, r.check)));
+    }
+    if !ds.unique_key.is_empty() {
+        checks.push(("unique_key".into(), "_dup_rank > 1".into(), format!("duplicate key ({})", ds.unique_key.join(", "))));
+    }
+    m.rules_applied = checks.iter().map(|c| c.0.clone()).chain(ds.rules.iter().filter(|r| r.action == RuleAction::Warn).map(|r| format!("warn:{}", r.name))).collect();
+    m.rules_applied.dedup();
+    let dup_rank = if ds.unique_key.is_empty() {
+        "1".into()
+    } else {
+        format!("ROW_NUMBER() OVER (PARTITION BY {} ORDER BY _source_row)", ds.unique_key.iter().map(|k| ident(k)).collect::<Vec<_>>().join(", "))
+    };
+    ctx.sql(&format!("CREATE VIEW checked AS SELECT *, {dup_rank} AS _dup_rank FROM raw_new")).await?;
+    let fail_any = if checks.is_empty() { "FALSE".into() } else { checks.iter().map(|c| format!("({})", c.1)).collect::<Vec<_>>().join(" OR ") };
+    let check_rule = if checks.is_empty() { "''".into() } else { format!("CASE {} END", checks.iter().map(|c| format!("WHEN {} THEN {}", c.1, lit(&c.0))).collect::<Vec<_>>().join(" ")) };
+    let check_reason = if checks.is_empty() { "''".into() } else { format!("CASE {} END", checks.iter().map(|c| format!("WHEN {} THEN {}", c.1, lit(&c.2))).collect::<Vec<_>>().join(" ")) };
+    let reasons = ctx.sql(&format!("SELECT {check_rule} AS rule, COUNT(*) AS n FROM checked WHERE {fail_any} GROUP BY 1 ORDER BY 1")).await?.collect().await?;
+    let mut q_rules = 0;
+    for b in &reasons {
+        let rule = b.column(0).as_string::<i32>();
+        let n = b.column(1).as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+        for i in 0..b.num_rows() {
+            m.quarantine_reasons.insert(rule.value(i).into(), n.value(i) as u64);
+            q_rules += n.value(i) as u64;
+        }
+    }
+    quarantine_parts.push(format!("SELECT {all_text}, _source_row, {check_rule} AS _rule, {check_reason} AS _reason FROM checked WHERE {fail_any}"));
+    let qdf = ctx.sql(&quarantine_parts.join(" UNION ALL ")).await?;
+    write_parquet(qdf, &quarantine_url, false).await?;
+    for r in ds.rules.iter().filter(|r| r.action == RuleAction::Warn) {
+        let n = count(&ctx, &format!("SELECT COUNT(*) FROM checked WHERE NOT ({fail_any}) AND NOT COALESCE(({}), FALSE)", r.check)).await?;
+        m.warnings_by_rule.insert(r.name.clone(), n);
+    }
+
+    // PII: classify string columns from a sample; scan free text in full.
+    let string_cols: Vec<String> = raw_schema
+        .fields()
+        .iter()
+        .filter(|f| f.data_type() == &DataType::Utf8 && !f.name().starts_with('_'))
+        .map(|f| f.name().clone())
+        .collect();
+    let sample = ctx.sql(&format!("SELECT * FROM checked WHERE NOT ({fail_any}) LIMIT 2000")).await?.collect().await?;
+    let mut pii_found: BTreeMap<Entity, u64> = BTreeMap::new();
+    let mut outputs_sql = vec![];
+    let mut dropped: Vec<String> = ds.drop.clone();
+    for c in &string_cols {
+        let values = string_values(&sample, c);
+        let mut whole: BTreeMap<Entity, usize> = BTreeMap::new();
+        for v in &values {
+            if let [f] = pii::scan(v).as_slice() {
+                if (f.end - f.start) * 10 >= v.trim().len() * 8 {
+                    *whole.entry(f.entity).or_default() += 1;
+                }
+            }
+        }
+        let class = whole.iter().max_by_key(|(_, n)| **n).filter(|(_, n)| **n * 2 >= values.len().max(1)).map(|(e, _)| *e);
+        match class {
+            Some(e) if !ds.free_text.contains(c) => {
+                m.pii_columns.insert(c.clone(), e.name().into());
+                if redactor.action(e) == pii::Action::Drop {
+                    dropped.push(c.clone());
+                } else {
+                    outputs_sql.push((c.clone(), format!("dapgov_replace_value({}, {})", ident(c), lit(e.name()))));
+                }
+            }
+            _ => {
+                if ds.free_text.contains(c) {
+                    m.pii_columns.insert(c.clone(), "free text".into());
+                }
+                outputs_sql.push((c.clone(), format!("dapgov_redact_text({})", ident(c))));
+            }
+        }
+    }
+    // Count every finding in the rows that reach curated.
+    if !string_cols.is_empty() {
+        let all = ctx
+            .sql(&format!("SELECT {} FROM checked WHERE NOT ({fail_any})", string_cols.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ")))
+            .await?
+            .collect()
+            .await?;
+        for c in &string_cols {
+            for v in string_values(&all, c) {
+                pii::count(&v, &mut pii_found);
+            }
+        }
+    }
+    m.pii_found = pii_found.iter().map(|(e, n)| (e.name().to_string(), *n)).collect();
+
+    let mut select = vec![];
+    for f in raw_schema.fields() {
+        let n = f.name();
+        if dropped.contains(n) {
+            continue;
+        }
+        match outputs_sql.iter().find(|(c, _)| c == n) {
+            Some((_, e)) => select.push(format!("{e} AS {}", ident(n))),
+            None => select.push(ident(n)),
+        }
+    }
+    let mut derived = String::new();
+    for d in &ds.derive {
+        derived.push_str(&format!(", {} AS {}", d.sql, ident(&d.name)));
+    }
+    let year = match &ds.date_column {
+        Some(dc) => format!(", CAST(date_part('year', {}) AS INT) AS year", ident(dc)),
+        None => String::new(),
+    };
+    let curated_df = ctx.sql(&format!("SELECT {}{derived}{year} FROM checked WHERE NOT ({fail_any})", select.join(", "))).await?;
+    let rows_out = m.stages["raw"].rows_out - q_rules;
+    let curated_url = format!("{}{}/v={run_id}/", curated.url, opts.dataset);
+    let partitioned = ds.date_column.is_some();
+    let curated_schema = curated_df.schema().as_arrow().clone();
+    write_parquet(curated_df.clone(), &curated_url, partitioned).await?;
+    curated_df.write_csv(&format!("{}{}/v={run_id}-csv/", curated.url, opts.dataset), DataFrameWriteOptions::new(), None).await?;
+    m.stages.insert("curated".into(), StageCounts { rows_in: m.stages["raw"].rows_out, rows_out, rows_quarantined: q_rules });
+    m.schema = columns_of(&curated_schema, &[]);
+
+    let part_keys = |p: bool| if p { vec![Column { name: "year".into(), data_type: "int".into() }] } else { vec![] };
+    let curated_table = GlueTable {
+        name: format!("curated_{}", opts.dataset),
+        location: curated_url.clone(),
+        format: "parquet".into(),
+        columns: columns_of(&curated_schema, if partitioned { &["year"] } else { &[] }),
+        partition_keys: part_keys(partitioned),
+    };
+    let quarantine_table = GlueTable {
+        name: format!("quarantine_{}", opts.dataset),
+        location: quarantine_url.clone(),
+        format: "parquet".into(),
+        columns: cols.iter().map(|c| Column { name: c.clone(), data_type: "string".into() }).collect(),
+        partition_keys: vec![],
+    };
+
+    // Trusted: only when the gates pass.
+    (opts.progress)("trusted: quality gates and consolidation");
+    let completeness = if rows_in == 0 { 0.0 } else { rows_out as f64 / rows_in as f64 };
+    let mut gate_failures = vec![];
+    if completeness < spec.etl.min_completeness {
+        gate_failures.push(format!("completeness {:.4} is below {} ({} of {} rows reached curated)", completeness, spec.etl.min_completeness, rows_out, rows_in));
+    }
+    let gate_ctx = query::context(session)?;
+    let curated_check = GlueTable { name: curated_table.name.clone(), ..curated_table.clone() };
+    query::register(&gate_ctx, &curated_check).await?;
+    let leftover_cols: Vec<String> = curated_schema.fields().iter().filter(|f| f.data_type() == &DataType::Utf8).map(|f| f.name().clone()).collect();
+    if !leftover_cols.is_empty() {
+        let b = gate_ctx
+            .sql(&format!("SELECT {} FROM curated.{}", leftover_cols.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", "), opts.dataset))
+            .await?
+            .collect()
+            .await?;
+        let mut left: BTreeMap<Entity, u64> = BTreeMap::new();
+        for c in &leftover_cols {
+            for v in string_values(&b, c) {
+                pii::count(&v, &mut left);
+            }
+        }
+        if !left.is_empty() {
+            gate_failures.push(format!("a second scan found PII left in curated: {}", left.iter().map(|(e, n)| format!("{} {n}", e.name())).collect::<Vec<_>>().join(", ")));
+        }
+    }
+
+    // Publish raw, quarantine and curated by pointing the catalog at the new versions.
+    let mut raw_table = raw_table;
+    raw_table.columns = raw_columns;
+    for t in [&raw_table, &quarantine_table, &curated_table] {
+        session.catalog.put_table(&database, t).await?;
+    }
+    m.outputs.insert("raw".into(), raw_url);
+    m.outputs.insert("quarantine".into(), quarantine_url);
+    m.outputs.insert("curated".into(), curated_url);
+
+    if gate_failures.is_empty() {
+        let catalog_tables = session.catalog.tables(&database).await?;
+        let tctx = query::context(session)?;
+        for t in catalog_tables.iter().filter(|t| t.name.starts_with("curated_")) {
+            query::register(&tctx, t).await?;
+        }
+        for t in spec.trusted.iter().filter(|t| t.inputs.iter().any(|i| i == opts.dataset)) {
+            let missing: Vec<&String> = t.inputs.iter().filter(|i| !catalog_tables.iter().any(|c| c.name == format!("curated_{i}"))).collect();
+            if !missing.is_empty() {
+                m.trusted.insert(t.name.clone(), format!("waiting for curated input(s) {}", missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")));
+                continue;
+            }
+            let df = tctx.sql(&t.sql).await.map_err(|e| EtlError::Engine(format!("trusted table {}: {}", t.name, query::clean_error(&e))))?;
+            if let Some(rec) = &t.reconcile {
+                tctx.deregister_table("result")?;
+                tctx.register_table("result", df.clone().into_view())?;
+                let b = tctx.sql(rec).await?.collect().await?;
+                let get = |name: &str| b.first().and_then(|b| b.column_by_name(name)).and_then(|a| a.as_primitive_opt::<datafusion::arrow::datatypes::Float64Type>().map(|p| p.value(0)));
+                let (Some(expected), Some(actual)) = (get("expected"), get("actual")) else {
+                    return Err(EtlError::Engine(format!("trusted table {}: reconcile must return DOUBLE columns `expected` and `actual`", t.name)));
+                };
+                let diff = if expected == 0.0 { actual.abs() } else { ((actual - expected) / expected).abs() };
+                if diff > spec.etl.reconciliation_tolerance {
+                    m.trusted.insert(t.name.clone(), format!("not written: reconciliation off by {:.4}% (expected {expected}, actual {actual})", diff * 100.0));
+                    continue;
+                }
+            }
+            let url = format!("{}{}/v={run_id}/", trusted.url, t.name);
+            let schema = df.schema().as_arrow().clone();
+            let by_year = t.partition_by_year && schema.field_with_name("year").is_ok();
+            write_parquet(df.clone(), &url, by_year).await?;
+            df.write_csv(&format!("{}{}/v={run_id}-csv/", trusted.url, t.name), DataFrameWriteOptions::new(), None).await?;
+            session
+                .catalog
+                .put_table(&database, &GlueTable {
+                    name: format!("trusted_{}", t.name),
+                    location: url.clone(),
+                    format: "parquet".into(),
+                    columns: columns_of(&schema, if by_year { &["year"] } else { &[] }),
+                    partition_keys: part_keys(by_year),
+                })
+                .await?;
+            m.trusted.insert(t.name.clone(), "written".into());
+            m.outputs.insert(format!("trusted.{}", t.name), url);
+        }
+    } else {
+        for t in spec.trusted.iter().filter(|t| t.inputs.iter().any(|i| i == opts.dataset)) {
+            m.trusted.insert(t.name.clone(), format!("not written: {}", gate_failures.join("; ")));
+        }
+    }
+
+    m.finished_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    m.duration_ms = started.elapsed().as_millis();
+    let text = serde_json::to_vec_pretty(&m).expect("serialize");
+    curated.store.put(&manifest_path(&run_id), PutPayload::from(text)).await.map_err(|e| EtlError::Engine(e.to_string()))?;
+    if !gate_failures.is_empty() {
+        return Err(EtlError::Gate(gate_failures.join("; ")));
+    }
+    Ok(m)
+}
