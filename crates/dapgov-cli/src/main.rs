@@ -27,6 +27,8 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
+    /// Build a local platform, load the City of Vancouver metrics and query them, in one go.
+    Demo(commands::demo::Args),
     /// Write a commented dapgov.toml for the Vancouver 3-1-1 platform.
     Init(commands::init::Args),
     /// Show what apply would change (exit 0 no change, 2 changes with --detailed-exitcode, 1 error).
@@ -53,6 +55,12 @@ pub enum Command {
 }
 
 fn main() -> ExitCode {
+    // Exit quietly when the reader of our output goes away (`dapgov inventory | head`).
+    #[cfg(unix)]
+    // SAFETY: restoring the default SIGPIPE disposition before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let level = match cli.verbose {
         0 => "warn",

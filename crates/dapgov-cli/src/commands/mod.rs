@@ -1,4 +1,5 @@
 pub mod apply;
+pub mod demo;
 pub mod destroy;
 pub mod etl;
 pub mod init;
@@ -13,6 +14,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
     let ctx = crate::ops::Context { config: cli.config, target: cli.target };
     match cli.command {
         Command::Init(a) => init::run(&ctx, a),
+        Command::Demo(a) => demo::run(a).await,
         Command::Plan(a) => plan::run(&ctx, a).await,
         Command::Apply(a) => apply::run(&ctx, a).await,
         Command::Destroy(a) => destroy::run(&ctx, a).await,
