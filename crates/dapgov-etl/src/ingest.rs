@@ -23,6 +23,7 @@ pub fn detect(bytes: &[u8]) -> Format {
     }
 }
 
+#[derive(Debug)]
 /// Source rows as text, with the header as written and the 1-based source row of each record.
 pub struct Table {
     pub headers: Vec<String>,
@@ -70,8 +71,9 @@ pub fn read_csv(bytes: &[u8], origin: &str) -> Result<Table, EtlError> {
     let headers: Vec<String> = rdr.headers().map_err(|e| EtlError::input(origin, format!("cannot read the header line: {e}")))?.iter().map(str::to_string).collect();
     let mut t = Table { headers, rows: vec![], source_rows: vec![], ragged: vec![], warnings };
     for (i, rec) in rdr.records().enumerate() {
+        // Source rows count records (the header is row 1), so quoted newlines do not shift them.
         let line = i as i64 + 2;
-        let rec = rec.map_err(|e| EtlError::input(origin, format!("record {line}: {e}")))?;
+        let rec = rec.map_err(|e| EtlError::input(origin, format!("row {line}: {e}")))?;
         if rec.len() == 1 && rec.get(0) == Some("") {
             continue;
         }
@@ -198,7 +200,7 @@ mod tests {
         assert_eq!(t.headers, vec!["Date", "CallsOffered", "Note"]);
         assert_eq!(t.rows.len(), 2);
         assert_eq!(t.rows[0][2].as_deref(), Some("two\r\nlines"));
-        assert_eq!(t.ragged, vec![(5, 2)]);
+        assert_eq!(t.ragged, vec![(4, 2)]);
     }
 
     #[test]
