@@ -15,8 +15,9 @@ pub struct Context {
 
 pub struct Loaded {
     pub spec: Spec,
-    pub target: Box<dyn Target>,
-    pub local: Option<dapgov_local::LocalTarget>,
+    pub target: std::sync::Arc<dyn Target>,
+    /// The same target when it is the local one, for its local-only operations.
+    pub local: Option<std::sync::Arc<dapgov_local::LocalTarget>>,
 }
 
 impl Context {
@@ -40,9 +41,8 @@ impl Context {
         match spec.platform.target {
             TargetKind::Local => {
                 let dir = self.state_dir(&spec);
-                let t = dapgov_local::LocalTarget::open(&dir, &spec.platform.region, spec.local.price_per_gb_month.clone(), create)?;
-                let t2 = dapgov_local::LocalTarget::open(&dir, &spec.platform.region, spec.local.price_per_gb_month.clone(), false)?;
-                Ok(Loaded { spec, target: Box::new(t), local: Some(t2) })
+                let t = std::sync::Arc::new(dapgov_local::LocalTarget::open(&dir, &spec.platform.region, spec.local.price_per_gb_month.clone(), create)?);
+                Ok(Loaded { spec, target: t.clone(), local: Some(t) })
             }
             TargetKind::Aws => bail!(
                 "the aws target is not available in this build of dapgov; use `--target local` (or `target = \"local\"` in {})",

@@ -398,7 +398,8 @@ impl Target for LocalTarget {
             let store = GovernedStore { shared: self.shared.clone(), bucket: info, caller: caller.clone(), keys: keys.clone() };
             zones.insert(zone, ZoneStore { bucket: name.clone(), url: format!("dapgov://{name}/"), store: Arc::new(store) });
         }
-        let pii_key = key_by_arn.values().find(|k| self.record(ResourceKind::Key, &format!("{project}-pii")).and_then(|v| v["key_id"].as_str().map(String::from)) == Some(k.key_id.clone())).cloned();
+        let pii_key_id = self.record(ResourceKind::Key, &format!("{project}-pii")).and_then(|v| v["key_id"].as_str().map(String::from));
+        let pii_key = pii_key_id.and_then(|id| keys.get(&id)).cloned();
         Ok(RoleSession {
             role: role.into(),
             principal_arn: caller.arn.clone(),
