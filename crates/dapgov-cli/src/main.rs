@@ -42,6 +42,9 @@ pub enum Command {
     /// Move data through the zones.
     #[command(subcommand)]
     Etl(commands::etl::EtlCommand),
+    /// Personal-information tools.
+    #[command(subcommand)]
+    Pii(commands::pii::PiiCommand),
     /// SQL over the zones, as a role (default analyst).
     Query(commands::query::Args),
     /// Rotate a local platform key now (new data uses the new version; old data stays readable).

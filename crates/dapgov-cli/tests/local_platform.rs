@@ -170,3 +170,16 @@ fn bad_spec_names_the_line() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains(&format!("dapgov.toml:{line}:15:")), "{err}");
 }
+
+#[test]
+fn pii_scan_reports_masked_findings_by_row_and_column() {
+    let p = Platform { dir: tempfile::tempdir().unwrap() };
+    let file = p.dir.path().join("notes.csv");
+    std::fs::write(&file, "call_id,notes\nSR-1,\"Caller Maria Gonzalez, 604-555-0199, maria.g@example.org\"\nSR-2,pothole on 12th\n").unwrap();
+    let out: serde_json::Value = serde_json::from_str(&p.ok(&["pii", "scan", file.to_str().unwrap(), "--format", "json"])).unwrap();
+    assert_eq!(out["totals"], serde_json::json!({"EMAIL": 1, "PERSON_NAME": 1, "PHONE_NUMBER": 1}));
+    let text = out.to_string();
+    assert!(!text.contains("maria.g@example.org") && !text.contains("604-555-0199") && !text.contains("Maria Gonzalez"), "{text}");
+    assert_eq!(out["findings"][0]["row"], 2);
+    assert_eq!(out["findings"][0]["column"], "notes");
+}

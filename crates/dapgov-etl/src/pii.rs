@@ -167,12 +167,17 @@ pub fn scan(text: &str) -> Vec<Finding> {
     let mut found: Vec<Finding> = Vec::new();
     for i in hits.iter() {
         let p = &pats[i];
-        for caps in p.re.captures_iter(text) {
+        let mut at = 0;
+        while let Some(caps) = p.re.captures_at(text, at) {
+            let whole = caps.get(0).expect("match");
             // Patterns with a group report the group (the number after "licence", ...).
-            let m = caps.get(1).filter(|_| p.entity == Entity::DriversLicence).unwrap_or_else(|| caps.get(0).expect("match"));
+            let m = caps.get(1).filter(|_| p.entity == Entity::DriversLicence).unwrap_or(whole);
             if !valid(p.entity, m.as_str(), text, m.start()) {
+                // A rejected candidate must not hide one that starts inside it ("Caller Maria Gonzalez").
+                at = text[whole.start()..].char_indices().nth(1).map(|(i, _)| whole.start() + i).unwrap_or(text.len());
                 continue;
             }
+            at = whole.end().max(at + 1);
             if found.iter().any(|f| f.start < m.end() && m.start() < f.end) {
                 continue;
             }

@@ -4,6 +4,7 @@ pub mod destroy;
 pub mod etl;
 pub mod init;
 pub mod inventory;
+pub mod pii;
 pub mod plan;
 pub mod query;
 pub mod trail;
@@ -27,6 +28,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             println!("Key {alias} rotated: version {v} now encrypts new data.");
             Ok(0)
         }
+        Command::Pii(a) => pii::run(a),
         Command::Etl(a) => etl::run(&ctx, a).await,
         Command::Query(a) => query::run(&ctx, a).await,
     }
