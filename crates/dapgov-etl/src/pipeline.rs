@@ -197,7 +197,7 @@ pub async fn run(session: &RoleSession, spec: &Spec, opts: RunOptions<'_>) -> Re
     let names = Names::new(spec, session.principal_arn.split(':').nth(4).unwrap_or_default());
     let result = run_stages(session, spec, &names, &opts, started).await;
     let failed = result.is_err();
-    let mut data = vec![MetricDatum { name: "EtlRunFailed".into(), value: f64::from(u8::from(failed)), unit: "Count".into(), dimensions: BTreeMap::new() }];
+    let mut data = vec![MetricDatum { name: dapgov_inventory::target::ETL_FAILURE_METRIC.into(), value: f64::from(u8::from(failed)), unit: "Count".into(), dimensions: BTreeMap::new() }];
     let mut run_id = String::new();
     if let Ok(m) = &result {
         run_id = m.run_id.clone();

@@ -45,6 +45,9 @@ impl TargetError {
     }
 }
 
+/// The run metric the ETL publishes (1 on failure) and the ETL-failure alarm watches.
+pub const ETL_FAILURE_METRIC: &str = "EtlRunFailed";
+
 pub type TargetResult<T> = Result<T, TargetError>;
 
 #[async_trait::async_trait]

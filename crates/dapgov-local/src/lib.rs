@@ -334,7 +334,7 @@ impl Target for LocalTarget {
                         output_formats: vec!["parquet".into(), "csv".into()],
                         partitioned: true,
                     });
-                    if d.name == dapgov_inventory_metric::FAILED && d.value > 0.0 {
+                    if d.name == ETL_FAILURE_METRIC && d.value > 0.0 {
                         e.succeeded = false;
                     }
                 }
@@ -409,11 +409,6 @@ impl Target for LocalTarget {
             catalog: Arc::new(LocalCatalog { target_root: self.shared.root.clone(), caller, shared: self.shared.clone(), region: self.region.clone() }),
         })
     }
-}
-
-/// Names of the run metrics the ETL publishes (shared with the inventory reader).
-pub mod dapgov_inventory_metric {
-    pub const FAILED: &str = "EtlRunFailed";
 }
 
 impl LocalTarget {

@@ -48,7 +48,7 @@ pub struct Caller {
     pub identity_policies: Vec<Document>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct GovernedStore {
     pub(crate) shared: Arc<Shared>,
     pub(crate) bucket: BucketInfo,
@@ -215,7 +215,7 @@ impl ObjectStore for GovernedStore {
         let mut file = std::fs::File::create(&tmp).map_err(generic)?;
         file.write_all(&header.encode()).map_err(generic)?;
         Ok(Box::new(Upload {
-            store: Arc::new(GovernedStore { shared: self.shared.clone(), bucket: self.bucket.clone(), caller: self.caller.clone(), keys: self.keys.clone() }),
+            store: Arc::new(self.clone()),
             location: location.clone(),
             tmp,
             file: Some(file),
@@ -270,8 +270,7 @@ impl ObjectStore for GovernedStore {
     }
 
     fn delete_stream(&self, locations: BoxStream<'static, object_store::Result<Path>>) -> BoxStream<'static, object_store::Result<Path>> {
-        let me = GovernedStore { shared: self.shared.clone(), bucket: self.bucket.clone(), caller: self.caller.clone(), keys: self.keys.clone() };
-        let me = Arc::new(me);
+        let me = Arc::new(self.clone());
         locations
             .map(move |p| {
                 let p = p?;

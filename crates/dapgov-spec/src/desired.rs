@@ -121,8 +121,7 @@ pub const SECURITY_FILTERS: [(&str, &str); 5] = [
     ),
 ];
 
-/// Name of the ETL-failure metric in the platform's metric namespace.
-pub const ETL_FAILURE_METRIC: &str = "EtlRunFailed";
+use dapgov_inventory::target::ETL_FAILURE_METRIC;
 /// Namespace of the security-event metrics derived from the trail.
 pub const SECURITY_NAMESPACE: &str = "dapgov/security";
 
