@@ -13,5 +13,5 @@ mod render;
 
 pub use document::{Document, OneOrMany, Principal, Statement};
 pub use eval::{Decision, Request, evaluate, wildcard_match};
-pub use lint::{LintError, lint};
+pub use lint::{LintError, LintKind, lint};
 pub use render::{RenderError, Templates};

@@ -5,9 +5,20 @@ use crate::eval::wildcard_match;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("policy {policy}: {statement}: {problem}")]
 pub struct LintError {
+    pub kind: LintKind,
     pub policy: String,
     pub statement: String,
     pub problem: String,
+}
+
+/// What a refused statement does wrong; the auditor reports each kind as its own check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LintKind {
+    AllActions,
+    NotAction,
+    PassRoleOnAll,
+    WriteOnAllResources,
+    Escalation,
 }
 
 /// Action prefixes that change state. Read-only verbs (Get, List, Describe, ...) are not here.
@@ -49,26 +60,27 @@ fn grants(doc: &Document, action: &str) -> bool {
 /// `iam:PassRole` on `*`, and known privilege-escalation combinations.
 pub fn lint(name: &str, doc: &Document) -> Vec<LintError> {
     let mut errors = Vec::new();
-    let err = |statement: String, problem: String| LintError { policy: name.to_string(), statement, problem };
+    let err = |kind: LintKind, statement: String, problem: String| LintError { kind, policy: name.to_string(), statement, problem };
     for (i, st) in doc.statements().iter().enumerate() {
         if !st.is_allow() {
             continue;
         }
         let label = st.label(i);
         if st.actions().iter().any(|a| a == "*" || a == "*:*") {
-            errors.push(err(label.clone(), "allows every action (`Action: *`); list the actions the role needs".into()));
+            errors.push(err(LintKind::AllActions, label.clone(), "allows every action (`Action: *`); list the actions the role needs".into()));
         }
         if st.not_action.is_some() {
-            errors.push(err(label.clone(), "Allow with NotAction grants everything not listed; list actions instead".into()));
+            errors.push(err(LintKind::NotAction, label.clone(), "Allow with NotAction grants everything not listed; list actions instead".into()));
         }
         let all_resources = st.resources().iter().any(|r| r == "*");
         if all_resources {
             if st.actions().iter().any(|a| wildcard_match(&a.to_ascii_lowercase(), "iam:passrole")) {
-                errors.push(err(label.clone(), "allows iam:PassRole on every role (`Resource: *`); name the role ARNs".into()));
+                errors.push(err(LintKind::PassRoleOnAll, label.clone(), "allows iam:PassRole on every role (`Resource: *`); name the role ARNs".into()));
             }
             let writes: Vec<&String> = st.actions().iter().filter(|a| is_write(a)).collect();
             if !writes.is_empty() && st.condition.is_none() {
                 errors.push(err(
+                    LintKind::WriteOnAllResources,
                     label.clone(),
                     format!(
                         "allows write action(s) {} on every resource (`Resource: *`); name the resources or add a scoping Condition",
@@ -80,7 +92,7 @@ pub fn lint(name: &str, doc: &Document) -> Vec<LintError> {
     }
     for combo in ESCALATIONS {
         if combo.iter().all(|a| grants(doc, a)) {
-            errors.push(err("whole document".into(), format!("grants a privilege-escalation path: {}", combo.join(" + "))));
+            errors.push(err(LintKind::Escalation, "whole document".into(), format!("grants a privilege-escalation path: {}", combo.join(" + "))));
         }
     }
     errors

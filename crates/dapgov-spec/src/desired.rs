@@ -279,6 +279,12 @@ pub fn desired(spec: &Spec, observed: &Inventory, account: &str) -> Result<Inven
         };
         let classification = z.map(|z| z.classification.as_str()).unwrap_or("internal");
         let name = names.bucket(zone);
+        // The retention period travels with the bucket so an audit can hold lifecycle to it.
+        let retention = z.and_then(|z| z.retention_days).map(|d| d.to_string());
+        let mut bucket_tags = vec![("zone", *zone), ("classification", classification)];
+        if let Some(days) = &retention {
+            bucket_tags.push(("retention-days", days.as_str()));
+        }
         let template = match *zone {
             "logs" => "bucket-logs",
             "trail" => "bucket-trail",
@@ -294,7 +300,7 @@ pub fn desired(spec: &Spec, observed: &Inventory, account: &str) -> Result<Inven
                 name: name.clone(),
                 zone: Some((*zone).into()),
                 region: Some(names.region.clone()),
-                tags: Some(tags(spec, &[("zone", zone), ("classification", classification)])),
+                tags: Some(tags(spec, &bucket_tags)),
                 encryption: Some(BucketEncryption { algorithm: "aws:kms".into(), kms_key: Some(keys[purpose].clone()), bucket_key_enabled: true }),
                 versioning: Some(Versioning::Enabled),
                 public_access_block: Some(PublicAccessBlock::all_on()),
