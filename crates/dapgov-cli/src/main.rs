@@ -39,6 +39,11 @@ pub enum Command {
     Destroy(commands::destroy::Args),
     /// Print the observed state as JSON (the Inventory).
     Inventory(commands::inventory::Args),
+    /// Check the platform against the five Well-Architected pillars and write reports
+    /// (exit 0 pass, 3 failing findings at or above --fail-on, 1 error).
+    Audit(commands::audit::Args),
+    /// List the audit's check catalogue.
+    Checks(commands::audit::ChecksArgs),
     /// Move data through the zones.
     #[command(subcommand)]
     Etl(commands::etl::EtlCommand),

@@ -1,1 +1,197 @@
+//! Renders an audit as HTML (handlebars, self-contained), JSON, CSV and SARIF 2.1.0.
+//! This crate is the only one that knows output formats.
 
+mod html;
+mod sarif;
+
+use dapgov_audit::{Audit, CheckMeta, Finding};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Html,
+    Json,
+    Csv,
+    Sarif,
+}
+
+impl Format {
+    pub const ALL: [Format; 4] = [Format::Html, Format::Json, Format::Csv, Format::Sarif];
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Html => "html",
+            Format::Json => "json",
+            Format::Csv => "csv",
+            Format::Sarif => "sarif",
+        }
+    }
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Format::ALL.into_iter().find(|f| f.extension() == s).ok_or_else(|| format!("unknown report format `{s}`; expected html, json, csv or sarif"))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("rendering the {0} report: {1}")]
+    Render(&'static str, String),
+    #[error("writing {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("{path} is not an audit.json written by dapgov: {message}")]
+    Previous { path: PathBuf, message: String },
+}
+
+/// One report as text.
+pub fn render(audit: &Audit, format: Format) -> Result<String, ReportError> {
+    match format {
+        Format::Json => render_json(audit),
+        Format::Csv => render_csv(audit),
+        Format::Sarif => sarif::render(audit),
+        Format::Html => html::render(audit),
+    }
+}
+
+/// Write each format to `<dir>/audit.<ext>`; returns the paths written.
+pub fn write(audit: &Audit, formats: &[Format], dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    std::fs::create_dir_all(dir).map_err(|source| ReportError::Write { path: dir.to_path_buf(), source })?;
+    let mut written = Vec::new();
+    for f in formats {
+        let text = render(audit, *f)?;
+        let path = dir.join(format!("audit.{}", f.extension()));
+        // Write beside and rename, so a reader never sees half a report.
+        let tmp = dir.join(format!(".audit.{}.tmp", f.extension()));
+        std::fs::write(&tmp, text).map_err(|source| ReportError::Write { path: tmp.clone(), source })?;
+        std::fs::rename(&tmp, &path).map_err(|source| ReportError::Write { path: path.clone(), source })?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// Read a previous `audit.json` for `--compare`.
+pub fn read_previous(path: &Path) -> Result<Audit, ReportError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ReportError::Previous { path: path.into(), message: e.to_string() })?;
+    let audit: Audit = serde_json::from_str(&text).map_err(|e| ReportError::Previous { path: path.into(), message: e.to_string() })?;
+    if audit.schema_version != dapgov_audit::AUDIT_SCHEMA_VERSION {
+        return Err(ReportError::Previous {
+            path: path.into(),
+            message: format!("schema version {} (this dapgov reads {})", audit.schema_version, dapgov_audit::AUDIT_SCHEMA_VERSION),
+        });
+    }
+    Ok(audit)
+}
+
+fn render_json(audit: &Audit) -> Result<String, ReportError> {
+    let mut s = serde_json::to_string_pretty(audit).map_err(|e| ReportError::Render("json", e.to_string()))?;
+    s.push('\n');
+    Ok(s)
+}
+
+pub(crate) fn meta<'a>(audit: &'a Audit, f: &Finding) -> Option<&'a CheckMeta> {
+    audit.checks.iter().find(|c| c.id == f.check_id)
+}
+
+const CSV_COLUMNS: [&str; 21] = [
+    "finding_uid",
+    "status",
+    "muted",
+    "mute_reason",
+    "delta",
+    "severity",
+    "pillar",
+    "best_practice",
+    "check_id",
+    "check_title",
+    "service",
+    "resource_type",
+    "resource",
+    "arn",
+    "region",
+    "detail",
+    "risk",
+    "remediation",
+    "remediation_cli",
+    "remediation_url",
+    "prowler_checks",
+];
+
+fn render_csv(audit: &Audit) -> Result<String, ReportError> {
+    let err = |e: csv::Error| ReportError::Render("csv", e.to_string());
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(CSV_COLUMNS).map_err(err)?;
+    for f in &audit.findings {
+        let m = meta(audit, f);
+        let delta = f.delta.map(|d| serde_json::to_value(d).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()).unwrap_or_default();
+        w.write_record([
+            f.uid.as_str(),
+            f.status.as_str(),
+            if f.muted.is_some() { "true" } else { "false" },
+            f.muted.as_deref().unwrap_or_default(),
+            delta.as_str(),
+            f.severity.as_str(),
+            f.pillar.as_str(),
+            f.best_practice.as_str(),
+            f.check_id.as_str(),
+            f.title.as_str(),
+            f.service.as_str(),
+            f.resource_type.as_str(),
+            f.resource.as_str(),
+            f.arn.as_str(),
+            f.region.as_str(),
+            f.detail.as_str(),
+            m.map(|m| m.risk.as_str()).unwrap_or_default(),
+            m.map(|m| m.remediation.text.as_str()).unwrap_or_default(),
+            m.map(|m| m.remediation.cli.as_str()).unwrap_or_default(),
+            m.map(|m| m.remediation.url.as_str()).unwrap_or_default(),
+            m.map(|m| m.prowler.join(" ")).unwrap_or_default().as_str(),
+        ])
+        .map_err(err)?;
+    }
+    let bytes = w.into_inner().map_err(|e| ReportError::Render("csv", e.to_string()))?;
+    String::from_utf8(bytes).map_err(|e| ReportError::Render("csv", e.to_string()))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use dapgov_audit::{AuditOptions, Catalogue, Mutelist, run};
+    use dapgov_inventory::Inventory;
+
+    pub fn fixture_audit(mutelist: Option<&Mutelist>) -> Audit {
+        let text = include_str!("../../dapgov-audit/tests/fixtures/platform.json");
+        let mut inv: Inventory = serde_json::from_str(text).unwrap();
+        // Two findings to show: versioning suspended and rotation off.
+        inv.buckets.get_mut("van311-raw-000000000000").unwrap().versioning = Some(dapgov_inventory::Versioning::Suspended);
+        inv.keys.get_mut("van311-pii").unwrap().rotation_enabled = Some(false);
+        let now = "2026-11-21T00:00:00Z".parse().unwrap();
+        run(&inv, &Catalogue::builtin().unwrap(), &AuditOptions { now, mutelist: mutelist.map(|m| (m, "mutelist.toml".to_string())), ..Default::default() })
+    }
+
+    #[test]
+    fn json_round_trips_and_differs_only_in_the_timestamp() {
+        let a = fixture_audit(None);
+        let mut b = a.clone();
+        b.run.generated_at = "2026-11-22T00:00:00Z".into();
+        let (ja, jb) = (render(&a, Format::Json).unwrap(), render(&b, Format::Json).unwrap());
+        let differing: Vec<(&str, &str)> = ja.lines().zip(jb.lines()).filter(|(x, y)| x != y).collect();
+        assert_eq!(differing.len(), 1, "{differing:?}");
+        assert!(differing[0].0.contains("generated_at"));
+        let back: Audit = serde_json::from_str(&ja).unwrap();
+        assert_eq!(back, a);
+    }
+
+    #[test]
+    fn csv_has_one_row_per_finding_with_quoted_fields() {
+        let a = fixture_audit(None);
+        let text = render(&a, Format::Csv).unwrap();
+        let mut r = csv::Reader::from_reader(text.as_bytes());
+        assert_eq!(r.headers().unwrap().iter().collect::<Vec<_>>(), CSV_COLUMNS.to_vec());
+        let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), a.findings.len());
+        let fail = rows.iter().find(|r| &r[8] == "s3_bucket_object_versioning" && &r[1] == "FAIL").expect("the versioning failure");
+        assert_eq!(&fail[12], "bucket.van311-raw-000000000000");
+        assert!(fail[18].contains("put-bucket-versioning"));
+    }
+}

@@ -1,4 +1,5 @@
 pub mod apply;
+pub mod audit;
 pub mod demo;
 pub mod destroy;
 pub mod etl;
@@ -20,6 +21,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Apply(a) => apply::run(&ctx, a).await,
         Command::Destroy(a) => destroy::run(&ctx, a).await,
         Command::Inventory(a) => inventory::run(&ctx, a).await,
+        Command::Audit(a) => audit::run(&ctx, a).await,
+        Command::Checks(a) => audit::checks(a),
         Command::Trail(a) => trail::run(&ctx, a),
         Command::RotateKey { alias } => {
             let l = ctx.open(false)?;

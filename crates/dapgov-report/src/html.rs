@@ -1,0 +1,190 @@
+//! The HTML report: a view model built here, laid out by `templates/audit.html.hbs`.
+
+use crate::{ReportError, meta};
+use dapgov_audit::{Audit, Counts, Delta, Finding, Pillar, Remediation, Severity, Status};
+use handlebars::Handlebars;
+use serde::Serialize;
+
+const TEMPLATE: &str = include_str!("../../../templates/audit.html.hbs");
+
+#[derive(Serialize)]
+struct View<'a> {
+    audit: &'a Audit,
+    comparison: Option<&'a dapgov_audit::Comparison>,
+    mutelist: Option<&'a str>,
+    failing: usize,
+    check_count: usize,
+    severities: Vec<&'static str>,
+    pillars: Vec<PillarRow>,
+    best_practices: Vec<BestPracticeView>,
+    findings: Vec<FindingView<'a>>,
+    muted: Vec<FindingView<'a>>,
+    fixed: usize,
+}
+
+#[derive(Serialize)]
+struct PillarRow {
+    id: &'static str,
+    title: &'static str,
+    cells: Vec<Cell>,
+    counts: Counts,
+}
+
+#[derive(Serialize)]
+struct Cell {
+    count: usize,
+    class: &'static str,
+}
+
+#[derive(Serialize)]
+struct BestPracticeView {
+    id: String,
+    pillar: &'static str,
+    checks: String,
+    counts: Counts,
+    verdict: &'static str,
+    class: &'static str,
+}
+
+#[derive(Serialize)]
+struct FindingView<'a> {
+    f: &'a Finding,
+    status: &'static str,
+    status_class: &'static str,
+    pillar_title: &'static str,
+    severity: &'static str,
+    delta: Option<&'static str>,
+    muted: Option<&'a str>,
+    risk: &'a str,
+    remediation: Option<&'a Remediation>,
+    /// Lower-cased text the page's search box matches.
+    search: String,
+    open: bool,
+}
+
+fn status_label(f: &Finding) -> (&'static str, &'static str) {
+    match (f.status, f.muted.is_some()) {
+        (Status::Fail, true) => ("MUTED (FAIL)", "muted"),
+        (Status::Pass, true) => ("MUTED (PASS)", "muted"),
+        (Status::NotApplicable, true) => ("MUTED (N/A)", "muted"),
+        (Status::Fail, false) => ("FAIL", "fail"),
+        (Status::Pass, false) => ("PASS", "pass"),
+        (Status::NotApplicable, false) => ("N/A", "na"),
+    }
+}
+
+fn view<'a>(audit: &'a Audit, f: &'a Finding) -> FindingView<'a> {
+    let (status, status_class) = status_label(f);
+    let m = meta(audit, f);
+    FindingView {
+        f,
+        status,
+        status_class,
+        pillar_title: f.pillar.title(),
+        severity: f.severity.as_str(),
+        delta: f.delta.map(|d| match d {
+            Delta::New => "new",
+            Delta::Unchanged => "unchanged",
+        }),
+        muted: f.muted.as_deref(),
+        risk: m.map(|m| m.risk.as_str()).unwrap_or_default(),
+        // Fixes are shown where there is something to fix; it also keeps the page light.
+        remediation: m.filter(|_| f.status == Status::Fail).map(|m| &m.remediation),
+        search: format!("{} {} {} {} {} {}", f.check_id, f.title, f.resource, f.arn, f.detail, f.best_practice).to_lowercase(),
+        open: f.is_failing(),
+    }
+}
+
+fn rank(f: &Finding) -> (u8, std::cmp::Reverse<Severity>) {
+    let group = match (f.status, f.muted.is_some()) {
+        (Status::Fail, false) => 0,
+        (_, true) => 1,
+        (Status::Pass, false) => 2,
+        (Status::NotApplicable, false) => 3,
+    };
+    (group, std::cmp::Reverse(f.severity))
+}
+
+pub fn render(audit: &Audit) -> Result<String, ReportError> {
+    let severities: Vec<&'static str> = Severity::ALL.iter().map(|s| s.as_str()).collect();
+    let pillars = audit
+        .run
+        .pillars
+        .iter()
+        .map(|p: &Pillar| {
+            let row = audit.summary.failing.get(p);
+            PillarRow {
+                id: p.as_str(),
+                title: p.title(),
+                cells: Severity::ALL
+                    .iter()
+                    .map(|s| {
+                        let count = row.and_then(|r| r.get(s)).copied().unwrap_or(0);
+                        Cell { count, class: if count == 0 { "zero" } else { s.as_str() } }
+                    })
+                    .collect(),
+                counts: audit.summary.by_pillar.get(p).cloned().unwrap_or_default(),
+            }
+        })
+        .collect();
+    let best_practices = audit
+        .best_practices
+        .iter()
+        .map(|b| {
+            let (verdict, class) = if b.counts.fail > 0 {
+                ("Not met", "fail")
+            } else if b.counts.pass > 0 {
+                ("Met", "pass")
+            } else if b.counts.muted > 0 {
+                ("Accepted", "muted")
+            } else {
+                ("Not applicable", "na")
+            };
+            BestPracticeView { id: b.id.clone(), pillar: b.pillar.title(), checks: b.checks.join(", "), counts: b.counts.clone(), verdict, class }
+        })
+        .collect();
+    let mut ordered: Vec<&Finding> = audit.findings.iter().collect();
+    ordered.sort_by_key(|f| rank(f));
+    let findings = ordered.iter().map(|f| view(audit, f)).collect();
+    let muted = audit.findings.iter().filter(|f| f.muted.is_some()).map(|f| view(audit, f)).collect();
+    let v = View {
+        audit,
+        comparison: audit.comparison.as_ref(),
+        mutelist: audit.run.mutelist.as_deref(),
+        failing: audit.summary.totals.fail,
+        check_count: audit.checks.len(),
+        severities,
+        pillars,
+        best_practices,
+        findings,
+        muted,
+        fixed: audit.comparison.as_ref().map(|c| c.fixed.len()).unwrap_or(0),
+    };
+    let mut hb = Handlebars::new();
+    hb.set_strict_mode(true);
+    hb.register_template_string("audit", TEMPLATE).map_err(|e| ReportError::Render("html", e.to_string()))?;
+    hb.render("audit", &v).map_err(|e| ReportError::Render("html", e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::tests::fixture_audit;
+    use dapgov_audit::{Catalogue, Mutelist};
+
+    #[test]
+    fn html_is_self_contained_and_shows_findings_first() {
+        let c = Catalogue::builtin().unwrap();
+        let m = Mutelist::parse("[[mute]]\ncheck = \"kms_cmk_rotation_enabled\"\nresource = \"*\"\nreason = \"rotated <by hand>\"\n", "m.toml", &c).unwrap();
+        let a = fixture_audit(Some(&m));
+        let html = super::render(&a).unwrap();
+        for external in ["src=\"http", "href=\"http://", "<link rel=\"stylesheet\"", "@import"] {
+            assert!(!html.contains(external), "external resource: {external}");
+        }
+        // The failing finding comes before any passing one, and values are escaped.
+        let fail = html.find("s3_bucket_object_versioning").unwrap();
+        let first_pass = html.find("class=\"finding pass\"").unwrap();
+        assert!(fail < first_pass);
+        assert!(html.contains("rotated &lt;by hand&gt;") && !html.contains("rotated <by hand>"));
+        assert!(html.contains("SEC08-BP02") && html.contains("put-bucket-versioning"));
+    }
+}
