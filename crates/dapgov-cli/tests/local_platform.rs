@@ -183,3 +183,104 @@ fn pii_scan_reports_masked_findings_by_row_and_column() {
     assert_eq!(out["findings"][0]["row"], 2);
     assert_eq!(out["findings"][0]["column"], "notes");
 }
+
+fn audit_json(p: &Platform) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(p.dir.path().join("reports/audit.json")).unwrap()).unwrap()
+}
+
+fn failing(audit: &serde_json::Value) -> Vec<(String, String)> {
+    audit["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["status"] == "FAIL" && f.get("muted").is_none())
+        .map(|f| (f["check_id"].as_str().unwrap().to_string(), f["resource"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+#[test]
+fn audit_of_a_fresh_platform_passes_and_drift_fails_exactly_the_matching_checks() {
+    let p = Platform::new();
+    p.load_city();
+    let out = p.ok(&["audit"]);
+    assert!(out.contains("0 failing") && out.contains("No failing finding at or above low."), "{out}");
+    for ext in ["html", "json", "csv", "sarif"] {
+        assert!(p.dir.path().join(format!("reports/audit.{ext}")).is_file(), "audit.{ext} missing");
+    }
+    let clean = audit_json(&p);
+    assert!(failing(&clean).is_empty());
+    std::fs::copy(p.dir.path().join("reports/audit.json"), p.dir.path().join("before.json")).unwrap();
+
+    // Behind dapgov's back: rotation off, versioning suspended, an admin policy on the ETL role.
+    p.edit_record("key", "van311-pii", |v| v["rotation_enabled"] = false.into());
+    p.edit_record("bucket", "van311-raw-000000000000", |v| v["versioning"] = "Suspended".into());
+    p.edit_record("role", "van311-etl", |v| {
+        v["attached_policies"]["arn:aws:iam::aws:policy/AdministratorAccess"] =
+            serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]});
+    });
+    let o = p.run(&["audit", "--compare", "before.json"]);
+    assert_eq!(o.status.code(), Some(3), "{}", String::from_utf8_lossy(&o.stdout));
+    let a = audit_json(&p);
+    let mut got: Vec<String> = failing(&a).into_iter().map(|(c, r)| format!("{c} {r}")).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            "iam_policy_allows_privilege_escalation role.van311-etl",
+            "iam_role_administratoraccess_policy role.van311-etl",
+            "iam_role_etl_cannot_delete_landing role.van311-etl",
+            "iam_role_no_passrole_on_all_resources role.van311-etl",
+            "iam_role_no_write_on_all_resources role.van311-etl",
+            "kms_cmk_rotation_enabled key.van311-pii",
+            "s3_bucket_object_versioning bucket.van311-raw-000000000000",
+        ]
+    );
+    assert_eq!(a["comparison"]["new"], 7);
+    assert!(a["findings"].as_array().unwrap().iter().filter(|f| f["status"] == "FAIL").all(|f| f["delta"] == "new"));
+
+    // Gate on severity: the medium versioning finding alone does not fail a `--fail-on high` run...
+    p.ok(&["apply", "--auto-approve"]);
+    p.edit_record("bucket", "van311-raw-000000000000", |v| v["versioning"] = "Suspended".into());
+    assert_eq!(p.run(&["audit", "--fail-on", "high", "--format", "json"]).status.code(), Some(0));
+    // ...and a mutelist entry with its reason takes it out of `--fail-on low` too, still reported.
+    std::fs::write(
+        p.dir.path().join("mutelist.toml"),
+        "[[mute]]\ncheck = \"s3_bucket_object_versioning\"\nresource = \"bucket.van311-raw-*\"\nreason = \"migration window, ticket 311-42\"\n",
+    )
+    .unwrap();
+    assert_eq!(p.run(&["audit", "--mutelist", "mutelist.toml", "--format", "json"]).status.code(), Some(0));
+    let muted = audit_json(&p);
+    assert_eq!(muted["summary"]["totals"]["muted"], 1);
+    let html = { p.ok(&["audit", "--mutelist", "mutelist.toml", "--format", "html"]); std::fs::read_to_string(p.dir.path().join("reports/audit.html")).unwrap() };
+    assert!(html.contains("migration window, ticket 311-42"));
+}
+
+#[test]
+fn audit_reads_snapshots_and_refuses_bad_input_with_exit_1() {
+    let p = Platform::new();
+    p.ok(&["inventory", "--out", "snap.json"]);
+    let out = p.ok(&["audit", "--snapshot", "snap.json", "--pillar", "cost-optimization", "--format", "json,sarif", "--out", "r2"]);
+    assert!(out.contains("cost-optimization"), "{out}");
+    let a: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p.dir.path().join("r2/audit.json")).unwrap()).unwrap();
+    assert!(a["findings"].as_array().unwrap().iter().all(|f| f["pillar"] == "cost-optimization"));
+    assert!(a["run"]["source"].as_str().unwrap().starts_with("snapshot:"));
+    assert!(!p.dir.path().join("r2/audit.html").exists());
+
+    std::fs::write(p.dir.path().join("bad.json"), "{\"buckets\": 3}").unwrap();
+    let o = p.run(&["audit", "--snapshot", "bad.json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("bad.json:1:") && err.contains("dapgov inventory --out"), "{err}");
+
+    std::fs::write(p.dir.path().join("m.toml"), "[[mute]]\ncheck = \"s3_typo\"\nresource = \"*\"\nreason = \"x\"\n").unwrap();
+    let o = p.run(&["audit", "--mutelist", "m.toml"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("m.toml: mute entry 1 (s3_typo)"));
+
+    let o = p.run(&["audit", "--pillar", "speed"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown pillar `speed`"));
+
+    let listed = p.ok(&["checks", "--pillar", "reliability"]);
+    assert!(listed.contains("s3_bucket_object_versioning") && !listed.contains("kms_cmk_rotation_enabled"), "{listed}");
+}

@@ -44,6 +44,10 @@ pub fn is_managed(project: &str, r: &ResourceRef) -> bool {
     n.starts_with(&format!("{project}-")) || n.starts_with(&format!("{}_", project.replace('-', "_"))) || n.starts_with(&format!("/dapgov/{project}/"))
 }
 
+/// Properties that are whole collections: an entry dapgov did not declare is drift (an
+/// attached admin policy, an extra inline policy), not an undeclared property to ignore.
+const EXACT_MAPS: [&str; 3] = ["inline_policies", "attached_policies", "metric_filters"];
+
 /// Compare declared properties; returns the differing leaves.
 fn diff(path: &str, desired: &Value, observed: Option<&Value>, out: &mut Vec<PropertyChange>) {
     match (desired, observed) {
@@ -51,6 +55,11 @@ fn diff(path: &str, desired: &Value, observed: Option<&Value>, out: &mut Vec<Pro
             for (k, dv) in d {
                 let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
                 diff(&p, dv, o.get(k), out);
+            }
+            if EXACT_MAPS.contains(&path) {
+                for (k, ov) in o.iter().filter(|(k, _)| !d.contains_key(*k)) {
+                    out.push(PropertyChange { path: format!("{path}.{k}"), before: ov.clone(), after: Value::Null });
+                }
             }
         }
         (d, o) => {
@@ -209,6 +218,7 @@ fn short(v: &Value) -> String {
 mod tests {
     use super::*;
     use dapgov_inventory::*;
+    use std::collections::BTreeMap;
 
     fn bucket(versioning: Versioning) -> Bucket {
         Bucket {
@@ -246,6 +256,23 @@ mod tests {
         assert_eq!(paths, vec!["versioning", "public_access_block"]);
         assert_eq!(p.changes[0].action, ChangeAction::Update);
         insta::assert_snapshot!(p.render());
+    }
+
+    #[test]
+    fn a_policy_attached_behind_dapgovs_back_is_drift() {
+        let role = |attached: BTreeMap<String, serde_json::Value>| {
+            let mut i = inv(None);
+            i.roles.insert("p-etl".into(), Role { name: "p-etl".into(), attached_policies: Some(attached), tags: Some(Tags::new()), ..Default::default() });
+            i
+        };
+        let d = role(BTreeMap::new());
+        let mut o = role(BTreeMap::from([("arn:aws:iam::aws:policy/AdministratorAccess".to_string(), serde_json::json!({}))]));
+        // An extra tag is not drift: tags are not an exact collection.
+        o.roles.get_mut("p-etl").unwrap().tags = Some(Tags::from([("cost-centre".to_string(), "311".to_string())]));
+        let p = plan(&d, &o);
+        let paths: Vec<_> = p.changes[0].properties.iter().map(|c| c.path.as_str()).collect();
+        assert_eq!(paths, vec!["attached_policies.arn:aws:iam::aws:policy/AdministratorAccess"]);
+        assert_eq!(p.changes[0].properties[0].after, serde_json::Value::Null);
     }
 
     #[test]
