@@ -195,3 +195,31 @@ pub(crate) mod tests {
         assert!(fail[18].contains("put-bucket-versioning"));
     }
 }
+
+/// The check catalogue as a Markdown table (one section per pillar), as `docs/checks.md` shows it.
+pub fn catalogue_markdown(catalogue: &dapgov_audit::Catalogue) -> String {
+    let mut out = String::new();
+    for pillar in dapgov_audit::Pillar::ALL {
+        let checks: Vec<_> = catalogue.checks().iter().filter(|c| c.pillar == pillar).collect();
+        out.push_str(&format!("### {} ({} checks)\n\n", pillar.title(), checks.len()));
+        out.push_str("| Check | Severity | Best practice | Resource | Title | Prowler counterpart |\n|---|---|---|---|---|---|\n");
+        for c in checks {
+            let prowler = if c.prowler.is_empty() { "none".to_string() } else { c.prowler.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ") };
+            out.push_str(&format!("| `{}` | {} | {} | {} | {} | {} |\n", c.id, c.severity.as_str(), c.best_practice, c.resource_type, c.title.replace('|', "\\|"), prowler));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod docs_tests {
+    #[test]
+    fn docs_checks_md_lists_the_catalogue_as_it_is() {
+        let doc = include_str!("../../../docs/checks.md");
+        let start = doc.find("<!-- catalogue:start -->\n").expect("start marker") + "<!-- catalogue:start -->\n".len();
+        let end = doc.find("<!-- catalogue:end -->").expect("end marker");
+        let generated = super::catalogue_markdown(&dapgov_audit::Catalogue::builtin().unwrap());
+        assert!(doc[start..end] == generated, "docs/checks.md is out of date: run `dapgov checks --format markdown` and paste it between the markers");
+    }
+}

@@ -147,14 +147,18 @@ pub struct ChecksArgs {
     /// Only this pillar's checks.
     #[arg(long)]
     pub pillar: Option<Pillar>,
-    /// `table` (default) or `json` (the full catalogue entries).
-    #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+    /// `table` (default), `json` (the full catalogue entries) or `markdown` (as in docs/checks.md).
+    #[arg(long, default_value = "table", value_parser = ["table", "json", "markdown"])]
     pub format: String,
 }
 
 pub fn checks(a: ChecksArgs) -> anyhow::Result<u8> {
     let catalogue = Catalogue::builtin()?;
     let selected: Vec<_> = catalogue.checks().iter().filter(|c| a.pillar.is_none_or(|p| c.pillar == p)).collect();
+    if a.format == "markdown" {
+        print!("{}", dapgov_report::catalogue_markdown(&catalogue));
+        return Ok(0);
+    }
     if a.format == "json" {
         println!("{}", serde_json::to_string_pretty(&selected)?);
         return Ok(0);
