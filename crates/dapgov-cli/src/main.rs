@@ -50,6 +50,9 @@ pub enum Command {
     /// Personal-information tools.
     #[command(subcommand)]
     Pii(commands::pii::PiiCommand),
+    /// Generate sample inputs.
+    #[command(subcommand)]
+    Sample(commands::sample::SampleCommand),
     /// SQL over the zones, as a role (default analyst).
     Query(commands::query::Args),
     /// Rotate a local platform key now (new data uses the new version; old data stays readable).

@@ -284,3 +284,27 @@ fn audit_reads_snapshots_and_refuses_bad_input_with_exit_1() {
     let listed = p.ok(&["checks", "--pillar", "reliability"]);
     assert!(listed.contains("s3_bucket_object_versioning") && !listed.contains("kms_cmk_rotation_enabled"), "{listed}");
 }
+
+#[test]
+fn sampled_calls_keep_every_row_lose_their_pii_and_reconcile_with_the_metrics() {
+    let p = Platform::new();
+    p.load_city();
+    let out = p.ok(&["sample", "calls", "--from", city_file().to_str().unwrap(), "--out", "calls.csv", "--days", "5", "--seed", "7"]);
+    assert!(out.contains("for 5 day(s), 2024-09-26 to 2024-09-30"), "{out}");
+    let run = p.ok(&["etl", "run", "--input", "calls.csv", "--dataset", "calls"]);
+    assert!(run.contains("trusted.daily_consolidated: written"), "{run}");
+    assert!(run.contains("PII found: EMAIL") && run.contains("PHONE_NUMBER"), "{run}");
+    // Abandoned calls (no handle time) are kept, not lost between curated and quarantine.
+    let counts = p.ok(&["query", "--format", "csv", "select outcome, count(*) as n from curated.calls group by outcome order by outcome"]);
+    let sampled = std::fs::read_to_string(p.dir.path().join("calls.csv")).unwrap();
+    let abandoned = sampled.lines().filter(|l| l.contains(",abandoned,")).count();
+    let handled = sampled.lines().filter(|l| l.contains(",handled,")).count();
+    assert_eq!(counts.trim(), format!("outcome,n\nabandoned,{abandoned}\nhandled,{handled}"));
+    // The notes' phone numbers and e-mail addresses are masked and hashed in curated.
+    let notes = p.ok(&["query", "--format", "csv", "select notes from curated.calls where notes is not null"]);
+    assert!(!notes.contains("@example.org") && !notes.contains("604-555-01"), "PII left in curated");
+    assert!(notes.contains("***-***-01") && notes.contains("h:"));
+    // Daily metrics and call records agree on every day.
+    let joined = p.ok(&["query", "--format", "csv", "select count(*) as days, sum(case when calls_handled = handled_records then 1 else 0 end) as agree from trusted.daily_consolidated"]);
+    assert_eq!(joined.trim(), "days,agree\n5,5");
+}

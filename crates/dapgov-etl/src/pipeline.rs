@@ -169,13 +169,18 @@ async fn count(ctx: &SessionContext, sql: &str) -> Result<u64, EtlError> {
     Ok(b.first().filter(|b| b.num_rows() > 0).map(|b| b.column(0).as_primitive::<datafusion::arrow::datatypes::Int64Type>().value(0) as u64).unwrap_or(0))
 }
 
+fn is_text(t: &DataType) -> bool {
+    matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8)
+}
+
+/// Every non-null value of a text column, whatever its string layout.
 fn string_values(batches: &[RecordBatch], col: &str) -> Vec<String> {
     let mut out = vec![];
     for b in batches {
-        if let Some(a) = b.column_by_name(col) {
-            if let Some(s) = a.as_string_opt::<i32>() {
-                out.extend(s.iter().flatten().map(str::to_string));
-            }
+        let Some(a) = b.column_by_name(col) else { continue };
+        let Ok(text) = datafusion::arrow::compute::cast(a, &DataType::Utf8) else { continue };
+        if let Some(s) = text.as_string_opt::<i32>() {
+            out.extend(s.iter().flatten().map(str::to_string));
         }
     }
     out
@@ -346,7 +351,9 @@ async fn run_stages(session: &RoleSession, spec: &Spec, names: &Names, opts: &Ru
             lit(&format!("ragged row: {n} fields where the header has {}", cols.len()))
         ));
     }
-    *m.quarantine_reasons.entry("type".into()).or_default() += q_type;
+    if q_type > 0 {
+        *m.quarantine_reasons.entry("type".into()).or_default() += q_type;
+    }
     if !table.ragged.is_empty() {
         m.quarantine_reasons.insert("shape".into(), table.ragged.len() as u64);
     }
@@ -401,6 +408,11 @@ async fn run_stages(session: &RoleSession, spec: &Spec, names: &Names, opts: &Ru
     if !ds.unique_key.is_empty() {
         checks.push(("unique_key".into(), "_dup_rank > 1".into(), format!("duplicate key ({})", ds.unique_key.join(", "))));
     }
+    // A check on an empty optional value is NULL; count it as passed, so no row is in neither
+    // curated nor quarantine.
+    for c in checks.iter_mut() {
+        c.1 = format!("COALESCE(({}), FALSE)", c.1);
+    }
     m.rules_applied = checks.iter().map(|c| c.0.clone()).chain(ds.rules.iter().filter(|r| r.action == RuleAction::Warn).map(|r| format!("warn:{}", r.name))).collect();
     m.rules_applied.dedup();
     let dup_rank = if ds.unique_key.is_empty() {
@@ -434,7 +446,7 @@ async fn run_stages(session: &RoleSession, spec: &Spec, names: &Names, opts: &Ru
     let string_cols: Vec<String> = raw_schema
         .fields()
         .iter()
-        .filter(|f| f.data_type() == &DataType::Utf8 && !f.name().starts_with('_'))
+        .filter(|f| is_text(f.data_type()) && !f.name().starts_with('_'))
         .map(|f| f.name().clone())
         .collect();
     let sample = ctx.sql(&format!("SELECT * FROM checked WHERE NOT ({fail_any}) LIMIT 2000")).await?.collect().await?;
@@ -504,7 +516,13 @@ async fn run_stages(session: &RoleSession, spec: &Spec, names: &Names, opts: &Ru
         None => String::new(),
     };
     let curated_df = ctx.sql(&format!("SELECT {}{derived}{year} FROM checked WHERE NOT ({fail_any})", select.join(", "))).await?;
-    let rows_out = m.stages["raw"].rows_out - q_rules;
+    let rows_out = count(&ctx, &format!("SELECT COUNT(*) FROM checked WHERE NOT ({fail_any})")).await?;
+    if rows_out + q_rules != m.stages["raw"].rows_out {
+        return Err(EtlError::Engine(format!(
+            "curated would keep {rows_out} and quarantine {q_rules} of {} rows; refusing to lose rows",
+            m.stages["raw"].rows_out
+        )));
+    }
     let curated_url = format!("{}{}/v={run_id}/", curated.url, opts.dataset);
     let partitioned = ds.date_column.is_some();
     let curated_schema = curated_df.schema().as_arrow().clone();
@@ -539,7 +557,7 @@ async fn run_stages(session: &RoleSession, spec: &Spec, names: &Names, opts: &Ru
     let gate_ctx = query::context(session)?;
     let curated_check = GlueTable { name: curated_table.name.clone(), ..curated_table.clone() };
     query::register(&gate_ctx, &curated_check).await?;
-    let leftover_cols: Vec<String> = curated_schema.fields().iter().filter(|f| f.data_type() == &DataType::Utf8).map(|f| f.name().clone()).collect();
+    let leftover_cols: Vec<String> = curated_schema.fields().iter().filter(|f| is_text(f.data_type())).map(|f| f.name().clone()).collect();
     if !leftover_cols.is_empty() {
         let b = gate_ctx
             .sql(&format!("SELECT {} FROM curated.{}", leftover_cols.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", "), opts.dataset))

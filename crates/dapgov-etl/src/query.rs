@@ -15,7 +15,9 @@ pub const SCHEMAS: [&str; 4] = ["raw", "curated", "trusted", "quarantine"];
 
 /// A context with every zone store the role has registered under its `dapgov://bucket` URL.
 pub fn context(session: &RoleSession) -> Result<SessionContext, EtlError> {
-    let config = SessionConfig::new().with_information_schema(true).with_target_partitions(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
+    let mut config = SessionConfig::new().with_information_schema(true).with_target_partitions(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
+    // Read text as Utf8 (not Utf8View) so the PII scan and UDFs see every string column.
+    config.options_mut().execution.parquet.schema_force_view_types = false;
     let ctx = SessionContext::new_with_config(config);
     for z in session.zones.values() {
         let url = url::Url::parse(&z.url).map_err(|e| EtlError::Engine(e.to_string()))?;

@@ -8,6 +8,7 @@ pub mod inventory;
 pub mod pii;
 pub mod plan;
 pub mod query;
+pub mod sample;
 pub mod trail;
 
 use crate::{Cli, Command};
@@ -32,6 +33,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Pii(a) => pii::run(a),
+        Command::Sample(a) => sample::run(a),
         Command::Etl(a) => etl::run(&ctx, a).await,
         Command::Query(a) => query::run(&ctx, a).await,
     }
