@@ -60,6 +60,47 @@ fn sniff_delimiter(text: &str) -> u8 {
         .unwrap_or(b',')
 }
 
+/// Read any supported input, recognised by its content rather than its name.
+pub fn read(bytes: &[u8], origin: &str) -> Result<Table, EtlError> {
+    match detect(bytes) {
+        Format::Csv => read_csv(bytes, origin),
+        Format::Xlsx => read_excel(bytes, origin, false),
+        Format::Xls => read_excel(bytes, origin, true),
+        Format::Parquet => read_parquet(bytes, origin),
+    }
+}
+
+/// Parquet values as text, so every format goes through the same typing and rules.
+pub fn read_parquet(bytes: &[u8], origin: &str) -> Result<Table, EtlError> {
+    use datafusion::arrow::array::Array;
+    use datafusion::arrow::compute::cast;
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let bad = |e: &dyn std::fmt::Display| EtlError::input(origin, format!("not a readable Parquet file: {e}"));
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::copy_from_slice(bytes)).map_err(|e| bad(&e))?.build().map_err(|e| bad(&e))?;
+    let mut t = Table { headers: vec![], rows: vec![], source_rows: vec![], ragged: vec![], warnings: vec![] };
+    for batch in reader {
+        let batch = batch.map_err(|e| bad(&e))?;
+        if t.headers.is_empty() {
+            t.headers = batch.schema().fields().iter().map(|f| f.name().clone()).collect();
+        }
+        let text: Vec<ArrayRef> = batch
+            .columns()
+            .iter()
+            .zip(batch.schema().fields())
+            .map(|(c, f)| cast(c, &DataType::Utf8).map_err(|e| EtlError::input(origin, format!("column {}: cannot read {} values as text: {e}", f.name(), f.data_type()))))
+            .collect::<Result<_, _>>()?;
+        for i in 0..batch.num_rows() {
+            t.rows.push(text.iter().map(|c| (!c.is_null(i)).then(|| c.as_any().downcast_ref::<StringArray>().map(|s| s.value(i).to_string()).unwrap_or_default())).collect());
+            // Parquet has no header line; number records from 1.
+            t.source_rows.push(t.rows.len() as i64);
+        }
+    }
+    if t.rows.is_empty() {
+        return Err(EtlError::input(origin, "the Parquet file has no rows"));
+    }
+    Ok(t)
+}
+
 pub fn read_csv(bytes: &[u8], origin: &str) -> Result<Table, EtlError> {
     let mut warnings = vec![];
     let text = decode(bytes, &mut warnings);
@@ -210,5 +251,43 @@ mod tests {
         assert_eq!(t.warnings.len(), 1);
         assert!(read_csv(b"", "f").unwrap_err().to_string().contains("empty"));
         assert!(read_csv(b"a,b\n", "f").unwrap_err().to_string().contains("no data rows"));
+    }
+}
+
+#[cfg(test)]
+mod parquet_tests {
+    use super::*;
+    use datafusion::arrow::array::{Date32Array, Float64Array};
+    use datafusion::parquet::arrow::ArrowWriter;
+
+    #[test]
+    fn parquet_inputs_read_as_text_with_nulls_kept() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("Date", DataType::Date32, false),
+            Field::new("CallsOffered", DataType::Int64, true),
+            Field::new("ServiceLevel", DataType::Float64, true),
+            Field::new("Notes", DataType::Utf8, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Date32Array::from(vec![19996, 19997])),
+                Arc::new(Int64Array::from(vec![Some(1198), None])),
+                Arc::new(Float64Array::from(vec![Some(0.71), Some(0.5)])),
+                Arc::new(StringArray::from(vec![None, Some("a;b")])),
+            ],
+        )
+        .unwrap();
+        let mut buf = Vec::new();
+        let mut w = ArrowWriter::try_new(&mut buf, schema, None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        assert!(matches!(detect(&buf), Format::Parquet));
+        let t = read(&buf, "m.parquet").unwrap();
+        assert_eq!(t.headers, vec!["Date", "CallsOffered", "ServiceLevel", "Notes"]);
+        assert_eq!(t.rows[0], vec![Some("2024-09-30".into()), Some("1198".into()), Some("0.71".into()), None]);
+        assert_eq!(t.rows[1][1], None);
+        assert_eq!(t.source_rows, vec![1, 2]);
+        assert!(read(b"PAR1 not really", "x.parquet").unwrap_err().to_string().contains("x.parquet: not a readable Parquet file"));
     }
 }

@@ -6,6 +6,7 @@ pub mod ingest;
 pub mod pii;
 mod pipeline;
 pub mod query;
+pub mod profile;
 pub mod sample;
 
 pub use pipeline::{Manifest, RunOptions, run};

@@ -132,14 +132,29 @@ pub fn bc_phn_valid(d: &[u8]) -> bool {
     check < 10 && check == d[9] as u32
 }
 
+/// Digits that continue a decimal number (`0.714285714285714134`) are a measurement, not an id.
+fn inside_decimal(text: &str, start: usize, end: usize) -> bool {
+    let b = text.as_bytes();
+    let before = start >= 2 && matches!(b[start - 1], b'.' | b',') && b[start - 2].is_ascii_digit();
+    let after = end + 1 < b.len() && matches!(b[end], b'.' | b',') && b[end + 1].is_ascii_digit();
+    before || after
+}
+
 fn valid(entity: Entity, m: &str, text: &str, start: usize) -> bool {
     let d = digits(m);
+    if matches!(entity, Entity::CreditCard | Entity::Sin | Entity::Phn | Entity::Phone) && inside_decimal(text, start, start + m.len()) {
+        return false;
+    }
     match entity {
         Entity::CreditCard => (13..=16).contains(&d.len()) && luhn(&d),
         Entity::Sin => d.len() == 9 && d[0] != 0 && d[0] != 8 && luhn(&d),
         Entity::Phn => bc_phn_valid(&d),
         // Separators or a + sign make a phone number; a bare 10-digit run is too often an id.
-        Entity::Phone => m.bytes().any(|b| matches!(b, b' ' | b'-' | b'.' | b'(' | b'+')) || near(text, start, &["phone", "tel", "call", "cell"]),
+        Entity::Phone => {
+            // One dot and nothing else is a decimal number (`235.2995032`), not 235-299-5032.
+            let decimal = m.bytes().filter(|b| !b.is_ascii_digit()).eq(std::iter::once(b'.'));
+            !decimal && (m.bytes().any(|b| matches!(b, b' ' | b'-' | b'.' | b'(' | b'+')) || near(text, start, &["phone", "tel", "call", "cell"]))
+        }
         Entity::IpAddress => m.split('.').all(|p| p.len() == 1 || !p.starts_with('0')),
         Entity::Passport => near(text, start, &["passport"]),
         Entity::PersonName => {
@@ -287,6 +302,12 @@ mod tests {
     fn finds_each_entity_type() {
         assert_eq!(entities("write to jane.doe@example.org"), vec![Entity::Email]);
         assert_eq!(entities("call 604-555-0199 after 5"), vec![Entity::Phone]);
+        // Long decimals pass Luhn by chance; they are measurements, not card numbers.
+        assert!(entities("0.714285714285714134").is_empty());
+        assert!(entities("235.2995032").is_empty());
+        assert_eq!(entities("call 604.555.0199"), vec![Entity::Phone]);
+        assert!(entities("ratio 12.4539876543210987 today").is_empty());
+        assert_eq!(entities("card 4111 1111 1111 1111."), vec![Entity::CreditCard]);
         assert_eq!(entities("card 4111 1111 1111 1111 on file"), vec![Entity::CreditCard]);
         assert_eq!(entities("SIN 130 692 544"), vec![Entity::Sin]);
         assert_eq!(entities("PHN 9698 658 215"), vec![Entity::Phn]);

@@ -1,6 +1,6 @@
 //! One run of every stage for one input file.
 
-use crate::ingest::{self, Format};
+use crate::ingest;
 use crate::pii::{self, Entity, Redactor};
 use crate::query;
 use crate::EtlError;
@@ -273,12 +273,7 @@ async fn run_stages(session: &RoleSession, spec: &Spec, names: &Names, opts: &Ru
 
     // Ingest from the landing copy, as the role.
     let landed = landing.store.get(&landing_key).await.map_err(|e| EtlError::Engine(e.to_string()))?.bytes().await.map_err(|e| EtlError::Engine(e.to_string()))?;
-    let table = match ingest::detect(&landed) {
-        Format::Csv => ingest::read_csv(&landed, &origin)?,
-        Format::Xlsx => ingest::read_excel(&landed, &origin, false)?,
-        Format::Xls => ingest::read_excel(&landed, &origin, true)?,
-        Format::Parquet => return Err(EtlError::input(&origin, "Parquet landing files are not supported by `etl run` yet; convert to CSV")),
-    };
+    let table = ingest::read(&landed, &origin)?;
     m.warnings.extend(table.warnings.clone());
     let cols: Vec<String> = ingest::snake_case_names(&table.headers).into_iter().map(|c| ds.rename.get(&c).cloned().unwrap_or(c)).collect();
     for req in &ds.required {

@@ -10,7 +10,7 @@
 //! PII handling has something to find. The same input and seed give the same file.
 
 use crate::EtlError;
-use crate::ingest::{read_csv, snake_case_names};
+use crate::ingest::{read, snake_case_names};
 use chrono::{NaiveDate, NaiveTime};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -57,7 +57,7 @@ pub struct Summary {
 pub fn read_metrics(path: &Path) -> Result<Vec<DayTotals>, EtlError> {
     let origin = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| EtlError::input(&origin, format!("cannot read: {e}")))?;
-    let table = read_csv(&bytes, &origin)?;
+    let table = read(&bytes, &origin)?;
     let names = snake_case_names(&table.headers);
     let col = |wanted: &[&str]| {
         names.iter().position(|n| wanted.contains(&n.as_str())).ok_or_else(|| {

@@ -223,3 +223,24 @@ mod docs_tests {
         assert!(doc[start..end] == generated, "docs/checks.md is out of date: run `dapgov checks --format markdown` and paste it between the markers");
     }
 }
+
+/// A data-quality profile (the ETL's `Profile`, serialised) as a self-contained HTML page.
+pub fn profile_html<T: serde::Serialize>(profile: &T) -> Result<String, ReportError> {
+    let mut hb = handlebars::Handlebars::new();
+    hb.register_template_string("profile", include_str!("../../../templates/profile.html.hbs")).map_err(|e| ReportError::Render("profile html", e.to_string()))?;
+    hb.render("profile", profile).map_err(|e| ReportError::Render("profile html", e.to_string()))
+}
+
+/// Write `<dir>/<stem>.json` and `<dir>/<stem>.html` for a profile; returns the paths.
+pub fn write_profile<T: serde::Serialize>(profile: &T, dir: &Path, stem: &str) -> Result<Vec<PathBuf>, ReportError> {
+    std::fs::create_dir_all(dir).map_err(|source| ReportError::Write { path: dir.to_path_buf(), source })?;
+    let mut json = serde_json::to_string_pretty(profile).map_err(|e| ReportError::Render("profile json", e.to_string()))?;
+    json.push('\n');
+    let mut written = Vec::new();
+    for (ext, text) in [("json", json), ("html", profile_html(profile)?)] {
+        let path = dir.join(format!("{stem}.{ext}"));
+        std::fs::write(&path, text).map_err(|source| ReportError::Write { path: path.clone(), source })?;
+        written.push(path);
+    }
+    Ok(written)
+}

@@ -15,10 +15,25 @@ pub enum EtlCommand {
         #[arg(long)]
         force: bool,
     },
+    /// The data-quality profile of a file (types, empties, ranges, invalid values, date gaps,
+    /// personal information), written as JSON and HTML. Needs no platform.
+    Profile {
+        /// A CSV, Excel or Parquet file.
+        path: PathBuf,
+        /// Directory for profile-<file>.json and profile-<file>.html.
+        #[arg(long, default_value = "reports")]
+        out: PathBuf,
+    },
 }
 
 pub async fn run(ctx: &Context, cmd: EtlCommand) -> anyhow::Result<u8> {
-    let EtlCommand::Run { input, dataset, force } = cmd;
+    let (input, dataset, force) = match cmd {
+        EtlCommand::Run { input, dataset, force } => (input, dataset, force),
+        EtlCommand::Profile { path, out } => {
+            profile(&path, &out)?;
+            return Ok(0);
+        }
+    };
     let l = ctx.open(false)?;
     let session = l.target.session(&l.spec.platform.name, "etl").await?;
     let bar = indicatif::ProgressBar::new_spinner();
@@ -60,4 +75,38 @@ pub async fn run(ctx: &Context, cmd: EtlCommand) -> anyhow::Result<u8> {
         println!("  warning: {w}");
     }
     Ok(0)
+}
+
+/// Profile a file and write its reports; returns the paths written.
+pub fn profile(path: &std::path::Path, out: &std::path::Path) -> anyhow::Result<Vec<PathBuf>> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| path.display().to_string());
+    let p = dapgov_etl::profile::profile(&bytes, &name)?;
+    println!("{}: {} rows, {} columns, {} duplicate rows, {} malformed rows", p.file, p.rows, p.columns_count, p.duplicate_rows, p.ragged_rows);
+    for c in &p.columns {
+        let mut notes = vec![];
+        if c.nulls > 0 {
+            notes.push(format!("{} empty", c.nulls));
+        }
+        if c.invalid.count > 0 {
+            notes.push(format!("{} not {}", c.invalid.count, c.inferred_type));
+        }
+        if let Some(g) = c.date_gaps.as_ref().filter(|g| g.missing_days > 0) {
+            notes.push(format!("{} missing day(s): {}", g.missing_days, g.missing.iter().take(5).cloned().collect::<Vec<_>>().join(", ")));
+        }
+        for (e, n) in &c.pii {
+            notes.push(format!("{e} {n}"));
+        }
+        let range = match (&c.min, &c.max) {
+            (Some(a), Some(b)) => format!(" {a} .. {b}"),
+            _ => String::new(),
+        };
+        println!("  {:<28} {:<9} {:>7} distinct{range}{}{}", c.name, c.inferred_type, c.distinct, if c.unique { " (key)" } else { "" }, if notes.is_empty() { String::new() } else { format!("  [{}]", notes.join("; ")) });
+    }
+    let stem = format!("profile-{}", name.rsplit_once('.').map(|(s, _)| s).unwrap_or(&name));
+    let written = dapgov_report::write_profile(&p, out, &stem)?;
+    for w in &written {
+        println!("Wrote {}", w.display());
+    }
+    Ok(written)
 }

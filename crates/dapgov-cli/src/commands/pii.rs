@@ -16,12 +16,7 @@ pub fn run(cmd: PiiCommand) -> anyhow::Result<u8> {
     let PiiCommand::Scan { path, format } = cmd;
     let origin = path.display().to_string();
     let bytes = std::fs::read(&path).with_context(|| format!("reading {origin}"))?;
-    let table = match dapgov_etl::ingest::detect(&bytes) {
-        dapgov_etl::ingest::Format::Xlsx => dapgov_etl::ingest::read_excel(&bytes, &origin, false)?,
-        dapgov_etl::ingest::Format::Xls => dapgov_etl::ingest::read_excel(&bytes, &origin, true)?,
-        dapgov_etl::ingest::Format::Parquet => anyhow::bail!("{origin}: Parquet is not supported by `pii scan` yet; export it to CSV"),
-        dapgov_etl::ingest::Format::Csv => dapgov_etl::ingest::read_csv(&bytes, &origin)?,
-    };
+    let table = dapgov_etl::ingest::read(&bytes, &origin)?;
     let mut findings = vec![];
     let mut totals: std::collections::BTreeMap<&str, u64> = Default::default();
     for (row, values) in table.source_rows.iter().zip(&table.rows) {
