@@ -308,3 +308,28 @@ fn sampled_calls_keep_every_row_lose_their_pii_and_reconcile_with_the_metrics() 
     let joined = p.ok(&["query", "--format", "csv", "select count(*) as days, sum(case when calls_handled = handled_records then 1 else 0 end) as agree from trusted.daily_consolidated"]);
     assert_eq!(joined.trim(), "days,agree\n5,5");
 }
+
+#[test]
+fn demo_builds_loads_audits_and_reports_then_reruns_as_a_no_op() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    let run = || Command::new(env!("CARGO_BIN_EXE_dapgov")).args(["demo", "--dir", demo.to_str().unwrap()]).env_remove("DAPGOV_ROOT_SECRET").output().unwrap();
+    let o = run();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}\n{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("[8/8] five-pillar audit: 84 checks") && out.contains(", 0 failing,"), "{out}");
+    assert!(out.contains("trusted: daily_consolidated written"), "{out}");
+    for f in ["audit.html", "audit.json", "audit.csv", "audit.sarif", "profile-3-1-1-contact-centre-metrics.html", "profile-calls.json", "manifest-metrics.json", "manifest-calls.json"] {
+        assert!(demo.join("reports").join(f).is_file(), "reports/{f} missing\n{out}");
+    }
+    for announced in ["reports/audit.html", "reports/profile-calls.html", "reports/manifest-calls.json"] {
+        assert!(out.contains(announced), "{announced} not announced\n{out}");
+    }
+    let profile: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(demo.join("reports/profile-3-1-1-contact-centre-metrics.json")).unwrap()).unwrap();
+    let date = profile["columns"].as_array().unwrap().iter().find(|c| c["name"] == "date").unwrap();
+    assert_eq!(date["date_gaps"]["missing"], serde_json::json!(["2010-03-07", "2013-03-08"]));
+    let o = run();
+    let again = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success());
+    assert!(again.contains("0 to add, 0 to change") && again.matches("nothing to do").count() == 2, "{again}");
+}

@@ -1,6 +1,7 @@
+use crate::commands::audit;
 use crate::ops::{Context, converge, make_plan};
 use anyhow::Context as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -11,40 +12,119 @@ pub struct Args {
 
 /// The bundled City of Vancouver metrics file.
 const CITY_METRICS: &[u8] = include_bytes!("../../../../data/3-1-1-contact-centre-metrics.csv");
+const STEPS: usize = 8;
+
+fn step(n: usize, text: &str) {
+    println!("[{n}/{STEPS}] {text}");
+}
+
+fn write_manifest(reports: &Path, m: &dapgov_etl::Manifest) -> anyhow::Result<PathBuf> {
+    let path = reports.join(format!("manifest-{}.json", m.dataset));
+    std::fs::write(&path, serde_json::to_string_pretty(m)? + "\n").with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
 
 pub async fn run(a: Args) -> anyhow::Result<u8> {
+    let started = std::time::Instant::now();
     std::fs::create_dir_all(&a.dir).with_context(|| format!("creating {}", a.dir.display()))?;
+    let reports = a.dir.join("reports");
+    std::fs::create_dir_all(&reports).with_context(|| format!("creating {}", reports.display()))?;
     let ctx = Context { config: a.dir.join("dapgov.toml"), target: Some("local".into()) };
     if !ctx.config.exists() {
         std::fs::write(&ctx.config, dapgov_spec::init_text("van311", dapgov_spec::Target::Local).map_err(anyhow::Error::msg)?)?;
-        println!("[1/4] wrote {}", ctx.config.display());
+        step(1, &format!("wrote the spec {}", ctx.config.display()));
     } else {
-        println!("[1/4] using {}", ctx.config.display());
+        step(1, &format!("using the spec {}", ctx.config.display()));
     }
+
     let l = ctx.open(true)?;
     let (plan, _) = make_plan(&l).await?;
     let summary = plan.summary();
     let applied = converge(&l, plan).await?;
-    println!("[2/4] apply: {} to add, {} to change ({applied} change(s) made)", summary.add, summary.change);
-    let input = a.dir.join("3-1-1-contact-centre-metrics.csv");
-    std::fs::write(&input, CITY_METRICS)?;
-    let session = l.target.session(&l.spec.platform.name, "etl").await?;
-    let m = dapgov_etl::run(&session, &l.spec, dapgov_etl::RunOptions { input: &input, dataset: "metrics", force: false, progress: &|_| {} }).await?;
-    if m.no_op {
-        println!("[3/4] etl: input already loaded (run {}), nothing to do", m.run_id);
-    } else {
-        let c = &m.stages["curated"];
-        println!("[3/4] etl: {} rows → curated {} (quarantined {}), trusted: {}", c.rows_in, c.rows_out, c.rows_quarantined,
-            m.trusted.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", "));
+    step(2, &format!("apply: {} to add, {} to change ({applied} change(s) made): buckets, keys, roles, trail, alarms, budget, catalog", summary.add, summary.change));
+
+    let metrics_file = a.dir.join("3-1-1-contact-centre-metrics.csv");
+    std::fs::write(&metrics_file, CITY_METRICS)?;
+    let calls_file = a.dir.join("calls.csv");
+    let days = dapgov_etl::sample::read_metrics(&metrics_file)?;
+    let s = dapgov_etl::sample::write_calls(&days, 7, 311, &calls_file)?;
+    step(3, &format!("inputs: the City's daily metrics ({} days) and {} generated call records ({} to {})", days.len(), s.records, s.first, s.last));
+
+    let mut written: Vec<PathBuf> = Vec::new();
+    for f in [&metrics_file, &calls_file] {
+        let (p, files) = crate::commands::etl::profile(f, &reports)?;
+        let gaps: u64 = p.columns.iter().filter_map(|c| c.date_gaps.as_ref()).map(|g| g.missing_days).sum();
+        let invalid: u64 = p.columns.iter().map(|c| c.invalid.count).sum();
+        let pii: Vec<String> = p.pii.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        step(
+            4,
+            &format!(
+                "profile {}: {} rows, {} columns, {invalid} invalid value(s), {gaps} missing day(s){}",
+                p.file,
+                p.rows,
+                p.columns_count,
+                if pii.is_empty() { String::new() } else { format!(", personal information: {}", pii.join(", ")) }
+            ),
+        );
+        written.extend(files.into_iter().filter(|p| p.extension().is_some_and(|e| e == "html")));
     }
+
+    let session = l.target.session(&l.spec.platform.name, "etl").await?;
+    let mut manifests = Vec::new();
+    for (file, dataset) in [(&metrics_file, "metrics"), (&calls_file, "calls")] {
+        let m = dapgov_etl::run(&session, &l.spec, dapgov_etl::RunOptions { input: file, dataset, force: false, progress: &|_| {} }).await?;
+        if m.no_op {
+            step(5, &format!("etl {dataset}: input already loaded (run {}), nothing to do", m.run_id));
+            let earlier = reports.join(format!("manifest-{dataset}.json"));
+            if earlier.is_file() {
+                manifests.push(earlier);
+            }
+            continue;
+        }
+        let c = &m.stages["curated"];
+        let pii: Vec<String> = m.pii_found.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        step(
+            5,
+            &format!(
+                "etl {dataset}: {} rows → curated {} (quarantined {}){}; trusted: {}",
+                c.rows_in,
+                c.rows_out,
+                c.rows_quarantined,
+                if pii.is_empty() { String::new() } else { format!(", PII protected: {}", pii.join(", ")) },
+                m.trusted.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+            ),
+        );
+        manifests.push(write_manifest(&reports, &m)?);
+    }
+
     let analyst = l.target.session(&l.spec.platform.name, "analyst").await?;
     let db = dapgov_spec::Names::new(&l.spec, &l.target.account_id().await?).glue_database();
     let b = dapgov_etl::query::sql(&analyst, &db, "SELECT year, ROUND(call_handling_pct, 4) AS call_handling_pct, ROUND(service_level, 4) AS service_level FROM trusted.metrics_yearly WHERE year >= 2019 ORDER BY year").await?;
-    println!("[4/4] query as analyst (trusted.metrics_yearly):\n{}", datafusion::arrow::util::pretty::pretty_format_batches(&b)?);
-    let refused = dapgov_etl::query::sql(&analyst, &db, "SELECT * FROM raw.metrics LIMIT 1").await;
-    if let Err(e) = refused {
-        println!("The analyst role is refused the raw zone: {e}");
+    step(6, &format!("query as analyst (trusted.metrics_yearly):\n{}", datafusion::arrow::util::pretty::pretty_format_batches(&b)?));
+    match dapgov_etl::query::sql(&analyst, &db, "SELECT * FROM raw.metrics LIMIT 1").await {
+        Err(e) => step(7, &format!("the analyst role is refused the raw zone: {e}")),
+        Ok(_) => anyhow::bail!("the analyst role read the raw zone; the platform's access control is broken"),
     }
-    println!("\nPlatform state: {}\nTry: cd {} && dapgov plan && dapgov query \"select * from trusted.metrics_monthly limit 5\" && dapgov trail verify", ctx.state_dir(&l.spec).display(), a.dir.display());
+
+    let args = audit::Args {
+        pillar: vec![],
+        severity: dapgov_audit::Severity::Informational,
+        format: dapgov_report::Format::ALL.to_vec(),
+        out: reports.clone(),
+        fail_on: dapgov_audit::Severity::Low,
+        snapshot: None,
+        mutelist: None,
+        compare: None,
+    };
+    let (result, audit_files) = audit::audit(&ctx, &args).await?;
+    let t = &result.summary.totals;
+    step(8, &format!("five-pillar audit: {} checks, {} passed, {} failing, {} not applicable", result.checks.len(), t.pass, t.fail, t.not_applicable));
+
+    println!("\nDone in {:.1} s. Open:", started.elapsed().as_secs_f64());
+    for p in audit_files.iter().filter(|p| p.extension().is_some_and(|e| e == "html")).chain(&written).chain(&manifests) {
+        println!("  {}", p.display());
+    }
+    println!("Platform state: {}", ctx.state_dir(&l.spec).display());
+    println!("Try: cd {} && dapgov plan && dapgov audit --pillar security && dapgov query \"select * from trusted.daily_consolidated limit 5\" && dapgov trail verify", a.dir.display());
     Ok(0)
 }

@@ -30,7 +30,11 @@ pub async fn run(ctx: &Context, cmd: EtlCommand) -> anyhow::Result<u8> {
     let (input, dataset, force) = match cmd {
         EtlCommand::Run { input, dataset, force } => (input, dataset, force),
         EtlCommand::Profile { path, out } => {
-            profile(&path, &out)?;
+            let (p, written) = profile(&path, &out)?;
+            print_profile(&p);
+            for w in &written {
+                println!("Wrote {}", w.display());
+            }
             return Ok(0);
         }
     };
@@ -77,11 +81,18 @@ pub async fn run(ctx: &Context, cmd: EtlCommand) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// Profile a file and write its reports; returns the paths written.
-pub fn profile(path: &std::path::Path, out: &std::path::Path) -> anyhow::Result<Vec<PathBuf>> {
+/// Profile a file and write its reports; returns the profile and the paths written.
+pub fn profile(path: &std::path::Path, out: &std::path::Path) -> anyhow::Result<(dapgov_etl::profile::Profile, Vec<PathBuf>)> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| path.display().to_string());
     let p = dapgov_etl::profile::profile(&bytes, &name)?;
+    let stem = format!("profile-{}", name.rsplit_once('.').map(|(s, _)| s).unwrap_or(&name));
+    let written = dapgov_report::write_profile(&p, out, &stem)?;
+    Ok((p, written))
+}
+
+/// One line for the file, then one per column with what needs attention.
+pub fn print_profile(p: &dapgov_etl::profile::Profile) {
     println!("{}: {} rows, {} columns, {} duplicate rows, {} malformed rows", p.file, p.rows, p.columns_count, p.duplicate_rows, p.ragged_rows);
     for c in &p.columns {
         let mut notes = vec![];
@@ -103,10 +114,4 @@ pub fn profile(path: &std::path::Path, out: &std::path::Path) -> anyhow::Result<
         };
         println!("  {:<28} {:<9} {:>7} distinct{range}{}{}", c.name, c.inferred_type, c.distinct, if c.unique { " (key)" } else { "" }, if notes.is_empty() { String::new() } else { format!("  [{}]", notes.join("; ")) });
     }
-    let stem = format!("profile-{}", name.rsplit_once('.').map(|(s, _)| s).unwrap_or(&name));
-    let written = dapgov_report::write_profile(&p, out, &stem)?;
-    for w in &written {
-        println!("Wrote {}", w.display());
-    }
-    Ok(written)
 }
