@@ -333,3 +333,36 @@ fn demo_builds_loads_audits_and_reports_then_reruns_as_a_no_op() {
     assert!(o.status.success());
     assert!(again.contains("0 to add, 0 to change") && again.matches("nothing to do").count() == 2, "{again}");
 }
+
+#[test]
+fn a_run_killed_before_publishing_leaves_nothing_visible_and_the_next_run_converges() {
+    use std::io::{BufRead, BufReader};
+    let p = Platform::new();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dapgov"))
+        .args(["etl", "run", "--input", city_file().to_str().unwrap(), "--dataset", "metrics"])
+        .current_dir(p.dir.path())
+        .env_remove("DAPGOV_ROOT_SECRET")
+        .env("DAPGOV_FAILPOINT", "before-publish")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Every stage has written its files; wait for the run to reach the point of publishing them.
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    assert!(lines.any(|l| l.unwrap().contains("failpoint before-publish reached")), "the run never reached the failpoint");
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    for table in ["raw.metrics", "curated.metrics", "trusted.metrics_yearly"] {
+        let o = p.run(&["query", "--as", "etl", &format!("select count(*) from {table}")]);
+        assert!(!o.status.success(), "{table} is visible after a killed run: {}", String::from_utf8_lossy(&o.stdout));
+    }
+    p.ok(&["trail", "verify"]);
+    assert_eq!(p.run(&["plan", "--detailed-exitcode"]).status.code(), Some(0));
+
+    p.load_city();
+    let out = p.ok(&["query", "--format", "csv", "select count(*) as n from curated.metrics"]);
+    assert_eq!(out.trim(), "n\n5585");
+    let again = p.ok(&["etl", "run", "--input", city_file().to_str().unwrap(), "--dataset", "metrics"]);
+    assert!(again.contains("No-op"), "{again}");
+}

@@ -169,6 +169,28 @@ async fn count(ctx: &SessionContext, sql: &str) -> Result<u64, EtlError> {
     Ok(b.first().filter(|b| b.num_rows() > 0).map(|b| b.column(0).as_primitive::<datafusion::arrow::datatypes::Int64Type>().value(0) as u64).unwrap_or(0))
 }
 
+/// Delete every object under `prefix` in a zone.
+async fn clear_prefix(zone: &dapgov_inventory::target::ZoneStore, prefix: &str) -> Result<(), EtlError> {
+    use futures::TryStreamExt;
+    let p = StorePath::from(prefix);
+    let objects: Vec<_> = zone.store.list(Some(&p)).try_collect().await.map_err(|e| EtlError::Engine(e.to_string()))?;
+    for o in objects {
+        zone.store.delete(&o.location).await.map_err(|e| EtlError::Engine(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Crash-test hook, honoured by debug builds only: with `DAPGOV_FAILPOINT=<name>` the run
+/// stops here until it is killed, so tests can prove a killed run leaves nothing visible.
+fn failpoint(name: &str) {
+    if cfg!(debug_assertions) && std::env::var("DAPGOV_FAILPOINT").is_ok_and(|v| v == name) {
+        eprintln!("failpoint {name} reached");
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
+    }
+}
+
 fn is_text(t: &DataType) -> bool {
     matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8)
 }
@@ -262,6 +284,22 @@ async fn run_stages(session: &RoleSession, spec: &Spec, names: &Names, opts: &Ru
         run_id = format!("{run_id}-{}", chrono::Utc::now().format("%Y%m%d%H%M%S"));
     }
     m.run_id = run_id.clone();
+
+    // This run's output prefixes hold nothing published (its manifest does not exist), so
+    // anything there is left by an attempt that was killed: clear it rather than read it back.
+    let mut leftovers = vec![
+        (raw, format!("{}/v={run_id}/", opts.dataset)),
+        (raw, format!("quarantine/{}/v={run_id}/", opts.dataset)),
+        (curated, format!("{}/v={run_id}/", opts.dataset)),
+        (curated, format!("{}/v={run_id}-csv/", opts.dataset)),
+    ];
+    for t in spec.trusted.iter().filter(|t| t.inputs.iter().any(|i| i == opts.dataset)) {
+        leftovers.push((trusted, format!("{}/v={run_id}/", t.name)));
+        leftovers.push((trusted, format!("{}/v={run_id}-csv/", t.name)));
+    }
+    for (zone, prefix) in &leftovers {
+        clear_prefix(zone, prefix).await?;
+    }
 
     // Landing: the file as received, never changed afterwards.
     (opts.progress)("landing: storing the input");
@@ -570,6 +608,7 @@ async fn run_stages(session: &RoleSession, spec: &Spec, names: &Names, opts: &Ru
         }
     }
 
+    failpoint("before-publish");
     // Publish raw, quarantine and curated by pointing the catalog at the new versions.
     let mut raw_table = raw_table;
     raw_table.columns = raw_columns;
