@@ -366,3 +366,21 @@ fn a_run_killed_before_publishing_leaves_nothing_visible_and_the_next_run_conver
     let again = p.ok(&["etl", "run", "--input", city_file().to_str().unwrap(), "--dataset", "metrics"]);
     assert!(again.contains("No-op"), "{again}");
 }
+
+#[test]
+fn rejected_rows_are_queryable_in_quarantine_with_rule_reason_and_source_row() {
+    let p = Platform::new();
+    let mut text = std::fs::read_to_string(city_file()).unwrap();
+    // Appended rows 5587..5589: handled above offered, a count that is not a number, a duplicate day.
+    text.push_str("2030-01-01;100;150;0;10.0;0.9;99991\r\n2030-01-02;100;lots;0;10.0;0.9;99992\r\n2024-09-30;1;1;0;1.0;1.0;99993\r\n");
+    std::fs::write(p.dir.path().join("bad.csv"), text).unwrap();
+    let out = p.ok(&["etl", "run", "--input", "bad.csv", "--dataset", "metrics"]);
+    assert!(out.contains("quarantined by handled_not_above_offered: 1") && out.contains("quarantined by type: 1") && out.contains("quarantined by unique_key: 1"), "{out}");
+    let q = p.ok(&["query", "--as", "etl", "--format", "csv", "select _source_row, _rule, _reason from quarantine.metrics order by _source_row"]);
+    assert_eq!(
+        q.trim(),
+        "_source_row,_rule,_reason\n5587,handled_not_above_offered,rule `handled_not_above_offered` failed: calls_handled <= calls_offered\n5588,type,type: `calls_handled` is not a valid bigint\n5589,unique_key,duplicate key (date)"
+    );
+    // The analyst cannot read quarantine: it keeps values as received.
+    assert!(!p.run(&["query", "select count(*) from quarantine.metrics"]).status.success());
+}

@@ -576,7 +576,12 @@ async fn run_stages(session: &RoleSession, spec: &Spec, names: &Names, opts: &Ru
         name: format!("quarantine_{}", opts.dataset),
         location: quarantine_url.clone(),
         format: "parquet".into(),
-        columns: cols.iter().map(|c| Column { name: c.clone(), data_type: "string".into() }).collect(),
+        // The values as received, then where they came from and why they were set aside.
+        columns: cols
+            .iter()
+            .map(|c| Column { name: c.clone(), data_type: "string".into() })
+            .chain([("_source_row", "bigint"), ("_rule", "string"), ("_reason", "string")].map(|(n, t)| Column { name: n.into(), data_type: t.into() }))
+            .collect(),
         partition_keys: vec![],
     };
 

@@ -17,7 +17,29 @@ use rand_chacha::ChaCha8Rng;
 use std::path::Path;
 
 /// Columns of the generated file, in order.
-pub const COLUMNS: [&str; 8] = ["call_id", "date", "started_at", "channel", "outcome", "wait_seconds", "handle_seconds", "notes"];
+pub const COLUMNS: [&str; 14] = [
+    "call_id",
+    "date",
+    "started_at",
+    "queue",
+    "agent_id",
+    "outcome",
+    "wait_seconds",
+    "handle_seconds",
+    "caller_name",
+    "caller_phone",
+    "caller_email",
+    "caller_address",
+    "service_request_id",
+    "notes",
+];
+
+/// Queues and the share of calls each takes.
+const QUEUES: [(&str, u32); 6] = [("general", 40), ("sanitation", 20), ("streets", 15), ("parking", 10), ("water", 8), ("licensing", 7)];
+const AGENTS: u32 = 60;
+const FIRST_NAMES: [&str; 16] = ["Maria", "James", "Priya", "Wei", "Fatima", "Liam", "Sophia", "Hiroshi", "Amelia", "Omar", "Chloe", "Raj", "Grace", "Noah", "Mei", "Lucas"];
+const LAST_NAMES: [&str; 16] = ["Gonzalez", "Smith", "Sharma", "Chen", "Khan", "Tremblay", "Nguyen", "Tanaka", "Roy", "Ali", "Martin", "Singh", "Lee", "Wilson", "Wong", "Gagnon"];
+const STREETS: [&str; 10] = ["Main Street", "Fraser Street", "Commercial Drive", "Kingsway", "Victoria Drive", "Oak Street", "Granville Street", "Cambie Street", "Knight Street", "Nanaimo Street"];
 
 /// The answer threshold behind the City's service level.
 const SERVICE_LEVEL_SECONDS: f64 = 60.0;
@@ -115,14 +137,47 @@ fn wait_for_handled(rng: &mut ChaCha8Rng, day: &DayTotals) -> f64 {
     }
 }
 
-fn note(rng: &mut ChaCha8Rng, seq: u64) -> (String, bool) {
+/// A fictional caller: the phone number is in the 555-01xx range reserved for fiction, the
+/// address is a made-up house number, the e-mail is at example.org.
+struct Caller {
+    name: String,
+    phone: String,
+    email: String,
+    address: String,
+}
+
+fn caller(rng: &mut ChaCha8Rng, seq: u64) -> Caller {
+    let (first, last) = (FIRST_NAMES[rng.gen_range(0..FIRST_NAMES.len())], LAST_NAMES[rng.gen_range(0..LAST_NAMES.len())]);
+    Caller {
+        name: format!("{first} {last}"),
+        phone: format!("604-555-01{:02}", rng.gen_range(0..100)),
+        email: format!("{}.{}{seq}@example.org", first.to_lowercase(), last.to_lowercase()),
+        address: format!("{} {}", rng.gen_range(100..9000), STREETS[rng.gen_range(0..STREETS.len())]),
+    }
+}
+
+/// Notes as agents write them: mostly the topic, sometimes the caller's details in passing.
+fn note(rng: &mut ChaCha8Rng, c: &Caller) -> (String, bool) {
     let topic = TOPICS[rng.gen_range(0..TOPICS.len())];
     match rng.gen_range(0..100) {
-        0..=1 => (format!("{topic}; caller asked for a callback at 604-555-01{:02}", rng.gen_range(0..100)), true),
-        2 => (format!("{topic}; follow up by e-mail to resident{seq}@example.org"), true),
-        3..=39 => (topic.to_string(), false),
+        0..=1 => (format!("{topic}; caller asked for a callback at {}", c.phone), true),
+        2 => (format!("{topic}; follow up by e-mail to {}", c.email), true),
+        3 => (format!("{topic} near {}; caller {} will send photos", c.address, c.name), true),
+        4..=39 => (topic.to_string(), false),
         _ => (String::new(), false),
     }
+}
+
+fn queue(rng: &mut ChaCha8Rng) -> &'static str {
+    let total: u32 = QUEUES.iter().map(|(_, w)| w).sum();
+    let mut pick = rng.gen_range(0..total);
+    for (q, w) in QUEUES {
+        if pick < w {
+            return q;
+        }
+        pick -= w;
+    }
+    QUEUES[0].0
 }
 
 /// Write call records for the last `days` days of `metrics` to `out` (CSV, UTF-8).
@@ -158,16 +213,27 @@ pub fn write_calls(metrics: &[DayTotals], days: usize, seed: u64, out: &Path) ->
             } else {
                 (exponential(&mut rng, 90.0), None)
             };
-            let (notes, has_pii) = note(&mut rng, records + 1);
+            let who = caller(&mut rng, records + 1);
+            let (notes, has_pii) = note(&mut rng, &who);
             personal += u64::from(has_pii);
+            // About one call in three opens a service request (an 8-digit id that is not PII).
+            let request = if *handled && rng.gen_range(0..3) == 0 { format!("{}", 10_000_000 + records * 7 % 89_999_999) } else { String::new() };
+            // Abandoned calls never reach an agent and leave only the number they came from.
+            let anonymous = !*handled || rng.gen_range(0..4) == 0;
             w.write_record([
                 format!("C{}-{seq:05}", day.date.format("%Y%m%d")),
                 day.date.to_string(),
                 started_at.format("%Y-%m-%dT%H:%M:%S").to_string(),
-                "phone".to_string(),
+                queue(&mut rng).to_string(),
+                if *handled { format!("A{:03}", rng.gen_range(1..=AGENTS)) } else { String::new() },
                 if *handled { "handled" } else { "abandoned" }.to_string(),
                 format!("{wait:.1}"),
                 handle.map(|h| format!("{h:.1}")).unwrap_or_default(),
+                if anonymous { String::new() } else { who.name.clone() },
+                who.phone.clone(),
+                if anonymous { String::new() } else { who.email.clone() },
+                if anonymous { String::new() } else { who.address.clone() },
+                request,
                 notes,
             ])
             .map_err(io)?;
@@ -206,9 +272,9 @@ mod tests {
         let rows = read(&a);
         for (date, handled, abandoned, sl) in [("2024-09-29", 900, 60, 0.8), ("2024-09-30", 1200, 80, 0.7)] {
             let of_day: Vec<_> = rows.iter().filter(|r| &r[1] == date).collect();
-            let h: Vec<f64> = of_day.iter().filter(|r| &r[4] == "handled").map(|r| r[5].parse().unwrap()).collect();
+            let h: Vec<f64> = of_day.iter().filter(|r| &r[5] == "handled").map(|r| r[6].parse().unwrap()).collect();
             assert_eq!(h.len(), handled);
-            assert_eq!(of_day.iter().filter(|r| &r[4] == "abandoned").count(), abandoned);
+            assert_eq!(of_day.iter().filter(|r| &r[5] == "abandoned").count(), abandoned);
             // Service level (share answered within 60 s) lands near the day's published figure.
             let within = h.iter().filter(|w| **w < 60.0).count() as f64 / h.len() as f64;
             assert!((within - sl).abs() < 0.05, "{date}: {within} vs {sl}");
@@ -224,13 +290,15 @@ mod tests {
         let s = write_calls(&[day("2024-09-30", 3000, 100, 0.7, 50.0)], 1, 1, &out).unwrap();
         assert!(s.with_personal_information > 0);
         for r in read(&out) {
-            let n = &r[7];
-            if let Some(i) = n.find("604-555-") {
-                assert!(n[i + 8..].starts_with("01"), "{n}");
+            for n in [&r[9], &r[10], &r[13]] {
+                if let Some(i) = n.find("604-555-") {
+                    assert!(n[i + 8..].starts_with("01"), "{n}");
+                }
+                if n.contains('@') {
+                    assert!(n.contains("@example.org"), "{n}");
+                }
             }
-            if n.contains('@') {
-                assert!(n.contains("@example.org"), "{n}");
-            }
+            assert!(r[9].starts_with("604-555-01"));
         }
     }
 

@@ -13,9 +13,10 @@ pub enum SampleCommand {
         out: PathBuf,
         #[arg(long, default_value_t = 311)]
         seed: u64,
-        /// How many of the file's most recent days to cover.
-        #[arg(long, default_value_t = 7)]
-        days: usize,
+        /// How many of the file's most recent days to cover (default: every day; the whole
+        /// City file gives about five million calls).
+        #[arg(long)]
+        days: Option<usize>,
     },
 }
 
@@ -23,7 +24,8 @@ pub fn run(c: SampleCommand) -> anyhow::Result<u8> {
     match c {
         SampleCommand::Calls { from, out, seed, days } => {
             let metrics = dapgov_etl::sample::read_metrics(&from)?;
-            let s = dapgov_etl::sample::write_calls(&metrics, days, seed, &out)?;
+            let wanted = days.unwrap_or(metrics.len());
+            let s = dapgov_etl::sample::write_calls(&metrics, wanted, seed, &out)?;
             println!(
                 "Wrote {} call records for {} day(s), {} to {}, to {} ({} notes carry synthetic personal information).",
                 s.records,
@@ -33,7 +35,7 @@ pub fn run(c: SampleCommand) -> anyhow::Result<u8> {
                 out.display(),
                 s.with_personal_information
             );
-            if s.days < days {
+            if s.days < wanted {
                 println!("The metrics file covers only {} day(s).", s.days);
             }
             Ok(0)
