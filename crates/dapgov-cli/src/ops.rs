@@ -36,7 +36,7 @@ impl Context {
     }
 
     /// Open the spec's target. `create` lets the local target make its root secret.
-    pub fn open(&self, create: bool) -> anyhow::Result<Loaded> {
+    pub async fn open(&self, create: bool) -> anyhow::Result<Loaded> {
         let spec = self.spec()?;
         match spec.platform.target {
             TargetKind::Local => {
@@ -44,10 +44,10 @@ impl Context {
                 let t = std::sync::Arc::new(dapgov_local::LocalTarget::open(&dir, &spec.platform.region, spec.local.price_per_gb_month.clone(), create)?);
                 Ok(Loaded { spec, target: t.clone(), local: Some(t) })
             }
-            TargetKind::Aws => bail!(
-                "the aws target is not available in this build of dapgov; use `--target local` (or `target = \"local\"` in {})",
-                self.config.display()
-            ),
+            TargetKind::Aws => {
+                let t = std::sync::Arc::new(dapgov_aws::AwsTarget::connect(&spec.platform.region).await);
+                Ok(Loaded { spec, target: t, local: None })
+            }
         }
     }
 }

@@ -58,6 +58,11 @@ pub struct Inventory {
     /// Summaries of recent ETL runs (from run manifests), newest last.
     #[serde(default)]
     pub etl_runs: Vec<EtlRunSummary>,
+    /// Properties the target could not read, as `<address>:<property>` (for example
+    /// `budget.van311-monthly:notifications` where an endpoint does not serve budget
+    /// subscribers). The planner reports no drift on them; checks that need them do not apply.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub unreadable: std::collections::BTreeSet<String>,
 }
 
 fn schema_version() -> u32 {
@@ -556,6 +561,11 @@ impl Inventory {
             ResourceKind::GlueDatabase => one(&self.glue_databases, &r.name),
             ResourceKind::AthenaWorkgroup => one(&self.athena_workgroups, &r.name),
         }
+    }
+
+    /// Whether the target could read `property` of the resource at `address`.
+    pub fn is_readable(&self, address: &str, property: &str) -> bool {
+        !self.unreadable.contains(&format!("{address}:{property}"))
     }
 
     /// The bucket serving a zone, if any.

@@ -80,6 +80,8 @@ pub fn plan(desired: &Inventory, observed: &Inventory) -> Plan {
             Some(have) => {
                 let mut props = Vec::new();
                 diff("", &want, Some(&have), &mut props);
+                // What the target could not read is not drift.
+                props.retain(|p| observed.is_readable(&address, p.path.split('.').next().unwrap_or_default()));
                 if props.is_empty() {
                     continue;
                 }

@@ -18,6 +18,9 @@ pub fn budget_notifications(ctx: &Ctx) -> Vec<Outcome> {
         .budgets
         .values()
         .map(|b| {
+            if !ctx.inv.is_readable(&format!("budget.{}", b.name), "notifications") {
+                return Outcome::not_applicable(ctx.budget(&b.name), "the target could not report this budget's notification subscribers");
+            }
             let n = b.notifications.clone().unwrap_or_default();
             let kinds = |k: &str| n.iter().any(|x| x.kind == k && !x.subscribers.is_empty());
             let missing: Vec<&str> = ["ACTUAL", "FORECASTED"].into_iter().filter(|k| !kinds(k)).collect();

@@ -8,7 +8,7 @@ pub struct Args {
 }
 
 pub async fn run(ctx: &Context, a: Args) -> anyhow::Result<u8> {
-    let l = ctx.open(true)?;
+    let l = ctx.open(true).await?;
     if let Some(local) = &l.local {
         for alias in local.rotate_due_keys()? {
             println!("rotated key {alias}");

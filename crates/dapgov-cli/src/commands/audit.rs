@@ -52,7 +52,7 @@ pub async fn audit(ctx: &Context, a: &Args) -> anyhow::Result<(Audit, Vec<PathBu
     let (inventory, source) = match &a.snapshot {
         Some(p) => (read_snapshot(p)?, format!("snapshot:{}", p.display())),
         None => {
-            let l = ctx.open(false)?;
+            let l = ctx.open(false).await?;
             let (inv, _) = observe(&l).await?;
             let source = inv.target.clone();
             (inv, source)

@@ -37,7 +37,7 @@ pub async fn run(a: Args) -> anyhow::Result<u8> {
         step(1, &format!("using the spec {}", ctx.config.display()));
     }
 
-    let l = ctx.open(true)?;
+    let l = ctx.open(true).await?;
     let (plan, _) = make_plan(&l).await?;
     let summary = plan.summary();
     let applied = converge(&l, plan).await?;

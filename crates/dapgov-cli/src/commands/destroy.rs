@@ -13,7 +13,7 @@ pub struct Args {
 }
 
 pub async fn run(ctx: &Context, a: Args) -> anyhow::Result<u8> {
-    let l = ctx.open(false)?;
+    let l = ctx.open(false).await?;
     let (observed, _) = observe(&l).await?;
     let mut plan = dapgov_plan::destroy_plan(&observed);
     // Keys already waiting out their deletion window need nothing more.

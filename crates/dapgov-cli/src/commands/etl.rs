@@ -38,7 +38,7 @@ pub async fn run(ctx: &Context, cmd: EtlCommand) -> anyhow::Result<u8> {
             return Ok(0);
         }
     };
-    let l = ctx.open(false)?;
+    let l = ctx.open(false).await?;
     let session = l.target.session(&l.spec.platform.name, "etl").await?;
     let bar = indicatif::ProgressBar::new_spinner();
     if std::io::IsTerminal::is_terminal(&std::io::stderr()) {

@@ -9,7 +9,7 @@ pub struct Args {
 }
 
 pub async fn run(ctx: &Context, a: Args) -> anyhow::Result<u8> {
-    let l = ctx.open(false)?;
+    let l = ctx.open(false).await?;
     let (inv, _) = observe(&l).await?;
     let text = serde_json::to_string_pretty(&inv)? + "\n";
     match a.out {

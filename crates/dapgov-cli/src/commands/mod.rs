@@ -24,9 +24,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Inventory(a) => inventory::run(&ctx, a).await,
         Command::Audit(a) => audit::run(&ctx, a).await,
         Command::Checks(a) => audit::checks(a),
-        Command::Trail(a) => trail::run(&ctx, a),
+        Command::Trail(a) => trail::run(&ctx, a).await,
         Command::RotateKey { alias } => {
-            let l = ctx.open(false)?;
+            let l = ctx.open(false).await?;
             let Some(local) = l.local else { anyhow::bail!("rotate-key works on the local target; on AWS use `aws kms rotate-key-on-demand`") };
             let v = local.rotate_key(&alias)?;
             println!("Key {alias} rotated: version {v} now encrypts new data.");

@@ -11,7 +11,7 @@ pub struct Args {
 }
 
 pub async fn run(ctx: &Context, a: Args) -> anyhow::Result<u8> {
-    let l = ctx.open(false)?;
+    let l = ctx.open(false).await?;
     let (plan, _) = make_plan(&l).await?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&plan.to_json())?);

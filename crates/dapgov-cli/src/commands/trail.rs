@@ -22,8 +22,8 @@ pub enum TrailCommand {
     },
 }
 
-pub fn run(ctx: &Context, cmd: TrailCommand) -> anyhow::Result<u8> {
-    let l = ctx.open(false)?;
+pub async fn run(ctx: &Context, cmd: TrailCommand) -> anyhow::Result<u8> {
+    let l = ctx.open(false).await?;
     let Some(local) = l.local else { bail!("the trail commands read the local target's trail") };
     let trail = local.trail();
     match cmd {
