@@ -680,26 +680,48 @@ async fn delete_bucket(t: &AwsTarget, name: &str, force: bool) -> TargetResult<(
     use aws_sdk_s3::types::{Delete, ObjectIdentifier};
     let s3 = &t.clients.s3;
     let what = format!("bucket {name}");
+    let mut previous: Vec<(String, String)> = Vec::new();
     loop {
         let page = s3.list_object_versions().bucket(name).max_keys(1000).send().await.map_err(|e| sdk("s3:ListBucketVersions", &what, e))?;
-        let mut ids: Vec<ObjectIdentifier> = Vec::new();
-        for v in page.versions() {
-            ids.push(ObjectIdentifier::builder().key(v.key().unwrap_or_default()).set_version_id(v.version_id().map(str::to_string)).build().map_err(|e| build("an object id", e))?);
-        }
-        for m in page.delete_markers() {
-            ids.push(ObjectIdentifier::builder().key(m.key().unwrap_or_default()).set_version_id(m.version_id().map(str::to_string)).build().map_err(|e| build("an object id", e))?);
-        }
-        if ids.is_empty() {
+        // Every version by its id; objects written before versioning have the id "null" (a
+        // delete without an id would only add a delete marker).
+        let listed: Vec<(String, String)> = page
+            .versions()
+            .iter()
+            .map(|v| (v.key().unwrap_or_default().to_string(), v.version_id().unwrap_or("null").to_string()))
+            .chain(page.delete_markers().iter().map(|m| (m.key().unwrap_or_default().to_string(), m.version_id().unwrap_or("null").to_string())))
+            .collect();
+        if listed.is_empty() {
             break;
         }
+        if listed == previous {
+            return Err(TargetError::Other(format!("{what}: deleting {} object version(s) made no progress; the bucket was kept", listed.len())));
+        }
+        let ids: Vec<ObjectIdentifier> =
+            listed.iter().map(|(k, v)| ObjectIdentifier::builder().key(k).version_id(v).build().map_err(|e| build("an object id", e))).collect::<TargetResult<_>>()?;
+        let first_round = previous.is_empty();
+        previous = listed;
         if !force {
             return Err(TargetError::Refused {
                 resource: what,
                 message: format!("holds {}{} object version(s); keep it, or pass --force-delete-data to delete them", ids.len(), if page.is_truncated() == Some(true) { "+" } else { "" }),
             });
         }
+        if first_round {
+            // The trail bucket's policy denies deleting logs to everyone; the bucket is going.
+            s3.delete_bucket_policy().bucket(name).send().await.map_err(|e| sdk("s3:DeleteBucketPolicy", &what, e))?;
+        }
         let batch = Delete::builder().set_objects(Some(ids)).quiet(true).build().map_err(|e| build("a delete batch", e))?;
-        s3.delete_objects().bucket(name).delete(batch).send().await.map_err(|e| sdk("s3:DeleteObject", &what, e))?;
+        let done = s3.delete_objects().bucket(name).delete(batch).send().await.map_err(|e| sdk("s3:DeleteObject", &what, e))?;
+        if let Some(e) = done.errors().first() {
+            return Err(TargetError::Other(format!(
+                "{what}: {} object version(s) could not be deleted, e.g. {}: {} ({}); the bucket was kept",
+                done.errors().len(),
+                e.key().unwrap_or_default(),
+                e.code().unwrap_or_default(),
+                e.message().unwrap_or_default()
+            )));
+        }
     }
     s3.delete_bucket().bucket(name).send().await.map(|_| ()).map_err(|e| sdk("s3:DeleteBucket", &what, e))
 }

@@ -1,0 +1,194 @@
+//! The aws target against a real AWS API emulator: moto in server mode, started once per
+//! test binary on a free loopback port. Each test uses its own project name, so tests run in
+//! parallel on one server. `scripts/test` installs the pinned moto into
+//! `~/.cache/dapgov/moto` (or set `DAPGOV_MOTO_VENV`).
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+fn venv() -> PathBuf {
+    let v = std::env::var_os("DAPGOV_MOTO_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/dapgov/moto"));
+    assert!(
+        v.join("bin/moto_server").is_file(),
+        "no moto server at {}: run scripts/test (it installs moto[server]==5.1.22 there) or set DAPGOV_MOTO_VENV",
+        v.display()
+    );
+    v
+}
+
+fn http_ok(port: u16) -> bool {
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = s.write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+    let mut buf = [0u8; 16];
+    s.read(&mut buf).is_ok_and(|n| buf[..n].starts_with(b"HTTP/1.0 200") || buf[..n].starts_with(b"HTTP/1.1 200"))
+}
+
+/// The endpoint of the shared emulator, started on first use.
+fn endpoint() -> &'static str {
+    static ENDPOINT: OnceLock<String> = OnceLock::new();
+    ENDPOINT.get_or_init(|| {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut cmd = Command::new(venv().join("bin/moto_server"));
+        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        // The server goes when the test binary goes.
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+        // PR_SET_PDEATHSIG fires when the spawning *thread* ends: spawn from one that never does.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            tx.send(cmd.spawn().map(|_| ())).unwrap();
+            loop {
+                std::thread::park();
+            }
+        });
+        rx.recv().unwrap().expect("start moto_server");
+        for _ in 0..200 {
+            if http_ok(port) {
+                return format!("http://127.0.0.1:{port}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("moto_server did not answer on port {port}");
+    })
+}
+
+struct Project {
+    dir: tempfile::TempDir,
+    name: String,
+}
+
+impl Project {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let name = format!("t{:05x}{n}", std::process::id() & 0xfffff);
+        let p = Project { dir, name };
+        p.ok(&["init", "--target", "aws", "--name", &p.name]);
+        p
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_dapgov"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("AWS_ENDPOINT_URL", endpoint())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "ca-central-1")
+            .env_remove("AWS_PROFILE")
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(o.status.success(), "dapgov {args:?} failed:\n{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    }
+
+    /// Change the platform behind dapgov's back, with another client (boto3).
+    fn boto3(&self, script: &str) {
+        let program = format!(
+            "import boto3\nc = lambda s: boto3.client(s, endpoint_url={e:?}, region_name='ca-central-1', aws_access_key_id='testing', aws_secret_access_key='testing')\np = {p:?}\nacct = '123456789012'\n{script}",
+            e = endpoint(),
+            p = self.name
+        );
+        let o = Command::new(venv().join("bin/python")).arg("-c").arg(program).output().unwrap();
+        assert!(o.status.success(), "boto3 script failed: {}", String::from_utf8_lossy(&o.stderr));
+    }
+
+    fn audit_failing(&self) -> (i32, Vec<String>) {
+        let o = self.run(&["audit", "--format", "json"]);
+        let a: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(self.dir.path().join("reports/audit.json")).unwrap()).unwrap();
+        let mut f: Vec<String> = a["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["status"] == "FAIL")
+            .map(|f| format!("{} {}", f["check_id"].as_str().unwrap(), f["resource"].as_str().unwrap().replace(&self.name, "P")))
+            .collect();
+        f.sort();
+        (o.status.code().unwrap_or(-1), f)
+    }
+}
+
+#[test]
+fn apply_on_an_empty_account_is_clean_audits_without_failures_and_destroy_keeps_data_unless_forced() {
+    let p = Project::new();
+    let out = p.ok(&["apply", "--auto-approve"]);
+    assert!(out.contains("Apply complete"), "{out}");
+    let plan = p.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", String::from_utf8_lossy(&plan.stdout));
+    let (code, failing) = p.audit_failing();
+    assert!(failing.is_empty(), "{failing:#?}");
+    assert_eq!(code, 0);
+
+    // The access-log bucket now holds the emulator's server access logs: kept unless forced.
+    let o = p.run(&["destroy", "--auto-approve"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(&format!("bucket {}-logs-", p.name)) && err.contains("--force-delete-data"), "{err}");
+    let kept: serde_json::Value = serde_json::from_str(&p.ok(&["inventory"])).unwrap();
+    assert!(kept["keys"].as_object().unwrap().is_empty() && kept["roles"].as_object().unwrap().is_empty(), "everything without data goes");
+    assert!(kept["buckets"].as_object().unwrap().keys().any(|b| b.contains("-logs-")));
+
+    p.ok(&["destroy", "--auto-approve", "--force-delete-data"]);
+    let inv: serde_json::Value = serde_json::from_str(&p.ok(&["inventory"])).unwrap();
+    for kind in ["buckets", "keys", "roles", "trails", "log_groups", "topics", "alarms", "budgets", "glue_databases", "glue_security_configurations", "athena_workgroups"] {
+        assert_eq!(inv[kind], serde_json::json!({}), "{kind} left after destroy");
+    }
+}
+
+#[test]
+fn drift_made_behind_dapgovs_back_is_planned_exactly_fails_the_matching_checks_and_is_repaired() {
+    let p = Project::new();
+    p.ok(&["apply", "--auto-approve"]);
+    p.boto3(
+        "kms = c('kms')
+key = [a['TargetKeyId'] for a in kms.list_aliases()['Aliases'] if a['AliasName'] == f'alias/{p}-pii'][0]
+kms.disable_key_rotation(KeyId=key)
+c('s3').delete_public_access_block(Bucket=f'{p}-raw-{acct}')
+c('s3').delete_bucket_policy(Bucket=f'{p}-curated-{acct}')
+c('cloudtrail').update_trail(Name=f'{p}-trail', EnableLogFileValidation=False)
+c('iam').put_role_policy(RoleName=f'{p}-analyst', PolicyName='extra', PolicyDocument='{\"Version\": \"2012-10-17\", \"Statement\": [{\"Effect\": \"Allow\", \"Action\": \"s3:GetObject\", \"Resource\": \"arn:aws:s3:::' + p + '-raw-' + acct + '/*\"}]}')
+",
+    );
+    let plan = p.run(&["plan", "--json", "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(2));
+    let json: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let mut changed: Vec<String> = json["resource_changes"].as_array().unwrap().iter().map(|c| c["address"].as_str().unwrap().replace(&p.name, "P")).collect();
+    changed.sort();
+    assert_eq!(changed, ["bucket.P-curated-123456789012", "bucket.P-raw-123456789012", "key.P-pii", "role.P-analyst", "trail.P-trail"]);
+
+    let (code, failing) = p.audit_failing();
+    assert_eq!(code, 3);
+    assert_eq!(
+        failing,
+        [
+            "cloudtrail_log_file_validation_enabled trail.P-trail",
+            "iam_role_analyst_cannot_read_pii_zones role.P-analyst",
+            "kms_cmk_rotation_enabled key.P-pii",
+            "s3_bucket_deny_unencrypted_uploads bucket.P-curated-123456789012",
+            "s3_bucket_level_public_access_block bucket.P-raw-123456789012",
+            "s3_bucket_secure_transport_policy bucket.P-curated-123456789012",
+            "s3_bucket_tls_minimum_version bucket.P-curated-123456789012",
+        ]
+    );
+
+    p.ok(&["apply", "--auto-approve"]);
+    assert_eq!(p.run(&["plan", "--detailed-exitcode"]).status.code(), Some(0));
+    assert_eq!(p.audit_failing(), (0, vec![]));
+}
