@@ -29,6 +29,17 @@ pub(crate) fn policy_json(text: &str, what: &str) -> TargetResult<Value> {
     serde_json::from_str(&decoded).map_err(|e| TargetError::Other(format!("{what}: policy is not JSON: {e}")))
 }
 
+/// The four Block Public Access flags (S3 and S3 Control answer with different types); a flag
+/// the answer leaves out is off.
+fn public_access_block([acls, ignore, policy, restrict]: [Option<bool>; 4]) -> PublicAccessBlock {
+    PublicAccessBlock {
+        block_public_acls: acls.unwrap_or(false),
+        ignore_public_acls: ignore.unwrap_or(false),
+        block_public_policy: policy.unwrap_or(false),
+        restrict_public_buckets: restrict.unwrap_or(false),
+    }
+}
+
 fn tags_from<I: IntoIterator<Item = (String, String)>>(pairs: I) -> Tags {
     pairs.into_iter().collect()
 }
@@ -115,12 +126,7 @@ async fn bucket(t: &AwsTarget, name: String) -> TargetResult<Bucket> {
     });
     let public_access_block = absent(pab, &["NoSuchPublicAccessBlockConfiguration"], "s3:GetBucketPublicAccessBlock", n)?
         .and_then(|o| o.public_access_block_configuration().cloned())
-        .map(|c| PublicAccessBlock {
-            block_public_acls: c.block_public_acls().unwrap_or(false),
-            ignore_public_acls: c.ignore_public_acls().unwrap_or(false),
-            block_public_policy: c.block_public_policy().unwrap_or(false),
-            restrict_public_buckets: c.restrict_public_buckets().unwrap_or(false),
-        });
+        .map(|c| public_access_block([c.block_public_acls(), c.ignore_public_acls(), c.block_public_policy(), c.restrict_public_buckets()]));
     let object_ownership = absent(ownership, &["OwnershipControlsNotFoundError"], "s3:GetBucketOwnershipControls", n)?
         .and_then(|o| o.ownership_controls().and_then(|c| c.rules().first().map(|r| r.object_ownership().as_str().to_string())));
     let policy = match absent(policy, &["NoSuchBucketPolicy"], "s3:GetBucketPolicy", n)?.and_then(|o| o.policy().map(str::to_string)) {
@@ -645,11 +651,6 @@ async fn account_settings(t: &AwsTarget, account: &str) -> TargetResult<AccountS
     });
     let public_access_block = absent(pab, &["NoSuchPublicAccessBlockConfiguration"], "s3:GetAccountPublicAccessBlock", "the account")?
         .and_then(|o| o.public_access_block_configuration().cloned())
-        .map(|c| PublicAccessBlock {
-            block_public_acls: c.block_public_acls().unwrap_or(false),
-            ignore_public_acls: c.ignore_public_acls().unwrap_or(false),
-            block_public_policy: c.block_public_policy().unwrap_or(false),
-            restrict_public_buckets: c.restrict_public_buckets().unwrap_or(false),
-        });
+        .map(|c| public_access_block([c.block_public_acls(), c.ignore_public_acls(), c.block_public_policy(), c.restrict_public_buckets()]));
     Ok(AccountSettings { password_policy, public_access_block })
 }
