@@ -11,6 +11,15 @@ pub enum Delta {
     Unchanged,
 }
 
+impl Delta {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delta::New => "new",
+            Delta::Unchanged => "unchanged",
+        }
+    }
+}
+
 /// A finding that failed before and no longer does.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FixedFinding {

@@ -403,9 +403,8 @@ async fn trail(t: &AwsTarget, want: Trail, create: bool) -> TargetResult<()> {
         .flatten()
         .map(|(k, v)| aws_sdk_cloudtrail::types::Tag::builder().key(k).value(v).build().map_err(|e| build("a CloudTrail tag", e)))
         .collect::<TargetResult<_>>()?;
-    let arn = if create {
-        let r = ct
-            .create_trail()
+    if create {
+        ct.create_trail()
             .name(name)
             .s3_bucket_name(&bucket)
             .set_is_multi_region_trail(want.multi_region)
@@ -414,11 +413,10 @@ async fn trail(t: &AwsTarget, want: Trail, create: bool) -> TargetResult<()> {
             .set_kms_key_id(want.kms_key.clone())
             .set_cloud_watch_logs_log_group_arn(group_arn.clone())
             .set_cloud_watch_logs_role_arn(role_arn.clone())
-            .set_tags_list(Some(tags.clone()))
+            .set_tags_list(Some(tags))
             .send()
             .await
             .map_err(|e| sdk("cloudtrail:CreateTrail", &what, e))?;
-        r.trail_arn().unwrap_or_default().to_string()
     } else {
         let r = ct
             .update_trail()
@@ -433,11 +431,9 @@ async fn trail(t: &AwsTarget, want: Trail, create: bool) -> TargetResult<()> {
             .send()
             .await
             .map_err(|e| sdk("cloudtrail:UpdateTrail", &what, e))?;
-        let arn = r.trail_arn().unwrap_or_default().to_string();
-        ct.add_tags().resource_id(&arn).set_tags_list(Some(tags)).send().await.map_err(|e| sdk("cloudtrail:AddTags", &what, e))?;
-        arn
-    };
-    let _ = arn;
+        let arn = r.trail_arn().unwrap_or_default();
+        ct.add_tags().resource_id(arn).set_tags_list(Some(tags)).send().await.map_err(|e| sdk("cloudtrail:AddTags", &what, e))?;
+    }
     if let Some(buckets) = &want.data_event_buckets {
         let data = DataResource::builder().r#type("AWS::S3::Object").set_values(Some(buckets.iter().map(|b| format!("arn:aws:s3:::{b}/")).collect())).build();
         let selector = EventSelector::builder().read_write_type(ReadWriteType::All).include_management_events(true).data_resources(data).build();

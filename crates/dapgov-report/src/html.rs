@@ -82,10 +82,7 @@ fn view<'a>(audit: &'a Audit, f: &'a Finding) -> FindingView<'a> {
         status_class,
         pillar_title: f.pillar.title(),
         severity: f.severity.as_str(),
-        delta: f.delta.map(|d| match d {
-            Delta::New => "new",
-            Delta::Unchanged => "unchanged",
-        }),
+        delta: f.delta.map(Delta::as_str),
         muted: f.muted.as_deref(),
         risk: m.map(|m| m.risk.as_str()).unwrap_or_default(),
         // Fixes are shown where there is something to fix; it also keeps the page light.

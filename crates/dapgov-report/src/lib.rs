@@ -123,13 +123,13 @@ fn render_csv(audit: &Audit) -> Result<String, ReportError> {
     w.write_record(CSV_COLUMNS).map_err(err)?;
     for f in &audit.findings {
         let m = meta(audit, f);
-        let delta = f.delta.map(|d| serde_json::to_value(d).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()).unwrap_or_default();
+        let delta = f.delta.map(|d| d.as_str()).unwrap_or_default();
         w.write_record([
             f.uid.as_str(),
             f.status.as_str(),
             if f.muted.is_some() { "true" } else { "false" },
             f.muted.as_deref().unwrap_or_default(),
-            delta.as_str(),
+            delta,
             f.severity.as_str(),
             f.pillar.as_str(),
             f.best_practice.as_str(),

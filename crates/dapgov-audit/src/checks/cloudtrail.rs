@@ -1,6 +1,6 @@
 //! CloudTrail trails and the bucket they deliver to.
 
-use super::{condition_values, is_public_allow, label, parse};
+use super::{condition_values, is_public_allow, parse};
 use crate::context::{Ctx, Outcome};
 use dapgov_inventory::Trail;
 
@@ -84,7 +84,7 @@ pub fn bucket_not_public(ctx: &Ctx) -> Vec<Outcome> {
         if let Some(doc) = parse(&b.policy)
             && let Some((i, st)) = doc.statements().iter().enumerate().find(|(_, st)| is_public_allow(st))
         {
-            return Outcome::fail(r, format!("the policy of {} lets anyone in ({})", b.name, label(st, i)));
+            return Outcome::fail(r, format!("the policy of {} lets anyone in ({})", b.name, st.label(i)));
         }
         Outcome::pass(r, format!("{} is not public", b.name))
     })
@@ -112,7 +112,7 @@ pub fn bucket_policy_source_arn(ctx: &Ctx) -> Vec<Outcome> {
         let unscoped: Vec<String> = grants
             .iter()
             .filter(|(_, st)| ["StringEquals", "ArnEquals", "ArnLike", "StringLike"].iter().all(|op| condition_values(st, op, "aws:SourceArn").is_empty()))
-            .map(|(i, st)| label(st, *i))
+            .map(|(i, st)| st.label(*i))
             .collect();
         Outcome::verdict(
             r,

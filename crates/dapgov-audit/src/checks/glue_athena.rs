@@ -1,7 +1,7 @@
 //! The Glue catalog (tables, security configuration) and Athena workgroups.
 
 use crate::context::{Ctx, Outcome};
-use dapgov_inventory::{GlueDatabase, GlueTable};
+use dapgov_inventory::{AthenaWorkgroup, GlueDatabase, GlueTable};
 
 fn tables(ctx: &Ctx, f: impl Fn(&GlueDatabase, &GlueTable) -> Outcome) -> Vec<Outcome> {
     ctx.glue_tables().map(|(d, t)| f(d, t)).collect()
@@ -105,32 +105,22 @@ pub fn table_partitioned(ctx: &Ctx) -> Vec<Outcome> {
     })
 }
 
+/// A workgroup setting that must be on.
+fn workgroup_flag(ctx: &Ctx, get: fn(&AthenaWorkgroup) -> Option<bool>, on: &'static str, off: &'static str) -> Vec<Outcome> {
+    ctx.inv.athena_workgroups.values().map(|w| Outcome::verdict(ctx.workgroup(w), (get(w) != Some(true)).then(|| off.to_string()), on)).collect()
+}
+
 pub fn workgroup_enforced(ctx: &Ctx) -> Vec<Outcome> {
-    ctx.inv
-        .athena_workgroups
-        .values()
-        .map(|w| {
-            Outcome::verdict(
-                ctx.workgroup(w),
-                (w.enforce_configuration != Some(true)).then(|| "clients may override the workgroup's result location, encryption and limits".to_string()),
-                "the workgroup's settings are enforced on every query",
-            )
-        })
-        .collect()
+    workgroup_flag(
+        ctx,
+        |w| w.enforce_configuration,
+        "the workgroup's settings are enforced on every query",
+        "clients may override the workgroup's result location, encryption and limits",
+    )
 }
 
 pub fn workgroup_metrics(ctx: &Ctx) -> Vec<Outcome> {
-    ctx.inv
-        .athena_workgroups
-        .values()
-        .map(|w| {
-            Outcome::verdict(
-                ctx.workgroup(w),
-                (w.publish_metrics != Some(true)).then(|| "query metrics are not published to CloudWatch".to_string()),
-                "query metrics are published to CloudWatch",
-            )
-        })
-        .collect()
+    workgroup_flag(ctx, |w| w.publish_metrics, "query metrics are published to CloudWatch", "query metrics are not published to CloudWatch")
 }
 
 pub fn bytes_scanned_cutoff(ctx: &Ctx) -> Vec<Outcome> {

@@ -1,7 +1,7 @@
 //! IAM roles (permission and trust policies, proved with the policy evaluator) and the
 //! account password policy.
 
-use super::{condition_values, foreign_principals, label, parse};
+use super::{condition_values, foreign_principals, parse};
 use crate::context::{Ctx, Outcome};
 use dapgov_inventory::{Bucket, PasswordPolicy, Role};
 use dapgov_policy::{Decision, Document, LintKind, Request, evaluate, lint};
@@ -44,7 +44,7 @@ pub fn inline_no_admin(ctx: &Ctx) -> Vec<Outcome> {
                 .iter()
                 .enumerate()
                 .find(|(_, st)| st.is_allow() && st.actions().iter().any(|a| a == "*" || a == "*:*") && st.resources().iter().any(|x| x == "*"))
-                .map(|(i, st)| format!("inline policy {name} {} allows every action on every resource", label(st, i)))
+                .map(|(i, st)| format!("inline policy {name} {} allows every action on every resource", st.label(i)))
         });
         Outcome::verdict(res, found, "no inline policy grants `*:*`")
     })
@@ -76,7 +76,7 @@ pub fn no_full_service_access(ctx: &Ctx) -> Vec<Outcome> {
                     st.actions()
                         .iter()
                         .filter(|a| a.ends_with(":*") && a.as_str() != "*:*")
-                        .map(move |a| format!("{name} {} allows {a}", label(st, i)))
+                        .map(move |a| format!("{name} {} allows {a}", st.label(i)))
                         .collect::<Vec<_>>()
                 })
             })
@@ -122,7 +122,7 @@ pub fn confused_deputy(ctx: &Ctx) -> Vec<Outcome> {
                         ["StringEquals", "StringLike", "ArnEquals", "ArnLike"].iter().all(|op| condition_values(st, op, k).is_empty())
                     })
                 })
-                .map(|(i, st)| format!("trust {} lets {} assume the role on behalf of any account", label(st, *i), principal_kinds(st, "Service").join(", ")))
+                .map(|(i, st)| format!("trust {} lets {} assume the role on behalf of any account", st.label(*i), principal_kinds(st, "Service").join(", ")))
                 .collect();
             Outcome::verdict(res, (!bare.is_empty()).then(|| bare.join("; ")), "service principals are confined by aws:SourceAccount / aws:SourceArn")
         })
@@ -142,7 +142,7 @@ pub fn trust_requires_mfa(ctx: &Ctx) -> Vec<Outcome> {
             let missing: Vec<String> = human
                 .iter()
                 .filter(|(_, st)| !condition_values(st, "Bool", "aws:MultiFactorAuthPresent").iter().any(|v| v == "true"))
-                .map(|(i, st)| format!("trust {} does not require MFA", label(st, *i)))
+                .map(|(i, st)| format!("trust {} does not require MFA", st.label(*i)))
                 .collect();
             Outcome::verdict(res, (!missing.is_empty()).then(|| missing.join("; ")), "people assume the role only with MFA")
         })
@@ -160,10 +160,10 @@ pub fn trust_no_external(ctx: &Ctx) -> Vec<Outcome> {
                 .filter_map(|(i, st)| {
                     let has_external_id = !condition_values(st, "StringEquals", "sts:ExternalId").is_empty();
                     if st.principal.as_ref().is_some_and(|p| p.is_public()) {
-                        return Some(format!("trust {} lets anyone assume the role", label(st, *i)));
+                        return Some(format!("trust {} lets anyone assume the role", st.label(*i)));
                     }
                     let foreign = foreign_principals(st, &ctx.inv.account_id);
-                    (!foreign.is_empty() && !has_external_id).then(|| format!("trust {} lets {} assume the role without an external id", label(st, *i), foreign.join(", ")))
+                    (!foreign.is_empty() && !has_external_id).then(|| format!("trust {} lets {} assume the role without an external id", st.label(*i), foreign.join(", ")))
                 })
                 .collect();
             Outcome::verdict(res, (!bad.is_empty()).then(|| bad.join("; ")), "only this account and AWS services may assume the role")

@@ -1,6 +1,6 @@
 //! KMS keys: rotation, key policies, deletion and state.
 
-use super::{covers, is_public_allow, label, parse};
+use super::{covers, is_public_allow, parse};
 use crate::context::{Ctx, Outcome};
 use dapgov_inventory::Key;
 
@@ -57,7 +57,7 @@ pub fn not_publicly_accessible(ctx: &Ctx) -> Vec<Outcome> {
     each(ctx, |name, k| {
         let r = ctx.key(name, k);
         let Some(doc) = parse(&k.policy) else { return Outcome::not_applicable(r, "the key policy could not be read") };
-        let found = doc.statements().iter().enumerate().find(|(_, st)| is_public_allow(st)).map(|(i, st)| format!("key policy {} allows anyone", label(st, i)));
+        let found = doc.statements().iter().enumerate().find(|(_, st)| is_public_allow(st)).map(|(i, st)| format!("key policy {} allows anyone", st.label(i)));
         Outcome::verdict(r, found, "the key policy names its principals")
     })
 }

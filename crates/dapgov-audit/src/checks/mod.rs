@@ -196,11 +196,6 @@ fn principal_account(id: &str) -> Option<&str> {
     id.split(':').nth(4).filter(|a| !a.is_empty())
 }
 
-/// A `Sid`-or-index label for messages.
-pub(crate) fn label(st: &Statement, i: usize) -> String {
-    st.label(i)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,6 @@
 //! S3 buckets: encryption, public access, transport, ownership, logging, lifecycle.
 
-use super::{condition_values, covers, foreign_principals, is_public_allow, label, parse};
+use super::{condition_values, covers, foreign_principals, is_public_allow, parse};
 use crate::context::{Ctx, DATA_ZONES, Outcome, is_data_bucket, tag};
 use dapgov_inventory::{Bucket, Versioning};
 
@@ -105,7 +105,7 @@ pub fn secure_transport_policy(ctx: &Ctx) -> Vec<Outcome> {
         Outcome::verdict(
             r,
             found.is_none().then(|| "no Deny statement for requests with aws:SecureTransport = false".to_string()),
-            format!("{} denies requests without TLS", found.map(|(i, st)| label(st, i)).unwrap_or_default()),
+            format!("{} denies requests without TLS", found.map(|(i, st)| st.label(i)).unwrap_or_default()),
         )
     })
 }
@@ -123,7 +123,7 @@ pub fn tls_minimum_version(ctx: &Ctx) -> Vec<Outcome> {
         Outcome::verdict(
             r,
             found.is_none().then(|| "no Deny statement for s3:TlsVersion below 1.2".to_string()),
-            format!("{} denies TLS below 1.2", found.map(|(i, st)| label(st, i)).unwrap_or_default()),
+            format!("{} denies TLS below 1.2", found.map(|(i, st)| st.label(i)).unwrap_or_default()),
         )
     })
 }
@@ -158,7 +158,7 @@ pub fn public_access(ctx: &Ctx) -> Vec<Outcome> {
         if let Some(doc) = parse(&b.policy)
             && let Some((i, st)) = doc.statements().iter().enumerate().find(|(_, st)| is_public_allow(st))
         {
-            return Outcome::fail(r, format!("bucket policy {} allows anyone", label(st, i)));
+            return Outcome::fail(r, format!("bucket policy {} allows anyone", st.label(i)));
         }
         Outcome::pass(r, "neither the ACL nor the bucket policy grants public access")
     })
@@ -171,7 +171,7 @@ pub fn policy_public_write_access(ctx: &Ctx) -> Vec<Outcome> {
         let Some(doc) = parse(&b.policy) else { return Outcome::pass(r, "no bucket policy") };
         let found = doc.statements().iter().enumerate().find_map(|(i, st)| {
             let w: Vec<&str> = WRITES.iter().copied().filter(|a| is_public_allow(st) && covers(st, a)).collect();
-            (!w.is_empty()).then(|| format!("bucket policy {} lets anyone {}", label(st, i), w.join(", ")))
+            (!w.is_empty()).then(|| format!("bucket policy {} lets anyone {}", st.label(i), w.join(", ")))
         });
         Outcome::verdict(r, found, "the bucket policy grants no public write")
     })
@@ -184,9 +184,9 @@ pub fn cross_account_access(ctx: &Ctx) -> Vec<Outcome> {
         let found = doc.statements().iter().enumerate().find_map(|(i, st)| {
             let foreign = foreign_principals(st, &ctx.inv.account_id);
             if !foreign.is_empty() {
-                Some(format!("bucket policy {} grants {}", label(st, i), foreign.join(", ")))
+                Some(format!("bucket policy {} grants {}", st.label(i), foreign.join(", ")))
             } else if is_public_allow(st) {
-                Some(format!("bucket policy {} grants any account", label(st, i)))
+                Some(format!("bucket policy {} grants any account", st.label(i)))
             } else {
                 None
             }
@@ -213,7 +213,7 @@ pub fn deny_unencrypted_uploads(ctx: &Ctx) -> Vec<Outcome> {
         Outcome::verdict(
             r,
             found.is_none().then(|| "no Deny statement refuses uploads encrypted with another key".to_string()),
-            format!("{} refuses uploads not encrypted with the zone key", found.map(|(i, st)| label(st, i)).unwrap_or_default()),
+            format!("{} refuses uploads not encrypted with the zone key", found.map(|(i, st)| st.label(i)).unwrap_or_default()),
         )
     })
 }
@@ -282,7 +282,7 @@ pub fn trail_logs_delete_protected(ctx: &Ctx) -> Vec<Outcome> {
                     && covers(st, "s3:DeleteObject")
                     && covers(st, "s3:DeleteObjectVersion")
             })
-            .map(|(i, st)| label(st, i))
+            .map(|(i, st)| st.label(i))
         });
         match denied {
             Some(l) => Outcome::pass(r, format!("{l} denies deleting trail logs to everyone")),

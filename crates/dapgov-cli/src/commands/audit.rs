@@ -116,7 +116,7 @@ pub fn print_summary(audit: &Audit, written: &[PathBuf], fail_on: Severity) {
     let mut failing: Vec<_> = audit.findings.iter().filter(|f| f.is_failing()).collect();
     failing.sort_by_key(|f| std::cmp::Reverse(f.severity));
     for f in failing.iter().take(25) {
-        let delta = f.delta.map(|d| format!(" [{}]", serde_json::to_value(d).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default())).unwrap_or_default();
+        let delta = f.delta.map(|d| format!(" [{}]", d.as_str())).unwrap_or_default();
         println!("  FAIL {:<8} {} {}: {}{delta}", f.severity.as_str(), f.check_id, f.resource, f.detail);
     }
     if failing.len() > 25 {
