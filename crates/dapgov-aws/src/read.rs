@@ -645,7 +645,8 @@ async fn account_settings(t: &AwsTarget, account: &str) -> TargetResult<AccountS
             require_numbers: p.require_numbers(),
             require_uppercase: p.require_uppercase_characters(),
             require_lowercase: p.require_lowercase_characters(),
-            max_age_days: p.max_password_age().map(|d| d as u32),
+            // IAM reports 0 (or nothing) when passwords never expire.
+            max_age_days: p.max_password_age().filter(|d| *d > 0).map(|d| d as u32),
             reuse_prevention: p.password_reuse_prevention().map(|d| d as u32),
         })
     });

@@ -192,3 +192,45 @@ c('iam').put_role_policy(RoleName=f'{p}-analyst', PolicyName='extra', PolicyDocu
     assert_eq!(p.run(&["plan", "--detailed-exitcode"]).status.code(), Some(0));
     assert_eq!(p.audit_failing(), (0, vec![]));
 }
+
+#[test]
+fn encryption_removed_admin_attached_public_acl_and_budget_deleted_fail_exactly_the_matching_checks() {
+    let p = Project::new();
+    p.ok(&["apply", "--auto-approve"]);
+    p.boto3(
+        "s3 = c('s3')
+s3.delete_bucket_encryption(Bucket=f'{p}-raw-{acct}')
+cur = f'{p}-curated-{acct}'
+s3.delete_public_access_block(Bucket=cur)
+s3.put_bucket_ownership_controls(Bucket=cur, OwnershipControls={'Rules': [{'ObjectOwnership': 'ObjectWriter'}]})
+s3.put_bucket_acl(Bucket=cur, ACL='public-read')
+iam = c('iam')
+admin = iam.create_policy(PolicyName=f'{p}-break-glass', PolicyDocument='{\"Version\": \"2012-10-17\", \"Statement\": [{\"Effect\": \"Allow\", \"Action\": \"*\", \"Resource\": \"*\"}]}')['Policy']['Arn']
+iam.attach_role_policy(RoleName=f'{p}-auditor', PolicyArn=admin)
+c('budgets').delete_budget(AccountId=acct, BudgetName=f'{p}-monthly')
+",
+    );
+    let (code, failing) = p.audit_failing();
+    assert_eq!(code, 3);
+    assert_eq!(
+        failing,
+        [
+            "budgets_monthly_budget_present account",
+            "iam_policy_allows_privilege_escalation role.P-auditor",
+            "iam_role_administratoraccess_policy role.P-auditor",
+            "iam_role_auditor_read_only role.P-auditor",
+            "iam_role_no_full_service_access role.P-auditor",
+            "iam_role_no_passrole_on_all_resources role.P-auditor",
+            "iam_role_no_write_on_all_resources role.P-auditor",
+            "s3_bucket_acl_prohibited bucket.P-curated-123456789012",
+            "s3_bucket_kms_encryption bucket.P-raw-123456789012",
+            "s3_bucket_level_public_access_block bucket.P-curated-123456789012",
+            "s3_bucket_public_access bucket.P-curated-123456789012",
+            "s3_bucket_zone_key bucket.P-raw-123456789012",
+        ]
+    );
+
+    p.ok(&["apply", "--auto-approve"]);
+    assert_eq!(p.run(&["plan", "--detailed-exitcode"]).status.code(), Some(0));
+    assert_eq!(p.audit_failing(), (0, vec![]));
+}

@@ -229,13 +229,14 @@ fn audit_of_a_fresh_platform_passes_and_drift_fails_exactly_the_matching_checks(
             "iam_policy_allows_privilege_escalation role.van311-etl",
             "iam_role_administratoraccess_policy role.van311-etl",
             "iam_role_etl_cannot_delete_landing role.van311-etl",
+            "iam_role_no_full_service_access role.van311-etl",
             "iam_role_no_passrole_on_all_resources role.van311-etl",
             "iam_role_no_write_on_all_resources role.van311-etl",
             "kms_cmk_rotation_enabled key.van311-pii",
             "s3_bucket_object_versioning bucket.van311-raw-000000000000",
         ]
     );
-    assert_eq!(a["comparison"]["new"], 7);
+    assert_eq!(a["comparison"]["new"], 8);
     assert!(a["findings"].as_array().unwrap().iter().filter(|f| f["status"] == "FAIL").all(|f| f["delta"] == "new"));
 
     // Gate on severity: the medium versioning finding alone does not fail a `--fail-on high` run...
@@ -317,7 +318,7 @@ fn demo_builds_loads_audits_and_reports_then_reruns_as_a_no_op() {
     let o = run();
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{out}\n{}", String::from_utf8_lossy(&o.stderr));
-    assert!(out.contains("[8/8] five-pillar audit: 84 checks") && out.contains(", 0 failing,"), "{out}");
+    assert!(out.contains("[8/8] five-pillar audit: 87 checks") && out.contains(", 0 failing,"), "{out}");
     assert!(out.contains("trusted: daily_consolidated written"), "{out}");
     for f in ["audit.html", "audit.json", "audit.csv", "audit.sarif", "profile-3-1-1-contact-centre-metrics.html", "profile-calls.json", "manifest-metrics.json", "manifest-calls.json"] {
         assert!(demo.join("reports").join(f).is_file(), "reports/{f} missing\n{out}");

@@ -103,17 +103,22 @@ fn tags(spec: &Spec, extra: &[(&str, &str)]) -> Tags {
     t
 }
 
-/// Security events watched on the trail's log group: (name, filter pattern).
-pub const SECURITY_FILTERS: [(&str, &str); 5] = [
+/// Security events watched on the trail's log group: (name, filter pattern). The event lists
+/// are the CIS AWS Foundations Benchmark's monitoring controls (4.1–4.8), plus the
+/// public-access-block and trust-policy changes that matter to this platform.
+pub const SECURITY_FILTERS: [(&str, &str); 8] = [
     ("unauthorized-api-calls", "{ ($.errorCode = \"*UnauthorizedOperation\") || ($.errorCode = \"AccessDenied*\") }"),
+    ("console-sign-in-without-mfa", "{ ($.eventName = \"ConsoleLogin\") && ($.additionalEventData.MFAUsed != \"Yes\") }"),
+    ("root-account-usage", "{ $.userIdentity.type = \"Root\" && $.userIdentity.invokedBy NOT EXISTS && $.eventType != \"AwsServiceEvent\" }"),
+    ("console-sign-in-failures", "{ ($.eventName = ConsoleLogin) && ($.errorMessage = \"Failed authentication\") }"),
     ("kms-key-disable-or-deletion", "{ ($.eventSource = kms.amazonaws.com) && (($.eventName = DisableKey) || ($.eventName = ScheduleKeyDeletion)) }"),
     (
         "bucket-policy-changes",
-        "{ ($.eventSource = s3.amazonaws.com) && (($.eventName = PutBucketAcl) || ($.eventName = PutBucketPolicy) || ($.eventName = DeleteBucketPolicy) || ($.eventName = PutBucketPublicAccessBlock) || ($.eventName = DeleteBucketPublicAccessBlock)) }",
+        "{ ($.eventSource = s3.amazonaws.com) && (($.eventName = PutBucketAcl) || ($.eventName = PutBucketPolicy) || ($.eventName = PutBucketCors) || ($.eventName = PutBucketLifecycle) || ($.eventName = PutBucketReplication) || ($.eventName = DeleteBucketPolicy) || ($.eventName = DeleteBucketCors) || ($.eventName = DeleteBucketLifecycle) || ($.eventName = DeleteBucketReplication) || ($.eventName = PutBucketPublicAccessBlock) || ($.eventName = DeleteBucketPublicAccessBlock)) }",
     ),
     (
         "iam-policy-changes",
-        "{ ($.eventName = PutRolePolicy) || ($.eventName = DeleteRolePolicy) || ($.eventName = AttachRolePolicy) || ($.eventName = DetachRolePolicy) || ($.eventName = CreatePolicyVersion) || ($.eventName = UpdateAssumeRolePolicy) }",
+        "{ ($.eventName = DeleteGroupPolicy) || ($.eventName = DeleteRolePolicy) || ($.eventName = DeleteUserPolicy) || ($.eventName = PutGroupPolicy) || ($.eventName = PutRolePolicy) || ($.eventName = PutUserPolicy) || ($.eventName = CreatePolicy) || ($.eventName = DeletePolicy) || ($.eventName = CreatePolicyVersion) || ($.eventName = DeletePolicyVersion) || ($.eventName = AttachRolePolicy) || ($.eventName = DetachRolePolicy) || ($.eventName = AttachUserPolicy) || ($.eventName = DetachUserPolicy) || ($.eventName = AttachGroupPolicy) || ($.eventName = DetachGroupPolicy) || ($.eventName = UpdateAssumeRolePolicy) }",
     ),
     (
         "cloudtrail-changes",
@@ -468,7 +473,7 @@ mod tests {
         assert_eq!(inv.buckets.len(), 7);
         assert_eq!(inv.keys.len(), 3);
         assert_eq!(inv.roles.len(), 4);
-        assert_eq!(inv.alarms.len(), 7);
+        assert_eq!(inv.alarms.len(), 10); // billing, ETL failures, eight security events
         assert!(inv.buckets.contains_key("van311-raw-123456789012"));
         assert_eq!(inv.alarms["van311-billing"].region.as_deref(), Some("us-east-1"));
         let raw = &inv.buckets["van311-raw-123456789012"];

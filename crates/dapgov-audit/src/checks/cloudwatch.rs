@@ -123,8 +123,16 @@ pub fn topic_has_subscriptions(ctx: &Ctx) -> Vec<Outcome> {
         .collect()
 }
 
-/// A metric filter on a log group that receives trail events, matching every token, with an
-/// alarm (with actions) on its metric.
+/// True when `token` occurs in `pattern` as a whole word or phrase, so `CreatePolicy` is not
+/// satisfied by `CreatePolicyVersion` alone.
+fn mentions(pattern: &str, token: &str) -> bool {
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+    pattern.match_indices(token).any(|(i, _)| !word(pattern[..i].chars().next_back()) && !word(pattern[i + token.len()..].chars().next()))
+}
+
+/// A metric filter on a log group that receives trail events, mentioning every token (the
+/// CIS AWS Foundations Benchmark's event list for that control), with an alarm (with
+/// actions) on its metric.
 fn security_filter(ctx: &Ctx, tokens: &[&str], what: &str) -> Vec<Outcome> {
     if !ctx.platform_exists() {
         return vec![];
@@ -137,7 +145,7 @@ fn security_filter(ctx: &Ctx, tokens: &[&str], what: &str) -> Vec<Outcome> {
     let filters: Vec<(&str, &str, &dapgov_inventory::MetricFilter)> = groups
         .iter()
         .flat_map(|g| g.metric_filters.iter().flatten().map(move |(n, f)| (g.name.as_str(), n.as_str(), f)))
-        .filter(|(_, _, f)| tokens.iter().all(|t| f.pattern.contains(t)))
+        .filter(|(_, _, f)| tokens.iter().all(|t| mentions(&f.pattern, t)))
         .collect();
     if filters.is_empty() {
         return vec![Outcome::fail(r, format!("no metric filter matches {what} ({})", tokens.join(", ")))];
@@ -157,20 +165,62 @@ pub fn filter_unauthorized_api_calls(ctx: &Ctx) -> Vec<Outcome> {
     security_filter(ctx, &["UnauthorizedOperation", "AccessDenied"], "unauthorized API calls")
 }
 
+pub fn filter_console_sign_in_without_mfa(ctx: &Ctx) -> Vec<Outcome> {
+    security_filter(ctx, &["ConsoleLogin", "additionalEventData.MFAUsed"], "console sign-ins without MFA")
+}
+
+pub fn filter_root_account_usage(ctx: &Ctx) -> Vec<Outcome> {
+    security_filter(ctx, &["userIdentity.type", "Root", "invokedBy", "AwsServiceEvent"], "use of the root user")
+}
+
+pub fn filter_console_sign_in_failures(ctx: &Ctx) -> Vec<Outcome> {
+    security_filter(ctx, &["ConsoleLogin", "Failed authentication"], "failed console sign-ins")
+}
+
 pub fn filter_kms_key_disable_or_deletion(ctx: &Ctx) -> Vec<Outcome> {
-    security_filter(ctx, &["DisableKey", "ScheduleKeyDeletion"], "KMS keys being disabled or scheduled for deletion")
+    security_filter(ctx, &["kms.amazonaws.com", "DisableKey", "ScheduleKeyDeletion"], "KMS keys being disabled or scheduled for deletion")
 }
 
 pub fn filter_bucket_policy_changes(ctx: &Ctx) -> Vec<Outcome> {
-    security_filter(ctx, &["PutBucketPolicy", "DeleteBucketPolicy", "PutBucketAcl"], "bucket policy changes")
+    const EVENTS: [&str; 10] = [
+        "s3.amazonaws.com",
+        "PutBucketAcl",
+        "PutBucketPolicy",
+        "PutBucketCors",
+        "PutBucketLifecycle",
+        "PutBucketReplication",
+        "DeleteBucketPolicy",
+        "DeleteBucketCors",
+        "DeleteBucketLifecycle",
+        "DeleteBucketReplication",
+    ];
+    security_filter(ctx, &EVENTS, "bucket policy changes")
 }
 
 pub fn filter_iam_policy_changes(ctx: &Ctx) -> Vec<Outcome> {
-    security_filter(ctx, &["PutRolePolicy", "AttachRolePolicy", "DetachRolePolicy"], "IAM policy changes")
+    const EVENTS: [&str; 16] = [
+        "DeleteGroupPolicy",
+        "DeleteRolePolicy",
+        "DeleteUserPolicy",
+        "PutGroupPolicy",
+        "PutRolePolicy",
+        "PutUserPolicy",
+        "CreatePolicy",
+        "DeletePolicy",
+        "CreatePolicyVersion",
+        "DeletePolicyVersion",
+        "AttachRolePolicy",
+        "DetachRolePolicy",
+        "AttachUserPolicy",
+        "DetachUserPolicy",
+        "AttachGroupPolicy",
+        "DetachGroupPolicy",
+    ];
+    security_filter(ctx, &EVENTS, "IAM policy changes")
 }
 
 pub fn filter_cloudtrail_changes(ctx: &Ctx) -> Vec<Outcome> {
-    security_filter(ctx, &["StopLogging", "DeleteTrail", "UpdateTrail"], "CloudTrail configuration changes")
+    security_filter(ctx, &["CreateTrail", "UpdateTrail", "DeleteTrail", "StartLogging", "StopLogging"], "CloudTrail configuration changes")
 }
 
 pub fn etl_failure_alarm(ctx: &Ctx) -> Vec<Outcome> {

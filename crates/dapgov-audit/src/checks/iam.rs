@@ -75,7 +75,8 @@ pub fn no_full_service_access(ctx: &Ctx) -> Vec<Outcome> {
                 d.statements().iter().enumerate().filter(|(_, st)| st.is_allow()).flat_map(move |(i, st)| {
                     st.actions()
                         .iter()
-                        .filter(|a| a.ends_with(":*") && a.as_str() != "*:*")
+                        // `*` grants `service:*` for every service at once.
+                        .filter(|a| a.ends_with(":*") || a.as_str() == "*")
                         .map(move |a| format!("{name} {} allows {a}", st.label(i)))
                         .collect::<Vec<_>>()
                 })
@@ -348,9 +349,9 @@ pub fn password_max_age(ctx: &Ctx) -> Vec<Outcome> {
     password(
         ctx,
         |p| match p.max_age_days {
-            Some(d) if d <= 90 => None,
-            Some(d) => Some(format!("passwords expire after {d} days")),
-            None => Some("passwords never expire".into()),
+            Some(d) if (1..=90).contains(&d) => None,
+            Some(d) if d > 90 => Some(format!("passwords expire after {d} days")),
+            _ => Some("passwords never expire".into()),
         },
         "passwords expire within 90 days",
     )

@@ -83,6 +83,9 @@ const REGISTRY: &[(&str, CheckFn)] = &[
     // operational excellence
     ("tagging_required_tags", ops::required_tags),
     ("cloudwatch_log_metric_filter_unauthorized_api_calls", cloudwatch::filter_unauthorized_api_calls),
+    ("cloudwatch_log_metric_filter_console_sign_in_without_mfa", cloudwatch::filter_console_sign_in_without_mfa),
+    ("cloudwatch_log_metric_filter_root_account_usage", cloudwatch::filter_root_account_usage),
+    ("cloudwatch_log_metric_filter_console_sign_in_failures", cloudwatch::filter_console_sign_in_failures),
     ("cloudwatch_log_metric_filter_kms_key_disable_or_deletion", cloudwatch::filter_kms_key_disable_or_deletion),
     ("cloudwatch_log_metric_filter_bucket_policy_changes", cloudwatch::filter_bucket_policy_changes),
     ("cloudwatch_log_metric_filter_iam_policy_changes", cloudwatch::filter_iam_policy_changes),

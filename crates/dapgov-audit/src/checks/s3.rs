@@ -34,12 +34,22 @@ pub fn kms_encryption(ctx: &Ctx) -> Vec<Outcome> {
     })
 }
 
+/// Which platform key (by purpose) a bucket's objects must be encrypted with.
+fn required_key_purpose(b: &Bucket) -> Option<&'static str> {
+    // A data zone classified confidential-pii needs the PII key whatever its zone's default.
+    let by_class = (is_data_bucket(b) && tag(&b.tags, "classification") == Some("confidential-pii")).then_some("pii");
+    by_class.or_else(|| b.zone.as_deref().and_then(zone_key_purpose))
+}
+
+/// True when `key_ref` (ARN, id or alias) is a platform key for `purpose`.
+fn is_key_for(ctx: &Ctx, key_ref: &str, purpose: &str) -> bool {
+    ctx.find_key(key_ref).is_some_and(|(_, k)| tag(&k.tags, "purpose") == Some(purpose) || k.alias.ends_with(&format!("-{purpose}")))
+}
+
 pub fn zone_key(ctx: &Ctx) -> Vec<Outcome> {
     each(ctx, |b| {
         let r = ctx.bucket(b);
-        // A data zone classified confidential-pii needs the PII key whatever its zone's default.
-        let by_class = (is_data_bucket(b) && tag(&b.tags, "classification") == Some("confidential-pii")).then_some("pii");
-        let Some(purpose) = by_class.or_else(|| b.zone.as_deref().and_then(zone_key_purpose)) else {
+        let Some(purpose) = required_key_purpose(b) else {
             return Outcome::not_applicable(r, "the bucket serves no platform zone");
         };
         let zone = b.zone.as_deref().unwrap_or_default();
@@ -47,9 +57,7 @@ pub fn zone_key(ctx: &Ctx) -> Vec<Outcome> {
             return Outcome::fail(r, format!("the {zone} zone must be encrypted with the {purpose} key; the bucket has no customer KMS key"));
         };
         match ctx.find_key(key_ref) {
-            Some((name, k)) if tag(&k.tags, "purpose") == Some(purpose) || k.alias.ends_with(&format!("-{purpose}")) => {
-                Outcome::pass(r, format!("the {zone} zone is encrypted with its {purpose} key {name}"))
-            }
+            Some((name, _)) if is_key_for(ctx, key_ref, purpose) => Outcome::pass(r, format!("the {zone} zone is encrypted with its {purpose} key {name}")),
             Some((name, _)) => Outcome::fail(r, format!("the {zone} zone is encrypted with {name}, not the {purpose} key")),
             None => Outcome::fail(r, format!("the {zone} zone is encrypted with {key_ref}, which is not one of the platform's keys")),
         }
@@ -201,14 +209,13 @@ pub fn deny_unencrypted_uploads(ctx: &Ctx) -> Vec<Outcome> {
         if !is_data_bucket(b) {
             return Outcome::not_applicable(r, "only the data zones (landing, raw, curated, trusted) require their own key on upload");
         }
-        let Some(key) = b.encryption.as_ref().and_then(|e| e.kms_key.as_deref()) else {
-            return Outcome::fail(r, "the bucket has no customer KMS key for uploads to be held to");
-        };
+        // Held to the zone's platform key, judged apart from the default encryption setting
+        // (which `s3_bucket_zone_key` judges), so one change fails one check.
+        let default_key = b.encryption.as_ref().and_then(|e| e.kms_key.as_deref());
+        let zone_key = |v: &String| Some(v.as_str()) == default_key || required_key_purpose(b).is_some_and(|p| is_key_for(ctx, v, p));
         let Some(doc) = parse(&b.policy) else { return Outcome::fail(r, "no bucket policy, so uploads with another key or none are accepted") };
         let found = doc.statements().iter().enumerate().find(|(_, st)| {
-            !st.is_allow()
-                && covers(st, "s3:PutObject")
-                && condition_values(st, "StringNotEquals", "s3:x-amz-server-side-encryption-aws-kms-key-id").iter().any(|v| v == key)
+            !st.is_allow() && covers(st, "s3:PutObject") && condition_values(st, "StringNotEquals", "s3:x-amz-server-side-encryption-aws-kms-key-id").iter().any(zone_key)
         });
         Outcome::verdict(
             r,

@@ -1,0 +1,203 @@
+"""Shared by scripts/prowler-check and scripts/bench-aws: a private moto server that counts
+the API requests it serves, a dapgov project on it, and Prowler runs against it.
+
+Nothing here talks to real AWS: every client gets the emulator's endpoint and the
+emulator's fixed test credentials.
+"""
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = Path(os.environ.get("HOME", "/root")) / ".cache" / "dapgov"
+MOTO_PIN = "moto[server]==5.1.22"
+PROWLER_PIN = "prowler==5.46.0"
+REGION = "ca-central-1"
+ACCOUNT = "123456789012"  # moto's account
+# The services of the comparison: Prowler's s3, kms, iam, cloudtrail and cloudwatch checks.
+PROWLER_SERVICES = ["s3", "kms", "iam", "cloudtrail", "cloudwatch"]
+
+
+def say(*parts):
+    print(*parts, file=sys.stderr, flush=True)
+
+
+def venv(env_var, default, pin, probe):
+    """The virtualenv holding `pin`, created on first use."""
+    path = Path(os.environ.get(env_var, CACHE / default))
+    if not (path / "bin" / probe).exists():
+        say(f"installing {pin} into {path} (once)")
+        subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
+        subprocess.run([str(path / "bin/pip"), "install", "--quiet", pin], check=True)
+    return path
+
+
+def dapgov_binary():
+    """DAPGOV_BIN, or a release build of the CLI (built here if needed)."""
+    if os.environ.get("DAPGOV_BIN"):
+        return os.environ["DAPGOV_BIN"]
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    say("building dapgov (release)")
+    subprocess.run(["cargo", "build", "--quiet", "--release", "--locked", "-p", "dapgov-cli"], cwd=ROOT, check=True,
+                   env={**os.environ, "CARGO_TARGET_DIR": str(target)})
+    return str(target / "release" / "dapgov")
+
+
+@dataclass
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+    seconds: float
+    peak_mib: float  # the process's own peak resident set (wait4), not its parent's
+    requests: int = 0  # API requests the emulator served meanwhile
+
+
+def timed(cmd, cwd=None, env=None):
+    """Run a command to completion, measuring wall time and its own peak memory."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(p.pid, 0)
+        seconds = time.perf_counter() - start
+        p.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return Run(p.returncode, out.read().decode(errors="replace"), err.read().decode(errors="replace"),
+                   seconds, usage.ru_maxrss / 1024)
+
+
+class Moto:
+    """moto in server mode on a free loopback port. Its request log is how API calls are
+    counted, for dapgov and Prowler alike."""
+
+    def __init__(self):
+        env = venv("DAPGOV_MOTO_VENV", "moto", MOTO_PIN, "moto_server")
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.log = tempfile.NamedTemporaryFile(prefix="moto-", suffix=".log", delete=False)
+        self.proc = subprocess.Popen([str(env / "bin/moto_server"), "-H", "127.0.0.1", "-p", str(self.port)],
+                                     stdout=self.log, stderr=subprocess.STDOUT,
+                                     env={**os.environ, "MOTO_EC2_LOAD_DEFAULT_AMIS": "false"})
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(self.endpoint + "/moto-api/", timeout=1)
+                self.boto3_python = str(env / "bin/python")
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise SystemExit(f"moto did not answer on {self.endpoint}; its log: {self.log.name}")
+
+    def env(self):
+        """The environment every client of the emulator runs with."""
+        e = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        e.update(AWS_ENDPOINT_URL=self.endpoint, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+                 AWS_REGION=REGION, AWS_DEFAULT_REGION=REGION)
+        return e
+
+    def requests_served(self):
+        """API requests answered so far (one werkzeug access-log line each; moto's own
+        management endpoints excluded)."""
+        text = Path(self.log.name).read_text(errors="replace")
+        return sum(1 for line in text.splitlines()
+                   if re.search(r'"[A-Z]+ \S+ HTTP/1\.[01]" \d{3}', line) and "/moto-api/" not in line)
+
+    def reset(self):
+        urllib.request.urlopen(urllib.request.Request(self.endpoint + "/moto-api/reset", method="POST"), timeout=30)
+
+    def boto3(self, script, project):
+        """Change the platform behind dapgov's back, as another client would."""
+        program = (
+            "import boto3\n"
+            f"c = lambda s: boto3.client(s, endpoint_url={self.endpoint!r}, region_name={REGION!r}, "
+            "aws_access_key_id='testing', aws_secret_access_key='testing')\n"
+            f"p = {project!r}\nacct = {ACCOUNT!r}\n" + script)
+        subprocess.run([self.boto3_python, "-c", program], check=True)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+class Project:
+    """A dapgov project directory using the aws target on the emulator."""
+
+    def __init__(self, moto, name, binary):
+        self.moto, self.name, self.bin = moto, name, binary
+        self.dir = Path(tempfile.mkdtemp(prefix=f"dapgov-{name}-"))
+        self.run("init", "--target", "aws", "--name", name)
+
+    def run(self, *args, ok_codes=(0,)):
+        """Run dapgov on the emulator, counting the API requests it made."""
+        before = self.moto.requests_served()
+        r = timed([self.bin, *args], cwd=self.dir, env=self.moto.env())
+        if r.code not in ok_codes:
+            raise SystemExit(f"dapgov {' '.join(args)} exited {r.code}:\n{r.stdout}\n{r.stderr}")
+        time.sleep(0.05)  # let the last access-log line reach the file
+        r.requests = self.moto.requests_served() - before
+        return r
+
+    def audit(self):
+        """dapgov's five-pillar audit as its JSON report."""
+        out = self.dir / "reports"
+        self.run("audit", "--format", "json", "--out", str(out), ok_codes=(0, 3))
+        return json.loads((out / "audit.json").read_text())
+
+    def inventory(self):
+        self.run("inventory", "--out", str(self.dir / "inventory.json"))
+        return json.loads((self.dir / "inventory.json").read_text())
+
+    def remove(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def prowler(moto):
+    """Run Prowler's s3, kms, iam, cloudtrail and cloudwatch checks against the emulator.
+    Returns (findings as OCSF dicts, Run)."""
+    env_dir = venv("DAPGOV_PROWLER_VENV", "prowler", PROWLER_PIN, "prowler")
+    out = Path(tempfile.mkdtemp(prefix="prowler-"))
+    before = moto.requests_served()
+    r = timed([str(env_dir / "bin/prowler"), "aws", "--services", *PROWLER_SERVICES, "--region", REGION,
+               "--output-formats", "json-ocsf", "--output-directory", str(out), "--no-banner",
+               "--ignore-exit-code-3"], env=moto.env())
+    files = list(out.glob("*.ocsf.json"))
+    if r.code != 0 or not files:
+        raise SystemExit(f"prowler exited {r.code}:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
+    findings = json.loads(files[0].read_text())
+    shutil.rmtree(out, ignore_errors=True)
+    time.sleep(0.05)
+    r.requests = moto.requests_served() - before
+    return findings, r
+
+
+def markdown_table(path, heading):
+    """Rows of the first table under `heading` in a markdown file, as lists of cells with
+    backticks stripped. The docs are the single source of the lists the scripts enforce."""
+    lines = Path(path).read_text().splitlines()
+    try:
+        i = next(n for n, l in enumerate(lines) if l.strip().lstrip("#").strip() == heading)
+    except StopIteration:
+        raise SystemExit(f"{path}: no section headed {heading!r}")
+    rows, seen_table = [], False
+    for line in lines[i + 1:]:
+        if line.startswith("|"):
+            seen_table = True
+            cells = [c.strip().strip("`") for c in line.strip().strip("|").split("|")]
+            if set("".join(cells)) <= set("-: "):
+                continue
+            rows.append(cells)
+        elif seen_table or line.startswith("#"):
+            break
+    return rows[1:]  # without the header row
