@@ -4,6 +4,7 @@
 
 pub mod ingest;
 pub mod pii;
+pub mod pii_eval;
 mod pipeline;
 pub mod query;
 pub mod profile;

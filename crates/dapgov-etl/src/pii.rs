@@ -75,6 +75,12 @@ impl Entity {
 /// Common given names (Canadian birth registries' most frequent), for PERSON_NAME.
 const GIVEN_NAMES: &str = "james john robert michael william david richard joseph thomas charles christopher daniel matthew anthony mark donald steven paul andrew joshua kenneth kevin brian george timothy ronald jason edward jeffrey ryan jacob gary nicholas eric jonathan stephen larry justin scott brandon benjamin samuel gregory alexander patrick frank raymond jack dennis jerry tyler aaron jose adam nathan henry zachary douglas peter kyle noah ethan jeremy walter christian keith roger terry austin sean gerald carl harold dylan arthur lawrence jordan jesse bryan billy bruce gabriel joe logan alan juan albert willie elijah wayne randy vincent mason roy ralph bobby russell bradley philip eugene liam lucas oliver owen leo mary patricia jennifer linda elizabeth barbara susan jessica sarah karen lisa nancy betty sandra margaret ashley kimberly emily donna michelle carol amanda melissa deborah stephanie dorothy rebecca sharon laura cynthia amy kathleen angela shirley brenda emma anna pamela nicole samantha katherine christine helen debra rachel carolyn janet maria catherine heather diane olivia julie joyce victoria ruth virginia lauren kelly christina joan evelyn judith andrea hannah megan cheryl jacqueline martha madison teresa gloria sara janice ann kathryn abigail sophia frances jean alice judy isabella julia grace amber denise danielle marilyn beverly charlotte natalie theresa diana brittany doris kayla alexis lori marie chloe ava mia amelia harper aria priya wei jian li ming mei hui raj amit sanjay anjali neha arjun ravi sunita fatima mohammed ahmed ali omar yusuf aisha hiroshi yuki kenji sakura jin min seo hyun chen wang zhang liu yang huang zhao jane";
 
+/// Last words that make a capitalised pair a place, not a person.
+const PLACE_WORDS: [&str; 24] = [
+    "Street", "Avenue", "Road", "Drive", "Way", "Park", "Hall", "Centre", "Center", "Theatre", "Library", "School", "Hospital", "Bridge",
+    "Lake", "Yard", "Station", "Square", "Market", "Beach", "Island", "Building", "Tower", "Plaza",
+];
+
 static GIVEN: LazyLock<std::collections::HashSet<&'static str>> = LazyLock::new(|| GIVEN_NAMES.split_whitespace().collect());
 
 struct Pattern {
@@ -148,28 +154,38 @@ fn valid(entity: Entity, m: &str, text: &str, start: usize) -> bool {
     match entity {
         Entity::CreditCard => (13..=16).contains(&d.len()) && luhn(&d),
         Entity::Sin => d.len() == 9 && d[0] != 0 && d[0] != 8 && luhn(&d),
-        Entity::Phn => bc_phn_valid(&d),
+        // One bare 10-digit number in 11 that starts with 9 passes the check digit by chance:
+        // unseparated, it needs a health-card word nearby.
+        Entity::Phn => bc_phn_valid(&d) && (m.len() > 10 || near(text, start, &["phn", "health", "msp", "carecard", "care", "card", "medical"])),
         // Separators or a + sign make a phone number; a bare 10-digit run is too often an id.
         Entity::Phone => {
             // One dot and nothing else is a decimal number (`235.2995032`), not 235-299-5032.
             let decimal = m.bytes().filter(|b| !b.is_ascii_digit()).eq(std::iter::once(b'.'));
-            !decimal && (m.bytes().any(|b| matches!(b, b' ' | b'-' | b'.' | b'(' | b'+')) || near(text, start, &["phone", "tel", "call", "cell"]))
+            !decimal && (m.bytes().any(|b| matches!(b, b' ' | b'-' | b'.' | b'(' | b'+')) || near(text, start, &["phone", "tel", "call", "callback", "cell", "mobile", "ph", "reach", "contact", "number", "text"]))
         }
         Entity::IpAddress => m.split('.').all(|p| p.len() == 1 || !p.starts_with('0')),
         Entity::Passport => near(text, start, &["passport"]),
         Entity::PersonName => {
             let first = m.split(' ').next().unwrap_or_default().to_ascii_lowercase();
-            GIVEN.contains(first.as_str()) || near(text, start, &["caller", "name", "customer", "resident", "mr", "mrs", "ms", "dr"])
+            // "Queen Elizabeth Theatre", "Grace Hospital": a place named after a person.
+            let last = m.rsplit(' ').next().unwrap_or_default();
+            !PLACE_WORDS.contains(&last)
+                && (GIVEN.contains(first.as_str()) || near(text, start, &["caller", "name", "customer", "resident", "mr", "mrs", "ms", "dr", "spoke"]))
         }
         _ => true,
     }
 }
 
-/// Is one of the context words within 30 bytes before `at`?
+/// Is one of the context words, as a whole word, within 30 bytes before `at` and in the same
+/// clause? ("calls" is not "call", "Drive" is not "Dr", and "caller Omar; work order 604..."
+/// gives the work order no context.)
 fn near(text: &str, at: usize, words: &[&str]) -> bool {
     let from = text[..at].char_indices().rev().nth(30).map(|(i, _)| i).unwrap_or(0);
-    let window = text[from..at].to_ascii_lowercase();
-    words.iter().any(|w| window.contains(w))
+    let mut window = &text[from..at];
+    if let Some(i) = window.rfind([';', '\n', '|']) {
+        window = &window[i + 1..];
+    }
+    window.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| words.iter().any(|x| w.eq_ignore_ascii_case(x)))
 }
 
 /// All findings in a text, longest and highest-priority first where they overlap.

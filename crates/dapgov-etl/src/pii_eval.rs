@@ -1,0 +1,244 @@
+//! A generated, labelled set of call-centre notes for measuring PII detection: every
+//! personal value is placed at a known span, beside look-alikes that must survive (service
+//! request ids, counts, amounts, dates, decimals and numbers that fail their check digit).
+//! All values are fictional: documentation IP ranges, 555-01xx phone numbers, `example.*`
+//! domains, and identifiers generated to pass (or fail) their check digits.
+
+use crate::pii::{Entity, bc_phn_valid, luhn, scan};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One note and the spans of personal information in it.
+#[derive(Debug, Clone)]
+pub struct Labelled {
+    pub text: String,
+    pub spans: Vec<(Entity, usize, usize)>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Score {
+    pub true_positives: u64,
+    pub false_positives: u64,
+    pub false_negatives: u64,
+}
+
+impl Score {
+    pub fn precision(&self) -> f64 {
+        let found = self.true_positives + self.false_positives;
+        if found == 0 { 1.0 } else { self.true_positives as f64 / found as f64 }
+    }
+    pub fn recall(&self) -> f64 {
+        let labelled = self.true_positives + self.false_negatives;
+        if labelled == 0 { 1.0 } else { self.true_positives as f64 / labelled as f64 }
+    }
+}
+
+const FIRST: [&str; 12] = ["Maria", "James", "Priya", "Wei", "Fatima", "Liam", "Sophia", "Hiroshi", "Amelia", "Omar", "Grace", "Noah"];
+const LAST: [&str; 12] = ["Gonzalez", "Smith", "Sharma", "Chen", "Khan", "Tremblay", "Nguyen", "Tanaka", "Roy", "Singh", "Wilson", "Gagnon"];
+const RARE_FIRST: [&str; 6] = ["Tanvir", "Siobhan", "Oluwaseun", "Bartholomew", "Ngozi", "Eamon"];
+const STREETS: [&str; 8] = ["Main Street", "Fraser Street", "Commercial Drive", "Victoria Drive", "Oak Street", "Granville Street", "Cambie Street", "Knight Street"];
+const TOPICS: [&str; 6] = ["missed garbage pickup", "pothole on a residential street", "noise complaint", "graffiti removal request", "street tree needs pruning", "recycling cart replacement"];
+
+/// `len` digits starting with a digit from `first`, whose check passes (`want`) or fails.
+fn digits_with_check(rng: &mut ChaCha8Rng, first: std::ops::Range<u8>, len: usize, valid: impl Fn(&[u8]) -> bool, want: bool) -> Vec<u8> {
+    let first = rng.gen_range(first);
+    loop {
+        let mut d = vec![first];
+        d.extend((1..len).map(|_| rng.gen_range(0..10u8)));
+        if valid(&d) == want {
+            return d;
+        }
+    }
+}
+
+fn join(d: &[u8], groups: &[usize], sep: &str) -> String {
+    let mut out = String::new();
+    let mut at = 0;
+    for (i, g) in groups.iter().enumerate() {
+        if i > 0 {
+            out.push_str(sep);
+        }
+        out.extend(d[at..at + g].iter().map(|x| char::from(b'0' + x)));
+        at += g;
+    }
+    out
+}
+
+/// A personal value of `entity` and the words that introduce it.
+fn positive(rng: &mut ChaCha8Rng, entity: Entity) -> (String, String) {
+    let (f, l) = (FIRST[rng.gen_range(0..FIRST.len())], LAST[rng.gen_range(0..LAST.len())]);
+    let sep = [" ", "-"][rng.gen_range(0..2)];
+    match entity {
+        Entity::Email => ("reply to".into(), format!("{}.{}{}@example.{}", f.to_lowercase(), l.to_lowercase(), rng.gen_range(1..99), ["org", "com", "net"][rng.gen_range(0..3)])),
+        Entity::Phone => {
+            let n = rng.gen_range(0..100);
+            let v = match rng.gen_range(0..5) {
+                0 => format!("604-555-01{n:02}"),
+                1 => format!("(778) 555-01{n:02}"),
+                2 => format!("604.555.01{n:02}"),
+                3 => format!("+1 604 555 01{n:02}"),
+                4 if rng.gen_bool(0.5) => format!("604555{:04}", 100 + n),
+                _ => format!("1-236-555-01{n:02}"),
+            };
+            (["callback at", "cell", "reach them on"][rng.gen_range(0..3)].into(), v)
+        }
+        Entity::CreditCard => ("paid by card".into(), join(&digits_with_check(rng, 4..5, 16, luhn, true), &[4, 4, 4, 4], sep)),
+        Entity::Sin => ("SIN".into(), join(&digits_with_check(rng, 1..8, 9, luhn, true), &[3, 3, 3], sep)),
+        Entity::Phn => {
+            let groups: &[usize] = if rng.gen_bool(0.25) { &[10] } else { &[4, 3, 3] };
+            (["PHN", "health card"][rng.gen_range(0..2)].into(), join(&digits_with_check(rng, 9..10, 10, bc_phn_valid, true), groups, sep))
+        }
+        Entity::IpAddress => ("portal login from".into(), format!("{}.{}", ["192.0.2", "198.51.100", "203.0.113"][rng.gen_range(0..3)], rng.gen_range(1..255))),
+        Entity::Passport => (
+            "passport".into(),
+            format!("{}{}{:06}", char::from(b'A' + rng.gen_range(0..26u8)), char::from(b'A' + rng.gen_range(0..26u8)), rng.gen_range(0..1_000_000)),
+        ),
+        Entity::DriversLicence => (["BC licence", "driver's license no.", "DL#"][rng.gen_range(0..3)].into(), format!("{:07}", rng.gen_range(1_000_000..10_000_000))),
+        Entity::PostalCode => {
+            let letter = |rng: &mut ChaCha8Rng| char::from(b"ABCEGHJKLMNPRSTVWXYZ"[rng.gen_range(0..20)]);
+            let v = format!("V{}{} {}{}{}", rng.gen_range(0..10), letter(rng), rng.gen_range(0..10), letter(rng), rng.gen_range(0..10));
+            ("postal code".into(), v)
+        }
+        Entity::StreetAddress => ("at".into(), format!("{} {}", rng.gen_range(100..9000), STREETS[rng.gen_range(0..STREETS.len())])),
+        // One name in four is a given name outside the detector's list, so recall without a
+        // context word ("spoke with") is measured too.
+        // An empty lead leaves the name without context.
+        Entity::PersonName => {
+            let f = if rng.gen_bool(0.25) { RARE_FIRST[rng.gen_range(0..RARE_FIRST.len())] } else { f };
+            (["caller", "resident", "spoke with", ""][rng.gen_range(0..4)].into(), format!("{f} {l}"))
+        }
+    }
+}
+
+/// A value that looks like an identifier but is not personal information.
+fn look_alike(rng: &mut ChaCha8Rng) -> String {
+    match rng.gen_range(0..11) {
+        0 => format!("service request {}", join(&digits_with_check(rng, 1..10, 9, luhn, false), &[9], "")),
+        1 => format!("case {}", join(&digits_with_check(rng, 1..8, 9, luhn, false), &[3, 3, 3], " ")),
+        2 => format!("ref {}", join(&digits_with_check(rng, 4..5, 16, luhn, false), &[4, 4, 4, 4], "-")),
+        3 => format!("handled {} of {} calls", rng.gen_range(1000..5000), rng.gen_range(5000..9000)),
+        4 => format!("fee ${},{:03}.{:02}", rng.gen_range(1..99), rng.gen_range(0..1000), rng.gen_range(0..100)),
+        5 => format!("opened {}-{:02}-{:02} at {:02}:{:02}:{:02}", rng.gen_range(2018..2026), rng.gen_range(1..13), rng.gen_range(1..29), rng.gen_range(0..24), rng.gen_range(0..60), rng.gen_range(0..60)),
+        6 => format!("service level {:.18}", rng.gen_range(0.5..1.0)),
+        7 => format!("work order {}", rng.gen_range(1_000_000_000u64..9_999_999_999)),
+        8 => format!("health record {}", join(&digits_with_check(rng, 9..10, 10, bc_phn_valid, false), &[4, 3, 3], " ")),
+        9 => format!("crew left from {} Yard", ["Manitoba", "Evans", "National"][rng.gen_range(0..3)]),
+        _ => format!("event at {} this weekend", ["Stanley Park", "City Hall", "Queen Elizabeth Theatre", "Trout Lake"][rng.gen_range(0..4)]),
+    }
+}
+
+/// `n` notes, each with a topic, up to three personal values and up to two look-alikes, in
+/// random order. The same seed gives the same set.
+pub fn labelled_set(seed: u64, n: usize) -> Vec<Labelled> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..n)
+        .map(|i| {
+            let mut parts: Vec<(Option<Entity>, String)> = vec![(None, TOPICS[rng.gen_range(0..TOPICS.len())].to_string())];
+            // Every entity type appears equally often across the set.
+            let first = Entity::ALL[i % Entity::ALL.len()];
+            for k in 0..rng.gen_range(1..=3) {
+                let e = if k == 0 { first } else { Entity::ALL[rng.gen_range(0..Entity::ALL.len())] };
+                let (lead, value) = positive(&mut rng, e);
+                parts.push((None, lead));
+                parts.push((Some(e), value));
+            }
+            for _ in 0..rng.gen_range(0..=2) {
+                parts.push((None, look_alike(&mut rng)));
+            }
+            // Keep each lead word before its value; shuffle whole clauses.
+            let mut clauses: Vec<Vec<(Option<Entity>, String)>> = vec![];
+            for p in parts {
+                match (&p.0, clauses.last_mut()) {
+                    (Some(_), Some(c)) => c.push(p),
+                    _ => clauses.push(vec![p]),
+                }
+            }
+            let head = clauses.remove(0);
+            for j in (1..clauses.len()).rev() {
+                clauses.swap(j, rng.gen_range(0..=j));
+            }
+            clauses.insert(0, head);
+            let mut text = String::new();
+            let mut spans = vec![];
+            for (ci, clause) in clauses.iter().enumerate() {
+                if ci > 0 {
+                    text.push_str("; ");
+                }
+                for (pi, (entity, s)) in clause.iter().enumerate() {
+                    if pi > 0 {
+                        text.push(' ');
+                    }
+                    if let Some(e) = entity {
+                        spans.push((*e, text.len(), text.len() + s.len()));
+                    }
+                    text.push_str(s);
+                }
+            }
+            Labelled { text, spans }
+        })
+        .collect()
+}
+
+/// Precision and recall per entity type: a finding counts when it overlaps a labelled span of
+/// the same type; a labelled span no finding of its type overlaps is missed.
+pub fn evaluate(set: &[Labelled]) -> BTreeMap<Entity, Score> {
+    let mut scores: BTreeMap<Entity, Score> = Entity::ALL.iter().map(|e| (*e, Score::default())).collect();
+    let overlaps = |a: (usize, usize), b: (usize, usize)| a.0 < b.1 && b.0 < a.1;
+    for item in set {
+        let found = scan(&item.text);
+        for f in &found {
+            let s = scores.get_mut(&f.entity).expect("every entity scored");
+            if item.spans.iter().any(|(e, a, b)| *e == f.entity && overlaps((*a, *b), (f.start, f.end))) {
+                s.true_positives += 1;
+            } else {
+                s.false_positives += 1;
+            }
+        }
+        for (e, a, b) in &item.spans {
+            if !found.iter().any(|f| f.entity == *e && overlaps((*a, *b), (f.start, f.end))) {
+                scores.get_mut(e).expect("every entity scored").false_negatives += 1;
+            }
+        }
+    }
+    scores
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_labelled_set_is_deterministic_and_labels_what_it_says() {
+        let a = labelled_set(7, 200);
+        let b = labelled_set(7, 200);
+        assert_eq!(a.iter().map(|l| &l.text).collect::<Vec<_>>(), b.iter().map(|l| &l.text).collect::<Vec<_>>());
+        for l in &a {
+            for (e, s, t) in &l.spans {
+                let v = &l.text[*s..*t];
+                match e {
+                    Entity::Email => assert!(v.contains("@example."), "{v}"),
+                    Entity::Sin | Entity::CreditCard => assert!(luhn(&v.bytes().filter(u8::is_ascii_digit).map(|b| b - b'0').collect::<Vec<_>>()), "{v}"),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn detection_holds_its_precision_and_recall_floors_on_the_labelled_set() {
+        let scores = evaluate(&labelled_set(311, 5_000));
+        let mut report = String::new();
+        for (e, s) in &scores {
+            report.push_str(&format!("{:<32} precision {:.3} recall {:.3} {:?}\n", e.name(), s.precision(), s.recall(), s));
+        }
+        for (e, s) in &scores {
+            assert!(s.true_positives > 100, "{} is barely represented:\n{report}", e.name());
+            // A quarter of the names use a given name outside the detector's list, a quarter
+            // of those with no context word: about 6% of names are out of its reach.
+            let recall_floor = if *e == Entity::PersonName { 0.9 } else { 0.95 };
+            assert!(s.precision() >= 0.95 && s.recall() >= recall_floor, "{} below its floor:\n{report}", e.name());
+        }
+    }
+}
