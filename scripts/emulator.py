@@ -11,15 +11,13 @@ import re
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-CACHE = Path(os.environ.get("HOME", "/root")) / ".cache" / "dapgov"
+from harness import CACHE, ROOT, Run, dapgov_binary, say, timed, venv  # noqa: F401 (re-exported)
+
 MOTO_PIN = "moto[server]==5.1.22"
 PROWLER_PIN = "prowler==5.46.0"
 REGION = "ca-central-1"
@@ -28,61 +26,12 @@ ACCOUNT = "123456789012"  # moto's account
 PROWLER_SERVICES = ["s3", "kms", "iam", "cloudtrail", "cloudwatch"]
 
 
-def say(*parts):
-    print(*parts, file=sys.stderr, flush=True)
-
-
-def venv(env_var, default, pin, probe):
-    """The virtualenv holding `pin`, created on first use."""
-    path = Path(os.environ.get(env_var, CACHE / default))
-    if not (path / "bin" / probe).exists():
-        say(f"installing {pin} into {path} (once)")
-        subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
-        subprocess.run([str(path / "bin/pip"), "install", "--quiet", pin], check=True)
-    return path
-
-
-def dapgov_binary():
-    """DAPGOV_BIN, or a release build of the CLI (built here if needed)."""
-    if os.environ.get("DAPGOV_BIN"):
-        return os.environ["DAPGOV_BIN"]
-    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-    say("building dapgov (release)")
-    subprocess.run(["cargo", "build", "--quiet", "--release", "--locked", "-p", "dapgov-cli"], cwd=ROOT, check=True,
-                   env={**os.environ, "CARGO_TARGET_DIR": str(target)})
-    return str(target / "release" / "dapgov")
-
-
-@dataclass
-class Run:
-    code: int
-    stdout: str
-    stderr: str
-    seconds: float
-    peak_mib: float  # the process's own peak resident set (wait4), not its parent's
-    requests: int = 0  # API requests the emulator served meanwhile
-
-
-def timed(cmd, cwd=None, env=None):
-    """Run a command to completion, measuring wall time and its own peak memory."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=err)
-        _, status, usage = os.wait4(p.pid, 0)
-        seconds = time.perf_counter() - start
-        p.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        return Run(p.returncode, out.read().decode(errors="replace"), err.read().decode(errors="replace"),
-                   seconds, usage.ru_maxrss / 1024)
-
-
 class Moto:
     """moto in server mode on a free loopback port. Its request log is how API calls are
     counted, for dapgov and Prowler alike."""
 
     def __init__(self):
-        env = venv("DAPGOV_MOTO_VENV", "moto", MOTO_PIN, "moto_server")
+        env = venv("DAPGOV_MOTO_VENV", "moto", MOTO_PIN)
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
@@ -166,7 +115,7 @@ class Project:
 def prowler(moto):
     """Run Prowler's s3, kms, iam, cloudtrail and cloudwatch checks against the emulator.
     Returns (findings as OCSF dicts, Run)."""
-    env_dir = venv("DAPGOV_PROWLER_VENV", "prowler", PROWLER_PIN, "prowler")
+    env_dir = venv("DAPGOV_PROWLER_VENV", "prowler", PROWLER_PIN)
     out = Path(tempfile.mkdtemp(prefix="prowler-"))
     before = moto.requests_served()
     r = timed([str(env_dir / "bin/prowler"), "aws", "--services", *PROWLER_SERVICES, "--region", REGION,

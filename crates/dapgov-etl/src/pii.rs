@@ -88,7 +88,8 @@ struct Pattern {
     re: Regex,
 }
 
-const PATTERNS: &[(Entity, &str)] = &[
+/// Each entity's pattern, in priority order (earlier wins where matches overlap).
+pub const PATTERNS: &[(Entity, &str)] = &[
     (Entity::Email, r"(?-u)\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"),
     (Entity::CreditCard, r"(?-u)\b(?:[0-9]{4}[ -]?){3}[0-9]{1,4}\b"),
     (Entity::Sin, r"(?-u)\b[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{3}\b"),

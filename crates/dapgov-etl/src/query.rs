@@ -13,12 +13,17 @@ use std::sync::Arc;
 
 pub const SCHEMAS: [&str; 4] = ["raw", "curated", "trusted", "quarantine"];
 
-/// A context with every zone store the role has registered under its `dapgov://bucket` URL.
-pub fn context(session: &RoleSession) -> Result<SessionContext, EtlError> {
+/// The engine settings every dapgov query runs with.
+pub fn engine_config() -> SessionConfig {
     let mut config = SessionConfig::new().with_information_schema(true).with_target_partitions(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
     // Read text as Utf8 (not Utf8View) so the PII scan and UDFs see every string column.
     config.options_mut().execution.parquet.schema_force_view_types = false;
-    let ctx = SessionContext::new_with_config(config);
+    config
+}
+
+/// A context with every zone store the role has registered under its `dapgov://bucket` URL.
+pub fn context(session: &RoleSession) -> Result<SessionContext, EtlError> {
+    let ctx = SessionContext::new_with_config(engine_config());
     for z in session.zones.values() {
         let url = url::Url::parse(&z.url).map_err(|e| EtlError::Engine(e.to_string()))?;
         ctx.runtime_env().register_object_store(&url, z.store.clone());

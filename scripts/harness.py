@@ -1,0 +1,67 @@
+"""Shared by the benchmark and comparison scripts: where things are, pinned tools in their
+own virtualenvs, the dapgov release binary, and a command runner that measures wall time and
+the command's own peak memory."""
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = Path(os.environ.get("HOME", "/root")) / ".cache" / "dapgov"
+CARGO_TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+
+
+def say(*parts):
+    print(*parts, file=sys.stderr, flush=True)
+
+
+def venv(env_var, default, *pins):
+    """The virtualenv (`$env_var`, else ~/.cache/dapgov/<default>) holding exactly these pins,
+    installed on first use."""
+    path = Path(os.environ.get(env_var, CACHE / default))
+    marker = path / (".pins-" + "+".join(sorted(pins)).replace("/", "_"))
+    if not marker.exists():
+        say(f"installing {' '.join(pins)} into {path} (once)")
+        subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
+        subprocess.run([str(path / "bin/pip"), "install", "--quiet", *pins], check=True)
+        marker.touch()
+    return path
+
+
+def dapgov_binary():
+    """DAPGOV_BIN, or a release build of the CLI (built here if needed)."""
+    if os.environ.get("DAPGOV_BIN"):
+        return os.environ["DAPGOV_BIN"]
+    target = CARGO_TARGET
+    say("building dapgov (release)")
+    subprocess.run(["cargo", "build", "--quiet", "--release", "--locked", "-p", "dapgov-cli"], cwd=ROOT, check=True,
+                   env={**os.environ, "CARGO_TARGET_DIR": str(target)})
+    return str(target / "release" / "dapgov")
+
+
+@dataclass
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+    seconds: float
+    peak_mib: float  # the process's own peak resident set (wait4), not its parent's
+    requests: int = 0  # API requests the emulator served meanwhile
+
+
+def timed(cmd, cwd=None, env=None):
+    """Run a command to completion, measuring wall time and its own peak memory."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(p.pid, 0)
+        seconds = time.perf_counter() - start
+        p.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return Run(p.returncode, out.read().decode(errors="replace"), err.read().decode(errors="replace"),
+                   seconds, usage.ru_maxrss / 1024)
