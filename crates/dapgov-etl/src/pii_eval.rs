@@ -5,6 +5,7 @@
 //! domains, and identifiers generated to pass (or fail) their check digits.
 
 use crate::pii::{Entity, bc_phn_valid, luhn, scan};
+use crate::sample::{FIRST_NAMES as FIRST, LAST_NAMES as LAST, TOPICS};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -35,11 +36,9 @@ impl Score {
     }
 }
 
-const FIRST: [&str; 12] = ["Maria", "James", "Priya", "Wei", "Fatima", "Liam", "Sophia", "Hiroshi", "Amelia", "Omar", "Grace", "Noah"];
-const LAST: [&str; 12] = ["Gonzalez", "Smith", "Sharma", "Chen", "Khan", "Tremblay", "Nguyen", "Tanaka", "Roy", "Singh", "Wilson", "Gagnon"];
 const RARE_FIRST: [&str; 6] = ["Tanvir", "Siobhan", "Oluwaseun", "Bartholomew", "Ngozi", "Eamon"];
+// Street names with the suffix an address is recognised by (the sample's "Kingsway" has none).
 const STREETS: [&str; 8] = ["Main Street", "Fraser Street", "Commercial Drive", "Victoria Drive", "Oak Street", "Granville Street", "Cambie Street", "Knight Street"];
-const TOPICS: [&str; 6] = ["missed garbage pickup", "pothole on a residential street", "noise complaint", "graffiti removal request", "street tree needs pruning", "recycling cart replacement"];
 
 /// `len` digits starting with a digit from `first`, whose check passes (`want`) or fails.
 fn digits_with_check(rng: &mut ChaCha8Rng, first: std::ops::Range<u8>, len: usize, valid: impl Fn(&[u8]) -> bool, want: bool) -> Vec<u8> {

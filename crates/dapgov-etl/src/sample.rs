@@ -37,14 +37,14 @@ pub const COLUMNS: [&str; 14] = [
 /// Queues and the share of calls each takes.
 const QUEUES: [(&str, u32); 6] = [("general", 40), ("sanitation", 20), ("streets", 15), ("parking", 10), ("water", 8), ("licensing", 7)];
 const AGENTS: u32 = 60;
-const FIRST_NAMES: [&str; 16] = ["Maria", "James", "Priya", "Wei", "Fatima", "Liam", "Sophia", "Hiroshi", "Amelia", "Omar", "Chloe", "Raj", "Grace", "Noah", "Mei", "Lucas"];
-const LAST_NAMES: [&str; 16] = ["Gonzalez", "Smith", "Sharma", "Chen", "Khan", "Tremblay", "Nguyen", "Tanaka", "Roy", "Ali", "Martin", "Singh", "Lee", "Wilson", "Wong", "Gagnon"];
+pub(crate) const FIRST_NAMES: [&str; 16] = ["Maria", "James", "Priya", "Wei", "Fatima", "Liam", "Sophia", "Hiroshi", "Amelia", "Omar", "Chloe", "Raj", "Grace", "Noah", "Mei", "Lucas"];
+pub(crate) const LAST_NAMES: [&str; 16] = ["Gonzalez", "Smith", "Sharma", "Chen", "Khan", "Tremblay", "Nguyen", "Tanaka", "Roy", "Ali", "Martin", "Singh", "Lee", "Wilson", "Wong", "Gagnon"];
 const STREETS: [&str; 10] = ["Main Street", "Fraser Street", "Commercial Drive", "Kingsway", "Victoria Drive", "Oak Street", "Granville Street", "Cambie Street", "Knight Street", "Nanaimo Street"];
 
 /// The answer threshold behind the City's service level.
 const SERVICE_LEVEL_SECONDS: f64 = 60.0;
 
-const TOPICS: [&str; 10] = [
+pub(crate) const TOPICS: [&str; 10] = [
     "missed garbage pickup",
     "pothole on a residential street",
     "noise complaint",
