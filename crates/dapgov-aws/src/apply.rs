@@ -92,12 +92,14 @@ async fn account_settings(t: &AwsTarget, want: AccountSettings) -> TargetResult<
 
 // ---------------------------------------------------------------- KMS
 
+/// A resource's tags as one service's SDK tag type; `what` names that type in a build error.
+fn sdk_tags<'a, T, E: std::fmt::Display>(tags: impl IntoIterator<Item = (&'a String, &'a String)>, what: &str, make: impl Fn(&str, &str) -> Result<T, E>) -> TargetResult<Vec<T>> {
+    tags.into_iter().map(|(k, v)| make(k, v).map_err(|e| build(what, e))).collect()
+}
+
 fn kms_tags(tags: &Tags, extra: &[(&str, String)]) -> TargetResult<Vec<aws_sdk_kms::types::Tag>> {
-    tags.iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .chain(extra.iter().map(|(k, v)| (k.to_string(), v.clone())))
-        .map(|(k, v)| aws_sdk_kms::types::Tag::builder().tag_key(k).tag_value(v).build().map_err(|e| build("a KMS tag", e)))
-        .collect()
+    let extra: Vec<(String, String)> = extra.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    sdk_tags(tags.iter().chain(extra.iter().map(|(k, v)| (k, v))), "a KMS tag", |k, v| aws_sdk_kms::types::Tag::builder().tag_key(k).tag_value(v).build())
 }
 
 async fn key(t: &AwsTarget, want: Key, have: Option<Key>) -> TargetResult<()> {
@@ -151,12 +153,7 @@ async fn key(t: &AwsTarget, want: Key, have: Option<Key>) -> TargetResult<()> {
 async fn topic(t: &AwsTarget, want: Topic, have: Option<Topic>) -> TargetResult<()> {
     let sns = &t.clients.sns;
     let what = format!("topic {}", want.name);
-    let tags: Vec<aws_sdk_sns::types::Tag> = want
-        .tags
-        .iter()
-        .flatten()
-        .map(|(k, v)| aws_sdk_sns::types::Tag::builder().key(k).value(v).build().map_err(|e| build("an SNS tag", e)))
-        .collect::<TargetResult<_>>()?;
+    let tags = sdk_tags(want.tags.iter().flatten(), "an SNS tag", |k, v| aws_sdk_sns::types::Tag::builder().key(k).value(v).build())?;
     // CreateTopic is idempotent and returns the existing topic's ARN.
     let mut create = sns.create_topic().name(&want.name).set_tags(Some(tags.clone()));
     if let Some(k) = &want.kms_key {
@@ -231,12 +228,7 @@ async fn role(t: &AwsTarget, want: Role, have: Option<Role>, create: bool) -> Ta
     let iam = &t.clients.iam;
     let name = &want.name;
     let what = format!("role {name}");
-    let tags: Vec<aws_sdk_iam::types::Tag> = want
-        .tags
-        .iter()
-        .flatten()
-        .map(|(k, v)| aws_sdk_iam::types::Tag::builder().key(k).value(v).build().map_err(|e| build("an IAM tag", e)))
-        .collect::<TargetResult<_>>()?;
+    let tags = sdk_tags(want.tags.iter().flatten(), "an IAM tag", |k, v| aws_sdk_iam::types::Tag::builder().key(k).value(v).build())?;
     let trust = want.trust_policy.as_ref().map(json).ok_or_else(|| TargetError::Other(format!("{what}: no trust policy")))?;
     let created = if create {
         let r = iam
@@ -300,7 +292,7 @@ async fn bucket(t: &AwsTarget, want: Bucket, have: Option<Bucket>, create: bool)
         }
     }
     if let Some(tags) = &want.tags {
-        let set: Vec<Tag> = tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| build("an S3 tag", e))).collect::<TargetResult<_>>()?;
+        let set = sdk_tags(tags, "an S3 tag", |k, v| Tag::builder().key(k).value(v).build())?;
         let tagging = Tagging::builder().set_tag_set(Some(set)).build().map_err(|e| build("S3 tagging", e))?;
         s3.put_bucket_tagging().bucket(n).tagging(tagging).send().await.map_err(|e| sdk("s3:PutBucketTagging", &what, e))?;
     }
@@ -397,12 +389,7 @@ async fn trail(t: &AwsTarget, want: Trail, create: bool) -> TargetResult<()> {
     // The delivery role is `<project>-trail-delivery` for trail `<project>-trail`.
     let role_arn = want.log_group.as_ref().map(|_| format!("arn:aws:iam::{account}:role/{}-delivery", name));
     let bucket = want.s3_bucket.clone().ok_or_else(|| TargetError::Other(format!("{what}: no bucket")))?;
-    let tags: Vec<aws_sdk_cloudtrail::types::Tag> = want
-        .tags
-        .iter()
-        .flatten()
-        .map(|(k, v)| aws_sdk_cloudtrail::types::Tag::builder().key(k).value(v).build().map_err(|e| build("a CloudTrail tag", e)))
-        .collect::<TargetResult<_>>()?;
+    let tags = sdk_tags(want.tags.iter().flatten(), "a CloudTrail tag", |k, v| aws_sdk_cloudtrail::types::Tag::builder().key(k).value(v).build())?;
     if create {
         ct.create_trail()
             .name(name)
