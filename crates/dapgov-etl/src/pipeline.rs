@@ -4,7 +4,7 @@ use crate::ingest;
 use crate::pii::{self, Entity, Redactor};
 use crate::query;
 use crate::EtlError;
-use dapgov_inventory::target::{MetricDatum, RoleSession};
+use dapgov_inventory::target::{MetricDatum, RoleSession, ZoneStore};
 use dapgov_inventory::{Column, GlueTable};
 use dapgov_spec::{Dataset, Names, PiiAction, RuleAction, Spec};
 use datafusion::arrow::array::{Array, AsArray, StringArray};
@@ -15,6 +15,7 @@ use datafusion::datasource::MemTable;
 use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
 use datafusion::prelude::*;
 use datafusion::object_store::path::Path as StorePath;
+use datafusion::object_store::buffered::BufWriter;
 use datafusion::object_store::{ObjectStoreExt, PutPayload};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -212,10 +213,27 @@ fn columns_of(schema: &datafusion::arrow::datatypes::Schema, skip: &[&str]) -> V
     schema.fields().iter().filter(|f| !skip.contains(&f.name().as_str())).map(|f| Column { name: f.name().clone(), data_type: glue_type(f.data_type()).into() }).collect()
 }
 
-/// Write a DataFrame as Parquet under a fresh versioned prefix; returns its URL.
+/// Write a DataFrame as Parquet under a fresh versioned prefix.
 async fn write_parquet(df: DataFrame, url: &str, partition_by_year: bool) -> Result<(), EtlError> {
     let opts = if partition_by_year { DataFrameWriteOptions::new().with_partition_by(vec!["year".into()]) } else { DataFrameWriteOptions::new() };
     df.write_parquet(url, opts, None).await?;
+    Ok(())
+}
+
+/// Write a DataFrame as Parquet, then its CSV copy from the Parquet written, so the query (and
+/// any redaction in it) runs once.
+async fn write_outputs(ctx: &SessionContext, df: DataFrame, url: &str, csv_url: &str, partition_by_year: bool) -> Result<(), EtlError> {
+    let schema = df.schema().as_arrow().clone();
+    write_parquet(df, url, partition_by_year).await?;
+    let mut read = ParquetReadOptions::default();
+    let file_schema = if partition_by_year {
+        read = read.table_partition_cols(vec![("year".into(), DataType::Int32)]);
+        datafusion::arrow::datatypes::Schema::new(schema.fields().iter().filter(|f| f.name() != "year").cloned().collect::<Vec<_>>())
+    } else {
+        schema
+    };
+    let written = ctx.read_parquet(url, read.schema(&file_schema)).await?;
+    written.write_csv(csv_url, DataFrameWriteOptions::new(), None).await?;
     Ok(())
 }
 
@@ -260,11 +278,10 @@ async fn run_stages(session: &RoleSession, spec: &Spec, names: &Names, opts: &Ru
     let ds = spec.datasets.get(opts.dataset).ok_or_else(|| EtlError::UnknownDataset(opts.dataset.into()))?;
     let origin = opts.input.display().to_string();
     let zone = |z: &str| session.zones.get(z).ok_or_else(|| EtlError::Engine(format!("the {z} zone does not exist; run `dapgov apply`")));
-    let (landing, raw, curated, trusted) = (zone("landing")?, zone("raw")?, zone("curated")?, zone("trusted")?);
+    let (raw, curated, trusted) = (zone("raw")?, zone("curated")?, zone("trusted")?);
     let database = names.glue_database();
 
-    let bytes = std::fs::read(opts.input).map_err(|e| EtlError::input(&origin, format!("cannot read: {e}")))?;
-    let sha = hex::encode(Sha256::digest(&bytes));
+    let (sha, size) = hash_file(opts.input).await.map_err(|e| EtlError::input(&origin, format!("cannot read: {e}")))?;
     let config = serde_json::to_string(&(ds, &spec.trusted, &spec.etl, env!("CARGO_PKG_VERSION"))).expect("serialize");
     let mut run_id = hex::encode(Sha256::digest(format!("{sha}{config}").as_bytes()))[..16].to_string();
     let file_name = opts.input.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_else(|| "input".into());
@@ -272,7 +289,7 @@ async fn run_stages(session: &RoleSession, spec: &Spec, names: &Names, opts: &Ru
     let mut m = Manifest {
         dataset: opts.dataset.into(),
         started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        input: InputInfo { file: file_name.clone(), sha256: sha.clone(), bytes: bytes.len() as u64, landing_object: String::new() },
+        input: InputInfo { file: file_name.clone(), sha256: sha.clone(), bytes: size, landing_object: String::new() },
         ..Default::default()
     };
     if curated.store.head(&manifest_path(&run_id)).await.is_ok() {
@@ -287,7 +304,9 @@ async fn run_stages(session: &RoleSession, spec: &Spec, names: &Names, opts: &Ru
 
     // This run's output prefixes hold nothing published (its manifest does not exist), so
     // anything there is left by an attempt that was killed: clear it rather than read it back.
+    let staging = format!("_staging/{}/v={run_id}/", opts.dataset);
     let mut leftovers = vec![
+        (raw, staging.clone()),
         (raw, format!("{}/v={run_id}/", opts.dataset)),
         (raw, format!("quarantine/{}/v={run_id}/", opts.dataset)),
         (curated, format!("{}/v={run_id}/", opts.dataset)),
@@ -300,29 +319,233 @@ async fn run_stages(session: &RoleSession, spec: &Spec, names: &Names, opts: &Ru
     for (zone, prefix) in &leftovers {
         clear_prefix(zone, prefix).await?;
     }
+    let result = run_from_landing(session, spec, ds, &database, opts, m, &staging, started).await;
+    // Intermediate files are the run's own; they never outlive it, whatever its outcome.
+    let cleared = clear_prefix(raw, &staging).await;
+    let m = result?;
+    cleared?;
+    Ok(m)
+}
+
+/// sha256 and length of a file, read in blocks.
+async fn hash_file(path: &std::path::Path) -> std::io::Result<(String, u64)> {
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        use std::io::Read;
+        let mut f = std::fs::File::open(path)?;
+        let mut h = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut n = 0u64;
+        loop {
+            let k = f.read(&mut buf)?;
+            if k == 0 {
+                return Ok((hex::encode(h.finalize()), n));
+            }
+            h.update(&buf[..k]);
+            n += k as u64;
+        }
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}
+
+/// Copy a local file into a store object in blocks (a multipart upload for large files).
+async fn upload(path: &std::path::Path, zone: &ZoneStore, key: &StorePath) -> Result<(), EtlError> {
+    use tokio::io::AsyncWriteExt;
+    let mut file = tokio::fs::File::open(path).await.map_err(|e| EtlError::input(&path.display().to_string(), format!("cannot read: {e}")))?;
+    let mut writer = BufWriter::new(zone.store.clone(), key.clone());
+    if let Err(e) = tokio::io::copy(&mut file, &mut writer).await {
+        let _ = writer.abort().await;
+        return Err(EtlError::Engine(format!("{}{key}: cannot store the input: {e}", zone.url)));
+    }
+    writer.shutdown().await.map_err(|e| EtlError::Engine(format!("{}{key}: cannot store the input: {e}", zone.url)))
+}
+
+/// A store object as a blocking reader, for parsers that pull bytes; runs on a blocking thread.
+struct ObjectReader {
+    runtime: tokio::runtime::Handle,
+    stream: futures::stream::BoxStream<'static, datafusion::object_store::Result<bytes::Bytes>>,
+    chunk: bytes::Bytes,
+}
+
+impl std::io::Read for ObjectReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use futures::StreamExt;
+        while self.chunk.is_empty() {
+            match self.runtime.block_on(self.stream.next()) {
+                Some(Ok(b)) => self.chunk = b,
+                Some(Err(e)) => return Err(std::io::Error::other(e)),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len());
+        buf[..n].copy_from_slice(&self.chunk[..n]);
+        self.chunk = self.chunk.slice(n..);
+        Ok(n)
+    }
+}
+
+/// Records per batch written to the staged source: enough to amortise per-batch work, small
+/// enough that a batch of wide rows stays a few megabytes.
+const INGEST_BATCH: usize = 32 * 1024;
+
+enum Ingested {
+    Headers(Vec<String>),
+    Records(Vec<ingest::Record>),
+}
+
+/// Stream the landing copy into a staged Parquet file of text columns (named `cols`, derived
+/// from the header by `name_columns`), reading and writing at the same time, so a file of any
+/// size passes through in bounded memory. Returns the columns and the reader's warnings.
+async fn stage_source(
+    landing: &ZoneStore,
+    landing_key: &StorePath,
+    raw: &ZoneStore,
+    source_key: StorePath,
+    origin: &str,
+    name_columns: impl Fn(&[String]) -> Result<Vec<String>, EtlError>,
+) -> Result<(Vec<String>, Vec<String>), EtlError> {
+    use datafusion::parquet::arrow::AsyncArrowWriter;
+    let stream = landing.store.get(landing_key).await.map_err(|e| EtlError::Engine(e.to_string()))?.into_stream();
+    let reader = ObjectReader { runtime: tokio::runtime::Handle::current(), stream, chunk: bytes::Bytes::new() };
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Ingested, EtlError>>(2);
+    let origin_owned = origin.to_string();
+    let parser = tokio::task::spawn_blocking(move || -> Vec<String> {
+        let mut rows = match ingest::open(reader, &origin_owned) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = tx.blocking_send(Err(e));
+                return vec![];
+            }
+        };
+        if tx.blocking_send(Ok(Ingested::Headers(rows.headers.clone()))).is_err() {
+            return vec![];
+        }
+        let mut chunk = Vec::with_capacity(INGEST_BATCH);
+        for r in &mut rows {
+            match r {
+                Ok(r) => chunk.push(r),
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    return rows.warnings();
+                }
+            }
+            if chunk.len() == INGEST_BATCH && tx.blocking_send(Ok(Ingested::Records(std::mem::take(&mut chunk)))).is_err() {
+                return rows.warnings();
+            }
+        }
+        if !chunk.is_empty() {
+            let _ = tx.blocking_send(Ok(Ingested::Records(chunk)));
+        }
+        rows.warnings()
+    });
+    let cols = match rx.recv().await {
+        Some(Ok(Ingested::Headers(h))) => name_columns(&h)?,
+        Some(Err(e)) => return Err(e),
+        _ => return Err(EtlError::Engine(format!("{origin}: the reader stopped before the header"))),
+    };
+    let schema = ingest::to_batch(&cols, &[])?.schema();
+    let engine = |e: datafusion::parquet::errors::ParquetError| EtlError::Engine(format!("staging the input: {e}"));
+    let mut writer = AsyncArrowWriter::try_new(BufWriter::new(raw.store.clone(), source_key), schema, None).map_err(engine)?;
+    let mut records = 0usize;
+    while let Some(msg) = rx.recv().await {
+        let Ingested::Records(chunk) = msg? else { continue };
+        records += chunk.len();
+        writer.write(&ingest::to_batch(&cols, &chunk)?).await.map_err(engine)?;
+    }
+    writer.close().await.map_err(engine)?;
+    let warnings = parser.await.map_err(|e| EtlError::Engine(e.to_string()))?;
+    if records == 0 {
+        return Err(EtlError::input(origin, "the file has a header but no data rows"));
+    }
+    Ok((cols, warnings))
+}
+
+/// Write a DataFrame as Parquet under `name` in the run's staging prefix and register it as a
+/// table of that name, so later steps read it back instead of recomputing it.
+async fn stage(ctx: &SessionContext, raw: &ZoneStore, staging: &str, name: &str, df: DataFrame) -> Result<(), EtlError> {
+    let url = format!("{}{staging}{name}/", raw.url);
+    let schema = df.schema().as_arrow().clone();
+    let written = df.write_parquet(&url, DataFrameWriteOptions::new(), None).await?;
+    let rows: u64 = written.iter().filter_map(|b| b.column(0).as_primitive_opt::<datafusion::arrow::datatypes::UInt64Type>().map(|c| c.iter().flatten().sum::<u64>())).sum();
+    if rows == 0 {
+        // Nothing was written, so there is no file to list: an empty table of the same shape.
+        ctx.register_table(name, Arc::new(MemTable::try_new(Arc::new(schema), vec![vec![]])?))?;
+    } else {
+        ctx.register_parquet(name, &url, ParquetReadOptions::default()).await?;
+    }
+    Ok(())
+}
+
+/// Personal information found in every text value a query returns, counted by type. The
+/// partitions are scanned in parallel, batch by batch.
+async fn count_pii(ctx: &SessionContext, sql: &str) -> Result<BTreeMap<Entity, u64>, EtlError> {
+    use futures::StreamExt;
+    let streams = ctx.sql(sql).await?.execute_stream_partitioned().await?;
+    let tasks: Vec<_> = streams
+        .into_iter()
+        .map(|mut s| {
+            tokio::spawn(async move {
+                let mut found: BTreeMap<Entity, u64> = BTreeMap::new();
+                while let Some(b) = s.next().await {
+                    let b = b?;
+                    for c in b.columns() {
+                        let text = datafusion::arrow::compute::cast(c, &DataType::Utf8)?;
+                        for v in text.as_string::<i32>().iter().flatten() {
+                            pii::count(v, &mut found);
+                        }
+                    }
+                }
+                Ok::<_, datafusion::error::DataFusionError>(found)
+            })
+        })
+        .collect();
+    let mut total: BTreeMap<Entity, u64> = BTreeMap::new();
+    for t in tasks {
+        for (e, n) in t.await.map_err(|e| EtlError::Engine(e.to_string()))?? {
+            *total.entry(e).or_default() += n;
+        }
+    }
+    Ok(total)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_from_landing(
+    session: &RoleSession,
+    spec: &Spec,
+    ds: &Dataset,
+    database: &str,
+    opts: &RunOptions<'_>,
+    mut m: Manifest,
+    staging: &str,
+    started: Instant,
+) -> Result<Manifest, EtlError> {
+    let origin = opts.input.display().to_string();
+    let zone = |z: &str| session.zones.get(z).ok_or_else(|| EtlError::Engine(format!("the {z} zone does not exist; run `dapgov apply`")));
+    let (landing, raw, curated, trusted) = (zone("landing")?, zone("raw")?, zone("curated")?, zone("trusted")?);
+    let (run_id, sha, file_name) = (m.run_id.clone(), m.input.sha256.clone(), m.input.file.clone());
+    let manifest_path = StorePath::from(format!("_manifests/{}/{run_id}.json", opts.dataset));
 
     // Landing: the file as received, never changed afterwards.
     (opts.progress)("landing: storing the input");
     let landing_key = StorePath::from(format!("{}/{}/{}", opts.dataset, sha, file_name));
     if landing.store.head(&landing_key).await.is_err() {
-        landing.store.put(&landing_key, PutPayload::from(bytes.clone())).await.map_err(|e| EtlError::Engine(e.to_string()))?;
+        upload(opts.input, landing, &landing_key).await?;
     }
     m.input.landing_object = format!("{}{}", landing.url, landing_key);
 
-    // Ingest from the landing copy, as the role.
-    let landed = landing.store.get(&landing_key).await.map_err(|e| EtlError::Engine(e.to_string()))?.bytes().await.map_err(|e| EtlError::Engine(e.to_string()))?;
-    let table = ingest::read(&landed, &origin)?;
-    m.warnings.extend(table.warnings.clone());
-    let cols: Vec<String> = ingest::snake_case_names(&table.headers).into_iter().map(|c| ds.rename.get(&c).cloned().unwrap_or(c)).collect();
-    for req in &ds.required {
-        if !cols.contains(req) {
-            return Err(EtlError::input(
-                &origin,
-                format!("required column `{req}` is missing; the file has columns {}", cols.join(", ")),
-            ));
+    // Ingest from the landing copy, as the role, into a staged table of text columns.
+    (opts.progress)("ingest: reading the landing copy");
+    let name_columns = |headers: &[String]| -> Result<Vec<String>, EtlError> {
+        let cols: Vec<String> = ingest::snake_case_names(headers).into_iter().map(|c| ds.rename.get(&c).cloned().unwrap_or(c)).collect();
+        match ds.required.iter().find(|r| !cols.contains(r)) {
+            Some(req) => Err(EtlError::input(&origin, format!("required column `{req}` is missing; the file has columns {}", cols.join(", ")))),
+            None => Ok(cols),
         }
-    }
-    let batch = table.to_batch(&cols)?;
+    };
+    let source_key = StorePath::from(format!("{staging}source/part-0.parquet"));
+    let (cols, warnings) = stage_source(landing, &landing_key, raw, source_key, &origin, name_columns).await?;
+    m.warnings.extend(warnings);
 
     let ctx = query::context(session)?;
     let key = session.keys.pseudonymisation_key().await?;
@@ -344,7 +567,7 @@ async fn run_stages(session: &RoleSession, spec: &Spec, names: &Names, opts: &Ru
         .collect();
     let redactor = Arc::new(Redactor { policy, key });
     register_udfs(&ctx, redactor.clone());
-    ctx.register_table("source", Arc::new(MemTable::try_new(batch.schema(), vec![vec![batch]])?))?;
+    ctx.register_parquet("source", &format!("{}{staging}source/", raw.url), ParquetReadOptions::default()).await?;
 
     // Raw: typed, with lineage; values that do not parse send their row to quarantine.
     (opts.progress)("raw: typing and lineage");
@@ -363,7 +586,7 @@ async fn run_stages(session: &RoleSession, spec: &Spec, names: &Names, opts: &Ru
     }
     let lineage = format!("_source_row, {} AS _source_file, {} AS _source_sha256, CAST({} AS TIMESTAMP) AS _loaded_at", lit(&file_name), lit(&sha), lit(&loaded_at));
     let any_fail = if type_fails.is_empty() { "FALSE".to_string() } else { type_fails.iter().map(|f| f.2.clone()).collect::<Vec<_>>().join(" OR ") };
-    let raw_df = ctx.sql(&format!("SELECT {}, {lineage} FROM source WHERE NOT ({any_fail})", select.join(", "))).await?;
+    let raw_df = ctx.sql(&format!("SELECT {}, {lineage} FROM source WHERE _shape IS NULL AND NOT ({any_fail})", select.join(", "))).await?;
     let raw_url = format!("{}{}/v={run_id}/", raw.url, opts.dataset);
     write_parquet(raw_df, &raw_url, false).await?;
     let reason = if type_fails.is_empty() {
@@ -371,26 +594,28 @@ async fn run_stages(session: &RoleSession, spec: &Spec, names: &Names, opts: &Ru
     } else {
         format!("CASE {} END", type_fails.iter().map(|(c, t, f)| format!("WHEN {f} THEN {}", lit(&format!("type: `{c}` is not a valid {t}")))).collect::<Vec<_>>().join(" "))
     };
-    let rows_in = table.rows.len() as u64 + table.ragged.len() as u64;
-    let q_type = count(&ctx, &format!("SELECT COUNT(*) FROM source WHERE {any_fail}")).await?;
-    // Quarantine keeps the original text of every rejected row, with the rule and reason.
+    let counts = ctx
+        .sql(&format!("SELECT COUNT(*), COUNT(_shape), COALESCE(SUM(CASE WHEN _shape IS NULL AND ({any_fail}) THEN 1 ELSE 0 END), 0) FROM source"))
+        .await?
+        .collect()
+        .await?;
+    let count_at = |i: usize| counts.first().map(|b| b.column(i).as_primitive::<datafusion::arrow::datatypes::Int64Type>().value(0) as u64).unwrap_or(0);
+    let (rows_in, q_shape, q_type) = (count_at(0), count_at(1), count_at(2));
+    // Quarantine keeps the original text of every rejected row, with the rule and reason, and
+    // for a ragged row the record as written.
     let quarantine_url = format!("{}quarantine/{}/v={run_id}/", raw.url, opts.dataset);
     let all_text = cols.iter().map(|c| format!("CAST({} AS VARCHAR) AS {}", ident(c), ident(c))).collect::<Vec<_>>().join(", ");
-    let mut quarantine_parts = vec![format!("SELECT {all_text}, _source_row, 'type' AS _rule, {reason} AS _reason FROM source WHERE {any_fail}")];
-    for (line, n) in &table.ragged {
-        let nulls = cols.iter().map(|c| format!("CAST(NULL AS VARCHAR) AS {}", ident(c))).collect::<Vec<_>>().join(", ");
-        quarantine_parts.push(format!(
-            "SELECT {nulls}, CAST({line} AS BIGINT) AS _source_row, 'shape' AS _rule, {} AS _reason",
-            lit(&format!("ragged row: {n} fields where the header has {}", cols.len()))
-        ));
-    }
+    let mut quarantine_parts = vec![
+        format!("SELECT {all_text}, _source_row, 'type' AS _rule, {reason} AS _reason, CAST(NULL AS VARCHAR) AS _record FROM source WHERE _shape IS NULL AND ({any_fail})"),
+        format!("SELECT {all_text}, _source_row, 'shape' AS _rule, _shape AS _reason, _record FROM source WHERE _shape IS NOT NULL"),
+    ];
     if q_type > 0 {
         *m.quarantine_reasons.entry("type".into()).or_default() += q_type;
     }
-    if !table.ragged.is_empty() {
-        m.quarantine_reasons.insert("shape".into(), table.ragged.len() as u64);
+    if q_shape > 0 {
+        m.quarantine_reasons.insert("shape".into(), q_shape);
     }
-    m.stages.insert("raw".into(), StageCounts { rows_in, rows_out: rows_in - q_type - table.ragged.len() as u64, rows_quarantined: q_type + table.ragged.len() as u64 });
+    m.stages.insert("raw".into(), StageCounts { rows_in, rows_out: rows_in - q_type - q_shape, rows_quarantined: q_type + q_shape });
 
     let raw_table = GlueTable { name: format!("raw_{}", opts.dataset), location: raw_url.clone(), format: "parquet".into(), columns: vec![], partition_keys: vec![] };
     ctx.register_parquet("raw_new", &raw_url, ParquetReadOptions::default()).await?;
@@ -448,16 +673,31 @@ async fn run_stages(session: &RoleSession, spec: &Spec, names: &Names, opts: &Ru
     }
     m.rules_applied = checks.iter().map(|c| c.0.clone()).chain(ds.rules.iter().filter(|r| r.action == RuleAction::Warn).map(|r| format!("warn:{}", r.name))).collect();
     m.rules_applied.dedup();
-    let dup_rank = if ds.unique_key.is_empty() {
-        "1".into()
+    // Duplicate keys: every row after the first (in source order) of a key that repeats. Found
+    // by aggregating the key alone, so only the keys, not whole rows, are held or spilled.
+    let ranked = if ds.unique_key.is_empty() {
+        "SELECT *, 1 AS _dup_rank FROM raw_new".to_string()
     } else {
-        format!("ROW_NUMBER() OVER (PARTITION BY {} ORDER BY _source_row)", ds.unique_key.iter().map(|k| ident(k)).collect::<Vec<_>>().join(", "))
+        let keys = ds.unique_key.iter().map(|k| ident(k)).collect::<Vec<_>>();
+        let on = keys.iter().map(|k| format!("r.{k} = d.{k}")).collect::<Vec<_>>().join(" AND ");
+        let dups = ctx
+            .sql(&format!(
+                "SELECT r._source_row FROM raw_new r JOIN (SELECT {k}, MIN(_source_row) AS _first FROM raw_new GROUP BY {k} HAVING COUNT(*) > 1) d ON {on} WHERE r._source_row <> d._first",
+                k = keys.join(", ")
+            ))
+            .await?;
+        stage(&ctx, raw, staging, "duplicates", dups).await?;
+        "SELECT r.*, CASE WHEN d._source_row IS NULL THEN 1 ELSE 2 END AS _dup_rank FROM raw_new r LEFT JOIN duplicates d ON r._source_row = d._source_row".to_string()
     };
-    ctx.sql(&format!("CREATE VIEW checked AS SELECT *, {dup_rank} AS _dup_rank FROM raw_new")).await?;
-    let fail_any = if checks.is_empty() { "FALSE".into() } else { checks.iter().map(|c| format!("({})", c.1)).collect::<Vec<_>>().join(" OR ") };
-    let check_rule = if checks.is_empty() { "''".into() } else { format!("CASE {} END", checks.iter().map(|c| format!("WHEN {} THEN {}", c.1, lit(&c.0))).collect::<Vec<_>>().join(" ")) };
-    let check_reason = if checks.is_empty() { "''".into() } else { format!("CASE {} END", checks.iter().map(|c| format!("WHEN {} THEN {}", c.1, lit(&c.2))).collect::<Vec<_>>().join(" ")) };
-    let reasons = ctx.sql(&format!("SELECT {check_rule} AS rule, COUNT(*) AS n FROM checked WHERE {fail_any} GROUP BY 1 ORDER BY 1")).await?.collect().await?;
+    let check_rule = if checks.is_empty() { "CAST(NULL AS VARCHAR)".into() } else { format!("CASE {} END", checks.iter().map(|c| format!("WHEN {} THEN {}", c.1, lit(&c.0))).collect::<Vec<_>>().join(" ")) };
+    let check_reason = if checks.is_empty() { "CAST(NULL AS VARCHAR)".into() } else { format!("CASE {} END", checks.iter().map(|c| format!("WHEN {} THEN {}", c.1, lit(&c.2))).collect::<Vec<_>>().join(" ")) };
+    // Every row with the first rule it fails (NULL when it passes), evaluated once and staged.
+    let checked = ctx
+        .sql(&format!("SELECT *, {check_rule} AS _rule, {check_reason} AS _reason FROM ({ranked})"))
+        .await?;
+    stage(&ctx, raw, staging, "checked", checked).await?;
+    let passes = "_rule IS NULL";
+    let reasons = ctx.sql("SELECT _rule, COUNT(*) AS n FROM checked WHERE _rule IS NOT NULL GROUP BY 1 ORDER BY 1").await?.collect().await?;
     let mut q_rules = 0;
     for b in &reasons {
         let rule = b.column(0).as_string::<i32>();
@@ -467,12 +707,17 @@ async fn run_stages(session: &RoleSession, spec: &Spec, names: &Names, opts: &Ru
             q_rules += n.value(i) as u64;
         }
     }
-    quarantine_parts.push(format!("SELECT {all_text}, _source_row, {check_rule} AS _rule, {check_reason} AS _reason FROM checked WHERE {fail_any}"));
+    quarantine_parts.push(format!("SELECT {all_text}, _source_row, _rule, _reason, CAST(NULL AS VARCHAR) AS _record FROM checked WHERE _rule IS NOT NULL"));
     let qdf = ctx.sql(&quarantine_parts.join(" UNION ALL ")).await?;
     write_parquet(qdf, &quarantine_url, false).await?;
-    for r in ds.rules.iter().filter(|r| r.action == RuleAction::Warn) {
-        let n = count(&ctx, &format!("SELECT COUNT(*) FROM checked WHERE NOT ({fail_any}) AND NOT COALESCE(({}), FALSE)", r.check)).await?;
-        m.warnings_by_rule.insert(r.name.clone(), n);
+    let warn_rules: Vec<_> = ds.rules.iter().filter(|r| r.action == RuleAction::Warn).collect();
+    if !warn_rules.is_empty() {
+        let sums = warn_rules.iter().map(|r| format!("COALESCE(SUM(CASE WHEN COALESCE(({}), FALSE) THEN 0 ELSE 1 END), 0)", r.check)).collect::<Vec<_>>().join(", ");
+        let b = ctx.sql(&format!("SELECT {sums} FROM checked WHERE {passes}")).await?.collect().await?;
+        for (i, r) in warn_rules.iter().enumerate() {
+            let n = b.first().map(|b| b.column(i).as_primitive::<datafusion::arrow::datatypes::Int64Type>().value(0) as u64).unwrap_or(0);
+            m.warnings_by_rule.insert(r.name.clone(), n);
+        }
     }
 
     // PII: classify string columns from a sample; scan free text in full.
@@ -482,8 +727,7 @@ async fn run_stages(session: &RoleSession, spec: &Spec, names: &Names, opts: &Ru
         .filter(|f| is_text(f.data_type()) && !f.name().starts_with('_'))
         .map(|f| f.name().clone())
         .collect();
-    let sample = ctx.sql(&format!("SELECT * FROM checked WHERE NOT ({fail_any}) LIMIT 2000")).await?.collect().await?;
-    let mut pii_found: BTreeMap<Entity, u64> = BTreeMap::new();
+    let sample = ctx.sql(&format!("SELECT * FROM checked WHERE {passes} LIMIT 2000")).await?.collect().await?;
     let mut outputs_sql = vec![];
     let mut dropped: Vec<String> = ds.drop.clone();
     for c in &string_cols {
@@ -515,18 +759,11 @@ async fn run_stages(session: &RoleSession, spec: &Spec, names: &Names, opts: &Ru
         }
     }
     // Count every finding in the rows that reach curated.
-    if !string_cols.is_empty() {
-        let all = ctx
-            .sql(&format!("SELECT {} FROM checked WHERE NOT ({fail_any})", string_cols.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ")))
-            .await?
-            .collect()
-            .await?;
-        for c in &string_cols {
-            for v in string_values(&all, c) {
-                pii::count(&v, &mut pii_found);
-            }
-        }
-    }
+    let pii_found = if string_cols.is_empty() {
+        BTreeMap::new()
+    } else {
+        count_pii(&ctx, &format!("SELECT {} FROM checked WHERE {passes}", string_cols.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", "))).await?
+    };
     m.pii_found = pii_found.iter().map(|(e, n)| (e.name().to_string(), *n)).collect();
 
     let mut select = vec![];
@@ -548,8 +785,8 @@ async fn run_stages(session: &RoleSession, spec: &Spec, names: &Names, opts: &Ru
         Some(dc) => format!(", CAST(date_part('year', {}) AS INT) AS year", ident(dc)),
         None => String::new(),
     };
-    let curated_df = ctx.sql(&format!("SELECT {}{derived}{year} FROM checked WHERE NOT ({fail_any})", select.join(", "))).await?;
-    let rows_out = count(&ctx, &format!("SELECT COUNT(*) FROM checked WHERE NOT ({fail_any})")).await?;
+    let curated_df = ctx.sql(&format!("SELECT {}{derived}{year} FROM checked WHERE {passes}", select.join(", "))).await?;
+    let rows_out = count(&ctx, &format!("SELECT COUNT(*) FROM checked WHERE {passes}")).await?;
     if rows_out + q_rules != m.stages["raw"].rows_out {
         return Err(EtlError::Engine(format!(
             "curated would keep {rows_out} and quarantine {q_rules} of {} rows; refusing to lose rows",
@@ -559,8 +796,7 @@ async fn run_stages(session: &RoleSession, spec: &Spec, names: &Names, opts: &Ru
     let curated_url = format!("{}{}/v={run_id}/", curated.url, opts.dataset);
     let partitioned = ds.date_column.is_some();
     let curated_schema = curated_df.schema().as_arrow().clone();
-    write_parquet(curated_df.clone(), &curated_url, partitioned).await?;
-    curated_df.write_csv(&format!("{}{}/v={run_id}-csv/", curated.url, opts.dataset), DataFrameWriteOptions::new(), None).await?;
+    write_outputs(&ctx, curated_df, &curated_url, &format!("{}{}/v={run_id}-csv/", curated.url, opts.dataset), partitioned).await?;
     m.stages.insert("curated".into(), StageCounts { rows_in: m.stages["raw"].rows_out, rows_out, rows_quarantined: q_rules });
     m.schema = columns_of(&curated_schema, &[]);
 
@@ -597,17 +833,7 @@ async fn run_stages(session: &RoleSession, spec: &Spec, names: &Names, opts: &Ru
     query::register(&gate_ctx, &curated_check).await?;
     let leftover_cols: Vec<String> = curated_schema.fields().iter().filter(|f| is_text(f.data_type())).map(|f| f.name().clone()).collect();
     if !leftover_cols.is_empty() {
-        let b = gate_ctx
-            .sql(&format!("SELECT {} FROM curated.{}", leftover_cols.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", "), opts.dataset))
-            .await?
-            .collect()
-            .await?;
-        let mut left: BTreeMap<Entity, u64> = BTreeMap::new();
-        for c in &leftover_cols {
-            for v in string_values(&b, c) {
-                pii::count(&v, &mut left);
-            }
-        }
+        let left = count_pii(&gate_ctx, &format!("SELECT {} FROM curated.{}", leftover_cols.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", "), opts.dataset)).await?;
         if !left.is_empty() {
             gate_failures.push(format!("a second scan found PII left in curated: {}", left.iter().map(|(e, n)| format!("{} {n}", e.name())).collect::<Vec<_>>().join(", ")));
         }
@@ -654,8 +880,7 @@ async fn run_stages(session: &RoleSession, spec: &Spec, names: &Names, opts: &Ru
             let url = format!("{}{}/v={run_id}/", trusted.url, t.name);
             let schema = df.schema().as_arrow().clone();
             let by_year = t.partition_by_year && schema.field_with_name("year").is_ok();
-            write_parquet(df.clone(), &url, by_year).await?;
-            df.write_csv(&format!("{}{}/v={run_id}-csv/", trusted.url, t.name), DataFrameWriteOptions::new(), None).await?;
+            write_outputs(&tctx, df, &url, &format!("{}{}/v={run_id}-csv/", trusted.url, t.name), by_year).await?;
             session
                 .catalog
                 .put_table(&database, &GlueTable {
@@ -678,7 +903,7 @@ async fn run_stages(session: &RoleSession, spec: &Spec, names: &Names, opts: &Ru
     m.finished_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     m.duration_ms = started.elapsed().as_millis();
     let text = serde_json::to_vec_pretty(&m).expect("serialize");
-    curated.store.put(&manifest_path(&run_id), PutPayload::from(text)).await.map_err(|e| EtlError::Engine(e.to_string()))?;
+    curated.store.put(&manifest_path, PutPayload::from(text)).await.map_err(|e| EtlError::Engine(e.to_string()))?;
     if !gate_failures.is_empty() {
         return Err(EtlError::Gate(gate_failures.join("; ")));
     }

@@ -18,12 +18,27 @@ pub fn engine_config() -> SessionConfig {
     let mut config = SessionConfig::new().with_information_schema(true).with_target_partitions(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
     // Read text as Utf8 (not Utf8View) so the PII scan and UDFs see every string column.
     config.options_mut().execution.parquet.schema_force_view_types = false;
+    // Smaller row groups than the default million rows: a writer split by year holds one open
+    // row group per year, so this is what bounds the memory of a partitioned write.
+    config.options_mut().execution.parquet.max_row_group_size = 128 * 1024;
     config
+}
+
+/// What the engine may hold in memory before sorts, joins and aggregations spill to disk, so
+/// the memory a run needs does not grow with its input.
+pub const MEMORY_LIMIT: usize = 512 * 1024 * 1024;
+
+/// A context with dapgov's settings and a memory pool of `MEMORY_LIMIT`.
+pub fn bounded_context() -> Result<SessionContext, EtlError> {
+    use datafusion::execution::memory_pool::FairSpillPool;
+    use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+    let runtime = RuntimeEnvBuilder::new().with_memory_pool(Arc::new(FairSpillPool::new(MEMORY_LIMIT))).build_arc()?;
+    Ok(SessionContext::new_with_config_rt(engine_config(), runtime))
 }
 
 /// A context with every zone store the role has registered under its `dapgov://bucket` URL.
 pub fn context(session: &RoleSession) -> Result<SessionContext, EtlError> {
-    let ctx = SessionContext::new_with_config(engine_config());
+    let ctx = bounded_context()?;
     for z in session.zones.values() {
         let url = url::Url::parse(&z.url).map_err(|e| EtlError::Engine(e.to_string()))?;
         ctx.runtime_env().register_object_store(&url, z.store.clone());

@@ -251,22 +251,23 @@ impl ObjectStore for GovernedStore {
         if options.head {
             return Ok(GetResult { payload: GetResultPayload::Stream(stream::empty().boxed()), meta, range, attributes: Default::default() });
         }
+        // Segments are read and opened as the stream is polled, so a large object is never
+        // held whole in memory.
         let n = crypto::segment_count(len);
         let (first, last) = (range.start / SEGMENT as u64, if range.end == 0 { 0 } else { (range.end - 1) / SEGMENT as u64 });
-        let mut out = Vec::with_capacity((range.end - range.start) as usize);
-        for i in first..=last.min(n - 1) {
+        let want = range.clone();
+        let segments = stream::iter(first..=last.min(n - 1)).map(move |i| -> object_store::Result<Bytes> {
             let span = crypto::segment_span(i, len);
             let mut buf = vec![0u8; (span.end - span.start) as usize];
             f.seek(SeekFrom::Start(span.start)).map_err(generic)?;
             f.read_exact(&mut buf).map_err(|e| generic(format!("{arn}: truncated object: {e}")))?;
             let plain = crypto::open_segment(&header, &dek, i, i + 1 == n, &buf).map_err(|e| generic(format!("{arn}: {e}")))?;
             let seg_start = i * SEGMENT as u64;
-            let a = range.start.saturating_sub(seg_start) as usize;
-            let b = ((range.end - seg_start) as usize).min(plain.len());
-            out.extend_from_slice(&plain[a..b]);
-        }
-        let bytes = Bytes::from(out);
-        Ok(GetResult { payload: GetResultPayload::Stream(stream::once(async move { Ok(bytes) }).boxed()), meta, range, attributes: Default::default() })
+            let a = want.start.saturating_sub(seg_start) as usize;
+            let b = ((want.end - seg_start) as usize).min(plain.len());
+            Ok(Bytes::from(plain).slice(a..b))
+        });
+        Ok(GetResult { payload: GetResultPayload::Stream(segments.boxed()), meta, range, attributes: Default::default() })
     }
 
     fn delete_stream(&self, locations: BoxStream<'static, object_store::Result<Path>>) -> BoxStream<'static, object_store::Result<Path>> {

@@ -50,21 +50,27 @@ pub fn run(cmd: PiiCommand) -> anyhow::Result<u8> {
         PiiCommand::Eval { notes, seed, format } => return eval(notes, seed, &format),
     };
     let origin = path.display().to_string();
-    let bytes = std::fs::read(&path).with_context(|| format!("reading {origin}"))?;
-    let table = dapgov_etl::ingest::read(&bytes, &origin)?;
+    let file = std::fs::File::open(&path).with_context(|| format!("reading {origin}"))?;
+    // Read record by record: findings are kept, rows are not.
+    let mut rows = dapgov_etl::ingest::open(std::io::BufReader::new(file), &origin)?;
+    let headers = rows.headers.clone();
     let mut findings = vec![];
     let mut totals: std::collections::BTreeMap<&str, u64> = Default::default();
-    for (row, values) in table.source_rows.iter().zip(&table.rows) {
-        for (col, v) in table.headers.iter().zip(values) {
+    for record in &mut rows {
+        let record = record?;
+        for (col, v) in headers.iter().zip(&record.fields) {
             let Some(v) = v else { continue };
             for f in dapgov_etl::pii::scan(v) {
                 *totals.entry(f.entity.name()).or_default() += 1;
                 findings.push(serde_json::json!({
-                    "row": row, "column": col, "entity": f.entity.name(),
+                    "row": record.source_row, "column": col, "entity": f.entity.name(),
                     "value": dapgov_etl::pii::masked_for_display(&v[f.start..f.end]),
                 }));
             }
         }
+    }
+    for w in rows.warnings() {
+        eprintln!("warning: {w}");
     }
     if format == "json" {
         println!("{}", serde_json::to_string_pretty(&serde_json::json!({"file": origin, "totals": totals, "findings": findings}))?);
