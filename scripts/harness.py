@@ -13,6 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(os.environ.get("HOME", "/root")) / ".cache" / "dapgov"
 CARGO_TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+METRICS = ROOT / "data" / "3-1-1-contact-centre-metrics.csv"
 
 
 def say(*parts):
@@ -65,3 +66,29 @@ def timed(cmd, cwd=None, env=None):
         err.seek(0)
         return Run(p.returncode, out.read().decode(errors="replace"), err.read().decode(errors="replace"),
                    seconds, usage.ru_maxrss / 1024)
+
+
+def call_records(work, sizes, metrics=METRICS, name="calls"):
+    """Call records `dapgov sample calls` generates from a metrics file, whole and cut to each
+    size (rows): {rows: path}. Made once and kept in `work`."""
+    work.mkdir(parents=True, exist_ok=True)
+    full = work / f"{name}-all.csv"
+    if not full.exists():
+        say(f"generating call records from {metrics.name}")
+        subprocess.run([dapgov_binary(), "sample", "calls", "--from", str(metrics), "--out", str(full)], check=True, stdout=subprocess.DEVNULL)
+    with full.open() as f:
+        total = sum(1 for _ in f) - 1
+    files = {}
+    for n in sizes:
+        if n >= total:
+            files[total] = full
+            continue
+        part = work / f"{name}-{n}.csv"
+        if not part.exists():
+            with full.open() as src, part.open("w") as dst:
+                for i, line in enumerate(src):
+                    if i > n:
+                        break
+                    dst.write(line)
+        files[n] = part
+    return files

@@ -23,9 +23,11 @@ where
     R: std::fmt::Debug + Send + Sync + 'static,
 {
     match e {
-        SdkError::ServiceError(s) => {
+        SdkError::ServiceError(s) if s.err().code().is_some() => {
             format!("{}: {}", s.err().code().unwrap_or("error"), s.err().message().unwrap_or("(no message)"))
         }
+        // No code: the answer could not be read as an AWS error; say what came back.
+        SdkError::ServiceError(s) => format!("{} (HTTP response: {:?})", DisplayErrorContext(e), s.raw()),
         other => format!("{}", DisplayErrorContext(other)),
     }
 }

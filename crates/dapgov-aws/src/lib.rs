@@ -10,6 +10,10 @@ mod apply;
 mod emulator;
 mod error;
 mod read;
+mod session;
+mod store;
+
+pub use session::PSEUDONYMISATION_KEY_OBJECT;
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
@@ -78,6 +82,8 @@ fn s3control(conf: &aws_types::SdkConfig) -> aws_sdk_s3control::Client {
 pub struct AwsTarget {
     pub(crate) clients: Clients,
     pub(crate) region: String,
+    /// The loaded configuration, from which role sessions are derived (absent for mocked clients).
+    pub(crate) conf: Option<aws_types::SdkConfig>,
     account: OnceCell<String>,
 }
 
@@ -91,12 +97,14 @@ impl AwsTarget {
             .load()
             .await;
         let region = conf.region().map(|r| r.to_string()).unwrap_or_else(|| region.to_string());
-        Self::with_clients(Clients::from_conf(&conf), &region)
+        let mut target = Self::with_clients(Clients::from_conf(&conf), &region);
+        target.conf = Some(conf);
+        target
     }
 
     /// A target over given clients (tests use mocked ones).
     pub fn with_clients(clients: Clients, region: &str) -> Self {
-        AwsTarget { clients, region: region.to_string(), account: OnceCell::new() }
+        AwsTarget { clients, region: region.to_string(), conf: None, account: OnceCell::new() }
     }
 
     pub(crate) async fn account(&self) -> TargetResult<String> {
@@ -128,10 +136,7 @@ impl Target for AwsTarget {
         apply::change(self, change).await
     }
 
-    async fn session(&self, _project: &str, role: &str) -> TargetResult<RoleSession> {
-        Err(TargetError::Refused {
-            resource: format!("role {role}"),
-            message: "running the ETL and queries on the aws target is not available in this build; provisioning, inventory and audit are. Use `--target local` for the data stages".into(),
-        })
+    async fn session(&self, project: &str, role: &str) -> TargetResult<RoleSession> {
+        session::session(self, project, role).await
     }
 }

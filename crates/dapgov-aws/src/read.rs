@@ -82,7 +82,7 @@ pub(crate) async fn inventory(t: &AwsTarget, project: &str) -> TargetResult<Inve
     })
 }
 
-async fn buckets(t: &AwsTarget, project: &str) -> TargetResult<BTreeMap<String, Bucket>> {
+pub(crate) async fn buckets(t: &AwsTarget, project: &str) -> TargetResult<BTreeMap<String, Bucket>> {
     let list = t.clients.s3.list_buckets().send().await.map_err(|e| sdk("s3:ListAllMyBuckets", "the account", e))?;
     let names: Vec<String> = list.buckets().iter().filter_map(|b| b.name()).filter(|n| n.starts_with(&format!("{project}-"))).map(str::to_string).collect();
     let read = try_join_all(names.into_iter().map(|n| bucket(t, n))).await?;

@@ -9,6 +9,11 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+// DataFusion's recommended allocator: faster than the system's, and it returns memory freed by
+// worker threads instead of keeping it in per-thread arenas.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "dapgov", version, about = "Provision, run and audit a governed data analytics platform")]
 pub struct Cli {

@@ -234,3 +234,52 @@ c('budgets').delete_budget(AccountId=acct, BudgetName=f'{p}-monthly')
     assert_eq!(p.run(&["plan", "--detailed-exitcode"]).status.code(), Some(0));
     assert_eq!(p.audit_failing(), (0, vec![]));
 }
+
+#[test]
+fn the_data_stages_run_as_the_etl_role_on_s3_with_kms_glue_and_cloudwatch() {
+    let p = Project::new();
+    p.ok(&["apply", "--auto-approve"]);
+    // moto evaluates a bucket policy's Deny statements without their conditions (a documented
+    // limit), so the guards on TLS and on the KMS key would refuse every object request. They
+    // are lifted from the data zones here; the objects' keys are checked below instead.
+    p.boto3("for zone in ('landing', 'raw', 'curated', 'trusted'):\n    c('s3').delete_bucket_policy(Bucket=f'{p}-{zone}-{acct}')");
+    let city = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/3-1-1-contact-centre-metrics.csv");
+    let out = p.ok(&["etl", "run", "--input", city.to_str().unwrap(), "--dataset", "metrics"]);
+    assert!(out.contains("raw      rows in     5585  out     5585") && out.contains("trusted.metrics_yearly: written"), "{out}");
+    // The analyst reads trusted data through Glue and S3 with its own credentials.
+    let q = p.ok(&["query", "--format", "csv", "select year, round(call_handling_pct, 4) as chp, round(service_level, 4) as sl from trusted.metrics_yearly where year in (2020, 2023) order by year"]);
+    assert_eq!(q, "year,chp,sl\n2020,0.9039,0.7096\n2023,0.9419,0.7793\n");
+    assert!(p.ok(&["etl", "run", "--input", city.to_str().unwrap(), "--dataset", "metrics"]).starts_with("No-op"));
+    // Behind dapgov's back: every object in the data zones is SSE-KMS under its zone's key, the
+    // landing copy is the input byte for byte, the staging area is empty, the catalog holds the
+    // published tables, the run metrics reached CloudWatch, and the pseudonymisation key is kept
+    // only wrapped by KMS.
+    p.boto3(&format!(
+        r#"
+import hashlib
+s3, glue, cw, kms = c('s3'), c('glue'), c('cloudwatch'), c('kms')
+keys = {{}}
+for zone in ('landing', 'raw', 'curated', 'trusted'):
+    bucket = f'{{p}}-{{zone}}-{{acct}}'
+    rule = s3.get_bucket_encryption(Bucket=bucket)['ServerSideEncryptionConfiguration']['Rules'][0]
+    keys[zone] = rule['ApplyServerSideEncryptionByDefault']['KMSMasterKeyID']
+    objects = [o['Key'] for page in s3.get_paginator('list_objects_v2').paginate(Bucket=bucket) for o in page.get('Contents', [])]
+    assert objects, zone
+    assert not [k for k in objects if k.startswith('_staging/')], objects
+    for k in objects:
+        h = s3.head_object(Bucket=bucket, Key=k)
+        assert h['ServerSideEncryption'] == 'aws:kms' and h['SSEKMSKeyId'] == keys[zone], (zone, k, h.get('SSEKMSKeyId'))
+landing = [o['Key'] for o in s3.list_objects_v2(Bucket=f'{{p}}-landing-{{acct}}')['Contents']]
+body = s3.get_object(Bucket=f'{{p}}-landing-{{acct}}', Key=landing[0])['Body'].read()
+assert hashlib.sha256(body).digest() == hashlib.sha256(open({city:?}, 'rb').read()).digest()
+names = sorted(t['Name'] for t in glue.get_tables(DatabaseName=p.replace('-', '_') + '_catalog')['TableList'])
+assert names == ['curated_metrics', 'quarantine_metrics', 'raw_metrics', 'trusted_metrics_monthly', 'trusted_metrics_yearly'], names
+metrics = {{m['MetricName'] for m in cw.list_metrics(Namespace='dapgov')['Metrics'] if dict((d['Name'], d['Value']) for d in m['Dimensions']).get('Project') == p}}
+assert {{'EtlRunFailed', 'RowsIn', 'RowsOut', 'PiiFound'}} <= metrics, metrics
+wrapped = s3.get_object(Bucket=f'{{p}}-curated-{{acct}}', Key='_keys/pseudonymisation.key')['Body'].read()
+assert len(wrapped) > 32
+plain = kms.decrypt(CiphertextBlob=wrapped, EncryptionContext={{'purpose': 'pseudonymisation', 'project': p}})['Plaintext']
+assert len(plain) == 32
+"#
+    ));
+}

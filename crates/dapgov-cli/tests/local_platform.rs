@@ -372,16 +372,161 @@ fn a_run_killed_before_publishing_leaves_nothing_visible_and_the_next_run_conver
 fn rejected_rows_are_queryable_in_quarantine_with_rule_reason_and_source_row() {
     let p = Platform::new();
     let mut text = std::fs::read_to_string(city_file()).unwrap();
-    // Appended rows 5587..5589: handled above offered, a count that is not a number, a duplicate day.
-    text.push_str("2030-01-01;100;150;0;10.0;0.9;99991\r\n2030-01-02;100;lots;0;10.0;0.9;99992\r\n2024-09-30;1;1;0;1.0;1.0;99993\r\n");
+    // Appended rows 5587..5590: handled above offered, a count that is not a number, a duplicate
+    // day, and a record cut short.
+    text.push_str("2030-01-01;100;150;0;10.0;0.9;99991\r\n2030-01-02;100;lots;0;10.0;0.9;99992\r\n2024-09-30;1;1;0;1.0;1.0;99993\r\n2030-01-03;100;\"90;5\"\r\n");
     std::fs::write(p.dir.path().join("bad.csv"), text).unwrap();
     let out = p.ok(&["etl", "run", "--input", "bad.csv", "--dataset", "metrics"]);
-    assert!(out.contains("quarantined by handled_not_above_offered: 1") && out.contains("quarantined by type: 1") && out.contains("quarantined by unique_key: 1"), "{out}");
-    let q = p.ok(&["query", "--as", "etl", "--format", "csv", "select _source_row, _rule, _reason from quarantine.metrics order by _source_row"]);
+    assert!(out.contains("quarantined by handled_not_above_offered: 1") && out.contains("quarantined by type: 1") && out.contains("quarantined by unique_key: 1") && out.contains("quarantined by shape: 1"), "{out}");
+    let q = p.ok(&["query", "--as", "etl", "--format", "csv", "select _source_row, _rule, _reason, _record from quarantine.metrics order by _source_row"]);
     assert_eq!(
         q.trim(),
-        "_source_row,_rule,_reason\n5587,handled_not_above_offered,rule `handled_not_above_offered` failed: calls_handled <= calls_offered\n5588,type,type: `calls_handled` is not a valid bigint\n5589,unique_key,duplicate key (date)"
+        "_source_row,_rule,_reason,_record\n5587,handled_not_above_offered,rule `handled_not_above_offered` failed: calls_handled <= calls_offered,\n5588,type,type: `calls_handled` is not a valid bigint,\n5589,unique_key,duplicate key (date),\n5590,shape,ragged row: 3 fields where the header has 7,\"2030-01-03;100;\"\"90;5\"\"\""
     );
     // The analyst cannot read quarantine: it keeps values as received.
     assert!(!p.run(&["query", "select count(*) from quarantine.metrics"]).status.success());
+}
+
+fn original_project(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/original-project").join(file)
+}
+
+/// The portal file's totals over a date range: days, offered, handled, abandoned, and service
+/// level weighted by calls offered.
+fn portal_totals(first: &str, last: &str) -> (i64, i64, i64, i64, f64) {
+    let text = std::fs::read_to_string(city_file()).unwrap();
+    let (mut days, mut offered, mut handled, mut abandoned, mut weighted) = (0, 0, 0, 0, 0.0);
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split(';').collect();
+        if f[0] >= first && f[0] <= last {
+            let o: i64 = f[1].parse().unwrap();
+            days += 1;
+            offered += o;
+            handled += f[2].parse::<i64>().unwrap();
+            abandoned += f[3].parse::<i64>().unwrap();
+            weighted += f[5].parse::<f64>().unwrap() * o as f64;
+        }
+    }
+    (days, offered, handled, abandoned, weighted / offered as f64)
+}
+
+/// The same totals from the curated table the last run published.
+fn curated_totals(p: &Platform) -> (String, (i64, i64, i64, i64, f64)) {
+    let out = p.ok(&[
+        "query",
+        "--format",
+        "csv",
+        "select min(date), max(date), count(*), sum(calls_offered), sum(calls_handled), sum(calls_abandoned), \
+         sum(service_level * calls_offered) / sum(calls_offered) from curated.metrics",
+    ]);
+    let f: Vec<String> = out.lines().nth(1).unwrap().split(',').map(str::to_string).collect();
+    (format!("{}..{}", f[0], f[1]), (f[2].parse().unwrap(), f[3].parse().unwrap(), f[4].parse().unwrap(), f[5].parse().unwrap(), f[6].parse().unwrap()))
+}
+
+/// The original project's CSV written as an .xlsx workbook with real date and number cells.
+fn write_xlsx(from: &Path, to: &Path) {
+    use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+    let text = std::fs::read_to_string(from).unwrap();
+    let mut wb = Workbook::new();
+    let sheet = wb.add_worksheet();
+    let date = Format::new().set_num_format("yyyy-mm-dd");
+    for (r, line) in text.trim_start_matches('\u{feff}').lines().enumerate() {
+        for (c, v) in line.split(',').enumerate() {
+            let (r, c) = (r as u32, c as u16);
+            if r == 0 {
+                sheet.write_string(r, c, v).unwrap();
+            } else if c == 0 {
+                sheet.write_datetime_with_format(r, c, ExcelDateTime::parse_from_str(v).unwrap(), &date).unwrap();
+            } else {
+                sheet.write_number(r, c, v.parse::<f64>().unwrap()).unwrap();
+            }
+        }
+    }
+    wb.save(to).unwrap();
+}
+
+#[test]
+fn the_original_projects_files_load_as_csv_xlsx_and_xls_and_match_the_portal() {
+    let p = Platform::new();
+    let (days, offered, handled, abandoned, sl) = portal_totals("2024-01-01", "2024-07-31");
+    assert_eq!(days, 213);
+    let raw_csv = original_project("call_center_raw.csv");
+    let xlsx = p.dir.path().join("call_center_raw.xlsx");
+    write_xlsx(&raw_csv, &xlsx);
+    let xls = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/call_center_raw.xls");
+    for input in [raw_csv, xlsx, xls] {
+        let out = p.ok(&["etl", "run", "--input", input.to_str().unwrap(), "--dataset", "metrics"]);
+        assert!(out.contains("raw      rows in      213  out      213  quarantined      0"), "{}: {out}", input.display());
+        let (range, got) = curated_totals(&p);
+        assert_eq!(range, "2024-01-01..2024-07-31", "{}", input.display());
+        assert_eq!((got.0, got.1, got.2, got.3), (days, offered, handled, abandoned), "{}", input.display());
+        // The project's decimals are rounded to 9-10 significant digits; weighted, that is far
+        // below the 4 decimals the City publishes.
+        assert!((got.4 - sl).abs() < 1e-8, "{}: service level {} against the portal's {sl}", input.display(), got.4);
+    }
+    // The project's "cleaned" table lacks the metrics' columns: a clear error naming them.
+    let o = p.run(&["etl", "run", "--input", original_project("cleaned_call_center_data.csv").to_str().unwrap(), "--dataset", "metrics"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err.contains("required column `date` is missing; the file has columns date_metric_recorded, calls_handled, bd_id, call_ok"), "{err}");
+}
+
+#[test]
+fn bad_inputs_get_a_clear_error_or_quarantine_never_a_panic() {
+    let p = Platform::new();
+    let header = "Date;CallsOffered;CallsHandled;CallsAbandoned;AverageSpeedofAnswer;ServiceLevel;BI_ID\n";
+    let write = |name: &str, bytes: &[u8]| {
+        std::fs::write(p.dir.path().join(name), bytes).unwrap();
+        name.to_string()
+    };
+    let fails = |name: String, expected: &str| {
+        let o = p.run(&["etl", "run", "--input", &name, "--dataset", "metrics"]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{name}: {err}");
+        assert!(err.contains(&format!("{name}: {expected}")), "{name}: {err}");
+        assert!(!err.contains("panicked"), "{name}: {err}");
+    };
+    fails(write("empty.csv", b""), "the file is empty; expected a header line and data rows");
+    fails(write("blank.csv", b"\xEF\xBB\xBF\r\n\r\n"), "the file is empty");
+    fails(write("header-only.csv", header.as_bytes()), "the file has a header but no data rows");
+    let mut workbook = Vec::new();
+    write_xlsx(&original_project("call_center_raw.csv"), &p.dir.path().join("whole.xlsx"));
+    workbook.extend_from_slice(&std::fs::read(p.dir.path().join("whole.xlsx")).unwrap()[..2000]);
+    fails(write("truncated.xlsx", &workbook), "not a readable .xlsx workbook");
+    fails(write("corrupt.xls", b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1 and then nothing a workbook needs"), "not a readable .xls workbook");
+    fails(write("bad.parquet", b"PAR1 but nothing else"), "not a readable Parquet file");
+
+    // Mixed date formats are standardised to ISO; a date in none of the declared formats, a
+    // Latin-1 byte and a value of the wrong type are kept in quarantine or loaded with a warning.
+    let mut text = header.as_bytes().to_vec();
+    text.extend_from_slice(b"2024-07-31;10;9;1;5.0;0.9;1\n2024/07/30;10;9;1;5.0;0.9;2\n29/07/2024;10;9;1;5.0;0.9;3\nJuly 28 2024;10;9;1;5.0;0.9;4\n");
+    text.extend_from_slice(b"2024-07-27;10;nine;1;5.0;0.9;5\n2024-07-26;10;9;1;5.0;0.9;Caf\xe9\n");
+    // Enough good days that two rejected rows keep completeness above the gate's 0.99.
+    for day in 0..200 {
+        text.extend_from_slice(format!("{};10;9;1;5.0;0.9;{}\n", iso_day(day), 100 + day).as_bytes());
+    }
+    let out = p.ok(&["etl", "run", "--input", &write("mixed.csv", &text), "--dataset", "metrics"]);
+    assert!(out.contains("raw      rows in      206  out      204  quarantined      2"), "{out}");
+    assert!(out.contains("row 7: not valid UTF-8; values that are not UTF-8 were read as Latin-1 (Windows-1252)"), "{out}");
+    let dates = p.ok(&["query", "--format", "csv", "select date from curated.metrics where date >= '2024-07-26' order by date"]);
+    assert_eq!(dates, "date\n2024-07-26\n2024-07-29\n2024-07-30\n2024-07-31\n");
+    let q = p.ok(&["query", "--as", "etl", "--format", "csv", "select date, _reason from quarantine.metrics order by _source_row"]);
+    assert_eq!(q, "date,_reason\nJuly 28 2024,type: `date` is not a valid date\n2024-07-27,type: `calls_handled` is not a valid bigint\n");
+}
+
+/// 2023-01-01 plus `n` days, as ISO text.
+fn iso_day(n: i64) -> String {
+    let (mut y, mut d) = (2023, n);
+    let len = |y: i64| if y % 4 == 0 { 366 } else { 365 };
+    while d >= len(y) {
+        d -= len(y);
+        y += 1;
+    }
+    let months = [31, if y % 4 == 0 { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let mut m = 0;
+    while d >= months[m] {
+        d -= months[m];
+        m += 1;
+    }
+    format!("{y}-{:02}-{:02}", m + 1, d + 1)
 }

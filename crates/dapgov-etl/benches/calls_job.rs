@@ -10,6 +10,10 @@ use datafusion::prelude::*;
 use dapgov_etl::query::{arrow_type, engine_config};
 use dapgov_etl::sample::COLUMNS;
 
+// The allocator the dapgov binary runs with.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();

@@ -200,10 +200,15 @@ pub fn scan(text: &str) -> Vec<Finding> {
     for i in hits.iter() {
         let p = &pats[i];
         let mut at = 0;
-        while let Some(caps) = p.re.captures_at(text, at) {
-            let whole = caps.get(0).expect("match");
-            // Patterns with a group report the group (the number after "licence", ...).
-            let m = caps.get(1).filter(|_| p.entity == Entity::DriversLicence).unwrap_or(whole);
+        // `find_at` runs on the fast DFA engines; group captures are resolved only for the
+        // one pattern that reports a group, and only within its match.
+        while let Some(whole) = p.re.find_at(text, at) {
+            // The licence pattern reports its group: the number after "licence".
+            let m = if p.entity == Entity::DriversLicence {
+                p.re.captures_at(&text[..whole.end()], whole.start()).and_then(|c| c.get(1)).unwrap_or(whole)
+            } else {
+                whole
+            };
             if !valid(p.entity, m.as_str(), text, m.start()) {
                 // A rejected candidate must not hide one that starts inside it ("Caller Maria Gonzalez").
                 at = text[whole.start()..].char_indices().nth(1).map(|(i, _)| whole.start() + i).unwrap_or(text.len());

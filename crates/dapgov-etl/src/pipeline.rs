@@ -446,7 +446,8 @@ async fn stage_source(
     };
     let schema = ingest::to_batch(&cols, &[])?.schema();
     let engine = |e: datafusion::parquet::errors::ParquetError| EtlError::Engine(format!("staging the input: {e}"));
-    let mut writer = AsyncArrowWriter::try_new(BufWriter::new(raw.store.clone(), source_key), schema, None).map_err(engine)?;
+    let props = datafusion::parquet::file::properties::WriterProperties::builder().set_max_row_group_row_count(Some(query::engine_config().options().execution.parquet.max_row_group_size)).build();
+    let mut writer = AsyncArrowWriter::try_new(BufWriter::new(raw.store.clone(), source_key), schema, Some(props)).map_err(engine)?;
     let mut records = 0usize;
     while let Some(msg) = rx.recv().await {
         let Ingested::Records(chunk) = msg? else { continue };
@@ -462,8 +463,8 @@ async fn stage_source(
 }
 
 /// Write a DataFrame as Parquet under `name` in the run's staging prefix and register it as a
-/// table of that name, so later steps read it back instead of recomputing it.
-async fn stage(ctx: &SessionContext, raw: &ZoneStore, staging: &str, name: &str, df: DataFrame) -> Result<(), EtlError> {
+/// table of that name, so later steps read it back instead of recomputing it. Returns its rows.
+async fn stage(ctx: &SessionContext, raw: &ZoneStore, staging: &str, name: &str, df: DataFrame) -> Result<u64, EtlError> {
     let url = format!("{}{staging}{name}/", raw.url);
     let schema = df.schema().as_arrow().clone();
     let written = df.write_parquet(&url, DataFrameWriteOptions::new(), None).await?;
@@ -474,7 +475,7 @@ async fn stage(ctx: &SessionContext, raw: &ZoneStore, staging: &str, name: &str,
     } else {
         ctx.register_parquet(name, &url, ParquetReadOptions::default()).await?;
     }
-    Ok(())
+    Ok(rows)
 }
 
 /// Personal information found in every text value a query returns, counted by type. The
@@ -647,7 +648,7 @@ async fn run_from_landing(
     }
 
     // Curated: rules, quarantine, derived metrics, PII handled by policy.
-    (opts.progress)("curated: rules, PII and metrics");
+    (opts.progress)("curated: checking rules and keys");
     let mut checks: Vec<(String, String, String)> = vec![];
     for r in &ds.required {
         checks.push((format!("required:{r}"), format!("{} IS NULL", ident(r)), format!("required column `{r}` is empty")));
@@ -674,21 +675,19 @@ async fn run_from_landing(
     m.rules_applied = checks.iter().map(|c| c.0.clone()).chain(ds.rules.iter().filter(|r| r.action == RuleAction::Warn).map(|r| format!("warn:{}", r.name))).collect();
     m.rules_applied.dedup();
     // Duplicate keys: every row after the first (in source order) of a key that repeats. Found
-    // by aggregating the key alone, so only the keys, not whole rows, are held or spilled.
-    let ranked = if ds.unique_key.is_empty() {
-        "SELECT *, 1 AS _dup_rank FROM raw_new".to_string()
-    } else {
+    // by aggregating the key alone (spilled to disk when large); rows are joined only when a key
+    // repeats, with the small side, the duplicates, as the side held in memory.
+    let mut ranked = "SELECT *, 1 AS _dup_rank FROM raw_new".to_string();
+    if !ds.unique_key.is_empty() {
         let keys = ds.unique_key.iter().map(|k| ident(k)).collect::<Vec<_>>();
-        let on = keys.iter().map(|k| format!("r.{k} = d.{k}")).collect::<Vec<_>>().join(" AND ");
-        let dups = ctx
-            .sql(&format!(
-                "SELECT r._source_row FROM raw_new r JOIN (SELECT {k}, MIN(_source_row) AS _first FROM raw_new GROUP BY {k} HAVING COUNT(*) > 1) d ON {on} WHERE r._source_row <> d._first",
-                k = keys.join(", ")
-            ))
-            .await?;
-        stage(&ctx, raw, staging, "duplicates", dups).await?;
-        "SELECT r.*, CASE WHEN d._source_row IS NULL THEN 1 ELSE 2 END AS _dup_rank FROM raw_new r LEFT JOIN duplicates d ON r._source_row = d._source_row".to_string()
-    };
+        let repeated = ctx.sql(&format!("SELECT {k}, MIN(_source_row) AS _first FROM raw_new GROUP BY {k} HAVING COUNT(*) > 1", k = keys.join(", "))).await?;
+        if stage(&ctx, raw, staging, "repeated_keys", repeated).await? > 0 {
+            let on = keys.iter().map(|k| format!("d.{k} = r.{k}")).collect::<Vec<_>>().join(" AND ");
+            let dups = ctx.sql(&format!("SELECT r._source_row FROM repeated_keys d JOIN raw_new r ON {on} WHERE r._source_row <> d._first")).await?;
+            stage(&ctx, raw, staging, "duplicates", dups).await?;
+            ranked = "SELECT r.*, CASE WHEN d._source_row IS NULL THEN 1 ELSE 2 END AS _dup_rank FROM duplicates d RIGHT JOIN raw_new r ON d._source_row = r._source_row".into();
+        }
+    }
     let check_rule = if checks.is_empty() { "CAST(NULL AS VARCHAR)".into() } else { format!("CASE {} END", checks.iter().map(|c| format!("WHEN {} THEN {}", c.1, lit(&c.0))).collect::<Vec<_>>().join(" ")) };
     let check_reason = if checks.is_empty() { "CAST(NULL AS VARCHAR)".into() } else { format!("CASE {} END", checks.iter().map(|c| format!("WHEN {} THEN {}", c.1, lit(&c.2))).collect::<Vec<_>>().join(" ")) };
     // Every row with the first rule it fails (NULL when it passes), evaluated once and staged.
@@ -758,6 +757,7 @@ async fn run_from_landing(
             }
         }
     }
+    (opts.progress)("curated: counting PII");
     // Count every finding in the rows that reach curated.
     let pii_found = if string_cols.is_empty() {
         BTreeMap::new()
@@ -785,6 +785,7 @@ async fn run_from_landing(
         Some(dc) => format!(", CAST(date_part('year', {}) AS INT) AS year", ident(dc)),
         None => String::new(),
     };
+    (opts.progress)("curated: writing");
     let curated_df = ctx.sql(&format!("SELECT {}{derived}{year} FROM checked WHERE {passes}", select.join(", "))).await?;
     let rows_out = count(&ctx, &format!("SELECT COUNT(*) FROM checked WHERE {passes}")).await?;
     if rows_out + q_rules != m.stages["raw"].rows_out {
@@ -812,11 +813,12 @@ async fn run_from_landing(
         name: format!("quarantine_{}", opts.dataset),
         location: quarantine_url.clone(),
         format: "parquet".into(),
-        // The values as received, then where they came from and why they were set aside.
+        // The values as received, then where they came from, why they were set aside and, for
+        // a record that did not fit the header, the record as written.
         columns: cols
             .iter()
             .map(|c| Column { name: c.clone(), data_type: "string".into() })
-            .chain([("_source_row", "bigint"), ("_rule", "string"), ("_reason", "string")].map(|(n, t)| Column { name: n.into(), data_type: t.into() }))
+            .chain([("_source_row", "bigint"), ("_rule", "string"), ("_reason", "string"), ("_record", "string")].map(|(n, t)| Column { name: n.into(), data_type: t.into() }))
             .collect(),
         partition_keys: vec![],
     };
@@ -828,6 +830,7 @@ async fn run_from_landing(
     if completeness < spec.etl.min_completeness {
         gate_failures.push(format!("completeness {:.4} is below {} ({} of {} rows reached curated)", completeness, spec.etl.min_completeness, rows_out, rows_in));
     }
+    (opts.progress)("trusted: scanning curated for PII left");
     let gate_ctx = query::context(session)?;
     let curated_check = GlueTable { name: curated_table.name.clone(), ..curated_table.clone() };
     query::register(&gate_ctx, &curated_check).await?;
@@ -839,6 +842,7 @@ async fn run_from_landing(
         }
     }
 
+    (opts.progress)("publishing");
     failpoint("before-publish");
     // Publish raw, quarantine and curated by pointing the catalog at the new versions.
     let mut raw_table = raw_table;

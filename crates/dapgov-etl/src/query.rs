@@ -20,7 +20,14 @@ pub fn engine_config() -> SessionConfig {
     config.options_mut().execution.parquet.schema_force_view_types = false;
     // Smaller row groups than the default million rows: a writer split by year holds one open
     // row group per year, so this is what bounds the memory of a partitioned write.
-    config.options_mut().execution.parquet.max_row_group_size = 128 * 1024;
+    config.options_mut().execution.parquet.max_row_group_size = 64 * 1024;
+    // Each open column writer keeps its dictionary (and an index of it) until the row group
+    // ends; a small limit makes high-cardinality text (hashes, notes) fall back to plain
+    // encoding early, while low-cardinality columns (queue, outcome) still get dictionaries.
+    config.options_mut().execution.parquet.dictionary_page_size_limit = 64 * 1024;
+    // One writer per output file, serialising its columns in turn: the column-parallel writer
+    // buffers whole row groups per column, which is what its memory grows with.
+    config.options_mut().execution.parquet.allow_single_file_parallelism = false;
     config
 }
 

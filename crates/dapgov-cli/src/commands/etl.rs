@@ -46,7 +46,10 @@ pub async fn run(ctx: &Context, cmd: EtlCommand) -> anyhow::Result<u8> {
     } else {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    let progress = |msg: &str| bar.set_message(msg.to_string());
+    let progress = |msg: &str| {
+        tracing::info!("{msg}");
+        bar.set_message(msg.to_string());
+    };
     let m = dapgov_etl::run(&session, &l.spec, dapgov_etl::RunOptions { input: &input, dataset: &dataset, force, progress: &progress })
         .await
         .with_context(|| format!("etl run of {} as dataset {dataset}", input.display()))?;
