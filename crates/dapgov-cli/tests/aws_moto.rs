@@ -110,6 +110,13 @@ impl Project {
         assert!(o.status.success(), "boto3 script failed: {}", String::from_utf8_lossy(&o.stderr));
     }
 
+    /// `apply` repairs everything: the plan is then empty and the audit finds nothing.
+    fn repair_and_expect_clean(&self) {
+        self.ok(&["apply", "--auto-approve"]);
+        assert_eq!(self.run(&["plan", "--detailed-exitcode"]).status.code(), Some(0));
+        assert_eq!(self.audit_failing(), (0, vec![]));
+    }
+
     fn audit_failing(&self) -> (i32, Vec<String>) {
         let o = self.run(&["audit", "--format", "json"]);
         let a: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(self.dir.path().join("reports/audit.json")).unwrap()).unwrap();
@@ -188,9 +195,7 @@ c('iam').put_role_policy(RoleName=f'{p}-analyst', PolicyName='extra', PolicyDocu
         ]
     );
 
-    p.ok(&["apply", "--auto-approve"]);
-    assert_eq!(p.run(&["plan", "--detailed-exitcode"]).status.code(), Some(0));
-    assert_eq!(p.audit_failing(), (0, vec![]));
+    p.repair_and_expect_clean();
 }
 
 #[test]
@@ -230,9 +235,7 @@ c('budgets').delete_budget(AccountId=acct, BudgetName=f'{p}-monthly')
         ]
     );
 
-    p.ok(&["apply", "--auto-approve"]);
-    assert_eq!(p.run(&["plan", "--detailed-exitcode"]).status.code(), Some(0));
-    assert_eq!(p.audit_failing(), (0, vec![]));
+    p.repair_and_expect_clean();
 }
 
 #[test]

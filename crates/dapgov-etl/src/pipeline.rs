@@ -165,9 +165,20 @@ fn register_udfs(ctx: &SessionContext, redactor: Arc<Redactor>) {
     ctx.register_udf(replace);
 }
 
-async fn count(ctx: &SessionContext, sql: &str) -> Result<u64, EtlError> {
+/// The first row of a query whose columns are all counts (BIGINT), as numbers.
+async fn counts(ctx: &SessionContext, sql: &str) -> Result<Vec<u64>, EtlError> {
     let b = ctx.sql(sql).await?.collect().await?;
-    Ok(b.first().filter(|b| b.num_rows() > 0).map(|b| b.column(0).as_primitive::<datafusion::arrow::datatypes::Int64Type>().value(0) as u64).unwrap_or(0))
+    let Some(b) = b.first().filter(|b| b.num_rows() > 0) else { return Ok(vec![]) };
+    Ok(b.columns().iter().map(|c| c.as_primitive::<datafusion::arrow::datatypes::Int64Type>().value(0) as u64).collect())
+}
+
+async fn count(ctx: &SessionContext, sql: &str) -> Result<u64, EtlError> {
+    Ok(counts(ctx, sql).await?.first().copied().unwrap_or(0))
+}
+
+/// A zone's store in the session, or what to do when it is missing.
+fn zone<'a>(session: &'a RoleSession, name: &str) -> Result<&'a ZoneStore, EtlError> {
+    session.zones.get(name).ok_or_else(|| EtlError::Engine(format!("the {name} zone does not exist; run `dapgov apply`")))
 }
 
 /// Delete every object under `prefix` in a zone.
@@ -277,8 +288,7 @@ pub async fn run(session: &RoleSession, spec: &Spec, opts: RunOptions<'_>) -> Re
 async fn run_stages(session: &RoleSession, spec: &Spec, names: &Names, opts: &RunOptions<'_>, started: Instant) -> Result<Manifest, EtlError> {
     let ds = spec.datasets.get(opts.dataset).ok_or_else(|| EtlError::UnknownDataset(opts.dataset.into()))?;
     let origin = opts.input.display().to_string();
-    let zone = |z: &str| session.zones.get(z).ok_or_else(|| EtlError::Engine(format!("the {z} zone does not exist; run `dapgov apply`")));
-    let (raw, curated, trusted) = (zone("raw")?, zone("curated")?, zone("trusted")?);
+    let (raw, curated, trusted) = (zone(session, "raw")?, zone(session, "curated")?, zone(session, "trusted")?);
     let database = names.glue_database();
 
     let (sha, size) = hash_file(opts.input).await.map_err(|e| EtlError::input(&origin, format!("cannot read: {e}")))?;
@@ -522,8 +532,7 @@ async fn run_from_landing(
     started: Instant,
 ) -> Result<Manifest, EtlError> {
     let origin = opts.input.display().to_string();
-    let zone = |z: &str| session.zones.get(z).ok_or_else(|| EtlError::Engine(format!("the {z} zone does not exist; run `dapgov apply`")));
-    let (landing, raw, curated, trusted) = (zone("landing")?, zone("raw")?, zone("curated")?, zone("trusted")?);
+    let (landing, raw, curated, trusted) = (zone(session, "landing")?, zone(session, "raw")?, zone(session, "curated")?, zone(session, "trusted")?);
     let (run_id, sha, file_name) = (m.run_id.clone(), m.input.sha256.clone(), m.input.file.clone());
     let manifest_path = StorePath::from(format!("_manifests/{}/{run_id}.json", opts.dataset));
 
@@ -595,13 +604,11 @@ async fn run_from_landing(
     } else {
         format!("CASE {} END", type_fails.iter().map(|(c, t, f)| format!("WHEN {f} THEN {}", lit(&format!("type: `{c}` is not a valid {t}")))).collect::<Vec<_>>().join(" "))
     };
-    let counts = ctx
-        .sql(&format!("SELECT COUNT(*), COUNT(_shape), COALESCE(SUM(CASE WHEN _shape IS NULL AND ({any_fail}) THEN 1 ELSE 0 END), 0) FROM source"))
-        .await?
-        .collect()
-        .await?;
-    let count_at = |i: usize| counts.first().map(|b| b.column(i).as_primitive::<datafusion::arrow::datatypes::Int64Type>().value(0) as u64).unwrap_or(0);
-    let (rows_in, q_shape, q_type) = (count_at(0), count_at(1), count_at(2));
+    let [rows_in, q_shape, q_type] = counts(&ctx, &format!("SELECT COUNT(*), COUNT(_shape), COALESCE(SUM(CASE WHEN _shape IS NULL AND ({any_fail}) THEN 1 ELSE 0 END), 0) FROM source"))
+        .await?[..]
+    else {
+        return Err(EtlError::Engine("counting the staged input returned no row".into()));
+    };
     // Quarantine keeps the original text of every rejected row, with the rule and reason, and
     // for a ragged row the record as written.
     let quarantine_url = format!("{}quarantine/{}/v={run_id}/", raw.url, opts.dataset);
@@ -712,9 +719,8 @@ async fn run_from_landing(
     let warn_rules: Vec<_> = ds.rules.iter().filter(|r| r.action == RuleAction::Warn).collect();
     if !warn_rules.is_empty() {
         let sums = warn_rules.iter().map(|r| format!("COALESCE(SUM(CASE WHEN COALESCE(({}), FALSE) THEN 0 ELSE 1 END), 0)", r.check)).collect::<Vec<_>>().join(", ");
-        let b = ctx.sql(&format!("SELECT {sums} FROM checked WHERE {passes}")).await?.collect().await?;
-        for (i, r) in warn_rules.iter().enumerate() {
-            let n = b.first().map(|b| b.column(i).as_primitive::<datafusion::arrow::datatypes::Int64Type>().value(0) as u64).unwrap_or(0);
+        let n = counts(&ctx, &format!("SELECT {sums} FROM checked WHERE {passes}")).await?;
+        for (r, n) in warn_rules.iter().zip(n) {
             m.warnings_by_rule.insert(r.name.clone(), n);
         }
     }
