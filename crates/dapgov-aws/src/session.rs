@@ -59,7 +59,22 @@ pub(crate) async fn session(t: &AwsTarget, project: &str, role: &str) -> TargetR
         keys: Arc::new(AwsKeys { kms: clients.kms.clone(), key_alias: format!("alias/{project}-pii"), store: curated, project: project.into() }),
         metrics: Arc::new(AwsMetrics { cloudwatch: clients.cloudwatch.clone() }),
         catalog: Arc::new(AwsCatalog { glue: clients.glue.clone() }),
+        audit: Arc::new(AwsAuditLog { principal }),
     })
+}
+
+/// A refusal made before any AWS call leaves nothing for CloudTrail to record (it logs API
+/// calls), so it is reported to the operator with the assumed role's identity.
+struct AwsAuditLog {
+    principal: String,
+}
+
+#[async_trait::async_trait]
+impl dapgov_inventory::target::AuditLog for AwsAuditLog {
+    async fn refused(&self, action: &str, resource: &str, reason: &str) -> TargetResult<()> {
+        tracing::warn!(principal = %self.principal, action, resource, "refused: {reason}");
+        Ok(())
+    }
 }
 
 /// The pseudonymisation secret is a KMS data key under the PII key: generated once, kept only

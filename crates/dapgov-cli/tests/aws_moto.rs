@@ -252,6 +252,12 @@ fn the_data_stages_run_as_the_etl_role_on_s3_with_kms_glue_and_cloudwatch() {
     // The analyst reads trusted data through Glue and S3 with its own credentials.
     let q = p.ok(&["query", "--format", "csv", "select year, round(call_handling_pct, 4) as chp, round(service_level, 4) as sl from trusted.metrics_yearly where year in (2020, 2023) order by year"]);
     assert_eq!(q, "year,chp,sl\n2020,0.9039,0.7096\n2023,0.9419,0.7793\n");
+    // SQL reads only, on aws as locally: no file is written on the operator's machine.
+    let written = std::env::temp_dir().join(format!("{}-pwned.csv", p.name));
+    let o = p.run(&["query", "--as", "analyst", &format!("COPY (select 1 as x) TO '{}' STORED AS CSV", written.display())]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("`COPY` statements do not run as role `analyst`"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!written.exists());
     assert!(p.ok(&["etl", "run", "--input", city.to_str().unwrap(), "--dataset", "metrics"]).starts_with("No-op"));
     // Behind dapgov's back: every object in the data zones is SSE-KMS under its zone's key, the
     // landing copy is the input byte for byte, the staging area is empty, the catalog holds the

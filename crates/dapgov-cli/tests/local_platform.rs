@@ -104,6 +104,41 @@ fn analyst_is_refused_raw_data_and_served_curated_data() {
     assert!(denied.contains("s3:ListBucket"), "{denied}");
 }
 
+/// SQL as any role reads the catalog's tables through the role's stores and nothing else:
+/// no file is written, no path is read, no control record can be overwritten.
+#[test]
+fn no_role_writes_or_reads_files_through_sql_and_every_refusal_is_in_the_trail() {
+    let p = Platform::new();
+    p.load_city();
+    let out = p.dir.path().join("pwned.csv");
+    let policy = p.state().join("control/role/van311-analyst.json");
+    let before = std::fs::read(&policy).unwrap();
+    let attempts = [
+        format!("COPY (select 'pwned' as x) TO '{}' STORED AS CSV", out.display()),
+        format!("COPY (select '{{}}' as x) TO '{}' STORED AS CSV", policy.display()),
+        format!("CREATE EXTERNAL TABLE leak STORED AS CSV LOCATION '{}'", policy.display()),
+        "INSERT INTO curated.metrics SELECT * FROM curated.metrics".to_string(),
+        "DROP TABLE trusted.metrics_yearly".to_string(),
+        "SET datafusion.execution.target_partitions = 1".to_string(),
+    ];
+    for role in ["analyst", "etl", "auditor"] {
+        for sql in &attempts {
+            let o = p.run(&["query", "--as", role, sql]);
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(1), "{role}: {sql}: {err}");
+            assert!(err.contains(&format!("do not run as role `{role}`")), "{role}: {sql}: {err}");
+        }
+        let o = p.run(&["query", "--as", role, &format!("select * from '{}'", policy.display())]);
+        assert_eq!(o.status.code(), Some(1), "{role} read a file by path");
+    }
+    assert!(!out.exists(), "a query wrote a file");
+    assert_eq!(std::fs::read(&policy).unwrap(), before, "a query changed the analyst's policy");
+    let refused = p.ok(&["trail", "show", "--action", "dapgov:Query", "--denied"]);
+    assert_eq!(refused.lines().count(), attempts.len() * 3, "{refused}");
+    assert!(p.ok(&["trail", "verify"]).starts_with("Trail intact"));
+    assert_eq!(p.ok(&["query", "--format", "csv", "select count(*) as n from curated.metrics"]), "n\n5585\n");
+}
+
 #[test]
 fn objects_on_disk_hold_no_plaintext_and_survive_key_rotation() {
     let p = Platform::new();

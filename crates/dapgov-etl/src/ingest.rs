@@ -6,7 +6,23 @@ use datafusion::arrow::array::{ArrayRef, Int64Array, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+
+mod excel;
+pub use excel::{MAX_CELL_CHARS, MAX_SHEET_CELLS, MAX_WORKBOOK_BYTES};
+
+/// Columns one input may have. Wider files are refused with the count, before any work grows
+/// with their width.
+pub const MAX_COLUMNS: usize = 1024;
+/// Bytes one CSV record may span (a line, or lines joined by a quoted field). A longer one is
+/// refused as it is read, so a file that is one endless line, or an unterminated quote that
+/// swallows the rest of the file, never has to fit in memory.
+pub const MAX_RECORD_BYTES: u64 = 16 << 20;
+
+fn too_wide(origin: &str, columns: usize) -> EtlError {
+    EtlError::input(origin, format!("the header has {columns} columns; dapgov reads at most {MAX_COLUMNS}: drop the columns the dataset does not use, or split the file"))
+}
 
 pub enum Format {
     Csv,
@@ -38,6 +54,9 @@ pub struct Record {
 pub struct Rows {
     pub headers: Vec<String>,
     pub format: Format,
+    origin: String,
+    /// Set once a reader has panicked: what it holds is no longer trusted.
+    failed: bool,
     warnings: Arc<Mutex<Vec<String>>>,
     records: Box<dyn Iterator<Item = Result<Record, EtlError>> + Send>,
 }
@@ -52,7 +71,16 @@ impl Rows {
 impl Iterator for Rows {
     type Item = Result<Record, EtlError>;
     fn next(&mut self) -> Option<Self::Item> {
-        self.records.next()
+        if self.failed {
+            return None;
+        }
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.records.next())) {
+            Ok(next) => next,
+            Err(_) => {
+                self.failed = true;
+                Some(Err(EtlError::input(&self.origin, "the file is malformed: its reader stopped on data it could not decode")))
+            }
+        }
     }
 }
 
@@ -103,7 +131,17 @@ const SNIFF_BYTES: u64 = 64 * 1024;
 
 /// Open any supported input, recognised by its content rather than its name. CSV and Parquet
 /// are read as they stream; an Excel workbook is read whole (a sheet holds at most 1,048,576 rows).
-pub fn open<R: Read + Send + 'static>(mut input: R, origin: &str) -> Result<Rows, EtlError> {
+/// The parsers are third-party code fed untrusted bytes: a panic in one (a decoder's
+/// `unimplemented!` on a corrupt type tag, say) becomes an error naming the file, never a
+/// crash, both here and in `Rows::next`.
+pub fn open<R: Read + Send + 'static>(input: R, origin: &str) -> Result<Rows, EtlError> {
+    let mut rows = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| open_unguarded(input, origin)))
+        .unwrap_or_else(|_| Err(EtlError::input(origin, "the file is malformed: its reader stopped on data it could not decode")))?;
+    rows.origin = origin.to_string();
+    Ok(rows)
+}
+
+fn open_unguarded<R: Read + Send + 'static>(mut input: R, origin: &str) -> Result<Rows, EtlError> {
     let io = |e: std::io::Error| EtlError::input(origin, format!("cannot read: {e}"));
     let mut head = Vec::new();
     (&mut input).take(SNIFF_BYTES).read_to_end(&mut head).map_err(io)?;
@@ -114,19 +152,29 @@ pub fn open<R: Read + Send + 'static>(mut input: R, origin: &str) -> Result<Rows
         Format::Parquet => open_parquet(input, origin),
         Format::Xlsx | Format::Xls => {
             let mut bytes = Vec::new();
-            let mut input = input;
-            input.read_to_end(&mut bytes).map_err(io)?;
-            open_excel(&bytes, origin, matches!(format, Format::Xls))
+            input.take(MAX_WORKBOOK_BYTES + 1).read_to_end(&mut bytes).map_err(io)?;
+            if bytes.len() as u64 > MAX_WORKBOOK_BYTES {
+                return Err(EtlError::input(origin, format!("the workbook is over {} MiB; deliver data this large as CSV or Parquet, which stream", MAX_WORKBOOK_BYTES >> 20)));
+            }
+            excel::open(&bytes, origin, matches!(format, Format::Xls))
         }
     }
 }
+
+/// Values `read` holds at once (a million rows of sixteen columns).
+pub const WHOLE_TABLE_CELLS: u64 = 16 << 20;
 
 /// Read any supported input whole.
 pub fn read(bytes: &[u8], origin: &str) -> Result<Table, EtlError> {
     let mut rows = open(std::io::Cursor::new(bytes.to_vec()), origin)?;
     let mut t = Table { headers: rows.headers.clone(), rows: vec![], source_rows: vec![], ragged: vec![], warnings: vec![] };
+    let mut cells = 0u64;
     for r in &mut rows {
         let r = r?;
+        cells += r.fields.len() as u64;
+        if cells > WHOLE_TABLE_CELLS {
+            return Err(EtlError::input(origin, format!("more than {WHOLE_TABLE_CELLS} values; this command reads a file whole, so split the file (`etl run` streams files of any length)")));
+        }
         if r.ragged.is_some() {
             t.ragged.push((r.source_row, r.fields.len()));
         } else {
@@ -148,15 +196,24 @@ fn open_csv<R: Read + Send + 'static>(input: std::io::Chain<std::io::Cursor<Vec<
         return Err(EtlError::input(origin, "the file is empty; expected a header line and data rows"));
     }
     let delimiter = sniff_delimiter(&String::from_utf8_lossy(head));
-    let mut rdr = csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).flexible(true).from_reader(input);
+    let since_record = Arc::new(AtomicU64::new(0));
+    let guarded = RecordGuard { inner: input, since_record: since_record.clone() };
+    let mut rdr = csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).flexible(true).from_reader(guarded);
     let warnings = Arc::new(Mutex::new(Vec::new()));
     let mut warned = false;
     let mut rec = csv::ByteRecord::new();
     match rdr.read_byte_record(&mut rec) {
         Ok(true) => {}
         Ok(false) => return Err(EtlError::input(origin, "the file is empty; expected a header line and data rows")),
-        Err(e) => return Err(EtlError::input(origin, format!("cannot read the header line: {e}"))),
+        Err(e) => return Err(EtlError::input(origin, format!("cannot read the header line: {}", csv_error(&e)))),
     }
+    if rec.as_slice().len() as u64 > MAX_RECORD_BYTES {
+        return Err(EtlError::input(origin, format!("cannot read the header line: {RecordTooLong}")));
+    }
+    if rec.len() > MAX_COLUMNS {
+        return Err(too_wide(origin, rec.len()));
+    }
+    since_record.store(0, Ordering::Relaxed);
     let headers: Vec<String> = rec
         .iter()
         .enumerate()
@@ -174,8 +231,13 @@ fn open_csv<R: Read + Send + 'static>(input: std::io::Chain<std::io::Cursor<Vec<
             row += 1;
             match rdr.read_byte_record(&mut rec) {
                 Ok(false) => return None,
-                Err(e) => return Some(Err(EtlError::input(&origin, format!("row {row}: {e}")))),
+                Err(e) => return Some(Err(EtlError::input(&origin, format!("row {row}: {}", csv_error(&e))))),
                 Ok(true) => {}
+            }
+            // The reader reads ahead by at most its buffer, so this counts the next record's bytes.
+            since_record.store(0, Ordering::Relaxed);
+            if rec.as_slice().len() as u64 > MAX_RECORD_BYTES {
+                return Some(Err(EtlError::input(&origin, format!("row {row}: {RecordTooLong}"))));
             }
             if rec.len() == 1 && rec[0].is_empty() {
                 continue;
@@ -189,7 +251,44 @@ fn open_csv<R: Read + Send + 'static>(input: std::io::Chain<std::io::Cursor<Vec<
             return Some(Ok(Record { fields, source_row: row, ragged }));
         }
     });
-    Ok(Rows { headers, format: Format::Csv, warnings, records: Box::new(records) })
+    Ok(Rows { headers, format: Format::Csv, origin: String::new(), failed: false, warnings, records: Box::new(records) })
+}
+
+/// Counts the bytes read since the CSV reader last finished a record, and fails the read
+/// once they pass `MAX_RECORD_BYTES`.
+struct RecordGuard<R> {
+    inner: R,
+    since_record: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for RecordGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.since_record.load(Ordering::Relaxed) > MAX_RECORD_BYTES {
+            return Err(std::io::Error::other(RecordTooLong));
+        }
+        let n = self.inner.read(buf)?;
+        self.since_record.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+#[derive(Debug)]
+struct RecordTooLong;
+
+impl std::error::Error for RecordTooLong {}
+
+impl std::fmt::Display for RecordTooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "a record runs past {} MiB (one very long line, or a quote that is never closed); dapgov reads records up to that size", MAX_RECORD_BYTES >> 20)
+    }
+}
+
+/// A CSV reader's error without the data it may quote.
+fn csv_error(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::Io(io) => io.to_string(),
+        _ => e.to_string(),
+    }
 }
 
 /// Parquet values as text, so every format goes through the same typing and rules. The input
@@ -201,11 +300,17 @@ fn open_parquet<R: Read>(mut input: R, origin: &str) -> Result<Rows, EtlError> {
     let bad = |e: &dyn std::fmt::Display| EtlError::input(origin, format!("not a readable Parquet file: {e}"));
     let mut spool = tempfile::tempfile().map_err(|e| EtlError::Engine(format!("cannot create a temporary file: {e}")))?;
     std::io::copy(&mut input, &mut spool).map_err(|e| EtlError::input(origin, format!("cannot read: {e}")))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(spool).map_err(|e| bad(&e))?;
+    // Every value is read as text, so the Arrow schema a writer may embed is not needed: its
+    // decoder is skipped, and with it a class of corrupt files it could not describe.
+    let options = datafusion::parquet::arrow::arrow_reader::ArrowReaderOptions::new().with_skip_arrow_metadata(true);
+    let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(spool, options).map_err(|e| bad(&e))?;
     if builder.metadata().file_metadata().num_rows() == 0 {
         return Err(EtlError::input(origin, "the Parquet file has no rows"));
     }
     let headers: Vec<String> = builder.schema().fields().iter().map(|f| f.name().clone()).collect();
+    if headers.len() > MAX_COLUMNS {
+        return Err(too_wide(origin, headers.len()));
+    }
     let reader = builder.build().map_err(|e| bad(&e))?;
     let origin = origin.to_string();
     let mut next_row = 0i64;
@@ -232,45 +337,7 @@ fn open_parquet<R: Read>(mut input: R, origin: &str) -> Result<Rows, EtlError> {
             Ok(Record { fields, source_row: first + i as i64 + 1, ragged: None })
         }))
     });
-    Ok(Rows { headers, format: Format::Parquet, warnings: Default::default(), records: Box::new(records) })
-}
-
-fn open_excel(bytes: &[u8], origin: &str, legacy: bool) -> Result<Rows, EtlError> {
-    use calamine::{Data, Reader};
-    let cursor = std::io::Cursor::new(bytes);
-    let range = if legacy {
-        let mut wb: calamine::Xls<_> = calamine::Xls::new(cursor).map_err(|e| EtlError::input(origin, format!("not a readable .xls workbook: {e}")))?;
-        let first = wb.sheet_names().first().cloned().ok_or_else(|| EtlError::input(origin, "the workbook has no sheets"))?;
-        wb.worksheet_range(&first).map_err(|e| EtlError::input(origin, format!("sheet {first}: {e}")))?
-    } else {
-        let mut wb: calamine::Xlsx<_> = calamine::Xlsx::new(cursor).map_err(|e| EtlError::input(origin, format!("not a readable .xlsx workbook: {e}")))?;
-        let first = wb.sheet_names().first().cloned().ok_or_else(|| EtlError::input(origin, "the workbook has no sheets"))?;
-        wb.worksheet_range(&first).map_err(|e| EtlError::input(origin, format!("sheet {first}: {e}")))?
-    };
-    let cell = |d: &Data| -> Option<String> {
-        match d {
-            Data::Empty => None,
-            // Whole numbers come back as Float from .xlsx and Int from .xls: write both as integers.
-            Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => Some(format!("{}", *f as i64)),
-            Data::DateTime(dt) => {
-                // Excel serial days since 1899-12-30.
-                let base = chrono::NaiveDate::from_ymd_opt(1899, 12, 30).expect("valid date").and_hms_opt(0, 0, 0).expect("valid time");
-                let d = base + chrono::Duration::milliseconds((dt.as_f64() * 86_400_000.0).round() as i64);
-                Some(if d.time() == chrono::NaiveTime::MIN { d.date().to_string() } else { d.to_string() })
-            }
-            other => Some(other.to_string()),
-        }
-    };
-    let mut rows = range.rows();
-    let headers: Vec<String> = rows.next().ok_or_else(|| EtlError::input(origin, "the first sheet is empty"))?.iter().map(|c| cell(c).unwrap_or_default()).collect();
-    let records: Vec<Result<Record, EtlError>> = rows
-        .enumerate()
-        .filter_map(|(i, r)| {
-            let fields: Vec<Option<String>> = r.iter().map(cell).collect();
-            (!fields.iter().all(Option::is_none)).then(|| Ok(Record { fields, source_row: i as i64 + 2, ragged: None }))
-        })
-        .collect();
-    Ok(Rows { headers, format: if legacy { Format::Xls } else { Format::Xlsx }, warnings: Default::default(), records: Box::new(records.into_iter()) })
+    Ok(Rows { headers, format: Format::Parquet, origin: String::new(), failed: false, warnings: Default::default(), records: Box::new(records) })
 }
 
 /// Records as one Arrow batch: string columns named `names`, then `_source_row`, and for a
@@ -292,9 +359,28 @@ pub fn to_batch(names: &[String], records: &[Record]) -> Result<RecordBatch, Etl
     RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).map_err(|e| EtlError::Engine(e.to_string()))
 }
 
+/// Column names for a message: the first few, each cut short and masked when it reads as
+/// personal information (a header line can be data written in the wrong place).
+pub fn name_list(names: &[String]) -> String {
+    const SHOWN: usize = 12;
+    let mut out: Vec<String> = names.iter().take(SHOWN).map(|n| excerpt(n)).collect();
+    if names.len() > SHOWN {
+        out.push(format!("and {} more", names.len() - SHOWN));
+    }
+    out.join(", ")
+}
+
+/// At most 32 characters of a value, masked when it holds personal information.
+pub fn excerpt(value: &str) -> String {
+    let short: String = value.chars().take(32).collect();
+    let shown = if crate::pii::scan(&short).is_empty() { short } else { crate::pii::masked_for_display(&short) };
+    if value.chars().nth(32).is_some() { format!("{shown}…") } else { shown }
+}
+
 /// `AverageSpeedofAnswer` → `average_speedof_answer`, `BI_ID` → `bi_id`; unique and non-empty.
 pub fn snake_case_names(headers: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
+    let mut out: Vec<String> = Vec::with_capacity(headers.len());
+    let mut taken = std::collections::HashSet::with_capacity(headers.len());
     for (i, h) in headers.iter().enumerate() {
         let chars: Vec<char> = h.trim().chars().collect();
         let mut s = String::new();
@@ -321,10 +407,11 @@ pub fn snake_case_names(headers: &[String]) -> Vec<String> {
         }
         let base = s.clone();
         let mut n = 2;
-        while out.contains(&s) {
+        while taken.contains(&s) {
             s = format!("{base}_{n}");
             n += 1;
         }
+        taken.insert(s.clone());
         out.push(s);
     }
     out
@@ -347,6 +434,60 @@ mod tests {
         assert_eq!(t.rows.len(), 2);
         assert_eq!(t.rows[0][2].as_deref(), Some("two\r\nlines"));
         assert_eq!(t.ragged, vec![(4, 2)]);
+    }
+
+    fn stream_error(bytes: Vec<u8>) -> String {
+        match open(std::io::Cursor::new(bytes), "calls.csv") {
+            Err(e) => e.to_string(),
+            Ok(rows) => rows.filter_map(Result::err).map(|e| e.to_string()).next().unwrap_or_else(|| "no error".into()),
+        }
+    }
+
+    #[test]
+    fn a_file_wider_than_the_limit_is_refused_at_its_header() {
+        let header: Vec<String> = (0..10_000).map(|i| format!("c{i}")).collect();
+        let mut csv = header.join(",") + "\n";
+        for _ in 0..5 {
+            csv += &vec!["1"; 10_000].join(",");
+            csv += "\n";
+        }
+        let e = stream_error(csv.into_bytes());
+        assert!(e.contains("10000 columns") && e.contains("at most 1024"), "{e}");
+        let header: Vec<String> = (0..MAX_COLUMNS).map(|i| format!("c{i}")).collect();
+        let t = read(format!("{}\n{}\n", header.join(","), vec!["1"; MAX_COLUMNS].join(",")).as_bytes(), "f").unwrap();
+        assert_eq!(t.headers.len(), MAX_COLUMNS);
+        assert_eq!(snake_case_names(&vec!["x".to_string(); 3]), vec!["x", "x_2", "x_3"]);
+    }
+
+    /// One endless line, or a quote never closed, is refused as it streams; the error quotes none of it.
+    #[test]
+    fn records_longer_than_the_limit_are_refused_without_quoting_them() {
+        let mut one_line = b"date,notes\n2024-09-30,".to_vec();
+        one_line.extend(std::iter::repeat_n(b'7', (MAX_RECORD_BYTES + (1 << 20)) as usize));
+        let e = stream_error(one_line);
+        assert!(e.starts_with("calls.csv: row 2: a record runs past 16 MiB"), "{e}");
+        assert!(e.len() < 300, "{e}");
+
+        let mut open_quote = b"date,notes\n2024-09-30,\"he said\n".to_vec();
+        for _ in 0..(MAX_RECORD_BYTES / 16) {
+            open_quote.extend_from_slice(b"2024-09-29,fine\r\n\n");
+        }
+        let e = stream_error(open_quote);
+        assert!(e.contains("row 2: a record runs past 16 MiB") && e.contains("never closed"), "{e}");
+
+        let mut header = vec![b'h'; (MAX_RECORD_BYTES + 1) as usize];
+        header.extend_from_slice(b"\n1\n");
+        let e = stream_error(header);
+        assert!(e.starts_with("calls.csv: cannot read the header line: a record runs past"), "{e}");
+    }
+
+    #[test]
+    fn messages_list_a_few_names_cut_short_and_masked() {
+        let names: Vec<String> = (0..40).map(|i| format!("col{i}")).collect();
+        let list = name_list(&names);
+        assert!(list.ends_with("col11, and 28 more"), "{list}");
+        assert_eq!(excerpt(&"y".repeat(100)), format!("{}…", "y".repeat(32)));
+        assert!(!excerpt("jane.doe@example.com").contains("jane.doe"));
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub enum EtlError {
     Target(#[from] dapgov_inventory::target::TargetError),
     #[error("{0}")]
     Engine(String),
+    #[error("refused: `{statement}` statements do not run as role `{role}`; queries may only read ({})", query::READ_STATEMENTS)]
+    Refused { role: String, statement: String },
     #[error("quality gate failed: {0}")]
     Gate(String),
 }

@@ -395,9 +395,14 @@ impl std::io::Read for ObjectReader {
     }
 }
 
-/// Records per batch written to the staged source: enough to amortise per-batch work, small
-/// enough that a batch of wide rows stays a few megabytes.
+/// Records per batch written to the staged source: enough to amortise per-batch work, and
+/// at most `INGEST_BATCH_VALUES` values, so a batch of wide rows stays a few megabytes too.
 const INGEST_BATCH: usize = 32 * 1024;
+const INGEST_BATCH_VALUES: usize = 256 * 1024;
+
+fn ingest_batch(columns: usize) -> usize {
+    (INGEST_BATCH_VALUES / columns.max(1)).clamp(64, INGEST_BATCH)
+}
 
 enum Ingested {
     Headers(Vec<String>),
@@ -431,7 +436,8 @@ async fn stage_source(
         if tx.blocking_send(Ok(Ingested::Headers(rows.headers.clone()))).is_err() {
             return vec![];
         }
-        let mut chunk = Vec::with_capacity(INGEST_BATCH);
+        let batch = ingest_batch(rows.headers.len());
+        let mut chunk = Vec::with_capacity(batch);
         for r in &mut rows {
             match r {
                 Ok(r) => chunk.push(r),
@@ -440,7 +446,7 @@ async fn stage_source(
                     return rows.warnings();
                 }
             }
-            if chunk.len() == INGEST_BATCH && tx.blocking_send(Ok(Ingested::Records(std::mem::take(&mut chunk)))).is_err() {
+            if chunk.len() == batch && tx.blocking_send(Ok(Ingested::Records(std::mem::take(&mut chunk)))).is_err() {
                 return rows.warnings();
             }
         }
@@ -549,7 +555,7 @@ async fn run_from_landing(
     let name_columns = |headers: &[String]| -> Result<Vec<String>, EtlError> {
         let cols: Vec<String> = ingest::snake_case_names(headers).into_iter().map(|c| ds.rename.get(&c).cloned().unwrap_or(c)).collect();
         match ds.required.iter().find(|r| !cols.contains(r)) {
-            Some(req) => Err(EtlError::input(&origin, format!("required column `{req}` is missing; the file has columns {}", cols.join(", ")))),
+            Some(req) => Err(EtlError::input(&origin, format!("required column `{req}` is missing; the file has columns {}", ingest::name_list(&cols)))),
             None => Ok(cols),
         }
     };
@@ -872,11 +878,11 @@ async fn run_from_landing(
                 m.trusted.insert(t.name.clone(), format!("waiting for curated input(s) {}", missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")));
                 continue;
             }
-            let df = tctx.sql(&t.sql).await.map_err(|e| EtlError::Engine(format!("trusted table {}: {}", t.name, query::clean_error(&e))))?;
+            let df = query::read_only(&tctx, &t.sql, &session.role).await.map_err(|e| EtlError::Engine(format!("trusted table {}: {e}", t.name)))?;
             if let Some(rec) = &t.reconcile {
                 tctx.deregister_table("result")?;
                 tctx.register_table("result", df.clone().into_view())?;
-                let b = tctx.sql(rec).await?.collect().await?;
+                let b = query::read_only(&tctx, rec, &session.role).await?.collect().await?;
                 let get = |name: &str| b.first().and_then(|b| b.column_by_name(name)).and_then(|a| a.as_primitive_opt::<datafusion::arrow::datatypes::Float64Type>().map(|p| p.value(0)));
                 let (Some(expected), Some(actual)) = (get("expected"), get("actual")) else {
                     return Err(EtlError::Engine(format!("trusted table {}: reconcile must return DOUBLE columns `expected` and `actual`", t.name)));

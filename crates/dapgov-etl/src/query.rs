@@ -8,7 +8,9 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::catalog::MemorySchemaProvider;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::execution::context::SQLOptions;
 use datafusion::prelude::*;
+use datafusion::sql::parser::Statement as DFStatement;
 use std::sync::Arc;
 
 pub const SCHEMAS: [&str; 4] = ["raw", "curated", "trusted", "quarantine"];
@@ -43,9 +45,20 @@ pub fn bounded_context() -> Result<SessionContext, EtlError> {
     Ok(SessionContext::new_with_config_rt(engine_config(), runtime))
 }
 
-/// A context with every zone store the role has registered under its `dapgov://bucket` URL.
-pub fn context(session: &RoleSession) -> Result<SessionContext, EtlError> {
+/// A bounded context that reaches no file: the engine's default local file system store is
+/// removed, so no table, not even one a statement managed to define, reads or writes a path
+/// the role's stores do not govern.
+pub fn sealed_context() -> Result<SessionContext, EtlError> {
     let ctx = bounded_context()?;
+    let local_files = url::Url::parse("file://").expect("a valid URL");
+    ctx.runtime_env().deregister_object_store(&local_files)?;
+    Ok(ctx)
+}
+
+/// A sealed context with every zone store the role has, registered under its URL
+/// (`dapgov://bucket/` locally, `s3://bucket/` on aws).
+pub fn context(session: &RoleSession) -> Result<SessionContext, EtlError> {
+    let ctx = sealed_context()?;
     for z in session.zones.values() {
         let url = url::Url::parse(&z.url).map_err(|e| EtlError::Engine(e.to_string()))?;
         ctx.runtime_env().register_object_store(&url, z.store.clone());
@@ -112,9 +125,195 @@ pub fn clean_error(e: &datafusion::error::DataFusionError) -> String {
     s
 }
 
-/// Run SQL as the session's role.
+/// What a statement run by `query` (or a spec's trusted SQL) may be: a read. Files, tables,
+/// views and engine settings are never changed by SQL; dapgov's own commands do that.
+pub const READ_STATEMENTS: &str = "SELECT, WITH, VALUES, EXPLAIN, DESCRIBE, SHOW TABLES, SHOW COLUMNS or SHOW FUNCTIONS";
+
+/// Plan `text` as a read, or refuse it before anything runs. The statement kind is checked on
+/// the parsed statement (an allow-list), then the plan is checked again for any write,
+/// definition or setting a read could hide (`SELECT ... INTO` plans a `CREATE TABLE`).
+pub async fn read_only(ctx: &SessionContext, text: &str, role: &str) -> Result<DataFrame, EtlError> {
+    let state = ctx.state();
+    let dialect = state.config().options().sql_parser.dialect;
+    let statement = state.sql_to_statement(text, &dialect)?;
+    if let Some(kind) = not_a_read(&statement) {
+        return Err(EtlError::Refused { role: role.into(), statement: kind });
+    }
+    let plan = state.statement_to_plan(statement).await?;
+    let reads_only = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
+    if let Err(e) = reads_only.verify_plan(&plan) {
+        let detail = e.strip_backtrace();
+        let kind = detail.rsplit(": ").next().unwrap_or("a write").to_string();
+        return Err(EtlError::Refused { role: role.into(), statement: kind });
+    }
+    Ok(ctx.execute_logical_plan(plan).await?)
+}
+
+/// The kind of a statement that is not a read (e.g. `COPY`, `CREATE EXTERNAL TABLE`), or None.
+fn not_a_read(statement: &DFStatement) -> Option<String> {
+    use datafusion::sql::sqlparser::ast::Statement as S;
+    match statement {
+        DFStatement::Statement(s) => match s.as_ref() {
+            S::Query(_) | S::ShowTables { .. } | S::ShowColumns { .. } | S::ShowFunctions { .. } | S::ExplainTable { .. } => None,
+            S::Explain { statement, .. } => not_a_read(&DFStatement::Statement(statement.clone())),
+            other => Some(statement_kind(&other.to_string())),
+        },
+        DFStatement::Explain(e) => not_a_read(&e.statement),
+        other => Some(statement_kind(&other.to_string())),
+    }
+}
+
+/// The leading keywords that name a statement's kind: `INSERT`, `CREATE EXTERNAL TABLE`,
+/// `DROP VIEW`, `SET`. Never the rest of the statement, which may quote data.
+fn statement_kind(sql: &str) -> String {
+    const OBJECTS: [&str; 12] = ["TABLE", "VIEW", "SCHEMA", "DATABASE", "FUNCTION", "INDEX", "CATALOG", "TYPE", "ROLE", "USER", "SEQUENCE", "SECRET"];
+    let words: Vec<String> = sql.split_whitespace().take(6).map(|w| w.to_ascii_uppercase()).collect();
+    let Some(first) = words.first() else { return "an empty statement".into() };
+    if !["CREATE", "DROP", "ALTER", "SHOW", "TRUNCATE"].contains(&first.as_str()) {
+        return first.clone();
+    }
+    match words.iter().position(|w| OBJECTS.contains(&w.as_str())) {
+        Some(i) => words[..=i].join(" "),
+        None => words.iter().take(2).cloned().collect::<Vec<_>>().join(" "),
+    }
+}
+
+/// Run SQL as the session's role: reads only, through the role's stores.
 pub async fn sql(session: &RoleSession, database: &str, text: &str) -> Result<Vec<datafusion::arrow::record_batch::RecordBatch>, EtlError> {
     let ctx = catalog_context(session, database).await?;
-    let df = ctx.sql(text).await?;
+    let df = match read_only(&ctx, text, &session.role).await {
+        Err(refused @ EtlError::Refused { .. }) => {
+            session.audit.refused("dapgov:Query", database, &refused.to_string()).await?;
+            return Err(refused);
+        }
+        other => other?,
+    };
     Ok(df.collect().await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn run(ctx: &SessionContext, text: &str) -> Result<usize, EtlError> {
+        let batches = read_only(ctx, text, "analyst").await?.collect().await?;
+        Ok(batches.iter().map(|b| b.num_rows()).sum())
+    }
+
+    async fn platform_like() -> SessionContext {
+        let ctx = sealed_context().unwrap();
+        let catalog = ctx.catalog("datafusion").unwrap();
+        for s in SCHEMAS {
+            catalog.register_schema(s, Arc::new(MemorySchemaProvider::new())).unwrap();
+        }
+        let calls = ctx.sql("SELECT * FROM (VALUES (1, 'a'), (2, 'b')) AS t(id, queue)").await.unwrap().into_view();
+        ctx.register_table("curated.calls", calls).unwrap();
+        ctx
+    }
+
+    #[tokio::test]
+    async fn reads_run() {
+        let ctx = platform_like().await;
+        // (statement, exact rows), or None where only "some rows" is stable (plans, listings).
+        for (text, rows) in [
+            ("SELECT * FROM curated.calls", Some(2)),
+            ("select id from curated.calls where queue = 'b'", Some(1)),
+            ("WITH x AS (SELECT id FROM curated.calls) SELECT count(*) FROM x", Some(1)),
+            ("VALUES (1), (2), (3)", Some(3)),
+            ("SELECT 1 UNION ALL SELECT 2", Some(2)),
+            ("DESCRIBE curated.calls", Some(2)),
+            ("SHOW COLUMNS FROM curated.calls", Some(2)),
+            ("SELECT table_name FROM information_schema.tables WHERE table_schema = 'curated'", Some(1)),
+            ("EXPLAIN SELECT * FROM curated.calls", None),
+            ("EXPLAIN ANALYZE SELECT * FROM curated.calls", None),
+            ("SHOW TABLES", None),
+            ("SHOW FUNCTIONS LIKE 'abs'", None),
+        ] {
+            let n = run(&ctx, text).await.unwrap_or_else(|e| panic!("{text} was refused: {e}"));
+            match rows {
+                Some(rows) => assert_eq!(n, rows, "{text}"),
+                None => assert!(n > 0, "{text} returned nothing"),
+            }
+        }
+    }
+
+    /// Every statement kind DataFusion's SQL front end plans that is not a read, including the
+    /// ones that hide a write inside a read (EXPLAIN ANALYZE, SELECT INTO).
+    #[tokio::test]
+    async fn every_write_definition_and_setting_is_refused_before_it_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("x.csv");
+        let t = target.display();
+        let secret = dir.path().join("secret.csv");
+        std::fs::write(&secret, "a\n1\n").unwrap();
+        let s = secret.display();
+        let ctx = platform_like().await;
+        let cases: Vec<(String, &str)> = vec![
+            (format!("COPY (SELECT 'pwned' AS x) TO '{t}' STORED AS CSV"), "COPY"),
+            (format!("COPY curated.calls TO '{t}'"), "COPY"),
+            (format!("EXPLAIN ANALYZE COPY (SELECT 1) TO '{t}' STORED AS CSV"), "COPY"),
+            (format!("EXPLAIN COPY (SELECT 1) TO '{t}' STORED AS CSV"), "COPY"),
+            (format!("CREATE EXTERNAL TABLE leak STORED AS CSV LOCATION '{s}'"), "CREATE EXTERNAL TABLE"),
+            (format!("CREATE UNBOUNDED EXTERNAL TABLE leak STORED AS CSV LOCATION '{s}'"), "CREATE EXTERNAL TABLE"),
+            ("CREATE TABLE t AS SELECT 1".into(), "CREATE TABLE"),
+            ("CREATE OR REPLACE TABLE t (a INT)".into(), "CREATE OR REPLACE TABLE"),
+            ("CREATE VIEW curated.v AS SELECT 1".into(), "CREATE VIEW"),
+            ("CREATE TEMPORARY VIEW v AS SELECT 1".into(), "CREATE TEMPORARY VIEW"),
+            ("CREATE SCHEMA mine".into(), "CREATE SCHEMA"),
+            ("CREATE DATABASE mine".into(), "CREATE DATABASE"),
+            ("CREATE FUNCTION f(INT) RETURNS INT RETURN $1 + 1".into(), "CREATE FUNCTION"),
+            ("CREATE INDEX i ON curated.calls (id)".into(), "CREATE INDEX"),
+            ("DROP TABLE curated.calls".into(), "DROP TABLE"),
+            ("DROP VIEW curated.calls".into(), "DROP VIEW"),
+            ("DROP SCHEMA curated".into(), "DROP SCHEMA"),
+            ("DROP FUNCTION f".into(), "DROP FUNCTION"),
+            ("ALTER TABLE curated.calls ADD COLUMN b INT".into(), "ALTER TABLE"),
+            ("TRUNCATE TABLE curated.calls".into(), "TRUNCATE TABLE"),
+            ("INSERT INTO curated.calls VALUES (3, 'c')".into(), "INSERT"),
+            ("INSERT OVERWRITE curated.calls SELECT * FROM curated.calls".into(), "INSERT"),
+            ("UPDATE curated.calls SET queue = 'x'".into(), "UPDATE"),
+            ("DELETE FROM curated.calls".into(), "DELETE"),
+            ("MERGE INTO curated.calls USING curated.calls s ON true WHEN MATCHED THEN DELETE".into(), "MERGE"),
+            ("SELECT * INTO stolen FROM curated.calls".into(), "CreateMemoryTable"),
+            ("EXPLAIN ANALYZE INSERT INTO curated.calls VALUES (3, 'c')".into(), "INSERT"),
+            ("SET datafusion.execution.target_partitions = 1".into(), "SET"),
+            ("SET TIME ZONE 'UTC'".into(), "SET"),
+            ("RESET datafusion.execution.target_partitions".into(), "RESET"),
+            ("SHOW ALL".into(), "SHOW ALL"),
+            ("BEGIN TRANSACTION".into(), "BEGIN"),
+            ("COMMIT".into(), "COMMIT"),
+            ("ROLLBACK".into(), "ROLLBACK"),
+            ("PREPARE p AS SELECT 1".into(), "PREPARE"),
+            ("EXECUTE p".into(), "EXECUTE"),
+            ("DEALLOCATE p".into(), "DEALLOCATE"),
+        ];
+        let mut wrong = vec![];
+        for (text, kind) in &cases {
+            match run(&ctx, text).await {
+                Err(EtlError::Refused { role, statement }) if role == "analyst" && &statement == kind => {}
+                other => wrong.push(format!("{text}: {:?}", other.map_err(|e| e.to_string()))),
+            }
+        }
+        assert!(wrong.is_empty(), "not refused as expected:\n{}", wrong.join("\n"));
+        assert!(!target.exists(), "a refused statement wrote a file");
+        assert_eq!(run(&ctx, "SELECT count(*) FROM curated.calls").await.unwrap(), 1);
+        assert!(ctx.table("t").await.is_err() && ctx.table("stolen").await.is_err() && ctx.table("leak").await.is_err());
+    }
+
+    /// Tables that name a path or URL find no store to read it through, whatever the statement.
+    #[tokio::test]
+    async fn no_file_is_reachable_by_path_or_url() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret.csv");
+        std::fs::write(&secret, "a\n1\n").unwrap();
+        let ctx = platform_like().await;
+        for text in [format!("SELECT * FROM '{}'", secret.display()), format!("SELECT * FROM 'file://{}'", secret.display())] {
+            assert!(run(&ctx, &text).await.is_err(), "{text} read a file");
+        }
+        let url = ListingTableUrl::parse(format!("file://{}", secret.display())).unwrap();
+        assert!(ctx.runtime_env().object_store(&url).is_err(), "the local file system store is still registered");
+        // Several statements at once are not run either.
+        assert!(run(&ctx, "SELECT 1; DROP TABLE curated.calls").await.is_err());
+        assert_eq!(run(&ctx, "SELECT count(*) FROM curated.calls").await.unwrap(), 1);
+    }
 }

@@ -73,6 +73,7 @@ pub struct RoleSession {
     pub keys: Arc<dyn KeyService>,
     pub metrics: Arc<dyn MetricsSink>,
     pub catalog: Arc<dyn CatalogService>,
+    pub audit: Arc<dyn AuditLog>,
 }
 
 #[derive(Clone)]
@@ -106,4 +107,11 @@ pub trait MetricsSink: Send + Sync {
 pub trait CatalogService: Send + Sync {
     async fn put_table(&self, database: &str, table: &GlueTable) -> TargetResult<()>;
     async fn tables(&self, database: &str) -> TargetResult<Vec<GlueTable>>;
+}
+
+/// Where the platform records what a role was refused before any store or service saw the
+/// request (a query that would write, define or reconfigure).
+#[async_trait::async_trait]
+pub trait AuditLog: Send + Sync {
+    async fn refused(&self, action: &str, resource: &str, reason: &str) -> TargetResult<()>;
 }

@@ -406,7 +406,8 @@ impl Target for LocalTarget {
             zones,
             keys: Arc::new(LocalKeys { shared: self.shared.clone(), caller: caller.clone(), pii_key }),
             metrics: Arc::new(LocalMetrics { dir: self.metrics_dir(), caller: caller.clone(), shared: self.shared.clone() }),
-            catalog: Arc::new(LocalCatalog { target_root: self.shared.root.clone(), caller, shared: self.shared.clone(), region: self.region.clone() }),
+            catalog: Arc::new(LocalCatalog { target_root: self.shared.root.clone(), caller: caller.clone(), shared: self.shared.clone(), region: self.region.clone() }),
+            audit: Arc::new(LocalAuditLog { caller, shared: self.shared.clone() }),
         })
     }
 }
@@ -504,6 +505,20 @@ impl KeyService for LocalKeys {
         let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&material).expect("any key length");
         mac.update(&self.shared.pseudonym_salt);
         Ok(mac.finalize().into_bytes().to_vec())
+    }
+}
+
+/// Refusals go to the trail like the stores' own denials.
+struct LocalAuditLog {
+    caller: Caller,
+    shared: Arc<Shared>,
+}
+
+#[async_trait::async_trait]
+impl AuditLog for LocalAuditLog {
+    async fn refused(&self, action: &str, resource: &str, reason: &str) -> TargetResult<()> {
+        self.shared.record_event("data", &self.caller.arn, action, resource, "denied", Some(reason.into()));
+        Ok(())
     }
 }
 
