@@ -120,10 +120,6 @@ impl AwsTarget {
 
 #[async_trait::async_trait]
 impl Target for AwsTarget {
-    fn kind(&self) -> &'static str {
-        "aws"
-    }
-
     async fn account_id(&self) -> TargetResult<String> {
         self.account().await
     }

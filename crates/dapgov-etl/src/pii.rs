@@ -7,71 +7,13 @@
 
 use regex::Regex;
 use regex_automata::{Anchored, Input, PatternID, meta};
-use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub enum Entity {
-    #[serde(rename = "EMAIL")]
-    Email,
-    #[serde(rename = "PHONE_NUMBER")]
-    Phone,
-    #[serde(rename = "CREDIT_CARD")]
-    CreditCard,
-    #[serde(rename = "IP_ADDRESS")]
-    IpAddress,
-    #[serde(rename = "CANADA_SOCIAL_INSURANCE_NUMBER")]
-    Sin,
-    #[serde(rename = "CANADA_PERSONAL_HEALTH_NUMBER")]
-    Phn,
-    #[serde(rename = "CANADA_PASSPORT_NUMBER")]
-    Passport,
-    #[serde(rename = "CANADA_DRIVING_LICENSE")]
-    DriversLicence,
-    #[serde(rename = "CANADA_POSTAL_CODE")]
-    PostalCode,
-    #[serde(rename = "STREET_ADDRESS")]
-    StreetAddress,
-    #[serde(rename = "PERSON_NAME")]
-    PersonName,
-}
-
-impl Entity {
-    pub const ALL: [Entity; 11] = [
-        Entity::Email,
-        Entity::CreditCard,
-        Entity::Sin,
-        Entity::Phn,
-        Entity::Phone,
-        Entity::IpAddress,
-        Entity::Passport,
-        Entity::DriversLicence,
-        Entity::PostalCode,
-        Entity::StreetAddress,
-        Entity::PersonName,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Entity::Email => "EMAIL",
-            Entity::Phone => "PHONE_NUMBER",
-            Entity::CreditCard => "CREDIT_CARD",
-            Entity::IpAddress => "IP_ADDRESS",
-            Entity::Sin => "CANADA_SOCIAL_INSURANCE_NUMBER",
-            Entity::Phn => "CANADA_PERSONAL_HEALTH_NUMBER",
-            Entity::Passport => "CANADA_PASSPORT_NUMBER",
-            Entity::DriversLicence => "CANADA_DRIVING_LICENSE",
-            Entity::PostalCode => "CANADA_POSTAL_CODE",
-            Entity::StreetAddress => "STREET_ADDRESS",
-            Entity::PersonName => "PERSON_NAME",
-        }
-    }
-
-    pub fn from_name(s: &str) -> Option<Entity> {
-        Entity::ALL.into_iter().find(|e| e.name() == s)
-    }
-}
+/// The entity kinds are the spec's, so a policy can only name one the detector knows.
+pub use dapgov_spec::PiiEntity as Entity;
+/// What is done with a finding: the spec's `[etl.pii]` actions.
+pub use dapgov_spec::PiiAction as Action;
 
 /// Common given names (Canadian birth registries' most frequent), for PERSON_NAME.
 const GIVEN_NAMES: &str = "james john robert michael william david richard joseph thomas charles christopher daniel matthew anthony mark donald steven paul andrew joshua kenneth kevin brian george timothy ronald jason edward jeffrey ryan jacob gary nicholas eric jonathan stephen larry justin scott brandon benjamin samuel gregory alexander patrick frank raymond jack dennis jerry tyler aaron jose adam nathan henry zachary douglas peter kyle noah ethan jeremy walter christian keith roger terry austin sean gerald carl harold dylan arthur lawrence jordan jesse bryan billy bruce gabriel joe logan alan juan albert willie elijah wayne randy vincent mason roy ralph bobby russell bradley philip eugene liam lucas oliver owen leo mary patricia jennifer linda elizabeth barbara susan jessica sarah karen lisa nancy betty sandra margaret ashley kimberly emily donna michelle carol amanda melissa deborah stephanie dorothy rebecca sharon laura cynthia amy kathleen angela shirley brenda emma anna pamela nicole samantha katherine christine helen debra rachel carolyn janet maria catherine heather diane olivia julie joyce victoria ruth virginia lauren kelly christina joan evelyn judith andrea hannah megan cheryl jacqueline martha madison teresa gloria sara janice ann kathryn abigail sophia frances jean alice judy isabella julia grace amber denise danielle marilyn beverly charlotte natalie theresa diana brittany doris kayla alexis lori marie chloe ava mia amelia harper aria priya wei jian li ming mei hui raj amit sanjay anjali neha arjun ravi sunita fatima mohammed ahmed ali omar yusuf aisha hiroshi yuki kenji sakura jin min seo hyun chen wang zhang liu yang huang zhao jane";
@@ -286,14 +228,6 @@ pub fn count(text: &str, into: &mut BTreeMap<Entity, u64>) {
     for f in scan(text) {
         *into.entry(f.entity).or_default() += 1;
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    Redact,
-    Mask,
-    Hash,
-    Drop,
 }
 
 /// Replaces findings per entity policy. Hashes are keyed (HMAC-SHA256), so equal values

@@ -6,7 +6,7 @@ use crate::query;
 use crate::EtlError;
 use dapgov_inventory::target::{MetricDatum, RoleSession, ZoneStore};
 use dapgov_inventory::{Column, GlueTable};
-use dapgov_spec::{Dataset, Names, PiiAction, RuleAction, Spec};
+use dapgov_spec::{Dataset, Names, RuleAction, Spec};
 use datafusion::arrow::array::{Array, AsArray, StringArray};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -565,23 +565,7 @@ async fn run_from_landing(
 
     let ctx = query::context(session)?;
     let key = session.keys.pseudonymisation_key().await?;
-    let policy = spec
-        .etl
-        .pii
-        .iter()
-        .filter_map(|(k, v)| {
-            Some((
-                Entity::from_name(k)?,
-                match v {
-                    PiiAction::Redact => pii::Action::Redact,
-                    PiiAction::Mask => pii::Action::Mask,
-                    PiiAction::Hash => pii::Action::Hash,
-                    PiiAction::Drop => pii::Action::Drop,
-                },
-            ))
-        })
-        .collect();
-    let redactor = Arc::new(Redactor { policy, key });
+    let redactor = Arc::new(Redactor { policy: spec.etl.pii.clone(), key });
     register_udfs(&ctx, redactor.clone());
     ctx.register_parquet("source", &format!("{}{staging}source/", raw.url), ParquetReadOptions::default()).await?;
 

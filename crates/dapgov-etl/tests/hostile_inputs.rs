@@ -49,6 +49,10 @@ static PARQUET: LazyLock<Vec<u8>> = LazyLock::new(|| {
     out
 });
 
+fn seeds() -> [(&'static str, &'static [u8]); 4] {
+    [("csv", &CITY_CSV), ("xlsx", &XLSX), ("xls", &XLS), ("parquet", &PARQUET)]
+}
+
 /// Read everything an input yields; the outcome itself does not matter, only that it comes.
 fn read_all(bytes: Vec<u8>) {
     if let Ok(rows) = ingest::open(std::io::Cursor::new(bytes), "fuzzed") {
@@ -107,7 +111,7 @@ fn mutate(seed: &[u8], edits: &[Edit]) -> Vec<u8> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 1000, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn random_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
@@ -121,31 +125,17 @@ proptest! {
         read_all(b);
     }
 
+    /// A valid file of each format (CSV, .xlsx, .xls, Parquet), edited.
     #[test]
-    fn edited_csv(e in edits()) {
-        read_all(mutate(&CITY_CSV, &e));
-    }
-
-    #[test]
-    fn edited_xlsx(e in edits()) {
-        read_all(mutate(&XLSX, &e));
-    }
-
-    #[test]
-    fn edited_xls(e in edits()) {
-        read_all(mutate(&XLS, &e));
-    }
-
-    #[test]
-    fn edited_parquet(e in edits()) {
-        read_all(mutate(&PARQUET, &e));
+    fn edited_files(which in 0usize..4, e in edits()) {
+        read_all(mutate(seeds()[which].1, &e));
     }
 }
 
 #[test]
 fn the_seeds_are_valid_inputs() {
-    for (name, seed) in [("csv", &*CITY_CSV), ("xlsx", &*XLSX), ("xls", &*XLS), ("parquet", &*PARQUET)] {
-        let rows = ingest::open(std::io::Cursor::new(seed.clone()), name).unwrap_or_else(|e| panic!("{name}: {e}"));
+    for (name, seed) in seeds() {
+        let rows = ingest::open(std::io::Cursor::new(seed.to_vec()), name).unwrap_or_else(|e| panic!("{name}: {e}"));
         let n = rows.map(|r| r.unwrap_or_else(|e| panic!("{name}: {e}"))).count();
         assert!(n >= 2, "{name}: {n} records");
     }

@@ -463,21 +463,6 @@ pub enum ResourceKind {
 }
 
 impl ResourceKind {
-    pub const ALL: [ResourceKind; 12] = [
-        ResourceKind::AccountSettings,
-        ResourceKind::Key,
-        ResourceKind::Topic,
-        ResourceKind::LogGroup,
-        ResourceKind::Role,
-        ResourceKind::Bucket,
-        ResourceKind::Trail,
-        ResourceKind::Alarm,
-        ResourceKind::Budget,
-        ResourceKind::GlueSecurityConfiguration,
-        ResourceKind::GlueDatabase,
-        ResourceKind::AthenaWorkgroup,
-    ];
-
     /// The name used in plan addresses, e.g. `bucket.dapgov-raw`.
     pub fn as_str(self) -> &'static str {
         match self {

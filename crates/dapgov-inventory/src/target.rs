@@ -52,8 +52,6 @@ pub type TargetResult<T> = Result<T, TargetError>;
 
 #[async_trait::async_trait]
 pub trait Target: Send + Sync {
-    /// `local` or `aws`.
-    fn kind(&self) -> &'static str;
     async fn account_id(&self) -> TargetResult<String>;
     /// Read everything dapgov manages for `project`, plus account-level settings.
     async fn read_inventory(&self, project: &str) -> TargetResult<Inventory>;

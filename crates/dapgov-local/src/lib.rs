@@ -262,10 +262,6 @@ impl LocalTarget {
 
 #[async_trait::async_trait]
 impl Target for LocalTarget {
-    fn kind(&self) -> &'static str {
-        "local"
-    }
-
     async fn account_id(&self) -> TargetResult<String> {
         Ok(ACCOUNT.into())
     }

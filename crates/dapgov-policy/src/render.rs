@@ -48,10 +48,6 @@ impl Templates {
         Self { hb }
     }
 
-    pub fn names(&self) -> Vec<&'static str> {
-        BUILTIN.iter().map(|(n, _)| *n).collect()
-    }
-
     /// Render a template with `context` and parse the result as a policy document.
     pub fn render<C: Serialize>(&self, name: &str, context: &C) -> Result<serde_json::Value, RenderError> {
         if !self.hb.has_template(name) {

@@ -197,9 +197,10 @@ pub(crate) mod tests {
 }
 
 /// The check catalogue as a Markdown table (one section per pillar), as `docs/checks.md` shows it.
-pub fn catalogue_markdown(catalogue: &dapgov_audit::Catalogue) -> String {
+/// The catalogue as Markdown tables, one per pillar (only `only`'s, when given).
+pub fn catalogue_markdown(catalogue: &dapgov_audit::Catalogue, only: Option<dapgov_audit::Pillar>) -> String {
     let mut out = String::new();
-    for pillar in dapgov_audit::Pillar::ALL {
+    for pillar in dapgov_audit::Pillar::ALL.into_iter().filter(|p| only.is_none_or(|o| o == *p)) {
         let checks: Vec<_> = catalogue.checks().iter().filter(|c| c.pillar == pillar).collect();
         out.push_str(&format!("### {} ({} checks)\n\n", pillar.title(), checks.len()));
         out.push_str("| Check | Severity | Best practice | Resource | Title | Prowler counterpart |\n|---|---|---|---|---|---|\n");
@@ -219,8 +220,10 @@ mod docs_tests {
         let doc = include_str!("../../../docs/checks.md");
         let start = doc.find("<!-- catalogue:start -->\n").expect("start marker") + "<!-- catalogue:start -->\n".len();
         let end = doc.find("<!-- catalogue:end -->").expect("end marker");
-        let generated = super::catalogue_markdown(&dapgov_audit::Catalogue::builtin().unwrap());
+        let generated = super::catalogue_markdown(&dapgov_audit::Catalogue::builtin().unwrap(), None);
         assert!(doc[start..end] == generated, "docs/checks.md is out of date: run `dapgov checks --format markdown` and paste it between the markers");
+        let security = super::catalogue_markdown(&dapgov_audit::Catalogue::builtin().unwrap(), Some(dapgov_audit::Pillar::Security));
+        assert!(security.starts_with("### Security") && security.matches("### ").count() == 1, "{security}");
     }
 }
 

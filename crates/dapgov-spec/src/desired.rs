@@ -167,17 +167,11 @@ pub fn desired(spec: &Spec, observed: &Inventory, account: &str) -> Result<Inven
 
     // Keys: administrators never use keys; users are the roles that need each one.
     let admins = if spec.platform.key_admins.is_empty() { vec![names.root_arn()] } else { spec.platform.key_admins.clone() };
+    let logs_service = format!("logs.{}.amazonaws.com", names.region);
     let key_users: [(&str, Vec<String>, Vec<&str>); 3] = [
         ("pii", vec![names.role_arn("etl")], vec![]),
         ("analytics", vec![names.role_arn("etl"), names.role_arn("analyst")], vec!["athena.amazonaws.com"]),
-        (
-            "logs",
-            vec![],
-            vec!["cloudtrail.amazonaws.com", "logging.s3.amazonaws.com", "cloudwatch.amazonaws.com", &format!("logs.{}.amazonaws.com", names.region)]
-                .into_iter()
-                .map(|s| Box::leak(s.to_string().into_boxed_str()) as &str)
-                .collect(),
-        ),
+        ("logs", vec![], vec!["cloudtrail.amazonaws.com", "logging.s3.amazonaws.com", "cloudwatch.amazonaws.com", &logs_service]),
     ];
     for (purpose, users, services) in key_users {
         let alias = names.key_alias(purpose);

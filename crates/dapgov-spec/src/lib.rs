@@ -98,10 +98,14 @@ impl Spec {
             return Err((at(&["budget", "alarm_email"]), "must be an e-mail address".into()));
         }
         for (name, ds) in &self.datasets {
+            // The name becomes object keys, table names and SQL identifiers.
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') || name.as_bytes()[0].is_ascii_digit() {
+                return Err((at(&["datasets", name]), "a dataset name uses lowercase letters, digits and '_', and starts with a letter".into()));
+            }
             let cols: std::collections::BTreeSet<&str> = ds.columns.keys().map(String::as_str).collect();
-            for k in ds.unique_key.iter().chain(ds.required.iter()) {
-                if !cols.contains(k.as_str()) {
-                    return Err((at(&["datasets", name, "unique_key"]), format!("column `{k}` is not declared under [datasets.{name}.columns]")));
+            for (key, listed) in [("unique_key", &ds.unique_key), ("required", &ds.required)] {
+                if let Some(k) = listed.iter().find(|k| !cols.contains(k.as_str())) {
+                    return Err((at(&["datasets", name, key]), format!("column `{k}` is not declared under [datasets.{name}.columns]")));
                 }
             }
             if let Some(d) = &ds.date_column {
@@ -189,6 +193,30 @@ mod tests {
         let err = Spec::parse(&text, "x.toml").unwrap_err().to_string();
         let line = text.lines().position(|l| l.starts_with("monthly_usd")).unwrap() + 1;
         assert_eq!(err, format!("x.toml:{line}:1: `budget.monthly_usd`: must be a positive amount in USD"));
+    }
+
+    /// A misspelled entity would switch its protection off; it is an error at its line.
+    #[test]
+    fn a_misspelled_pii_entity_names_its_line() {
+        let text = INIT_TEMPLATE.replace("EMAIL = \"hash\"", "EMAL = \"hash\"");
+        let err = Spec::parse(&text, "dapgov.toml").unwrap_err().to_string();
+        let line = text.lines().position(|l| l.starts_with("EMAL")).unwrap() + 1;
+        assert!(err.starts_with(&format!("dapgov.toml:{line}:1: unknown variant `EMAL`")) && err.contains("PERSON_NAME"), "{err}");
+        let spec = Spec::parse(INIT_TEMPLATE, "dapgov.toml").unwrap();
+        assert_eq!(spec.etl.pii.get(&PiiEntity::Email), Some(&PiiAction::Hash));
+    }
+
+    #[test]
+    fn dataset_errors_name_the_key_at_fault() {
+        let text = INIT_TEMPLATE.replacen("required = [", "required = [\"nope\", ", 1);
+        let err = Spec::parse(&text, "dapgov.toml").unwrap_err().to_string();
+        let line = text.lines().position(|l| l.starts_with("required = [\"nope\"")).unwrap() + 1;
+        assert!(err.starts_with(&format!("dapgov.toml:{line}:1: `datasets.metrics.required`: column `nope`")), "{err}");
+        for bad in ["\"../x\"", "\"a/b\"", "\"it's\"", "\"Calls\"", "\"1st\""] {
+            let text = INIT_TEMPLATE.replace("[datasets.calls]", &format!("[datasets.{bad}]"));
+            let err = Spec::parse(&text, "dapgov.toml").unwrap_err().to_string();
+            assert!(err.contains("a dataset name uses lowercase letters"), "{bad}: {err}");
+        }
     }
 
     #[test]

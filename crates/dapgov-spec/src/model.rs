@@ -184,9 +184,10 @@ fn default_prices() -> BTreeMap<String, f64> {
 pub struct EtlSpec {
     #[serde(default = "default_namespace")]
     pub metrics_namespace: String,
-    /// Policy per PII entity type: `redact`, `mask`, `hash` or `drop`.
+    /// Policy per PII entity type: `redact`, `mask`, `hash` or `drop`. An entity name that
+    /// is not one of `PiiEntity`'s is a spec error, never a protection silently off.
     #[serde(default = "default_pii_policy")]
-    pub pii: BTreeMap<String, PiiAction>,
+    pub pii: BTreeMap<PiiEntity, PiiAction>,
     /// Trusted is written only when at least this share of required cells is present.
     #[serde(default = "default_completeness")]
     pub min_completeness: f64,
@@ -215,8 +216,72 @@ fn default_completeness() -> f64 {
 fn default_tolerance() -> f64 {
     0.001
 }
-fn default_pii_policy() -> BTreeMap<String, PiiAction> {
+fn default_pii_policy() -> BTreeMap<PiiEntity, PiiAction> {
     BTreeMap::new()
+}
+
+/// The kinds of personal information dapgov detects and protects. Names follow AWS Glue's
+/// sensitive-data types where Glue has them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum PiiEntity {
+    #[serde(rename = "EMAIL")]
+    Email,
+    #[serde(rename = "PHONE_NUMBER")]
+    Phone,
+    #[serde(rename = "CREDIT_CARD")]
+    CreditCard,
+    #[serde(rename = "IP_ADDRESS")]
+    IpAddress,
+    #[serde(rename = "CANADA_SOCIAL_INSURANCE_NUMBER")]
+    Sin,
+    #[serde(rename = "CANADA_PERSONAL_HEALTH_NUMBER")]
+    Phn,
+    #[serde(rename = "CANADA_PASSPORT_NUMBER")]
+    Passport,
+    #[serde(rename = "CANADA_DRIVING_LICENSE")]
+    DriversLicence,
+    #[serde(rename = "CANADA_POSTAL_CODE")]
+    PostalCode,
+    #[serde(rename = "STREET_ADDRESS")]
+    StreetAddress,
+    #[serde(rename = "PERSON_NAME")]
+    PersonName,
+}
+
+impl PiiEntity {
+    pub const ALL: [PiiEntity; 11] = [
+        PiiEntity::Email,
+        PiiEntity::CreditCard,
+        PiiEntity::Sin,
+        PiiEntity::Phn,
+        PiiEntity::Phone,
+        PiiEntity::IpAddress,
+        PiiEntity::Passport,
+        PiiEntity::DriversLicence,
+        PiiEntity::PostalCode,
+        PiiEntity::StreetAddress,
+        PiiEntity::PersonName,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PiiEntity::Email => "EMAIL",
+            PiiEntity::Phone => "PHONE_NUMBER",
+            PiiEntity::CreditCard => "CREDIT_CARD",
+            PiiEntity::IpAddress => "IP_ADDRESS",
+            PiiEntity::Sin => "CANADA_SOCIAL_INSURANCE_NUMBER",
+            PiiEntity::Phn => "CANADA_PERSONAL_HEALTH_NUMBER",
+            PiiEntity::Passport => "CANADA_PASSPORT_NUMBER",
+            PiiEntity::DriversLicence => "CANADA_DRIVING_LICENSE",
+            PiiEntity::PostalCode => "CANADA_POSTAL_CODE",
+            PiiEntity::StreetAddress => "STREET_ADDRESS",
+            PiiEntity::PersonName => "PERSON_NAME",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<PiiEntity> {
+        PiiEntity::ALL.into_iter().find(|e| e.name() == s)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -156,7 +156,7 @@ pub fn checks(a: ChecksArgs) -> anyhow::Result<u8> {
     let catalogue = Catalogue::builtin()?;
     let selected: Vec<_> = catalogue.checks().iter().filter(|c| a.pillar.is_none_or(|p| c.pillar == p)).collect();
     if a.format == "markdown" {
-        print!("{}", dapgov_report::catalogue_markdown(&catalogue));
+        print!("{}", dapgov_report::catalogue_markdown(&catalogue, a.pillar));
         return Ok(0);
     }
     if a.format == "json" {
