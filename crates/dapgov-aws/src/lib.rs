@@ -90,14 +90,19 @@ pub struct AwsTarget {
 impl AwsTarget {
     /// Load the standard AWS configuration for `region` (the spec's region unless `AWS_REGION`
     /// says otherwise).
+    /// Connect in the spec's region. Like a Terraform provider's `region` argument, it beats
+    /// the environment's (`AWS_REGION`, the profile's): a platform that must stay in one
+    /// region never gets half its resources made elsewhere because of a shell setting.
     pub async fn connect(region: &str) -> Self {
+        if let Some(environment) = aws_config::meta::region::RegionProviderChain::default_provider().region().await.filter(|r| r.as_ref() != region) {
+            tracing::warn!("the environment's region {environment} differs from the spec's platform.region {region}; dapgov works in {region}");
+        }
         let conf = aws_config::defaults(BehaviorVersion::latest())
-            .region(aws_config::meta::region::RegionProviderChain::default_provider().or_else(aws_types::region::Region::new(region.to_string())))
+            .region(aws_types::region::Region::new(region.to_string()))
             .retry_config(RetryConfig::standard().with_max_attempts(5))
             .load()
             .await;
-        let region = conf.region().map(|r| r.to_string()).unwrap_or_else(|| region.to_string());
-        let mut target = Self::with_clients(Clients::from_conf(&conf), &region);
+        let mut target = Self::with_clients(Clients::from_conf(&conf), region);
         target.conf = Some(conf);
         target
     }

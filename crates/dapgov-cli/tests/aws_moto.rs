@@ -81,13 +81,18 @@ impl Project {
     }
 
     fn run(&self, args: &[&str]) -> Output {
+        self.run_in_region("ca-central-1", args)
+    }
+
+    /// With the environment's region set to `region` (the spec's is ca-central-1).
+    fn run_in_region(&self, region: &str, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_dapgov"))
             .args(args)
             .current_dir(self.dir.path())
             .env("AWS_ENDPOINT_URL", endpoint())
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", "ca-central-1")
+            .env("AWS_REGION", region)
             .env_remove("AWS_PROFILE")
             .output()
             .unwrap()
@@ -157,6 +162,44 @@ fn apply_on_an_empty_account_is_clean_audits_without_failures_and_destroy_keeps_
     for kind in ["buckets", "keys", "roles", "trails", "log_groups", "topics", "alarms", "budgets", "glue_databases", "glue_security_configurations", "athena_workgroups"] {
         assert_eq!(inv[kind], serde_json::json!({}), "{kind} left after destroy");
     }
+}
+
+/// A role and an empty bucket another team made with the platform's prefix: plan lists them
+/// once as not managed, and neither apply nor destroy touches them.
+#[test]
+fn look_alikes_another_team_made_are_listed_and_never_deleted() {
+    let p = Project::new();
+    p.ok(&["apply", "--auto-approve"]);
+    p.boto3(
+        "import json\n\
+         c('iam').create_role(RoleName=f'{p}-backup', AssumeRolePolicyDocument=json.dumps({'Version': '2012-10-17', 'Statement': [{'Effect': 'Allow', 'Principal': {'Service': 'backup.amazonaws.com'}, 'Action': 'sts:AssumeRole'}]}))\n\
+         c('s3').create_bucket(Bucket=f'{p}-other-team-data', CreateBucketConfiguration={'LocationConstraint': 'ca-central-1'})",
+    );
+    let plan = p.run(&["plan", "--detailed-exitcode"]);
+    let out = String::from_utf8_lossy(&plan.stdout);
+    assert_eq!(plan.status.code(), Some(0), "{out}");
+    assert!(out.starts_with("Not managed by dapgov, left alone") && out.contains(&format!("role.{}-backup", p.name)) && out.contains(&format!("bucket.{}-other-team-data", p.name)), "{out}");
+    let json: serde_json::Value = serde_json::from_str(&p.ok(&["plan", "--json"])).unwrap();
+    assert_eq!(json["left_alone"].as_array().map(Vec::len), Some(2), "{json}");
+    p.ok(&["apply", "--auto-approve"]);
+    let out = p.ok(&["destroy", "--auto-approve", "--force-delete-data"]);
+    assert!(out.contains(&format!("role.{}-backup", p.name)) && !out.contains(&format!("- role.{}-backup", p.name)), "{out}");
+    p.boto3("c('iam').get_role(RoleName=f'{p}-backup')\nc('s3').head_bucket(Bucket=f'{p}-other-team-data')");
+}
+
+/// The spec's region wins over the environment's: nothing is planned in us-east-1 but the
+/// billing alarm, which lives there by rule.
+#[test]
+fn the_specs_region_beats_the_environments() {
+    let p = Project::new();
+    let first = p.run_in_region("us-east-1", &["apply", "--auto-approve"]);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(String::from_utf8_lossy(&first.stderr).contains("the environment's region us-east-1 differs from the spec's platform.region ca-central-1"));
+    assert_eq!(p.run(&["plan", "--detailed-exitcode"]).status.code(), Some(0), "a plan in the spec's region sees everything apply made");
+    let inv: serde_json::Value = serde_json::from_str(&p.ok(&["inventory"])).unwrap();
+    let alarm_regions: std::collections::BTreeSet<&str> = inv["alarms"].as_object().unwrap().values().filter_map(|a| a["region"].as_str()).collect();
+    assert_eq!(alarm_regions, ["ca-central-1", "us-east-1"].into());
+    p.boto3("east = boto3.client('kms', endpoint_url=c('kms').meta.endpoint_url, region_name='us-east-1', aws_access_key_id='testing', aws_secret_access_key='testing')\nassert not east.list_aliases()['Aliases'] or not [a for a in east.list_aliases()['Aliases'] if p in a['AliasName']]");
 }
 
 #[test]

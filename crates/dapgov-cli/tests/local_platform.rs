@@ -139,6 +139,20 @@ fn no_role_writes_or_reads_files_through_sql_and_every_refusal_is_in_the_trail()
     assert_eq!(p.ok(&["query", "--format", "csv", "select count(*) as n from curated.metrics"]), "n\n5585\n");
 }
 
+/// A record named like the platform's but without dapgov's tags is listed, never deleted.
+#[test]
+fn look_alikes_are_left_alone_by_plan_and_destroy() {
+    let p = Platform::new();
+    let record = p.state().join("control/bucket/van311-other-team-data.json");
+    std::fs::write(&record, r#"{"name": "van311-other-team-data", "tags": {"owner": "parks"}}"#).unwrap();
+    let plan = p.run(&["plan", "--detailed-exitcode"]);
+    let out = String::from_utf8_lossy(&plan.stdout);
+    assert_eq!(plan.status.code(), Some(0), "{out}");
+    assert!(out.contains("left alone") && out.contains("bucket.van311-other-team-data"), "{out}");
+    p.ok(&["destroy", "--auto-approve", "--force-delete-data"]);
+    assert!(record.exists(), "destroy deleted a resource dapgov did not make");
+}
+
 #[test]
 fn objects_on_disk_hold_no_plaintext_and_survive_key_rotation() {
     let p = Platform::new();

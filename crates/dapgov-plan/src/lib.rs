@@ -28,6 +28,9 @@ pub struct Change {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Plan {
     pub changes: Vec<Change>,
+    /// Resources named like the project's that dapgov did not make (no `managed-by = dapgov`
+    /// and `project` tags): listed so nobody wonders, never changed or deleted.
+    pub left_alone: Vec<String>,
 }
 
 /// Properties whose change cannot be made in place.
@@ -35,13 +38,54 @@ fn forces_replacement(kind: ResourceKind, path: &str) -> bool {
     matches!((kind, path), (ResourceKind::Bucket, "region") | (ResourceKind::Bucket, "object_lock.enabled") | (ResourceKind::Alarm, "region"))
 }
 
-/// Is an observed resource one dapgov made for this project?
-pub fn is_managed(project: &str, r: &ResourceRef) -> bool {
+/// Whose an observed resource is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ownership {
+    /// Made by dapgov for this project: its name has the project's prefix and, where the
+    /// service has tags, they say `managed-by = dapgov` and `project = <project>`.
+    Managed,
+    /// Named like the project's resources but not tagged as dapgov's: someone else's.
+    LookAlike,
+    /// Nothing to do with the project.
+    Foreign,
+}
+
+/// Kinds whose services carry tags (and whose tags both targets read).
+fn carries_tags(kind: ResourceKind) -> bool {
+    use ResourceKind::*;
+    matches!(kind, Bucket | Key | Role | Trail | LogGroup | Topic | Alarm | AthenaWorkgroup)
+}
+
+pub fn ownership(project: &str, r: &ResourceRef, observed: &Value) -> Ownership {
     if r.kind == ResourceKind::AccountSettings {
-        return false;
+        return Ownership::Foreign;
     }
     let n = &r.name;
-    n.starts_with(&format!("{project}-")) || n.starts_with(&format!("{}_", project.replace('-', "_"))) || n.starts_with(&format!("/dapgov/{project}/"))
+    let named = n.starts_with(&format!("{project}-")) || n.starts_with(&format!("{}_", project.replace('-', "_"))) || n.starts_with(&format!("/dapgov/{project}/"));
+    if !named {
+        return Ownership::Foreign;
+    }
+    let tag = |k: &str| observed.get("tags").and_then(|t| t.get(k)).and_then(Value::as_str);
+    if !carries_tags(r.kind) || (tag("managed-by") == Some("dapgov") && tag("project") == Some(project)) { Ownership::Managed } else { Ownership::LookAlike }
+}
+
+/// Deletes of the observed resources that `keep` does not want, dependents first, and the
+/// look-alikes left alone.
+fn deletes(project: &str, observed: &Inventory, keep: impl Fn(&ResourceRef) -> bool) -> (Vec<Change>, Vec<String>) {
+    let mut changes = vec![];
+    let mut left_alone = vec![];
+    for (r, have) in observed.resources() {
+        match ownership(project, &r, &have) {
+            Ownership::Managed if !keep(&r) => {
+                changes.push(Change { address: r.to_string(), resource: r, action: ChangeAction::Delete, before: Some(have), after: None, properties: vec![] })
+            }
+            Ownership::LookAlike if !keep(&r) => left_alone.push(r.to_string()),
+            _ => {}
+        }
+    }
+    changes.reverse();
+    left_alone.sort();
+    (changes, left_alone)
 }
 
 /// Properties that are whole collections: an entry dapgov did not declare is drift (an
@@ -91,27 +135,15 @@ pub fn plan(desired: &Inventory, observed: &Inventory) -> Plan {
         }
     }
     let wanted: std::collections::BTreeSet<String> = desired.resources().into_iter().map(|(r, _)| r.to_string()).collect();
-    let mut deletes: Vec<Change> = observed
-        .resources()
-        .into_iter()
-        .filter(|(r, _)| is_managed(&desired.project, r) && !wanted.contains(&r.to_string()))
-        .map(|(r, have)| Change { address: r.to_string(), resource: r, action: ChangeAction::Delete, before: Some(have), after: None, properties: vec![] })
-        .collect();
-    deletes.reverse();
-    changes.extend(deletes);
-    Plan { changes }
+    let (removed, left_alone) = deletes(&desired.project, observed, |r| wanted.contains(&r.to_string()));
+    changes.extend(removed);
+    Plan { changes, left_alone }
 }
 
 /// Plan removing everything dapgov made for the project, dependents first.
 pub fn destroy_plan(observed: &Inventory) -> Plan {
-    let mut changes: Vec<Change> = observed
-        .resources()
-        .into_iter()
-        .filter(|(r, _)| is_managed(&observed.project, r))
-        .map(|(r, have)| Change { address: r.to_string(), resource: r, action: ChangeAction::Delete, before: Some(have), after: None, properties: vec![] })
-        .collect();
-    changes.reverse();
-    Plan { changes }
+    let (changes, left_alone) = deletes(&observed.project, observed, |_| false);
+    Plan { changes, left_alone }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -163,13 +195,26 @@ impl Plan {
                 })
             })
             .collect();
-        serde_json::json!({"format_version": "1.0", "resource_changes": changes, "summary": self.summary()})
+        serde_json::json!({"format_version": "1.0", "resource_changes": changes, "left_alone": self.left_alone, "summary": self.summary()})
+    }
+
+    /// The look-alikes, once each, or nothing.
+    pub fn render_left_alone(&self) -> String {
+        if self.left_alone.is_empty() {
+            return String::new();
+        }
+        let mut out = "Not managed by dapgov, left alone (named like the platform's resources, without its managed-by and project tags):\n".to_string();
+        for a in &self.left_alone {
+            out.push_str(&format!("  {a}\n"));
+        }
+        out.push('\n');
+        out
     }
 
     /// Terraform-style text.
     pub fn render(&self) -> String {
         use std::fmt::Write;
-        let mut out = String::new();
+        let mut out = self.render_left_alone();
         if self.changes.is_empty() {
             out.push_str("No changes. The platform matches the spec.\n");
             return out;
@@ -222,11 +267,16 @@ mod tests {
     use dapgov_inventory::*;
     use std::collections::BTreeMap;
 
+    fn dapgov_tags() -> Tags {
+        Tags::from([("managed-by".to_string(), "dapgov".to_string()), ("project".to_string(), "p".to_string())])
+    }
+
     fn bucket(versioning: Versioning) -> Bucket {
         Bucket {
             name: "p-raw-1".into(),
             versioning: Some(versioning),
             public_access_block: Some(PublicAccessBlock::all_on()),
+            tags: Some(dapgov_tags()),
             ..Default::default()
         }
     }
@@ -285,6 +335,26 @@ mod tests {
         assert_eq!(p.changes.len(), 1);
         assert_eq!((p.changes[0].action, p.changes[0].address.as_str()), (ChangeAction::Delete, "bucket.p-raw-1"));
         assert_eq!(p.to_json()["resource_changes"][0]["change"]["actions"], serde_json::json!(["delete"]));
+    }
+
+    /// Named like the project's, but not made by dapgov: listed, never deleted, by plan or destroy.
+    #[test]
+    fn look_alikes_without_dapgovs_tags_are_left_alone() {
+        let mut observed = inv(Some(bucket(Versioning::Enabled)));
+        observed.buckets.insert("p-other-team-data".into(), Bucket { name: "p-other-team-data".into(), tags: Some(Tags::new()), ..Default::default() });
+        observed.roles.insert("p-backup".into(), Role { name: "p-backup".into(), ..Default::default() });
+        let other_project = Tags::from([("managed-by".to_string(), "dapgov".to_string()), ("project".to_string(), "p-two".to_string())]);
+        observed.roles.insert("p-two-etl".into(), Role { name: "p-two-etl".into(), tags: Some(other_project), ..Default::default() });
+        for p in [plan(&inv(None), &observed), destroy_plan(&observed)] {
+            let deleted: Vec<&str> = p.changes.iter().map(|c| c.address.as_str()).collect();
+            assert_eq!(deleted, vec!["bucket.p-raw-1"]);
+            assert_eq!(p.left_alone, vec!["bucket.p-other-team-data", "role.p-backup", "role.p-two-etl"]);
+            assert!(p.render().starts_with("Not managed by dapgov, left alone"), "{}", p.render());
+            assert_eq!(p.to_json()["left_alone"][1], "role.p-backup");
+        }
+        // Kinds without tags are recognised by name.
+        observed.glue_databases.insert("p_catalog".into(), GlueDatabase { name: "p_catalog".into(), ..Default::default() });
+        assert!(destroy_plan(&observed).changes.iter().any(|c| c.address == "glue_database.p_catalog"));
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub async fn run(ctx: &Context, a: Args) -> anyhow::Result<u8> {
     // Keys already waiting out their deletion window need nothing more.
     plan.changes.retain(|c| !c.before.as_ref().is_some_and(|b| b["state"] == "PendingDeletion"));
     if plan.is_empty() {
+        print!("{}", plan.render_left_alone());
         println!("Nothing to destroy.");
         return Ok(0);
     }
