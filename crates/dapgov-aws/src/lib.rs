@@ -88,9 +88,8 @@ pub struct AwsTarget {
 }
 
 impl AwsTarget {
-    /// Load the standard AWS configuration for `region` (the spec's region unless `AWS_REGION`
-    /// says otherwise).
-    /// Connect in the spec's region. Like a Terraform provider's `region` argument, it beats
+    /// Load the standard AWS configuration (credentials, endpoints, retries) and connect in the
+    /// spec's region. Like a Terraform provider's `region` argument, it beats
     /// the environment's (`AWS_REGION`, the profile's): a platform that must stay in one
     /// region never gets half its resources made elsewhere because of a shell setting.
     pub async fn connect(region: &str) -> Self {

@@ -62,6 +62,10 @@ pub struct Rows {
 }
 
 impl Rows {
+    fn new(headers: Vec<String>, format: Format, origin: &str, warnings: Arc<Mutex<Vec<String>>>, records: impl Iterator<Item = Result<Record, EtlError>> + Send + 'static) -> Self {
+        Rows { headers, format, origin: origin.to_string(), failed: false, warnings, records: Box::new(records) }
+    }
+
     /// What was noticed so far (an encoding fallback, for instance).
     pub fn warnings(&self) -> Vec<String> {
         self.warnings.lock().expect("warnings lock").clone()
@@ -78,7 +82,7 @@ impl Iterator for Rows {
             Ok(next) => next,
             Err(_) => {
                 self.failed = true;
-                Some(Err(EtlError::input(&self.origin, "the file is malformed: its reader stopped on data it could not decode")))
+                Some(Err(malformed(&self.origin)))
             }
         }
     }
@@ -135,10 +139,12 @@ const SNIFF_BYTES: u64 = 64 * 1024;
 /// `unimplemented!` on a corrupt type tag, say) becomes an error naming the file, never a
 /// crash, both here and in `Rows::next`.
 pub fn open<R: Read + Send + 'static>(input: R, origin: &str) -> Result<Rows, EtlError> {
-    let mut rows = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| open_unguarded(input, origin)))
-        .unwrap_or_else(|_| Err(EtlError::input(origin, "the file is malformed: its reader stopped on data it could not decode")))?;
-    rows.origin = origin.to_string();
-    Ok(rows)
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| open_unguarded(input, origin))).unwrap_or_else(|_| Err(malformed(origin)))
+}
+
+/// What a reader's panic becomes.
+fn malformed(origin: &str) -> EtlError {
+    EtlError::input(origin, "the file is malformed: its reader stopped on data it could not decode")
 }
 
 fn open_unguarded<R: Read + Send + 'static>(mut input: R, origin: &str) -> Result<Rows, EtlError> {
@@ -223,7 +229,7 @@ fn open_csv<R: Read + Send + 'static>(input: std::io::Chain<std::io::Cursor<Vec<
         })
         .collect();
     let width = headers.len();
-    let origin = origin.to_string();
+    let origin_owned = origin.to_string();
     let shared = warnings.clone();
     let mut row = 1i64;
     let records = std::iter::from_fn(move || {
@@ -231,13 +237,13 @@ fn open_csv<R: Read + Send + 'static>(input: std::io::Chain<std::io::Cursor<Vec<
             row += 1;
             match rdr.read_byte_record(&mut rec) {
                 Ok(false) => return None,
-                Err(e) => return Some(Err(EtlError::input(&origin, format!("row {row}: {}", csv_error(&e))))),
+                Err(e) => return Some(Err(EtlError::input(&origin_owned, format!("row {row}: {}", csv_error(&e))))),
                 Ok(true) => {}
             }
             // The reader reads ahead by at most its buffer, so this counts the next record's bytes.
             since_record.store(0, Ordering::Relaxed);
             if rec.as_slice().len() as u64 > MAX_RECORD_BYTES {
-                return Some(Err(EtlError::input(&origin, format!("row {row}: {RecordTooLong}"))));
+                return Some(Err(EtlError::input(&origin_owned, format!("row {row}: {RecordTooLong}"))));
             }
             if rec.len() == 1 && rec[0].is_empty() {
                 continue;
@@ -251,7 +257,7 @@ fn open_csv<R: Read + Send + 'static>(input: std::io::Chain<std::io::Cursor<Vec<
             return Some(Ok(Record { fields, source_row: row, ragged }));
         }
     });
-    Ok(Rows { headers, format: Format::Csv, origin: String::new(), failed: false, warnings, records: Box::new(records) })
+    Ok(Rows::new(headers, Format::Csv, origin, warnings, records))
 }
 
 /// Counts the bytes read since the CSV reader last finished a record, and fails the read
@@ -312,18 +318,18 @@ fn open_parquet<R: Read>(mut input: R, origin: &str) -> Result<Rows, EtlError> {
         return Err(too_wide(origin, headers.len()));
     }
     let reader = builder.build().map_err(|e| bad(&e))?;
-    let origin = origin.to_string();
+    let origin_owned = origin.to_string();
     let mut next_row = 0i64;
     let records = reader.flat_map(move |batch| -> Box<dyn Iterator<Item = Result<Record, EtlError>> + Send> {
         let batch = match batch {
             Ok(b) => b,
-            Err(e) => return Box::new(std::iter::once(Err(EtlError::input(&origin, format!("not a readable Parquet file: {e}"))))),
+            Err(e) => return Box::new(std::iter::once(Err(EtlError::input(&origin_owned, format!("not a readable Parquet file: {e}"))))),
         };
         let text: Result<Vec<ArrayRef>, EtlError> = batch
             .columns()
             .iter()
             .zip(batch.schema().fields())
-            .map(|(c, f)| cast(c, &DataType::Utf8).map_err(|e| EtlError::input(&origin, format!("column {}: cannot read {} values as text: {e}", f.name(), f.data_type()))))
+            .map(|(c, f)| cast(c, &DataType::Utf8).map_err(|e| EtlError::input(&origin_owned, format!("column {}: cannot read {} values as text: {e}", f.name(), f.data_type()))))
             .collect();
         let text = match text {
             Ok(t) => t,
@@ -337,7 +343,7 @@ fn open_parquet<R: Read>(mut input: R, origin: &str) -> Result<Rows, EtlError> {
             Ok(Record { fields, source_row: first + i as i64 + 1, ragged: None })
         }))
     });
-    Ok(Rows { headers, format: Format::Parquet, origin: String::new(), failed: false, warnings: Default::default(), records: Box::new(records) })
+    Ok(Rows::new(headers, Format::Parquet, origin, Default::default(), records))
 }
 
 /// Records as one Arrow batch: string columns named `names`, then `_source_row`, and for a

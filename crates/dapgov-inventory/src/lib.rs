@@ -13,6 +13,12 @@ pub mod target;
 
 pub type Tags = BTreeMap<String, String>;
 
+/// The tags that mark a resource as dapgov's: written on everything it makes, and read back
+/// to decide what it may change or delete.
+pub const PROJECT_TAG: &str = "project";
+pub const MANAGED_BY_TAG: &str = "managed-by";
+pub const MANAGED_BY: &str = "dapgov";
+
 /// Version of the Inventory JSON layout; bumped on incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
 

@@ -2,7 +2,7 @@
 //! Pure: no IO. Drift is measured only on the properties the desired resource declares.
 
 use dapgov_inventory::target::ChangeAction;
-use dapgov_inventory::{Inventory, ResourceKind, ResourceRef};
+use dapgov_inventory::{Inventory, MANAGED_BY, MANAGED_BY_TAG, PROJECT_TAG, ResourceKind, ResourceRef};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -56,6 +56,7 @@ fn carries_tags(kind: ResourceKind) -> bool {
     matches!(kind, Bucket | Key | Role | Trail | LogGroup | Topic | Alarm | AthenaWorkgroup)
 }
 
+/// Whose `observed` (a resource as the target read it) is, for the platform `project`.
 pub fn ownership(project: &str, r: &ResourceRef, observed: &Value) -> Ownership {
     if r.kind == ResourceKind::AccountSettings {
         return Ownership::Foreign;
@@ -66,7 +67,7 @@ pub fn ownership(project: &str, r: &ResourceRef, observed: &Value) -> Ownership 
         return Ownership::Foreign;
     }
     let tag = |k: &str| observed.get("tags").and_then(|t| t.get(k)).and_then(Value::as_str);
-    if !carries_tags(r.kind) || (tag("managed-by") == Some("dapgov") && tag("project") == Some(project)) { Ownership::Managed } else { Ownership::LookAlike }
+    if !carries_tags(r.kind) || (tag(MANAGED_BY_TAG) == Some(MANAGED_BY) && tag(PROJECT_TAG) == Some(project)) { Ownership::Managed } else { Ownership::LookAlike }
 }
 
 /// Deletes of the observed resources that `keep` does not want, dependents first, and the

@@ -94,9 +94,9 @@ fn key_arn(observed: &Inventory, names: &Names, purpose: &str) -> String {
 
 fn tags(spec: &Spec, extra: &[(&str, &str)]) -> Tags {
     let mut t = Tags::new();
-    t.insert("project".into(), spec.platform.name.clone());
+    t.insert(PROJECT_TAG.into(), spec.platform.name.clone());
     t.insert("owner".into(), spec.platform.owner.clone());
-    t.insert("managed-by".into(), "dapgov".into());
+    t.insert(MANAGED_BY_TAG.into(), MANAGED_BY.into());
     for (k, v) in extra {
         t.insert((*k).into(), (*v).into());
     }

@@ -15,6 +15,8 @@ use std::io::{Cursor, Read};
 pub const MAX_WORKBOOK_BYTES: u64 = 512 << 20;
 /// Non-empty cells read from one sheet (a million rows of eight columns).
 pub const MAX_SHEET_CELLS: u64 = 8 << 20;
+/// Rows × columns a sheet may span: the rectangle a parser or this reader materialises.
+const MAX_SHEET_AREA: u64 = 2 * MAX_SHEET_CELLS;
 /// Excel's own limit on the text in one cell.
 pub const MAX_CELL_CHARS: usize = 32_767;
 
@@ -24,14 +26,12 @@ fn too_large(origin: &str, what: String) -> EtlError {
 
 pub(super) fn open(bytes: &[u8], origin: &str, legacy: bool) -> Result<Rows, EtlError> {
     let (sheet, cells) = if legacy { read_xls(bytes, origin)? } else { read_xlsx(bytes, origin)? };
-    let records = records_from_cells(cells, &sheet, origin)?;
-    let mut records = records.into_iter();
+    let mut records = records_from_cells(cells, &sheet, origin)?.into_iter();
     let headers = match records.next() {
         Some(h) => h.fields.into_iter().map(Option::unwrap_or_default).collect(),
         None => return Err(EtlError::input(origin, format!("sheet {sheet}: the first sheet is empty"))),
     };
-    let records: Vec<Result<Record, EtlError>> = records.map(Ok).collect();
-    Ok(Rows { headers, format: if legacy { Format::Xls } else { Format::Xlsx }, origin: String::new(), failed: false, warnings: Default::default(), records: Box::new(records.into_iter()) })
+    Ok(Rows::new(headers, if legacy { Format::Xls } else { Format::Xlsx }, origin, Default::default(), records.map(Ok)))
 }
 
 /// A cell as text. Whole numbers come back as Float from .xlsx and Int from .xls: both are
@@ -91,19 +91,10 @@ fn records_from_cells(mut cells: Cells, sheet: &str, origin: &str) -> Result<Vec
     cells.cells.sort_unstable_by_key(|(r, c, _)| (*r, *c));
     let Some(first_col) = cells.cells.iter().map(|(_, c, _)| *c).min() else { return Ok(vec![]) };
     let width = cells.cells.iter().map(|(_, c, _)| *c).max().unwrap_or(first_col) - first_col + 1;
-    let rows = {
-        let mut n = 0u64;
-        let mut last = None;
-        for (r, _, _) in &cells.cells {
-            if last != Some(*r) {
-                n += 1;
-                last = Some(*r);
-            }
-        }
-        n
-    };
+    // Sorted, so each row's cells are adjacent.
+    let rows = 1 + cells.cells.windows(2).filter(|w| w[0].0 != w[1].0).count() as u64;
     // Rows are materialised whole (every column of the used width), so the rectangle counts.
-    if rows.saturating_mul(u64::from(width)) > MAX_SHEET_CELLS * 2 {
+    if rows.saturating_mul(u64::from(width)) > MAX_SHEET_AREA {
         return Err(too_large(origin, format!("sheet {sheet}: {rows} rows × {width} columns")));
     }
     let mut out: Vec<Record> = Vec::with_capacity(rows as usize);
@@ -189,7 +180,7 @@ fn check_xls_container(bytes: &[u8], origin: &str) -> Result<(), EtlError> {
     let close = |sheet: &mut Option<(u32, u32, u32, u32)>, area: &mut u64| -> Result<(), EtlError> {
         if let Some((r0, r1, c0, c1)) = sheet.take() {
             *area += u64::from(r1 - r0 + 1) * u64::from(c1 - c0 + 1);
-            if *area > MAX_SHEET_CELLS * 2 {
+            if *area > MAX_SHEET_AREA {
                 return Err(too_large(origin, format!("its sheets span {area} cells (rows {}..{}, columns {}..{} in one)", r0 + 1, r1 + 1, c0 + 1, c1 + 1)));
             }
         }
@@ -215,7 +206,7 @@ fn check_xls_container(bytes: &[u8], origin: &str) -> Result<(), EtlError> {
                     14 | 16 => (u32_at(data, 4).unwrap_or(0).saturating_sub(u32_at(data, 0).unwrap_or(0)), u16_at(data, 10).unwrap_or(0).saturating_sub(u16_at(data, 8).unwrap_or(0))),
                     _ => (0, 0),
                 };
-                if u64::from(rows).saturating_mul(u64::from(cols)) > MAX_SHEET_CELLS * 2 {
+                if u64::from(rows).saturating_mul(u64::from(cols)) > MAX_SHEET_AREA {
                     return Err(too_large(origin, format!("a sheet declares {rows} rows × {cols} columns")));
                 }
             }
