@@ -85,11 +85,16 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// The region an ARN names, else the platform's.
+    fn region_of(&self, arn: Option<&str>) -> String {
+        arn.and_then(|a| a.split(':').nth(3)).filter(|r| !r.is_empty()).map(str::to_string).unwrap_or_else(|| self.region())
+    }
+
     pub fn key(&self, name: &str, k: &Key) -> Resource {
         Resource {
             address: format!("key.{name}"),
             arn: k.arn.clone().unwrap_or_else(|| format!("arn:{}:kms:{}:{}:alias/{}", self.partition(), self.region(), self.inv.account_id, k.alias)),
-            region: self.region(),
+            region: self.region_of(k.arn.as_deref()),
         }
     }
 
@@ -105,7 +110,7 @@ impl<'a> Ctx<'a> {
         Resource {
             address: format!("trail.{}", t.name),
             arn: t.arn.clone().unwrap_or_else(|| format!("arn:{}:cloudtrail:{}:{}:trail/{}", self.partition(), self.region(), self.inv.account_id, t.name)),
-            region: self.region(),
+            region: self.region_of(t.arn.as_deref()),
         }
     }
 
@@ -121,7 +126,7 @@ impl<'a> Ctx<'a> {
         Resource {
             address: format!("topic.{}", t.name),
             arn: t.arn.clone().unwrap_or_else(|| format!("arn:{}:sns:{}:{}:{}", self.partition(), self.region(), self.inv.account_id, t.name)),
-            region: self.region(),
+            region: self.region_of(t.arn.as_deref()),
         }
     }
 

@@ -23,8 +23,7 @@ use tokio::sync::OnceCell;
 
 pub use error::describe;
 
-/// Billing metrics exist only in us-east-1, so the billing alarm lives there.
-pub const BILLING_REGION: &str = "us-east-1";
+pub use dapgov_inventory::BILLING_REGION;
 
 /// One client per service; `cloudwatch_billing` is pinned to us-east-1.
 #[derive(Clone)]

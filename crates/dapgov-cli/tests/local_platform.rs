@@ -190,6 +190,27 @@ fn trail_tampering_is_detected() {
     std::fs::write(&events, text.replacen("allowed", "denied", 1)).unwrap();
     let o = p.run(&["trail", "verify"]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("record 1: was edited"), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::write(&events, &text).unwrap();
+    // The public key, kept away from the platform, verifies; it cannot sign.
+    let public_key = p.ok(&["trail", "public-key"]);
+    assert!(public_key.starts_with("ed25519 ") && public_key.trim().len() == 8 + 64, "{public_key}");
+    std::fs::write(p.dir.path().join("trail.pub"), &public_key).unwrap();
+    assert!(p.ok(&["trail", "verify", "--public-key", "trail.pub"]).contains("verified with the pinned key"));
+    // A published key replaced by another does not verify the trail; the pinned one still does
+    // (a trail re-signed with another key fails the pinned key: the unit tests forge one).
+    std::fs::write(p.state().join("trail/public-key"), format!("ed25519 {}\n", "ab".repeat(32))).unwrap();
+    let o = p.run(&["trail", "verify"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("bad signature"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(p.ok(&["trail", "verify", "--public-key", "trail.pub"]).contains("Trail intact"));
+    // Deleting the head, then every trail file, is caught too.
+    std::fs::remove_file(p.state().join("trail/head.json")).unwrap();
+    let o = p.run(&["trail", "verify", "--public-key", "trail.pub"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("head.json is missing"), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::remove_dir_all(p.state().join("trail")).unwrap();
+    let o = p.run(&["trail", "verify", "--public-key", "trail.pub"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("trail deleted"), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 #[test]
@@ -357,6 +378,90 @@ fn sampled_calls_keep_every_row_lose_their_pii_and_reconcile_with_the_metrics() 
     // Daily metrics and call records agree on every day.
     let joined = p.ok(&["query", "--format", "csv", "select count(*) as days, sum(case when calls_handled = handled_records then 1 else 0 end) as agree from trusted.daily_consolidated"]);
     assert_eq!(joined.trim(), "days,agree\n5,5");
+}
+
+/// Rows of a TSV under `data/pii-eval/`, without its header and source column.
+fn eval_rows(file: &str) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/pii-eval").join(file)).unwrap();
+    text.lines().skip(1).map(|l| l.split('\t').skip(1).map(str::to_string).collect()).collect()
+}
+
+/// Every four-character run of a string, lower case.
+fn fragments(s: &str) -> Vec<String> {
+    let chars: Vec<char> = s.to_lowercase().chars().collect();
+    chars.windows(4).map(|w| w.iter().collect()).collect()
+}
+
+#[test]
+fn callers_no_generator_named_never_reach_the_analyst() {
+    let p = Platform::new();
+    p.load_city();
+    p.ok(&["sample", "calls", "--from", city_file().to_str().unwrap(), "--out", "generated.csv", "--days", "2", "--seed", "11"]);
+    // The same calls, with callers from the independent corpus: names of many origins with
+    // their accents, Canadian addresses, e-mail addresses with non-ASCII letters, and notes
+    // that name them the ways agents write.
+    let (people, addresses) = (eval_rows("people.tsv"), eval_rows("addresses.tsv"));
+    let mut reader = csv::Reader::from_path(p.dir.path().join("generated.csv")).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let (name_at, email_at, address_at, notes_at) = (col("caller_name"), col("caller_email"), col("caller_address"), col("notes"));
+    let mut writer = csv::Writer::from_path(p.dir.path().join("calls.csv")).unwrap();
+    writer.write_record(&headers).unwrap();
+    let (mut secrets, mut local_parts, mut topics) = (vec![], vec![], String::new());
+    for (i, record) in reader.records().enumerate() {
+        let mut row: Vec<String> = record.unwrap().iter().map(str::to_string).collect();
+        let person = &people[(i * 7) % people.len()];
+        let name = format!("{} {}", person[0], person[1]);
+        let local: String = format!("{}.{}", person[0], person[1]).to_lowercase().chars().filter(|c| !c.is_whitespace()).collect();
+        let email = format!("{local}@bücher.example");
+        let address = addresses[(i * 5) % addresses.len()][0].clone();
+        let topic = row[notes_at].split([';']).next().unwrap_or_default().split(" near ").next().unwrap_or_default().to_string();
+        // What the analyst may see anyway: the topic and the call's other cells.
+        topics.push_str(&topic);
+        for (j, cell) in row.iter().enumerate() {
+            if ![name_at, email_at, address_at, notes_at, col("caller_phone")].contains(&j) {
+                topics.push(' ');
+                topics.push_str(cell);
+            }
+        }
+        topics.push('\n');
+        row[notes_at] = match i % 5 {
+            0 => format!("{topic}; spoke with {name}, reply to {email}"),
+            1 => format!("{topic}; caller {name} lives at {address}"),
+            2 => format!("{topic}; Resident {name} will send photos"),
+            3 => format!("{topic}; Ms. {} called back", person[1]),
+            _ => topic.clone(),
+        };
+        row[name_at] = name.clone();
+        row[email_at] = email.clone();
+        row[address_at] = address.clone();
+        writer.write_record(&row).unwrap();
+        secrets.extend([name, email, address]);
+        local_parts.push(local);
+    }
+    writer.flush().unwrap();
+    drop(writer);
+    let run = p.ok(&["etl", "run", "--input", "calls.csv", "--dataset", "calls"]);
+    assert!(run.contains("trusted.daily_consolidated: written"), "{run}");
+    let mut seen = String::new();
+    for sql in ["select * from curated.calls", "select * from trusted.daily_consolidated"] {
+        seen.push_str(&p.ok(&["query", "--as", "analyst", "--format", "csv", sql]));
+    }
+    let leaked: Vec<&String> = secrets.iter().filter(|s| seen.contains(s.as_str())).collect();
+    assert!(leaked.is_empty(), "{} of {} personal values reached the analyst, e.g. {:?}", leaked.len(), secrets.len(), &leaked[..leaked.len().min(5)]);
+    // Nor any part of an e-mail's local part (the caller's name), beyond what the calls' other
+    // cells, the column names, the redaction labels and hexadecimal hashes hold by themselves.
+    let labels = "[person_name] [email] [street_address] [phone_number]";
+    let background = format!("{}\n{}\n{labels}", topics.to_lowercase(), seen.lines().filter(|l| l.starts_with("call_id") || l.starts_with("date")).collect::<Vec<_>>().join(" "));
+    let seen_lower = seen.to_lowercase();
+    let fragments_left: Vec<String> = local_parts
+        .iter()
+        .flat_map(|l| fragments(l))
+        .filter(|f| f.chars().any(|c| !c.is_ascii_hexdigit()) && !background.contains(f.as_str()) && seen_lower.contains(f.as_str()))
+        .collect();
+    assert!(fragments_left.is_empty(), "fragments of callers' e-mail addresses reached the analyst: {:?}", &fragments_left[..fragments_left.len().min(10)]);
+    // The columns were protected whole by the spec's declarations, and the run says so.
+    assert!(run.contains("PERSON_NAME"), "{run}");
 }
 
 #[test]

@@ -13,7 +13,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["patterns"] => {
-            let list: Vec<(&str, &str)> = PATTERNS.iter().map(|(e, p)| (e.name(), *p)).collect();
+            let list: Vec<(&str, &str)> = PATTERNS.iter().map(|(e, p)| (e.name(), p.as_str())).collect();
             println!("{}", serde_json::to_string(&list)?);
         }
         ["corpus", out, notes, seed] => {

@@ -1,13 +1,16 @@
 //! Personal-information detection with check digits and context, and its redaction.
 //!
-//! Entity names follow AWS Glue's sensitive-data types where Glue has them. Patterns use
-//! ASCII classes only (Unicode classes run far slower on accented text), one automaton holds
-//! every pattern so the text is scanned once, and validators (Luhn, BC PHN mod 11, NANP rules,
-//! context words) reject numbers that only look like identifiers.
+//! Entity names follow AWS Glue's sensitive-data types where Glue has them. One automaton
+//! holds every pattern so the text is scanned once, and validators (Luhn, BC PHN mod 11, NANP
+//! rules, context words, a gazetteer of given names) reject what only looks like personal
+//! information. Letters are Unicode letters: names and e-mail addresses are written in every
+//! script's Latin letters, with accents. Word boundaries stay ASCII (`(?-u:\b)`): a Unicode
+//! boundary would turn off the fast engines on accented text, so patterns that start with a
+//! letter consume the character before it instead.
 
 use regex::Regex;
 use regex_automata::{Anchored, Input, PatternID, meta};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::LazyLock;
 
 /// The entity kinds are the spec's, so a policy can only name one the detector knows.
@@ -15,43 +18,162 @@ pub use dapgov_spec::PiiEntity as Entity;
 /// What is done with a finding: the spec's `[etl.pii]` actions.
 pub use dapgov_spec::PiiAction as Action;
 
-/// Common given names (Canadian birth registries' most frequent), for PERSON_NAME.
-const GIVEN_NAMES: &str = "james john robert michael william david richard joseph thomas charles christopher daniel matthew anthony mark donald steven paul andrew joshua kenneth kevin brian george timothy ronald jason edward jeffrey ryan jacob gary nicholas eric jonathan stephen larry justin scott brandon benjamin samuel gregory alexander patrick frank raymond jack dennis jerry tyler aaron jose adam nathan henry zachary douglas peter kyle noah ethan jeremy walter christian keith roger terry austin sean gerald carl harold dylan arthur lawrence jordan jesse bryan billy bruce gabriel joe logan alan juan albert willie elijah wayne randy vincent mason roy ralph bobby russell bradley philip eugene liam lucas oliver owen leo mary patricia jennifer linda elizabeth barbara susan jessica sarah karen lisa nancy betty sandra margaret ashley kimberly emily donna michelle carol amanda melissa deborah stephanie dorothy rebecca sharon laura cynthia amy kathleen angela shirley brenda emma anna pamela nicole samantha katherine christine helen debra rachel carolyn janet maria catherine heather diane olivia julie joyce victoria ruth virginia lauren kelly christina joan evelyn judith andrea hannah megan cheryl jacqueline martha madison teresa gloria sara janice ann kathryn abigail sophia frances jean alice judy isabella julia grace amber denise danielle marilyn beverly charlotte natalie theresa diana brittany doris kayla alexis lori marie chloe ava mia amelia harper aria priya wei jian li ming mei hui raj amit sanjay anjali neha arjun ravi sunita fatima mohammed ahmed ali omar yusuf aisha hiroshi yuki kenji sakura jin min seo hyun chen wang zhang liu yang huang zhao jane";
+/// Given names from the 1990 US Census (public domain), without those that are also ordinary
+/// English words ("will", "grant"), and common given names the census list lacks. See
+/// `data/README.md`.
+const GIVEN_NAMES: &str = include_str!("../../../data/gazetteer/given-names.txt");
+/// Surnames from the 1990 US Census (public domain), likewise without ordinary words.
+const SURNAMES: &str = include_str!("../../../data/gazetteer/surnames.txt");
 
-/// Last words that make a capitalised pair a place, not a person.
-const PLACE_WORDS: [&str; 24] = [
+static GIVEN: LazyLock<HashSet<&'static str>> = LazyLock::new(|| GIVEN_NAMES.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect());
+static SURNAME: LazyLock<HashSet<&'static str>> = LazyLock::new(|| SURNAMES.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect());
+
+/// Words that make a run of capitalised words a place or an organisation, not a person:
+/// "Queen Elizabeth Theatre", "David Lam Park", "customer Service Centre".
+const NOT_PERSON_WORDS: [&str; 48] = [
     "Street", "Avenue", "Road", "Drive", "Way", "Park", "Hall", "Centre", "Center", "Theatre", "Library", "School", "Hospital", "Bridge",
-    "Lake", "Yard", "Station", "Square", "Market", "Beach", "Island", "Building", "Tower", "Plaza",
+    "Lake", "Yard", "Station", "Square", "Market", "Beach", "Island", "Building", "Tower", "Plaza", "Service", "Services", "Department",
+    "Office", "Team", "Request", "Line", "Support", "Desk", "City", "Council", "Community", "Court", "Garden", "Gardens", "Pool",
+    "Elementary", "Secondary", "Academy", "College", "University", "Church", "Arena", "Foundation",
 ];
 
-static GIVEN: LazyLock<std::collections::HashSet<&'static str>> = LazyLock::new(|| GIVEN_NAMES.split_whitespace().collect());
+/// A capitalised word with at least one lower-case letter (so "SR" and "PHN" are not names),
+/// in any Latin-script spelling: "Łukasz", "O'Brien", "McDonald", "Nguyễn".
+const WORD: &str = r"\p{Lu}[\p{L}\p{M}'’]*\p{Ll}\p{M}*";
+/// Particles inside names: "María del Carmen", "Davi da Cunha", "Fergus Ó Treabhair".
+const PARTICLE: &str = r"(?:da|das|de|del|della|den|der|des|di|do|dos|du|la|le|van|von|ter|ten|bin|ibn|al|el|y|Ó|Ní|Nic|Uí|Ua)";
+/// Words that introduce a person in call notes.
+const CONTEXT: &str = r"(?i:caller|customer|client|resident|complainant|tenant|homeowner|owner|requester|requestor|applicant|mr|mrs|ms|mx|miss|dr|named|name|spoke with|spoke to|talked to|talked with|message for|voicemail for|signed|regards|thanks|thank you|sincerely|cheers|attn)";
+/// Verbs that follow a person in call notes ("Adaeze Nwachukwu called about it").
+const PERSON_VERB: &str = r"(?:called|phoned|emailed|e-mailed|wrote|reported|asked|says|said|complained|requested)";
+/// Street types written after the name ("Main Street", "52 AVE", "18e rue").
+const STREET_TYPE: &str = r"(?i:street|st|avenue|ave|av|road|rd|drive|dr|boulevard|blvd|way|place|pl|crescent|cres|crt|court|ct|lane|ln|terrace|highway|hwy|parkway|pkwy|trail|trl|circle|cir|square|sq|gate|mews|row|close|walk|mall|grove|gardens|heights|line|sideroad|rue)";
+/// Street types written before the name, as in Quebec ("rue Saint-Denis", "boulevard De Maisonneuve").
+const STREET_TYPE_FIRST: &str = r"(?i:rue|avenue|av\.|boulevard|boul\.|chemin|ch\.|place|route|rang|montée|côte|allée|impasse|promenade)";
+const DIRECTION: &str = r"(?:[NS][EW]|[NSEW]|North|South|East|West|Nord|Sud|Est|Ouest|NORTH|SOUTH|EAST|WEST)";
+
+/// One to four name words, particles between and before them ("Ms. da Rosa").
+fn full_name() -> String {
+    let word = format!(r"{WORD}(?:-{WORD})*");
+    format!(r"(?:{PARTICLE}[ \t]+)*{word}(?:[ \t]+(?:{PARTICLE}[ \t]+)*(?:{word}|\p{{Lu}}\.)){{0,3}}")
+}
+
+fn street_address() -> String {
+    let unit_first = r"(?:(?:(?i:unit|suite|apt\.?)[ \t]*)?[0-9]{1,5}[A-Za-z]?[ \t]*[-–][ \t]*)?";
+    // "718 - 8th Avenue SW": a dash may stand between the number and the street.
+    let number = r"[0-9]{1,6}[A-Za-z]?(?:,?[ \t]+|[ \t]*[-–][ \t]*)";
+    let street_word = r"(?:\p{Lu}[\p{L}\p{M}'’.-]*|[0-9]{1,3}(?:st|nd|rd|th|e|er|a|b|ST|ND|RD|TH|A|B)?)";
+    let unit_after = r"(?:,?[ \t]+(?:(?i:unit|suite|apt\.?|bureau)[ \t]*|#)[0-9A-Za-z]{1,6}(?-u:\b))?";
+    let named_last = format!(r"(?:{DIRECTION}\.?[ \t]+)?(?:(?:{street_word}[ \t]+){{1,3}}{STREET_TYPE}(?-u:\b)\.?|Kingsway|Broadway|KINGSWAY|BROADWAY)(?:[ \t]+{DIRECTION}(?-u:\b))?");
+    let named_first = format!(r"{STREET_TYPE_FIRST}[ \t]+(?:(?:de|du|des|la|le|les|l'|d')[ \t]*){{0,2}}{street_word}(?:[ \t]+{street_word}){{0,2}}(?:[ \t]+(?:Est|Ouest|Nord|Sud)(?-u:\b))?");
+    // "#305-1234 Main St": the boundary comes after the number sign.
+    format!(r"#?(?-u:\b){unit_first}{number}(?:{named_last}|{named_first}){unit_after}")
+}
 
 struct Pattern {
     entity: Entity,
     re: Regex,
+    /// Does the pattern report its first group (the name after "caller", the number after
+    /// "licence") rather than the whole match?
+    grouped: bool,
+    /// A name found with no word introducing it counts only when it starts with a known
+    /// given name or ends with a known surname.
+    needs_known_name: bool,
 }
 
-/// Each entity's pattern, in priority order (earlier wins where matches overlap).
-pub const PATTERNS: &[(Entity, &str)] = &[
-    (Entity::Email, r"(?-u)\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"),
-    (Entity::CreditCard, r"(?-u)\b(?:[0-9]{4}[ -]?){3}[0-9]{1,4}\b"),
-    (Entity::Sin, r"(?-u)\b[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{3}\b"),
-    (Entity::Phn, r"(?-u)\b9[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{3}\b"),
-    (Entity::Phone, r"(?-u)(?:\+?1[ .-]?)?\(?\b[2-9][0-9]{2}\)?[ .-]?[2-9][0-9]{2}[ .-]?[0-9]{4}\b"),
-    (Entity::IpAddress, r"(?-u)\b(?:(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\b"),
-    (Entity::Passport, r"(?-u)\b[A-Z]{2}[0-9]{6}\b"),
-    (Entity::DriversLicence, r"(?-u)(?i:licen[cs]e|DL)[ a-zA-Z.:#-]{0,20}\b([0-9]{7})\b"),
-    (Entity::PostalCode, r"(?-u)\b[ABCEGHJ-NPRSTVXY][0-9][ABCEGHJ-NPRSTV-Z] ?[0-9][ABCEGHJ-NPRSTV-Z][0-9]\b"),
-    (
-        Entity::StreetAddress,
-        r"(?-u)\b[0-9]{1,5}(?:-[0-9]{1,5})? (?:[A-Z][a-z]+ |[0-9]{1,3}(?:st|nd|rd|th) ){1,3}(?:Street|St|Avenue|Ave|Road|Rd|Drive|Dr|Boulevard|Blvd|Way|Place|Pl|Crescent|Cres|Lane|Court|Ct)\b\.?",
-    ),
-    (Entity::PersonName, r"(?-u)\b([A-Z][a-z]{1,15}) (?:[A-Z]\. )?([A-Z][a-z]{1,20}(?:-[A-Z][a-z]+)?)\b"),
-];
+/// The pattern that finds names with no word introducing them.
+const UNINTRODUCED_NAME: usize = 11;
 
-/// Each pattern on its own, for the group of the licence pattern.
-static PER_PATTERN: LazyLock<Vec<Pattern>> =
-    LazyLock::new(|| PATTERNS.iter().map(|(e, p)| Pattern { entity: *e, re: Regex::new(p).expect("PII pattern compiles") }).collect());
+/// Each entity's pattern, in priority order (earlier wins where matches start together).
+pub static PATTERNS: LazyLock<Vec<(Entity, String)>> = LazyLock::new(|| {
+    let name = full_name();
+    vec![
+        // Any letters in the local part and the domain, and no boundary before it: a match
+        // starts where the address does, so an e-mail is replaced whole or not at all.
+        (Entity::Email, r"[\p{L}\p{N}\p{M}._%+'-]+@[\p{L}\p{N}\p{M}-]+(?:\.[\p{L}\p{N}\p{M}-]+)*\.\p{L}{2,}".into()),
+        (Entity::CreditCard, r"(?-u)\b(?:[0-9]{4}[ -]?){3}[0-9]{1,4}\b".into()),
+        (Entity::Sin, r"(?-u)\b[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{3}\b".into()),
+        (Entity::Phn, r"(?-u)\b9[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{3}\b".into()),
+        (Entity::Phone, r"(?-u)(?:\+?1[ .-]?)?\(?\b[2-9][0-9]{2}\)?[ .-]?[2-9][0-9]{2}[ .-]?[0-9]{4}\b".into()),
+        (Entity::IpAddress, r"(?-u)\b(?:(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\b".into()),
+        (Entity::Passport, r"(?-u)\b[A-Z]{2}[0-9]{6}\b".into()),
+        (Entity::DriversLicence, r"(?-u)(?i:licen[cs]e|DL)[ a-zA-Z.:#-]{0,20}\b([0-9]{7})\b".into()),
+        (Entity::PostalCode, r"(?-u)\b[ABCEGHJ-NPRSTVXY][0-9][ABCEGHJ-NPRSTV-Z] ?[0-9][ABCEGHJ-NPRSTV-Z][0-9]\b".into()),
+        (Entity::StreetAddress, street_address()),
+        // A name after a word that introduces a person, whatever its letters.
+        (Entity::PersonName, format!(r"(?-u:\b){CONTEXT}[.:,]?[ \t]+(?:(?:is|was)[ \t]+)?({name})")),
+        // A name anywhere, accepted when it starts with a known given name or ends with a
+        // known surname.
+        (Entity::PersonName, format!(r"(?:^|[^\p{{L}}\p{{N}}\p{{M}}'’@.-])({WORD}(?:-{WORD})?[ \t]+(?:\p{{Lu}}\.[ \t]+)?(?:{PARTICLE}[ \t]+)*{WORD}(?:-{WORD})?)")),
+        // Two to four name words followed by what people do on the phone.
+        (Entity::PersonName, format!(r"(?:^|[^\p{{L}}\p{{N}}\p{{M}}'’@.-])({WORD}(?:-{WORD})?(?:[ \t]+(?:{PARTICLE}[ \t]+)*{WORD}(?:-{WORD})?){{1,3}})[ \t]+{PERSON_VERB}(?-u:\b)")),
+    ]
+});
+
+/// Each pattern on its own, for the groups.
+static PER_PATTERN: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
+    PATTERNS
+        .iter()
+        .enumerate()
+        .map(|(i, (e, p))| {
+            let re = Regex::new(p).expect("PII pattern compiles");
+            Pattern { entity: *e, grouped: re.captures_len() > 1, needs_known_name: i == UNINTRODUCED_NAME, re }
+        })
+        .collect()
+});
+
+/// Lower case with the accents of Latin letters removed, to look a name up in the gazetteer.
+pub(crate) fn folded(word: &str) -> String {
+    word.chars()
+        .flat_map(char::to_lowercase)
+        .filter_map(|c| {
+            Some(match c {
+                'à'..='å' | 'ā' | 'ă' | 'ą' => 'a',
+                'ç' | 'ć' | 'č' => 'c',
+                'ď' | 'đ' => 'd',
+                'è'..='ë' | 'ē' | 'ė' | 'ę' | 'ě' | 'ễ' | 'ế' | 'ệ' | 'ề' => 'e',
+                'ì'..='ï' | 'ī' | 'į' | 'ı' => 'i',
+                'ł' | 'ľ' | 'ĺ' => 'l',
+                'ñ' | 'ń' | 'ň' => 'n',
+                'ò'..='ö' | 'ø' | 'ō' | 'ő' | 'ơ' | 'ồ' | 'ố' | 'ộ' | 'ờ' => 'o',
+                'ř' => 'r',
+                'ś' | 'š' | 'ş' | 'ș' => 's',
+                'ť' | 'ţ' | 'ț' => 't',
+                'ù'..='ü' | 'ū' | 'ů' | 'ű' | 'ų' | 'ư' | 'ữ' | 'ứ' => 'u',
+                'ý' | 'ÿ' => 'y',
+                'ź' | 'ż' | 'ž' => 'z',
+                '\'' | '’' | '-' => return None,
+                c if ('\u{300}'..='\u{36f}').contains(&c) => return None,
+                c => c,
+            })
+        })
+        .collect()
+}
+
+/// Is this a known given name (any spelling of its accents)?
+pub fn is_given_name(word: &str) -> bool {
+    GIVEN.contains(folded(word).as_str())
+}
+
+fn is_surname(word: &str) -> bool {
+    SURNAME.contains(folded(word).as_str())
+}
+
+fn names_a_place(words: &str) -> bool {
+    words.split([' ', '\t', '-']).any(|w| NOT_PERSON_WORDS.contains(&w))
+}
+
+/// Does the run of capitalised words after `end` name a place ("David Lam Park", "Sir
+/// Matthew Begbie Elementary")?
+fn place_follows(text: &str, end: usize) -> bool {
+    text[end..]
+        .split([' ', '\t'])
+        .filter(|w| !w.is_empty())
+        .take(3)
+        .map(|w| w.trim_end_matches(|c: char| !c.is_alphanumeric()))
+        .take_while(|w| w.chars().next().is_some_and(char::is_uppercase))
+        .any(|w| NOT_PERSON_WORDS.contains(&w))
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
@@ -88,12 +210,13 @@ fn inside_decimal(text: &str, start: usize, end: usize) -> bool {
     before || after
 }
 
-fn valid(entity: Entity, m: &str, text: &str, start: usize) -> bool {
+fn valid(p: &Pattern, m: &str, text: &str, start: usize) -> bool {
     let d = digits(m);
-    if matches!(entity, Entity::CreditCard | Entity::Sin | Entity::Phn | Entity::Phone) && inside_decimal(text, start, start + m.len()) {
+    let end = start + m.len();
+    if matches!(p.entity, Entity::CreditCard | Entity::Sin | Entity::Phn | Entity::Phone) && inside_decimal(text, start, end) {
         return false;
     }
-    match entity {
+    match p.entity {
         Entity::CreditCard => (13..=16).contains(&d.len()) && luhn(&d),
         Entity::Sin => d.len() == 9 && d[0] != 0 && d[0] != 8 && luhn(&d),
         // One bare 10-digit number in 11 that starts with 9 passes the check digit by chance:
@@ -108,11 +231,13 @@ fn valid(entity: Entity, m: &str, text: &str, start: usize) -> bool {
         Entity::IpAddress => m.split('.').all(|p| p.len() == 1 || !p.starts_with('0')),
         Entity::Passport => near(text, start, &["passport"]),
         Entity::PersonName => {
-            let first = m.split(' ').next().unwrap_or_default().to_ascii_lowercase();
-            // "Queen Elizabeth Theatre", "Grace Hospital": a place named after a person.
-            let last = m.rsplit(' ').next().unwrap_or_default();
-            !PLACE_WORDS.contains(&last)
-                && (GIVEN.contains(first.as_str()) || near(text, start, &["caller", "name", "customer", "resident", "mr", "mrs", "ms", "dr", "spoke"]))
+            // A name that runs into an e-mail address is the address's to replace, whole.
+            let runs_into_email = text[end..].split(char::is_whitespace).next().unwrap_or_default().contains('@');
+            // "Queen Elizabeth Theatre", "David Lam Park": a place named after a person.
+            let place = names_a_place(m) || place_follows(text, end);
+            let first = m.split([' ', '\t', '-']).next().unwrap_or_default();
+            let last = m.rsplit([' ', '\t']).next().unwrap_or_default();
+            !runs_into_email && !place && (!p.needs_known_name || is_given_name(first) || last.split('-').any(is_surname))
         }
         _ => true,
     }
@@ -134,7 +259,7 @@ fn near(text: &str, at: usize, words: &[&str]) -> bool {
 /// highest-priority pattern matching there, instead of one pass per pattern.
 static COMBINED: LazyLock<meta::Regex> = LazyLock::new(|| {
     meta::Regex::builder()
-        .build_many(&PATTERNS.iter().map(|(_, p)| *p).collect::<Vec<_>>())
+        .build_many(&PATTERNS.iter().map(|(_, p)| p.as_str()).collect::<Vec<_>>())
         .expect("PII patterns compile")
 });
 
@@ -162,13 +287,12 @@ pub fn scan(text: &str) -> Vec<Finding> {
                 }
             };
             let p = &pats[pid];
-            // The licence pattern reports its group: the number after "licence".
-            let m = if p.entity == Entity::DriversLicence {
+            let m = if p.grouped {
                 p.re.captures_at(&text[..whole.end()], whole.start()).and_then(|c| c.get(1)).map(|g| g.range()).unwrap_or(whole.range())
             } else {
                 whole.range()
             };
-            if valid(p.entity, &text[m.clone()], text, m.start) {
+            if valid(p, &text[m.clone()], text, m.start) {
                 accepted = Some((p.entity, m, whole.end()));
                 break;
             }
@@ -188,7 +312,7 @@ pub fn scan(text: &str) -> Vec<Finding> {
 /// The detector as it was: one pass per pattern the prefilter reports. Kept to prove the
 /// single pass finds the same.
 pub(crate) fn scan_per_pattern(text: &str) -> Vec<Finding> {
-    static SET: LazyLock<regex::RegexSet> = LazyLock::new(|| regex::RegexSet::new(PATTERNS.iter().map(|(_, p)| *p)).expect("PII patterns compile"));
+    static SET: LazyLock<regex::RegexSet> = LazyLock::new(|| regex::RegexSet::new(PATTERNS.iter().map(|(_, p)| p)).expect("PII patterns compile"));
     let (set, pats) = (&*SET, &*PER_PATTERN);
     let hits = set.matches(text);
     if !hits.matched_any() {
@@ -201,13 +325,8 @@ pub(crate) fn scan_per_pattern(text: &str) -> Vec<Finding> {
         // `find_at` runs on the fast DFA engines; group captures are resolved only for the
         // one pattern that reports a group, and only within its match.
         while let Some(whole) = p.re.find_at(text, at) {
-            // The licence pattern reports its group: the number after "licence".
-            let m = if p.entity == Entity::DriversLicence {
-                p.re.captures_at(&text[..whole.end()], whole.start()).and_then(|c| c.get(1)).unwrap_or(whole)
-            } else {
-                whole
-            };
-            if !valid(p.entity, m.as_str(), text, m.start()) {
+            let m = if p.grouped { p.re.captures_at(&text[..whole.end()], whole.start()).and_then(|c| c.get(1)).unwrap_or(whole) } else { whole };
+            if !valid(p, m.as_str(), text, m.start()) {
                 // A rejected candidate must not hide one that starts inside it ("Caller Maria Gonzalez").
                 at = text[whole.start()..].char_indices().nth(1).map(|(i, _)| whole.start() + i).unwrap_or(text.len());
                 continue;
@@ -228,6 +347,59 @@ pub fn count(text: &str, into: &mut BTreeMap<Entity, u64>) {
     for f in scan(text) {
         *into.entry(f.entity).or_default() += 1;
     }
+}
+
+/// A column is classified as an entity when at least this share of its non-empty sampled
+/// values are, whole, that entity (as Glue's classifyColumns does with its threshold).
+pub const CLASSIFY_SHARE: f64 = 0.5;
+
+/// The entity a column holds, judged from sampled values; every value of a classified column
+/// is then replaced, not only those the detector recognises one by one. A column is that
+/// entity when at least [`CLASSIFY_SHARE`] of its non-empty values are, whole, the entity; the
+/// column's name is read as context ("caller_name" introduces a person). A column is also a
+/// column of names when that share of its values are shaped like names (two to four
+/// capitalised words, no place word) and at least one in five of those holds a known given
+/// name or surname: the gazetteer tells a column of people from one of products, while the
+/// names it does not know are protected with the rest.
+pub fn classify_column(column: &str, values: &[&str]) -> Option<Entity> {
+    let context: String = column.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ");
+    let mut whole: BTreeMap<Entity, usize> = BTreeMap::new();
+    let (mut non_empty, mut name_shaped, mut known_names) = (0usize, 0usize, 0usize);
+    for v in values {
+        let v = v.trim();
+        if v.is_empty() {
+            continue;
+        }
+        non_empty += 1;
+        let probe = format!("{context}: {v}");
+        let offset = probe.len() - v.len();
+        if let [f] = scan(&probe).as_slice() {
+            if f.start >= offset && (f.end - f.start) * 10 >= v.len() * 8 {
+                *whole.entry(f.entity).or_default() += 1;
+            }
+        }
+        if let Some(known) = name_shape(v) {
+            name_shaped += 1;
+            known_names += usize::from(known);
+        }
+    }
+    let enough = |n: usize| n > 0 && n as f64 >= CLASSIFY_SHARE * non_empty as f64;
+    let best = whole.iter().max_by_key(|(_, n)| **n).filter(|(_, n)| enough(**n)).map(|(e, _)| *e);
+    best.or_else(|| (enough(name_shaped) && known_names * 5 >= name_shaped).then_some(Entity::PersonName))
+}
+
+/// Is the value shaped like a person's name ("Adaeze Nwachukwu", "NGUYEN, Thi Mai": two to
+/// four capitalised words, particles between, no place word), and if so is one of its words a
+/// known given name or surname?
+fn name_shape(value: &str) -> Option<bool> {
+    static NAME: LazyLock<Regex> = LazyLock::new(|| {
+        let word = r"\p{Lu}[\p{L}\p{M}'’-]*";
+        Regex::new(&format!(r"^{word},?(?:[ \t]+(?:{PARTICLE}[ \t]+)*(?:{word}|\p{{Lu}}\.)){{1,3}}$")).expect("name shape compiles")
+    });
+    if !NAME.is_match(value) || names_a_place(value) {
+        return None;
+    }
+    Some(value.split([' ', '\t', ',', '-']).any(|w| !w.is_empty() && (is_given_name(w) || is_surname(w))))
 }
 
 /// Replaces findings per entity policy. Hashes are keyed (HMAC-SHA256), so equal values
@@ -329,6 +501,73 @@ mod tests {
         assert_eq!(entities("postal V6B 1A1"), vec![Entity::PostalCode]);
         assert_eq!(entities("lives at 453 West 12th Avenue"), vec![Entity::StreetAddress]);
         assert_eq!(entities("spoke with Maria Gonzalez today"), vec![Entity::PersonName]);
+    }
+
+    fn found(t: &str) -> Vec<(Entity, &str)> {
+        scan(t).into_iter().map(|f| (f.entity, &t[f.start..f.end])).collect()
+    }
+
+    #[test]
+    fn names_and_emails_in_any_latin_spelling_are_found_whole() {
+        assert_eq!(found("écrire à zoë.łukasiewicz@bücher.example."), vec![(Entity::Email, "zoë.łukasiewicz@bücher.example")]);
+        assert_eq!(found("reply to o'brien.niamh@exemple.québec"), vec![(Entity::Email, "o'brien.niamh@exemple.québec")]);
+        assert_eq!(found("caller José Nuñez-García reported it"), vec![(Entity::PersonName, "José Nuñez-García")]);
+        assert_eq!(found("Ms. Nguyễn called back"), vec![(Entity::PersonName, "Nguyễn")]);
+        assert_eq!(found("spoke with María del Carmen Vargas today"), vec![(Entity::PersonName, "María del Carmen Vargas")]);
+        assert_eq!(found("Thanks, Fergus Ó Treabhair"), vec![(Entity::PersonName, "Fergus Ó Treabhair")]);
+        assert_eq!(found("my name is Oluwaseun Adeyemi"), vec![(Entity::PersonName, "Oluwaseun Adeyemi")]);
+        // No word introduces it: a known given name does.
+        assert_eq!(found("pothole; Ingrid Björklund called twice"), vec![(Entity::PersonName, "Ingrid Björklund")]);
+        // A name that runs into an e-mail address leaves the address whole.
+        assert_eq!(found("Maria Lópezo@example.org"), vec![(Entity::Email, "Lópezo@example.org")]);
+    }
+
+    #[test]
+    fn canadian_street_addresses_in_their_common_forms() {
+        for a in [
+            "2150 W 41st Ave",
+            "#305-1234 Main St",
+            "555 West Broadway",
+            "1234 Kingsway",
+            "453 West 12th Avenue",
+            "108 - 1550 Hartley Avenue",
+            "405, rue Sainte-Catherine Est",
+            "3000 Steeles Avenue East, Suite 700",
+            "5090 ORBITOR DRIVE SUITE 1",
+            "1730 McPherson Crt. Unit 35",
+            "2275 E Hastings St",
+        ] {
+            let t = format!("damage in front of {a}; crew sent");
+            assert_eq!(found(&t), vec![(Entity::StreetAddress, a)], "{t}");
+        }
+    }
+
+    #[test]
+    fn places_named_after_people_and_street_names_survive() {
+        for t in [
+            "event at David Lam Park this weekend",
+            "crew left from the Queen Elizabeth Theatre",
+            "the Fraser Street closure continues",
+            "customer Service Centre line was busy",
+            "handled 1234 of 5678 calls",
+            "Victoria Drive bike lane",
+            "caller asked about Terry Fox Plaza",
+            "SR-2024-0012345 opened 2024-07-31 at 10:15",
+        ] {
+            assert!(scan(t).is_empty(), "{t}: {:?}", found(t));
+        }
+    }
+
+    #[test]
+    fn columns_of_names_are_classified_whatever_their_header() {
+        let names = ["Adaeze Nwachukwu", "Łukasz Zięcik", "Işin Şafak", "María del Carmen Vargas", "Tristan Renard", "Zsolt Szabó", "NGUYEN, Thi Mai", "Ikenna Nwosu", ""];
+        assert_eq!(classify_column("caller_name", &names), Some(Entity::PersonName));
+        assert_eq!(classify_column("contact", &names), Some(Entity::PersonName));
+        assert_eq!(classify_column("contact", &["jane@example.org", "émile.zola@exemple.ca", "n/a"]), Some(Entity::Email));
+        let neighbourhoods = ["Kitsilano", "Mount Pleasant", "Grandview-Woodland", "Hastings-Sunrise", "Riley Park", "Arbutus Ridge", "West Point Grey", "Kensington-Cedar Cottage", "Strathcona", "Downtown"];
+        assert_eq!(classify_column("local_area", &neighbourhoods), None);
+        assert_eq!(classify_column("queue", &["general", "sanitation", "streets", "parking"]), None);
+        assert_eq!(classify_column("venue", &["Queen Elizabeth Theatre", "David Lam Park", "Jack Poole Plaza"]), None);
     }
 
     #[test]

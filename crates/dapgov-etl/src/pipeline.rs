@@ -715,7 +715,8 @@ async fn run_from_landing(
         }
     }
 
-    // PII: classify string columns from a sample; scan free text in full.
+    // PII: a column the spec declares, or one its sample classifies, is protected whole;
+    // free text and every other text column are scanned value by value.
     let string_cols: Vec<String> = raw_schema
         .fields()
         .iter()
@@ -726,18 +727,16 @@ async fn run_from_landing(
     let mut outputs_sql = vec![];
     let mut dropped: Vec<String> = ds.drop.clone();
     for c in &string_cols {
-        let values = string_values(&sample, c);
-        let mut whole: BTreeMap<Entity, usize> = BTreeMap::new();
-        for v in &values {
-            if let [f] = pii::scan(v).as_slice() {
-                if (f.end - f.start) * 10 >= v.trim().len() * 8 {
-                    *whole.entry(f.entity).or_default() += 1;
-                }
+        let declared = ds.columns.get(c).and_then(|r| r.pii);
+        let class = declared.or_else(|| {
+            if ds.free_text.contains(c) {
+                return None;
             }
-        }
-        let class = whole.iter().max_by_key(|(_, n)| **n).filter(|(_, n)| **n * 2 >= values.len().max(1)).map(|(e, _)| *e);
+            let values = string_values(&sample, c);
+            pii::classify_column(c, &values.iter().map(String::as_str).collect::<Vec<_>>())
+        });
         match class {
-            Some(e) if !ds.free_text.contains(c) => {
+            Some(e) => {
                 m.pii_columns.insert(c.clone(), e.name().into());
                 if redactor.action(e) == pii::Action::Drop {
                     dropped.push(c.clone());
@@ -745,7 +744,7 @@ async fn run_from_landing(
                     outputs_sql.push((c.clone(), format!("dapgov_replace_value({}, {})", ident(c), lit(e.name()))));
                 }
             }
-            _ => {
+            None => {
                 if ds.free_text.contains(c) {
                     m.pii_columns.insert(c.clone(), "free text".into());
                 }
@@ -835,6 +834,15 @@ async fn run_from_landing(
         let left = count_pii(&gate_ctx, &format!("SELECT {} FROM curated.{}", leftover_cols.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", "), opts.dataset)).await?;
         if !left.is_empty() {
             gate_failures.push(format!("a second scan found PII left in curated: {}", left.iter().map(|(e, n)| format!("{} {n}", e.name())).collect::<Vec<_>>().join(", ")));
+        }
+        // The same column rules as the first pass: a column that still reads as personal
+        // information, whole, was not protected.
+        let sample = gate_ctx.sql(&format!("SELECT {} FROM curated.{} LIMIT 2000", leftover_cols.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", "), opts.dataset)).await?.collect().await?;
+        for c in &leftover_cols {
+            let values = string_values(&sample, c);
+            if let Some(e) = pii::classify_column(c, &values.iter().map(String::as_str).collect::<Vec<_>>()) {
+                gate_failures.push(format!("a second scan found column `{c}` in curated holding {} values", e.name()));
+            }
         }
     }
 

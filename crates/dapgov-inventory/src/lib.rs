@@ -19,6 +19,12 @@ pub const PROJECT_TAG: &str = "project";
 pub const MANAGED_BY_TAG: &str = "managed-by";
 pub const MANAGED_BY: &str = "dapgov";
 
+/// AWS publishes billing metrics only in us-east-1, so the billing alarm lives there whatever
+/// the platform's region: the one resource allowed outside it.
+pub const BILLING_REGION: &str = "us-east-1";
+/// The billing metric's namespace: an alarm on it is the billing alarm.
+pub const BILLING_NAMESPACE: &str = "AWS/Billing";
+
 /// Version of the Inventory JSON layout; bumped on incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
 

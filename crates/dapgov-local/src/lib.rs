@@ -46,7 +46,9 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 pub(crate) struct Shared {
     root: PathBuf,
     kms: LocalKms,
-    trail_key: [u8; 32],
+    trail_seed: [u8; 32],
+    /// The HMAC key trails were signed with before Ed25519.
+    legacy_trail_key: [u8; 32],
     pseudonym_salt: [u8; 32],
     /// The trail, while one exists with logging on.
     trail: RwLock<Option<Trail>>,
@@ -106,7 +108,8 @@ impl LocalTarget {
         let shared = Shared {
             root: state_dir.to_path_buf(),
             kms: LocalKms::new(state_dir, secret.clone()),
-            trail_key: secret.derive("dapgov/trail/v1"),
+            trail_seed: secret.derive("dapgov/trail/ed25519/v1"),
+            legacy_trail_key: secret.derive("dapgov/trail/v1"),
             pseudonym_salt: secret.derive("dapgov/pseudonymisation/v1"),
             trail: RwLock::new(None),
         };
@@ -121,12 +124,16 @@ impl LocalTarget {
 
     /// The trail (for `trail verify` and `trail show`), whether or not logging is on.
     pub fn trail(&self) -> Trail {
-        Trail::new(&self.shared.root.join("trail"), self.shared.trail_key)
+        Trail::new(&self.shared.root.join("trail"), self.shared.trail_seed).migrating_from(self.shared.legacy_trail_key)
+    }
+
+    /// Is a trail logging? Then every operation since it was turned on is in the trail.
+    pub fn trail_is_logging(&self) -> bool {
+        self.records(ResourceKind::Trail).iter().any(|(_, v)| v.get("logging") == Some(&Value::Bool(true)))
     }
 
     fn refresh_trail(&self) {
-        let on = self.records(ResourceKind::Trail).iter().any(|(_, v)| v.get("logging") == Some(&Value::Bool(true)));
-        *self.shared.trail.write().expect("trail lock") = on.then(|| self.trail());
+        *self.shared.trail.write().expect("trail lock") = self.trail_is_logging().then(|| self.trail());
     }
 
     fn record_path(&self, kind: ResourceKind, name: &str) -> PathBuf {

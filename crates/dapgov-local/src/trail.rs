@@ -2,7 +2,13 @@
 //! carrying the SHA-256 of the previous one. A signed head (rewritten on every append) and
 //! periodic signed digest files let `verify` detect edited, deleted, inserted, reordered and
 //! truncated records, as CloudTrail's log-file validation does.
+//!
+//! Head and digests are signed with Ed25519, as CloudTrail signs its digest files: the signing
+//! key is derived from the root secret and never written down; `verify` needs only the public
+//! key, published beside the trail and exportable to pin (`trail verify --public-key FILE`).
+//! Whoever can verify cannot forge.
 
+use aws_lc_rs::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -11,6 +17,9 @@ use std::path::{Path, PathBuf};
 
 pub const EVENTS: &str = "events.jsonl";
 const HEAD: &str = "head.json";
+/// The public key that verifies head and digests, as `ed25519 <hex>`.
+pub const PUBLIC_KEY: &str = "public-key";
+const SCHEME: &str = "ed25519";
 /// A digest file is written every this many records.
 pub const DIGEST_EVERY: u64 = 100;
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -37,12 +46,45 @@ struct Signed {
     seq: u64,
     hash: String,
     signature: String,
+    /// `ed25519`; absent on trails signed before with an HMAC key, re-signed on next append.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scheme: Option<String>,
+}
+
+/// What a signature covers: the head and a digest sign different messages, so a digest
+/// copied over the head does not pass for it.
+fn signed_message(kind: &str, seq: u64, hash: &str) -> Vec<u8> {
+    format!("dapgov-trail/{kind}/v2\n{seq}\n{hash}").into_bytes()
+}
+
+/// The key that verifies the trail. It checks signatures and cannot make them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicKey([u8; 32]);
+
+impl PublicKey {
+    /// `ed25519 <64 hex digits>`, as `trail public-key` prints it.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let hex_key = text.trim().strip_prefix("ed25519 ").ok_or("a trail public key reads `ed25519 <64 hex digits>`")?;
+        let bytes: [u8; 32] = hex::decode(hex_key.trim()).ok().and_then(|b| b.try_into().ok()).ok_or("a trail public key reads `ed25519 <64 hex digits>`")?;
+        Ok(PublicKey(bytes))
+    }
+
+    pub fn to_text(&self) -> String {
+        format!("ed25519 {}\n", hex::encode(self.0))
+    }
+
+    fn verifies(&self, message: &[u8], signature_hex: &str) -> bool {
+        hex::decode(signature_hex).is_ok_and(|sig| UnparsedPublicKey::new(&ED25519, self.0).verify(message, &sig).is_ok())
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct Trail {
     dir: PathBuf,
-    key: [u8; 32],
+    /// The Ed25519 seed, derived from the root secret.
+    seed: [u8; 32],
+    /// The HMAC key that signed trails before Ed25519, to re-sign them once.
+    legacy_key: Option<[u8; 32]>,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -70,18 +112,87 @@ fn record_hash(e: &Event) -> String {
 }
 
 impl Trail {
-    pub fn new(dir: &Path, key: [u8; 32]) -> Self {
-        Self { dir: dir.to_path_buf(), key }
+    pub fn new(dir: &Path, seed: [u8; 32]) -> Self {
+        Self { dir: dir.to_path_buf(), seed, legacy_key: None }
+    }
+
+    /// Accept a head and digests HMAC-signed with `key` (the scheme before Ed25519) and
+    /// re-sign them on the next append.
+    pub fn migrating_from(mut self, key: [u8; 32]) -> Self {
+        self.legacy_key = Some(key);
+        self
+    }
+
+    fn key_pair(&self) -> Ed25519KeyPair {
+        Ed25519KeyPair::from_seed_unchecked(&self.seed).expect("a 32-byte seed is an Ed25519 key")
+    }
+
+    /// The key that verifies this trail's signatures.
+    pub fn public_key(&self) -> PublicKey {
+        PublicKey(self.key_pair().public_key().as_ref().try_into().expect("Ed25519 public keys are 32 bytes"))
+    }
+
+    /// The public key published beside the trail.
+    pub fn published_key(&self) -> Result<PublicKey, VerifyError> {
+        let path = self.dir.join(PUBLIC_KEY);
+        let text = std::fs::read_to_string(&path).map_err(|e| VerifyError { record: 0, problem: format!("cannot read the trail's public key {}: {e}", path.display()) })?;
+        PublicKey::parse(&text).map_err(|e| VerifyError { record: 0, problem: format!("{}: {e}", path.display()) })
     }
 
     pub fn events_path(&self) -> PathBuf {
         self.dir.join(EVENTS)
     }
 
-    fn sign(&self, seq: u64, hash: &str) -> String {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("any key length");
-        mac.update(format!("{seq}:{hash}").as_bytes());
-        hex::encode(mac.finalize().into_bytes())
+    fn sign(&self, kind: &str, seq: u64, hash: &str) -> Signed {
+        let signature = hex::encode(self.key_pair().sign(&signed_message(kind, seq, hash)).as_ref());
+        Signed { seq, hash: hash.into(), signature, scheme: Some(SCHEME.into()) }
+    }
+
+    fn legacy_signature_holds(&self, s: &Signed) -> bool {
+        let Some(key) = self.legacy_key else { return false };
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&key).expect("any key length");
+        mac.update(format!("{}:{}", s.seq, s.hash).as_bytes());
+        mac.verify_slice(&hex::decode(&s.signature).unwrap_or_default()).is_ok()
+    }
+
+    /// Digest files, oldest first, with their names.
+    fn digests(&self) -> Vec<(String, Option<Signed>)> {
+        let mut out: Vec<(String, Option<Signed>)> = std::fs::read_dir(&self.dir)
+            .map(|rd| {
+                rd.filter_map(|d| d.ok())
+                    .filter(|d| d.file_name().to_string_lossy().starts_with("digest-"))
+                    .map(|d| (d.file_name().to_string_lossy().to_string(), self.read_signed(&d.path())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Publish the public key, and re-sign a head and digests from before Ed25519 whose HMAC
+    /// signatures hold. Runs under the append lock.
+    fn prepare(&self) -> std::io::Result<()> {
+        let key_path = self.dir.join(PUBLIC_KEY);
+        let published = self.public_key().to_text();
+        if std::fs::read_to_string(&key_path).ok().as_deref() != Some(published.as_str()) {
+            crate::write_atomic(&key_path, published.as_bytes())?;
+        }
+        let head_path = self.dir.join(HEAD);
+        let mut legacy: Vec<(PathBuf, &str, Signed)> = vec![];
+        if let Some(h) = self.read_signed(&head_path).filter(|h| h.scheme.is_none()) {
+            legacy.push((head_path, "head", h));
+        }
+        for (name, d) in self.digests() {
+            if let Some(d) = d.filter(|d| d.scheme.is_none()) {
+                legacy.push((self.dir.join(name), "digest", d));
+            }
+        }
+        for (path, kind, old) in legacy {
+            if self.legacy_signature_holds(&old) {
+                crate::write_atomic(&path, &serde_json::to_vec(&self.sign(kind, old.seq, &old.hash)).expect("serialize"))?;
+            }
+        }
+        Ok(())
     }
 
     fn read_signed(&self, path: &Path) -> Option<Signed> {
@@ -93,6 +204,7 @@ impl Trail {
         std::fs::create_dir_all(&self.dir)?;
         let file = std::fs::OpenOptions::new().create(true).append(true).open(self.events_path())?;
         file.lock()?;
+        self.prepare()?;
         let head = self.read_signed(&self.dir.join(HEAD));
         let (seq, prev) = head.map(|h| (h.seq + 1, h.hash)).unwrap_or((1, GENESIS.to_string()));
         let mut e = Event {
@@ -111,11 +223,9 @@ impl Trail {
         let mut line = serde_json::to_vec(&e).expect("serialize");
         line.push(b'\n');
         (&file).write_all(&line)?;
-        let signed = Signed { seq, hash: e.hash.clone(), signature: self.sign(seq, &e.hash) };
-        let text = serde_json::to_vec(&signed).expect("serialize");
-        crate::write_atomic(&self.dir.join(HEAD), &text)?;
+        crate::write_atomic(&self.dir.join(HEAD), &serde_json::to_vec(&self.sign("head", seq, &e.hash)).expect("serialize"))?;
         if seq % DIGEST_EVERY == 0 {
-            crate::write_atomic(&self.dir.join(format!("digest-{seq:012}.json")), &text)?;
+            crate::write_atomic(&self.dir.join(format!("digest-{seq:012}.json")), &serde_json::to_vec(&self.sign("digest", seq, &e.hash)).expect("serialize"))?;
         }
         file.unlock()?;
         Ok(e)
@@ -138,8 +248,8 @@ impl Trail {
         Ok(out)
     }
 
-    /// Check the whole chain; returns the number of records verified.
-    pub fn verify(&self) -> Result<u64, VerifyError> {
+    /// Check the whole chain against `key`; returns the number of records verified.
+    pub fn verify(&self, key: &PublicKey) -> Result<u64, VerifyError> {
         let path = self.events_path();
         let text = if path.exists() {
             std::fs::read_to_string(&path).map_err(|e| VerifyError { record: 0, problem: e.to_string() })?
@@ -165,30 +275,38 @@ impl Trail {
             hashes.push(e.hash);
         }
         let count = hashes.len() as u64;
-        let mut signed: Vec<(String, Signed)> = std::fs::read_dir(&self.dir)
-            .map(|rd| {
-                rd.filter_map(|d| d.ok())
-                    .filter(|d| d.file_name().to_string_lossy().starts_with("digest-") || d.file_name() == HEAD)
-                    .filter_map(|d| Some((d.file_name().to_string_lossy().to_string(), self.read_signed(&d.path())?)))
-                    .collect()
-            })
-            .unwrap_or_default();
-        signed.sort_by_key(|(_, s)| s.seq);
-        for (name, s) in signed {
-            if s.signature != self.sign(s.seq, &s.hash) {
-                return Err(VerifyError { record: s.seq, problem: format!("{name} has a bad signature (digest forged or edited)") });
+        let head = self.read_signed(&self.dir.join(HEAD));
+        if head.is_none() && (count > 0 || self.dir.join(HEAD).exists()) {
+            return Err(VerifyError { record: count, problem: format!("{HEAD} is missing or unreadable: the trail's signed end was deleted or replaced") });
+        }
+        let mut signed: Vec<(String, &str, Signed)> = vec![];
+        for (name, d) in self.digests() {
+            let d = d.ok_or_else(|| VerifyError { record: 0, problem: format!("{name} is not a signed digest (edited)") })?;
+            signed.push((name, "digest", d));
+        }
+        signed.extend(head.map(|h| (HEAD.to_string(), "head", h)));
+        for (name, kind, s) in &signed {
+            if s.scheme.as_deref() != Some(SCHEME) {
+                return Err(VerifyError { record: s.seq, problem: format!("{name} is signed with the retired HMAC scheme; it is re-signed with Ed25519 on the platform's next operation") });
             }
-            match hashes.get(s.seq as usize - 1) {
+            if !key.verifies(&signed_message(kind, s.seq, &s.hash), &s.signature) {
+                return Err(VerifyError { record: s.seq, problem: format!("{name} has a bad signature (forged, edited, or signed with another key)") });
+            }
+            match hashes.get((s.seq as usize).wrapping_sub(1)) {
                 None => {
                     return Err(VerifyError {
                         record: count + 1,
                         problem: format!("is missing: {name} vouches for {} records but only {count} remain (trail truncated)", s.seq),
                     })
                 }
-                Some(h) if *h != s.hash => {
-                    return Err(VerifyError { record: s.seq, problem: format!("does not match the hash {name} recorded for it") })
-                }
+                Some(h) if *h != s.hash => return Err(VerifyError { record: s.seq, problem: format!("does not match the hash {name} recorded for it") }),
                 _ => {}
+            }
+        }
+        // Records past the signed head were appended without the signing key.
+        if let Some((_, _, h)) = signed.iter().find(|(_, kind, _)| *kind == "head") {
+            if h.seq != count {
+                return Err(VerifyError { record: h.seq + 1, problem: format!("and the {} after it are not covered by the signed head (appended without the signing key)", count - h.seq) });
             }
         }
         Ok(count)
@@ -225,14 +343,14 @@ mod tests {
     #[test]
     fn intact_trail_verifies() {
         let (_d, t) = trail_with(5);
-        assert_eq!(t.verify().unwrap(), 5);
+        assert_eq!(t.verify(&t.public_key()).unwrap(), 5);
     }
 
     #[test]
     fn edited_record_is_named() {
         let (_d, t) = trail_with(5);
         rewrite(&t, |l| l[2] = l[2].replace("k2", "kX"));
-        let e = t.verify().unwrap_err();
+        let e = t.verify(&t.public_key()).unwrap_err();
         assert_eq!(e.record, 3);
         assert!(e.problem.contains("edited"), "{e}");
     }
@@ -243,15 +361,15 @@ mod tests {
         rewrite(&t, |l| {
             l.remove(1);
         });
-        assert_eq!(t.verify().unwrap_err().record, 2);
+        assert_eq!(t.verify(&t.public_key()).unwrap_err().record, 2);
 
         let (_d, t) = trail_with(5);
         rewrite(&t, |l| l.swap(3, 4));
-        assert_eq!(t.verify().unwrap_err().record, 4);
+        assert_eq!(t.verify(&t.public_key()).unwrap_err().record, 4);
 
         let (_d, t) = trail_with(5);
         rewrite(&t, |l| l.truncate(3));
-        let e = t.verify().unwrap_err();
+        let e = t.verify(&t.public_key()).unwrap_err();
         assert_eq!(e.record, 4);
         assert!(e.problem.contains("truncated"), "{e}");
     }
@@ -266,7 +384,80 @@ mod tests {
             e.hash = record_hash(&e);
             l[2] = serde_json::to_string(&e).unwrap();
         });
-        let e = t.verify().unwrap_err();
+        let e = t.verify(&t.public_key()).unwrap_err();
         assert_eq!(e.record, 3);
+    }
+
+    fn write_signed(t: &Trail, file: &str, s: &Signed) {
+        std::fs::write(t.dir.join(file), serde_json::to_vec(s).unwrap()).unwrap();
+    }
+
+    /// Everything but the root secret: the records, the head, the digests and the public key.
+    /// An attacker rewrites the chain and signs the head with a key of their own.
+    #[test]
+    fn whoever_holds_the_verify_key_cannot_forge_the_trail() {
+        let (_d, t) = trail_with(3);
+        let pinned = t.public_key();
+        assert_eq!(t.published_key().unwrap(), pinned);
+        rewrite(&t, |l| {
+            let mut e: Event = serde_json::from_str(&l[2]).unwrap();
+            e.outcome = "denied".into();
+            e.hash = record_hash(&e);
+            l[2] = serde_json::to_string(&e).unwrap();
+        });
+        let last: Event = serde_json::from_str(std::fs::read_to_string(t.events_path()).unwrap().lines().last().unwrap()).unwrap();
+        let forger = Trail::new(&t.dir, [9u8; 32]);
+        write_signed(&t, HEAD, &forger.sign("head", 3, &last.hash));
+        // With the published key left in place, the forged head fails.
+        assert!(t.verify(&t.published_key().unwrap()).unwrap_err().problem.contains("bad signature"));
+        // The forger also replaces the published key: only a pinned key catches it.
+        std::fs::write(t.dir.join(PUBLIC_KEY), forger.public_key().to_text()).unwrap();
+        assert_eq!(t.verify(&t.published_key().unwrap()).unwrap(), 3);
+        let e = t.verify(&pinned).unwrap_err();
+        assert!(e.problem.contains("bad signature"), "{e}");
+    }
+
+    #[test]
+    fn a_deleted_head_a_digest_copied_over_it_and_unsigned_appends_are_caught() {
+        let (_d, t) = trail_with(DIGEST_EVERY as usize + 5);
+        let key = t.public_key();
+        // Deleting the head, with or without truncating the records.
+        let head = std::fs::read(t.dir.join(HEAD)).unwrap();
+        std::fs::remove_file(t.dir.join(HEAD)).unwrap();
+        assert!(t.verify(&key).unwrap_err().problem.contains("head.json is missing"));
+        rewrite(&t, |l| l.truncate(DIGEST_EVERY as usize + 2));
+        assert!(t.verify(&key).is_err());
+        // Truncating to the last digest and copying the digest over the head.
+        rewrite(&t, |l| l.truncate(DIGEST_EVERY as usize));
+        std::fs::copy(t.dir.join(format!("digest-{DIGEST_EVERY:012}.json")), t.dir.join(HEAD)).unwrap();
+        assert!(t.verify(&key).unwrap_err().problem.contains("bad signature"));
+        // An empty head file is no head.
+        std::fs::write(t.dir.join(HEAD), &head[..0]).unwrap();
+        assert!(t.verify(&key).unwrap_err().problem.contains("head.json is missing"));
+        // A correctly chained record appended after the signed head.
+        let (_d, t) = trail_with(4);
+        let head = t.read_signed(&t.dir.join(HEAD)).unwrap();
+        let mut e = Event { seq: 5, time: "2026-01-01T00:00:00Z".into(), category: "data".into(), principal: "p".into(), action: "s3:GetObject".into(), resource: "r".into(), outcome: "allowed".into(), detail: None, prev_hash: head.hash, hash: String::new() };
+        e.hash = record_hash(&e);
+        rewrite(&t, |l| l.push(serde_json::to_string(&e).unwrap()));
+        let err = t.verify(&t.public_key()).unwrap_err();
+        assert_eq!(err.record, 5);
+        assert!(err.problem.contains("not covered by the signed head"), "{err}");
+    }
+
+    #[test]
+    fn a_trail_signed_with_the_retired_hmac_key_is_re_signed_on_append() {
+        let dir = tempfile::tempdir().unwrap();
+        let hmac_key = [5u8; 32];
+        let t = Trail::new(dir.path(), [3u8; 32]).migrating_from(hmac_key);
+        t.append(NewEvent { category: "data", principal: "p", action: "a", resource: "r", outcome: "allowed", detail: None }).unwrap();
+        // Rewrite the head as the HMAC scheme wrote it.
+        let head = t.read_signed(&t.dir.join(HEAD)).unwrap();
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&hmac_key).unwrap();
+        mac.update(format!("{}:{}", head.seq, head.hash).as_bytes());
+        write_signed(&t, HEAD, &Signed { seq: head.seq, hash: head.hash.clone(), signature: hex::encode(mac.finalize().into_bytes()), scheme: None });
+        assert!(t.verify(&t.public_key()).unwrap_err().problem.contains("retired HMAC"));
+        t.append(NewEvent { category: "data", principal: "p", action: "a", resource: "r", outcome: "allowed", detail: None }).unwrap();
+        assert_eq!(t.verify(&t.public_key()).unwrap(), 2);
     }
 }

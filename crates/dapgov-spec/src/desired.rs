@@ -15,8 +15,7 @@ use std::collections::BTreeMap;
 /// Stands for a key ARN the key service has not assigned yet.
 pub const KEY_PENDING: &str = "(known after apply)";
 
-/// Region where AWS publishes billing metrics; billing alarms must live there.
-pub const BILLING_REGION: &str = "us-east-1";
+pub use dapgov_inventory::{BILLING_NAMESPACE, BILLING_REGION};
 
 pub const ZONES: [&str; 4] = ["landing", "raw", "curated", "trusted"];
 
@@ -352,7 +351,7 @@ pub fn desired(spec: &Spec, observed: &Inventory, account: &str) -> Result<Inven
     let name = format!("{}-billing", names.project);
     inv.alarms.insert(
         name.clone(),
-        alarm(name, BILLING_REGION, "AWS/Billing", "EstimatedCharges", BTreeMap::from([("Currency".into(), "USD".into())]), "Maximum", 21600, billing_threshold),
+        alarm(name, BILLING_REGION, BILLING_NAMESPACE, "EstimatedCharges", BTreeMap::from([("Currency".into(), "USD".into())]), "Maximum", 21600, billing_threshold),
     );
     for (filter, _) in SECURITY_FILTERS {
         let name = format!("{}-{}", names.project, filter);

@@ -114,6 +114,11 @@ impl Spec {
                 }
             }
             for (col, c) in &ds.columns {
+                if let Some(e) = c.pii {
+                    if c.data_type != "string" {
+                        return Err((at(&["datasets", name, "columns", col]), format!("holds {} but is typed `{}`; personal information is text: use type = \"string\"", e.name(), c.data_type)));
+                    }
+                }
                 if let (Some(min), Some(max)) = (c.min, c.max) {
                     if min > max {
                         return Err((at(&["datasets", name, "columns", col]), format!("min {min} is above max {max}")));
@@ -204,6 +209,20 @@ mod tests {
         assert!(err.starts_with(&format!("dapgov.toml:{line}:1: unknown variant `EMAL`")) && err.contains("PERSON_NAME"), "{err}");
         let spec = Spec::parse(INIT_TEMPLATE, "dapgov.toml").unwrap();
         assert_eq!(spec.etl.pii.get(&PiiEntity::Email), Some(&PiiAction::Hash));
+    }
+
+    #[test]
+    fn pii_columns_name_a_known_entity_on_a_text_column() {
+        let spec = Spec::parse(INIT_TEMPLATE, "dapgov.toml").unwrap();
+        assert_eq!(spec.datasets["calls"].columns["caller_name"].pii, Some(PiiEntity::PersonName));
+        let text = INIT_TEMPLATE.replace("caller_name = { pii = \"PERSON_NAME\" }", "caller_name = { pii = \"PERSON\" }");
+        let err = Spec::parse(&text, "dapgov.toml").unwrap_err().to_string();
+        let line = text.lines().position(|l| l.starts_with("caller_name")).unwrap() + 1;
+        assert!(err.starts_with(&format!("dapgov.toml:{line}:")) && err.contains("unknown variant `PERSON`"), "{err}");
+        let text = INIT_TEMPLATE.replace("caller_phone = { pii = \"PHONE_NUMBER\" }", "caller_phone = { type = \"bigint\", pii = \"PHONE_NUMBER\" }");
+        let err = Spec::parse(&text, "dapgov.toml").unwrap_err().to_string();
+        let line = text.lines().position(|l| l.starts_with("caller_phone")).unwrap() + 1;
+        assert!(err.starts_with(&format!("dapgov.toml:{line}:1: `datasets.calls.columns.caller_phone`: holds PHONE_NUMBER but is typed `bigint`")), "{err}");
     }
 
     #[test]

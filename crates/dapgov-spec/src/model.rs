@@ -326,6 +326,10 @@ pub struct Dataset {
     pub free_text: Vec<String>,
 }
 
+fn default_column_type() -> String {
+    "string".into()
+}
+
 fn default_date_formats() -> Vec<String> {
     vec!["%Y-%m-%d".into()]
 }
@@ -334,12 +338,16 @@ fn default_date_formats() -> Vec<String> {
 #[serde(deny_unknown_fields)]
 pub struct ColumnRule {
     /// `bigint`, `double`, `string`, `date`, `timestamp` or `boolean`.
-    #[serde(rename = "type")]
+    #[serde(rename = "type", default = "default_column_type")]
     pub data_type: String,
     #[serde(default)]
     pub min: Option<f64>,
     #[serde(default)]
     pub max: Option<f64>,
+    /// The personal information the column holds: every value gets that entity's `[etl.pii]`
+    /// action, whatever the detector makes of it.
+    #[serde(default)]
+    pub pii: Option<PiiEntity>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,7 +1,7 @@
 //! CloudWatch Logs groups and metric filters, alarms, and the SNS topics alarms notify.
 
 use crate::context::{Ctx, Outcome};
-use dapgov_inventory::Alarm;
+use dapgov_inventory::{Alarm, BILLING_NAMESPACE, BILLING_REGION};
 
 /// Longest retention that still counts as bounded (ten years).
 const MAX_RETENTION_DAYS: u32 = 3653;
@@ -246,14 +246,14 @@ pub fn billing_alarm(ctx: &Ctx) -> Vec<Outcome> {
         .inv
         .alarms
         .values()
-        .filter(|a| a.namespace.as_deref() == Some("AWS/Billing") && a.metric_name.as_deref() == Some("EstimatedCharges"))
+        .filter(|a| a.namespace.as_deref() == Some(BILLING_NAMESPACE) && a.metric_name.as_deref() == Some("EstimatedCharges"))
         .collect();
     let good = billing.iter().find(|a| {
-        a.region.as_deref() == Some("us-east-1") && has_actions(a) && a.dimensions.as_ref().and_then(|d| d.get("Currency")).map(String::as_str) == Some("USD")
+        a.region.as_deref() == Some(BILLING_REGION) && has_actions(a) && a.dimensions.as_ref().and_then(|d| d.get("Currency")).map(String::as_str) == Some("USD")
     });
     vec![match (good, billing.first()) {
         (Some(a), _) => Outcome::pass(r, format!("alarm {} watches estimated charges in us-east-1", a.name)),
-        (None, Some(a)) if a.region.as_deref() != Some("us-east-1") => Outcome::fail(
+        (None, Some(a)) if a.region.as_deref() != Some(BILLING_REGION) => Outcome::fail(
             r,
             format!("alarm {} is in {}; billing metrics exist only in us-east-1, so it never fires", a.name, a.region.as_deref().unwrap_or("?")),
         ),

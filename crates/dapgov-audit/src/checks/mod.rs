@@ -11,6 +11,7 @@ mod glue_athena;
 mod iam;
 mod kms;
 mod ops;
+mod region;
 mod s3;
 
 use crate::context::{Ctx, Outcome};
@@ -70,6 +71,7 @@ const REGISTRY: &[(&str, CheckFn)] = &[
     ("glue_security_configuration_kms_encryption", glue_athena::security_configuration_kms),
     ("athena_workgroup_encryption", glue_athena::workgroup_encryption),
     ("athena_workgroup_results_in_platform_bucket", glue_athena::results_in_platform_bucket),
+    ("platform_resources_in_platform_region", region::resources_in_platform_region),
     // reliability
     ("s3_bucket_object_versioning", s3::versioning),
     ("s3_bucket_trail_logs_delete_protected", s3::trail_logs_delete_protected),

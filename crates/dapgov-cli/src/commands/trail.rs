@@ -3,8 +3,17 @@ use anyhow::{Context as _, bail};
 
 #[derive(clap::Subcommand)]
 pub enum TrailCommand {
-    /// Check the hash chain and signed digests; names the first bad record.
-    Verify,
+    /// Check the hash chain and the Ed25519-signed head and digests; names the first bad
+    /// record. Pin the public key (`trail public-key > trail.pub`, kept away from the
+    /// platform) to catch a trail re-signed with another key.
+    Verify {
+        /// The trail's public key (`ed25519 <hex>`), as `trail public-key` prints it. Without
+        /// it, the key published beside the trail is used.
+        #[arg(long, value_name = "FILE")]
+        public_key: Option<std::path::PathBuf>,
+    },
+    /// Print the public key that verifies the trail, to keep and pin.
+    PublicKey,
     /// Print trail records, optionally filtered.
     Show {
         /// Only records at or after this RFC 3339 time (e.g. 2026-11-28T00:00:00Z).
@@ -27,16 +36,45 @@ pub async fn run(ctx: &Context, cmd: TrailCommand) -> anyhow::Result<u8> {
     let Some(local) = l.local else { bail!("the trail commands read the local target's trail") };
     let trail = local.trail();
     match cmd {
-        TrailCommand::Verify => match trail.verify() {
-            Ok(n) => {
-                println!("Trail intact: {n} record(s) verified.");
-                Ok(0)
+        TrailCommand::PublicKey => {
+            print!("{}", trail.public_key().to_text());
+            Ok(0)
+        }
+        TrailCommand::Verify { public_key } => {
+            let (key, whose) = match &public_key {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path).with_context(|| format!("reading the public key {}", path.display()))?;
+                    (dapgov_local::trail::PublicKey::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?, "the pinned key")
+                }
+                None => match trail.published_key() {
+                    Ok(k) => (k, "the key published beside it"),
+                    // No key and no record, and no trail logging: nothing was ever written.
+                    Err(_) if trail.read()?.is_empty() && !local.trail_is_logging() => {
+                        println!("Trail empty: the platform has not been applied.");
+                        return Ok(0);
+                    }
+                    Err(e) => {
+                        eprintln!("Trail verification FAILED: {e}");
+                        return Ok(1);
+                    }
+                },
+            };
+            match trail.verify(&key) {
+                // A logging trail has recorded at least its own creation: one with none was deleted.
+                Ok(0) if local.trail_is_logging() => {
+                    eprintln!("Trail verification FAILED: the platform exists but its trail holds no record (trail deleted)");
+                    Ok(1)
+                }
+                Ok(n) => {
+                    println!("Trail intact: {n} record(s) verified with {whose}.");
+                    Ok(0)
+                }
+                Err(e) => {
+                    eprintln!("Trail verification FAILED: {e}");
+                    Ok(1)
+                }
             }
-            Err(e) => {
-                eprintln!("Trail verification FAILED: {e}");
-                Ok(1)
-            }
-        },
+        }
         TrailCommand::Show { since, role, action, denied } => {
             let since = since
                 .map(|s| chrono::DateTime::parse_from_rfc3339(&s).with_context(|| format!("--since {s:?} is not an RFC 3339 time")))
