@@ -412,7 +412,7 @@ fn callers_no_generator_named_never_reach_the_analyst() {
         let mut row: Vec<String> = record.unwrap().iter().map(str::to_string).collect();
         let person = &people[(i * 7) % people.len()];
         let name = format!("{} {}", person[0], person[1]);
-        let local: String = format!("{}.{}", person[0], person[1]).to_lowercase().chars().filter(|c| !c.is_whitespace()).collect();
+        let local: String = format!("{}.{}", person[0], person[1]).to_lowercase().chars().filter(|c| !c.is_whitespace() && *c != ',').collect();
         let email = format!("{local}@bücher.example");
         let address = addresses[(i * 5) % addresses.len()][0].clone();
         let topic = row[notes_at].split([';']).next().unwrap_or_default().split(" near ").next().unwrap_or_default().to_string();
@@ -451,7 +451,7 @@ fn callers_no_generator_named_never_reach_the_analyst() {
     assert!(leaked.is_empty(), "{} of {} personal values reached the analyst, e.g. {:?}", leaked.len(), secrets.len(), &leaked[..leaked.len().min(5)]);
     // Nor any part of an e-mail's local part (the caller's name), beyond what the calls' other
     // cells, the column names, the redaction labels and hexadecimal hashes hold by themselves.
-    let labels = "[person_name] [email] [street_address] [phone_number]";
+    let labels = "[person_name] [email] [street_address] [phone_number] spoke with, reply to; caller lives at; resident will send photos; ms. called back";
     let background = format!("{}\n{}\n{labels}", topics.to_lowercase(), seen.lines().filter(|l| l.starts_with("call_id") || l.starts_with("date")).collect::<Vec<_>>().join(" "));
     let seen_lower = seen.to_lowercase();
     let fragments_left: Vec<String> = local_parts
@@ -459,7 +459,13 @@ fn callers_no_generator_named_never_reach_the_analyst() {
         .flat_map(|l| fragments(l))
         .filter(|f| f.chars().any(|c| !c.is_ascii_hexdigit()) && !background.contains(f.as_str()) && seen_lower.contains(f.as_str()))
         .collect();
-    assert!(fragments_left.is_empty(), "fragments of callers' e-mail addresses reached the analyst: {:?}", &fragments_left[..fragments_left.len().min(10)]);
+    let lines_with = |f: &str| seen.lines().filter(|l| l.to_lowercase().contains(f)).take(2).map(str::to_string).collect::<Vec<_>>();
+    assert!(
+        fragments_left.is_empty(),
+        "fragments of callers' e-mail addresses reached the analyst: {:?}, e.g. in {:?}",
+        &fragments_left[..fragments_left.len().min(10)],
+        fragments_left.first().map(|f| lines_with(f))
+    );
     // The columns were protected whole by the spec's declarations, and the run says so.
     assert!(run.contains("PERSON_NAME"), "{run}");
 }
@@ -472,7 +478,7 @@ fn demo_builds_loads_audits_and_reports_then_reruns_as_a_no_op() {
     let o = run();
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{out}\n{}", String::from_utf8_lossy(&o.stderr));
-    assert!(out.contains("[8/8] five-pillar audit: 87 checks") && out.contains(", 0 failing,"), "{out}");
+    assert!(out.contains("[8/8] five-pillar audit: 88 checks") && out.contains(", 0 failing,"), "{out}");
     assert!(out.contains("trusted: daily_consolidated written"), "{out}");
     for f in ["audit.html", "audit.json", "audit.csv", "audit.sarif", "profile-3-1-1-contact-centre-metrics.html", "profile-calls.json", "manifest-metrics.json", "manifest-calls.json"] {
         assert!(demo.join("reports").join(f).is_file(), "reports/{f} missing\n{out}");

@@ -41,9 +41,15 @@ const NOT_PERSON_WORDS: [&str; 48] = [
 /// in any Latin-script spelling: "Łukasz", "O'Brien", "McDonald", "Nguyễn".
 const WORD: &str = r"\p{Lu}[\p{L}\p{M}'’]*\p{Ll}\p{M}*";
 /// Particles inside names: "María del Carmen", "Davi da Cunha", "Fergus Ó Treabhair".
-const PARTICLE: &str = r"(?:da|das|de|del|della|den|der|des|di|do|dos|du|la|le|van|von|ter|ten|bin|ibn|al|el|y|Ó|Ní|Nic|Uí|Ua)";
+const PARTICLE: &str = r"(?:da|das|de|del|della|den|der|des|di|die|do|dos|du|la|le|op|te|van|von|ter|ten|bin|ibn|al|el|y|Ó|Ní|Nic|Uí|Ua)";
 /// Words that introduce a person in call notes.
 const CONTEXT: &str = r"(?i:caller|customer|client|resident|complainant|tenant|homeowner|owner|requester|requestor|applicant|mr|mrs|ms|mx|miss|dr|named|name|spoke with|spoke to|talked to|talked with|message for|voicemail for|signed|regards|thanks|thank you|sincerely|cheers|attn)";
+/// The words of `CONTEXT`: a pair starting with one ("Resident William") is the context and
+/// the first name, and the name is the context pattern's to find whole.
+const CONTEXT_WORDS: [&str; 29] = [
+    "caller", "customer", "client", "resident", "complainant", "tenant", "homeowner", "owner", "requester", "requestor", "applicant", "mr", "mrs",
+    "ms", "mx", "miss", "dr", "named", "name", "spoke", "talked", "message", "voicemail", "signed", "regards", "thanks", "thank", "sincerely", "cheers",
+];
 /// Verbs that follow a person in call notes ("Adaeze Nwachukwu called about it").
 const PERSON_VERB: &str = r"(?:called|phoned|emailed|e-mailed|wrote|reported|asked|says|said|complained|requested)";
 /// Street types written after the name ("Main Street", "52 AVE", "18e rue").
@@ -82,7 +88,7 @@ struct Pattern {
 }
 
 /// The pattern that finds names with no word introducing them.
-const UNINTRODUCED_NAME: usize = 11;
+const UNINTRODUCED_NAME: usize = 12;
 
 /// Each entity's pattern, in priority order (earlier wins where matches start together).
 pub static PATTERNS: LazyLock<Vec<(Entity, String)>> = LazyLock::new(|| {
@@ -100,6 +106,9 @@ pub static PATTERNS: LazyLock<Vec<(Entity, String)>> = LazyLock::new(|| {
         (Entity::DriversLicence, r"(?-u)(?i:licen[cs]e|DL)[ a-zA-Z.:#-]{0,20}\b([0-9]{7})\b".into()),
         (Entity::PostalCode, r"(?-u)\b[ABCEGHJ-NPRSTVXY][0-9][ABCEGHJ-NPRSTV-Z] ?[0-9][ABCEGHJ-NPRSTV-Z][0-9]\b".into()),
         (Entity::StreetAddress, street_address()),
+        // After words that introduce an address, a number and a capitalised name are one,
+        // typed or not ("lives at 3264 Mainway").
+        (Entity::StreetAddress, format!(r"(?-u:\b)(?i:lives at|living at|resides at|residing at|located at|moved to|address is|address)[.:,]?[ \t]+({}|#?[0-9]{{1,6}}[A-Za-z]?,?[ \t]+\p{{Lu}}[\p{{L}}\p{{M}}'’.-]*(?:[ \t]+\p{{Lu}}[\p{{L}}\p{{M}}'’.-]*){{0,2}})", street_address())),
         // A name after a word that introduces a person, whatever its letters.
         (Entity::PersonName, format!(r"(?-u:\b){CONTEXT}[.:,]?[ \t]+(?:(?:is|was)[ \t]+)?({name})")),
         // A name anywhere, accepted when it starts with a known given name or ends with a
@@ -237,7 +246,8 @@ fn valid(p: &Pattern, m: &str, text: &str, start: usize) -> bool {
             let place = names_a_place(m) || place_follows(text, end);
             let first = m.split([' ', '\t', '-']).next().unwrap_or_default();
             let last = m.rsplit([' ', '\t']).next().unwrap_or_default();
-            !runs_into_email && !place && (!p.needs_known_name || is_given_name(first) || last.split('-').any(is_surname))
+            let known = !CONTEXT_WORDS.contains(&first.to_lowercase().as_str()) && (is_given_name(first) || last.split('-').any(is_surname));
+            !runs_into_email && !place && (!p.needs_known_name || known)
         }
         _ => true,
     }
@@ -516,6 +526,8 @@ mod tests {
         assert_eq!(found("spoke with María del Carmen Vargas today"), vec![(Entity::PersonName, "María del Carmen Vargas")]);
         assert_eq!(found("Thanks, Fergus Ó Treabhair"), vec![(Entity::PersonName, "Fergus Ó Treabhair")]);
         assert_eq!(found("my name is Oluwaseun Adeyemi"), vec![(Entity::PersonName, "Oluwaseun Adeyemi")]);
+        // "William" is a surname too: the context word does not pair with it.
+        assert_eq!(found("; Resident William Patterson will send photos"), vec![(Entity::PersonName, "William Patterson")]);
         // No word introduces it: a known given name does.
         assert_eq!(found("pothole; Ingrid Björklund called twice"), vec![(Entity::PersonName, "Ingrid Björklund")]);
         // A name that runs into an e-mail address leaves the address whole.
@@ -538,6 +550,11 @@ mod tests {
             "2275 E Hastings St",
         ] {
             let t = format!("damage in front of {a}; crew sent");
+            assert_eq!(found(&t), vec![(Entity::StreetAddress, a)], "{t}");
+        }
+        // Introduced as an address, a street without a type is one too.
+        for a in ["3264 Mainway", "3000 Steeles Avenue East, Suite 700", "405, rue Sainte-Catherine Est"] {
+            let t = format!("caller lives at {a}; crew sent");
             assert_eq!(found(&t), vec![(Entity::StreetAddress, a)], "{t}");
         }
     }

@@ -279,7 +279,9 @@ pub fn independent_set(seed: u64, n: usize) -> Vec<Labelled> {
                         1 => format!("{}{}", given.chars().next().unwrap_or('x'), family),
                         _ => format!("{given}{}", rng.gen_range(1..99)),
                     };
-                    let local: String = local.to_lowercase().chars().filter(|c| !c.is_whitespace()).collect();
+                    // Letters as the name has them; spaces and commas ("West-Francië, van") are not
+                    // written in an address.
+                    let local: String = local.to_lowercase().chars().filter(|c| !c.is_whitespace() && *c != ',').collect();
                     let value = format!("{local}@{}", domains[rng.gen_range(0..domains.len())]);
                     let before = ["reply to ", "email ", "e-mail: ", "wrote from "][rng.gen_range(0..4)];
                     (Entity::Email, before.into(), value, "".into())
