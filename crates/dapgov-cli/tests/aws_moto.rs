@@ -304,8 +304,8 @@ fn the_data_stages_run_as_the_etl_role_on_s3_with_kms_glue_and_cloudwatch() {
     assert!(p.ok(&["etl", "run", "--input", city.to_str().unwrap(), "--dataset", "metrics"]).starts_with("No-op"));
     // Behind dapgov's back: every object in the data zones is SSE-KMS under its zone's key, the
     // landing copy is the input byte for byte, the staging area is empty, the catalog holds the
-    // published tables, the run metrics reached CloudWatch, and the pseudonymisation key is kept
-    // only wrapped by KMS.
+    // published tables, the run metrics reached CloudWatch (the failure alarm's too), and the
+    // pseudonymisation key is kept only wrapped by KMS.
     p.boto3(&format!(
         r#"
 import hashlib
@@ -328,6 +328,12 @@ names = sorted(t['Name'] for t in glue.get_tables(DatabaseName=p.replace('-', '_
 assert names == ['curated_metrics', 'quarantine_metrics', 'raw_metrics', 'trusted_metrics_monthly', 'trusted_metrics_yearly'], names
 metrics = {{m['MetricName'] for m in cw.list_metrics(Namespace='dapgov')['Metrics'] if dict((d['Name'], d['Value']) for d in m['Dimensions']).get('Project') == p}}
 assert {{'EtlRunFailed', 'RowsIn', 'RowsOut', 'PiiFound'}} <= metrics, metrics
+# The ETL-failure alarm sees data: a datum carries exactly the alarm's dimensions (CloudWatch
+# keeps each dimension set apart, so per-run dimensions alone would never reach it).
+alarm = cw.describe_alarms(AlarmNames=[f'{{p}}-etl-failures'])['MetricAlarms'][0]
+dims = lambda ds: sorted((d['Name'], d['Value']) for d in ds)
+watched = [m for m in cw.list_metrics(Namespace=alarm['Namespace'], MetricName=alarm['MetricName'])['Metrics'] if dims(m['Dimensions']) == dims(alarm['Dimensions'])]
+assert watched, ('no datum has the alarm dimensions', alarm['Dimensions'])
 wrapped = s3.get_object(Bucket=f'{{p}}-curated-{{acct}}', Key='_keys/pseudonymisation.key')['Body'].read()
 assert len(wrapped) > 32
 plain = kms.decrypt(CiphertextBlob=wrapped, EncryptionContext={{'purpose': 'pseudonymisation', 'project': p}})['Plaintext']

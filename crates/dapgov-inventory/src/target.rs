@@ -48,6 +48,12 @@ impl TargetError {
 /// The run metric the ETL publishes (1 on failure) and the ETL-failure alarm watches.
 pub const ETL_FAILURE_METRIC: &str = "EtlRunFailed";
 
+/// The dimensions the ETL-failure alarm watches. CloudWatch keeps each dimension set apart,
+/// so the ETL publishes the failure with exactly these as well as per dataset and run.
+pub fn etl_failure_dimensions(project: &str) -> std::collections::BTreeMap<String, String> {
+    std::collections::BTreeMap::from([("Project".to_string(), project.to_string())])
+}
+
 pub type TargetResult<T> = Result<T, TargetError>;
 
 #[async_trait::async_trait]

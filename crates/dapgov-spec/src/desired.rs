@@ -125,7 +125,7 @@ pub const SECURITY_FILTERS: [(&str, &str); 8] = [
     ),
 ];
 
-use dapgov_inventory::target::ETL_FAILURE_METRIC;
+use dapgov_inventory::target::{ETL_FAILURE_METRIC, etl_failure_dimensions};
 /// Namespace of the security-event metrics derived from the trail.
 pub const SECURITY_NAMESPACE: &str = "dapgov/security";
 
@@ -365,7 +365,7 @@ pub fn desired(spec: &Spec, observed: &Inventory, account: &str) -> Result<Inven
             &names.region,
             &spec.etl.metrics_namespace,
             ETL_FAILURE_METRIC,
-            BTreeMap::from([("Project".into(), names.project.clone())]),
+            etl_failure_dimensions(&names.project),
             "Sum",
             300,
             1.0,

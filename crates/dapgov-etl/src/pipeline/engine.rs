@@ -1,0 +1,172 @@
+//! The run's DataFusion session: its functions, counts, staged tables and writers.
+
+use crate::EtlError;
+use crate::pii::{self, Entity, Redactor};
+use dapgov_inventory::target::ZoneStore;
+use datafusion::arrow::array::{Array, AsArray, StringArray};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::dataframe::DataFrameWriteOptions;
+use datafusion::datasource::MemTable;
+use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
+use datafusion::prelude::*;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub(super) fn register_udfs(ctx: &SessionContext, redactor: Arc<Redactor>) {
+    let parse_date = create_udf(
+        "dapgov_parse_date",
+        vec![DataType::Utf8, DataType::Utf8],
+        DataType::Date32,
+        Volatility::Immutable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let values = arrays[0].as_string::<i32>();
+            let formats = arrays[1].as_string::<i32>();
+            let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+            let out: datafusion::arrow::array::Date32Array = (0..values.len())
+                .map(|i| {
+                    if values.is_null(i) {
+                        return None;
+                    }
+                    let v = values.value(i).trim();
+                    formats.value(i).split('\u{1f}').find_map(|f| chrono::NaiveDate::parse_from_str(v, f).ok()).map(|d| (d - epoch).num_days() as i32)
+                })
+                .collect();
+            Ok(ColumnarValue::Array(Arc::new(out)))
+        }),
+    );
+    ctx.register_udf(parse_date);
+    let r = redactor.clone();
+    let redact_text = create_udf(
+        "dapgov_redact_text",
+        vec![DataType::Utf8],
+        DataType::Utf8,
+        Volatility::Immutable,
+        Arc::new(move |args: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let values = arrays[0].as_string::<i32>();
+            let out: StringArray = values.iter().map(|v| v.map(|s| r.redact_text(s))).collect();
+            Ok(ColumnarValue::Array(Arc::new(out)))
+        }),
+    );
+    ctx.register_udf(redact_text);
+    let r = redactor;
+    let replace = create_udf(
+        "dapgov_replace_value",
+        vec![DataType::Utf8, DataType::Utf8],
+        DataType::Utf8,
+        Volatility::Immutable,
+        Arc::new(move |args: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let values = arrays[0].as_string::<i32>();
+            let entity = arrays[1].as_string::<i32>();
+            let out: StringArray = (0..values.len())
+                .map(|i| {
+                    (!values.is_null(i)).then(|| match Entity::from_name(entity.value(i)) {
+                        Some(e) => r.replace_value(e, values.value(i)),
+                        None => r.redact_text(values.value(i)),
+                    })
+                })
+                .collect();
+            Ok(ColumnarValue::Array(Arc::new(out)))
+        }),
+    );
+    ctx.register_udf(replace);
+}
+
+/// The first row of a query whose columns are all counts (BIGINT), as numbers.
+pub(super) async fn counts(ctx: &SessionContext, sql: &str) -> Result<Vec<u64>, EtlError> {
+    let b = ctx.sql(sql).await?.collect().await?;
+    let Some(b) = b.first().filter(|b| b.num_rows() > 0) else { return Ok(vec![]) };
+    Ok(b.columns().iter().map(|c| c.as_primitive::<datafusion::arrow::datatypes::Int64Type>().value(0) as u64).collect())
+}
+
+pub(super) async fn count(ctx: &SessionContext, sql: &str) -> Result<u64, EtlError> {
+    Ok(counts(ctx, sql).await?.first().copied().unwrap_or(0))
+}
+
+/// Every non-null value of a text column, whatever its string layout.
+pub(super) fn string_values(batches: &[RecordBatch], col: &str) -> Vec<String> {
+    let mut out = vec![];
+    for b in batches {
+        let Some(a) = b.column_by_name(col) else { continue };
+        let Ok(text) = datafusion::arrow::compute::cast(a, &DataType::Utf8) else { continue };
+        if let Some(s) = text.as_string_opt::<i32>() {
+            out.extend(s.iter().flatten().map(str::to_string));
+        }
+    }
+    out
+}
+
+/// Write a DataFrame as Parquet under a fresh versioned prefix.
+pub(super) async fn write_parquet(df: DataFrame, url: &str, partition_by_year: bool) -> Result<(), EtlError> {
+    let opts = if partition_by_year { DataFrameWriteOptions::new().with_partition_by(vec!["year".into()]) } else { DataFrameWriteOptions::new() };
+    df.write_parquet(url, opts, None).await?;
+    Ok(())
+}
+
+/// Write a DataFrame as Parquet, then its CSV copy from the Parquet written, so the query (and
+/// any redaction in it) runs once.
+pub(super) async fn write_outputs(ctx: &SessionContext, df: DataFrame, url: &str, csv_url: &str, partition_by_year: bool) -> Result<(), EtlError> {
+    let schema = df.schema().as_arrow().clone();
+    write_parquet(df, url, partition_by_year).await?;
+    let mut read = ParquetReadOptions::default();
+    let file_schema = if partition_by_year {
+        read = read.table_partition_cols(vec![("year".into(), DataType::Int32)]);
+        datafusion::arrow::datatypes::Schema::new(schema.fields().iter().filter(|f| f.name() != "year").cloned().collect::<Vec<_>>())
+    } else {
+        schema
+    };
+    let written = ctx.read_parquet(url, read.schema(&file_schema)).await?;
+    written.write_csv(csv_url, DataFrameWriteOptions::new(), None).await?;
+    Ok(())
+}
+
+/// Write a DataFrame as Parquet under `name` in the run's staging prefix and register it as a
+/// table of that name, so later steps read it back instead of recomputing it. Returns its rows.
+pub(super) async fn stage(ctx: &SessionContext, raw: &ZoneStore, staging: &str, name: &str, df: DataFrame) -> Result<u64, EtlError> {
+    let url = format!("{}{staging}{name}/", raw.url);
+    let schema = df.schema().as_arrow().clone();
+    let written = df.write_parquet(&url, DataFrameWriteOptions::new(), None).await?;
+    let rows: u64 = written.iter().filter_map(|b| b.column(0).as_primitive_opt::<datafusion::arrow::datatypes::UInt64Type>().map(|c| c.iter().flatten().sum::<u64>())).sum();
+    if rows == 0 {
+        // Nothing was written, so there is no file to list: an empty table of the same shape.
+        ctx.register_table(name, Arc::new(MemTable::try_new(Arc::new(schema), vec![vec![]])?))?;
+    } else {
+        ctx.register_parquet(name, &url, ParquetReadOptions::default()).await?;
+    }
+    Ok(rows)
+}
+
+/// Personal information found in every text value a query returns, counted by type. The
+/// partitions are scanned in parallel, batch by batch.
+pub(super) async fn count_pii(ctx: &SessionContext, sql: &str) -> Result<BTreeMap<Entity, u64>, EtlError> {
+    use futures::StreamExt;
+    let streams = ctx.sql(sql).await?.execute_stream_partitioned().await?;
+    let tasks: Vec<_> = streams
+        .into_iter()
+        .map(|mut s| {
+            tokio::spawn(async move {
+                let mut found: BTreeMap<Entity, u64> = BTreeMap::new();
+                while let Some(b) = s.next().await {
+                    let b = b?;
+                    for c in b.columns() {
+                        let text = datafusion::arrow::compute::cast(c, &DataType::Utf8)?;
+                        for v in text.as_string::<i32>().iter().flatten() {
+                            pii::count(v, &mut found);
+                        }
+                    }
+                }
+                Ok::<_, datafusion::error::DataFusionError>(found)
+            })
+        })
+        .collect();
+    let mut total: BTreeMap<Entity, u64> = BTreeMap::new();
+    for t in tasks {
+        for (e, n) in t.await.map_err(|e| EtlError::Engine(e.to_string()))?? {
+            *total.entry(e).or_default() += n;
+        }
+    }
+    Ok(total)
+}

@@ -1,0 +1,168 @@
+//! One run of every stage for one input file: landing → ingest → raw (typed, with lineage;
+//! schema drift) → curated (checks, quarantine, PII, derived metrics) → trusted (quality
+//! gates, consolidation, reconciliation) → publish. `stages.rs` holds the stages around the
+//! `Run` they share; `sql.rs` the pure SQL decisions; `engine.rs` the DataFusion session;
+//! `storage.rs` the input's landing copy and staging.
+
+mod engine;
+mod sql;
+mod stages;
+mod storage;
+
+use crate::EtlError;
+use dapgov_inventory::Column;
+use dapgov_inventory::target::{ETL_FAILURE_METRIC, MetricDatum, RoleSession, etl_failure_dimensions};
+use dapgov_spec::{Names, Spec};
+use datafusion::object_store::ObjectStoreExt;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::time::Instant;
+use storage::{clear_prefix, hash_file, zone};
+
+pub struct RunOptions<'a> {
+    pub input: &'a std::path::Path,
+    pub dataset: &'a str,
+    pub force: bool,
+    pub progress: &'a (dyn Fn(&str) + Send + Sync),
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StageCounts {
+    pub rows_in: u64,
+    pub rows_out: u64,
+    pub rows_quarantined: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Manifest {
+    pub run_id: String,
+    pub dataset: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub duration_ms: u128,
+    /// True when the input was already loaded and nothing was done.
+    pub no_op: bool,
+    pub input: InputInfo,
+    pub outputs: BTreeMap<String, String>,
+    pub stages: BTreeMap<String, StageCounts>,
+    pub quarantine_reasons: BTreeMap<String, u64>,
+    pub warnings_by_rule: BTreeMap<String, u64>,
+    pub schema: Vec<Column>,
+    pub schema_drift: Vec<String>,
+    pub rules_applied: Vec<String>,
+    pub pii_found: BTreeMap<String, u64>,
+    pub pii_columns: BTreeMap<String, String>,
+    pub trusted: BTreeMap<String, String>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct InputInfo {
+    pub file: String,
+    pub sha256: String,
+    pub bytes: u64,
+    pub landing_object: String,
+}
+
+/// Crash-test hook, honoured by debug builds only: with `DAPGOV_FAILPOINT=<name>` the run
+/// stops here until it is killed, so tests can prove a killed run leaves nothing visible.
+pub(super) fn failpoint(name: &str) {
+    if cfg!(debug_assertions) && std::env::var("DAPGOV_FAILPOINT").is_ok_and(|v| v == name) {
+        eprintln!("failpoint {name} reached");
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
+    }
+}
+
+pub async fn run(session: &RoleSession, spec: &Spec, opts: RunOptions<'_>) -> Result<Manifest, EtlError> {
+    let started = Instant::now();
+    let names = Names::new(spec, session.principal_arn.split(':').nth(4).unwrap_or_default());
+    let result = run_stages(session, spec, &names, &opts, started).await;
+    let failed = result.is_err();
+    let mut data = vec![MetricDatum { name: ETL_FAILURE_METRIC.into(), value: f64::from(u8::from(failed)), unit: "Count".into(), dimensions: BTreeMap::new() }];
+    let mut run_id = String::new();
+    if let Ok(m) = &result {
+        run_id = m.run_id.clone();
+        if m.no_op {
+            return result;
+        }
+        let raw = m.stages.get("raw").cloned().unwrap_or_default();
+        let cur = m.stages.get("curated").cloned().unwrap_or_default();
+        data.push(MetricDatum { name: "RowsIn".into(), value: raw.rows_in as f64, unit: "Count".into(), dimensions: BTreeMap::new() });
+        data.push(MetricDatum { name: "RowsOut".into(), value: cur.rows_out as f64, unit: "Count".into(), dimensions: BTreeMap::new() });
+        data.push(MetricDatum { name: "RowsQuarantined".into(), value: (raw.rows_quarantined + cur.rows_quarantined) as f64, unit: "Count".into(), dimensions: BTreeMap::new() });
+        data.push(MetricDatum { name: "PiiFound".into(), value: m.pii_found.values().sum::<u64>() as f64, unit: "Count".into(), dimensions: BTreeMap::new() });
+    }
+    data.push(MetricDatum { name: "DurationSeconds".into(), value: started.elapsed().as_secs_f64(), unit: "Seconds".into(), dimensions: BTreeMap::new() });
+    for d in &mut data {
+        d.dimensions.insert("Project".into(), names.project.clone());
+        d.dimensions.insert("Dataset".into(), opts.dataset.into());
+        if !run_id.is_empty() {
+            d.dimensions.insert("RunId".into(), run_id.clone());
+        }
+    }
+    // Also with exactly the dimensions the failure alarm watches.
+    data.push(MetricDatum { name: ETL_FAILURE_METRIC.into(), value: f64::from(u8::from(failed)), unit: "Count".into(), dimensions: etl_failure_dimensions(&names.project) });
+    // The failure metric must reach the alarm even when the run failed.
+    if let Err(e) = session.metrics.put(&spec.etl.metrics_namespace, &data).await {
+        if !failed {
+            return Err(e.into());
+        }
+        tracing::error!("could not publish run metrics: {e}");
+    }
+    result
+}
+
+async fn run_stages(session: &RoleSession, spec: &Spec, names: &Names, opts: &RunOptions<'_>, started: Instant) -> Result<Manifest, EtlError> {
+    let ds = spec.datasets.get(opts.dataset).ok_or_else(|| EtlError::UnknownDataset(opts.dataset.into()))?;
+    let origin = opts.input.display().to_string();
+    let (raw, curated, trusted) = (zone(session, "raw")?, zone(session, "curated")?, zone(session, "trusted")?);
+    let database = names.glue_database();
+
+    let (sha, size) = hash_file(opts.input).await.map_err(|e| EtlError::input(&origin, format!("cannot read: {e}")))?;
+    let config = serde_json::to_string(&(ds, &spec.trusted, &spec.etl, env!("CARGO_PKG_VERSION"))).expect("serialize");
+    let mut run_id = hex::encode(Sha256::digest(format!("{sha}{config}").as_bytes()))[..16].to_string();
+    let file_name = opts.input.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_else(|| "input".into());
+    let manifest_path = |id: &str| stages::manifest_path(opts.dataset, id);
+    let mut m = Manifest {
+        dataset: opts.dataset.into(),
+        started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        input: InputInfo { file: file_name.clone(), sha256: sha.clone(), bytes: size, landing_object: String::new() },
+        ..Default::default()
+    };
+    if curated.store.head(&manifest_path(&run_id)).await.is_ok() {
+        if !opts.force {
+            m.run_id = run_id;
+            m.no_op = true;
+            return Ok(m);
+        }
+        run_id = format!("{run_id}-{}", chrono::Utc::now().format("%Y%m%d%H%M%S"));
+    }
+    m.run_id = run_id.clone();
+
+    // This run's output prefixes hold nothing published (its manifest does not exist), so
+    // anything there is left by an attempt that was killed: clear it rather than read it back.
+    let staging = format!("_staging/{}/v={run_id}/", opts.dataset);
+    let mut leftovers = vec![
+        (raw, staging.clone()),
+        (raw, format!("{}/v={run_id}/", opts.dataset)),
+        (raw, format!("quarantine/{}/v={run_id}/", opts.dataset)),
+        (curated, format!("{}/v={run_id}/", opts.dataset)),
+        (curated, format!("{}/v={run_id}-csv/", opts.dataset)),
+    ];
+    for t in spec.trusted.iter().filter(|t| t.inputs.iter().any(|i| i == opts.dataset)) {
+        leftovers.push((trusted, format!("{}/v={run_id}/", t.name)));
+        leftovers.push((trusted, format!("{}/v={run_id}-csv/", t.name)));
+    }
+    for (zone, prefix) in &leftovers {
+        clear_prefix(zone, prefix).await?;
+    }
+    let result = stages::Run { session, spec, ds, opts, database: &database, staging: &staging, started, origin, m }.execute().await;
+    // Intermediate files are the run's own; they never outlive it, whatever its outcome.
+    let cleared = clear_prefix(raw, &staging).await;
+    let m = result?;
+    cleared?;
+    Ok(m)
+}

@@ -1,0 +1,474 @@
+//! The stages of a run, in order, around the `Run` they share: each reads what the spec and
+//! the stages before it decided and records what it did in the manifest.
+
+use super::engine::{count, count_pii, counts, register_udfs, stage, string_values, write_outputs, write_parquet};
+use super::sql::{self, columns_of, ident, is_text, lit, typed_expr};
+use super::storage::{stage_source, upload, zone};
+use super::{Manifest, RunOptions, StageCounts, failpoint};
+use crate::pii::{self, Redactor};
+use crate::{EtlError, ingest, query};
+use dapgov_inventory::target::RoleSession;
+use dapgov_inventory::{Column, GlueTable};
+use dapgov_spec::{Dataset, RuleAction, Spec};
+use datafusion::arrow::array::AsArray;
+use datafusion::arrow::datatypes::Schema;
+use datafusion::object_store::path::Path as StorePath;
+use datafusion::object_store::{ObjectStoreExt, PutPayload};
+use datafusion::prelude::*;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Where a dataset's run writes its manifest, the last thing it writes.
+pub(super) fn manifest_path(dataset: &str, run_id: &str) -> StorePath {
+    StorePath::from(format!("_manifests/{dataset}/{run_id}.json"))
+}
+
+/// One run of a dataset's stages: what every stage reads, and the manifest they fill in.
+pub(super) struct Run<'a> {
+    pub session: &'a RoleSession,
+    pub spec: &'a Spec,
+    pub ds: &'a Dataset,
+    pub opts: &'a RunOptions<'a>,
+    pub database: &'a str,
+    /// The run's own prefix in the raw zone for intermediate tables.
+    pub staging: &'a str,
+    pub started: Instant,
+    /// The input as the user named it, for messages.
+    pub origin: String,
+    pub m: Manifest,
+}
+
+/// Raw as written: the source's columns, where raw lives, and what typing set aside.
+struct Raw {
+    cols: Vec<String>,
+    url: String,
+    table: GlueTable,
+    schema: Schema,
+    rows_in: u64,
+    quarantine_url: String,
+    /// The quarantine's parts so far, as SQL (type and shape failures); the rules add theirs.
+    quarantine_parts: Vec<String>,
+    /// Every source column cast to text, as the quarantine keeps them.
+    all_text: String,
+}
+
+/// How curated writes each text column: an expression replacing its values, or dropped.
+struct Protection {
+    expressions: Vec<(String, String)>,
+    dropped: Vec<String>,
+}
+
+/// Curated as written.
+struct Curated {
+    url: String,
+    table: GlueTable,
+    schema: Schema,
+    quarantine_table: GlueTable,
+    rows_out: u64,
+}
+
+/// Only rows that fail no check reach curated.
+const PASSES: &str = "_rule IS NULL";
+
+fn year_partition(p: bool) -> Vec<Column> {
+    if p { vec![Column { name: "year".into(), data_type: "int".into() }] } else { vec![] }
+}
+
+impl Run<'_> {
+    pub(super) async fn execute(mut self) -> Result<Manifest, EtlError> {
+        let landing_key = self.landing().await?;
+        let cols = self.ingest(&landing_key).await?;
+        let (ctx, redactor) = self.engine().await?;
+        let mut raw = self.raw(&ctx, cols).await?;
+        self.drift(&raw).await?;
+        let quarantined = self.check_rows(&ctx, &mut raw).await?;
+        let protection = self.protect_pii(&ctx, &raw, &redactor).await?;
+        let curated = self.curated(&ctx, &raw, &protection, quarantined).await?;
+        let gate_failures = self.gates(&ctx, &raw, &curated).await?;
+        self.publish(raw, &curated).await?;
+        self.trusted(&ctx, &gate_failures).await?;
+        self.finish(gate_failures).await
+    }
+
+    fn progress(&self, what: &str) {
+        (self.opts.progress)(what)
+    }
+
+    fn run_id(&self) -> String {
+        self.m.run_id.clone()
+    }
+
+    /// Landing: the file as received, never changed afterwards.
+    async fn landing(&mut self) -> Result<StorePath, EtlError> {
+        self.progress("landing: storing the input");
+        let landing = zone(self.session, "landing")?;
+        let key = StorePath::from(format!("{}/{}/{}", self.opts.dataset, self.m.input.sha256, self.m.input.file));
+        if landing.store.head(&key).await.is_err() {
+            upload(self.opts.input, landing, &key).await?;
+        }
+        self.m.input.landing_object = format!("{}{}", landing.url, key);
+        Ok(key)
+    }
+
+    /// Ingest from the landing copy, as the role, into a staged table of text columns.
+    async fn ingest(&mut self, landing_key: &StorePath) -> Result<Vec<String>, EtlError> {
+        self.progress("ingest: reading the landing copy");
+        let (ds, origin) = (self.ds, &self.origin);
+        let name_columns = |headers: &[String]| -> Result<Vec<String>, EtlError> {
+            let cols: Vec<String> = ingest::snake_case_names(headers).into_iter().map(|c| ds.rename.get(&c).cloned().unwrap_or(c)).collect();
+            match ds.required.iter().find(|r| !cols.contains(r)) {
+                Some(req) => Err(EtlError::input(origin, format!("required column `{req}` is missing; the file has columns {}", ingest::name_list(&cols)))),
+                None => Ok(cols),
+            }
+        };
+        let source_key = StorePath::from(format!("{}source/part-0.parquet", self.staging));
+        let (landing, raw) = (zone(self.session, "landing")?, zone(self.session, "raw")?);
+        let (cols, warnings) = stage_source(landing, landing_key, raw, source_key, origin, name_columns).await?;
+        self.m.warnings.extend(warnings);
+        Ok(cols)
+    }
+
+    /// The run's DataFusion session, with dapgov's functions and the staged source, and the
+    /// redactor its functions use.
+    async fn engine(&self) -> Result<(SessionContext, Arc<Redactor>), EtlError> {
+        let ctx = query::context(self.session)?;
+        let key = self.session.keys.pseudonymisation_key().await?;
+        let redactor = Arc::new(Redactor { policy: self.spec.etl.pii.clone(), key });
+        register_udfs(&ctx, redactor.clone());
+        ctx.register_parquet("source", &format!("{}{}source/", zone(self.session, "raw")?.url, self.staging), ParquetReadOptions::default()).await?;
+        Ok((ctx, redactor))
+    }
+
+    /// Raw: typed, with lineage; values that do not parse send their row to quarantine.
+    async fn raw(&mut self, ctx: &SessionContext, cols: Vec<String>) -> Result<Raw, EtlError> {
+        self.progress("raw: typing and lineage");
+        let (ds, dataset, run_id) = (self.ds, self.opts.dataset, self.run_id());
+        let raw = zone(self.session, "raw")?;
+        let loaded_at = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
+        let mut select = vec![];
+        let mut type_fails = vec![];
+        for c in &cols {
+            match ds.columns.get(c) {
+                Some(rule) if rule.data_type != "string" => {
+                    let e = typed_expr(c, &rule.data_type, ds);
+                    select.push(format!("{e} AS {}", ident(c)));
+                    type_fails.push((c.clone(), rule.data_type.clone(), format!("(NULLIF(TRIM(CAST({} AS VARCHAR)), '') IS NOT NULL AND ({e}) IS NULL)", ident(c))));
+                }
+                _ => select.push(format!("NULLIF(TRIM({0}), '') AS {0}", ident(c))),
+            }
+        }
+        let lineage = format!(
+            "_source_row, {} AS _source_file, {} AS _source_sha256, CAST({} AS TIMESTAMP) AS _loaded_at",
+            lit(&self.m.input.file),
+            lit(&self.m.input.sha256),
+            lit(&loaded_at)
+        );
+        let any_fail = if type_fails.is_empty() { "FALSE".to_string() } else { type_fails.iter().map(|f| f.2.clone()).collect::<Vec<_>>().join(" OR ") };
+        let raw_df = ctx.sql(&format!("SELECT {}, {lineage} FROM source WHERE _shape IS NULL AND NOT ({any_fail})", select.join(", "))).await?;
+        let url = format!("{}{dataset}/v={run_id}/", raw.url);
+        write_parquet(raw_df, &url, false).await?;
+        let reason = if type_fails.is_empty() {
+            "''".to_string()
+        } else {
+            format!("CASE {} END", type_fails.iter().map(|(c, t, f)| format!("WHEN {f} THEN {}", lit(&format!("type: `{c}` is not a valid {t}")))).collect::<Vec<_>>().join(" "))
+        };
+        let [rows_in, q_shape, q_type] =
+            counts(ctx, &format!("SELECT COUNT(*), COUNT(_shape), COALESCE(SUM(CASE WHEN _shape IS NULL AND ({any_fail}) THEN 1 ELSE 0 END), 0) FROM source")).await?[..]
+        else {
+            return Err(EtlError::Engine("counting the staged input returned no row".into()));
+        };
+        // Quarantine keeps the original text of every rejected row, with the rule and reason,
+        // and for a ragged row the record as written.
+        let all_text = cols.iter().map(|c| format!("CAST({} AS VARCHAR) AS {}", ident(c), ident(c))).collect::<Vec<_>>().join(", ");
+        let quarantine_parts = vec![
+            format!("SELECT {all_text}, _source_row, 'type' AS _rule, {reason} AS _reason, CAST(NULL AS VARCHAR) AS _record FROM source WHERE _shape IS NULL AND ({any_fail})"),
+            format!("SELECT {all_text}, _source_row, 'shape' AS _rule, _shape AS _reason, _record FROM source WHERE _shape IS NOT NULL"),
+        ];
+        if q_type > 0 {
+            *self.m.quarantine_reasons.entry("type".into()).or_default() += q_type;
+        }
+        if q_shape > 0 {
+            self.m.quarantine_reasons.insert("shape".into(), q_shape);
+        }
+        self.m.stages.insert("raw".into(), StageCounts { rows_in, rows_out: rows_in - q_type - q_shape, rows_quarantined: q_type + q_shape });
+        ctx.register_parquet("raw_new", &url, ParquetReadOptions::default()).await?;
+        let schema = ctx.table("raw_new").await?.schema().as_arrow().clone();
+        let table = GlueTable { name: format!("raw_{dataset}"), location: url.clone(), format: "parquet".into(), columns: columns_of(&schema, &[]), partition_keys: vec![] };
+        Ok(Raw { cols, url, table, schema, rows_in, quarantine_url: format!("{}quarantine/{dataset}/v={run_id}/", raw.url), quarantine_parts, all_text })
+    }
+
+    /// Schema drift against the previous load: reported, never silently shifted (columns
+    /// are always selected by name).
+    async fn drift(&mut self, raw: &Raw) -> Result<(), EtlError> {
+        let previous = self.session.catalog.tables(self.database).await?.into_iter().find(|t| t.name == raw.table.name);
+        if let Some(prev) = previous {
+            self.m.schema_drift.extend(sql::schema_drift(&prev.columns, &raw.table.columns));
+        }
+        Ok(())
+    }
+
+    /// Curated's checks: every row with the first check it fails, evaluated once and staged
+    /// as `checked`; failing rows go to quarantine with the rule and reason; `warn` rules are
+    /// counted. Returns the rows the checks set aside.
+    async fn check_rows(&mut self, ctx: &SessionContext, raw: &mut Raw) -> Result<u64, EtlError> {
+        self.progress("curated: checking rules and keys");
+        let (ds, staging) = (self.ds, self.staging);
+        let raw_zone = zone(self.session, "raw")?;
+        let checks = sql::checks(ds);
+        self.m.rules_applied = checks.iter().map(|c| c.rule.clone()).chain(ds.rules.iter().filter(|r| r.action == RuleAction::Warn).map(|r| format!("warn:{}", r.name))).collect();
+        self.m.rules_applied.dedup();
+        // Duplicate keys: every row after the first (in source order) of a key that repeats.
+        // Found by aggregating the key alone (spilled to disk when large); rows are joined only
+        // when a key repeats, with the small side, the duplicates, as the side held in memory.
+        let mut ranked = "SELECT *, 1 AS _dup_rank FROM raw_new".to_string();
+        if !ds.unique_key.is_empty() {
+            let keys = ds.unique_key.iter().map(|k| ident(k)).collect::<Vec<_>>();
+            let repeated = ctx.sql(&format!("SELECT {k}, MIN(_source_row) AS _first FROM raw_new GROUP BY {k} HAVING COUNT(*) > 1", k = keys.join(", "))).await?;
+            if stage(ctx, raw_zone, staging, "repeated_keys", repeated).await? > 0 {
+                let on = keys.iter().map(|k| format!("d.{k} = r.{k}")).collect::<Vec<_>>().join(" AND ");
+                let dups = ctx.sql(&format!("SELECT r._source_row FROM repeated_keys d JOIN raw_new r ON {on} WHERE r._source_row <> d._first")).await?;
+                stage(ctx, raw_zone, staging, "duplicates", dups).await?;
+                ranked = "SELECT r.*, CASE WHEN d._source_row IS NULL THEN 1 ELSE 2 END AS _dup_rank FROM duplicates d RIGHT JOIN raw_new r ON d._source_row = r._source_row".into();
+            }
+        }
+        let (rule, reason) = (sql::first_failed(&checks, |c| &c.rule), sql::first_failed(&checks, |c| &c.reason));
+        let checked = ctx.sql(&format!("SELECT *, {rule} AS _rule, {reason} AS _reason FROM ({ranked})")).await?;
+        stage(ctx, raw_zone, staging, "checked", checked).await?;
+        let reasons = ctx.sql("SELECT _rule, COUNT(*) AS n FROM checked WHERE _rule IS NOT NULL GROUP BY 1 ORDER BY 1").await?.collect().await?;
+        let mut quarantined = 0;
+        for b in &reasons {
+            let rule = b.column(0).as_string::<i32>();
+            let n = b.column(1).as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+            for i in 0..b.num_rows() {
+                self.m.quarantine_reasons.insert(rule.value(i).into(), n.value(i) as u64);
+                quarantined += n.value(i) as u64;
+            }
+        }
+        let all_text = &raw.all_text;
+        raw.quarantine_parts.push(format!("SELECT {all_text}, _source_row, _rule, _reason, CAST(NULL AS VARCHAR) AS _record FROM checked WHERE _rule IS NOT NULL"));
+        let quarantine = ctx.sql(&raw.quarantine_parts.join(" UNION ALL ")).await?;
+        write_parquet(quarantine, &raw.quarantine_url, false).await?;
+        let warn_rules: Vec<_> = ds.rules.iter().filter(|r| r.action == RuleAction::Warn).collect();
+        if !warn_rules.is_empty() {
+            let sums = warn_rules.iter().map(|r| format!("COALESCE(SUM(CASE WHEN COALESCE(({}), FALSE) THEN 0 ELSE 1 END), 0)", r.check)).collect::<Vec<_>>().join(", ");
+            let n = counts(ctx, &format!("SELECT {sums} FROM checked WHERE {PASSES}")).await?;
+            for (r, n) in warn_rules.iter().zip(n) {
+                self.m.warnings_by_rule.insert(r.name.clone(), n);
+            }
+        }
+        Ok(quarantined)
+    }
+
+    /// PII: a column the spec declares, or one its sample classifies, is protected whole;
+    /// free text and every other text column are scanned value by value. Every finding in the
+    /// rows that reach curated is counted.
+    async fn protect_pii(&mut self, ctx: &SessionContext, raw: &Raw, redactor: &Redactor) -> Result<Protection, EtlError> {
+        let ds = self.ds;
+        let string_cols: Vec<String> = raw.schema.fields().iter().filter(|f| is_text(f.data_type()) && !f.name().starts_with('_')).map(|f| f.name().clone()).collect();
+        let sample = ctx.sql(&format!("SELECT * FROM checked WHERE {PASSES} LIMIT 2000")).await?.collect().await?;
+        let mut protection = Protection { expressions: vec![], dropped: ds.drop.clone() };
+        for c in &string_cols {
+            let declared = ds.columns.get(c).and_then(|r| r.pii);
+            let class = declared.or_else(|| {
+                if ds.free_text.contains(c) {
+                    return None;
+                }
+                let values = string_values(&sample, c);
+                pii::classify_column(c, &values.iter().map(String::as_str).collect::<Vec<_>>())
+            });
+            match class {
+                Some(e) => {
+                    self.m.pii_columns.insert(c.clone(), e.name().into());
+                    if redactor.action(e) == pii::Action::Drop {
+                        protection.dropped.push(c.clone());
+                    } else {
+                        protection.expressions.push((c.clone(), format!("dapgov_replace_value({}, {})", ident(c), lit(e.name()))));
+                    }
+                }
+                None => {
+                    if ds.free_text.contains(c) {
+                        self.m.pii_columns.insert(c.clone(), "free text".into());
+                    }
+                    protection.expressions.push((c.clone(), format!("dapgov_redact_text({})", ident(c))));
+                }
+            }
+        }
+        self.progress("curated: counting PII");
+        if !string_cols.is_empty() {
+            let found = count_pii(ctx, &format!("SELECT {} FROM checked WHERE {PASSES}", string_cols.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", "))).await?;
+            self.m.pii_found = found.iter().map(|(e, n)| (e.name().to_string(), *n)).collect();
+        }
+        Ok(protection)
+    }
+
+    /// Curated: the rows that passed, PII protected, derived metrics, a `year` partition.
+    async fn curated(&mut self, ctx: &SessionContext, raw: &Raw, protection: &Protection, quarantined: u64) -> Result<Curated, EtlError> {
+        let (ds, dataset, run_id) = (self.ds, self.opts.dataset, self.run_id());
+        let curated = zone(self.session, "curated")?;
+        let mut select = vec![];
+        for f in raw.schema.fields() {
+            let n = f.name();
+            if protection.dropped.contains(n) {
+                continue;
+            }
+            match protection.expressions.iter().find(|(c, _)| c == n) {
+                Some((_, e)) => select.push(format!("{e} AS {}", ident(n))),
+                None => select.push(ident(n)),
+            }
+        }
+        let derived: String = ds.derive.iter().map(|d| format!(", {} AS {}", d.sql, ident(&d.name))).collect();
+        let year = match &ds.date_column {
+            Some(dc) => format!(", CAST(date_part('year', {}) AS INT) AS year", ident(dc)),
+            None => String::new(),
+        };
+        self.progress("curated: writing");
+        let df = ctx.sql(&format!("SELECT {}{derived}{year} FROM checked WHERE {PASSES}", select.join(", "))).await?;
+        let rows_out = count(ctx, &format!("SELECT COUNT(*) FROM checked WHERE {PASSES}")).await?;
+        let typed = self.m.stages["raw"].rows_out;
+        if rows_out + quarantined != typed {
+            return Err(EtlError::Engine(format!("curated would keep {rows_out} and quarantine {quarantined} of {typed} rows; refusing to lose rows")));
+        }
+        let url = format!("{}{dataset}/v={run_id}/", curated.url);
+        let partitioned = ds.date_column.is_some();
+        let schema = df.schema().as_arrow().clone();
+        write_outputs(ctx, df, &url, &format!("{}{dataset}/v={run_id}-csv/", curated.url), partitioned).await?;
+        self.m.stages.insert("curated".into(), StageCounts { rows_in: typed, rows_out, rows_quarantined: quarantined });
+        self.m.schema = columns_of(&schema, &[]);
+        let table = GlueTable {
+            name: format!("curated_{dataset}"),
+            location: url.clone(),
+            format: "parquet".into(),
+            columns: columns_of(&schema, if partitioned { &["year"] } else { &[] }),
+            partition_keys: year_partition(partitioned),
+        };
+        let quarantine_table = GlueTable {
+            name: format!("quarantine_{dataset}"),
+            location: raw.quarantine_url.clone(),
+            format: "parquet".into(),
+            // The values as received, then where they came from, why they were set aside and,
+            // for a record that did not fit the header, the record as written.
+            columns: raw
+                .cols
+                .iter()
+                .map(|c| Column { name: c.clone(), data_type: "string".into() })
+                .chain([("_source_row", "bigint"), ("_rule", "string"), ("_reason", "string"), ("_record", "string")].map(|(n, t)| Column { name: n.into(), data_type: t.into() }))
+                .collect(),
+            partition_keys: vec![],
+        };
+        Ok(Curated { url, table, schema, quarantine_table, rows_out })
+    }
+
+    /// Trusted's gates: completeness, and a second PII scan of curated with the same rules
+    /// (findings, and columns that still read as personal information whole).
+    async fn gates(&mut self, ctx: &SessionContext, raw: &Raw, curated: &Curated) -> Result<Vec<String>, EtlError> {
+        self.progress("trusted: quality gates and consolidation");
+        let (rows_in, rows_out, min) = (raw.rows_in, curated.rows_out, self.spec.etl.min_completeness);
+        let completeness = if rows_in == 0 { 0.0 } else { rows_out as f64 / rows_in as f64 };
+        let mut failures = vec![];
+        if completeness < min {
+            failures.push(format!("completeness {completeness:.4} is below {min} ({rows_out} of {rows_in} rows reached curated)"));
+        }
+        self.progress("trusted: scanning curated for PII left");
+        // Read back as written, through the role's store, as analysts will read it.
+        query::register(ctx, &curated.table).await?;
+        let text_cols: Vec<String> = curated.schema.fields().iter().filter(|f| is_text(f.data_type())).map(|f| f.name().clone()).collect();
+        if !text_cols.is_empty() {
+            let list = text_cols.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
+            let left = count_pii(ctx, &format!("SELECT {list} FROM curated.{}", self.opts.dataset)).await?;
+            if !left.is_empty() {
+                failures.push(format!("a second scan found PII left in curated: {}", left.iter().map(|(e, n)| format!("{} {n}", e.name())).collect::<Vec<_>>().join(", ")));
+            }
+            let sample = ctx.sql(&format!("SELECT {list} FROM curated.{} LIMIT 2000", self.opts.dataset)).await?.collect().await?;
+            for c in &text_cols {
+                let values = string_values(&sample, c);
+                if let Some(e) = pii::classify_column(c, &values.iter().map(String::as_str).collect::<Vec<_>>()) {
+                    failures.push(format!("a second scan found column `{c}` in curated holding {} values", e.name()));
+                }
+            }
+        }
+        Ok(failures)
+    }
+
+    /// Publish raw, quarantine and curated by pointing the catalog at the new versions.
+    async fn publish(&mut self, raw: Raw, curated: &Curated) -> Result<(), EtlError> {
+        self.progress("publishing");
+        failpoint("before-publish");
+        for t in [&raw.table, &curated.quarantine_table, &curated.table] {
+            self.session.catalog.put_table(self.database, t).await?;
+        }
+        self.m.outputs.insert("raw".into(), raw.url);
+        self.m.outputs.insert("quarantine".into(), raw.quarantine_url);
+        self.m.outputs.insert("curated".into(), curated.url.clone());
+        Ok(())
+    }
+
+    /// Trusted: the spec's tables that read this dataset, rebuilt from curated only when the
+    /// gates passed, each reconciled before it is written.
+    async fn trusted(&mut self, ctx: &SessionContext, gate_failures: &[String]) -> Result<(), EtlError> {
+        let (spec, dataset, run_id) = (self.spec, self.opts.dataset, self.run_id());
+        let affected = spec.trusted.iter().filter(|t| t.inputs.iter().any(|i| i == dataset));
+        if !gate_failures.is_empty() {
+            for t in affected {
+                self.m.trusted.insert(t.name.clone(), format!("not written: {}", gate_failures.join("; ")));
+            }
+            return Ok(());
+        }
+        let trusted = zone(self.session, "trusted")?;
+        let curated_table = format!("curated_{dataset}");
+        let catalog_tables = self.session.catalog.tables(self.database).await?;
+        // The other datasets' curated tables; this one's was registered by the gates.
+        for t in catalog_tables.iter().filter(|t| t.name.starts_with("curated_") && t.name != curated_table) {
+            query::register(ctx, t).await?;
+        }
+        for t in affected {
+            let missing: Vec<&String> = t.inputs.iter().filter(|i| !catalog_tables.iter().any(|c| c.name == format!("curated_{i}"))).collect();
+            if !missing.is_empty() {
+                self.m.trusted.insert(t.name.clone(), format!("waiting for curated input(s) {}", missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")));
+                continue;
+            }
+            let df = query::read_only(ctx, &t.sql, &self.session.role).await.map_err(|e| EtlError::Engine(format!("trusted table {}: {e}", t.name)))?;
+            if let Some(rec) = &t.reconcile {
+                ctx.deregister_table("result")?;
+                ctx.register_table("result", df.clone().into_view())?;
+                let b = query::read_only(ctx, rec, &self.session.role).await?.collect().await?;
+                let get = |name: &str| b.first().and_then(|b| b.column_by_name(name)).and_then(|a| a.as_primitive_opt::<datafusion::arrow::datatypes::Float64Type>().map(|p| p.value(0)));
+                let (Some(expected), Some(actual)) = (get("expected"), get("actual")) else {
+                    return Err(EtlError::Engine(format!("trusted table {}: reconcile must return DOUBLE columns `expected` and `actual`", t.name)));
+                };
+                let diff = if expected == 0.0 { actual.abs() } else { ((actual - expected) / expected).abs() };
+                if diff > spec.etl.reconciliation_tolerance {
+                    self.m.trusted.insert(t.name.clone(), format!("not written: reconciliation off by {:.4}% (expected {expected}, actual {actual})", diff * 100.0));
+                    continue;
+                }
+            }
+            let url = format!("{}{}/v={run_id}/", trusted.url, t.name);
+            let schema = df.schema().as_arrow().clone();
+            let by_year = t.partition_by_year && schema.field_with_name("year").is_ok();
+            write_outputs(ctx, df, &url, &format!("{}{}/v={run_id}-csv/", trusted.url, t.name), by_year).await?;
+            let table = GlueTable {
+                name: format!("trusted_{}", t.name),
+                location: url.clone(),
+                format: "parquet".into(),
+                columns: columns_of(&schema, if by_year { &["year"] } else { &[] }),
+                partition_keys: year_partition(by_year),
+            };
+            self.session.catalog.put_table(self.database, &table).await?;
+            self.m.trusted.insert(t.name.clone(), "written".into());
+            self.m.outputs.insert(format!("trusted.{}", t.name), url);
+        }
+        Ok(())
+    }
+
+    /// The manifest, written last: it makes a re-run of the same input a no-op.
+    async fn finish(mut self, gate_failures: Vec<String>) -> Result<Manifest, EtlError> {
+        self.m.finished_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        self.m.duration_ms = self.started.elapsed().as_millis();
+        let text = serde_json::to_vec_pretty(&self.m).expect("serialize");
+        let curated = zone(self.session, "curated")?;
+        curated.store.put(&manifest_path(self.opts.dataset, &self.m.run_id), PutPayload::from(text)).await.map_err(|e| EtlError::Engine(e.to_string()))?;
+        if !gate_failures.is_empty() {
+            return Err(EtlError::Gate(gate_failures.join("; ")));
+        }
+        Ok(self.m)
+    }
+}
