@@ -173,6 +173,24 @@ fn objects_on_disk_hold_no_plaintext_and_survive_key_rotation() {
     assert_eq!(inv["keys"]["van311-analytics"]["versions"], 2);
     let n = p.ok(&["query", "--format", "csv", "select count(*) as n from trusted.metrics_yearly"]);
     assert_eq!(n, "n\n16\n");
+    // An object cut short, to nothing or to its header, is an integrity error, not an empty
+    // object whose rows vanish; so is one forged with its data key in the clear.
+    // The version the catalog serves: the forced run's, written last.
+    let object = files_under(&p.state().join("buckets"))
+        .into_iter()
+        .filter(|f| f.to_string_lossy().contains("-trusted-") && f.to_string_lossy().contains("metrics_yearly/v=") && f.extension().is_some_and(|e| e == "parquet"))
+        .max_by_key(|f| std::fs::metadata(f).unwrap().modified().unwrap())
+        .unwrap();
+    let sealed = std::fs::read(&object).unwrap();
+    let (plain_header, dek) = dapgov_local::crypto::Header::new(None);
+    for (what, bytes) in [("empty", vec![]), ("header only", sealed[..dapgov_local::crypto::HEADER_LEN].to_vec()), ("unwrapped", dapgov_local::crypto::seal_all(&plain_header, &dek, b"PAR1 forged PAR1"))] {
+        std::fs::write(&object, &bytes).unwrap();
+        let o = p.run(&["query", "--format", "csv", "select count(*) as n from trusted.metrics_yearly"]);
+        assert_eq!(o.status.code(), Some(1), "{what}: {}", String::from_utf8_lossy(&o.stdout));
+        assert!(String::from_utf8_lossy(&o.stderr).contains("integrity error"), "{what}: {}", String::from_utf8_lossy(&o.stderr));
+    }
+    std::fs::write(&object, &sealed).unwrap();
+    assert_eq!(p.ok(&["query", "--format", "csv", "select count(*) as n from trusted.metrics_yearly"]), "n\n16\n");
 }
 
 #[test]
@@ -468,6 +486,28 @@ fn callers_no_generator_named_never_reach_the_analyst() {
     );
     // The columns were protected whole by the spec's declarations, and the run says so.
     assert!(run.contains("PERSON_NAME"), "{run}");
+}
+
+/// A gate that fails keeps the run's curated data from the analyst: the catalog keeps serving
+/// what it served before; raw and quarantine are published for the etl role to investigate.
+#[test]
+fn nothing_reaches_the_analyst_before_every_gate_has_passed() {
+    let p = Platform::new();
+    let spec = std::fs::read_to_string(p.dir.path().join("dapgov.toml")).unwrap();
+    assert!(spec.contains("min_completeness = 0.99"));
+    std::fs::write(p.dir.path().join("dapgov.toml"), spec.replace("min_completeness = 0.99", "min_completeness = 1.0")).unwrap();
+    let header = "Date,CallsOffered,CallsHandled,CallsAbandoned,AverageSpeedofAnswer,ServiceLevel,BI_ID\n";
+    std::fs::write(p.dir.path().join("good.csv"), format!("{header}2024-01-01,100,90,10,30,0.8,1\n")).unwrap();
+    p.ok(&["etl", "run", "--input", "good.csv", "--dataset", "metrics"]);
+    // The second delivery has a row the rules reject: completeness 0.5 fails the gate.
+    std::fs::write(p.dir.path().join("bad.csv"), format!("{header}2024-01-02,100,90,10,30,0.8,1\n2024-01-03,100,120,10,30,0.8,2\n")).unwrap();
+    let o = p.run(&["etl", "run", "--input", "bad.csv", "--dataset", "metrics"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("quality gate failed: completeness 0.5000"), "{}", String::from_utf8_lossy(&o.stderr));
+    let served = p.ok(&["query", "--as", "analyst", "--format", "csv", "select cast(date as varchar) as d from curated.metrics order by d"]);
+    assert_eq!(served.trim(), "d\n2024-01-01", "the analyst sees only the delivery that passed");
+    let quarantined = p.ok(&["query", "--as", "etl", "--format", "csv", "select _rule from quarantine.metrics"]);
+    assert_eq!(quarantined.trim(), "_rule\nhandled_not_above_offered");
 }
 
 #[test]

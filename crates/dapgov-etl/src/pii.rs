@@ -97,14 +97,16 @@ pub static PATTERNS: LazyLock<Vec<(Entity, String)>> = LazyLock::new(|| {
         // Any letters in the local part and the domain, and no boundary before it: a match
         // starts where the address does, so an e-mail is replaced whole or not at all.
         (Entity::Email, r"[\p{L}\p{N}\p{M}._%+'-]+@[\p{L}\p{N}\p{M}-]+(?:\.[\p{L}\p{N}\p{M}-]+)*\.\p{L}{2,}".into()),
-        (Entity::CreditCard, r"(?-u)\b(?:[0-9]{4}[ -]?){3}[0-9]{1,4}\b".into()),
-        (Entity::Sin, r"(?-u)\b[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{3}\b".into()),
+        // Four groups of four, or American Express's 4-6-5.
+        (Entity::CreditCard, r"(?-u)\b(?:(?:[0-9]{4}[ -]?){3}[0-9]{1,4}|3[47][0-9]{2}[ -]?[0-9]{6}[ -]?[0-9]{5})\b".into()),
+        (Entity::Sin, r"(?-u)\b[0-9]{3}[ .-]?[0-9]{3}[ .-]?[0-9]{3}\b".into()),
         (Entity::Phn, r"(?-u)\b9[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{3}\b".into()),
         (Entity::Phone, r"(?-u)(?:\+?1[ .-]?)?\(?\b[2-9][0-9]{2}\)?[ .-]?[2-9][0-9]{2}[ .-]?[0-9]{4}\b".into()),
         (Entity::IpAddress, r"(?-u)\b(?:(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\b".into()),
         (Entity::Passport, r"(?-u)\b[A-Z]{2}[0-9]{6}\b".into()),
         (Entity::DriversLicence, r"(?-u)(?i:licen[cs]e|DL)[ a-zA-Z.:#-]{0,20}\b([0-9]{7})\b".into()),
-        (Entity::PostalCode, r"(?-u)\b[ABCEGHJ-NPRSTVXY][0-9][ABCEGHJ-NPRSTV-Z] ?[0-9][ABCEGHJ-NPRSTV-Z][0-9]\b".into()),
+        // Either case, with a space, a dash or nothing between the halves.
+        (Entity::PostalCode, r"(?-u)(?i:\b[ABCEGHJ-NPRSTVXY][0-9][ABCEGHJ-NPRSTV-Z][ -]?[0-9][ABCEGHJ-NPRSTV-Z][0-9]\b)".into()),
         (Entity::StreetAddress, street_address()),
         // After words that introduce an address, a number and a capitalised name are one,
         // typed or not ("lives at 3264 Mainway").
@@ -509,6 +511,11 @@ mod tests {
         assert_eq!(entities("passport AB123456"), vec![Entity::Passport]);
         assert_eq!(entities("driver licence no. 1234567"), vec![Entity::DriversLicence]);
         assert_eq!(entities("postal V6B 1A1"), vec![Entity::PostalCode]);
+        for written in ["v6b 1a1", "V6B1A1", "V6B-1A1"] {
+            assert_eq!(entities(&format!("postal {written}")), vec![Entity::PostalCode], "{written}");
+        }
+        assert_eq!(entities("SIN 130.692.544"), vec![Entity::Sin]);
+        assert_eq!(entities("amex 3782 822463 10005 on file"), vec![Entity::CreditCard]);
         assert_eq!(entities("lives at 453 West 12th Avenue"), vec![Entity::StreetAddress]);
         assert_eq!(entities("spoke with Maria Gonzalez today"), vec![Entity::PersonName]);
     }

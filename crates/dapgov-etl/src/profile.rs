@@ -213,6 +213,10 @@ fn profile_column(name: &str, source_name: &str, table: &Table, index: usize) ->
             max = valid.iter().max().map(|v| shown(v));
         }
     }
+    // A column of identifiers (SINs read as numbers): its extremes and mean are its values.
+    if !pii_counts.is_empty() {
+        (min, max, mean) = (min.map(|v| pii::masked_for_display(&v)), max.map(|v| pii::masked_for_display(&v)), None);
+    }
 
     ColumnProfile {
         name: name.to_string(),
@@ -317,6 +321,12 @@ mod tests {
         assert!(!text.contains("jane.doe@example.org") && !text.contains("604-555-0199"), "{text}");
         let when = col(&p, "when");
         assert_eq!(when.date_gaps.as_ref().unwrap().missing, vec!["2024-01-02".to_string()]);
+        // Identifiers typed as numbers show neither their extremes nor their mean.
+        let p = profile("sin\n130692544\n527419386\n".as_bytes(), "s.csv").unwrap();
+        let sin = col(&p, "sin");
+        assert_eq!(sin.pii.get("CANADA_SOCIAL_INSURANCE_NUMBER"), Some(&2));
+        let text = serde_json::to_string(&p).unwrap();
+        assert!(!text.contains("130692544") && !text.contains("527419386") && sin.mean.is_none(), "{text}");
     }
 
     #[test]

@@ -157,9 +157,19 @@ impl GovernedStore {
         Ok(PutResult { e_tag: Some(etag(&meta)), version: None })
     }
 
-    fn meta_of(&self, location: Path, md: &std::fs::Metadata) -> ObjectMeta {
+    /// An object's metadata. A file shorter than the smallest sealed object (a header and
+    /// one tag) was truncated: an integrity error, never an empty object whose rows vanish.
+    fn meta_of(&self, location: Path, md: &std::fs::Metadata) -> object_store::Result<ObjectMeta> {
+        let smallest = (HEADER_LEN + crypto::TAG) as u64;
+        if md.len() < smallest {
+            return Err(generic(format!(
+                "{}: integrity error: the object is {} bytes, shorter than any sealed object ({smallest}); it was truncated or not written by the platform",
+                self.object_arn(&location),
+                md.len()
+            )));
+        }
         let last_modified = md.modified().map(chrono::DateTime::<chrono::Utc>::from).unwrap_or_default();
-        ObjectMeta { location, last_modified, size: crypto::plaintext_len(md.len()), e_tag: Some(etag(md)), version: None }
+        Ok(ObjectMeta { location, last_modified, size: crypto::plaintext_len(md.len()), e_tag: Some(etag(md)), version: None })
     }
 
     fn walk(&self, prefix: Option<&Path>, recursive: bool) -> object_store::Result<ListResult> {
@@ -183,7 +193,7 @@ impl GovernedStore {
                         out.common_prefixes.push(Path::from(rel));
                     }
                 } else {
-                    out.objects.push(self.meta_of(Path::from(rel), &md));
+                    out.objects.push(self.meta_of(Path::from(rel), &md)?);
                 }
             }
         }
@@ -230,11 +240,15 @@ impl ObjectStore for GovernedStore {
         let path = self.file(location);
         let mut f = std::fs::File::open(&path).map_err(|e| io_err(location, e))?;
         let md = f.metadata().map_err(generic)?;
-        let meta = self.meta_of(location.clone(), &md);
+        let meta = self.meta_of(location.clone(), &md)?;
         let len = meta.size;
         let mut hbuf = [0u8; HEADER_LEN];
         f.read_exact(&mut hbuf).map_err(|e| generic(format!("{arn}: not a dapgov object: {e}")))?;
         let header = Header::decode(&hbuf).map_err(|e| generic(format!("{arn}: {e}")))?;
+        // A bucket with a key holds only objects whose data key that key service wrapped.
+        if let (false, Some(k)) = (header.wrapped, &self.bucket.key) {
+            return Err(generic(format!("{arn}: integrity error: the object's data key is not wrapped, but the bucket encrypts with {}; it was not written by the platform", k.arn)));
+        }
         let material = if header.wrapped {
             let key = self.keys.get(&header.key_id).ok_or_else(|| generic(format!("{arn}: sealed with unknown key {}", header.key_id)))?;
             self.authorize_kms("kms:Decrypt", key)?;

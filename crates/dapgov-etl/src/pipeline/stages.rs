@@ -85,7 +85,7 @@ impl Run<'_> {
         let protection = self.protect_pii(&ctx, &raw, &redactor).await?;
         let curated = self.curated(&ctx, &raw, &protection, quarantined).await?;
         let gate_failures = self.gates(&ctx, &raw, &curated).await?;
-        self.publish(raw, &curated).await?;
+        self.publish(raw, &curated, gate_failures.is_empty()).await?;
         self.trusted(&ctx, &gate_failures).await?;
         self.finish(gate_failures).await
     }
@@ -389,16 +389,24 @@ impl Run<'_> {
         Ok(failures)
     }
 
-    /// Publish raw, quarantine and curated by pointing the catalog at the new versions.
-    async fn publish(&mut self, raw: Raw, curated: &Curated) -> Result<(), EtlError> {
+    /// Publish by pointing the catalog at the new versions: raw and quarantine (the etl
+    /// role's, to investigate a run), and curated only when every gate passed, so nothing
+    /// reaches the analyst before then; the catalog keeps serving the previous curated.
+    async fn publish(&mut self, raw: Raw, curated: &Curated, gates_passed: bool) -> Result<(), EtlError> {
         self.progress("publishing");
         failpoint("before-publish");
-        for t in [&raw.table, &curated.quarantine_table, &curated.table] {
+        let mut tables = vec![&raw.table, &curated.quarantine_table];
+        if gates_passed {
+            tables.push(&curated.table);
+        }
+        for t in tables {
             self.session.catalog.put_table(self.database, t).await?;
         }
         self.m.outputs.insert("raw".into(), raw.url);
         self.m.outputs.insert("quarantine".into(), raw.quarantine_url);
-        self.m.outputs.insert("curated".into(), curated.url.clone());
+        if gates_passed {
+            self.m.outputs.insert("curated".into(), curated.url.clone());
+        }
         Ok(())
     }
 
