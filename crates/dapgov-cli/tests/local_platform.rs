@@ -231,6 +231,89 @@ fn trail_tampering_is_detected() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("trail deleted"), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
+/// The state directory holds policies, key material and the trail: 0700 and its files 0600
+/// whatever the umask; refused when others can write it; temporaries of killed runs removed.
+#[test]
+#[cfg(unix)]
+fn the_state_directory_is_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_dapgov"));
+        c.args(args).current_dir(dir.path()).env_remove("DAPGOV_ROOT_SECRET");
+        // SAFETY: umask is async-signal-safe and touches only the child's own state.
+        unsafe {
+            c.pre_exec(|| {
+                libc::umask(0);
+                Ok(())
+            });
+        }
+        c.output().unwrap()
+    };
+    assert!(run(&["init"]).status.success());
+    let o = run(&["apply", "--auto-approve"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let state = dir.path().join(".dapgov");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&state), 0o700);
+    let files = files_under(&state);
+    assert!(files.len() > 10);
+    let open: Vec<String> = files.iter().filter(|f| mode(f) & 0o077 != 0).map(|f| format!("{} {:o}", f.display(), mode(f))).collect();
+    assert!(open.is_empty(), "files others can read or write: {open:?}");
+    // A temporary left by a run that was killed is removed by the next command.
+    std::fs::create_dir_all(state.join("tmp")).unwrap();
+    let stale = state.join("tmp").join(format!("{}-00000000deadbeef", u32::MAX - 1));
+    std::fs::write(&stale, b"sealed bytes of a killed run").unwrap();
+    assert!(run(&["plan"]).status.success());
+    assert!(!stale.exists());
+    // Others able to write the state directory: refused, naming the path and the fix.
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let o = run(&["plan"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("writable by others (mode 777)") && err.contains("chmod 700"), "{err}");
+}
+
+/// Runs of different datasets at once each publish their tables: the catalog loses none.
+#[test]
+fn concurrent_runs_of_different_datasets_lose_no_catalog_entry() {
+    let p = Platform::new();
+    let datasets: Vec<String> = (1..=8).map(|i| format!("load{i}")).collect();
+    let mut spec = std::fs::read_to_string(p.dir.path().join("dapgov.toml")).unwrap();
+    for d in &datasets {
+        spec.push_str(&format!("\n[datasets.{d}]\n"));
+    }
+    std::fs::write(p.dir.path().join("dapgov.toml"), spec).unwrap();
+    std::fs::write(p.dir.path().join("day.csv"), "date,calls\n2024-01-01,10\n2024-01-02,12\n").unwrap();
+    // One run first makes the platform's pseudonymisation key; then all at once.
+    p.ok(&["etl", "run", "--input", "day.csv", "--dataset", "load1"]);
+    let children: Vec<_> = datasets[1..]
+        .iter()
+        .map(|d| {
+            Command::new(env!("CARGO_BIN_EXE_dapgov"))
+                .args(["etl", "run", "--input", "day.csv", "--dataset", d])
+                .current_dir(p.dir.path())
+                .env_remove("DAPGOV_ROOT_SECRET")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let inv: serde_json::Value = serde_json::from_str(&p.ok(&["inventory"])).unwrap();
+    let tables: Vec<String> = inv["glue_databases"].as_object().unwrap().values().flat_map(|db| db["tables"].as_object().unwrap().keys().cloned().collect::<Vec<_>>()).collect();
+    for d in &datasets {
+        for zone in ["raw", "quarantine", "curated"] {
+            assert!(tables.contains(&format!("{zone}_{d}")), "{zone}_{d} lost; the catalog holds {tables:?}");
+        }
+    }
+}
+
 #[test]
 fn destroy_keeps_data_unless_forced() {
     let p = Platform::new();

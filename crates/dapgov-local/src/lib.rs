@@ -37,10 +37,88 @@ pub(crate) fn now() -> String {
 
 /// Write a file so readers see the old or the new content, never a part.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
     let tmp = path.with_extension(format!("tmp-{}", rand::random::<u64>()));
-    std::fs::write(&tmp, bytes)?;
+    create_private(&tmp)?.write_all(bytes)?;
     std::fs::rename(&tmp, path)
 }
+
+/// Create (or truncate) a file only its owner can read and write, whatever the umask.
+pub(crate) fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
+    private_options().write(true).create(true).truncate(true).open(path)
+}
+
+/// Open options that create files 0600.
+pub(crate) fn private_options() -> std::fs::OpenOptions {
+    #[allow(unused_mut)]
+    let mut opts = std::fs::OpenOptions::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts
+}
+
+/// The state directory holds policies, key material and the trail: it is created 0700
+/// whatever the umask; one that others can write is refused (they could rewrite policies or
+/// the trail), and one that others can only read is closed to them.
+fn secure_state_dir(dir: &Path, create: bool) -> Result<(), LocalError> {
+    let shown = dir.display();
+    if !dir.exists() {
+        if !create {
+            return Ok(());
+        }
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        builder.create(dir).map_err(|e| LocalError::Io(format!("{shown}: cannot create the state directory: {e}")))?;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir).map_err(|e| LocalError::Io(format!("{shown}: {e}")))?.permissions().mode() & 0o777;
+        if mode & 0o022 != 0 {
+            return Err(LocalError::Io(format!(
+                "{shown}: the state directory is writable by others (mode {mode:o}), who could rewrite its policies, keys or trail; check its contents, then run `chmod 700 {shown}`"
+            )));
+        }
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| LocalError::Io(format!("{shown}: cannot close the state directory to others: {e}")))?;
+        }
+    }
+    Ok(())
+}
+
+/// Temporaries (objects being written) are named after the process writing them; those of a
+/// process that is gone were left by a killed run and are removed.
+fn clear_stale_temporaries(state_dir: &Path) {
+    let Ok(rd) = std::fs::read_dir(state_dir.join(TMP_DIR)) else { return };
+    for entry in rd.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let writer = name.split_once('-').and_then(|(pid, _)| pid.parse::<u32>().ok());
+        let gone = match writer {
+            Some(pid) => pid != std::process::id() && !process_alive(pid),
+            // Named before temporaries carried their writer: gone once an hour old.
+            None => entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t.elapsed().is_ok_and(|age| age.as_secs() > 3600)),
+        };
+        if gone {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+fn process_alive(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    // Without /proc, a temporary is assumed in use: never delete what a live run writes.
+    !proc.exists() || proc.join(pid.to_string()).exists()
+}
+
+const TMP_DIR: &str = "tmp";
 
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -56,9 +134,9 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn tmp_file(&self) -> PathBuf {
-        let dir = self.root.join("tmp");
+        let dir = self.root.join(TMP_DIR);
         let _ = std::fs::create_dir_all(&dir);
-        dir.join(format!("{:016x}", rand::random::<u64>()))
+        dir.join(format!("{}-{:016x}", std::process::id(), rand::random::<u64>()))
     }
 
     pub(crate) fn record_event(&self, category: &str, principal: &str, action: &str, resource: &str, outcome: &str, detail: Option<String>) {
@@ -100,6 +178,8 @@ fn name_of(file: &str) -> String {
 impl LocalTarget {
     /// Open the platform in `state_dir`. With `create`, a missing root secret is generated.
     pub fn open(state_dir: &Path, region: &str, prices: BTreeMap<String, f64>, create: bool) -> Result<Self, LocalError> {
+        secure_state_dir(state_dir, create)?;
+        clear_stale_temporaries(state_dir);
         let secret = match RootSecret::load(state_dir, create) {
             // Nothing has been encrypted yet, so a throwaway secret reads the (empty) platform.
             Err(secret::SecretError::Missing { .. }) if !state_dir.join("kms").exists() => RootSecret::ephemeral(),
@@ -542,7 +622,7 @@ impl MetricsSink for LocalMetrics {
         })?;
         std::fs::create_dir_all(&self.dir).map_err(TargetError::other)?;
         use std::io::Write;
-        let mut f = std::fs::OpenOptions::new()
+        let mut f = private_options()
             .create(true)
             .append(true)
             .open(self.dir.join(format!("{}.jsonl", namespace.replace('/', "_"))))
@@ -580,10 +660,15 @@ impl CatalogService for LocalCatalog {
     async fn put_table(&self, database: &str, table: &GlueTable) -> TargetResult<()> {
         self.check("glue:UpdateTable", format!("arn:aws:glue:{}:{ACCOUNT}:table/{database}/{}", self.region, table.name))?;
         let path = self.path(database);
+        // Runs of different datasets update one database record: read, change and write it
+        // under a lock, or one run's table is lost to another's write.
+        let lock = private_options().create(true).truncate(false).write(true).open(path.with_extension("lock")).map_err(TargetError::other)?;
+        lock.lock().map_err(TargetError::other)?;
         let text = std::fs::read_to_string(&path).map_err(|_| TargetError::Other(format!("Glue database {database} does not exist; run `dapgov apply`")))?;
         let mut db: GlueDatabase = serde_json::from_str(&text).map_err(TargetError::other)?;
         db.tables.get_or_insert_with(BTreeMap::new).insert(table.name.clone(), table.clone());
         write_atomic(&path, serde_json::to_string_pretty(&db).expect("serialize").as_bytes()).map_err(TargetError::other)?;
+        lock.unlock().map_err(TargetError::other)?;
         self.shared.record_event("management", &self.caller.arn, "glue:UpdateTable", &format!("{database}.{}", table.name), "allowed", None);
         Ok(())
     }

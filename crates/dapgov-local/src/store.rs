@@ -215,14 +215,14 @@ impl ObjectStore for GovernedStore {
         let data: Vec<u8> = payload.iter().flat_map(|b| b.iter().copied()).collect();
         let sealed = crypto::seal_all(&header, &dek, &data);
         let tmp = self.shared.tmp_file();
-        std::fs::write(&tmp, sealed).map_err(generic)?;
+        std::io::Write::write_all(&mut crate::create_private(&tmp).map_err(generic)?, &sealed).map_err(generic)?;
         self.finish_write(location, &tmp)
     }
 
     async fn put_multipart_opts(&self, location: &Path, _opts: PutMultipartOptions) -> object_store::Result<Box<dyn MultipartUpload>> {
         let (header, dek) = self.begin_write(location)?;
         let tmp = self.shared.tmp_file();
-        let mut file = std::fs::File::create(&tmp).map_err(generic)?;
+        let mut file = crate::create_private(&tmp).map_err(generic)?;
         file.write_all(&header.encode()).map_err(generic)?;
         Ok(Box::new(Upload {
             store: Arc::new(self.clone()),

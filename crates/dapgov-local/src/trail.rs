@@ -202,7 +202,7 @@ impl Trail {
     /// Append one event. A lock on the events file serialises writers across processes.
     pub fn append(&self, ev: NewEvent) -> std::io::Result<Event> {
         std::fs::create_dir_all(&self.dir)?;
-        let file = std::fs::OpenOptions::new().create(true).append(true).open(self.events_path())?;
+        let file = crate::private_options().create(true).append(true).open(self.events_path())?;
         file.lock()?;
         self.prepare()?;
         let head = self.read_signed(&self.dir.join(HEAD));
