@@ -214,12 +214,29 @@ fn trail_tampering_is_detected() {
     assert!(public_key.starts_with("ed25519 ") && public_key.trim().len() == 8 + 64, "{public_key}");
     std::fs::write(p.dir.path().join("trail.pub"), &public_key).unwrap();
     assert!(p.ok(&["trail", "verify", "--public-key", "trail.pub"]).contains("verified with the pinned key"));
-    // A published key replaced by another does not verify the trail; the pinned one still does
+    // A published key replaced by another: the platform refuses to run until it is explained
     // (a trail re-signed with another key fails the pinned key: the unit tests forge one).
     std::fs::write(p.state().join("trail/public-key"), format!("ed25519 {}\n", "ab".repeat(32))).unwrap();
     let o = p.run(&["trail", "verify"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("bad signature"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("published public key is not the root secret's"), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::write(p.state().join("trail/public-key"), &public_key).unwrap();
+    assert!(p.ok(&["trail", "verify", "--public-key", "trail.pub"]).contains("Trail intact"));
+    // A wrong root secret is refused before it signs anything.
+    let before = std::fs::read(p.state().join("trail/head.json")).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_dapgov")).args(["plan"]).current_dir(p.dir.path()).env("DAPGOV_ROOT_SECRET", "11".repeat(32)).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("DAPGOV_ROOT_SECRET"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read(p.state().join("trail/head.json")).unwrap(), before);
+    // An audit trail that cannot be written stops governed operations: nothing goes unrecorded.
+    let events = p.state().join("trail/events.jsonl");
+    std::fs::rename(&events, p.dir.path().join("events.aside")).unwrap();
+    std::fs::create_dir(&events).unwrap();
+    let o = p.run(&["query", "--as", "etl", "select count(*) from raw.metrics"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("audit trail cannot be written"), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::remove_dir(&events).unwrap();
+    std::fs::rename(p.dir.path().join("events.aside"), &events).unwrap();
     assert!(p.ok(&["trail", "verify", "--public-key", "trail.pub"]).contains("Trail intact"));
     // Deleting the head, then every trail file, is caught too.
     std::fs::remove_file(p.state().join("trail/head.json")).unwrap();

@@ -139,11 +139,21 @@ impl Shared {
         dir.join(format!("{}-{:016x}", std::process::id(), rand::random::<u64>()))
     }
 
-    pub(crate) fn record_event(&self, category: &str, principal: &str, action: &str, resource: &str, outcome: &str, detail: Option<String>) {
+    /// Append to the trail, when one is logging. Governed operations fail closed: what cannot
+    /// be recorded is not done (or, done already, is reported as failed).
+    pub(crate) fn record_event(&self, category: &str, principal: &str, action: &str, resource: &str, outcome: &str, detail: Option<String>) -> Result<(), TargetError> {
         if let Some(t) = self.trail.read().expect("trail lock").as_ref() {
-            if let Err(e) = t.append(NewEvent { category, principal, action, resource, outcome, detail }) {
-                tracing::error!("cannot append to the audit trail: {e}");
-            }
+            t.append(NewEvent { category, principal, action, resource, outcome, detail })
+                .map_err(|e| TargetError::Other(format!("{action} on {resource}: the audit trail cannot be written ({e}), so the operation is refused")))?;
+        }
+        Ok(())
+    }
+
+    /// Record a denial. The request fails whatever happens here; a trail that cannot take the
+    /// record is reported.
+    pub(crate) fn record_denial(&self, category: &str, principal: &str, action: &str, resource: &str, reason: &str) {
+        if let Err(e) = self.record_event(category, principal, action, resource, "denied", Some(reason.into())) {
+            tracing::error!("{e}");
         }
     }
 }
@@ -194,6 +204,18 @@ impl LocalTarget {
             trail: RwLock::new(None),
         };
         let t = LocalTarget { shared: Arc::new(shared), region: region.into(), prices };
+        // A root secret that is not this platform's would sign the trail with another key and
+        // make a genuine trail look forged: refused before anything is written.
+        if let Ok(published) = t.trail().published_key() {
+            if published != t.trail().public_key() {
+                return Err(LocalError::Io(format!(
+                    "{}: the trail's published public key is not the root secret's: either the root secret is not this platform's (check DAPGOV_ROOT_SECRET or {}) or {} was replaced (compare it with your pinned copy)",
+                    state_dir.display(),
+                    state_dir.join(secret::FILE).display(),
+                    state_dir.join("trail").join(trail::PUBLIC_KEY).display()
+                )));
+            }
+        }
         t.refresh_trail();
         Ok(t)
     }
@@ -274,7 +296,7 @@ impl LocalTarget {
         let v = self.record(ResourceKind::Key, alias).ok_or_else(|| TargetError::Other(format!("no key with alias {alias}")))?;
         let id = v.get("key_id").and_then(Value::as_str).ok_or_else(|| TargetError::Other(format!("key {alias} has no key id")))?;
         let version = self.shared.kms.rotate(id).map_err(TargetError::other)?;
-        self.shared.record_event("management", &self.operator(), "kms:RotateKeyOnDemand", alias, "allowed", None);
+        self.shared.record_event("management", &self.operator(), "kms:RotateKeyOnDemand", alias, "allowed", None)?;
         Ok(version)
     }
 
@@ -447,11 +469,11 @@ impl Target for LocalTarget {
         let result = self.apply_inner(change);
         let outcome = if result.is_ok() { "allowed" } else { "error" };
         let action = format!("dapgov:{:?}{}", change.action, r.kind.as_str());
-        self.shared.record_event("management", &self.operator(), &action, &r.to_string(), outcome, result.as_ref().err().map(|e| e.to_string()));
+        let recorded = self.shared.record_event("management", &self.operator(), &action, &r.to_string(), outcome, result.as_ref().err().map(|e| e.to_string()));
         if r.kind == ResourceKind::Trail {
             self.refresh_trail();
         }
-        result
+        result.and(recorded)
     }
 
     async fn session(&self, project: &str, role: &str) -> TargetResult<RoleSession> {
@@ -600,8 +622,7 @@ struct LocalAuditLog {
 #[async_trait::async_trait]
 impl AuditLog for LocalAuditLog {
     async fn refused(&self, action: &str, resource: &str, reason: &str) -> TargetResult<()> {
-        self.shared.record_event("data", &self.caller.arn, action, resource, "denied", Some(reason.into()));
-        Ok(())
+        self.shared.record_event("data", &self.caller.arn, action, resource, "denied", Some(reason.into()))
     }
 }
 
@@ -617,7 +638,7 @@ impl MetricsSink for LocalMetrics {
         let mut req = Request { action: "cloudwatch:PutMetricData".into(), resource: "*".into(), principal: self.caller.arn.clone(), ..Default::default() };
         req.context.insert("cloudwatch:namespace".into(), namespace.into());
         store::check_identity(&self.caller, &req).map_err(|reason| {
-            self.shared.record_event("management", &self.caller.arn, &req.action, namespace, "denied", Some(reason.clone()));
+            self.shared.record_denial("management", &self.caller.arn, &req.action, namespace, &reason);
             TargetError::AccessDenied { principal: self.caller.arn.clone(), action: req.action.clone(), resource: format!("namespace {namespace}"), reason: Some(reason) }
         })?;
         std::fs::create_dir_all(&self.dir).map_err(TargetError::other)?;
@@ -649,7 +670,7 @@ impl LocalCatalog {
     fn check(&self, action: &str, resource: String) -> TargetResult<()> {
         let req = Request { action: action.into(), resource: resource.clone(), principal: self.caller.arn.clone(), ..Default::default() };
         store::check_identity(&self.caller, &req).map_err(|reason| {
-            self.shared.record_event("management", &self.caller.arn, action, &resource, "denied", Some(reason.clone()));
+            self.shared.record_denial("management", &self.caller.arn, action, &resource, &reason);
             TargetError::AccessDenied { principal: self.caller.arn.clone(), action: action.into(), resource, reason: Some(reason) }
         })
     }
@@ -667,9 +688,9 @@ impl CatalogService for LocalCatalog {
         let text = std::fs::read_to_string(&path).map_err(|_| TargetError::Other(format!("Glue database {database} does not exist; run `dapgov apply`")))?;
         let mut db: GlueDatabase = serde_json::from_str(&text).map_err(TargetError::other)?;
         db.tables.get_or_insert_with(BTreeMap::new).insert(table.name.clone(), table.clone());
+        self.shared.record_event("management", &self.caller.arn, "glue:UpdateTable", &format!("{database}.{}", table.name), "allowed", None)?;
         write_atomic(&path, serde_json::to_string_pretty(&db).expect("serialize").as_bytes()).map_err(TargetError::other)?;
         lock.unlock().map_err(TargetError::other)?;
-        self.shared.record_event("management", &self.caller.arn, "glue:UpdateTable", &format!("{database}.{}", table.name), "allowed", None);
         Ok(())
     }
 

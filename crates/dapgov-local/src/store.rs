@@ -84,10 +84,12 @@ impl GovernedStore {
         format!("{}/{}", self.bucket.arn, location)
     }
 
-    fn record(&self, action: &str, resource: &str, outcome: &str, detail: Option<String>) {
+    /// Record an allowed data operation (buckets with data events), before it takes effect.
+    fn record(&self, action: &str, resource: &str) -> object_store::Result<()> {
         if self.bucket.data_events {
-            self.shared.record_event("data", &self.caller.arn, action, resource, outcome, detail);
+            self.shared.record_event("data", &self.caller.arn, action, resource, "allowed", None).map_err(generic)?;
         }
+        Ok(())
     }
 
     /// S3 authorisation: an explicit deny anywhere wins; otherwise the identity policy or the
@@ -104,7 +106,8 @@ impl GovernedStore {
         let id = evaluate(&identity, &req, false);
         let res = self.bucket.policy.as_ref().map(|p| evaluate(&[p], &req, true)).unwrap_or(Decision::ImplicitDeny);
         let denied = |reason: String| {
-            self.record(action, resource, "denied", Some(reason.clone()));
+            // Every denial is recorded, in every bucket.
+            self.shared.record_denial("data", &self.caller.arn, action, resource, &reason);
             Err(generic(TargetError::AccessDenied {
                 principal: format!("role {} ({})", self.caller.role, self.caller.arn),
                 action: action.into(),
@@ -151,8 +154,8 @@ impl GovernedStore {
         if let Some(parent) = dest.parent() {
             std::fs::create_dir_all(parent).map_err(generic)?;
         }
+        self.record("s3:PutObject", &self.object_arn(location))?;
         std::fs::rename(tmp, &dest).map_err(generic)?;
-        self.record("s3:PutObject", &self.object_arn(location), "allowed", None);
         let meta = std::fs::metadata(&dest).map_err(generic)?;
         Ok(PutResult { e_tag: Some(etag(&meta)), version: None })
     }
@@ -261,7 +264,7 @@ impl ObjectStore for GovernedStore {
             Some(r) => r.as_range(len).map_err(|e| generic(e.to_string()))?,
             None => 0..len,
         };
-        self.record("s3:GetObject", &arn, "allowed", None);
+        self.record("s3:GetObject", &arn)?;
         if options.head {
             return Ok(GetResult { payload: GetResultPayload::Stream(stream::empty().boxed()), meta, range, attributes: Default::default() });
         }
@@ -291,11 +294,13 @@ impl ObjectStore for GovernedStore {
                 let p = p?;
                 let arn = me.object_arn(&p);
                 me.authorize_s3("s3:DeleteObject", &arn, &[])?;
-                match std::fs::remove_file(me.file(&p)) {
-                    Ok(()) => {
-                        me.record("s3:DeleteObject", &arn, "allowed", None);
-                        Ok(p)
-                    }
+                let file = me.file(&p);
+                if !file.exists() {
+                    return Ok(p);
+                }
+                me.record("s3:DeleteObject", &arn)?;
+                match std::fs::remove_file(file) {
+                    Ok(()) => Ok(p),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(p),
                     Err(e) => Err(generic(e)),
                 }
@@ -394,7 +399,7 @@ impl Drop for Upload {
 /// caller's identity policy must allow the action on the key.
 pub(crate) fn check_key(shared: &Shared, caller: &Caller, action: &str, key: &KeyInfo) -> Result<(), TargetError> {
     let fail = |reason: String| {
-        shared.record_event("management", &caller.arn, action, &key.arn, "denied", Some(reason.clone()));
+        shared.record_denial("management", &caller.arn, action, &key.arn, &reason);
         Err(TargetError::AccessDenied {
             principal: format!("role {} ({})", caller.role, caller.arn),
             action: action.into(),

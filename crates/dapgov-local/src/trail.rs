@@ -169,13 +169,13 @@ impl Trail {
         out
     }
 
-    /// Publish the public key, and re-sign a head and digests from before Ed25519 whose HMAC
-    /// signatures hold. Runs under the append lock.
+    /// Publish the public key (once: a published key is never replaced; the platform refuses
+    /// a root secret whose key differs), and re-sign a head and digests from before Ed25519
+    /// whose HMAC signatures hold. Runs under the append lock.
     fn prepare(&self) -> std::io::Result<()> {
         let key_path = self.dir.join(PUBLIC_KEY);
-        let published = self.public_key().to_text();
-        if std::fs::read_to_string(&key_path).ok().as_deref() != Some(published.as_str()) {
-            crate::write_atomic(&key_path, published.as_bytes())?;
+        if !key_path.exists() {
+            crate::write_atomic(&key_path, self.public_key().to_text().as_bytes())?;
         }
         let head_path = self.dir.join(HEAD);
         let mut legacy: Vec<(PathBuf, &str, Signed)> = vec![];
