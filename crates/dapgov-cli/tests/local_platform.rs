@@ -608,6 +608,15 @@ fn nothing_reaches_the_analyst_before_every_gate_has_passed() {
     assert_eq!(served.trim(), "d\n2024-01-01", "the analyst sees only the delivery that passed");
     let quarantined = p.ok(&["query", "--as", "etl", "--format", "csv", "select _rule from quarantine.metrics"]);
     assert_eq!(quarantined.trim(), "_rule\nhandled_not_above_offered");
+    // Identifiers typed as numbers are not waved through: a column of SINs declared bigint
+    // fails the gate, and the analyst never sees it.
+    let spec = std::fs::read_to_string(p.dir.path().join("dapgov.toml")).unwrap().replace("min_completeness = 1.0", "min_completeness = 0.99");
+    std::fs::write(p.dir.path().join("dapgov.toml"), spec + "\n[datasets.people]\n[datasets.people.columns]\nsin = { type = \"bigint\" }\n").unwrap();
+    std::fs::write(p.dir.path().join("people.csv"), "id,sin\n1,130692544\n2,193456787\n3,527419386\n").unwrap();
+    let o = p.run(&["etl", "run", "--input", "people.csv", "--dataset", "people"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("column `sin` in curated is typed as a number but holds CANADA_SOCIAL_INSURANCE_NUMBER"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(p.run(&["query", "--as", "analyst", "select * from curated.people"]).status.code(), Some(1));
 }
 
 #[test]

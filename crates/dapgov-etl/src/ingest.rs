@@ -19,6 +19,10 @@ pub const MAX_COLUMNS: usize = 1024;
 /// refused as it is read, so a file that is one endless line, or an unterminated quote that
 /// swallows the rest of the file, never has to fit in memory.
 pub const MAX_RECORD_BYTES: u64 = 16 << 20;
+/// Line breaks one CSV record may hold inside quoted fields. A note of more lines than this is
+/// far likelier a quote that was never closed, silently merging the rows after it into one
+/// field: refused with the line where the record starts.
+pub const MAX_RECORD_LINES: usize = 200;
 
 fn too_wide(origin: &str, columns: usize) -> EtlError {
     EtlError::input(origin, format!("the header has {columns} columns; dapgov reads at most {MAX_COLUMNS}: drop the columns the dataset does not use, or split the file"))
@@ -245,6 +249,14 @@ fn open_csv<R: Read + Send + 'static>(input: std::io::Chain<std::io::Cursor<Vec<
             if rec.as_slice().len() as u64 > MAX_RECORD_BYTES {
                 return Some(Err(EtlError::input(&origin_owned, format!("row {row}: {RecordTooLong}"))));
             }
+            let breaks = rec.as_slice().iter().filter(|&&b| b == b'\n').count();
+            if breaks > MAX_RECORD_LINES {
+                let line = rec.position().map(|p| p.line()).unwrap_or_default();
+                return Some(Err(EtlError::input(
+                    &origin_owned,
+                    format!("row {row}, starting at line {line}: a quoted field runs over {breaks} line breaks (dapgov accepts {MAX_RECORD_LINES}); a quote is probably never closed there, which would merge the rows after it into one field. Close the quote and load again"),
+                )));
+            }
             if rec.len() == 1 && rec[0].is_empty() {
                 continue;
             }
@@ -463,6 +475,20 @@ mod tests {
         let t = read(format!("{}\n{}\n", header.join(","), vec!["1"; MAX_COLUMNS].join(",")).as_bytes(), "f").unwrap();
         assert_eq!(t.headers.len(), MAX_COLUMNS);
         assert_eq!(snake_case_names(&vec!["x".to_string(); 3]), vec!["x", "x_2", "x_3"]);
+    }
+
+    /// A quote never closed merges the lines after it into one field: refused with its line.
+    #[test]
+    fn a_quote_never_closed_is_refused_with_its_line() {
+        let mut csv = String::from("call_id,notes\nC1,fine\nC2,\"starts a note and never closes it\n");
+        for i in 3..1003 {
+            csv.push_str(&format!("C{i},an ordinary row\n"));
+        }
+        let e = stream_error(csv.into_bytes());
+        assert!(e.starts_with("calls.csv: row 3, starting at line 3: a quoted field runs over"), "{e}");
+        // A note of a few lines is a note.
+        let t = read(b"call_id,notes\nC1,\"line one\nline two\nline three\"\nC2,x\n".as_slice(), "f").unwrap();
+        assert_eq!(t.rows.len(), 2);
     }
 
     /// One endless line, or a quote never closed, is refused as it streams; the error quotes none of it.

@@ -264,7 +264,9 @@ impl Run<'_> {
     /// rows that reach curated is counted.
     async fn protect_pii(&mut self, ctx: &SessionContext, raw: &Raw, redactor: &Redactor) -> Result<Protection, EtlError> {
         let ds = self.ds;
-        let string_cols: Vec<String> = raw.schema.fields().iter().filter(|f| is_text(f.data_type()) && !f.name().starts_with('_')).map(|f| f.name().clone()).collect();
+        // Lineage columns aside, but for the input's file name, which often names a person.
+        let string_cols: Vec<String> =
+            raw.schema.fields().iter().filter(|f| is_text(f.data_type()) && (!f.name().starts_with('_') || f.name() == "_source_file")).map(|f| f.name().clone()).collect();
         let sample = ctx.sql(&format!("SELECT * FROM checked WHERE {PASSES} LIMIT 2000")).await?.collect().await?;
         let mut protection = Protection { expressions: vec![], dropped: ds.drop.clone() };
         for c in &string_cols {
@@ -372,6 +374,20 @@ impl Run<'_> {
         // Read back as written, through the role's store, as analysts will read it.
         query::register(ctx, &curated.table).await?;
         let text_cols: Vec<String> = curated.schema.fields().iter().filter(|f| is_text(f.data_type())).map(|f| f.name().clone()).collect();
+        // Identifiers hide in columns typed as numbers too (a SIN column declared bigint): one
+        // that reads as personal information, whole, fails the gate; it is declared as text
+        // with its `pii` entity to be protected.
+        let number_cols: Vec<String> = curated.schema.fields().iter().filter(|f| f.data_type().is_integer()).map(|f| f.name().clone()).collect();
+        if !number_cols.is_empty() {
+            let list = number_cols.iter().map(|c| format!("CAST({} AS VARCHAR) AS {}", ident(c), ident(c))).collect::<Vec<_>>().join(", ");
+            let sample = ctx.sql(&format!("SELECT {list} FROM curated.{} LIMIT 2000", self.opts.dataset)).await?.collect().await?;
+            for c in &number_cols {
+                let values = string_values(&sample, c);
+                if let Some(e) = pii::classify_column(c, &values.iter().map(String::as_str).collect::<Vec<_>>()) {
+                    failures.push(format!("column `{c}` in curated is typed as a number but holds {} values; declare it `{{ type = \"string\", pii = \"{}\" }}`", e.name(), e.name()));
+                }
+            }
+        }
         if !text_cols.is_empty() {
             let list = text_cols.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
             let left = count_pii(ctx, &format!("SELECT {list} FROM curated.{}", self.opts.dataset)).await?;
