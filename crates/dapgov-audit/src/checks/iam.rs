@@ -250,6 +250,10 @@ pub fn auditor_read_only(ctx: &Ctx) -> Vec<Outcome> {
         for a in ["s3:PutBucketPolicy", "s3:DeleteBucket", "s3:PutEncryptionConfiguration"] {
             requests.push((a, arn.clone(), Some(b)));
         }
+        // Object keys in the personal-data zones are file names, which often name people.
+        if matches!(b.zone.as_deref(), Some("landing" | "raw")) {
+            requests.push(("s3:ListBucket", arn.clone(), Some(b)));
+        }
     }
     for (name, k) in &ctx.inv.keys {
         let arn = ctx.key(name, k).arn;

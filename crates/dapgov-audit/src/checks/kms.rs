@@ -81,11 +81,23 @@ pub fn separation_of_duties(ctx: &Ctx) -> Vec<Outcome> {
             }
         }
         let both: Vec<&String> = admins.intersection(&users).collect();
-        Outcome::verdict(
-            r,
-            (!both.is_empty()).then(|| format!("{} both administer and use the key", both.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "))),
-            "key administrators and key users are different principals",
-        )
+        // A grant gives its holder use of the key without a key policy change, so whoever may
+        // create grants may, in effect, use the key.
+        let granting: Vec<String> = doc
+            .statements()
+            .iter()
+            .filter(|s| s.is_allow() && covers(s, "kms:CreateGrant") && !USE_ACTIONS.iter().any(|a| covers(s, a)))
+            .flat_map(|s| s.principal.iter().flat_map(|p| p.identifiers()).map(|(_, id)| id).collect::<Vec<_>>())
+            .filter(|id| !id.ends_with(&root) && id.as_str() != ctx.inv.account_id)
+            .collect();
+        let failure = if !both.is_empty() {
+            Some(format!("{} both administer and use the key", both.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")))
+        } else if !granting.is_empty() {
+            Some(format!("{} may create grants (kms:CreateGrant) and so give themselves use of the key", granting.join(", ")))
+        } else {
+            None
+        };
+        Outcome::verdict(r, failure, "key administrators and key users are different principals, and administrators cannot grant themselves use")
     })
 }
 
