@@ -20,8 +20,15 @@ impl Platform {
         p
     }
 
+    /// `dapgov ARGS` in the platform's directory, with the root secret from its state.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_dapgov"));
+        c.args(args).current_dir(self.dir.path()).env_remove("DAPGOV_ROOT_SECRET");
+        c
+    }
+
     fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_dapgov")).args(args).current_dir(self.dir.path()).env_remove("DAPGOV_ROOT_SECRET").output().unwrap()
+        self.command(args).output().unwrap()
     }
 
     fn ok(&self, args: &[&str]) -> String {
@@ -224,7 +231,7 @@ fn trail_tampering_is_detected() {
     assert!(p.ok(&["trail", "verify", "--public-key", "trail.pub"]).contains("Trail intact"));
     // A wrong root secret is refused before it signs anything.
     let before = std::fs::read(p.state().join("trail/head.json")).unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_dapgov")).args(["plan"]).current_dir(p.dir.path()).env("DAPGOV_ROOT_SECRET", "11".repeat(32)).output().unwrap();
+    let o = p.command(&["plan"]).env("DAPGOV_ROOT_SECRET", "11".repeat(32)).output().unwrap();
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("DAPGOV_ROOT_SECRET"), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(std::fs::read(p.state().join("trail/head.json")).unwrap(), before);
@@ -303,20 +310,11 @@ fn concurrent_runs_of_different_datasets_lose_no_catalog_entry() {
     }
     std::fs::write(p.dir.path().join("dapgov.toml"), spec).unwrap();
     std::fs::write(p.dir.path().join("day.csv"), "date,calls\n2024-01-01,10\n2024-01-02,12\n").unwrap();
-    // One run first makes the platform's pseudonymisation key; then all at once.
+    // One run first, so the others update a record that already holds tables; then all at once.
     p.ok(&["etl", "run", "--input", "day.csv", "--dataset", "load1"]);
     let children: Vec<_> = datasets[1..]
         .iter()
-        .map(|d| {
-            Command::new(env!("CARGO_BIN_EXE_dapgov"))
-                .args(["etl", "run", "--input", "day.csv", "--dataset", d])
-                .current_dir(p.dir.path())
-                .env_remove("DAPGOV_ROOT_SECRET")
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
+        .map(|d| p.command(&["etl", "run", "--input", "day.csv", "--dataset", d]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap())
         .collect();
     for c in children {
         let o = c.wait_with_output().unwrap();

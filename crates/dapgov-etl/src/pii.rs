@@ -43,14 +43,23 @@ const NOT_PERSON_WORDS: [&str; 48] = [
 const WORD: &str = r"\p{Lu}[\p{L}\p{M}'’]*\p{Ll}\p{M}*";
 /// Particles inside names: "María del Carmen", "Davi da Cunha", "Fergus Ó Treabhair".
 const PARTICLE: &str = r"(?:da|das|de|del|della|den|der|des|di|die|do|dos|du|la|le|op|te|van|von|ter|ten|bin|ibn|al|el|y|Ó|Ní|Nic|Uí|Ua)";
-/// Words that introduce a person in call notes.
-const CONTEXT: &str = r"(?i:caller|customer|client|resident|complainant|tenant|homeowner|owner|requester|requestor|applicant|mr|mrs|ms|mx|miss|dr|named|name|spoke with|spoke to|talked to|talked with|message for|voicemail for|signed|regards|thanks|thank you|sincerely|cheers|attn)";
-/// The words of `CONTEXT`: a pair starting with one ("Resident William") is the context and
-/// the first name, and the name is the context pattern's to find whole.
-const CONTEXT_WORDS: [&str; 29] = [
-    "caller", "customer", "client", "resident", "complainant", "tenant", "homeowner", "owner", "requester", "requestor", "applicant", "mr", "mrs",
-    "ms", "mx", "miss", "dr", "named", "name", "spoke", "talked", "message", "voicemail", "signed", "regards", "thanks", "thank", "sincerely", "cheers",
+/// Words that introduce a person in call notes, in the order the pattern tries them.
+const CONTEXT_PHRASES: [&str; 32] = [
+    "caller", "customer", "client", "resident", "complainant", "tenant", "homeowner", "owner", "requester", "requestor", "applicant", "mr", "mrs", "ms",
+    "mx", "miss", "dr", "named", "name", "spoke with", "spoke to", "talked to", "talked with", "message for", "voicemail for", "signed", "regards",
+    "thanks", "thank you", "sincerely", "cheers", "attn",
 ];
+
+/// `CONTEXT_PHRASES` as a pattern, in any case.
+fn context() -> String {
+    format!("(?i:{})", CONTEXT_PHRASES.join("|"))
+}
+
+/// Does a word open one of `CONTEXT_PHRASES`? A pair starting with one ("Resident William")
+/// is the context and the first name, and the name is the context pattern's to find whole.
+fn opens_context(word: &str) -> bool {
+    CONTEXT_PHRASES.iter().any(|p| p.split(' ').next().is_some_and(|w| w.eq_ignore_ascii_case(word)))
+}
 /// Verbs that follow a person in call notes ("Adaeze Nwachukwu called about it").
 const PERSON_VERB: &str = r"(?:called|phoned|emailed|e-mailed|wrote|reported|asked|says|said|complained|requested)";
 /// Street types written after the name ("Main Street", "52 AVE", "18e rue").
@@ -79,7 +88,6 @@ fn street_address() -> String {
 
 struct Pattern {
     entity: Entity,
-    re: Regex,
     /// The pattern alone, for an anchored search where a higher-priority one was refused.
     alone: meta::Regex,
     /// Which part of a match the pattern reports (the name after "caller", the number after
@@ -130,7 +138,7 @@ const GROUPS: [Group; 14] = [
 ];
 
 /// The context words and separators that open a match of the context-name pattern.
-static CONTEXT_PREFIX: LazyLock<Regex> = LazyLock::new(|| Regex::new(&format!(r"^{CONTEXT}[.:,]?[ \t]+(?:(?:is|was)[ \t]+)?")).expect("context prefix compiles"));
+static CONTEXT_PREFIX: LazyLock<Regex> = LazyLock::new(|| Regex::new(&format!(r"^{}[.:,]?[ \t]+(?:(?:is|was)[ \t]+)?", context())).expect("context prefix compiles"));
 
 impl Group {
     fn span(self, text: &str, whole: std::ops::Range<usize>) -> std::ops::Range<usize> {
@@ -170,7 +178,7 @@ pub static PATTERNS: LazyLock<Vec<(Entity, String)>> = LazyLock::new(|| {
         // typed or not ("lives at 3264 Mainway").
         (Entity::StreetAddress, format!(r"(?-u:\b)(?i:lives at|living at|resides at|residing at|located at|moved to|address is|address)[.:,]?[ \t]+({}|#?[0-9]{{1,6}}[A-Za-z]?,?[ \t]+\p{{Lu}}[\p{{L}}\p{{M}}'’.-]*(?:[ \t]+\p{{Lu}}[\p{{L}}\p{{M}}'’.-]*){{0,2}})", street_address())),
         // A name after a word that introduces a person, whatever its letters.
-        (Entity::PersonName, format!(r"(?-u:\b){CONTEXT}[.:,]?[ \t]+(?:(?:is|was)[ \t]+)?({name})")),
+        (Entity::PersonName, format!(r"(?-u:\b){}[.:,]?[ \t]+(?:(?:is|was)[ \t]+)?({name})", context())),
         // A name anywhere, accepted when it starts with a known given name or ends with a
         // known surname.
         (Entity::PersonName, format!(r"(?:^|[^\p{{L}}\p{{N}}\p{{M}}'’@.-])({WORD}(?:-{WORD})?[ \t]+(?:\p{{Lu}}\.[ \t]+)?(?:{PARTICLE}[ \t]+)*{WORD}(?:-{WORD})?)")),
@@ -212,9 +220,8 @@ fn tier(patterns: &[(Entity, String)], cache: usize) -> Tier {
         .iter()
         .enumerate()
         .map(|(i, (e, p))| {
-            let re = Regex::new(p).expect("PII pattern compiles");
             let alone = meta::Regex::new(p).expect("PII pattern compiles");
-            Pattern { entity: *e, group: GROUPS[i], needs_known_name: i == UNINTRODUCED_NAME, re, alone }
+            Pattern { entity: *e, group: GROUPS[i], needs_known_name: i == UNINTRODUCED_NAME, alone }
         })
         .collect();
     let combined = meta::Regex::builder()
@@ -344,7 +351,7 @@ fn valid(p: &Pattern, m: &str, text: &str, start: usize) -> bool {
             let place = names_a_place(m) || place_follows(text, end);
             let first = m.split([' ', '\t', '-']).next().unwrap_or_default();
             let last = m.rsplit([' ', '\t']).next().unwrap_or_default();
-            let known = !CONTEXT_WORDS.contains(&first.to_lowercase().as_str()) && (is_given_name(first) || last.split('-').any(is_surname));
+            let known = !opens_context(first) && (is_given_name(first) || last.split('-').any(is_surname));
             !runs_into_email && !place && (!p.needs_known_name || known)
         }
         _ => true,
@@ -408,6 +415,11 @@ fn scan_with(tier: &Tier, text: &str) -> Vec<Finding> {
     found
 }
 
+/// Each pattern as a `regex::Regex`, with its capture groups resolved by the capture engines:
+/// the reference the scanner is tested against.
+#[cfg(test)]
+static REFERENCE: LazyLock<Vec<Regex>> = LazyLock::new(|| PATTERNS.iter().map(|(_, p)| Regex::new(p).expect("PII pattern compiles")).collect());
+
 #[cfg(test)]
 /// The detector as it was: one pass per pattern the prefilter reports. Kept to prove the
 /// single pass finds the same.
@@ -420,12 +432,12 @@ pub(crate) fn scan_per_pattern(text: &str) -> Vec<Finding> {
     }
     let mut found: Vec<Finding> = Vec::new();
     for i in hits.iter() {
-        let p = &pats[i];
+        let (p, re) = (&pats[i], &REFERENCE[i]);
         let mut at = 0;
         // `find_at` runs on the fast DFA engines; group captures are resolved only for the
         // one pattern that reports a group, and only within its match.
-        while let Some(whole) = p.re.find_at(text, at) {
-            let m = p.re.captures_at(&text[..whole.end()], whole.start()).and_then(|c| c.get(1)).unwrap_or(whole);
+        while let Some(whole) = re.find_at(text, at) {
+            let m = re.captures_at(&text[..whole.end()], whole.start()).and_then(|c| c.get(1)).unwrap_or(whole);
             if !valid(p, m.as_str(), text, m.start()) {
                 // A rejected candidate must not hide one that starts inside it ("Caller Maria Gonzalez").
                 at = text[whole.start()..].char_indices().nth(1).map(|(i, _)| whole.start() + i).unwrap_or(text.len());
@@ -717,9 +729,9 @@ mod single_pass_tests {
         let notes = crate::pii_eval::labelled_set(9, 3_000).into_iter().chain(crate::pii_eval::independent_set(9, 3_000));
         let mut checked = 0;
         for l in notes {
-            for p in &super::UNICODE_TIER.patterns {
-                assert_eq!(p.re.captures_len() > 1, p.group != super::Group::Whole, "{:?}", p.entity);
-                for c in p.re.captures_iter(&l.text) {
+            for (p, re) in super::UNICODE_TIER.patterns.iter().zip(super::REFERENCE.iter()) {
+                assert_eq!(re.captures_len() > 1, p.group != super::Group::Whole, "{:?}", p.entity);
+                for c in re.captures_iter(&l.text) {
                     let (whole, group) = (c.get(0).unwrap().range(), c.get(1).map_or(c.get(0).unwrap().range(), |g| g.range()));
                     assert_eq!(p.group.span(&l.text, whole), group, "{:?} in {}", p.entity, l.text);
                     checked += 1;

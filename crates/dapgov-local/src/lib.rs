@@ -206,8 +206,9 @@ impl LocalTarget {
         let t = LocalTarget { shared: Arc::new(shared), region: region.into(), prices };
         // A root secret that is not this platform's would sign the trail with another key and
         // make a genuine trail look forged: refused before anything is written.
-        if let Ok(published) = t.trail().published_key() {
-            if published != t.trail().public_key() {
+        let trail = t.trail();
+        if let Ok(published) = trail.published_key() {
+            if published != trail.public_key() {
                 return Err(LocalError::Io(format!(
                     "{}: the trail's published public key is not the root secret's: either the root secret is not this platform's (check DAPGOV_ROOT_SECRET or {}) or {} was replaced (compare it with your pinned copy)",
                     state_dir.display(),

@@ -86,12 +86,5 @@ fn parse_hex(s: &str) -> Option<[u8; 32]> {
 /// Create a file only its owner can read.
 pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    opts.open(path)?.write_all(bytes)
+    crate::private_options().write(true).create_new(true).open(path)?.write_all(bytes)
 }

@@ -81,8 +81,8 @@ impl PublicKey {
 #[derive(Debug, Clone)]
 pub struct Trail {
     dir: PathBuf,
-    /// The Ed25519 seed, derived from the root secret.
-    seed: [u8; 32],
+    /// The Ed25519 key, from a seed derived from the root secret.
+    signer: std::sync::Arc<Ed25519KeyPair>,
     /// The HMAC key that signed trails before Ed25519, to re-sign them once.
     legacy_key: Option<[u8; 32]>,
 }
@@ -113,7 +113,8 @@ fn record_hash(e: &Event) -> String {
 
 impl Trail {
     pub fn new(dir: &Path, seed: [u8; 32]) -> Self {
-        Self { dir: dir.to_path_buf(), seed, legacy_key: None }
+        let signer = Ed25519KeyPair::from_seed_unchecked(&seed).expect("a 32-byte seed is an Ed25519 key");
+        Self { dir: dir.to_path_buf(), signer: std::sync::Arc::new(signer), legacy_key: None }
     }
 
     /// Accept a head and digests HMAC-signed with `key` (the scheme before Ed25519) and
@@ -123,13 +124,9 @@ impl Trail {
         self
     }
 
-    fn key_pair(&self) -> Ed25519KeyPair {
-        Ed25519KeyPair::from_seed_unchecked(&self.seed).expect("a 32-byte seed is an Ed25519 key")
-    }
-
     /// The key that verifies this trail's signatures.
     pub fn public_key(&self) -> PublicKey {
-        PublicKey(self.key_pair().public_key().as_ref().try_into().expect("Ed25519 public keys are 32 bytes"))
+        PublicKey(self.signer.public_key().as_ref().try_into().expect("Ed25519 public keys are 32 bytes"))
     }
 
     /// The public key published beside the trail.
@@ -144,7 +141,7 @@ impl Trail {
     }
 
     fn sign(&self, kind: &str, seq: u64, hash: &str) -> Signed {
-        let signature = hex::encode(self.key_pair().sign(&signed_message(kind, seq, hash)).as_ref());
+        let signature = hex::encode(self.signer.sign(&signed_message(kind, seq, hash)).as_ref());
         Signed { seq, hash: hash.into(), signature, scheme: Some(SCHEME.into()) }
     }
 
@@ -170,29 +167,24 @@ impl Trail {
     }
 
     /// Publish the public key (once: a published key is never replaced; the platform refuses
-    /// a root secret whose key differs), and re-sign a head and digests from before Ed25519
-    /// whose HMAC signatures hold. Runs under the append lock.
-    fn prepare(&self) -> std::io::Result<()> {
+    /// a root secret whose key differs) and return the head. A head from before Ed25519 means
+    /// the first append since: it and the digests whose HMAC signatures hold are re-signed
+    /// then, once. Runs under the append lock.
+    fn prepare(&self) -> std::io::Result<Option<Signed>> {
         let key_path = self.dir.join(PUBLIC_KEY);
         if !key_path.exists() {
             crate::write_atomic(&key_path, self.public_key().to_text().as_bytes())?;
         }
-        let head_path = self.dir.join(HEAD);
-        let mut legacy: Vec<(PathBuf, &str, Signed)> = vec![];
-        if let Some(h) = self.read_signed(&head_path).filter(|h| h.scheme.is_none()) {
-            legacy.push((head_path, "head", h));
-        }
-        for (name, d) in self.digests() {
-            if let Some(d) = d.filter(|d| d.scheme.is_none()) {
-                legacy.push((self.dir.join(name), "digest", d));
+        let head = self.read_signed(&self.dir.join(HEAD));
+        if head.as_ref().is_some_and(|h| h.scheme.is_none()) {
+            let digests = self.digests().into_iter().filter_map(|(name, d)| Some((self.dir.join(name), "digest", d?)));
+            for (path, kind, old) in head.iter().map(|h| (self.dir.join(HEAD), "head", h.clone())).chain(digests) {
+                if old.scheme.is_none() && self.legacy_signature_holds(&old) {
+                    crate::write_atomic(&path, &serde_json::to_vec(&self.sign(kind, old.seq, &old.hash)).expect("serialize"))?;
+                }
             }
         }
-        for (path, kind, old) in legacy {
-            if self.legacy_signature_holds(&old) {
-                crate::write_atomic(&path, &serde_json::to_vec(&self.sign(kind, old.seq, &old.hash)).expect("serialize"))?;
-            }
-        }
-        Ok(())
+        Ok(head)
     }
 
     fn read_signed(&self, path: &Path) -> Option<Signed> {
@@ -204,8 +196,7 @@ impl Trail {
         std::fs::create_dir_all(&self.dir)?;
         let file = crate::private_options().create(true).append(true).open(self.events_path())?;
         file.lock()?;
-        self.prepare()?;
-        let head = self.read_signed(&self.dir.join(HEAD));
+        let head = self.prepare()?;
         let (seq, prev) = head.map(|h| (h.seq + 1, h.hash)).unwrap_or((1, GENESIS.to_string()));
         let mut e = Event {
             seq,

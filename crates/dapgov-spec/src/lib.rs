@@ -176,6 +176,13 @@ fn locate(text: &str, path: &[String]) -> (usize, usize) {
 mod tests {
     use super::*;
 
+    /// The error parsing an edited spec gives, and the line that starts with `starts`.
+    fn error_at(text: &str, origin: &str, starts: &str) -> (String, usize) {
+        let err = Spec::parse(text, origin).unwrap_err().to_string();
+        let line = text.lines().position(|l| l.starts_with(starts)).unwrap() + 1;
+        (err, line)
+    }
+
     #[test]
     fn init_template_parses_and_validates() {
         let spec = Spec::parse(INIT_TEMPLATE, "dapgov.toml").unwrap();
@@ -187,16 +194,14 @@ mod tests {
     #[test]
     fn unknown_key_names_line_and_column() {
         let text = INIT_TEMPLATE.replace("owner = ", "ownr = ");
-        let err = Spec::parse(&text, "dapgov.toml").unwrap_err().to_string();
-        let line = text.lines().position(|l| l.starts_with("ownr")).unwrap() + 1;
+        let (err, line) = error_at(&text, "dapgov.toml", "ownr");
         assert!(err.starts_with(&format!("dapgov.toml:{line}:1: unknown field `ownr`")), "{err}");
     }
 
     #[test]
     fn semantic_error_names_key_and_line() {
         let text = INIT_TEMPLATE.replace("monthly_usd = 50.0", "monthly_usd = -5.0");
-        let err = Spec::parse(&text, "x.toml").unwrap_err().to_string();
-        let line = text.lines().position(|l| l.starts_with("monthly_usd")).unwrap() + 1;
+        let (err, line) = error_at(&text, "x.toml", "monthly_usd");
         assert_eq!(err, format!("x.toml:{line}:1: `budget.monthly_usd`: must be a positive amount in USD"));
     }
 
@@ -204,8 +209,7 @@ mod tests {
     #[test]
     fn a_misspelled_pii_entity_names_its_line() {
         let text = INIT_TEMPLATE.replace("EMAIL = \"hash\"", "EMAL = \"hash\"");
-        let err = Spec::parse(&text, "dapgov.toml").unwrap_err().to_string();
-        let line = text.lines().position(|l| l.starts_with("EMAL")).unwrap() + 1;
+        let (err, line) = error_at(&text, "dapgov.toml", "EMAL");
         assert!(err.starts_with(&format!("dapgov.toml:{line}:1: unknown variant `EMAL`")) && err.contains("PERSON_NAME"), "{err}");
         let spec = Spec::parse(INIT_TEMPLATE, "dapgov.toml").unwrap();
         assert_eq!(spec.etl.pii.get(&PiiEntity::Email), Some(&PiiAction::Hash));
@@ -216,20 +220,17 @@ mod tests {
         let spec = Spec::parse(INIT_TEMPLATE, "dapgov.toml").unwrap();
         assert_eq!(spec.datasets["calls"].columns["caller_name"].pii, Some(PiiEntity::PersonName));
         let text = INIT_TEMPLATE.replace("caller_name = { pii = \"PERSON_NAME\" }", "caller_name = { pii = \"PERSON\" }");
-        let err = Spec::parse(&text, "dapgov.toml").unwrap_err().to_string();
-        let line = text.lines().position(|l| l.starts_with("caller_name")).unwrap() + 1;
+        let (err, line) = error_at(&text, "dapgov.toml", "caller_name");
         assert!(err.starts_with(&format!("dapgov.toml:{line}:")) && err.contains("unknown variant `PERSON`"), "{err}");
         let text = INIT_TEMPLATE.replace("caller_phone = { pii = \"PHONE_NUMBER\" }", "caller_phone = { type = \"bigint\", pii = \"PHONE_NUMBER\" }");
-        let err = Spec::parse(&text, "dapgov.toml").unwrap_err().to_string();
-        let line = text.lines().position(|l| l.starts_with("caller_phone")).unwrap() + 1;
+        let (err, line) = error_at(&text, "dapgov.toml", "caller_phone");
         assert!(err.starts_with(&format!("dapgov.toml:{line}:1: `datasets.calls.columns.caller_phone`: holds PHONE_NUMBER but is typed `bigint`")), "{err}");
     }
 
     #[test]
     fn dataset_errors_name_the_key_at_fault() {
         let text = INIT_TEMPLATE.replacen("required = [", "required = [\"nope\", ", 1);
-        let err = Spec::parse(&text, "dapgov.toml").unwrap_err().to_string();
-        let line = text.lines().position(|l| l.starts_with("required = [\"nope\"")).unwrap() + 1;
+        let (err, line) = error_at(&text, "dapgov.toml", "required = [\"nope\"");
         assert!(err.starts_with(&format!("dapgov.toml:{line}:1: `datasets.metrics.required`: column `nope`")), "{err}");
         for bad in ["\"../x\"", "\"a/b\"", "\"it's\"", "\"Calls\"", "\"1st\""] {
             let text = INIT_TEMPLATE.replace("[datasets.calls]", &format!("[datasets.{bad}]"));

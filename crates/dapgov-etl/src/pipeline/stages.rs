@@ -69,6 +69,14 @@ struct Curated {
 
 /// Only rows that fail no check reach curated.
 const PASSES: &str = "_rule IS NULL";
+/// Rows sampled to classify columns, as Glue's classifier samples them.
+const SAMPLE_ROWS: usize = 2000;
+
+/// The entity a column of the sample holds whole, if any (`pii::classify_column`).
+fn classify(sample: &[datafusion::arrow::record_batch::RecordBatch], column: &str) -> Option<pii::Entity> {
+    let values = string_values(sample, column);
+    pii::classify_column(column, &values.iter().map(String::as_str).collect::<Vec<_>>())
+}
 
 fn year_partition(p: bool) -> Vec<Column> {
     if p { vec![Column { name: "year".into(), data_type: "int".into() }] } else { vec![] }
@@ -267,7 +275,7 @@ impl Run<'_> {
         // Lineage columns aside, but for the input's file name, which often names a person.
         let string_cols: Vec<String> =
             raw.schema.fields().iter().filter(|f| is_text(f.data_type()) && (!f.name().starts_with('_') || f.name() == "_source_file")).map(|f| f.name().clone()).collect();
-        let sample = ctx.sql(&format!("SELECT * FROM checked WHERE {PASSES} LIMIT 2000")).await?.collect().await?;
+        let sample = ctx.sql(&format!("SELECT * FROM checked WHERE {PASSES} LIMIT {SAMPLE_ROWS}")).await?.collect().await?;
         let mut protection = Protection { expressions: vec![], dropped: ds.drop.clone() };
         for c in &string_cols {
             let declared = ds.columns.get(c).and_then(|r| r.pii);
@@ -275,8 +283,7 @@ impl Run<'_> {
                 if ds.free_text.contains(c) {
                     return None;
                 }
-                let values = string_values(&sample, c);
-                pii::classify_column(c, &values.iter().map(String::as_str).collect::<Vec<_>>())
+                classify(&sample, c)
             });
             match class {
                 Some(e) => {
@@ -378,28 +385,22 @@ impl Run<'_> {
         // that reads as personal information, whole, fails the gate; it is declared as text
         // with its `pii` entity to be protected.
         let number_cols: Vec<String> = curated.schema.fields().iter().filter(|f| f.data_type().is_integer()).map(|f| f.name().clone()).collect();
-        if !number_cols.is_empty() {
-            let list = number_cols.iter().map(|c| format!("CAST({} AS VARCHAR) AS {}", ident(c), ident(c))).collect::<Vec<_>>().join(", ");
-            let sample = ctx.sql(&format!("SELECT {list} FROM curated.{} LIMIT 2000", self.opts.dataset)).await?.collect().await?;
-            for c in &number_cols {
-                let values = string_values(&sample, c);
-                if let Some(e) = pii::classify_column(c, &values.iter().map(String::as_str).collect::<Vec<_>>()) {
-                    failures.push(format!("column `{c}` in curated is typed as a number but holds {} values; declare it `{{ type = \"string\", pii = \"{}\" }}`", e.name(), e.name()));
-                }
-            }
-        }
         if !text_cols.is_empty() {
             let list = text_cols.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
             let left = count_pii(ctx, &format!("SELECT {list} FROM curated.{}", self.opts.dataset)).await?;
             if !left.is_empty() {
                 failures.push(format!("a second scan found PII left in curated: {}", left.iter().map(|(e, n)| format!("{} {n}", e.name())).collect::<Vec<_>>().join(", ")));
             }
-            let sample = ctx.sql(&format!("SELECT {list} FROM curated.{} LIMIT 2000", self.opts.dataset)).await?.collect().await?;
-            for c in &text_cols {
-                let values = string_values(&sample, c);
-                if let Some(e) = pii::classify_column(c, &values.iter().map(String::as_str).collect::<Vec<_>>()) {
-                    failures.push(format!("a second scan found column `{c}` in curated holding {} values", e.name()));
-                }
+        }
+        // One sample of both kinds of column, for the same column rules as the first pass.
+        if !text_cols.is_empty() || !number_cols.is_empty() {
+            let list = text_cols.iter().map(|c| ident(c)).chain(number_cols.iter().map(|c| format!("CAST({} AS VARCHAR) AS {}", ident(c), ident(c)))).collect::<Vec<_>>().join(", ");
+            let sample = ctx.sql(&format!("SELECT {list} FROM curated.{} LIMIT {SAMPLE_ROWS}", self.opts.dataset)).await?.collect().await?;
+            for (c, e) in number_cols.iter().filter_map(|c| Some((c, classify(&sample, c)?))) {
+                failures.push(format!("column `{c}` in curated is typed as a number but holds {} values; declare it `{{ type = \"string\", pii = \"{}\" }}`", e.name(), e.name()));
+            }
+            for (c, e) in text_cols.iter().filter_map(|c| Some((c, classify(&sample, c)?))) {
+                failures.push(format!("a second scan found column `{c}` in curated holding {} values", e.name()));
             }
         }
         Ok(failures)
