@@ -2,8 +2,9 @@
 
 use crate::Status;
 use chrono::{DateTime, Utc};
+use dapgov_inventory::names::{region_of, s3_arn};
 use dapgov_inventory::{
-    AthenaWorkgroup, Bucket, GlueDatabase, GlueSecurityConfiguration, GlueTable, Inventory, Key, LogGroup, Role, Topic, Trail,
+    Names, AthenaWorkgroup, Bucket, GlueDatabase, GlueSecurityConfiguration, GlueTable, Inventory, Key, LogGroup, Role, Topic, Trail,
 };
 use dapgov_policy::Document;
 use serde::{Deserialize, Serialize};
@@ -45,18 +46,15 @@ impl Outcome {
 pub(crate) struct Ctx<'a> {
     pub inv: &'a Inventory,
     pub now: DateTime<Utc>,
+    pub names: Names,
 }
 
 /// Zones that hold the platform's data (as opposed to logs, trail and query results).
-pub(crate) const DATA_ZONES: [&str; 4] = ["landing", "raw", "curated", "trusted"];
+pub(crate) use dapgov_inventory::names::DATA_ZONES;
 
 impl<'a> Ctx<'a> {
     pub fn new(inv: &'a Inventory, now: DateTime<Utc>) -> Self {
-        Ctx { inv, now }
-    }
-
-    fn partition(&self) -> &'static str {
-        "aws"
+        Ctx { inv, now, names: Names::new(&inv.project, &inv.account_id, &inv.region) }
     }
 
     fn region(&self) -> String {
@@ -72,7 +70,7 @@ impl<'a> Ctx<'a> {
     pub fn account(&self) -> Resource {
         Resource {
             address: "account".into(),
-            arn: format!("arn:{}:iam::{}:root", self.partition(), self.inv.account_id),
+            arn: self.names.arns.root(),
             region: self.region(),
         }
     }
@@ -80,20 +78,20 @@ impl<'a> Ctx<'a> {
     pub fn bucket(&self, b: &Bucket) -> Resource {
         Resource {
             address: format!("bucket.{}", b.name),
-            arn: b.arn.clone().unwrap_or_else(|| format!("arn:{}:s3:::{}", self.partition(), b.name)),
+            arn: b.arn.clone().unwrap_or_else(|| s3_arn(&b.name)),
             region: b.region.clone().unwrap_or_else(|| self.region()),
         }
     }
 
     /// The region an ARN names, else the platform's.
     fn region_of(&self, arn: Option<&str>) -> String {
-        arn.and_then(|a| a.split(':').nth(3)).filter(|r| !r.is_empty()).map(str::to_string).unwrap_or_else(|| self.region())
+        arn.and_then(region_of).map(str::to_string).unwrap_or_else(|| self.region())
     }
 
     pub fn key(&self, name: &str, k: &Key) -> Resource {
         Resource {
             address: format!("key.{name}"),
-            arn: k.arn.clone().unwrap_or_else(|| format!("arn:{}:kms:{}:{}:alias/{}", self.partition(), self.region(), self.inv.account_id, k.alias)),
+            arn: k.arn.clone().unwrap_or_else(|| self.names.arns.key_alias(&k.alias)),
             region: self.region_of(k.arn.as_deref()),
         }
     }
@@ -101,7 +99,7 @@ impl<'a> Ctx<'a> {
     pub fn role(&self, r: &Role) -> Resource {
         Resource {
             address: format!("role.{}", r.name),
-            arn: r.arn.clone().unwrap_or_else(|| format!("arn:{}:iam::{}:role/{}", self.partition(), self.inv.account_id, r.name)),
+            arn: r.arn.clone().unwrap_or_else(|| self.names.arns.role(&r.name)),
             region: "global".into(),
         }
     }
@@ -109,7 +107,7 @@ impl<'a> Ctx<'a> {
     pub fn trail(&self, t: &Trail) -> Resource {
         Resource {
             address: format!("trail.{}", t.name),
-            arn: t.arn.clone().unwrap_or_else(|| format!("arn:{}:cloudtrail:{}:{}:trail/{}", self.partition(), self.region(), self.inv.account_id, t.name)),
+            arn: t.arn.clone().unwrap_or_else(|| self.names.arns.trail(&t.name)),
             region: self.region_of(t.arn.as_deref()),
         }
     }
@@ -117,7 +115,7 @@ impl<'a> Ctx<'a> {
     pub fn log_group(&self, g: &LogGroup) -> Resource {
         Resource {
             address: format!("log_group.{}", g.name),
-            arn: format!("arn:{}:logs:{}:{}:log-group:{}", self.partition(), self.region(), self.inv.account_id, g.name),
+            arn: self.names.arns.log_group(&g.name),
             region: self.region(),
         }
     }
@@ -125,7 +123,7 @@ impl<'a> Ctx<'a> {
     pub fn topic(&self, t: &Topic) -> Resource {
         Resource {
             address: format!("topic.{}", t.name),
-            arn: t.arn.clone().unwrap_or_else(|| format!("arn:{}:sns:{}:{}:{}", self.partition(), self.region(), self.inv.account_id, t.name)),
+            arn: t.arn.clone().unwrap_or_else(|| self.names.arns.topic(&t.name)),
             region: self.region_of(t.arn.as_deref()),
         }
     }
@@ -134,7 +132,7 @@ impl<'a> Ctx<'a> {
         let region = region.map(str::to_string).unwrap_or_else(|| self.region());
         Resource {
             address: format!("alarm.{name}"),
-            arn: format!("arn:{}:cloudwatch:{}:{}:alarm:{}", self.partition(), region, self.inv.account_id, name),
+            arn: self.names.arns.alarm(&region, name),
             region,
         }
     }
@@ -142,7 +140,7 @@ impl<'a> Ctx<'a> {
     pub fn budget(&self, name: &str) -> Resource {
         Resource {
             address: format!("budget.{name}"),
-            arn: format!("arn:{}:budgets::{}:budget/{}", self.partition(), self.inv.account_id, name),
+            arn: self.names.arns.budget(name),
             region: "global".into(),
         }
     }
@@ -150,7 +148,7 @@ impl<'a> Ctx<'a> {
     pub fn glue_table(&self, d: &GlueDatabase, t: &GlueTable) -> Resource {
         Resource {
             address: format!("glue_table.{}.{}", d.name, t.name),
-            arn: format!("arn:{}:glue:{}:{}:table/{}/{}", self.partition(), self.region(), self.inv.account_id, d.name, t.name),
+            arn: self.names.arns.glue_table(&d.name, &t.name),
             region: self.region(),
         }
     }
@@ -158,7 +156,7 @@ impl<'a> Ctx<'a> {
     pub fn glue_security_configuration(&self, c: &GlueSecurityConfiguration) -> Resource {
         Resource {
             address: format!("glue_security_configuration.{}", c.name),
-            arn: format!("arn:{}:glue:{}:{}:securityConfiguration/{}", self.partition(), self.region(), self.inv.account_id, c.name),
+            arn: self.names.arns.glue_security_configuration(&c.name),
             region: self.region(),
         }
     }
@@ -166,7 +164,7 @@ impl<'a> Ctx<'a> {
     pub fn workgroup(&self, w: &AthenaWorkgroup) -> Resource {
         Resource {
             address: format!("athena_workgroup.{}", w.name),
-            arn: format!("arn:{}:athena:{}:{}:workgroup/{}", self.partition(), self.region(), self.inv.account_id, w.name),
+            arn: self.names.arns.workgroup(&w.name),
             region: self.region(),
         }
     }
@@ -197,7 +195,7 @@ impl<'a> Ctx<'a> {
             .roles
             .values()
             .find(|r| r.tags.as_ref().and_then(|t| t.get("role")).map(String::as_str) == Some(which))
-            .or_else(|| self.inv.roles.get(&format!("{}-{which}", self.inv.project)))
+            .or_else(|| self.inv.roles.get(&self.names.role(which)))
     }
 
     /// The role's identity policies (inline and attached), parsed. A document that does not

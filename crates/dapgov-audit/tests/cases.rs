@@ -1,5 +1,5 @@
 //! Check cases as data: each case patches the fixture platform (a freshly applied local
-//! platform after one ETL run, `fixtures/platform.json`) and states what the named checks
+//! platform after one ETL run, the workspace's `tests/fixtures/platform.json`) and states what the named checks
 //! must report. A FAIL case also pins every other check that fails with it, so a
 //! misconfiguration makes exactly the matching checks fail.
 
@@ -45,7 +45,7 @@ struct Patch {
 }
 
 fn fixture() -> Value {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/platform.json")).unwrap();
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/platform.json")).unwrap();
     serde_json::from_str(&text).unwrap()
 }
 

@@ -5,8 +5,9 @@
 
 use crate::AwsTarget;
 use crate::error::{build, code, sdk};
-use dapgov_inventory::target::{ChangeAction, ChangeRequest, TargetError, TargetResult};
+use dapgov_target::{ChangeAction, ChangeRequest, TargetError, TargetResult};
 use dapgov_inventory::*;
+use dapgov_inventory::names::s3_object_arn;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -215,8 +216,7 @@ async fn log_group(t: &AwsTarget, want: LogGroup, have: Option<LogGroup>, create
         logs.delete_metric_filter().log_group_name(name).filter_name(filter).send().await.map_err(|e| sdk("logs:DeleteMetricFilter", &what, e))?;
     }
     if !create && let Some(tags) = &want.tags {
-        let account = t.account().await?;
-        let arn = format!("arn:aws:logs:{}:{account}:log-group:{name}", t.region);
+        let arn = t.arns().await?.log_group(name);
         logs.tag_resource().resource_arn(arn).set_tags(Some(tags.clone().into_iter().collect())).send().await.map_err(|e| sdk("logs:TagResource", &what, e))?;
     }
     Ok(())
@@ -384,10 +384,9 @@ async fn trail(t: &AwsTarget, want: Trail, create: bool) -> TargetResult<()> {
     let ct = &t.clients.cloudtrail;
     let name = want.name.as_str();
     let what = format!("trail {name}");
-    let account = t.account().await?;
-    let group_arn = want.log_group.as_ref().map(|g| format!("arn:aws:logs:{}:{account}:log-group:{g}:*", t.region));
-    // The delivery role is `<project>-trail-delivery` for trail `<project>-trail`.
-    let role_arn = want.log_group.as_ref().map(|_| format!("arn:aws:iam::{account}:role/{}-delivery", name));
+    let arns = t.arns().await?;
+    let group_arn = want.log_group.as_ref().map(|g| arns.log_group_streams(g));
+    let role_arn = want.log_group.as_ref().map(|_| arns.trail_delivery_role(name));
     let bucket = want.s3_bucket.clone().ok_or_else(|| TargetError::Other(format!("{what}: no bucket")))?;
     let tags = sdk_tags(want.tags.iter().flatten(), "a CloudTrail tag", |k, v| aws_sdk_cloudtrail::types::Tag::builder().key(k).value(v).build())?;
     if create {
@@ -422,7 +421,7 @@ async fn trail(t: &AwsTarget, want: Trail, create: bool) -> TargetResult<()> {
         ct.add_tags().resource_id(arn).set_tags_list(Some(tags)).send().await.map_err(|e| sdk("cloudtrail:AddTags", &what, e))?;
     }
     if let Some(buckets) = &want.data_event_buckets {
-        let data = DataResource::builder().r#type("AWS::S3::Object").set_values(Some(buckets.iter().map(|b| format!("arn:aws:s3:::{b}/")).collect())).build();
+        let data = DataResource::builder().r#type("AWS::S3::Object").set_values(Some(buckets.iter().map(|b| s3_object_arn(b, "")).collect())).build();
         let selector = EventSelector::builder().read_write_type(ReadWriteType::All).include_management_events(true).data_resources(data).build();
         ct.put_event_selectors().trail_name(name).event_selectors(selector).send().await.map_err(|e| sdk("cloudtrail:PutEventSelectors", &what, e))?;
     }
@@ -437,7 +436,7 @@ async fn trail(t: &AwsTarget, want: Trail, create: bool) -> TargetResult<()> {
 // ---------------------------------------------------------------- CloudWatch alarms
 
 fn alarm_client<'a>(t: &'a AwsTarget, region: Option<&str>) -> &'a aws_sdk_cloudwatch::Client {
-    if region == Some(crate::BILLING_REGION) && t.region != crate::BILLING_REGION { &t.clients.cloudwatch_billing } else { &t.clients.cloudwatch }
+    if region == Some(BILLING_REGION) && t.region != BILLING_REGION { &t.clients.cloudwatch_billing } else { &t.clients.cloudwatch }
 }
 
 async fn alarm(t: &AwsTarget, want: Alarm, create: bool) -> TargetResult<()> {
@@ -464,9 +463,8 @@ async fn alarm(t: &AwsTarget, want: Alarm, create: bool) -> TargetResult<()> {
         .await
         .map_err(|e| sdk("cloudwatch:PutMetricAlarm", &what, e))?;
     if !create {
-        let account = t.account().await?;
         let region = want.region.clone().unwrap_or_else(|| t.region.clone());
-        let arn = format!("arn:aws:cloudwatch:{region}:{account}:alarm:{}", want.name);
+        let arn = t.arns().await?.alarm(&region, &want.name);
         cw.tag_resource().resource_arn(arn).set_tags(Some(tags)).send().await.map_err(|e| sdk("cloudwatch:TagResource", &what, e))?;
     }
     Ok(())
@@ -597,8 +595,7 @@ async fn workgroup(t: &AwsTarget, want: AthenaWorkgroup, create: bool) -> Target
         None => updates.remove_bytes_scanned_cutoff_per_query(true),
     };
     a.update_work_group().work_group(&want.name).configuration_updates(updates.build()).send().await.map_err(|e| sdk("athena:UpdateWorkGroup", &what, e))?;
-    let account = t.account().await?;
-    let arn = format!("arn:aws:athena:{}:{account}:workgroup/{}", t.region, want.name);
+    let arn = t.arns().await?.workgroup(&want.name);
     a.tag_resource().resource_arn(arn).set_tags(Some(tags)).send().await.map_err(|e| sdk("athena:TagResource", &what, e))?;
     Ok(())
 }

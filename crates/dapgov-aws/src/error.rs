@@ -4,7 +4,7 @@
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use dapgov_inventory::target::TargetError;
+use dapgov_target::TargetError;
 
 const ACCESS_DENIED: [&str; 5] = ["AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedAccess", "AuthorizationError"];
 

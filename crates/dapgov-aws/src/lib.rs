@@ -17,13 +17,12 @@ pub use session::PSEUDONYMISATION_KEY_OBJECT;
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
-use dapgov_inventory::Inventory;
-use dapgov_inventory::target::{ChangeRequest, RoleSession, Target, TargetError, TargetResult};
+use dapgov_inventory::{Arns, BILLING_REGION, Inventory, Names};
+use dapgov_target::{ChangeRequest, RoleSession, Target, TargetError, TargetResult};
 use tokio::sync::OnceCell;
 
 pub use error::describe;
 
-pub use dapgov_inventory::BILLING_REGION;
 
 /// One client per service; `cloudwatch_billing` is pinned to us-east-1.
 #[derive(Clone)]
@@ -108,6 +107,16 @@ impl AwsTarget {
     /// A target over given clients (tests use mocked ones).
     pub fn with_clients(clients: Clients, region: &str) -> Self {
         AwsTarget { clients, region: region.to_string(), conf: None, account: OnceCell::new() }
+    }
+
+    /// ARNs in this target's account and region.
+    pub(crate) async fn arns(&self) -> TargetResult<Arns> {
+        Ok(Arns::new(&self.account().await?, &self.region))
+    }
+
+    /// The project's names in this target's account and region.
+    pub(crate) async fn names(&self, project: &str) -> TargetResult<Names> {
+        Ok(Names::new(project, &self.account().await?, &self.region))
     }
 
     pub(crate) async fn account(&self) -> TargetResult<String> {

@@ -4,8 +4,9 @@
 use crate::AwsTarget;
 use crate::error::{code, sdk};
 use aws_smithy_runtime_api::client::result::SdkError;
-use dapgov_inventory::target::{TargetError, TargetResult};
+use dapgov_target::{TargetError, TargetResult};
 use dapgov_inventory::*;
+use dapgov_inventory::names::{bucket_of_s3_arn, log_group_prefix, project_prefix, s3_arn};
 use futures::future::try_join_all;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -84,7 +85,7 @@ pub(crate) async fn inventory(t: &AwsTarget, project: &str) -> TargetResult<Inve
 
 pub(crate) async fn buckets(t: &AwsTarget, project: &str) -> TargetResult<BTreeMap<String, Bucket>> {
     let list = t.clients.s3.list_buckets().send().await.map_err(|e| sdk("s3:ListAllMyBuckets", "the account", e))?;
-    let names: Vec<String> = list.buckets().iter().filter_map(|b| b.name()).filter(|n| n.starts_with(&format!("{project}-"))).map(str::to_string).collect();
+    let names: Vec<String> = list.buckets().iter().filter_map(|b| b.name()).filter(|n| n.starts_with(&project_prefix(project))).map(str::to_string).collect();
     let read = try_join_all(names.into_iter().map(|n| bucket(t, n))).await?;
     Ok(read.into_iter().map(|b| (b.name.clone(), b)).collect())
 }
@@ -182,7 +183,7 @@ async fn bucket(t: &AwsTarget, name: String) -> TargetResult<Bucket> {
     );
     let zone = tags.as_ref().and_then(|t| t.get("zone")).cloned();
     Ok(Bucket {
-        arn: Some(format!("arn:aws:s3:::{n}")),
+        arn: Some(s3_arn(&n)),
         name,
         zone,
         region: Some(region),
@@ -208,7 +209,7 @@ async fn keys(t: &AwsTarget, project: &str) -> TargetResult<(BTreeMap<String, Ke
         let page = page.map_err(|e| sdk("kms:ListAliases", "the account", e))?;
         for a in page.aliases() {
             if let (Some(name), Some(target)) = (a.alias_name().and_then(|n| n.strip_prefix("alias/")), a.target_key_id())
-                && name.starts_with(&format!("{project}-"))
+                && name.starts_with(&project_prefix(project))
             {
                 aliases.push((name.to_string(), target.to_string()));
             }
@@ -262,7 +263,7 @@ async fn roles(t: &AwsTarget, project: &str) -> TargetResult<BTreeMap<String, Ro
     let mut pages = t.clients.iam.list_roles().into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| sdk("iam:ListRoles", "the account", e))?;
-        names.extend(page.roles().iter().map(|r| r.role_name().to_string()).filter(|n| n.starts_with(&format!("{project}-"))));
+        names.extend(page.roles().iter().map(|r| r.role_name().to_string()).filter(|n| n.starts_with(&project_prefix(project))));
     }
     let read = try_join_all(names.into_iter().map(|n| role(t, n))).await?;
     Ok(read.into_iter().map(|r| (r.name.clone(), r)).collect())
@@ -314,7 +315,7 @@ async fn trails(t: &AwsTarget, project: &str) -> TargetResult<BTreeMap<String, T
     let ct = &t.clients.cloudtrail;
     let list = ct.describe_trails().include_shadow_trails(false).send().await.map_err(|e| sdk("cloudtrail:DescribeTrails", "the account", e))?;
     let mut out = BTreeMap::new();
-    for tr in list.trail_list().iter().filter(|tr| tr.name().is_some_and(|n| n.starts_with(&format!("{project}-")))) {
+    for tr in list.trail_list().iter().filter(|tr| tr.name().is_some_and(|n| n.starts_with(&project_prefix(project)))) {
         let name = tr.name().unwrap_or_default().to_string();
         let what = format!("trail {name}");
         let arn = tr.trail_arn().map(str::to_string);
@@ -331,8 +332,8 @@ async fn trails(t: &AwsTarget, project: &str) -> TargetResult<BTreeMap<String, T
             .flat_map(|s| s.data_resources())
             .filter(|d| d.r#type() == Some("AWS::S3::Object"))
             .flat_map(|d| d.values())
-            .filter_map(|v| v.strip_prefix("arn:aws:s3:::"))
-            .map(|v| v.trim_end_matches('/').to_string())
+            .filter_map(|v| bucket_of_s3_arn(v))
+            .map(str::to_string)
             .collect();
         let tags = tags
             .map_err(|e| sdk("cloudtrail:ListTags", &what, e))?
@@ -363,7 +364,7 @@ async fn trails(t: &AwsTarget, project: &str) -> TargetResult<BTreeMap<String, T
 
 async fn log_groups(t: &AwsTarget, project: &str) -> TargetResult<BTreeMap<String, LogGroup>> {
     let logs = &t.clients.logs;
-    let prefix = format!("/dapgov/{project}/");
+    let prefix = log_group_prefix(project);
     let list = logs.describe_log_groups().log_group_name_prefix(&prefix).send().await.map_err(|e| sdk("logs:DescribeLogGroups", &prefix, e))?;
     let mut out = BTreeMap::new();
     for g in list.log_groups() {
@@ -402,7 +403,7 @@ async fn topics(t: &AwsTarget, project: &str) -> TargetResult<BTreeMap<String, T
     let mut pages = sns.list_topics().into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| sdk("sns:ListTopics", "the account", e))?;
-        arns.extend(page.topics().iter().filter_map(|t| t.topic_arn()).filter(|a| a.rsplit(':').next().is_some_and(|n| n.starts_with(&format!("{project}-")))).map(str::to_string));
+        arns.extend(page.topics().iter().filter_map(|t| t.topic_arn()).filter(|a| a.rsplit(':').next().is_some_and(|n| n.starts_with(&project_prefix(project)))).map(str::to_string));
     }
     let mut out = BTreeMap::new();
     for arn in arns {
@@ -437,12 +438,12 @@ async fn topics(t: &AwsTarget, project: &str) -> TargetResult<BTreeMap<String, T
 
 async fn alarms(t: &AwsTarget, project: &str) -> TargetResult<BTreeMap<String, Alarm>> {
     let mut clients = vec![(&t.clients.cloudwatch, t.region.clone())];
-    if t.region != crate::BILLING_REGION {
-        clients.push((&t.clients.cloudwatch_billing, crate::BILLING_REGION.to_string()));
+    if t.region != BILLING_REGION {
+        clients.push((&t.clients.cloudwatch_billing, BILLING_REGION.to_string()));
     }
     let mut out = BTreeMap::new();
     for (cw, region) in clients {
-        let list = cw.describe_alarms().alarm_name_prefix(format!("{project}-")).send().await.map_err(|e| sdk("cloudwatch:DescribeAlarms", &region, e))?;
+        let list = cw.describe_alarms().alarm_name_prefix(project_prefix(project)).send().await.map_err(|e| sdk("cloudwatch:DescribeAlarms", &region, e))?;
         for a in list.metric_alarms() {
             let Some(name) = a.alarm_name() else { continue };
             let tags = match a.alarm_arn() {
@@ -487,7 +488,7 @@ async fn budgets(t: &AwsTarget, project: &str, account: &str) -> TargetResult<(B
     let list = absent(b.describe_budgets().account_id(account).send().await, &["NotFoundException"], "budgets:ViewBudget", "the account")?;
     let mut out = BTreeMap::new();
     let mut unreadable = Vec::new();
-    for budget in list.iter().flat_map(|l| l.budgets()).filter(|x| x.budget_name().starts_with(&format!("{project}-"))) {
+    for budget in list.iter().flat_map(|l| l.budgets()).filter(|x| x.budget_name().starts_with(&project_prefix(project))) {
         let name = budget.budget_name().to_string();
         let what = format!("budget {name}");
         let notes = absent(
@@ -582,7 +583,7 @@ async fn glue(t: &AwsTarget, project: &str) -> TargetResult<(BTreeMap<String, Gl
     let security = configs
         .security_configurations()
         .iter()
-        .filter(|c| c.name().is_some_and(|n| n.starts_with(&format!("{project}-"))))
+        .filter(|c| c.name().is_some_and(|n| n.starts_with(&project_prefix(project))))
         .map(|c| {
             let e = c.encryption_configuration();
             let name = c.name().unwrap_or_default().to_string();
@@ -604,12 +605,12 @@ async fn workgroups(t: &AwsTarget, project: &str, account: &str) -> TargetResult
     let a = &t.clients.athena;
     let list = a.list_work_groups().send().await.map_err(|e| sdk("athena:ListWorkGroups", "the account", e))?;
     let mut out = BTreeMap::new();
-    for w in list.work_groups().iter().filter_map(|w| w.name()).filter(|n| n.starts_with(&format!("{project}-"))) {
+    for w in list.work_groups().iter().filter_map(|w| w.name()).filter(|n| n.starts_with(&project_prefix(project))) {
         let what = format!("workgroup {w}");
         let got = a.get_work_group().work_group(w).send().await.map_err(|e| sdk("athena:GetWorkGroup", &what, e))?;
         let c = got.work_group().and_then(|g| g.configuration());
         let result = c.and_then(|c| c.result_configuration());
-        let arn = format!("arn:aws:athena:{}:{account}:workgroup/{w}", t.region);
+        let arn = Arns::new(account, &t.region).workgroup(w);
         let tags = tags_from(
             a.list_tags_for_resource()
                 .resource_arn(&arn)

@@ -6,7 +6,8 @@ use crate::error::{build, code, sdk};
 use crate::store::S3ZoneStore;
 use crate::{AwsTarget, Clients};
 use aws_credential_types::Credentials;
-use dapgov_inventory::target::{CatalogService, KeyService, MetricDatum, MetricsSink, RoleSession, TargetError, TargetResult, ZoneStore};
+use dapgov_target::{CatalogService, KeyService, MetricDatum, MetricsSink, RoleSession, TargetError, TargetResult, ZoneStore};
+use dapgov_inventory::names::SERVICE_BUCKETS;
 use dapgov_inventory::{Column, GlueTable};
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use std::collections::BTreeMap;
@@ -17,8 +18,8 @@ pub const PSEUDONYMISATION_KEY_OBJECT: &str = "_keys/pseudonymisation.key";
 
 pub(crate) async fn session(t: &AwsTarget, project: &str, role: &str) -> TargetResult<RoleSession> {
     let conf = t.conf.as_ref().ok_or_else(|| TargetError::Other("role sessions need a target loaded from the AWS configuration".into()))?;
-    let account = t.account().await?;
-    let role_arn = format!("arn:aws:iam::{account}:role/{project}-{role}");
+    let names = t.names(project).await?;
+    let role_arn = names.role_arn(role);
     let assumed = t
         .clients
         .sts
@@ -46,7 +47,7 @@ pub(crate) async fn session(t: &AwsTarget, project: &str, role: &str) -> TargetR
     // then reached only with the role's credentials.
     let mut zones = BTreeMap::new();
     for (name, b) in crate::read::buckets(t, project).await? {
-        let Some(zone) = b.zone.clone().filter(|z| !["logs", "trail", "athena"].contains(&z.as_str())) else { continue };
+        let Some(zone) = b.zone.clone().filter(|z| !SERVICE_BUCKETS.contains(&z.as_str())) else { continue };
         let kms_key = b.encryption.as_ref().filter(|e| e.algorithm == "aws:kms").and_then(|e| e.kms_key.clone());
         let store = S3ZoneStore { client: clients.s3.clone(), bucket: name.clone(), kms_key, principal: principal.clone() };
         zones.insert(zone, ZoneStore { bucket: name.clone(), url: format!("s3://{name}/"), store: Arc::new(store) });
@@ -54,9 +55,10 @@ pub(crate) async fn session(t: &AwsTarget, project: &str, role: &str) -> TargetR
     let curated = zones.get("curated").map(|z| z.store.clone());
     Ok(RoleSession {
         role: role.into(),
+        keys: Arc::new(AwsKeys { kms: clients.kms.clone(), key_alias: names.key_alias_id("pii"), store: curated, project: project.into() }),
+        names,
         principal_arn: principal.clone(),
         zones,
-        keys: Arc::new(AwsKeys { kms: clients.kms.clone(), key_alias: format!("alias/{project}-pii"), store: curated, project: project.into() }),
         metrics: Arc::new(AwsMetrics { cloudwatch: clients.cloudwatch.clone() }),
         catalog: Arc::new(AwsCatalog { glue: clients.glue.clone() }),
         audit: Arc::new(AwsAuditLog { principal }),
@@ -70,7 +72,7 @@ struct AwsAuditLog {
 }
 
 #[async_trait::async_trait]
-impl dapgov_inventory::target::AuditLog for AwsAuditLog {
+impl dapgov_target::AuditLog for AwsAuditLog {
     async fn refused(&self, action: &str, resource: &str, reason: &str) -> TargetResult<()> {
         tracing::warn!(principal = %self.principal, action, resource, "refused: {reason}");
         Ok(())

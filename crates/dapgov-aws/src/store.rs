@@ -8,7 +8,7 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncry
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use bytes::Bytes;
-use dapgov_inventory::target::TargetError;
+use dapgov_target::TargetError;
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{
@@ -38,7 +38,7 @@ const DENIED: [&str; 2] = ["AccessDenied", "AllAccessDisabled"];
 
 impl S3ZoneStore {
     fn arn(&self, location: &Path) -> String {
-        format!("arn:aws:s3:::{}/{location}", self.bucket)
+        dapgov_inventory::names::s3_object_arn(&self.bucket, location.as_ref())
     }
 
     /// An SDK error as the store error DataFusion and the ETL act on.

@@ -8,7 +8,7 @@ use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use aws_smithy_runtime_api::http::{Response, StatusCode};
 use aws_smithy_types::body::SdkBody;
 use dapgov_aws::{AwsTarget, Clients};
-use dapgov_inventory::target::{ChangeAction, ChangeRequest, Target, TargetError};
+use dapgov_target::{ChangeAction, ChangeRequest, Target, TargetError};
 use dapgov_inventory::{ResourceKind, ResourceRef};
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Work shared by commands: loading the spec, opening the target, converging.
 
 use anyhow::{Context as _, bail};
-use dapgov_inventory::target::{ChangeAction, ChangeRequest, Target};
+use dapgov_target::{ChangeAction, ChangeRequest, Target};
 use dapgov_inventory::Inventory;
 use dapgov_plan::Plan;
 use dapgov_spec::{KEY_PENDING, Spec, Target as TargetKind};

@@ -19,7 +19,7 @@ pub enum EtlError {
     #[error("dataset `{0}` is not declared in dapgov.toml; add a [datasets.{0}] table")]
     UnknownDataset(String),
     #[error("{0}")]
-    Target(#[from] dapgov_inventory::target::TargetError),
+    Target(#[from] dapgov_target::TargetError),
     #[error("{0}")]
     Engine(String),
     #[error("refused: `{statement}` statements do not run as role `{role}`; queries may only read ({})", query::READ_STATEMENTS)]

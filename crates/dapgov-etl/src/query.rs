@@ -2,7 +2,7 @@
 //! `trusted.NAME` and `quarantine.NAME` come from the catalog the ETL maintains.
 
 use crate::EtlError;
-use dapgov_inventory::target::RoleSession;
+use dapgov_target::RoleSession;
 use dapgov_inventory::GlueTable;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::catalog::MemorySchemaProvider;
@@ -178,8 +178,11 @@ fn statement_kind(sql: &str) -> String {
     }
 }
 
-/// Run SQL as the session's role: reads only, through the role's stores.
-pub async fn sql(session: &RoleSession, database: &str, text: &str) -> Result<Vec<datafusion::arrow::record_batch::RecordBatch>, EtlError> {
+/// Run SQL as the session's role over the platform's catalog: reads only, through the role's
+/// stores.
+pub async fn sql(session: &RoleSession, text: &str) -> Result<Vec<datafusion::arrow::record_batch::RecordBatch>, EtlError> {
+    let database = session.names.glue_database();
+    let database = database.as_str();
     let ctx = catalog_context(session, database).await?;
     let df = match read_only(&ctx, text, &session.role).await {
         Err(refused @ EtlError::Refused { .. }) => {

@@ -33,7 +33,7 @@ static XLSX: LazyLock<Vec<u8>> = LazyLock::new(|| {
     book.save_to_buffer().expect("workbook")
 });
 
-static XLS: LazyLock<Vec<u8>> = LazyLock::new(|| std::fs::read(repo("crates/dapgov-cli/tests/fixtures/call_center_raw.xls")).expect("the .xls fixture"));
+static XLS: LazyLock<Vec<u8>> = LazyLock::new(|| std::fs::read(repo("tests/fixtures/call_center_raw.xls")).expect("the .xls fixture"));
 
 static PARQUET: LazyLock<Vec<u8>> = LazyLock::new(|| {
     use datafusion::arrow::array::{Int64Array, StringArray};

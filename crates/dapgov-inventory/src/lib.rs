@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-pub mod target;
+pub mod names;
+
+pub use names::{Arns, Names};
 
 pub type Tags = BTreeMap<String, String>;
 

@@ -7,12 +7,12 @@
 use crate::crypto::{self, Header, HEADER_LEN, SEGMENT, SegmentSealer, WrappingKey};
 use crate::Shared;
 use bytes::Bytes;
-use dapgov_inventory::target::TargetError;
+use dapgov_target::TargetError;
 use dapgov_policy::{Decision, Document, Request, evaluate};
 use futures::stream::{self, BoxStream, StreamExt};
 use object_store::path::Path;
 use object_store::{
-    CopyOptions, GetOptions, GetResult, GetResultPayload, ListResult, MultipartUpload, ObjectMeta, ObjectStore, PutMultipartOptions,
+    CopyMode, CopyOptions, GetOptions, GetResult, GetResultPayload, ListResult, MultipartUpload, ObjectMeta, ObjectStore, PutMode, PutMultipartOptions,
     PutOptions, PutPayload, PutResult, UploadPart,
 };
 use std::collections::BTreeMap;
@@ -81,7 +81,7 @@ impl GovernedStore {
     }
 
     fn object_arn(&self, location: &Path) -> String {
-        format!("{}/{}", self.bucket.arn, location)
+        dapgov_inventory::names::s3_object_arn(&self.bucket.name, location.as_ref())
     }
 
     /// Record an allowed data operation (buckets with data events), before it takes effect.
@@ -149,13 +149,34 @@ impl GovernedStore {
         }
     }
 
-    fn finish_write(&self, location: &Path, tmp: &std::path::Path) -> object_store::Result<PutResult> {
+    /// Publish a sealed temporary at `location`. `Create` is atomic: of writers racing for one
+    /// name, exactly one wins and the others get `AlreadyExists` (a table's commit protocol
+    /// depends on it).
+    fn finish_write(&self, location: &Path, tmp: &std::path::Path, mode: &PutMode) -> object_store::Result<PutResult> {
         let dest = self.file(location);
         if let Some(parent) = dest.parent() {
             std::fs::create_dir_all(parent).map_err(generic)?;
         }
         self.record("s3:PutObject", &self.object_arn(location))?;
-        std::fs::rename(tmp, &dest).map_err(generic)?;
+        match mode {
+            PutMode::Overwrite => std::fs::rename(tmp, &dest).map_err(generic)?,
+            PutMode::Create => {
+                // A hard link never replaces an existing name.
+                let linked = std::fs::hard_link(tmp, &dest);
+                let _ = std::fs::remove_file(tmp);
+                match linked {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        return Err(object_store::Error::AlreadyExists { path: location.to_string(), source: Box::new(e) });
+                    }
+                    Err(e) => return Err(generic(e)),
+                }
+            }
+            PutMode::Update(_) => {
+                let _ = std::fs::remove_file(tmp);
+                return Err(object_store::Error::NotImplemented { operation: "put with PutMode::Update".into(), implementer: self.to_string() });
+            }
+        }
         let meta = std::fs::metadata(&dest).map_err(generic)?;
         Ok(PutResult { e_tag: Some(etag(&meta)), version: None })
     }
@@ -213,13 +234,13 @@ fn etag(md: &std::fs::Metadata) -> String {
 
 #[async_trait::async_trait]
 impl ObjectStore for GovernedStore {
-    async fn put_opts(&self, location: &Path, payload: PutPayload, _opts: PutOptions) -> object_store::Result<PutResult> {
+    async fn put_opts(&self, location: &Path, payload: PutPayload, opts: PutOptions) -> object_store::Result<PutResult> {
         let (header, dek) = self.begin_write(location)?;
         let data: Vec<u8> = payload.iter().flat_map(|b| b.iter().copied()).collect();
         let sealed = crypto::seal_all(&header, &dek, &data);
         let tmp = self.shared.tmp_file();
         std::io::Write::write_all(&mut crate::create_private(&tmp).map_err(generic)?, &sealed).map_err(generic)?;
-        self.finish_write(location, &tmp)
+        self.finish_write(location, &tmp, &opts.mode)
     }
 
     async fn put_multipart_opts(&self, location: &Path, _opts: PutMultipartOptions) -> object_store::Result<Box<dyn MultipartUpload>> {
@@ -319,9 +340,13 @@ impl ObjectStore for GovernedStore {
         self.walk(prefix, false)
     }
 
-    async fn copy_opts(&self, from: &Path, to: &Path, _options: CopyOptions) -> object_store::Result<()> {
+    async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> object_store::Result<()> {
         let data = self.get_opts(from, GetOptions::default()).await?.bytes().await?;
-        self.put_opts(to, PutPayload::from_bytes(data), PutOptions::default()).await?;
+        let mode = match options.mode {
+            CopyMode::Overwrite => PutMode::Overwrite,
+            CopyMode::Create => PutMode::Create,
+        };
+        self.put_opts(to, PutPayload::from_bytes(data), PutOptions { mode, ..Default::default() }).await?;
         Ok(())
     }
 }
@@ -377,7 +402,7 @@ impl MultipartUpload for Upload {
         file.sync_all().map_err(generic)?;
         drop(file);
         self.pending.clear();
-        self.store.finish_write(&self.location, &self.tmp)
+        self.store.finish_write(&self.location, &self.tmp, &PutMode::Overwrite)
     }
 
     async fn abort(&mut self) -> object_store::Result<()> {
@@ -425,5 +450,61 @@ pub(crate) fn check_identity(caller: &Caller, req: &Request) -> Result<(), Strin
         Decision::Allow(_) => Ok(()),
         Decision::ExplicitDeny(s) => Err(format!("explicitly denied by the role's policy, {s}")),
         Decision::ImplicitDeny => Err("no policy of the role allows it".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::RootSecret;
+    use object_store::ObjectStoreExt;
+
+    /// A bucket without a key or policy, and a role that may do anything in S3.
+    fn store(dir: &std::path::Path) -> GovernedStore {
+        let shared = Arc::new(Shared::new(dir, &RootSecret::ephemeral()));
+        let allow = Document::parse(&serde_json::json!({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})).expect("policy");
+        let bucket = BucketInfo { name: "b".into(), arn: "b".into(), dir: dir.join("buckets/b"), policy: None, key: None, data_events: false };
+        GovernedStore { shared, bucket, caller: Caller { role: "etl".into(), arn: "etl".into(), identity_policies: vec![allow] }, keys: BTreeMap::new() }
+    }
+
+    #[tokio::test]
+    async fn create_lets_exactly_one_of_racing_writers_win() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = Arc::new(store(dir.path()));
+        let path = Path::from("_delta_log/00000000000000000001.json");
+        let writers: Vec<_> = (0..8u8)
+            .map(|i| {
+                let (s, path) = (s.clone(), path.clone());
+                tokio::spawn(async move { (i, s.put_opts(&path, PutPayload::from(vec![i; 100]), PutOptions { mode: PutMode::Create, ..Default::default() }).await) })
+            })
+            .collect();
+        let mut winners = vec![];
+        for w in writers {
+            match w.await.expect("task") {
+                (i, Ok(_)) => winners.push(i),
+                (_, Err(object_store::Error::AlreadyExists { path: p, .. })) => assert_eq!(p, path.to_string()),
+                (_, Err(e)) => panic!("a losing writer must get AlreadyExists, got {e}"),
+            }
+        }
+        assert_eq!(winners.len(), 1, "exactly one writer creates the object: {winners:?}");
+        assert_eq!(s.get(&path).await.expect("get").bytes().await.expect("bytes").as_ref(), &[winners[0]; 100]);
+        // No temporaries are left behind by the losers.
+        assert_eq!(std::fs::read_dir(dir.path().join(crate::TMP_DIR)).expect("tmp dir").count(), 0);
+    }
+
+    #[tokio::test]
+    async fn copy_and_rename_if_not_exists_keep_the_existing_object() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = store(dir.path());
+        let (a, b) = (Path::from("a"), Path::from("b"));
+        s.put(&a, PutPayload::from_static(b"new")).await.expect("put a");
+        s.put(&b, PutPayload::from_static(b"kept")).await.expect("put b");
+        assert!(matches!(s.copy_if_not_exists(&a, &b).await, Err(object_store::Error::AlreadyExists { .. })));
+        assert!(matches!(s.rename_if_not_exists(&a, &b).await, Err(object_store::Error::AlreadyExists { .. })));
+        assert_eq!(s.get(&b).await.expect("get").bytes().await.expect("bytes").as_ref(), b"kept");
+        assert!(matches!(
+            s.put_opts(&b, PutPayload::from_static(b"x"), PutOptions { mode: PutMode::Update(object_store::UpdateVersion { e_tag: None, version: None }), ..Default::default() }).await,
+            Err(object_store::Error::NotImplemented { .. })
+        ));
     }
 }

@@ -1,10 +1,19 @@
 //! Desired × Inventory → Plan, and its renderings (`+ ~ -/+ -` text, JSON).
 //! Pure: no IO. Drift is measured only on the properties the desired resource declares.
 
-use dapgov_inventory::target::ChangeAction;
 use dapgov_inventory::{Inventory, MANAGED_BY, MANAGED_BY_TAG, PROJECT_TAG, ResourceKind, ResourceRef};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+/// What a change does to one resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeAction {
+    Create,
+    Update,
+    Replace,
+    Delete,
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PropertyChange {
@@ -62,8 +71,7 @@ pub fn ownership(project: &str, r: &ResourceRef, observed: &Value) -> Ownership 
         return Ownership::Foreign;
     }
     let n = &r.name;
-    let named = n.starts_with(&format!("{project}-")) || n.starts_with(&format!("{}_", project.replace('-', "_"))) || n.starts_with(&format!("/dapgov/{project}/"));
-    if !named {
+    if !dapgov_inventory::names::owns(project, n) {
         return Ownership::Foreign;
     }
     let tag = |k: &str| observed.get("tags").and_then(|t| t.get(k)).and_then(Value::as_str);

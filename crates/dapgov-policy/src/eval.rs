@@ -85,7 +85,8 @@ fn principal_matches(id: &str, caller: &str) -> bool {
         return true;
     }
     let account = caller.split(':').nth(4).unwrap_or_default();
-    !account.is_empty() && (id == account || id == format!("arn:aws:iam::{account}:root"))
+    let is_root_of_account = matches!(id.split(':').collect::<Vec<_>>()[..], ["arn", _, "iam", "", a, "root"] if a == account);
+    !account.is_empty() && (id == account || is_root_of_account)
 }
 
 fn conditions_hold(st: &Statement, ctx: &BTreeMap<String, String>) -> bool {

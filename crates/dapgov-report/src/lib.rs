@@ -160,7 +160,7 @@ pub(crate) mod tests {
     use dapgov_inventory::Inventory;
 
     pub fn fixture_audit(mutelist: Option<&Mutelist>) -> Audit {
-        let text = include_str!("../../dapgov-audit/tests/fixtures/platform.json");
+        let text = include_str!("../../../tests/fixtures/platform.json");
         let mut inv: Inventory = serde_json::from_str(text).unwrap();
         // Two findings to show: versioning suspended and rotation off.
         inv.buckets.get_mut("van311-raw-000000000000").unwrap().versioning = Some(dapgov_inventory::Versioning::Suspended);

@@ -8,6 +8,7 @@
 
 use crate::model::{Spec, Zone};
 use dapgov_inventory::*;
+use dapgov_inventory::names::{DATA_ZONES, SERVICE_BUCKETS};
 use dapgov_policy::Templates;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -17,69 +18,10 @@ pub const KEY_PENDING: &str = "(known after apply)";
 
 pub use dapgov_inventory::{BILLING_NAMESPACE, BILLING_REGION};
 
-pub const ZONES: [&str; 4] = ["landing", "raw", "curated", "trusted"];
 
-/// Every name and ARN the platform uses, derived from the spec and the account.
-#[derive(Debug, Clone)]
-pub struct Names {
-    pub project: String,
-    pub account: String,
-    pub region: String,
-    pub partition: String,
-}
-
-impl Names {
-    pub fn new(spec: &Spec, account: &str) -> Self {
-        Self { project: spec.platform.name.clone(), account: account.into(), region: spec.platform.region.clone(), partition: "aws".into() }
-    }
-    /// Bucket for a zone or a service bucket (`logs`, `trail`, `athena`).
-    pub fn bucket(&self, zone: &str) -> String {
-        format!("{}-{}-{}", self.project, zone, self.account)
-    }
-    pub fn bucket_arn(&self, zone: &str) -> String {
-        format!("arn:{}:s3:::{}", self.partition, self.bucket(zone))
-    }
-    /// Key alias (without `alias/`): `pii`, `analytics` or `logs`.
-    pub fn key_alias(&self, purpose: &str) -> String {
-        format!("{}-{}", self.project, purpose)
-    }
-    pub fn role(&self, role: &str) -> String {
-        format!("{}-{}", self.project, role)
-    }
-    pub fn role_arn(&self, role: &str) -> String {
-        format!("arn:{}:iam::{}:role/{}", self.partition, self.account, self.role(role))
-    }
-    pub fn root_arn(&self) -> String {
-        format!("arn:{}:iam::{}:root", self.partition, self.account)
-    }
-    pub fn trail(&self) -> String {
-        format!("{}-trail", self.project)
-    }
-    pub fn trail_arn(&self) -> String {
-        format!("arn:{}:cloudtrail:{}:{}:trail/{}", self.partition, self.region, self.account, self.trail())
-    }
-    pub fn trail_log_group(&self) -> String {
-        format!("/dapgov/{}/trail", self.project)
-    }
-    pub fn topic(&self) -> String {
-        format!("{}-alarms", self.project)
-    }
-    pub fn topic_arn(&self) -> String {
-        format!("arn:{}:sns:{}:{}:{}", self.partition, self.region, self.account, self.topic())
-    }
-    pub fn glue_database(&self) -> String {
-        format!("{}_catalog", self.project.replace('-', "_"))
-    }
-    pub fn workgroup(&self) -> String {
-        format!("{}-analytics", self.project)
-    }
-    pub fn budget(&self) -> String {
-        format!("{}-monthly", self.project)
-    }
-    /// Which key protects a zone.
-    pub fn zone_key_purpose(zone: &Zone) -> &'static str {
-        if zone.holds_pii() { "pii" } else { "analytics" }
-    }
+/// Which key protects a zone.
+pub fn zone_key_purpose(zone: &Zone) -> &'static str {
+    if zone.holds_pii() { "pii" } else { "analytics" }
 }
 
 /// The key ARN for an alias, as observed, or a placeholder before creation.
@@ -88,7 +30,7 @@ fn key_arn(observed: &Inventory, names: &Names, purpose: &str) -> String {
         .keys
         .get(&names.key_alias(purpose))
         .and_then(|k| k.arn.clone())
-        .unwrap_or_else(|| format!("arn:{}:kms:{}:{}:key/{KEY_PENDING}", names.partition, names.region, names.account))
+        .unwrap_or_else(|| names.arns.key(KEY_PENDING))
 }
 
 fn tags(spec: &Spec, extra: &[(&str, &str)]) -> Tags {
@@ -125,27 +67,27 @@ pub const SECURITY_FILTERS: [(&str, &str); 8] = [
     ),
 ];
 
-use dapgov_inventory::target::{ETL_FAILURE_METRIC, etl_failure_dimensions};
+use dapgov_inventory::names::{ETL_FAILURE_METRIC, etl_failure_dimensions};
 /// Namespace of the security-event metrics derived from the trail.
 pub const SECURITY_NAMESPACE: &str = "dapgov/security";
 
 /// Build the Desired Inventory. Fails only if a policy template does not render.
 pub fn desired(spec: &Spec, observed: &Inventory, account: &str) -> Result<Inventory, dapgov_policy::RenderError> {
-    let names = Names::new(spec, account);
+    let names = spec.names(account);
     let tpl = Templates::builtin();
     let mut inv = Inventory {
         schema_version: SCHEMA_VERSION,
         target: spec.platform.target.as_str().into(),
         account_id: account.into(),
-        region: names.region.clone(),
+        region: names.region().into(),
         project: names.project.clone(),
         ..Default::default()
     };
     let keys: BTreeMap<&str, String> = ["pii", "analytics", "logs"].iter().map(|p| (*p, key_arn(observed, &names, p))).collect();
     let buckets: BTreeMap<&str, String> =
-        ZONES.iter().chain(["logs", "trail", "athena"].iter()).map(|z| (*z, names.bucket(z))).collect();
+        DATA_ZONES.iter().chain(SERVICE_BUCKETS.iter()).map(|z| (*z, names.bucket(z))).collect();
     let ctx = json!({
-        "partition": names.partition, "account": names.account, "region": names.region,
+        "partition": names.arns.partition, "account": names.arns.account, "region": names.arns.region,
         "buckets": buckets, "keys": keys,
         "glue_database": names.glue_database(), "athena_workgroup": names.workgroup(),
         "metrics_namespace": spec.etl.metrics_namespace,
@@ -165,8 +107,8 @@ pub fn desired(spec: &Spec, observed: &Inventory, account: &str) -> Result<Inven
     };
 
     // Keys: administrators never use keys; users are the roles that need each one.
-    let admins = if spec.platform.key_admins.is_empty() { vec![names.root_arn()] } else { spec.platform.key_admins.clone() };
-    let logs_service = format!("logs.{}.amazonaws.com", names.region);
+    let admins = if spec.platform.key_admins.is_empty() { vec![names.arns.root()] } else { spec.platform.key_admins.clone() };
+    let logs_service = format!("logs.{}.amazonaws.com", names.region());
     let key_users: [(&str, Vec<String>, Vec<&str>); 3] = [
         ("pii", vec![names.role_arn("etl")], vec![]),
         ("analytics", vec![names.role_arn("etl"), names.role_arn("analyst")], vec!["athena.amazonaws.com"]),
@@ -178,7 +120,7 @@ pub fn desired(spec: &Spec, observed: &Inventory, account: &str) -> Result<Inven
         let users = if users.is_empty() { admins.clone() } else { users };
         let policy = tpl.render(
             "key",
-            &json!({"admins": admins, "users": users, "readers": [names.role_arn("auditor")], "services": services, "account": names.account}),
+            &json!({"admins": admins, "users": users, "readers": [names.role_arn("auditor")], "services": services, "account": names.account()}),
         )?;
         inv.keys.insert(
             alias.clone(),
@@ -226,18 +168,18 @@ pub fn desired(spec: &Spec, observed: &Inventory, account: &str) -> Result<Inven
 
     // Roles.
     for (role, template, service, source_arn) in [
-        ("etl", "role-etl", Some("glue.amazonaws.com"), format!("arn:{}:glue:{}:{}:*", names.partition, names.region, names.account)),
+        ("etl", "role-etl", Some("glue.amazonaws.com"), names.arns.glue_any()),
         ("analyst", "role-analyst", None, String::new()),
         ("auditor", "role-auditor", None, String::new()),
     ] {
-        let trust = tpl.render("trust-role", &json!({"service": service, "account": names.account, "partition": names.partition, "source_arn": source_arn}))?;
+        let trust = tpl.render("trust-role", &json!({"service": service, "account": names.arns.account, "partition": names.arns.partition, "source_arn": source_arn}))?;
         let policy = tpl.render(template, &ctx)?;
         inv.roles.insert(
             names.role(role),
             Role {
                 name: names.role(role),
                 trust_policy: Some(trust),
-                inline_policies: Some(BTreeMap::from([(format!("{}-access", names.role(role)), policy)])),
+                inline_policies: Some(BTreeMap::from([(names.role_policy(role), policy)])),
                 attached_policies: Some(BTreeMap::new()),
                 max_session_duration: Some(3600),
                 tags: Some(tags(spec, &[("role", role)])),
@@ -247,16 +189,16 @@ pub fn desired(spec: &Spec, observed: &Inventory, account: &str) -> Result<Inven
     }
     let delivery_trust = tpl.render(
         "trust-role",
-        &json!({"service": "cloudtrail.amazonaws.com", "account": names.account, "partition": names.partition, "source_arn": names.trail_arn()}),
+        &json!({"service": "cloudtrail.amazonaws.com", "account": names.arns.account, "partition": names.arns.partition, "source_arn": names.trail_arn()}),
     )?;
-    let log_group_arn = format!("arn:{}:logs:{}:{}:log-group:{}:*", names.partition, names.region, names.account, names.trail_log_group());
+    let log_group_arn = names.arns.log_group_streams(&names.trail_log_group());
     inv.roles.insert(
         names.role("trail-delivery"),
         Role {
             name: names.role("trail-delivery"),
             trust_policy: Some(delivery_trust),
             inline_policies: Some(BTreeMap::from([(
-                format!("{}-access", names.role("trail-delivery")),
+                names.role_policy("trail-delivery"),
                 json!({"Version": "2012-10-17", "Statement": [{"Sid": "DeliverTrailEvents", "Effect": "Allow",
                     "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": log_group_arn}]}),
             )])),
@@ -268,10 +210,10 @@ pub fn desired(spec: &Spec, observed: &Inventory, account: &str) -> Result<Inven
     );
 
     // Buckets.
-    for zone in ZONES.iter().chain(["logs", "trail", "athena"].iter()) {
+    for zone in DATA_ZONES.iter().chain(SERVICE_BUCKETS.iter()) {
         let z = spec.zones.get(*zone);
         let purpose = match z {
-            Some(z) => Names::zone_key_purpose(z),
+            Some(z) => zone_key_purpose(z),
             None if *zone == "athena" => "analytics",
             None => "logs",
         };
@@ -290,14 +232,14 @@ pub fn desired(spec: &Spec, observed: &Inventory, account: &str) -> Result<Inven
         };
         let policy = tpl.render(
             template,
-            &json!({"partition": names.partition, "bucket": name, "key_arn": keys[purpose], "account": names.account, "trail_arn": names.trail_arn()}),
+            &json!({"partition": names.arns.partition, "bucket": name, "key_arn": keys[purpose], "account": names.account(), "trail_arn": names.trail_arn()}),
         )?;
         inv.buckets.insert(
             name.clone(),
             Bucket {
                 name: name.clone(),
                 zone: Some((*zone).into()),
-                region: Some(names.region.clone()),
+                region: Some(names.region().into()),
                 tags: Some(tags(spec, &bucket_tags)),
                 encryption: Some(BucketEncryption { algorithm: "aws:kms".into(), kms_key: Some(keys[purpose].clone()), bucket_key_enabled: true }),
                 versioning: Some(Versioning::Enabled),
@@ -348,21 +290,21 @@ pub fn desired(spec: &Spec, observed: &Inventory, account: &str) -> Result<Inven
         ..Default::default()
     };
     let billing_threshold = spec.budget.billing_alarm_usd.unwrap_or(spec.budget.monthly_usd);
-    let name = format!("{}-billing", names.project);
+    let name = names.billing_alarm();
     inv.alarms.insert(
         name.clone(),
         alarm(name, BILLING_REGION, BILLING_NAMESPACE, "EstimatedCharges", BTreeMap::from([("Currency".into(), "USD".into())]), "Maximum", 21600, billing_threshold),
     );
     for (filter, _) in SECURITY_FILTERS {
-        let name = format!("{}-{}", names.project, filter);
-        inv.alarms.insert(name.clone(), alarm(name, &names.region, SECURITY_NAMESPACE, &metric_name(filter), BTreeMap::new(), "Sum", 300, 1.0));
+        let name = names.security_alarm(filter);
+        inv.alarms.insert(name.clone(), alarm(name, names.region(), SECURITY_NAMESPACE, &metric_name(filter), BTreeMap::new(), "Sum", 300, 1.0));
     }
-    let name = format!("{}-etl-failures", names.project);
+    let name = names.etl_failure_alarm();
     inv.alarms.insert(
         name.clone(),
         alarm(
             name,
-            &names.region,
+            names.region(),
             &spec.etl.metrics_namespace,
             ETL_FAILURE_METRIC,
             etl_failure_dimensions(&names.project),
@@ -387,7 +329,7 @@ pub fn desired(spec: &Spec, observed: &Inventory, account: &str) -> Result<Inven
         Budget { name: names.budget(), limit_usd: Some(spec.budget.monthly_usd), time_unit: Some("MONTHLY".into()), notifications: Some(notifications), ..Default::default() },
     );
 
-    let glue_sc = format!("{}-glue", names.project);
+    let glue_sc = names.glue_security_configuration();
     inv.glue_security_configurations.insert(
         glue_sc.clone(),
         GlueSecurityConfiguration {

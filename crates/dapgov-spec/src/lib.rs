@@ -4,7 +4,9 @@
 mod desired;
 mod model;
 
-pub use desired::{Names, desired, KEY_PENDING};
+pub use dapgov_inventory::Names;
+use dapgov_inventory::names::DATA_ZONES;
+pub use desired::{desired, zone_key_purpose, KEY_PENDING};
 pub use model::*;
 
 use std::path::Path;
@@ -18,6 +20,13 @@ pub enum SpecError {
     Read { path: String, source: std::io::Error },
     #[error("{path}:{line}:{column}: {message}")]
     Invalid { path: String, line: usize, column: usize, message: String },
+}
+
+impl Spec {
+    /// Every name the platform uses in `account`.
+    pub fn names(&self, account: &str) -> Names {
+        Names::new(&self.platform.name, account, &self.platform.region)
+    }
 }
 
 /// Render the init template for a platform name and target.
@@ -66,13 +75,13 @@ impl Spec {
     fn validate(&self) -> Result<(), (Vec<String>, String)> {
         let at = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         validate_name(&self.platform.name).map_err(|m| (at(&["platform", "name"]), m))?;
-        for zone in ["landing", "raw", "curated", "trusted"] {
+        for zone in DATA_ZONES {
             if !self.zones.contains_key(zone) {
                 return Err((at(&["zones"]), format!("zone `{zone}` is missing; every platform has landing, raw, curated and trusted zones")));
             }
         }
         for (zone, z) in &self.zones {
-            if !["landing", "raw", "curated", "trusted"].contains(&zone.as_str()) {
+            if !DATA_ZONES.contains(&zone.as_str()) {
                 return Err((at(&["zones", zone]), "unknown zone; use landing, raw, curated or trusted".into()));
             }
             if let (Some(ia), Some(gl)) = (z.transition_ia_days, z.transition_glacier_days) {

@@ -1,6 +1,7 @@
 //! CloudWatch Logs groups and metric filters, alarms, and the SNS topics alarms notify.
 
 use crate::context::{Ctx, Outcome};
+use dapgov_inventory::names::{account_of, service_of};
 use dapgov_inventory::{Alarm, BILLING_NAMESPACE, BILLING_REGION};
 
 /// Longest retention that still counts as bounded (ten years).
@@ -89,13 +90,12 @@ pub fn alarm_actions_enabled(ctx: &Ctx) -> Vec<Outcome> {
 }
 
 pub fn alarm_action_topic_exists(ctx: &Ctx) -> Vec<Outcome> {
-    let own = format!(":{}:", ctx.inv.account_id);
     ctx.inv
         .alarms
         .values()
         .map(|a| {
             let r = ctx.alarm(&a.name, a.region.as_deref());
-            let topics: Vec<&String> = a.alarm_actions.iter().flatten().filter(|x| x.starts_with("arn:aws:sns:") && x.contains(&own)).collect();
+            let topics: Vec<&String> = a.alarm_actions.iter().flatten().filter(|x| service_of(x) == Some("sns") && account_of(x) == Some(ctx.inv.account_id.as_str())).collect();
             if topics.is_empty() {
                 return Outcome::not_applicable(r, "the alarm notifies no SNS topic of this account");
             }
@@ -227,7 +227,7 @@ pub fn etl_failure_alarm(ctx: &Ctx) -> Vec<Outcome> {
     if !ctx.platform_exists() {
         return vec![];
     }
-    let metric = dapgov_inventory::target::ETL_FAILURE_METRIC;
+    let metric = dapgov_inventory::names::ETL_FAILURE_METRIC;
     let r = ctx.account();
     let alarms: Vec<&Alarm> = ctx.inv.alarms.values().filter(|a| a.metric_name.as_deref() == Some(metric)).collect();
     vec![match alarms.iter().find(|a| has_actions(a)) {

@@ -197,8 +197,7 @@ fn principal_account(id: &str) -> Option<&str> {
     if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) {
         return Some(id);
     }
-    // arn:partition:iam::ACCOUNT:...
-    id.split(':').nth(4).filter(|a| !a.is_empty())
+    dapgov_inventory::names::account_of(id)
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@ pub fn required_tags(ctx: &Ctx) -> Vec<Outcome> {
 
 fn dataset(ctx: &Ctx, name: &str) -> Resource {
     let curated = ctx.inv.zone_bucket("curated").map(|b| b.name.clone()).unwrap_or_default();
-    Resource { address: format!("etl_dataset.{name}"), arn: format!("arn:aws:s3:::{curated}/_manifests/{name}/"), region: ctx.inv.region.clone() }
+    Resource { address: format!("etl_dataset.{name}"), arn: dapgov_inventory::names::s3_object_arn(&curated, &format!("_manifests/{name}/")), region: ctx.inv.region.clone() }
 }
 
 fn latest_by_dataset<'a>(runs: &'a [EtlRunSummary], succeeded_only: bool) -> BTreeMap<&'a str, &'a EtlRunSummary> {

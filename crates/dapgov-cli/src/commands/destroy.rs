@@ -1,6 +1,6 @@
 use crate::ops::{Context, confirm, observe, symbol};
 use anyhow::bail;
-use dapgov_inventory::target::ChangeRequest;
+use dapgov_target::ChangeRequest;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -34,7 +34,7 @@ pub async fn run(ctx: &Context, a: Args) -> anyhow::Result<u8> {
         let req = ChangeRequest { resource: c.resource.clone(), action: c.action, desired: None, observed: c.before.clone(), force_delete_data: a.force_delete_data };
         match l.target.apply(&req).await {
             Ok(()) => println!("{} {}", symbol(c.action), c.address),
-            Err(e @ dapgov_inventory::target::TargetError::Refused { .. }) => refused.push(e.to_string()),
+            Err(e @ dapgov_target::TargetError::Refused { .. }) => refused.push(e.to_string()),
             Err(e) => return Err(e.into()),
         }
     }

@@ -1,6 +1,7 @@
 use crate::ops::Context;
 use anyhow::Context as _;
 use std::path::PathBuf;
+use dapgov_inventory::names::DATA_ZONES;
 
 #[derive(clap::Subcommand)]
 pub enum EtlCommand {
@@ -59,8 +60,8 @@ pub async fn run(ctx: &Context, cmd: EtlCommand) -> anyhow::Result<u8> {
         return Ok(0);
     }
     println!("Run {} of dataset {dataset} ({} ms)", m.run_id, m.duration_ms);
-    let in_order = ["landing", "raw", "curated", "trusted"].into_iter().filter_map(|s| m.stages.get_key_value(s));
-    for (stage, c) in in_order.chain(m.stages.iter().filter(|(s, _)| !["landing", "raw", "curated", "trusted"].contains(&s.as_str()))) {
+    let in_order = DATA_ZONES.into_iter().filter_map(|s| m.stages.get_key_value(s));
+    for (stage, c) in in_order.chain(m.stages.iter().filter(|(s, _)| !DATA_ZONES.contains(&s.as_str()))) {
         println!("  {stage:<8} rows in {:>8}  out {:>8}  quarantined {:>6}", c.rows_in, c.rows_out, c.rows_quarantined);
     }
     for (rule, n) in &m.quarantine_reasons {

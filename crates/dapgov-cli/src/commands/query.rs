@@ -15,8 +15,7 @@ pub struct Args {
 pub async fn run(ctx: &Context, a: Args) -> anyhow::Result<u8> {
     let l = ctx.open(false).await?;
     let session = l.target.session(&l.spec.platform.name, &a.role).await?;
-    let names = dapgov_spec::Names::new(&l.spec, &l.target.account_id().await?);
-    let batches = dapgov_etl::query::sql(&session, &names.glue_database(), &a.sql).await?;
+    let batches = dapgov_etl::query::sql(&session, &a.sql).await?;
     match a.format.as_str() {
         "csv" => {
             let mut w = datafusion::arrow::csv::WriterBuilder::new().with_header(true).build(std::io::stdout());

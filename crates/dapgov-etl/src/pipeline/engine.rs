@@ -2,7 +2,7 @@
 
 use crate::EtlError;
 use crate::pii::{self, Entity, Redactor};
-use dapgov_inventory::target::ZoneStore;
+use dapgov_target::ZoneStore;
 use datafusion::arrow::array::{Array, AsArray, StringArray};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::record_batch::RecordBatch;

@@ -11,7 +11,8 @@ mod storage;
 
 use crate::EtlError;
 use dapgov_inventory::Column;
-use dapgov_inventory::target::{ETL_FAILURE_METRIC, MetricDatum, RoleSession, etl_failure_dimensions};
+use dapgov_inventory::names::{ETL_FAILURE_METRIC, etl_failure_dimensions};
+use dapgov_target::{MetricDatum, RoleSession};
 use dapgov_spec::{Names, Spec};
 use datafusion::object_store::ObjectStoreExt;
 use serde::Serialize;
@@ -78,8 +79,8 @@ pub(super) fn failpoint(name: &str) {
 
 pub async fn run(session: &RoleSession, spec: &Spec, opts: RunOptions<'_>) -> Result<Manifest, EtlError> {
     let started = Instant::now();
-    let names = Names::new(spec, session.principal_arn.split(':').nth(4).unwrap_or_default());
-    let result = run_stages(session, spec, &names, &opts, started).await;
+    let names = &session.names;
+    let result = run_stages(session, spec, names, &opts, started).await;
     let failed = result.is_err();
     let mut data = vec![MetricDatum { name: ETL_FAILURE_METRIC.into(), value: f64::from(u8::from(failed)), unit: "Count".into(), dimensions: BTreeMap::new() }];
     let mut run_id = String::new();

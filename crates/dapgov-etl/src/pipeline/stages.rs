@@ -7,7 +7,7 @@ use super::storage::{stage_source, upload, zone};
 use super::{Manifest, RunOptions, StageCounts, failpoint};
 use crate::pii::{self, Redactor};
 use crate::{EtlError, ingest, query};
-use dapgov_inventory::target::RoleSession;
+use dapgov_target::RoleSession;
 use dapgov_inventory::{Column, GlueTable};
 use dapgov_spec::{Dataset, RuleAction, Spec};
 use datafusion::arrow::array::AsArray;

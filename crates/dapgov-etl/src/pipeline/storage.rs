@@ -2,7 +2,7 @@
 //! records as Parquet.
 
 use crate::{EtlError, ingest, query};
-use dapgov_inventory::target::{RoleSession, ZoneStore};
+use dapgov_target::{RoleSession, ZoneStore};
 use datafusion::object_store::ObjectStoreExt;
 use datafusion::object_store::buffered::BufWriter;
 use datafusion::object_store::path::Path as StorePath;
@@ -14,7 +14,7 @@ pub(super) fn zone<'a>(session: &'a RoleSession, name: &str) -> Result<&'a ZoneS
 }
 
 /// Delete every object under `prefix` in a zone.
-pub(super) async fn clear_prefix(zone: &dapgov_inventory::target::ZoneStore, prefix: &str) -> Result<(), EtlError> {
+pub(super) async fn clear_prefix(zone: &dapgov_target::ZoneStore, prefix: &str) -> Result<(), EtlError> {
     use futures::TryStreamExt;
     let p = StorePath::from(prefix);
     let objects: Vec<_> = zone.store.list(Some(&p)).try_collect().await.map_err(|e| EtlError::Engine(e.to_string()))?;

@@ -1,69 +1,10 @@
 //! End-to-end scenarios on the local target, through the `dapgov` binary.
 
+mod common;
+
+use common::{Platform, city_file, dapgov, files_under, repo};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-struct Platform {
-    dir: tempfile::TempDir,
-}
-
-fn city_file() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/3-1-1-contact-centre-metrics.csv")
-}
-
-impl Platform {
-    /// `init` and `apply` in a fresh directory.
-    fn new() -> Self {
-        let p = Platform { dir: tempfile::tempdir().unwrap() };
-        p.ok(&["init"]);
-        p.ok(&["apply", "--auto-approve"]);
-        p
-    }
-
-    /// `dapgov ARGS` in the platform's directory, with the root secret from its state.
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_dapgov"));
-        c.args(args).current_dir(self.dir.path()).env_remove("DAPGOV_ROOT_SECRET");
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.run(args);
-        assert!(o.status.success(), "dapgov {args:?} failed:\n{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-        String::from_utf8(o.stdout).unwrap()
-    }
-
-    fn state(&self) -> PathBuf {
-        self.dir.path().join(".dapgov")
-    }
-
-    fn load_city(&self) {
-        self.ok(&["etl", "run", "--input", city_file().to_str().unwrap(), "--dataset", "metrics"]);
-    }
-
-    fn edit_record(&self, kind: &str, name: &str, f: impl FnOnce(&mut serde_json::Value)) {
-        let path = self.state().join("control").join(kind).join(format!("{name}.json"));
-        let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        f(&mut v);
-        std::fs::write(&path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
-    }
-}
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = vec![];
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        if e.path().is_dir() {
-            out.extend(files_under(&e.path()));
-        } else {
-            out.push(e.path());
-        }
-    }
-    out
-}
 
 #[test]
 fn apply_is_idempotent_and_repairs_drift() {
@@ -264,7 +205,7 @@ fn the_state_directory_is_private_whatever_the_umask() {
     use std::os::unix::process::CommandExt;
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_dapgov"));
+        let mut c = dapgov();
         c.args(args).current_dir(dir.path()).env_remove("DAPGOV_ROOT_SECRET");
         // SAFETY: umask is async-signal-safe and touches only the child's own state.
         unsafe {
@@ -498,7 +439,7 @@ fn sampled_calls_keep_every_row_lose_their_pii_and_reconcile_with_the_metrics() 
 
 /// Rows of a TSV under `data/pii-eval/`, without its header and source column.
 fn eval_rows(file: &str) -> Vec<Vec<String>> {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/pii-eval").join(file)).unwrap();
+    let text = std::fs::read_to_string(repo("data/pii-eval").join(file)).unwrap();
     text.lines().skip(1).map(|l| l.split('\t').skip(1).map(str::to_string).collect()).collect()
 }
 
@@ -618,35 +559,10 @@ fn nothing_reaches_the_analyst_before_every_gate_has_passed() {
 }
 
 #[test]
-fn demo_builds_loads_audits_and_reports_then_reruns_as_a_no_op() {
-    let dir = tempfile::tempdir().unwrap();
-    let demo = dir.path().join("demo");
-    let run = || Command::new(env!("CARGO_BIN_EXE_dapgov")).args(["demo", "--dir", demo.to_str().unwrap()]).env_remove("DAPGOV_ROOT_SECRET").output().unwrap();
-    let o = run();
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{out}\n{}", String::from_utf8_lossy(&o.stderr));
-    assert!(out.contains("[8/8] five-pillar audit: 88 checks") && out.contains(", 0 failing,"), "{out}");
-    assert!(out.contains("trusted: daily_consolidated written"), "{out}");
-    for f in ["audit.html", "audit.json", "audit.csv", "audit.sarif", "profile-3-1-1-contact-centre-metrics.html", "profile-calls.json", "manifest-metrics.json", "manifest-calls.json"] {
-        assert!(demo.join("reports").join(f).is_file(), "reports/{f} missing\n{out}");
-    }
-    for announced in ["reports/audit.html", "reports/profile-calls.html", "reports/manifest-calls.json"] {
-        assert!(out.contains(announced), "{announced} not announced\n{out}");
-    }
-    let profile: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(demo.join("reports/profile-3-1-1-contact-centre-metrics.json")).unwrap()).unwrap();
-    let date = profile["columns"].as_array().unwrap().iter().find(|c| c["name"] == "date").unwrap();
-    assert_eq!(date["date_gaps"]["missing"], serde_json::json!(["2010-03-07", "2013-03-08"]));
-    let o = run();
-    let again = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success());
-    assert!(again.contains("0 to add, 0 to change") && again.matches("nothing to do").count() == 2, "{again}");
-}
-
-#[test]
 fn a_run_killed_before_publishing_leaves_nothing_visible_and_the_next_run_converges() {
     use std::io::{BufRead, BufReader};
     let p = Platform::new();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dapgov"))
+    let mut child = dapgov()
         .args(["etl", "run", "--input", city_file().to_str().unwrap(), "--dataset", "metrics"])
         .current_dir(p.dir.path())
         .env_remove("DAPGOV_ROOT_SECRET")
@@ -695,7 +611,7 @@ fn rejected_rows_are_queryable_in_quarantine_with_rule_reason_and_source_row() {
 }
 
 fn original_project(file: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/original-project").join(file)
+    repo("data/original-project").join(file)
 }
 
 /// The portal file's totals over a date range: days, offered, handled, abandoned, and service
@@ -760,7 +676,7 @@ fn the_original_projects_files_load_as_csv_xlsx_and_xls_and_match_the_portal() {
     let raw_csv = original_project("call_center_raw.csv");
     let xlsx = p.dir.path().join("call_center_raw.xlsx");
     write_xlsx(&raw_csv, &xlsx);
-    let xls = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/call_center_raw.xls");
+    let xls = repo("tests/fixtures/call_center_raw.xls");
     for input in [raw_csv, xlsx, xls] {
         let out = p.ok(&["etl", "run", "--input", input.to_str().unwrap(), "--dataset", "metrics"]);
         assert!(out.contains("raw      rows in      213  out      213  quarantined      0"), "{}: {out}", input.display());

@@ -1,20 +1,13 @@
 //! The Target seam: where the platform lives. A target reads an Inventory, applies one
 //! change at a time, and hands the ETL narrow capabilities scoped to one role.
 
-use crate::{GlueTable, Inventory, ResourceRef};
+use dapgov_inventory::{GlueTable, Inventory, Names, ResourceRef};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ChangeAction {
-    Create,
-    Update,
-    Replace,
-    Delete,
-}
+pub use dapgov_plan::ChangeAction;
 
 /// One change for a target to carry out.
 #[derive(Debug, Clone)]
@@ -45,14 +38,6 @@ impl TargetError {
     }
 }
 
-/// The run metric the ETL publishes (1 on failure) and the ETL-failure alarm watches.
-pub const ETL_FAILURE_METRIC: &str = "EtlRunFailed";
-
-/// The dimensions the ETL-failure alarm watches. CloudWatch keeps each dimension set apart,
-/// so the ETL publishes the failure with exactly these as well as per dataset and run.
-pub fn etl_failure_dimensions(project: &str) -> std::collections::BTreeMap<String, String> {
-    std::collections::BTreeMap::from([("Project".to_string(), project.to_string())])
-}
 
 pub type TargetResult<T> = Result<T, TargetError>;
 
@@ -70,6 +55,8 @@ pub trait Target: Send + Sync {
 #[derive(Clone)]
 pub struct RoleSession {
     pub role: String,
+    /// The platform's names, as the target found them (account and region included).
+    pub names: Names,
     pub principal_arn: String,
     /// Object storage per zone (`landing`, `raw`, `curated`, `trusted`): the URL DataFusion
     /// resolves (`scheme://bucket/`) and the store behind it.

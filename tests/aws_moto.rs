@@ -3,66 +3,11 @@
 //! parallel on one server. `scripts/test` installs the pinned moto into
 //! `~/.cache/dapgov/moto` (or set `DAPGOV_MOTO_VENV`).
 
-use std::io::{Read, Write};
-use std::path::PathBuf;
+mod common;
+
+use common::moto::{endpoint, venv};
+use common::{dapgov, repo, succeeded};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
-
-fn venv() -> PathBuf {
-    let v = std::env::var_os("DAPGOV_MOTO_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/dapgov/moto"));
-    assert!(
-        v.join("bin/moto_server").is_file(),
-        "no moto server at {}: run scripts/test (it installs moto[server]==5.1.22 there) or set DAPGOV_MOTO_VENV",
-        v.display()
-    );
-    v
-}
-
-fn http_ok(port: u16) -> bool {
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
-    let _ = s.write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
-    let mut buf = [0u8; 16];
-    s.read(&mut buf).is_ok_and(|n| buf[..n].starts_with(b"HTTP/1.0 200") || buf[..n].starts_with(b"HTTP/1.1 200"))
-}
-
-/// The endpoint of the shared emulator, started on first use.
-fn endpoint() -> &'static str {
-    static ENDPOINT: OnceLock<String> = OnceLock::new();
-    ENDPOINT.get_or_init(|| {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut cmd = Command::new(venv().join("bin/moto_server"));
-        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .env("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        // The server goes when the test binary goes.
-        unsafe {
-            use std::os::unix::process::CommandExt;
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-                Ok(())
-            });
-        }
-        // PR_SET_PDEATHSIG fires when the spawning *thread* ends: spawn from one that never does.
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            tx.send(cmd.spawn().map(|_| ())).unwrap();
-            loop {
-                std::thread::park();
-            }
-        });
-        rx.recv().unwrap().expect("start moto_server");
-        for _ in 0..200 {
-            if http_ok(port) {
-                return format!("http://127.0.0.1:{port}");
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        panic!("moto_server did not answer on port {port}");
-    })
-}
 
 struct Project {
     dir: tempfile::TempDir,
@@ -86,7 +31,7 @@ impl Project {
 
     /// With the environment's region set to `region` (the spec's is ca-central-1).
     fn run_in_region(&self, region: &str, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_dapgov"))
+        dapgov()
             .args(args)
             .current_dir(self.dir.path())
             .env("AWS_ENDPOINT_URL", endpoint())
@@ -99,9 +44,7 @@ impl Project {
     }
 
     fn ok(&self, args: &[&str]) -> String {
-        let o = self.run(args);
-        assert!(o.status.success(), "dapgov {args:?} failed:\n{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-        String::from_utf8(o.stdout).unwrap()
+        succeeded(self.run(args), &format!("dapgov {args:?}"))
     }
 
     /// Change the platform behind dapgov's back, with another client (boto3).
@@ -289,7 +232,7 @@ fn the_data_stages_run_as_the_etl_role_on_s3_with_kms_glue_and_cloudwatch() {
     // limit), so the guards on TLS and on the KMS key would refuse every object request. They
     // are lifted from the data zones here; the objects' keys are checked below instead.
     p.boto3("for zone in ('landing', 'raw', 'curated', 'trusted'):\n    c('s3').delete_bucket_policy(Bucket=f'{p}-{zone}-{acct}')");
-    let city = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/3-1-1-contact-centre-metrics.csv");
+    let city = repo("data/3-1-1-contact-centre-metrics.csv");
     let out = p.ok(&["etl", "run", "--input", city.to_str().unwrap(), "--dataset", "metrics"]);
     assert!(out.contains("raw      rows in     5585  out     5585") && out.contains("trusted.metrics_yearly: written"), "{out}");
     // The analyst reads trusted data through Glue and S3 with its own credentials.

@@ -1,0 +1,78 @@
+//! Control records: each resource of the platform as an Inventory record under `control/`.
+
+use crate::*;
+use dapgov_target::*;
+use dapgov_inventory::*;
+use dapgov_policy::Document;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+pub(crate) fn kind_dir(kind: ResourceKind) -> &'static str {
+    kind.as_str()
+}
+
+pub(crate) fn file_name(name: &str) -> String {
+    name.replace('%', "%25").replace('/', "%2F") + ".json"
+}
+
+pub(crate) fn name_of(file: &str) -> String {
+    file.trim_end_matches(".json").replace("%2F", "/").replace("%25", "%")
+}
+
+impl LocalTarget {
+    pub(crate) fn record_path(&self, kind: ResourceKind, name: &str) -> PathBuf {
+        self.shared.root.join("control").join(kind_dir(kind)).join(file_name(name))
+    }
+
+    pub(crate) fn records(&self, kind: ResourceKind) -> Vec<(String, Value)> {
+        let dir = self.shared.root.join("control").join(kind_dir(kind));
+        let Ok(rd) = std::fs::read_dir(&dir) else { return vec![] };
+        let mut out: Vec<(String, Value)> = rd
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+            .filter_map(|e| {
+                let v = serde_json::from_str(&std::fs::read_to_string(e.path()).ok()?).ok()?;
+                Some((name_of(&e.file_name().to_string_lossy()), v))
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    pub(crate) fn record(&self, kind: ResourceKind, name: &str) -> Option<Value> {
+        serde_json::from_str(&std::fs::read_to_string(self.record_path(kind, name)).ok()?).ok()
+    }
+
+    pub(crate) fn write_record(&self, kind: ResourceKind, name: &str, v: &Value) -> TargetResult<()> {
+        let path = self.record_path(kind, name);
+        std::fs::create_dir_all(path.parent().expect("has parent")).map_err(TargetError::other)?;
+        write_atomic(&path, serde_json::to_string_pretty(v).expect("serialize").as_bytes()).map_err(TargetError::other)
+    }
+
+    pub(crate) fn bucket_dir(&self, name: &str) -> PathBuf {
+        self.shared.root.join("buckets").join(name)
+    }
+
+    pub(crate) fn keys_by_id(&self) -> BTreeMap<String, KeyInfo> {
+        self.records(ResourceKind::Key)
+            .into_iter()
+            .filter_map(|(_, v)| {
+                let k: Key = serde_json::from_value(v).ok()?;
+                Some((
+                    k.key_id.clone()?,
+                    KeyInfo {
+                        key_id: k.key_id?,
+                        arn: k.arn?,
+                        policy: k.policy.as_ref().and_then(|p| Document::parse(p).ok()),
+                        state: k.state.unwrap_or_else(|| "Enabled".into()),
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    pub(crate) fn metrics_dir(&self) -> PathBuf {
+        self.shared.root.join("metrics")
+    }
+}

@@ -1,0 +1,86 @@
+//! Helpers shared by the end-to-end scenarios: the binary, the repository's files, a local
+//! platform, and the AWS API emulator.
+#![allow(dead_code)] // each scenario file uses a part
+
+pub mod moto;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The `dapgov` binary.
+pub fn dapgov() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_dapgov"))
+}
+
+/// A file of the repository, by its path from the root.
+pub fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)
+}
+
+/// The output of a command that must succeed, as text.
+pub fn succeeded(o: Output, what: &str) -> String {
+    assert!(o.status.success(), "{what} failed:\n{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).expect("utf-8 output")
+}
+
+/// A local platform in a fresh directory.
+pub struct Platform {
+    pub dir: tempfile::TempDir,
+}
+
+/// The City's daily metrics export.
+pub fn city_file() -> PathBuf {
+    repo("data/3-1-1-contact-centre-metrics.csv")
+}
+
+impl Platform {
+    /// `init` and `apply` in a fresh directory.
+    pub fn new() -> Self {
+        let p = Platform { dir: tempfile::tempdir().unwrap() };
+        p.ok(&["init"]);
+        p.ok(&["apply", "--auto-approve"]);
+        p
+    }
+
+    /// `dapgov ARGS` in the platform's directory, with the root secret from its state.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = dapgov();
+        c.args(args).current_dir(self.dir.path()).env_remove("DAPGOV_ROOT_SECRET");
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    pub fn ok(&self, args: &[&str]) -> String {
+        succeeded(self.run(args), &format!("dapgov {args:?}"))
+    }
+
+    pub fn state(&self) -> PathBuf {
+        self.dir.path().join(".dapgov")
+    }
+
+    pub fn load_city(&self) {
+        self.ok(&["etl", "run", "--input", city_file().to_str().unwrap(), "--dataset", "metrics"]);
+    }
+
+    pub fn edit_record(&self, kind: &str, name: &str, f: impl FnOnce(&mut serde_json::Value)) {
+        let path = self.state().join("control").join(kind).join(format!("{name}.json"));
+        let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        f(&mut v);
+        std::fs::write(&path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    }
+}
+
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = vec![];
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        if e.path().is_dir() {
+            out.extend(files_under(&e.path()));
+        } else {
+            out.push(e.path());
+        }
+    }
+    out
+}

@@ -1,0 +1,31 @@
+//! The demo a newcomer runs first: one command builds the platform, loads the City's data,
+//! audits and reports, and a second run changes nothing.
+
+mod common;
+
+use common::dapgov;
+
+#[test]
+fn demo_builds_loads_audits_and_reports_then_reruns_as_a_no_op() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    let run = || dapgov().args(["demo", "--dir", demo.to_str().unwrap()]).env_remove("DAPGOV_ROOT_SECRET").output().unwrap();
+    let o = run();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}\n{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("[8/8] five-pillar audit: 88 checks") && out.contains(", 0 failing,"), "{out}");
+    assert!(out.contains("trusted: daily_consolidated written"), "{out}");
+    for f in ["audit.html", "audit.json", "audit.csv", "audit.sarif", "profile-3-1-1-contact-centre-metrics.html", "profile-calls.json", "manifest-metrics.json", "manifest-calls.json"] {
+        assert!(demo.join("reports").join(f).is_file(), "reports/{f} missing\n{out}");
+    }
+    for announced in ["reports/audit.html", "reports/profile-calls.html", "reports/manifest-calls.json"] {
+        assert!(out.contains(announced), "{announced} not announced\n{out}");
+    }
+    let profile: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(demo.join("reports/profile-3-1-1-contact-centre-metrics.json")).unwrap()).unwrap();
+    let date = profile["columns"].as_array().unwrap().iter().find(|c| c["name"] == "date").unwrap();
+    assert_eq!(date["date_gaps"]["missing"], serde_json::json!(["2010-03-07", "2013-03-08"]));
+    let o = run();
+    let again = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success());
+    assert!(again.contains("0 to add, 0 to change") && again.matches("nothing to do").count() == 2, "{again}");
+}
