@@ -8,7 +8,7 @@ use crate::{AwsTarget, Clients};
 use aws_credential_types::Credentials;
 use dapgov_target::{CatalogService, KeyService, MetricDatum, MetricsSink, RoleSession, TargetError, TargetResult, ZoneStore};
 use dapgov_inventory::names::SERVICE_BUCKETS;
-use dapgov_inventory::{Column, GlueTable};
+use dapgov_inventory::{Column, DELTA_FORMAT, GlueTable};
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -185,19 +185,26 @@ impl CatalogService for AwsCatalog {
     async fn put_table(&self, database: &str, table: &GlueTable) -> TargetResult<()> {
         use aws_sdk_glue::types::{SerDeInfo, StorageDescriptor, TableInput};
         let (input_format, output_format, serde) = match table.format.as_str() {
-            "parquet" => (
+            // A Delta table's data files are Parquet.
+            "parquet" | DELTA_FORMAT => (
                 "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
                 "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
                 "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
             ),
             _ => ("org.apache.hadoop.mapred.TextInputFormat", "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat", "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe"),
         };
+        let delta = table.format == DELTA_FORMAT;
+        let mut serde_info = SerDeInfo::builder().serialization_library(serde);
+        if delta {
+            // Athena and Spark find a Delta table's files through its log, at `path`.
+            serde_info = serde_info.parameters("path", &table.location);
+        }
         let storage = StorageDescriptor::builder()
             .set_columns(Some(glue_columns(&table.columns)?))
             .location(&table.location)
             .input_format(input_format)
             .output_format(output_format)
-            .serde_info(SerDeInfo::builder().serialization_library(serde).build())
+            .serde_info(serde_info.build())
             .build();
         let mut input = TableInput::builder()
             .name(&table.name)
@@ -205,8 +212,11 @@ impl CatalogService for AwsCatalog {
             .storage_descriptor(storage)
             .set_partition_keys(Some(glue_columns(&table.partition_keys)?))
             .parameters("classification", &table.format);
-        // Athena finds year partitions by projection, so no partition needs registering per load.
-        if table.partition_keys.iter().any(|k| k.name == "year") {
+        if delta {
+            // Athena's native Delta Lake reader (`table_type`), Spark and Glue jobs (`provider`).
+            input = input.parameters("table_type", "DELTA").parameters("spark.sql.sources.provider", "delta");
+        } else if table.partition_keys.iter().any(|k| k.name == "year") {
+            // Athena finds year partitions by projection, so no partition needs registering per load.
             input = input
                 .parameters("projection.enabled", "true")
                 .parameters("projection.year.type", "integer")

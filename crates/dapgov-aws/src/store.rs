@@ -91,10 +91,13 @@ fn content_range(v: &str) -> Option<(std::ops::Range<u64>, u64)> {
     Some((a.parse().ok()?..b.parse::<u64>().ok()? + 1, total.parse().ok()?))
 }
 
+/// Streams handed out are fused: some readers (the Delta kernel's blocking iterators) poll a
+/// stream again after it ended, which an unfused `unfold` answers with a panic.
 fn body_stream(body: ByteStream) -> BoxStream<'static, object_store::Result<Bytes>> {
     stream::unfold(body, |mut b| async move {
         b.next().await.map(|r| (r.map_err(|e| object_store::Error::Generic { store: "S3", source: Box::new(e) }), b))
     })
+    .fuse()
     .boxed()
 }
 
@@ -178,6 +181,7 @@ impl ObjectStore for S3ZoneStore {
                 }
             })
             .try_flatten()
+            .fuse()
             .boxed()
     }
 

@@ -85,13 +85,17 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 1 } else { 0 });
         }
     };
+    // The Delta kernel logs, as errors, a table it looked for and did not find yet (dapgov
+    // creates it on first load), and the table writer warns that timestamps are kept to the
+    // microsecond (the Delta protocol's unit); what matters reaches the user as dapgov's error.
+    const QUIET_LIBRARIES: &str = "buoyant_kernel=off,deltalake_core::kernel::schema::cast=error";
     let level = match cli.verbose {
         0 => "warn",
         1 => "info",
         _ => "debug",
     };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("DAPGOV_LOG").unwrap_or_else(|_| level.into()))
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("DAPGOV_LOG").unwrap_or_else(|_| format!("{level},{QUIET_LIBRARIES}").into()))
         .with_writer(std::io::stderr)
         .init();
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

@@ -5,12 +5,13 @@
 pub mod ingest;
 pub mod pii;
 pub mod pii_eval;
+pub mod delta;
 mod pipeline;
 pub mod query;
 pub mod profile;
 pub mod sample;
 
-pub use pipeline::{Manifest, RunOptions, run};
+pub use pipeline::{LoadReport, Manifest, Rollback, RunOptions, history, rollback, run};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EtlError {
@@ -26,6 +27,10 @@ pub enum EtlError {
     Refused { role: String, statement: String },
     #[error("quality gate failed: {0}")]
     Gate(String),
+    /// A concurrent load changed what this commit read; the work can be redone on the new
+    /// version.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl EtlError {

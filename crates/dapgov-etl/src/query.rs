@@ -75,6 +75,15 @@ pub fn context(session: &RoleSession) -> Result<SessionContext, EtlError> {
 /// not read it gets the access error then, naming the action, resource and role.
 pub async fn register(ctx: &SessionContext, t: &GlueTable) -> Result<(), EtlError> {
     let Some((schema, name)) = t.name.split_once('_') else { return Ok(()) };
+    if t.format == crate::delta::FORMAT {
+        let location = url::Url::parse(&t.location).map_err(|e| EtlError::Engine(format!("table {}: {e}", t.name)))?;
+        let store = ctx.runtime_env().object_store(datafusion::execution::object_store::ObjectStoreUrl::parse(&location[..url::Position::BeforePath])?)?;
+        let mut columns = t.columns.clone();
+        columns.extend(t.partition_keys.iter().cloned());
+        let table = crate::delta::CatalogDeltaTable { url: t.location.clone(), store, schema: arrow_schema(&columns), version: None };
+        ctx.register_table(format!("{schema}.{name}"), Arc::new(table))?;
+        return Ok(());
+    }
     let url = ListingTableUrl::parse(&t.location)?;
     let mut opts = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
     if !t.partition_keys.is_empty() {
@@ -108,8 +117,12 @@ pub fn arrow_type(glue: &str) -> DataType {
 }
 
 fn file_schema(t: &GlueTable) -> datafusion::arrow::datatypes::SchemaRef {
+    arrow_schema(&t.columns)
+}
+
+fn arrow_schema(columns: &[dapgov_inventory::Column]) -> datafusion::arrow::datatypes::SchemaRef {
     use datafusion::arrow::datatypes::{Field, Schema};
-    Arc::new(Schema::new(t.columns.iter().map(|c| Field::new(&c.name, arrow_type(&c.data_type), true)).collect::<Vec<_>>()))
+    Arc::new(Schema::new(columns.iter().map(|c| Field::new(&c.name, arrow_type(&c.data_type), true)).collect::<Vec<_>>()))
 }
 
 /// DataFusion wraps store errors in layers of context; keep the part a user can act on.

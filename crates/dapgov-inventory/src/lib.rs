@@ -378,11 +378,14 @@ pub struct GlueDatabase {
     pub tables: Option<BTreeMap<String, GlueTable>>,
 }
 
+/// A catalog table whose location is a Delta Lake table (Parquet files and a commit log).
+pub const DELTA_FORMAT: &str = "delta";
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct GlueTable {
     pub name: String,
     pub location: String,
-    /// `parquet` or `csv`.
+    /// `delta` (`DELTA_FORMAT`), `parquet` or `csv`.
     pub format: String,
     pub columns: Vec<Column>,
     #[serde(default)]

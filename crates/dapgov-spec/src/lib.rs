@@ -122,6 +122,9 @@ impl Spec {
                     return Err((at(&["datasets", name, "date_column"]), format!("column `{d}` is not declared under [datasets.{name}.columns]")));
                 }
             }
+            if ds.load == Some(LoadMode::ReplacePartitions) && ds.date_column.is_none() {
+                return Err((at(&["datasets", name, "load"]), "`replace_partitions` replaces the days a delivery contains: set `date_column`, or use `append` or `replace`".into()));
+            }
             for (col, c) in &ds.columns {
                 if let Some(e) = c.pii {
                     if c.data_type != "string" {
@@ -190,6 +193,15 @@ mod tests {
         let err = Spec::parse(text, origin).unwrap_err().to_string();
         let line = text.lines().position(|l| l.starts_with(starts)).unwrap() + 1;
         (err, line)
+    }
+
+    #[test]
+    fn replacing_partitions_needs_a_date_column() {
+        let text = INIT_TEMPLATE.replacen("date_column = \"date\"\n", "", 1);
+        let (err, line) = error_at(&text, "dapgov.toml", "load = \"replace_partitions\"");
+        assert!(err.starts_with(&format!("dapgov.toml:{line}:1: `datasets.metrics.load`: `replace_partitions` replaces the days")), "{err}");
+        let spec = Spec::parse(INIT_TEMPLATE, "dapgov.toml").unwrap();
+        assert_eq!(spec.datasets["metrics"].load_mode(), LoadMode::ReplacePartitions);
     }
 
     #[test]

@@ -324,6 +324,41 @@ pub struct Dataset {
     /// Columns holding free text: scanned for PII in full rather than classified from a sample.
     #[serde(default)]
     pub free_text: Vec<String>,
+    /// How a delivery changes the dataset's tables (see `LoadMode`); by default
+    /// `replace_partitions` with a date column, else `replace`.
+    #[serde(default)]
+    pub load: Option<LoadMode>,
+}
+
+/// How a delivery changes a dataset's tables. Every load is a commit of the dataset's Delta
+/// tables, so the history keeps what each load did and any load can be undone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadMode {
+    /// A delivery replaces the days (of the date column) it contains and keeps all others: a
+    /// corrected delivery replaces exactly what it corrects.
+    ReplacePartitions,
+    /// A delivery adds its rows (event data delivered once, without overlap).
+    Append,
+    /// A delivery is the whole table (small reference tables).
+    Replace,
+}
+
+impl LoadMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoadMode::ReplacePartitions => "replace_partitions",
+            LoadMode::Append => "append",
+            LoadMode::Replace => "replace",
+        }
+    }
+}
+
+impl Dataset {
+    /// The declared load mode, else the default for the dataset's shape.
+    pub fn load_mode(&self) -> LoadMode {
+        self.load.unwrap_or(if self.date_column.is_some() { LoadMode::ReplacePartitions } else { LoadMode::Replace })
+    }
 }
 
 fn default_column_type() -> String {

@@ -83,10 +83,11 @@ pub fn table_parquet(ctx: &Ctx) -> Vec<Outcome> {
         if !matches!(ctx.table_zone(t), Some("curated" | "trusted")) || is_quarantine(t) {
             return Outcome::not_applicable(r, "only curated and trusted tables serve analysts");
         }
+        let columnar = matches!(t.format.as_str(), "parquet" | dapgov_inventory::DELTA_FORMAT);
         Outcome::verdict(
             r,
-            (t.format != "parquet").then(|| format!("stored as {}: queries scan every byte of every column", t.format)),
-            "stored as Parquet (columnar, compressed)",
+            (!columnar).then(|| format!("stored as {}: queries scan every byte of every column", t.format)),
+            format!("stored as {} (Parquet: columnar, compressed)", if t.format == dapgov_inventory::DELTA_FORMAT { "a Delta Lake table" } else { "Parquet" }),
         )
     })
 }

@@ -16,6 +16,27 @@ pub enum EtlCommand {
         #[arg(long)]
         force: bool,
     },
+    /// The loads of a dataset's table, oldest first: version, time, operation, input file and
+    /// its sha256, rows added and removed, run and role.
+    History {
+        /// A dataset (or, with --zone trusted, a trusted table).
+        dataset: String,
+        #[arg(long, default_value = "curated", value_parser = ["raw", "quarantine", "curated", "trusted"])]
+        zone: String,
+        #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+        format: String,
+    },
+    /// Undo loads: restore a dataset's table to an earlier version (as a new version, so the
+    /// history keeps what was undone). After a curated rollback the trusted tables that read
+    /// the dataset are rebuilt from the restored data.
+    Rollback {
+        dataset: String,
+        /// The version to return to (see `dapgov etl history`).
+        #[arg(long)]
+        to: u64,
+        #[arg(long, default_value = "curated", value_parser = ["raw", "quarantine", "curated", "trusted"])]
+        zone: String,
+    },
     /// The data-quality profile of a file (types, empties, ranges, invalid values, date gaps,
     /// personal information), written as JSON and HTML. Needs no platform.
     Profile {
@@ -30,6 +51,8 @@ pub enum EtlCommand {
 pub async fn run(ctx: &Context, cmd: EtlCommand) -> anyhow::Result<u8> {
     let (input, dataset, force) = match cmd {
         EtlCommand::Run { input, dataset, force } => (input, dataset, force),
+        EtlCommand::History { dataset, zone, format } => return history(ctx, &dataset, &zone, &format).await,
+        EtlCommand::Rollback { dataset, to, zone } => return rollback(ctx, &dataset, to, &zone).await,
         EtlCommand::Profile { path, out } => {
             let (p, written) = profile(&path, &out)?;
             print_profile(&p);
@@ -64,6 +87,16 @@ pub async fn run(ctx: &Context, cmd: EtlCommand) -> anyhow::Result<u8> {
     for (stage, c) in in_order.chain(m.stages.iter().filter(|(s, _)| !DATA_ZONES.contains(&s.as_str()))) {
         println!("  {stage:<8} rows in {:>8}  out {:>8}  quarantined {:>6}", c.rows_in, c.rows_out, c.rows_quarantined);
     }
+    let l = &m.load;
+    if let Some(version) = l.curated_version {
+        let what = match l.mode.as_str() {
+            "replace_partitions" => format!("{} day(s) delivered: {} row(s) replaced, {} added", l.days, l.rows_replaced, l.rows_added),
+            "replace" => format!("table replaced: {} row(s) out, {} in", l.rows_replaced, l.rows_added),
+            _ => format!("{} row(s) appended", l.rows_added),
+        };
+        let retried = if l.retries > 0 { format!(" (retried {} time(s): a concurrent load committed first)", l.retries) } else { String::new() };
+        println!("  load     {}: {what}; curated is at version {version}{retried}", l.mode);
+    }
     for (rule, n) in &m.quarantine_reasons {
         println!("  quarantined by {rule}: {n}");
     }
@@ -81,6 +114,47 @@ pub async fn run(ctx: &Context, cmd: EtlCommand) -> anyhow::Result<u8> {
     }
     for w in &m.warnings {
         println!("  warning: {w}");
+    }
+    Ok(0)
+}
+
+async fn history(ctx: &Context, dataset: &str, zone: &str, format: &str) -> anyhow::Result<u8> {
+    let l = ctx.open(false).await?;
+    let session = l.target.session(&l.spec.platform.name, "etl").await?;
+    let commits = dapgov_etl::history(&session, zone, dataset).await?;
+    if format == "json" {
+        println!("{}", serde_json::to_string_pretty(&commits)?);
+        return Ok(0);
+    }
+    println!("{:>7}  {:<20}  {:<8}  {:>9}  {:>9}  {:<18}  {:<28}  {:<12}  role", "version", "time", "op", "added", "removed", "run", "input", "sha256");
+    let count = |n: Option<u64>| n.map(|n| n.to_string()).unwrap_or_else(|| "-".into());
+    for c in &commits {
+        let field = |k: &str| c.load.get(k).and_then(|v| v.as_str()).unwrap_or("-").to_string();
+        let sha = field("sha256");
+        let role = field("role");
+        println!(
+            "{:>7}  {:<20}  {:<8}  {:>9}  {:>9}  {:<18}  {:<28}  {:<12}  {}",
+            c.version,
+            c.time,
+            c.operation,
+            count(c.rows_added),
+            count(c.rows_removed),
+            field("run_id"),
+            field("input"),
+            &sha[..sha.len().min(12)],
+            role.split('/').nth(1).unwrap_or(&role)
+        );
+    }
+    Ok(0)
+}
+
+async fn rollback(ctx: &Context, dataset: &str, to: u64, zone: &str) -> anyhow::Result<u8> {
+    let l = ctx.open(false).await?;
+    let session = l.target.session(&l.spec.platform.name, "etl").await?;
+    let r = dapgov_etl::rollback(&session, &l.spec, zone, dataset, to).await.with_context(|| format!("rollback of {zone}.{dataset} to version {to}"))?;
+    println!("Restored {} to version {} (committed as version {})", r.table, r.restored_version, r.new_version);
+    for (t, status) in &r.trusted {
+        println!("  trusted.{t}: {status}");
     }
     Ok(0)
 }

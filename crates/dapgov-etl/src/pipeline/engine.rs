@@ -106,23 +106,6 @@ pub(super) async fn write_parquet(df: DataFrame, url: &str, partition_by_year: b
     Ok(())
 }
 
-/// Write a DataFrame as Parquet, then its CSV copy from the Parquet written, so the query (and
-/// any redaction in it) runs once.
-pub(super) async fn write_outputs(ctx: &SessionContext, df: DataFrame, url: &str, csv_url: &str, partition_by_year: bool) -> Result<(), EtlError> {
-    let schema = df.schema().as_arrow().clone();
-    write_parquet(df, url, partition_by_year).await?;
-    let mut read = ParquetReadOptions::default();
-    let file_schema = if partition_by_year {
-        read = read.table_partition_cols(vec![("year".into(), DataType::Int32)]);
-        datafusion::arrow::datatypes::Schema::new(schema.fields().iter().filter(|f| f.name() != "year").cloned().collect::<Vec<_>>())
-    } else {
-        schema
-    };
-    let written = ctx.read_parquet(url, read.schema(&file_schema)).await?;
-    written.write_csv(csv_url, DataFrameWriteOptions::new(), None).await?;
-    Ok(())
-}
-
 /// Write a DataFrame as Parquet under `name` in the run's staging prefix and register it as a
 /// table of that name, so later steps read it back instead of recomputing it. Returns its rows.
 pub(super) async fn stage(ctx: &SessionContext, raw: &ZoneStore, staging: &str, name: &str, df: DataFrame) -> Result<u64, EtlError> {

@@ -19,6 +19,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::time::Instant;
+use stages::CSV_COPIES;
 use storage::{clear_prefix, hash_file, zone};
 
 pub struct RunOptions<'a> {
@@ -56,6 +57,24 @@ pub struct Manifest {
     pub pii_columns: BTreeMap<String, String>,
     pub trusted: BTreeMap<String, String>,
     pub warnings: Vec<String>,
+    /// What the load did to curated (empty when the gates kept it out).
+    pub load: LoadReport,
+}
+
+/// What one load did to a dataset's curated table.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LoadReport {
+    /// The spec's `load` (`replace_partitions`, `append` or `replace`).
+    pub mode: String,
+    /// Days delivered (and replaced where curated had them), for `replace_partitions`.
+    pub days: u64,
+    pub rows_added: u64,
+    /// Rows of curated the load replaced.
+    pub rows_replaced: u64,
+    /// The curated table's version the load committed.
+    pub curated_version: Option<u64>,
+    /// Times the commit was retried because a concurrent load committed first.
+    pub retries: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -133,29 +152,29 @@ async fn run_stages(session: &RoleSession, spec: &Spec, names: &Names, opts: &Ru
         input: InputInfo { file: file_name.clone(), sha256: sha.clone(), bytes: size, landing_object: String::new() },
         ..Default::default()
     };
+    // The same input, with the same configuration, as the dataset's newest load is a no-op.
+    // Any other is loaded, an earlier delivery again after another one included (A, B, A):
+    // it replaces what it delivers, as a person would expect.
+    let newest = crate::delta::latest_info(&crate::delta::open(curated, opts.dataset).await?).await?;
+    let newest_run = newest.as_ref().and_then(|i| i["run_id"].as_str()).map(|r| r.split('-').next().unwrap_or(r).to_string());
+    if newest_run.as_deref() == Some(run_id.as_str()) && !opts.force {
+        m.run_id = run_id;
+        m.no_op = true;
+        return Ok(m);
+    }
     if curated.store.head(&manifest_path(&run_id)).await.is_ok() {
-        if !opts.force {
-            m.run_id = run_id;
-            m.no_op = true;
-            return Ok(m);
-        }
         run_id = format!("{run_id}-{}", chrono::Utc::now().format("%Y%m%d%H%M%S"));
     }
     m.run_id = run_id.clone();
 
-    // This run's output prefixes hold nothing published (its manifest does not exist), so
+    // This run's own prefixes hold nothing published (its manifest does not exist), so
     // anything there is left by an attempt that was killed: clear it rather than read it back.
+    // (A killed commit leaves the tables at their last version; files it wrote but did not
+    // commit are never read.)
     let staging = format!("_staging/{}/v={run_id}/", opts.dataset);
-    let mut leftovers = vec![
-        (raw, staging.clone()),
-        (raw, format!("{}/v={run_id}/", opts.dataset)),
-        (raw, format!("quarantine/{}/v={run_id}/", opts.dataset)),
-        (curated, format!("{}/v={run_id}/", opts.dataset)),
-        (curated, format!("{}/v={run_id}-csv/", opts.dataset)),
-    ];
+    let mut leftovers = vec![(raw, staging.clone()), (curated, format!("{CSV_COPIES}/{}/{run_id}/", opts.dataset))];
     for t in spec.trusted.iter().filter(|t| t.inputs.iter().any(|i| i == opts.dataset)) {
-        leftovers.push((trusted, format!("{}/v={run_id}/", t.name)));
-        leftovers.push((trusted, format!("{}/v={run_id}-csv/", t.name)));
+        leftovers.push((trusted, format!("{CSV_COPIES}/{}/{run_id}/", t.name)));
     }
     for (zone, prefix) in &leftovers {
         clear_prefix(zone, prefix).await?;
@@ -166,4 +185,55 @@ async fn run_stages(session: &RoleSession, spec: &Spec, names: &Names, opts: &Ru
     let m = result?;
     cleared?;
     Ok(m)
+}
+/// A dataset's table by zone: `raw`, `quarantine` and `curated` name the dataset's tables,
+/// `trusted` a trusted table by its name. Returns the zone store and the table's path.
+fn table_of<'a>(session: &'a RoleSession, zone_name: &str, name: &str) -> Result<(&'a dapgov_target::ZoneStore, String), EtlError> {
+    match zone_name {
+        "raw" => Ok((zone(session, "raw")?, name.to_string())),
+        "quarantine" => Ok((zone(session, "raw")?, format!("quarantine/{name}"))),
+        "curated" => Ok((zone(session, "curated")?, name.to_string())),
+        "trusted" => Ok((zone(session, "trusted")?, name.to_string())),
+        other => Err(EtlError::Engine(format!("no zone `{other}` holds tables: use raw, quarantine, curated or trusted"))),
+    }
+}
+
+/// The commits of a table, oldest first: what each load (or rollback) did, when and as whom.
+pub async fn history(session: &RoleSession, zone_name: &str, name: &str) -> Result<Vec<crate::delta::Commit>, EtlError> {
+    let (store, path) = table_of(session, zone_name, name)?;
+    let table = crate::delta::open(store, &path).await?;
+    if table.version().is_none() {
+        return Err(EtlError::Engine(format!("{zone_name}.{name} has no loads yet; run `dapgov etl run --dataset {name}` first")));
+    }
+    crate::delta::history(&table).await
+}
+
+/// What a rollback did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rollback {
+    pub table: String,
+    pub restored_version: u64,
+    /// The version the restore committed (the history keeps what it undid).
+    pub new_version: u64,
+    pub trusted: BTreeMap<String, String>,
+}
+
+/// Restore a dataset's table to `version`, as a new commit; after a curated rollback the
+/// trusted tables that read the dataset are rebuilt from the restored data.
+pub async fn rollback(session: &RoleSession, spec: &Spec, zone_name: &str, dataset: &str, version: u64) -> Result<Rollback, EtlError> {
+    if zone_name != "trusted" && !spec.datasets.contains_key(dataset) {
+        return Err(EtlError::UnknownDataset(dataset.into()));
+    }
+    let (store, path) = table_of(session, zone_name, dataset)?;
+    let table = crate::delta::open(store, &path).await?;
+    let run_id = format!("rollback-{}", chrono::Utc::now().format("%Y%m%d%H%M%S"));
+    let info = serde_json::json!({"run_id": run_id, "rollback_to": version, "role": session.principal_arn});
+    let restored = crate::delta::restore(table, version, &info).await?;
+    let mut report = Rollback { table: format!("{zone_name}.{dataset}"), restored_version: version, new_version: restored.version().unwrap_or_default(), trusted: BTreeMap::new() };
+    if zone_name == "curated" {
+        let ctx = crate::query::context(session)?;
+        let rebuilt = stages::rebuild_trusted(&ctx, session, spec, &session.names.glue_database(), dataset, &run_id, &info).await?;
+        report.trusted = rebuilt.into_iter().map(|(name, (status, _))| (name, status)).collect();
+    }
+    Ok(report)
 }

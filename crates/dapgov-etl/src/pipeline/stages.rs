@@ -1,19 +1,21 @@
 //! The stages of a run, in order, around the `Run` they share: each reads what the spec and
 //! the stages before it decided and records what it did in the manifest.
 
-use super::engine::{count, count_pii, counts, register_udfs, stage, string_values, write_outputs, write_parquet};
+use super::engine::{count, count_pii, counts, register_udfs, stage, string_values, write_parquet};
 use super::sql::{self, columns_of, ident, is_text, lit, typed_expr};
 use super::storage::{stage_source, upload, zone};
 use super::{Manifest, RunOptions, StageCounts, failpoint};
 use crate::pii::{self, Redactor};
+use crate::delta::{self, Load};
 use crate::{EtlError, ingest, query};
 use dapgov_target::RoleSession;
 use dapgov_inventory::{Column, GlueTable};
-use dapgov_spec::{Dataset, RuleAction, Spec};
+use dapgov_spec::{Dataset, LoadMode, RuleAction, Spec};
 use datafusion::arrow::array::AsArray;
 use datafusion::arrow::datatypes::Schema;
 use datafusion::object_store::path::Path as StorePath;
 use datafusion::object_store::{ObjectStoreExt, PutPayload};
+use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::prelude::*;
 use std::sync::Arc;
 use std::time::Instant;
@@ -38,14 +40,13 @@ pub(super) struct Run<'a> {
     pub m: Manifest,
 }
 
-/// Raw as written: the source's columns, where raw lives, and what typing set aside.
+/// Raw as staged for this load (`raw_new`): the source's columns, the table it is appended
+/// to, and what typing set aside.
 struct Raw {
     cols: Vec<String>,
-    url: String,
     table: GlueTable,
     schema: Schema,
     rows_in: u64,
-    quarantine_url: String,
     /// The quarantine's parts so far, as SQL (type and shape failures); the rules add theirs.
     quarantine_parts: Vec<String>,
     /// Every source column cast to text, as the quarantine keeps them.
@@ -58,14 +59,32 @@ struct Protection {
     dropped: Vec<String>,
 }
 
-/// Curated as written.
+/// Curated as staged for this load (`curated_new`), and the table it is committed to.
 struct Curated {
-    url: String,
     table: GlueTable,
     schema: Schema,
     quarantine_table: GlueTable,
     rows_out: u64,
 }
+
+/// Where each load's CSV copies are written in the curated and trusted zones
+/// (`_csv/<table>/<run id>/`): the City's deliverable, beside the tables.
+pub const CSV_COPIES: &str = "_csv";
+
+/// The columns quarantine adds to the values as received: where a row came from, why it was
+/// set aside, the record as written (for a row that did not fit the header), and its load.
+const QUARANTINE_COLUMNS: [(&str, &str); 7] =
+    [("_source_row", "bigint"), ("_rule", "string"), ("_reason", "string"), ("_record", "string"), ("_run_id", "string"), ("_source_file", "string"), ("_source_sha256", "string")];
+
+/// Commit `df` to the Delta table at `path` in `zone`; returns the version committed.
+async fn commit(ctx: &SessionContext, zone: &dapgov_target::ZoneStore, path: &str, df: DataFrame, load: &Load, partition_by: &[String], info: &serde_json::Value) -> Result<u64, EtlError> {
+    let table = delta::open(zone, path).await?;
+    let written = delta::write(ctx, table, df, load, partition_by, info).await?;
+    Ok(written.version().unwrap_or_default())
+}
+
+/// Times a trusted table is rebuilt when concurrent loads keep committing first.
+const MAX_REBUILDS: usize = 5;
 
 /// Only rows that fail no check reach curated.
 const PASSES: &str = "_rule IS NULL";
@@ -82,6 +101,10 @@ fn year_partition(p: bool) -> Vec<Column> {
     if p { vec![Column { name: "year".into(), data_type: "int".into() }] } else { vec![] }
 }
 
+fn year_columns(p: bool) -> Vec<String> {
+    year_partition(p).into_iter().map(|c| c.name).collect()
+}
+
 impl Run<'_> {
     pub(super) async fn execute(mut self) -> Result<Manifest, EtlError> {
         let landing_key = self.landing().await?;
@@ -93,17 +116,13 @@ impl Run<'_> {
         let protection = self.protect_pii(&ctx, &raw, &redactor).await?;
         let curated = self.curated(&ctx, &raw, &protection, quarantined).await?;
         let gate_failures = self.gates(&ctx, &raw, &curated).await?;
-        self.publish(raw, &curated, gate_failures.is_empty()).await?;
+        self.publish(&ctx, raw, &curated, gate_failures.is_empty()).await?;
         self.trusted(&ctx, &gate_failures).await?;
         self.finish(gate_failures).await
     }
 
     fn progress(&self, what: &str) {
         (self.opts.progress)(what)
-    }
-
-    fn run_id(&self) -> String {
-        self.m.run_id.clone()
     }
 
     /// Landing: the file as received, never changed afterwards.
@@ -150,7 +169,7 @@ impl Run<'_> {
     /// Raw: typed, with lineage; values that do not parse send their row to quarantine.
     async fn raw(&mut self, ctx: &SessionContext, cols: Vec<String>) -> Result<Raw, EtlError> {
         self.progress("raw: typing and lineage");
-        let (ds, dataset, run_id) = (self.ds, self.opts.dataset, self.run_id());
+        let (ds, dataset) = (self.ds, self.opts.dataset);
         let raw = zone(self.session, "raw")?;
         let loaded_at = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
         let mut select = vec![];
@@ -173,7 +192,7 @@ impl Run<'_> {
         );
         let any_fail = if type_fails.is_empty() { "FALSE".to_string() } else { type_fails.iter().map(|f| f.2.clone()).collect::<Vec<_>>().join(" OR ") };
         let raw_df = ctx.sql(&format!("SELECT {}, {lineage} FROM source WHERE _shape IS NULL AND NOT ({any_fail})", select.join(", "))).await?;
-        let url = format!("{}{dataset}/v={run_id}/", raw.url);
+        let url = format!("{}{}raw/", raw.url, self.staging);
         write_parquet(raw_df, &url, false).await?;
         let reason = if type_fails.is_empty() {
             "''".to_string()
@@ -201,16 +220,26 @@ impl Run<'_> {
         self.m.stages.insert("raw".into(), StageCounts { rows_in, rows_out: rows_in - q_type - q_shape, rows_quarantined: q_type + q_shape });
         ctx.register_parquet("raw_new", &url, ParquetReadOptions::default()).await?;
         let schema = ctx.table("raw_new").await?.schema().as_arrow().clone();
-        let table = GlueTable { name: format!("raw_{dataset}"), location: url.clone(), format: "parquet".into(), columns: columns_of(&schema, &[]), partition_keys: vec![] };
-        Ok(Raw { cols, url, table, schema, rows_in, quarantine_url: format!("{}quarantine/{dataset}/v={run_id}/", raw.url), quarantine_parts, all_text })
+        let table = GlueTable { name: format!("raw_{dataset}"), location: delta::table_url(raw, dataset), format: delta::FORMAT.into(), columns: columns_of(&schema, &[]), partition_keys: vec![] };
+        Ok(Raw { cols, table, schema, rows_in, quarantine_parts, all_text })
     }
 
     /// Schema drift against the previous load: reported, never silently shifted (columns
     /// are always selected by name).
+    /// The tables keep every load, so a delivery may add a column (added to the tables,
+    /// empty for earlier loads) but not remove or retype a declared one: that is refused before
+    /// anything is committed.
     async fn drift(&mut self, raw: &Raw) -> Result<(), EtlError> {
         let previous = self.session.catalog.tables(self.database).await?.into_iter().find(|t| t.name == raw.table.name);
-        if let Some(prev) = previous {
-            self.m.schema_drift.extend(sql::schema_drift(&prev.columns, &raw.table.columns));
+        let Some(prev) = previous else { return Ok(()) };
+        self.m.schema_drift.extend(sql::schema_drift(&prev.columns, &raw.table.columns));
+        for c in prev.columns.iter().filter(|c| self.ds.columns.contains_key(&c.name)) {
+            let problem = match raw.table.columns.iter().find(|n| n.name == c.name) {
+                None => format!("declared column `{}` is missing", c.name),
+                Some(n) if n.data_type != c.data_type => format!("declared column `{}` is {} where the table holds {}", c.name, n.data_type, c.data_type),
+                Some(_) => continue,
+            };
+            return Err(EtlError::input(&self.origin, format!("{problem}; the dataset's tables keep every earlier load, so nothing was committed. Deliver the column as before, or declare the change in dapgov.toml under a new dataset")));
         }
         Ok(())
     }
@@ -255,7 +284,7 @@ impl Run<'_> {
         let all_text = &raw.all_text;
         raw.quarantine_parts.push(format!("SELECT {all_text}, _source_row, _rule, _reason, CAST(NULL AS VARCHAR) AS _record FROM checked WHERE _rule IS NOT NULL"));
         let quarantine = ctx.sql(&raw.quarantine_parts.join(" UNION ALL ")).await?;
-        write_parquet(quarantine, &raw.quarantine_url, false).await?;
+        stage(ctx, raw_zone, staging, "quarantine_new", quarantine).await?;
         let warn_rules: Vec<_> = ds.rules.iter().filter(|r| r.action == RuleAction::Warn).collect();
         if !warn_rules.is_empty() {
             let sums = warn_rules.iter().map(|r| format!("COALESCE(SUM(CASE WHEN COALESCE(({}), FALSE) THEN 0 ELSE 1 END), 0)", r.check)).collect::<Vec<_>>().join(", ");
@@ -312,7 +341,7 @@ impl Run<'_> {
 
     /// Curated: the rows that passed, PII protected, derived metrics, a `year` partition.
     async fn curated(&mut self, ctx: &SessionContext, raw: &Raw, protection: &Protection, quarantined: u64) -> Result<Curated, EtlError> {
-        let (ds, dataset, run_id) = (self.ds, self.opts.dataset, self.run_id());
+        let (ds, dataset) = (self.ds, self.opts.dataset);
         let curated = zone(self.session, "curated")?;
         let mut select = vec![];
         for f in raw.schema.fields() {
@@ -337,34 +366,34 @@ impl Run<'_> {
         if rows_out + quarantined != typed {
             return Err(EtlError::Engine(format!("curated would keep {rows_out} and quarantine {quarantined} of {typed} rows; refusing to lose rows")));
         }
-        let url = format!("{}{dataset}/v={run_id}/", curated.url);
         let partitioned = ds.date_column.is_some();
         let schema = df.schema().as_arrow().clone();
-        write_outputs(ctx, df, &url, &format!("{}{dataset}/v={run_id}-csv/", curated.url), partitioned).await?;
+        stage(ctx, zone(self.session, "raw")?, self.staging, "curated_new", df).await?;
         self.m.stages.insert("curated".into(), StageCounts { rows_in: typed, rows_out, rows_quarantined: quarantined });
         self.m.schema = columns_of(&schema, &[]);
         let table = GlueTable {
             name: format!("curated_{dataset}"),
-            location: url.clone(),
-            format: "parquet".into(),
+            location: delta::table_url(curated, dataset),
+            format: delta::FORMAT.into(),
             columns: columns_of(&schema, if partitioned { &["year"] } else { &[] }),
             partition_keys: year_partition(partitioned),
         };
+        let raw_zone = zone(self.session, "raw")?;
         let quarantine_table = GlueTable {
             name: format!("quarantine_{dataset}"),
-            location: raw.quarantine_url.clone(),
-            format: "parquet".into(),
+            location: delta::table_url(raw_zone, &format!("quarantine/{dataset}")),
+            format: delta::FORMAT.into(),
             // The values as received, then where they came from, why they were set aside and,
             // for a record that did not fit the header, the record as written.
             columns: raw
                 .cols
                 .iter()
                 .map(|c| Column { name: c.clone(), data_type: "string".into() })
-                .chain([("_source_row", "bigint"), ("_rule", "string"), ("_reason", "string"), ("_record", "string")].map(|(n, t)| Column { name: n.into(), data_type: t.into() }))
+                .chain(QUARANTINE_COLUMNS.map(|(n, t)| Column { name: n.into(), data_type: t.into() }))
                 .collect(),
             partition_keys: vec![],
         };
-        Ok(Curated { url, table, schema, quarantine_table, rows_out })
+        Ok(Curated { table, schema, quarantine_table, rows_out })
     }
 
     /// Trusted's gates: completeness, and a second PII scan of curated with the same rules
@@ -378,8 +407,7 @@ impl Run<'_> {
             failures.push(format!("completeness {completeness:.4} is below {min} ({rows_out} of {rows_in} rows reached curated)"));
         }
         self.progress("trusted: scanning curated for PII left");
-        // Read back as written, through the role's store, as analysts will read it.
-        query::register(ctx, &curated.table).await?;
+        // The load's curated rows read back as staged, through the role's store.
         let text_cols: Vec<String> = curated.schema.fields().iter().filter(|f| is_text(f.data_type())).map(|f| f.name().clone()).collect();
         // Identifiers hide in columns typed as numbers too (a SIN column declared bigint): one
         // that reads as personal information, whole, fails the gate; it is declared as text
@@ -387,7 +415,7 @@ impl Run<'_> {
         let number_cols: Vec<String> = curated.schema.fields().iter().filter(|f| f.data_type().is_integer()).map(|f| f.name().clone()).collect();
         if !text_cols.is_empty() {
             let list = text_cols.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
-            let left = count_pii(ctx, &format!("SELECT {list} FROM curated.{}", self.opts.dataset)).await?;
+            let left = count_pii(ctx, &format!("SELECT {list} FROM curated_new")).await?;
             if !left.is_empty() {
                 failures.push(format!("a second scan found PII left in curated: {}", left.iter().map(|(e, n)| format!("{} {n}", e.name())).collect::<Vec<_>>().join(", ")));
             }
@@ -395,7 +423,7 @@ impl Run<'_> {
         // One sample of both kinds of column, for the same column rules as the first pass.
         if !text_cols.is_empty() || !number_cols.is_empty() {
             let list = text_cols.iter().map(|c| ident(c)).chain(number_cols.iter().map(|c| format!("CAST({} AS VARCHAR) AS {}", ident(c), ident(c)))).collect::<Vec<_>>().join(", ");
-            let sample = ctx.sql(&format!("SELECT {list} FROM curated.{} LIMIT {SAMPLE_ROWS}", self.opts.dataset)).await?.collect().await?;
+            let sample = ctx.sql(&format!("SELECT {list} FROM curated_new LIMIT {SAMPLE_ROWS}")).await?.collect().await?;
             for (c, e) in number_cols.iter().filter_map(|c| Some((c, classify(&sample, c)?))) {
                 failures.push(format!("column `{c}` in curated is typed as a number but holds {} values; declare it `{{ type = \"string\", pii = \"{}\" }}`", e.name(), e.name()));
             }
@@ -406,80 +434,114 @@ impl Run<'_> {
         Ok(failures)
     }
 
-    /// Publish by pointing the catalog at the new versions: raw and quarantine (the etl
-    /// role's, to investigate a run), and curated only when every gate passed, so nothing
-    /// reaches the analyst before then; the catalog keeps serving the previous curated.
-    async fn publish(&mut self, raw: Raw, curated: &Curated, gates_passed: bool) -> Result<(), EtlError> {
+    /// Publish by committing the load to the dataset's tables: raw and quarantine keep every
+    /// delivery (appended, the etl role's, to investigate a load); curated takes the load only
+    /// when every gate passed, as the spec's `load` says, so nothing reaches the analyst before
+    /// then. Each commit is atomic; the catalog names the tables, not their versions.
+    async fn publish(&mut self, ctx: &SessionContext, raw: Raw, curated: &Curated, gates_passed: bool) -> Result<(), EtlError> {
         self.progress("publishing");
         failpoint("before-publish");
-        let mut tables = vec![&raw.table, &curated.quarantine_table];
+        let (dataset, info) = (self.opts.dataset, self.load_info());
+        let (raw_zone, curated_zone) = (zone(self.session, "raw")?, zone(self.session, "curated")?);
+        let raw_version = commit(ctx, raw_zone, dataset, ctx.table("raw_new").await?, &Load::Append, &[], &info).await?;
+        let lineage = format!(
+            "SELECT *, {} AS _run_id, {} AS _source_file, {} AS _source_sha256 FROM quarantine_new",
+            lit(&self.m.run_id),
+            lit(&self.m.input.file),
+            lit(&self.m.input.sha256)
+        );
+        let quarantine_version = commit(ctx, raw_zone, &format!("quarantine/{dataset}"), ctx.sql(&lineage).await?, &Load::Append, &[], &info).await?;
+        let mut tables = vec![(&raw.table, "raw", raw_version), (&curated.quarantine_table, "quarantine", quarantine_version)];
         if gates_passed {
-            tables.push(&curated.table);
+            let load = self.curated_load(ctx, curated).await?;
+            let partition_by = year_columns(!curated.table.partition_keys.is_empty());
+            let version = commit(ctx, curated_zone, dataset, ctx.table("curated_new").await?, &load, &partition_by, &info).await?;
+            self.m.load.curated_version = Some(version);
+            self.m.load.retries = delta::retries_of_newest(&delta::open(curated_zone, dataset).await?).await?;
+            // The City's CSV copy of what each load delivered.
+            let csv = format!("{}{CSV_COPIES}/{dataset}/{}/", curated_zone.url, self.m.run_id);
+            ctx.table("curated_new").await?.write_csv(&csv, DataFrameWriteOptions::new(), None).await?;
+            self.m.outputs.insert("curated_csv".into(), csv);
+            tables.push((&curated.table, "curated", version));
         }
-        for t in tables {
+        for (t, what, version) in tables {
             self.session.catalog.put_table(self.database, t).await?;
-        }
-        self.m.outputs.insert("raw".into(), raw.url);
-        self.m.outputs.insert("quarantine".into(), raw.quarantine_url);
-        if gates_passed {
-            self.m.outputs.insert("curated".into(), curated.url.clone());
+            self.m.outputs.insert(what.into(), format!("{} (version {version})", t.location));
         }
         Ok(())
+    }
+
+    /// What a commit records of the load, for `etl history`.
+    fn load_info(&self) -> serde_json::Value {
+        serde_json::json!({
+            "run_id": self.m.run_id,
+            "input": self.m.input.file,
+            "sha256": self.m.input.sha256,
+            "role": self.session.principal_arn,
+            "load": self.ds.load_mode().as_str(),
+        })
+    }
+
+    /// How this load changes curated: the spec's `load`; for `replace_partitions`, the days
+    /// it delivers (a typed predicate, so only files holding those days are rewritten).
+    async fn curated_load(&mut self, ctx: &SessionContext, curated: &Curated) -> Result<Load, EtlError> {
+        let mode = self.ds.load_mode();
+        self.m.load.mode = mode.as_str().into();
+        self.m.load.rows_added = curated.rows_out;
+        let load = match mode {
+            LoadMode::Append => Load::Append,
+            LoadMode::Replace => Load::Replace,
+            LoadMode::ReplacePartitions => {
+                let dc = self.ds.date_column.as_deref().ok_or_else(|| EtlError::Engine("replace_partitions needs a date column".into()))?;
+                let as_text = ctx.sql(&format!("SELECT DISTINCT CAST({} AS VARCHAR) AS d FROM curated_new WHERE {} IS NOT NULL", ident(dc), ident(dc))).await?.collect().await?;
+                let days = string_values(&as_text, "d");
+                let is_date = curated.schema.field_with_name(dc).is_ok_and(|f| f.data_type() == &datafusion::arrow::datatypes::DataType::Date32);
+                let mut terms = vec![];
+                if !days.is_empty() {
+                    let values = days.iter().map(|d| if is_date { format!("DATE {}", lit(d)) } else { lit(d) }).collect::<Vec<_>>().join(", ");
+                    terms.push(if is_date { format!("{} IN ({values})", ident(dc)) } else { format!("CAST({} AS VARCHAR) IN ({values})", ident(dc)) });
+                }
+                if count(ctx, &format!("SELECT COUNT(*) FROM curated_new WHERE {} IS NULL", ident(dc))).await? > 0 {
+                    terms.push(format!("{} IS NULL", ident(dc)));
+                }
+                self.m.load.days = days.len() as u64;
+                Load::ReplaceWhere(if terms.is_empty() { "FALSE".into() } else { terms.join(" OR ") })
+            }
+        };
+        // What the load takes out of curated: the rows it replaces.
+        let replaced = match &load {
+            Load::Append => None,
+            Load::Replace => Some("TRUE".to_string()),
+            Load::ReplaceWhere(p) => Some(p.clone()),
+        };
+        if let Some(predicate) = replaced {
+            let table = delta::open(zone(self.session, "curated")?, self.opts.dataset).await?;
+            if table.version().is_some() {
+                ctx.register_table("curated_before", delta::provider(table, None).await?)?;
+                self.m.load.rows_replaced = count(ctx, &format!("SELECT COUNT(*) FROM curated_before WHERE {predicate}")).await?;
+                ctx.deregister_table("curated_before")?;
+            }
+        }
+        Ok(load)
     }
 
     /// Trusted: the spec's tables that read this dataset, rebuilt from curated only when the
     /// gates passed, each reconciled before it is written.
     async fn trusted(&mut self, ctx: &SessionContext, gate_failures: &[String]) -> Result<(), EtlError> {
-        let (spec, dataset, run_id) = (self.spec, self.opts.dataset, self.run_id());
-        let affected = spec.trusted.iter().filter(|t| t.inputs.iter().any(|i| i == dataset));
+        let dataset = self.opts.dataset;
         if !gate_failures.is_empty() {
-            for t in affected {
+            for t in self.spec.trusted.iter().filter(|t| t.inputs.iter().any(|i| i == dataset)) {
                 self.m.trusted.insert(t.name.clone(), format!("not written: {}", gate_failures.join("; ")));
             }
             return Ok(());
         }
-        let trusted = zone(self.session, "trusted")?;
-        let curated_table = format!("curated_{dataset}");
-        let catalog_tables = self.session.catalog.tables(self.database).await?;
-        // The other datasets' curated tables; this one's was registered by the gates.
-        for t in catalog_tables.iter().filter(|t| t.name.starts_with("curated_") && t.name != curated_table) {
-            query::register(ctx, t).await?;
-        }
-        for t in affected {
-            let missing: Vec<&String> = t.inputs.iter().filter(|i| !catalog_tables.iter().any(|c| c.name == format!("curated_{i}"))).collect();
-            if !missing.is_empty() {
-                self.m.trusted.insert(t.name.clone(), format!("waiting for curated input(s) {}", missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")));
-                continue;
+        let info = self.load_info();
+        let rebuilt = rebuild_trusted(ctx, self.session, self.spec, self.database, dataset, &self.m.run_id, &info).await?;
+        for (name, (status, output)) in rebuilt {
+            self.m.trusted.insert(name.clone(), status);
+            if let Some(o) = output {
+                self.m.outputs.insert(format!("trusted.{name}"), o);
             }
-            let df = query::read_only(ctx, &t.sql, &self.session.role).await.map_err(|e| EtlError::Engine(format!("trusted table {}: {e}", t.name)))?;
-            if let Some(rec) = &t.reconcile {
-                ctx.deregister_table("result")?;
-                ctx.register_table("result", df.clone().into_view())?;
-                let b = query::read_only(ctx, rec, &self.session.role).await?.collect().await?;
-                let get = |name: &str| b.first().and_then(|b| b.column_by_name(name)).and_then(|a| a.as_primitive_opt::<datafusion::arrow::datatypes::Float64Type>().map(|p| p.value(0)));
-                let (Some(expected), Some(actual)) = (get("expected"), get("actual")) else {
-                    return Err(EtlError::Engine(format!("trusted table {}: reconcile must return DOUBLE columns `expected` and `actual`", t.name)));
-                };
-                let diff = if expected == 0.0 { actual.abs() } else { ((actual - expected) / expected).abs() };
-                if diff > spec.etl.reconciliation_tolerance {
-                    self.m.trusted.insert(t.name.clone(), format!("not written: reconciliation off by {:.4}% (expected {expected}, actual {actual})", diff * 100.0));
-                    continue;
-                }
-            }
-            let url = format!("{}{}/v={run_id}/", trusted.url, t.name);
-            let schema = df.schema().as_arrow().clone();
-            let by_year = t.partition_by_year && schema.field_with_name("year").is_ok();
-            write_outputs(ctx, df, &url, &format!("{}{}/v={run_id}-csv/", trusted.url, t.name), by_year).await?;
-            let table = GlueTable {
-                name: format!("trusted_{}", t.name),
-                location: url.clone(),
-                format: "parquet".into(),
-                columns: columns_of(&schema, if by_year { &["year"] } else { &[] }),
-                partition_keys: year_partition(by_year),
-            };
-            self.session.catalog.put_table(self.database, &table).await?;
-            self.m.trusted.insert(t.name.clone(), "written".into());
-            self.m.outputs.insert(format!("trusted.{}", t.name), url);
         }
         Ok(())
     }
@@ -496,4 +558,76 @@ impl Run<'_> {
         }
         Ok(self.m)
     }
+}
+
+/// Rebuild the spec's trusted tables that read `dataset` from the catalog's curated tables,
+/// each reconciled before it is committed. Returns, per table, its status and where it was
+/// written.
+pub(super) async fn rebuild_trusted(
+    ctx: &SessionContext,
+    session: &RoleSession,
+    spec: &Spec,
+    database: &str,
+    dataset: &str,
+    run_id: &str,
+    info: &serde_json::Value,
+) -> Result<std::collections::BTreeMap<String, (String, Option<String>)>, EtlError> {
+    let mut out = std::collections::BTreeMap::new();
+    let trusted = zone(session, "trusted")?;
+    let catalog_tables = session.catalog.tables(database).await?;
+    // Every dataset's curated table, this one's as just committed.
+    for t in catalog_tables.iter().filter(|t| t.name.starts_with("curated_")) {
+        let _ = ctx.deregister_table(format!("curated.{}", &t.name["curated_".len()..]))?;
+        query::register(ctx, t).await?;
+    }
+    for t in spec.trusted.iter().filter(|t| t.inputs.iter().any(|i| i == dataset)) {
+        let missing: Vec<&String> = t.inputs.iter().filter(|i| !catalog_tables.iter().any(|c| c.name == format!("curated_{i}"))).collect();
+        if !missing.is_empty() {
+            out.insert(t.name.clone(), (format!("waiting for curated input(s) {}", missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")), None));
+            continue;
+        }
+        let df = query::read_only(ctx, &t.sql, &session.role).await.map_err(|e| EtlError::Engine(format!("trusted table {}: {e}", t.name)))?;
+        if let Some(rec) = &t.reconcile {
+            ctx.deregister_table("result")?;
+            ctx.register_table("result", df.clone().into_view())?;
+            let b = query::read_only(ctx, rec, &session.role).await?.collect().await?;
+            let get = |name: &str| b.first().and_then(|b| b.column_by_name(name)).and_then(|a| a.as_primitive_opt::<datafusion::arrow::datatypes::Float64Type>().map(|p| p.value(0)));
+            let (Some(expected), Some(actual)) = (get("expected"), get("actual")) else {
+                return Err(EtlError::Engine(format!("trusted table {}: reconcile must return DOUBLE columns `expected` and `actual`", t.name)));
+            };
+            let diff = if expected == 0.0 { actual.abs() } else { ((actual - expected) / expected).abs() };
+            if diff > spec.etl.reconciliation_tolerance {
+                out.insert(t.name.clone(), (format!("not written: reconciliation off by {:.4}% (expected {expected}, actual {actual})", diff * 100.0), None));
+                continue;
+            }
+        }
+        let schema = df.schema().as_arrow().clone();
+        let by_year = t.partition_by_year && schema.field_with_name("year").is_ok();
+        // Rebuilt whole from curated: small tables of aggregates. A concurrent load's rebuild
+        // that committed first is replaced by this one, computed again from the curated
+        // tables as they now are (they hold both loads).
+        let mut retried = 0;
+        let version = loop {
+            let df = if retried == 0 { df.clone() } else { query::read_only(ctx, &t.sql, &session.role).await? };
+            match commit(ctx, trusted, &t.name, df, &Load::Replace, &year_columns(by_year), info).await {
+                Err(EtlError::Conflict(_)) if retried < MAX_REBUILDS => retried += 1,
+                other => break other?,
+            }
+        };
+        let written = delta::open(trusted, &t.name).await?;
+        let csv = format!("{}{CSV_COPIES}/{}/{run_id}/", trusted.url, t.name);
+        ctx.read_table(delta::provider(written, None).await?)?.write_csv(&csv, DataFrameWriteOptions::new(), None).await?;
+        let location = delta::table_url(trusted, &t.name);
+        let table = GlueTable {
+            name: format!("trusted_{}", t.name),
+            location: location.clone(),
+            format: delta::FORMAT.into(),
+            columns: columns_of(&schema, if by_year { &["year"] } else { &[] }),
+            partition_keys: year_partition(by_year),
+        };
+        session.catalog.put_table(database, &table).await?;
+        let status = if retried == 0 { "written".to_string() } else { format!("written (rebuilt {retried} more time(s) after a concurrent load)") };
+        out.insert(t.name.clone(), (status, Some(format!("{location} (version {version})"))));
+    }
+    Ok(out)
 }
