@@ -13,7 +13,7 @@ fn demo_builds_loads_audits_and_reports_then_reruns_as_a_no_op() {
     let o = run();
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{out}\n{}", String::from_utf8_lossy(&o.stderr));
-    assert!(out.contains("[8/8] five-pillar audit: 88 checks") && out.contains(", 0 failing,"), "{out}");
+    assert!(out.contains("[8/8] five-pillar audit: 89 checks") && out.contains(", 0 failing,"), "{out}");
     assert!(out.contains("trusted: daily_consolidated written"), "{out}");
     for f in ["audit.html", "audit.json", "audit.csv", "audit.sarif", "profile-3-1-1-contact-centre-metrics.html", "profile-calls.json", "manifest-metrics.json", "manifest-calls.json"] {
         assert!(demo.join("reports").join(f).is_file(), "reports/{f} missing\n{out}");

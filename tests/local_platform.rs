@@ -812,6 +812,12 @@ fn deliveries_accumulate_corrections_replace_their_days_and_a_rollback_restores_
     assert!(history[2]["load"]["sha256"].as_str().unwrap().len() == 64 && history[2]["load"]["role"].as_str().unwrap().ends_with("role/van311-etl"));
     let raw: serde_json::Value = serde_json::from_str(&p.ok(&["etl", "history", "metrics", "--zone", "raw", "--format", "json"])).unwrap();
     assert_eq!(raw.as_array().unwrap().len(), 4, "raw keeps every delivery");
+    // Time travel: curated as each load left it.
+    let at = |v: &str| p.ok(&["query", "--format", "csv", "--as-of", &format!("curated.metrics={v}"), "select count(*) as days, sum(calls_offered) as offered from curated.metrics where date is not null"]);
+    assert_eq!(at("0"), first.0);
+    assert_eq!(at("1"), both.0);
+    let o = p.run(&["query", "--as-of", "curated.metrics=x", "select 1"]);
+    assert!(o.status.code() == Some(1) && String::from_utf8_lossy(&o.stderr).contains("the version must be a whole number"));
     // Undo every load but the first: curated and trusted are back at its seven days.
     let out = p.ok(&["etl", "rollback", "metrics", "--to", "0"]);
     assert!(out.contains("Restored curated.metrics to version 0 (committed as version 4)") && out.contains("trusted.metrics_yearly: written"), "{out}");

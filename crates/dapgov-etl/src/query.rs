@@ -74,13 +74,18 @@ pub fn context(session: &RoleSession) -> Result<SessionContext, EtlError> {
 /// comes from the catalog, so nothing is read until a query scans the table: a role that may
 /// not read it gets the access error then, naming the action, resource and role.
 pub async fn register(ctx: &SessionContext, t: &GlueTable) -> Result<(), EtlError> {
+    register_version(ctx, t, None).await
+}
+
+/// `register`, at a version of the table's history when one is given (Delta tables only).
+async fn register_version(ctx: &SessionContext, t: &GlueTable, version: Option<u64>) -> Result<(), EtlError> {
     let Some((schema, name)) = t.name.split_once('_') else { return Ok(()) };
     if t.format == crate::delta::FORMAT {
         let location = url::Url::parse(&t.location).map_err(|e| EtlError::Engine(format!("table {}: {e}", t.name)))?;
         let store = ctx.runtime_env().object_store(datafusion::execution::object_store::ObjectStoreUrl::parse(&location[..url::Position::BeforePath])?)?;
         let mut columns = t.columns.clone();
         columns.extend(t.partition_keys.iter().cloned());
-        let table = crate::delta::CatalogDeltaTable { url: t.location.clone(), store, schema: arrow_schema(&columns), version: None };
+        let table = crate::delta::CatalogDeltaTable { url: t.location.clone(), store, schema: arrow_schema(&columns), version };
         ctx.register_table(format!("{schema}.{name}"), Arc::new(table))?;
         return Ok(());
     }
@@ -93,15 +98,6 @@ pub async fn register(ctx: &SessionContext, t: &GlueTable) -> Result<(), EtlErro
     let table = ListingTable::try_new(config)?;
     ctx.register_table(format!("{schema}.{name}"), Arc::new(table))?;
     Ok(())
-}
-
-/// A context with every table of the catalog registered.
-pub async fn catalog_context(session: &RoleSession, database: &str) -> Result<SessionContext, EtlError> {
-    let ctx = context(session)?;
-    for t in &session.catalog.tables(database).await? {
-        register(&ctx, t).await?;
-    }
-    Ok(ctx)
 }
 
 pub fn arrow_type(glue: &str) -> DataType {
@@ -194,9 +190,27 @@ fn statement_kind(sql: &str) -> String {
 /// Run SQL as the session's role over the platform's catalog: reads only, through the role's
 /// stores.
 pub async fn sql(session: &RoleSession, text: &str) -> Result<Vec<datafusion::arrow::record_batch::RecordBatch>, EtlError> {
+    sql_as_of(session, text, &[]).await
+}
+
+/// `sql`, reading each named table (`curated.calls`) at the given version of its history.
+pub async fn sql_as_of(session: &RoleSession, text: &str, as_of: &[(String, u64)]) -> Result<Vec<datafusion::arrow::record_batch::RecordBatch>, EtlError> {
     let database = session.names.glue_database();
     let database = database.as_str();
-    let ctx = catalog_context(session, database).await?;
+    let ctx = context(session)?;
+    let tables = session.catalog.tables(database).await?;
+    for t in &tables {
+        register(&ctx, t).await?;
+    }
+    for (name, version) in as_of {
+        let catalog_name = name.replacen('.', "_", 1);
+        let t = tables.iter().find(|t| t.name == catalog_name).ok_or_else(|| EtlError::Engine(format!("--as-of {name}={version}: no table {name} in the catalog")))?;
+        if t.format != crate::delta::FORMAT {
+            return Err(EtlError::Engine(format!("--as-of {name}={version}: {name} keeps no history (it is stored as {})", t.format)));
+        }
+        ctx.deregister_table(name.as_str())?;
+        register_version(&ctx, t, Some(*version)).await?;
+    }
     let df = match read_only(&ctx, text, &session.role).await {
         Err(refused @ EtlError::Refused { .. }) => {
             session.audit.refused("dapgov:Query", database, &refused.to_string()).await?;

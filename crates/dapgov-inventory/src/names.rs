@@ -7,6 +7,11 @@
 /// The zones data moves through, in order; each has its bucket.
 pub const DATA_ZONES: [&str; 4] = ["landing", "raw", "curated", "trusted"];
 
+/// The zones whose data are Delta tables: the files of every load stay referenced by the
+/// tables' current versions, so their lifecycle may move them to colder storage that still
+/// reads at once, never expire or archive them.
+pub const TABLE_ZONES: [&str; 3] = ["raw", "curated", "trusted"];
+
 /// Buckets that serve the platform's services rather than a data zone.
 pub const SERVICE_BUCKETS: [&str; 3] = ["logs", "trail", "athena"];
 

@@ -8,7 +8,7 @@
 
 use crate::model::{Spec, Zone};
 use dapgov_inventory::*;
-use dapgov_inventory::names::{DATA_ZONES, SERVICE_BUCKETS};
+use dapgov_inventory::names::{DATA_ZONES, SERVICE_BUCKETS, TABLE_ZONES};
 use dapgov_policy::Templates;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -376,7 +376,10 @@ fn lifecycle(zone: &str, z: Option<&Zone>, log_retention_days: u32) -> Vec<Lifec
                 rule.transitions.push(Transition { days: d, storage_class: "STANDARD_IA".into() });
             }
             if let Some(d) = z.transition_glacier_days {
-                rule.transitions.push(Transition { days: d, storage_class: "GLACIER".into() });
+                // Delta tables read any file of any load at any time: their zones archive to the
+                // Glacier class that reads in milliseconds, never to one that needs a restore.
+                let class = if TABLE_ZONES.contains(&zone) { "GLACIER_IR" } else { "GLACIER" };
+                rule.transitions.push(Transition { days: d, storage_class: class.into() });
             }
         }
         None if zone == "athena" => {

@@ -5,7 +5,7 @@ mod desired;
 mod model;
 
 pub use dapgov_inventory::Names;
-use dapgov_inventory::names::DATA_ZONES;
+use dapgov_inventory::names::{DATA_ZONES, TABLE_ZONES};
 pub use desired::{desired, zone_key_purpose, KEY_PENDING};
 pub use model::*;
 
@@ -88,6 +88,12 @@ impl Spec {
                 if gl <= ia {
                     return Err((at(&["zones", zone, "transition_glacier_days"]), format!("must be after transition_ia_days ({ia})")));
                 }
+            }
+            if let (Some(exp), true) = (z.expire_days, TABLE_ZONES.contains(&zone.as_str())) {
+                return Err((
+                    at(&["zones", zone, "expire_days"]),
+                    format!("zone `{zone}` holds Delta tables whose current versions reference the files of every load: expiring objects after {exp} days would delete live data; remove `expire_days` (a load is undone with `dapgov etl rollback`)"),
+                ));
             }
             if let (Some(exp), Some(ret)) = (z.expire_days, z.retention_days) {
                 if exp < ret {
@@ -193,6 +199,13 @@ mod tests {
         let err = Spec::parse(text, origin).unwrap_err().to_string();
         let line = text.lines().position(|l| l.starts_with(starts)).unwrap() + 1;
         (err, line)
+    }
+
+    #[test]
+    fn table_zones_never_expire_their_objects() {
+        let text = INIT_TEMPLATE.replacen("retention_days = 2555", "expire_days = 3000\nretention_days = 2555", 1);
+        let (err, line) = error_at(&text, "dapgov.toml", "expire_days = 3000");
+        assert!(err.starts_with(&format!("dapgov.toml:{line}:1: `zones.raw.expire_days`: zone `raw` holds Delta tables")), "{err}");
     }
 
     #[test]

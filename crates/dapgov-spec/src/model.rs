@@ -176,7 +176,7 @@ impl Default for LocalSpec {
 }
 
 fn default_prices() -> BTreeMap<String, f64> {
-    [("STANDARD", 0.025), ("STANDARD_IA", 0.0138), ("GLACIER", 0.0045)].into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+    [("STANDARD", 0.025), ("STANDARD_IA", 0.0138), ("GLACIER_IR", 0.005), ("GLACIER", 0.0045)].into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -76,6 +76,7 @@ const REGISTRY: &[(&str, CheckFn)] = &[
     ("s3_bucket_object_versioning", s3::versioning),
     ("s3_bucket_trail_logs_delete_protected", s3::trail_logs_delete_protected),
     ("s3_bucket_lifecycle_respects_retention", s3::lifecycle_respects_retention),
+    ("s3_bucket_lifecycle_keeps_table_files", s3::lifecycle_keeps_table_files),
     ("s3_zone_buckets_present", s3::zone_buckets_present),
     ("kms_key_in_use_enabled", kms::in_use_enabled),
     ("cloudwatch_alarm_actions_enabled", cloudwatch::alarm_actions_enabled),

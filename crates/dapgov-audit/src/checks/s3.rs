@@ -2,6 +2,7 @@
 
 use super::{condition_values, covers, foreign_principals, is_public_allow, parse};
 use crate::context::{Ctx, DATA_ZONES, Outcome, is_data_bucket, tag};
+use dapgov_inventory::names::TABLE_ZONES;
 use dapgov_inventory::{Bucket, Versioning};
 
 const PUBLIC_GROUPS: [&str; 2] = ["http://acs.amazonaws.com/groups/global/AllUsers", "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"];
@@ -314,6 +315,30 @@ pub fn lifecycle_respects_retention(ctx: &Ctx) -> Vec<Outcome> {
         }
     })
 }
+
+/// The zones holding Delta tables: every load's files stay referenced by the tables' current
+/// versions, so a rule that expires objects, or moves them where a read needs a restore first,
+/// breaks the tables.
+pub fn lifecycle_keeps_table_files(ctx: &Ctx) -> Vec<Outcome> {
+    each(ctx, |b| {
+        let r = ctx.bucket(b);
+        if !b.zone.as_deref().is_some_and(|z| TABLE_ZONES.contains(&z)) {
+            return Outcome::not_applicable(r, "only the zones holding Delta tables (raw, curated, trusted)");
+        }
+        let rules: Vec<_> = b.lifecycle.iter().flatten().filter(|l| l.enabled).collect();
+        if let Some((d, id)) = rules.iter().filter_map(|l| l.expiration_days.map(|d| (d, &l.id))).min() {
+            return Outcome::fail(r, format!("rule {id} expires objects after {d} days, though the tables' current versions reference files of every load"));
+        }
+        let archived = rules.iter().flat_map(|l| l.transitions.iter().map(move |t| (t, &l.id))).find(|(t, _)| ARCHIVE_CLASSES.contains(&t.storage_class.as_str()));
+        match archived {
+            Some((t, id)) => Outcome::fail(r, format!("rule {id} moves objects to {} after {} days, where a read needs a restore first: queries of the tables fail", t.storage_class, t.days)),
+            None => Outcome::pass(r, "no rule expires table files or moves them where they cannot be read at once"),
+        }
+    })
+}
+
+/// Storage classes whose objects must be restored before they can be read.
+const ARCHIVE_CLASSES: [&str; 2] = ["GLACIER", "DEEP_ARCHIVE"];
 
 pub fn zone_buckets_present(ctx: &Ctx) -> Vec<Outcome> {
     if !ctx.platform_exists() {

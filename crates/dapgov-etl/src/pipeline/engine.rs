@@ -99,7 +99,7 @@ pub(super) fn string_values(batches: &[RecordBatch], col: &str) -> Vec<String> {
     out
 }
 
-/// Write a DataFrame as Parquet under a fresh versioned prefix.
+/// Write a DataFrame as Parquet under a prefix of the run's own.
 pub(super) async fn write_parquet(df: DataFrame, url: &str, partition_by_year: bool) -> Result<(), EtlError> {
     let opts = if partition_by_year { DataFrameWriteOptions::new().with_partition_by(vec!["year".into()]) } else { DataFrameWriteOptions::new() };
     df.write_parquet(url, opts, None).await?;
