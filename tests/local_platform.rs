@@ -559,24 +559,48 @@ fn nothing_reaches_the_analyst_before_every_gate_has_passed() {
     assert_eq!(p.run(&["query", "--as", "analyst", "select * from curated.people"]).status.code(), Some(1));
 }
 
-#[test]
-fn a_run_killed_before_publishing_leaves_nothing_visible_and_the_next_run_converges() {
+/// Run `etl run` on `input` until it reaches the failpoint, then kill it (SIGKILL).
+fn kill_at(p: &Platform, input: &Path, failpoint: &str) {
     use std::io::{BufRead, BufReader};
-    let p = Platform::new();
-    let mut child = dapgov()
-        .args(["etl", "run", "--input", city_file().to_str().unwrap(), "--dataset", "metrics"])
-        .current_dir(p.dir.path())
-        .env_remove("DAPGOV_ROOT_SECRET")
-        .env("DAPGOV_FAILPOINT", "before-publish")
+    let mut child = p
+        .command(&["etl", "run", "--input", input.to_str().unwrap(), "--dataset", "metrics"])
+        .env("DAPGOV_FAILPOINT", failpoint)
         .stderr(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // Every stage has written its files; wait for the run to reach the point of publishing them.
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    assert!(lines.any(|l| l.unwrap().contains("failpoint before-publish reached")), "the run never reached the failpoint");
-    child.kill().unwrap(); // SIGKILL
+    assert!(lines.any(|l| l.unwrap().contains(&format!("failpoint {failpoint} reached"))), "the run never reached failpoint {failpoint}");
+    child.kill().unwrap();
     child.wait().unwrap();
+}
+
+#[test]
+fn a_run_killed_after_its_commit_leaves_the_table_at_that_version_and_the_next_run_converges() {
+    let p = Platform::new();
+    let a = city_days(&p, "a.csv", 1, 10, 0);
+    p.ok(&["etl", "run", "--input", &a, "--dataset", "metrics"]);
+    let before = served(&p);
+    let b = city_days(&p, "b.csv", 11, 20, 0);
+    kill_at(&p, &p.dir.path().join(&b), "after-curated-commit");
+    // Curated is at the killed load's version, whole: twenty days, not some of them.
+    let days = p.ok(&["query", "--format", "csv", "select count(*) as n, count(distinct date) as days from curated.metrics where date is not null"]);
+    assert_eq!(days, "n,days\n20,20\n");
+    assert_eq!(served(&p).1, before.1, "trusted is still the previous load's");
+    p.ok(&["trail", "verify"]);
+    // The same input again finishes the load: it is no no-op while its run never finished.
+    let out = p.ok(&["etl", "run", "--input", &b, "--dataset", "metrics"]);
+    assert!(out.contains("10 row(s) replaced, 10 added; curated is at version 2"), "{out}");
+    let (curated, trusted) = served(&p);
+    assert!(curated.starts_with("days,offered\n20,") && curated == trusted, "{curated} {trusted}");
+    assert!(p.ok(&["etl", "run", "--input", &b, "--dataset", "metrics"]).starts_with("No-op"));
+}
+
+#[test]
+fn a_run_killed_before_publishing_leaves_nothing_visible_and_the_next_run_converges() {
+    let p = Platform::new();
+    // Every stage has written its files; the run is killed as it is about to publish them.
+    kill_at(&p, &city_file(), "before-publish");
 
     for table in ["raw.metrics", "curated.metrics", "trusted.metrics_yearly"] {
         let o = p.run(&["query", "--as", "etl", &format!("select count(*) from {table}")]);

@@ -152,12 +152,18 @@ async fn run_stages(session: &RoleSession, spec: &Spec, names: &Names, opts: &Ru
         input: InputInfo { file: file_name.clone(), sha256: sha.clone(), bytes: size, landing_object: String::new() },
         ..Default::default()
     };
-    // The same input, with the same configuration, as the dataset's newest load is a no-op.
-    // Any other is loaded, an earlier delivery again after another one included (A, B, A):
-    // it replaces what it delivers, as a person would expect.
+    // The same input, with the same configuration, as the dataset's newest load is a no-op,
+    // once that load finished (its manifest is written last: a run killed after its commit is
+    // run again, which replaces the same days with the same rows and rebuilds trusted). Any
+    // other input is loaded, an earlier delivery after another included (A, B, A): it replaces
+    // what it delivers, as a person would expect.
     let newest = crate::delta::latest_info(&crate::delta::open(curated, opts.dataset).await?).await?;
-    let newest_run = newest.as_ref().and_then(|i| i["run_id"].as_str()).map(|r| r.split('-').next().unwrap_or(r).to_string());
-    if newest_run.as_deref() == Some(run_id.as_str()) && !opts.force {
+    let newest_run = newest.as_ref().and_then(|i| i["run_id"].as_str()).map(str::to_string);
+    let finished = match &newest_run {
+        Some(r) => curated.store.head(&manifest_path(r)).await.is_ok(),
+        None => false,
+    };
+    if newest_run.as_deref().map(|r| r.split('-').next().unwrap_or(r)) == Some(run_id.as_str()) && finished && !opts.force {
         m.run_id = run_id;
         m.no_op = true;
         return Ok(m);

@@ -457,6 +457,7 @@ impl Run<'_> {
             let partition_by = year_columns(!curated.table.partition_keys.is_empty());
             let version = commit(ctx, curated_zone, dataset, ctx.table("curated_new").await?, &load, &partition_by, &info).await?;
             self.m.load.curated_version = Some(version);
+            failpoint("after-curated-commit");
             self.m.load.retries = delta::retries_of_newest(&delta::open(curated_zone, dataset).await?).await?;
             // The City's CSV copy of what each load delivered.
             let csv = format!("{}{CSV_COPIES}/{dataset}/{}/", curated_zone.url, self.m.run_id);
