@@ -15,6 +15,7 @@ fn demo_builds_loads_audits_and_reports_then_reruns_as_a_no_op() {
     assert!(o.status.success(), "{out}\n{}", String::from_utf8_lossy(&o.stderr));
     assert!(out.contains("[8/8] five-pillar audit: 89 checks") && out.contains(", 0 failing,"), "{out}");
     assert!(out.contains("trusted: daily_consolidated written"), "{out}");
+    assert!(out.contains("curated.calls keeps both deliveries (dapgov etl history calls): version 0 calls.csv +") && out.contains(", version 1 calls-next-week.csv +"), "{out}");
     for f in ["audit.html", "audit.json", "audit.csv", "audit.sarif", "profile-3-1-1-contact-centre-metrics.html", "profile-calls.json", "manifest-metrics.json", "manifest-calls.json"] {
         assert!(demo.join("reports").join(f).is_file(), "reports/{f} missing\n{out}");
     }
@@ -27,5 +28,5 @@ fn demo_builds_loads_audits_and_reports_then_reruns_as_a_no_op() {
     let o = run();
     let again = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success());
-    assert!(again.contains("0 to add, 0 to change") && again.matches("nothing to do").count() == 2, "{again}");
+    assert!(again.contains("0 to add, 0 to change") && again.matches("nothing to do").count() == 3, "{again}");
 }

@@ -833,6 +833,7 @@ fn deliveries_accumulate_corrections_replace_their_days_and_a_rollback_restores_
     let history: serde_json::Value = serde_json::from_str(&p.ok(&["etl", "history", "metrics", "--format", "json"])).unwrap();
     let loads: Vec<(u64, &str)> = history.as_array().unwrap().iter().map(|c| (c["version"].as_u64().unwrap(), c["load"]["input"].as_str().unwrap())).collect();
     assert_eq!(loads, vec![(0, "a.csv"), (1, "b.csv"), (2, "b-corrected.csv"), (3, "a.csv")]);
+    assert_eq!(history[2]["rows_removed"], 7);
     assert!(history[2]["load"]["sha256"].as_str().unwrap().len() == 64 && history[2]["load"]["role"].as_str().unwrap().ends_with("role/van311-etl"));
     let raw: serde_json::Value = serde_json::from_str(&p.ok(&["etl", "history", "metrics", "--zone", "raw", "--format", "json"])).unwrap();
     assert_eq!(raw.as_array().unwrap().len(), 4, "raw keeps every delivery");

@@ -160,7 +160,7 @@ pub async fn history(table: &DeltaTable) -> Result<Vec<Commit>, EtlError> {
                 operation: c.operation.clone().unwrap_or_default(),
                 load: c.info.get(LOAD_INFO).cloned().unwrap_or(serde_json::Value::Null),
                 rows_added: metric("num_added_rows"),
-                rows_removed: metric("num_removed_rows").or_else(|| metric("num_deleted_rows")),
+                rows_removed: metric("num_removed_rows").or_else(|| metric("num_deleted_rows")).or_else(|| c.info.get(LOAD_INFO)?.get("rows_replaced")?.as_u64()),
             }
         })
         .collect();

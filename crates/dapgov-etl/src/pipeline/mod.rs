@@ -20,7 +20,8 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::time::Instant;
 use stages::CSV_COPIES;
-use storage::{clear_prefix, hash_file, zone};
+pub use storage::hash_file;
+use storage::{clear_prefix, zone};
 
 pub struct RunOptions<'a> {
     pub input: &'a std::path::Path,

@@ -455,6 +455,9 @@ impl Run<'_> {
         if gates_passed {
             let load = self.curated_load(ctx, curated).await?;
             let partition_by = year_columns(!curated.table.partition_keys.is_empty());
+            // The writer counts the rows it adds; what a load replaces is counted here.
+            let mut info = info.clone();
+            info["rows_replaced"] = self.m.load.rows_replaced.into();
             let version = commit(ctx, curated_zone, dataset, ctx.table("curated_new").await?, &load, &partition_by, &info).await?;
             self.m.load.curated_version = Some(version);
             failpoint("after-curated-commit");

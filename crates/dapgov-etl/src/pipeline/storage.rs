@@ -25,7 +25,7 @@ pub(super) async fn clear_prefix(zone: &dapgov_target::ZoneStore, prefix: &str) 
 }
 
 /// sha256 and length of a file, read in blocks.
-pub(super) async fn hash_file(path: &std::path::Path) -> std::io::Result<(String, u64)> {
+pub async fn hash_file(path: &std::path::Path) -> std::io::Result<(String, u64)> {
     let path = path.to_path_buf();
     tokio::task::spawn_blocking(move || {
         use std::io::Read;
