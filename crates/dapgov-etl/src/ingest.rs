@@ -115,7 +115,9 @@ fn decode(bytes: &[u8], row: i64, warnings: &Mutex<Vec<String>>, warned: &mut bo
                     "row {row}: not valid UTF-8; values that are not UTF-8 were read as Latin-1 (Windows-1252)"
                 ));
             }
-            encoding_rs::WINDOWS_1252.decode(bytes).0.into_owned()
+            // Without BOM handling: a field that happens to start with FF FE is Latin-1 text,
+            // not UTF-16 that would hide its digits from the PII scans.
+            encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes).0.into_owned()
         }
     }
 }
@@ -443,6 +445,13 @@ mod tests {
     fn snake_cases_city_headers() {
         let h: Vec<String> = ["\u{feff}Date", "CallsOffered", "AverageSpeedofAnswer", "BI_ID", "Call OK", "", "Date"].iter().map(|s| s.to_string()).collect();
         assert_eq!(snake_case_names(&h), vec!["date", "calls_offered", "average_speedof_answer", "bi_id", "call_ok", "column_6", "date_2"]);
+    }
+
+    #[test]
+    fn a_field_starting_with_ff_fe_is_latin1_not_utf16() {
+        // A SIN behind the bytes of a UTF-16 byte-order mark, in a file that is not UTF-8.
+        let t = read(b"id,note\n1,\xff\xfe130 692 544 \xe9t\xe9\n", "f").unwrap();
+        assert_eq!(t.rows[0][1].as_deref(), Some("\u{ff}\u{fe}130 692 544 \u{e9}t\u{e9}"));
     }
 
     #[test]
