@@ -67,9 +67,12 @@ pub fn render(audit: &Audit) -> Result<String, ReportError> {
                 "partialFingerprints": {"dapgovFindingUid/v1": f.uid},
                 "properties": {"pillar": f.pillar.as_str(), "bestPractice": f.best_practice, "region": f.region, "severity": f.severity.as_str()},
             });
-            if let Some(reason) = &f.muted {
-                r["suppressions"] = json!([{"kind": "external", "justification": reason}]);
-            }
+            // SARIF 2.1.0 §3.27.23: `suppressions` on every result or on none; an empty array
+            // says the result is not suppressed.
+            r["suppressions"] = match &f.muted {
+                Some(reason) => json!([{"kind": "external", "justification": reason}]),
+                None => json!([]),
+            };
             if let Some(m) = meta(audit, f) {
                 r["properties"]["remediation"] = json!(m.remediation.text);
             }
@@ -116,6 +119,7 @@ mod tests {
         let rot = results.iter().find(|r| r["ruleId"] == "kms_cmk_rotation_enabled").unwrap();
         assert_eq!(rot["suppressions"][0]["justification"], "rotated by hand each quarter");
         let ver = results.iter().find(|r| r["ruleId"] == "s3_bucket_object_versioning").unwrap();
+        assert_eq!(ver["suppressions"], serde_json::json!([]), "every result states its suppressions, none here");
         assert_eq!(ver["level"], "warning");
         assert_eq!(ver["locations"][0]["logicalLocations"][0]["fullyQualifiedName"], "arn:aws:s3:::van311-raw-000000000000");
         let idx = ver["ruleIndex"].as_u64().unwrap() as usize;
