@@ -880,3 +880,30 @@ fn two_loads_of_different_days_at_once_both_land_with_no_row_lost_or_repeated() 
     let history: serde_json::Value = serde_json::from_str(&p.ok(&["etl", "history", "metrics", "--format", "json"])).unwrap();
     assert_eq!(history.as_array().unwrap().len(), 3);
 }
+
+#[test]
+fn maintenance_keeps_every_version_within_the_window_and_removes_files_no_version_needs() {
+    let p = Platform::new();
+    for (file, from, to, extra) in [("a.csv", 1, 10, 0), ("b.csv", 11, 20, 0), ("b2.csv", 11, 20, 50)] {
+        let f = city_days(&p, file, from, to, extra);
+        p.ok(&["etl", "run", "--input", &f, "--dataset", "metrics"]);
+    }
+    let table_files = || files_under(&p.state().join("buckets/van311-curated-000000000000/metrics")).into_iter().filter(|f| f.extension().is_some_and(|e| e == "parquet")).count();
+    let before = table_files();
+    let served_before = served(&p);
+    // Within the 30-day window nothing a version references goes, so time travel still works.
+    let out = p.ok(&["etl", "maintain", "metrics"]);
+    assert!(out.contains("curated.metrics:") && out.contains("0 unreferenced file(s) removed"), "{out}");
+    let at_first = |p: &Platform| p.run(&["query", "--format", "csv", "--as-of", "curated.metrics=0", "select count(*) as n from curated.metrics where date is not null"]);
+    assert_eq!(String::from_utf8_lossy(&at_first(&p).stdout), "n\n10\n");
+    // With no window, the files only replaced versions referenced are removed; the newest
+    // version reads the same.
+    let spec = std::fs::read_to_string(p.dir.path().join("dapgov.toml")).unwrap().replace("time_travel_days = 30", "time_travel_days = 0");
+    std::fs::write(p.dir.path().join("dapgov.toml"), spec).unwrap();
+    let out = p.ok(&["etl", "maintain"]);
+    assert!(!out.contains("curated.metrics: 0 small file(s) compacted into 0, 0 unreferenced"), "{out}");
+    assert!(table_files() < before, "{} files before, {} after\n{out}", before, table_files());
+    assert_eq!(served(&p), served_before);
+    assert!(!at_first(&p).status.success(), "the first version's files are gone");
+    p.ok(&["trail", "verify"]);
+}

@@ -207,6 +207,34 @@ pub async fn restore(table: DeltaTable, version: u64, info: &serde_json::Value) 
     Ok(table)
 }
 
+/// What maintenance did to one table.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Maintenance {
+    /// Small files rewritten into larger ones, and the files they became.
+    pub files_compacted: u64,
+    pub files_written: u64,
+    /// Files no version within the retention references any more, removed.
+    pub files_removed: u64,
+}
+
+/// Compact the table's small files, then remove the files that no version younger than
+/// `retention_days` references (and files a killed writer left without a commit).
+pub async fn maintain(table: DeltaTable, retention_days: u32, info: &serde_json::Value) -> Result<(DeltaTable, Maintenance), EtlError> {
+    let name = table.table_url().to_string();
+    let props = || CommitProperties::default().with_metadata([(LOAD_INFO.to_string(), info.clone())]);
+    let (table, compacted) = table.optimize().with_commit_properties(props()).await.map_err(|e| delta_error(&name, e))?;
+    let (table, vacuumed) = table
+        .vacuum()
+        .with_retention_period(chrono::Duration::days(i64::from(retention_days)))
+        // The spec's window, not delta-rs's seven-day floor, decides: it may be shorter.
+        .with_enforce_retention_duration(false)
+        .with_mode(deltalake_core::operations::vacuum::VacuumMode::Full)
+        .with_commit_properties(props())
+        .await
+        .map_err(|e| delta_error(&name, e))?;
+    Ok((table, Maintenance { files_compacted: compacted.num_files_removed, files_written: compacted.num_files_added, files_removed: vacuumed.files_deleted.len() as u64 }))
+}
+
 /// The table as a DataFusion table, at its newest version or at `version`.
 pub async fn provider(mut table: DeltaTable, version: Option<u64>) -> Result<Arc<dyn datafusion::catalog::TableProvider>, EtlError> {
     let name = table.table_url().to_string();

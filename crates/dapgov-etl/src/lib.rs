@@ -11,7 +11,7 @@ pub mod query;
 pub mod profile;
 pub mod sample;
 
-pub use pipeline::{LoadReport, Manifest, Rollback, RunOptions, hash_file, history, rollback, run};
+pub use pipeline::{LoadReport, Manifest, Rollback, RunOptions, hash_file, history, maintain, rollback, run};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EtlError {

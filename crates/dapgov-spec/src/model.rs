@@ -194,6 +194,10 @@ pub struct EtlSpec {
     /// Largest relative difference allowed when reconciling call-level data with daily metrics.
     #[serde(default = "default_tolerance")]
     pub reconciliation_tolerance: f64,
+    /// Every version of a table stays readable (time travel, rollback) for at least this many
+    /// days: `etl maintain` removes no file a version this recent references.
+    #[serde(default = "default_time_travel_days")]
+    pub time_travel_days: u32,
 }
 
 impl Default for EtlSpec {
@@ -203,10 +207,14 @@ impl Default for EtlSpec {
             pii: default_pii_policy(),
             min_completeness: default_completeness(),
             reconciliation_tolerance: default_tolerance(),
+            time_travel_days: default_time_travel_days(),
         }
     }
 }
 
+fn default_time_travel_days() -> u32 {
+    30
+}
 fn default_namespace() -> String {
     "dapgov".into()
 }

@@ -37,6 +37,12 @@ pub enum EtlCommand {
         #[arg(long, default_value = "curated", value_parser = ["raw", "quarantine", "curated", "trusted"])]
         zone: String,
     },
+    /// Compact small files and remove files no table version references any more (older
+    /// than the zone's retention and the spec's `time_travel_days`), for a dataset's tables.
+    Maintain {
+        /// A dataset; all of them when absent.
+        dataset: Option<String>,
+    },
     /// The data-quality profile of a file (types, empties, ranges, invalid values, date gaps,
     /// personal information), written as JSON and HTML. Needs no platform.
     Profile {
@@ -53,6 +59,7 @@ pub async fn run(ctx: &Context, cmd: EtlCommand) -> anyhow::Result<u8> {
         EtlCommand::Run { input, dataset, force } => (input, dataset, force),
         EtlCommand::History { dataset, zone, format } => return history(ctx, &dataset, &zone, &format).await,
         EtlCommand::Rollback { dataset, to, zone } => return rollback(ctx, &dataset, to, &zone).await,
+        EtlCommand::Maintain { dataset } => return maintain(ctx, dataset.as_deref()).await,
         EtlCommand::Profile { path, out } => {
             let (p, written) = profile(&path, &out)?;
             print_profile(&p);
@@ -144,6 +151,21 @@ async fn history(ctx: &Context, dataset: &str, zone: &str, format: &str) -> anyh
             &sha[..sha.len().min(12)],
             role.split('/').nth(1).unwrap_or(&role)
         );
+    }
+    Ok(0)
+}
+
+async fn maintain(ctx: &Context, dataset: Option<&str>) -> anyhow::Result<u8> {
+    let l = ctx.open(false).await?;
+    let session = l.target.session(&l.spec.platform.name, "etl").await?;
+    let datasets: Vec<String> = match dataset {
+        Some(d) => vec![d.to_string()],
+        None => l.spec.datasets.keys().cloned().collect(),
+    };
+    for d in &datasets {
+        for (table, m) in dapgov_etl::maintain(&session, &l.spec, d).await.with_context(|| format!("maintenance of dataset {d}"))? {
+            println!("{table}: {} small file(s) compacted into {}, {} unreferenced file(s) removed", m.files_compacted, m.files_written, m.files_removed);
+        }
     }
     Ok(0)
 }

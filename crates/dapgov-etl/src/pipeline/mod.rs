@@ -244,3 +244,29 @@ pub async fn rollback(session: &RoleSession, spec: &Spec, zone_name: &str, datas
     }
     Ok(report)
 }
+
+/// Maintenance of a dataset's tables (raw, quarantine, curated, and the trusted tables that
+/// read it): small files compacted, files no longer referenced removed once older than the
+/// zone's retention and never within the spec's time-travel window.
+pub async fn maintain(session: &RoleSession, spec: &Spec, dataset: &str) -> Result<BTreeMap<String, crate::delta::Maintenance>, EtlError> {
+    if !spec.datasets.contains_key(dataset) {
+        return Err(EtlError::UnknownDataset(dataset.into()));
+    }
+    let mut tables = vec![("raw", dataset.to_string()), ("quarantine", dataset.to_string()), ("curated", dataset.to_string())];
+    tables.extend(spec.trusted.iter().filter(|t| t.inputs.iter().any(|i| i == dataset)).map(|t| ("trusted", t.name.clone())));
+    let info = serde_json::json!({"run_id": format!("maintain-{}", chrono::Utc::now().format("%Y%m%d%H%M%S")), "role": session.principal_arn});
+    let mut done = BTreeMap::new();
+    for (zone_name, name) in tables {
+        let (store, path) = table_of(session, zone_name, &name)?;
+        let table = crate::delta::open(store, &path).await?;
+        if table.version().is_none() {
+            continue;
+        }
+        // Quarantine lives in the raw zone and keeps its retention.
+        let bucket_zone = if zone_name == "quarantine" { "raw" } else { zone_name };
+        let retention = spec.zones.get(bucket_zone).and_then(|z| z.retention_days).unwrap_or(0).max(spec.etl.time_travel_days);
+        let (_, m) = crate::delta::maintain(table, retention, &info).await?;
+        done.insert(format!("{zone_name}.{name}"), m);
+    }
+    Ok(done)
+}
