@@ -267,11 +267,17 @@ impl datafusion::catalog::TableProvider for CatalogDeltaTable {
         datafusion::datasource::TableType::Base
     }
 
+    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> datafusion::error::Result<Vec<datafusion::logical_expr::TableProviderFilterPushDown>> {
+        // Inexact: the table's scan may use a filter to skip data, and the engine applies it
+        // again, so no filter is lost where the table cannot take it.
+        Ok(vec![datafusion::logical_expr::TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
     async fn scan(
         &self,
         state: &dyn datafusion::catalog::Session,
         projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
+        filters: &[Expr],
         limit: Option<usize>,
     ) -> datafusion::error::Result<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
         use datafusion::error::DataFusionError;
@@ -290,7 +296,21 @@ impl datafusion::catalog::TableProvider for CatalogDeltaTable {
                 DataFusionError::Plan(format!("table {}: the catalog declares column `{}`, which the table does not have", self.url, f.name()))
             })?);
         }
-        let plan = inner.scan(state, Some(&inner_projection), &[], limit).await?;
+        // Filters over columns the table stores as the catalog declares them reach the table's
+        // own scan, which skips partitions and files by them; all are applied again above.
+        let same_type = |c: &datafusion::common::Column| match (self.schema.field_with_name(&c.name), inner_schema.field_with_name(&c.name)) {
+            (Ok(a), Ok(b)) => a.data_type() == b.data_type(),
+            _ => false,
+        };
+        let candidates: Vec<&Expr> = filters.iter().filter(|f| f.column_refs().into_iter().all(same_type)).collect();
+        let support = inner.supports_filters_pushdown(&candidates)?;
+        let pushed: Vec<Expr> = candidates
+            .into_iter()
+            .zip(support)
+            .filter(|(_, s)| *s != datafusion::logical_expr::TableProviderFilterPushDown::Unsupported)
+            .map(|(f, _)| f.clone())
+            .collect();
+        let plan = inner.scan(state, Some(&inner_projection), &pushed, limit).await?;
         let exprs: Vec<(Arc<dyn datafusion::physical_expr::PhysicalExpr>, String)> = out_schema
             .fields()
             .iter()
@@ -390,6 +410,22 @@ mod tests {
         }
         assert_eq!(totals(&ctx, &zone).await, (15, 141));
         assert_eq!(open(&zone, "calls").await.unwrap().version(), Some(2));
+    }
+
+    #[tokio::test]
+    async fn a_catalog_table_filters_and_casts_to_the_declared_types() {
+        let zone = zone();
+        let ctx = context(&zone);
+        load(&ctx, &zone, 1, 14, 10, "a").await;
+        use datafusion::arrow::datatypes::{DataType, Field, Schema};
+        // The catalog declares `year` as int (the table holds bigint) and lists it last.
+        let schema = Arc::new(Schema::new(vec![Field::new("date", DataType::Date32, true), Field::new("calls", DataType::Int64, true), Field::new("year", DataType::Int32, true)]));
+        let table = CatalogDeltaTable { url: table_url(&zone, "calls"), store: zone.store.clone(), schema, version: None };
+        ctx.register_table("t", Arc::new(table)).unwrap();
+        let b = ctx.sql("SELECT COUNT(*) AS n, MIN(year) AS y FROM t WHERE year = 2024 AND date >= DATE '2024-01-05' AND calls > 5").await.unwrap().collect().await.unwrap();
+        assert_eq!(b[0].column(0).as_primitive::<datafusion::arrow::datatypes::Int64Type>().value(0), 10);
+        assert_eq!(b[0].column(1).data_type(), &DataType::Int32);
+        assert_eq!(b[0].column(1).as_primitive::<datafusion::arrow::datatypes::Int32Type>().value(0), 2024);
     }
 
     #[tokio::test]
