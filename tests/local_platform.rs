@@ -907,3 +907,23 @@ fn maintenance_keeps_every_version_within_the_window_and_removes_files_no_versio
     assert!(!at_first(&p).status.success(), "the first version's files are gone");
     p.ok(&["trail", "verify"]);
 }
+
+#[test]
+fn a_dataset_partitioned_by_date_writes_a_partition_per_day_and_reads_one() {
+    let p = Platform::new();
+    let spec = std::fs::read_to_string(p.dir.path().join("dapgov.toml")).unwrap();
+    let spec = spec.replacen("[datasets.calls]\ndate_column = \"date\"", "[datasets.calls]\ndate_column = \"date\"\npartition_by = \"date\"", 1);
+    assert!(spec.contains("partition_by = \"date\""));
+    std::fs::write(p.dir.path().join("dapgov.toml"), spec).unwrap();
+    p.ok(&["sample", "calls", "--from", city_file().to_str().unwrap(), "--out", "calls.csv", "--days", "2", "--seed", "5"]);
+    p.ok(&["etl", "run", "--input", "calls.csv", "--dataset", "calls"]);
+    let days: std::collections::BTreeSet<String> = files_under(&p.state().join("buckets/van311-curated-000000000000/calls"))
+        .iter()
+        .filter_map(|f| f.parent()?.file_name()?.to_str()?.strip_prefix("date=").map(str::to_string))
+        .collect();
+    assert_eq!(days.into_iter().collect::<Vec<_>>(), vec!["2024-09-29", "2024-09-30"]);
+    let one = p.ok(&["query", "--format", "csv", "select count(distinct date) as days, count(*) > 0 as some from curated.calls where date = date '2024-09-30'"]);
+    assert_eq!(one, "days,some\n1,true\n");
+    let inv: serde_json::Value = serde_json::from_str(&p.ok(&["inventory"])).unwrap();
+    assert_eq!(inv["glue_databases"]["van311_catalog"]["tables"]["curated_calls"]["partition_keys"], serde_json::json!([{"name": "date", "type": "date"}]));
+}

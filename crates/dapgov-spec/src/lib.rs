@@ -128,6 +128,9 @@ impl Spec {
                     return Err((at(&["datasets", name, "date_column"]), format!("column `{d}` is not declared under [datasets.{name}.columns]")));
                 }
             }
+            if ds.partition_by.is_some_and(|p| p != PartitionBy::None) && ds.date_column.is_none() {
+                return Err((at(&["datasets", name, "partition_by"]), "partitions are derived from the date column: set `date_column`, or use `none`".into()));
+            }
             if ds.load == Some(LoadMode::ReplacePartitions) && ds.date_column.is_none() {
                 return Err((at(&["datasets", name, "load"]), "`replace_partitions` replaces the days a delivery contains: set `date_column`, or use `append` or `replace`".into()));
             }
@@ -206,6 +209,15 @@ mod tests {
         let text = INIT_TEMPLATE.replacen("retention_days = 2555", "expire_days = 3000\nretention_days = 2555", 1);
         let (err, line) = error_at(&text, "dapgov.toml", "expire_days = 3000");
         assert!(err.starts_with(&format!("dapgov.toml:{line}:1: `zones.raw.expire_days`: zone `raw` holds Delta tables")), "{err}");
+    }
+
+    #[test]
+    fn partitions_need_a_date_column() {
+        let text = INIT_TEMPLATE.replacen("date_column = \"date\"\nload = \"replace_partitions\"", "partition_by = \"month\"\nload = \"replace\"", 1);
+        let (err, line) = error_at(&text, "dapgov.toml", "partition_by = \"month\"");
+        assert!(err.starts_with(&format!("dapgov.toml:{line}:1: `datasets.metrics.partition_by`: partitions are derived from the date column")), "{err}");
+        let spec = Spec::parse(INIT_TEMPLATE, "dapgov.toml").unwrap();
+        assert_eq!(spec.datasets["metrics"].partition(), PartitionBy::Year);
     }
 
     #[test]

@@ -336,6 +336,20 @@ pub struct Dataset {
     /// `replace_partitions` with a date column, else `replace`.
     #[serde(default)]
     pub load: Option<LoadMode>,
+    /// The partition column of curated, from the date column: `year` (the default with a
+    /// date column), `month` (yyyymm), `date` (the date column itself) or `none`. Queries
+    /// filtered on it read only the partitions they need.
+    #[serde(default)]
+    pub partition_by: Option<PartitionBy>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartitionBy {
+    Year,
+    Month,
+    Date,
+    None,
 }
 
 /// How a delivery changes a dataset's tables. Every load is a commit of the dataset's Delta
@@ -363,6 +377,11 @@ impl LoadMode {
 }
 
 impl Dataset {
+    /// The declared partitioning, else `year` with a date column and `none` without.
+    pub fn partition(&self) -> PartitionBy {
+        self.partition_by.unwrap_or(if self.date_column.is_some() { PartitionBy::Year } else { PartitionBy::None })
+    }
+
     /// The declared load mode, else the default for the dataset's shape.
     pub fn load_mode(&self) -> LoadMode {
         self.load.unwrap_or(if self.date_column.is_some() { LoadMode::ReplacePartitions } else { LoadMode::Replace })

@@ -10,7 +10,7 @@ use crate::delta::{self, Load};
 use crate::{EtlError, ingest, query};
 use dapgov_target::RoleSession;
 use dapgov_inventory::{Column, GlueTable};
-use dapgov_spec::{Dataset, LoadMode, RuleAction, Spec};
+use dapgov_spec::{Dataset, LoadMode, PartitionBy, RuleAction, Spec};
 use datafusion::arrow::array::AsArray;
 use datafusion::arrow::datatypes::Schema;
 use datafusion::object_store::path::Path as StorePath;
@@ -355,18 +355,22 @@ impl Run<'_> {
             }
         }
         let derived: String = ds.derive.iter().map(|d| format!(", {} AS {}", d.sql, ident(&d.name))).collect();
-        let year = match &ds.date_column {
-            Some(dc) => format!(", CAST(date_part('year', {}) AS INT) AS year", ident(dc)),
-            None => String::new(),
+        // The partition column: derived from the date column, or the date column itself.
+        let (partition, derived_partition) = match (ds.partition(), &ds.date_column) {
+            (PartitionBy::Year, Some(dc)) => (Some("year".to_string()), format!(", CAST(date_part('year', {}) AS INT) AS year", ident(dc))),
+            (PartitionBy::Month, Some(dc)) => {
+                (Some("month".to_string()), format!(", CAST(date_part('year', {d}) * 100 + date_part('month', {d}) AS INT) AS month", d = ident(dc)))
+            }
+            (PartitionBy::Date, Some(dc)) => (Some(dc.clone()), String::new()),
+            _ => (None, String::new()),
         };
         self.progress("curated: writing");
-        let df = ctx.sql(&format!("SELECT {}{derived}{year} FROM checked WHERE {PASSES}", select.join(", "))).await?;
+        let df = ctx.sql(&format!("SELECT {}{derived}{derived_partition} FROM checked WHERE {PASSES}", select.join(", "))).await?;
         let rows_out = count(ctx, &format!("SELECT COUNT(*) FROM checked WHERE {PASSES}")).await?;
         let typed = self.m.stages["raw"].rows_out;
         if rows_out + quarantined != typed {
             return Err(EtlError::Engine(format!("curated would keep {rows_out} and quarantine {quarantined} of {typed} rows; refusing to lose rows")));
         }
-        let partitioned = ds.date_column.is_some();
         let schema = df.schema().as_arrow().clone();
         stage(ctx, zone(self.session, "raw")?, self.staging, "curated_new", df).await?;
         self.m.stages.insert("curated".into(), StageCounts { rows_in: typed, rows_out, rows_quarantined: quarantined });
@@ -375,8 +379,8 @@ impl Run<'_> {
             name: format!("curated_{dataset}"),
             location: delta::table_url(curated, dataset),
             format: delta::FORMAT.into(),
-            columns: columns_of(&schema, if partitioned { &["year"] } else { &[] }),
-            partition_keys: year_partition(partitioned),
+            columns: columns_of(&schema, &partition.iter().map(String::as_str).collect::<Vec<_>>()),
+            partition_keys: columns_of(&schema, &[]).into_iter().filter(|c| partition.as_ref() == Some(&c.name)).collect(),
         };
         let raw_zone = zone(self.session, "raw")?;
         let quarantine_table = GlueTable {
@@ -454,7 +458,7 @@ impl Run<'_> {
         let mut tables = vec![(&raw.table, "raw", raw_version), (&curated.quarantine_table, "quarantine", quarantine_version)];
         if gates_passed {
             let load = self.curated_load(ctx, curated).await?;
-            let partition_by = year_columns(!curated.table.partition_keys.is_empty());
+            let partition_by: Vec<String> = curated.table.partition_keys.iter().map(|c| c.name.clone()).collect();
             // The writer counts the rows it adds; what a load replaces is counted here.
             let mut info = info.clone();
             info["rows_replaced"] = self.m.load.rows_replaced.into();
