@@ -847,6 +847,8 @@ fn deliveries_accumulate_corrections_replace_their_days_and_a_rollback_restores_
     let out = p.ok(&["etl", "rollback", "metrics", "--to", "0"]);
     assert!(out.contains("Restored curated.metrics to version 0 (committed as version 4)") && out.contains("trusted.metrics_yearly: written"), "{out}");
     assert_eq!(served(&p), first);
+    let trail = p.ok(&["trail", "show", "--role", "etl"]);
+    assert!(trail.lines().any(|l| l.contains("dapgov:RollbackTable") && l.contains("curated.metrics")), "{trail}");
     // Restored data is not the newest load, so loading that delivery again is no no-op.
     assert!(load(&a).contains("curated is at version 5"));
     // The analyst reads curated and trusted, never raw or quarantine, through any table.

@@ -77,6 +77,13 @@ impl dapgov_target::AuditLog for AwsAuditLog {
         tracing::warn!(principal = %self.principal, action, resource, "refused: {reason}");
         Ok(())
     }
+
+    /// CloudTrail records the S3 writes beneath the operation as the assumed role; the
+    /// operation itself is reported to the operator.
+    async fn allowed(&self, action: &str, resource: &str, detail: &str) -> TargetResult<()> {
+        tracing::info!(principal = %self.principal, action, resource, "{detail}");
+        Ok(())
+    }
 }
 
 /// The pseudonymisation secret is a KMS data key under the PII key: generated once, kept only

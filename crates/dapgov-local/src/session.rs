@@ -97,6 +97,10 @@ impl AuditLog for LocalAuditLog {
     async fn refused(&self, action: &str, resource: &str, reason: &str) -> TargetResult<()> {
         self.shared.record_event("data", &self.caller.arn, action, resource, "denied", Some(reason.into()))
     }
+
+    async fn allowed(&self, action: &str, resource: &str, detail: &str) -> TargetResult<()> {
+        self.shared.record_event("data", &self.caller.arn, action, resource, "allowed", Some(detail.into()))
+    }
 }
 
 struct LocalMetrics {

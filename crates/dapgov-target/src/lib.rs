@@ -101,8 +101,13 @@ pub trait CatalogService: Send + Sync {
 }
 
 /// Where the platform records what a role was refused before any store or service saw the
-/// request (a query that would write, define or reconfigure).
+/// request (a query that would write, define or reconfigure), and operations of dapgov's own
+/// that the writes beneath them would not name.
 #[async_trait::async_trait]
 pub trait AuditLog: Send + Sync {
     async fn refused(&self, action: &str, resource: &str, reason: &str) -> TargetResult<()>;
+    /// An operation of dapgov's own that the object writes beneath it would not name (a
+    /// table rolled back), recorded before it takes effect: one that cannot be recorded is
+    /// not done.
+    async fn allowed(&self, action: &str, resource: &str, detail: &str) -> TargetResult<()>;
 }

@@ -235,6 +235,7 @@ pub async fn rollback(session: &RoleSession, spec: &Spec, zone_name: &str, datas
     let table = crate::delta::open(store, &path).await?;
     let run_id = format!("rollback-{}", chrono::Utc::now().format("%Y%m%d%H%M%S"));
     let info = serde_json::json!({"run_id": run_id, "rollback_to": version, "role": session.principal_arn});
+    session.audit.allowed("dapgov:RollbackTable", &format!("{zone_name}.{dataset}"), &format!("restore to version {version} ({run_id})")).await?;
     let restored = crate::delta::restore(table, version, &info).await?;
     let mut report = Rollback { table: format!("{zone_name}.{dataset}"), restored_version: version, new_version: restored.version().unwrap_or_default(), trusted: BTreeMap::new() };
     if zone_name == "curated" {
