@@ -117,7 +117,7 @@ pub async fn write(ctx: &SessionContext, table: DeltaTable, df: DataFrame, load:
         .with_save_mode(mode)
         .with_schema_mode(schema_mode)
         .with_partition_columns(partition_by.to_vec())
-        .with_commit_properties(CommitProperties::default().with_metadata([(LOAD_INFO.to_string(), info.clone())]));
+        .with_commit_properties(recording(info));
     if let Some(p) = predicate {
         builder = builder.with_replace_where(p);
     }
@@ -168,27 +168,32 @@ pub async fn history(table: &DeltaTable) -> Result<Vec<Commit>, EtlError> {
     Ok(out)
 }
 
-/// How many times the newest commit was retried because another writer committed first.
-pub async fn retries_of_newest(table: &DeltaTable) -> Result<u64, EtlError> {
-    use futures::TryStreamExt;
-    if table.version().is_none() {
-        return Ok(0);
-    }
-    let name = table.table_url().to_string();
-    let newest: Vec<_> = table.history(Some(1)).try_collect().await.map_err(|e| delta_error(&name, e))?;
-    Ok(newest.first().and_then(|c| c.info.get("operationMetrics")).and_then(|m| m.get("num_retries")).and_then(|v| v.as_u64()).unwrap_or(0))
-}
-
-/// What the newest commit recorded of its load (`None` for a table not created yet, or a
-/// commit dapgov did not make).
-pub async fn latest_info(table: &DeltaTable) -> Result<Option<serde_json::Value>, EtlError> {
+/// The newest commit's provenance (`None` for a table not created yet).
+async fn newest_commit(table: &DeltaTable) -> Result<Option<deltalake_core::kernel::CommitInfo>, EtlError> {
     use futures::TryStreamExt;
     if table.version().is_none() {
         return Ok(None);
     }
     let name = table.table_url().to_string();
     let newest: Vec<_> = table.history(Some(1)).try_collect().await.map_err(|e| delta_error(&name, e))?;
-    Ok(newest.into_iter().next().and_then(|c| c.info.get(LOAD_INFO).cloned()))
+    Ok(newest.into_iter().next())
+}
+
+/// How many times the newest commit was retried because another writer committed first.
+pub async fn retries_of_newest(table: &DeltaTable) -> Result<u64, EtlError> {
+    let newest = newest_commit(table).await?;
+    Ok(newest.as_ref().and_then(|c| c.info.get("operationMetrics")).and_then(|m| m.get("num_retries")).and_then(|v| v.as_u64()).unwrap_or(0))
+}
+
+/// What the newest commit recorded of its load (`None` for a table not created yet, or a
+/// commit dapgov did not make).
+pub async fn latest_info(table: &DeltaTable) -> Result<Option<serde_json::Value>, EtlError> {
+    Ok(newest_commit(table).await?.and_then(|c| c.info.get(LOAD_INFO).cloned()))
+}
+
+/// Commit properties that record `info` (a load's provenance) in the table's history.
+fn recording(info: &serde_json::Value) -> CommitProperties {
+    CommitProperties::default().with_metadata([(LOAD_INFO.to_string(), info.clone())])
 }
 
 /// Restore the table to `version` as a new commit (the history keeps what it undoes).
@@ -201,7 +206,7 @@ pub async fn restore(table: DeltaTable, version: u64, info: &serde_json::Value) 
     let (table, _) = table
         .restore()
         .with_version_to_restore(version)
-        .with_commit_properties(CommitProperties::default().with_metadata([(LOAD_INFO.to_string(), info.clone())]))
+        .with_commit_properties(recording(info))
         .await
         .map_err(|e| delta_error(&name, e))?;
     Ok(table)
@@ -221,15 +226,14 @@ pub struct Maintenance {
 /// `retention_days` references (and files a killed writer left without a commit).
 pub async fn maintain(table: DeltaTable, retention_days: u32, info: &serde_json::Value) -> Result<(DeltaTable, Maintenance), EtlError> {
     let name = table.table_url().to_string();
-    let props = || CommitProperties::default().with_metadata([(LOAD_INFO.to_string(), info.clone())]);
-    let (table, compacted) = table.optimize().with_commit_properties(props()).await.map_err(|e| delta_error(&name, e))?;
+    let (table, compacted) = table.optimize().with_commit_properties(recording(info)).await.map_err(|e| delta_error(&name, e))?;
     let (table, vacuumed) = table
         .vacuum()
         .with_retention_period(chrono::Duration::days(i64::from(retention_days)))
         // The spec's window, not delta-rs's seven-day floor, decides: it may be shorter.
         .with_enforce_retention_duration(false)
         .with_mode(deltalake_core::operations::vacuum::VacuumMode::Full)
-        .with_commit_properties(props())
+        .with_commit_properties(recording(info))
         .await
         .map_err(|e| delta_error(&name, e))?;
     Ok((table, Maintenance { files_compacted: compacted.num_files_removed, files_written: compacted.num_files_added, files_removed: vacuumed.files_deleted.len() as u64 }))

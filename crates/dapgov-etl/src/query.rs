@@ -199,17 +199,16 @@ pub async fn sql_as_of(session: &RoleSession, text: &str, as_of: &[(String, u64)
     let database = database.as_str();
     let ctx = context(session)?;
     let tables = session.catalog.tables(database).await?;
-    for t in &tables {
-        register(&ctx, t).await?;
-    }
     for (name, version) in as_of {
         let catalog_name = name.replacen('.', "_", 1);
         let t = tables.iter().find(|t| t.name == catalog_name).ok_or_else(|| EtlError::Engine(format!("--as-of {name}={version}: no table {name} in the catalog")))?;
         if t.format != crate::delta::FORMAT {
             return Err(EtlError::Engine(format!("--as-of {name}={version}: {name} keeps no history (it is stored as {})", t.format)));
         }
-        ctx.deregister_table(name.as_str())?;
-        register_version(&ctx, t, Some(*version)).await?;
+    }
+    for t in &tables {
+        let version = as_of.iter().find(|(name, _)| name.replacen('.', "_", 1) == t.name).map(|(_, v)| *v);
+        register_version(&ctx, t, version).await?;
     }
     let df = match read_only(&ctx, text, &session.role).await {
         Err(refused @ EtlError::Refused { .. }) => {

@@ -76,11 +76,10 @@ pub const CSV_COPIES: &str = "_csv";
 const QUARANTINE_COLUMNS: [(&str, &str); 7] =
     [("_source_row", "bigint"), ("_rule", "string"), ("_reason", "string"), ("_record", "string"), ("_run_id", "string"), ("_source_file", "string"), ("_source_sha256", "string")];
 
-/// Commit `df` to the Delta table at `path` in `zone`; returns the version committed.
-async fn commit(ctx: &SessionContext, zone: &dapgov_target::ZoneStore, path: &str, df: DataFrame, load: &Load, partition_by: &[String], info: &serde_json::Value) -> Result<u64, EtlError> {
+/// Commit `df` to the Delta table at `path` in `zone`; returns the table as committed.
+async fn commit(ctx: &SessionContext, zone: &dapgov_target::ZoneStore, path: &str, df: DataFrame, load: &Load, partition_by: &[String], info: &serde_json::Value) -> Result<deltalake_core::DeltaTable, EtlError> {
     let table = delta::open(zone, path).await?;
-    let written = delta::write(ctx, table, df, load, partition_by, info).await?;
-    Ok(written.version().unwrap_or_default())
+    delta::write(ctx, table, df, load, partition_by, info).await
 }
 
 /// Times a trusted table is rebuilt when concurrent loads keep committing first.
@@ -447,14 +446,14 @@ impl Run<'_> {
         failpoint("before-publish");
         let (dataset, info) = (self.opts.dataset, self.load_info());
         let (raw_zone, curated_zone) = (zone(self.session, "raw")?, zone(self.session, "curated")?);
-        let raw_version = commit(ctx, raw_zone, dataset, ctx.table("raw_new").await?, &Load::Append, &[], &info).await?;
+        let raw_version = commit(ctx, raw_zone, dataset, ctx.table("raw_new").await?, &Load::Append, &[], &info).await?.version().unwrap_or_default();
         let lineage = format!(
             "SELECT *, {} AS _run_id, {} AS _source_file, {} AS _source_sha256 FROM quarantine_new",
             lit(&self.m.run_id),
             lit(&self.m.input.file),
             lit(&self.m.input.sha256)
         );
-        let quarantine_version = commit(ctx, raw_zone, &format!("quarantine/{dataset}"), ctx.sql(&lineage).await?, &Load::Append, &[], &info).await?;
+        let quarantine_version = commit(ctx, raw_zone, &format!("quarantine/{dataset}"), ctx.sql(&lineage).await?, &Load::Append, &[], &info).await?.version().unwrap_or_default();
         let mut tables = vec![(&raw.table, "raw", raw_version), (&curated.quarantine_table, "quarantine", quarantine_version)];
         if gates_passed {
             let load = self.curated_load(ctx, curated).await?;
@@ -462,10 +461,11 @@ impl Run<'_> {
             // The writer counts the rows it adds; what a load replaces is counted here.
             let mut info = info.clone();
             info["rows_replaced"] = self.m.load.rows_replaced.into();
-            let version = commit(ctx, curated_zone, dataset, ctx.table("curated_new").await?, &load, &partition_by, &info).await?;
+            let written = commit(ctx, curated_zone, dataset, ctx.table("curated_new").await?, &load, &partition_by, &info).await?;
+            let version = written.version().unwrap_or_default();
             self.m.load.curated_version = Some(version);
             failpoint("after-curated-commit");
-            self.m.load.retries = delta::retries_of_newest(&delta::open(curated_zone, dataset).await?).await?;
+            self.m.load.retries = delta::retries_of_newest(&written).await?;
             // The City's CSV copy of what each load delivered.
             let csv = format!("{}{CSV_COPIES}/{dataset}/{}/", curated_zone.url, self.m.run_id);
             ctx.table("curated_new").await?.write_csv(&csv, DataFrameWriteOptions::new(), None).await?;
@@ -594,35 +594,30 @@ pub(super) async fn rebuild_trusted(
             out.insert(t.name.clone(), (format!("waiting for curated input(s) {}", missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")), None));
             continue;
         }
-        let df = query::read_only(ctx, &t.sql, &session.role).await.map_err(|e| EtlError::Engine(format!("trusted table {}: {e}", t.name)))?;
-        if let Some(rec) = &t.reconcile {
-            ctx.deregister_table("result")?;
-            ctx.register_table("result", df.clone().into_view())?;
-            let b = query::read_only(ctx, rec, &session.role).await?.collect().await?;
-            let get = |name: &str| b.first().and_then(|b| b.column_by_name(name)).and_then(|a| a.as_primitive_opt::<datafusion::arrow::datatypes::Float64Type>().map(|p| p.value(0)));
-            let (Some(expected), Some(actual)) = (get("expected"), get("actual")) else {
-                return Err(EtlError::Engine(format!("trusted table {}: reconcile must return DOUBLE columns `expected` and `actual`", t.name)));
-            };
-            let diff = if expected == 0.0 { actual.abs() } else { ((actual - expected) / expected).abs() };
-            if diff > spec.etl.reconciliation_tolerance {
-                out.insert(t.name.clone(), (format!("not written: reconciliation off by {:.4}% (expected {expected}, actual {actual})", diff * 100.0), None));
-                continue;
-            }
-        }
-        let schema = df.schema().as_arrow().clone();
-        let by_year = t.partition_by_year && schema.field_with_name("year").is_ok();
         // Rebuilt whole from curated: small tables of aggregates. A concurrent load's rebuild
-        // that committed first is replaced by this one, computed again from the curated
-        // tables as they now are (they hold both loads).
+        // that committed first is replaced by this one, computed and reconciled again from the
+        // curated tables as they now are (they hold both loads).
         let mut retried = 0;
-        let version = loop {
-            let df = if retried == 0 { df.clone() } else { query::read_only(ctx, &t.sql, &session.role).await? };
+        let built = loop {
+            let df = query::read_only(ctx, &t.sql, &session.role).await.map_err(|e| EtlError::Engine(format!("trusted table {}: {e}", t.name)))?;
+            if let Some(refusal) = reconciliation_refusal(ctx, session, spec, t, &df).await? {
+                break Err(refusal);
+            }
+            let schema = df.schema().as_arrow().clone();
+            let by_year = t.partition_by_year && schema.field_with_name("year").is_ok();
             match commit(ctx, trusted, &t.name, df, &Load::Replace, &year_columns(by_year), info).await {
                 Err(EtlError::Conflict(_)) if retried < MAX_REBUILDS => retried += 1,
-                other => break other?,
+                other => break Ok((other?, schema, by_year)),
             }
         };
-        let written = delta::open(trusted, &t.name).await?;
+        let (written, schema, by_year) = match built {
+            Ok(b) => b,
+            Err(refusal) => {
+                out.insert(t.name.clone(), (refusal, None));
+                continue;
+            }
+        };
+        let version = written.version().unwrap_or_default();
         let csv = format!("{}{CSV_COPIES}/{}/{run_id}/", trusted.url, t.name);
         ctx.read_table(delta::provider(written, None).await?)?.write_csv(&csv, DataFrameWriteOptions::new(), None).await?;
         let location = delta::table_url(trusted, &t.name);
@@ -638,4 +633,19 @@ pub(super) async fn rebuild_trusted(
         out.insert(t.name.clone(), (status, Some(format!("{location} (version {version})"))));
     }
     Ok(out)
+}
+
+/// Why a trusted table must not be written, when its reconciliation (`reconcile` SQL over the
+/// table as `result`) is off by more than the spec's tolerance.
+async fn reconciliation_refusal(ctx: &SessionContext, session: &RoleSession, spec: &Spec, t: &dapgov_spec::TrustedTable, df: &DataFrame) -> Result<Option<String>, EtlError> {
+    let Some(rec) = &t.reconcile else { return Ok(None) };
+    ctx.deregister_table("result")?;
+    ctx.register_table("result", df.clone().into_view())?;
+    let b = query::read_only(ctx, rec, &session.role).await?.collect().await?;
+    let get = |name: &str| b.first().and_then(|b| b.column_by_name(name)).and_then(|a| a.as_primitive_opt::<datafusion::arrow::datatypes::Float64Type>().map(|p| p.value(0)));
+    let (Some(expected), Some(actual)) = (get("expected"), get("actual")) else {
+        return Err(EtlError::Engine(format!("trusted table {}: reconcile must return DOUBLE columns `expected` and `actual`", t.name)));
+    };
+    let diff = if expected == 0.0 { actual.abs() } else { ((actual - expected) / expected).abs() };
+    Ok((diff > spec.etl.reconciliation_tolerance).then(|| format!("not written: reconciliation off by {:.4}% (expected {expected}, actual {actual})", diff * 100.0)))
 }
