@@ -20,13 +20,23 @@ pub(crate) fn name_of(file: &str) -> String {
     file.trim_end_matches(".json").replace("%2F", "/").replace("%25", "%")
 }
 
+/// Where the records of one kind live under the state directory `root`.
+pub(crate) fn records_dir(root: &std::path::Path, kind: ResourceKind) -> PathBuf {
+    root.join("control").join(kind_dir(kind))
+}
+
+/// The record of one resource under the state directory `root`.
+pub(crate) fn record_file(root: &std::path::Path, kind: ResourceKind, name: &str) -> PathBuf {
+    records_dir(root, kind).join(file_name(name))
+}
+
 impl LocalTarget {
     pub(crate) fn record_path(&self, kind: ResourceKind, name: &str) -> PathBuf {
-        self.shared.root.join("control").join(kind_dir(kind)).join(file_name(name))
+        record_file(&self.shared.root, kind, name)
     }
 
     pub(crate) fn records(&self, kind: ResourceKind) -> Vec<(String, Value)> {
-        let dir = self.shared.root.join("control").join(kind_dir(kind));
+        let dir = records_dir(&self.shared.root, kind);
         let Ok(rd) = std::fs::read_dir(&dir) else { return vec![] };
         let mut out: Vec<(String, Value)> = rd
             .flatten()

@@ -3,7 +3,7 @@
 use crate::*;
 use dapgov_target::*;
 use dapgov_inventory::*;
-use crate::control::file_name;
+use crate::control::record_file;
 use dapgov_inventory::names::s3_arn;
 use dapgov_policy::{Document, Request};
 use std::collections::BTreeMap;
@@ -49,7 +49,7 @@ pub(crate) fn open(t: &LocalTarget, project: &str, role: &str) -> TargetResult<R
         zones,
         keys: Arc::new(LocalKeys { shared: t.shared.clone(), caller: caller.clone(), pii_key }),
         metrics: Arc::new(LocalMetrics { dir: t.metrics_dir(), caller: caller.clone(), shared: t.shared.clone() }),
-        catalog: Arc::new(LocalCatalog { target_root: t.shared.root.clone(), caller: caller.clone(), shared: t.shared.clone(), arns: t.arns() }),
+        catalog: Arc::new(LocalCatalog { caller: caller.clone(), shared: t.shared.clone(), arns: t.arns() }),
         audit: Arc::new(LocalAuditLog { caller, shared: t.shared.clone() }),
     })
 }
@@ -134,7 +134,6 @@ impl MetricsSink for LocalMetrics {
 }
 
 struct LocalCatalog {
-    target_root: PathBuf,
     caller: Caller,
     shared: Arc<Shared>,
     arns: Arns,
@@ -142,7 +141,7 @@ struct LocalCatalog {
 
 impl LocalCatalog {
     fn path(&self, database: &str) -> PathBuf {
-        self.target_root.join("control").join(ResourceKind::GlueDatabase.as_str()).join(file_name(database))
+        record_file(&self.shared.root, ResourceKind::GlueDatabase, database)
     }
     fn check(&self, action: &str, resource: String) -> TargetResult<()> {
         let req = Request { action: action.into(), resource: resource.clone(), principal: self.caller.arn.clone(), ..Default::default() };
