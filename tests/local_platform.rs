@@ -131,8 +131,23 @@ fn objects_on_disk_hold_no_plaintext_and_survive_key_rotation() {
         .max_by_key(|f| std::fs::metadata(f).unwrap().modified().unwrap())
         .unwrap();
     let sealed = std::fs::read(&object).unwrap();
+    let buckets = p.state().join("buckets");
+    let relative = object.strip_prefix(&buckets).unwrap().to_string_lossy().into_owned();
+    let (bucket, key) = relative.split_once('/').unwrap();
+    let object_name = dapgov_local::crypto::ObjectName { bucket, key };
     let (plain_header, dek) = dapgov_local::crypto::Header::new(None);
-    for (what, bytes) in [("empty", vec![]), ("header only", sealed[..dapgov_local::crypto::HEADER_LEN].to_vec()), ("unwrapped", dapgov_local::crypto::seal_all(&plain_header, &dek, b"PAR1 forged PAR1"))] {
+    // Another object of the same table and bucket, copied over this one: bound to its own
+    // name, it no longer opens (before, the older rows were served in place of the newer).
+    let sibling = files_under(&buckets)
+        .into_iter()
+        .find(|f| f != &object && f.parent() == object.parent() && f.extension().is_some_and(|e| e == "parquet"))
+        .or_else(|| files_under(&buckets).into_iter().find(|f| f != &object && f.starts_with(buckets.join(bucket)) && f.extension().is_some_and(|e| e == "parquet")))
+        .unwrap();
+    std::fs::copy(&sibling, &object).unwrap();
+    let o = p.run(&["query", "--format", "csv", "select count(*) as n from trusted.metrics_yearly where calls_offered >= 0"]);
+    assert_eq!(o.status.code(), Some(1), "copied over: {}", String::from_utf8_lossy(&o.stdout));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("written under another name"), "{}", String::from_utf8_lossy(&o.stderr));
+    for (what, bytes) in [("empty", vec![]), ("header only", sealed[..dapgov_local::crypto::HEADER_LEN].to_vec()), ("unwrapped", dapgov_local::crypto::seal_all(&plain_header, &dek, object_name, b"PAR1 forged PAR1"))] {
         std::fs::write(&object, &bytes).unwrap();
         let o = p.run(&["query", "--format", "csv", "select count(*) as n from trusted.metrics_yearly where calls_offered >= 0"]);
         assert_eq!(o.status.code(), Some(1), "{what}: {}", String::from_utf8_lossy(&o.stdout));
@@ -199,6 +214,52 @@ fn trail_tampering_is_detected() {
 
 /// The state directory holds policies, key material and the trail: 0700 and its files 0600
 /// whatever the umask; refused when others can write it; temporaries of killed runs removed.
+#[test]
+fn objects_cut_replaced_or_rolled_back_and_a_trail_put_back_whole_are_caught() {
+    let p = Platform::new();
+    p.load_city();
+    let verified = p.ok(&["trail", "verify"]);
+    assert!(verified.contains("; 0 do not."), "{verified}");
+    let raw = p.state().join("buckets").join("van311-raw-000000000000").join("metrics");
+    // The table's newest commit deleted behind the platform's back: the table would read as
+    // its previous version, and the trail's record of the write says otherwise.
+    let commit = files_under(&raw.join("_delta_log")).into_iter().filter(|f| f.extension().is_some_and(|e| e == "json")).max().unwrap();
+    let kept = std::fs::read(&commit).unwrap();
+    std::fs::remove_file(&commit).unwrap();
+    let o = p.run(&["trail", "verify"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is missing: written at trail record"), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::write(&commit, &kept).unwrap();
+    // A data file replaced by a sealed object of the same bucket, and by an older copy of
+    // itself: neither is the version the trail recorded.
+    let data = files_under(&raw).into_iter().find(|f| f.extension().is_some_and(|e| e == "parquet")).unwrap();
+    let own = std::fs::read(&data).unwrap();
+    std::fs::copy(&commit, &data).unwrap();
+    let o = p.run(&["trail", "verify"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("which the trail never recorded"), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::write(&data, &own).unwrap();
+    assert!(p.ok(&["trail", "verify"]).contains("; 0 do not."));
+    // An anchor kept away from the platform catches the whole trail put back as it was.
+    let anchor_before = p.dir.path().join("anchor-1");
+    std::fs::write(&anchor_before, p.ok(&["trail", "anchor"])).unwrap();
+    let older_trail = p.dir.path().join("trail-copy");
+    std::fs::create_dir(&older_trail).unwrap();
+    for f in files_under(&p.state().join("trail")) {
+        std::fs::copy(&f, older_trail.join(f.file_name().unwrap())).unwrap();
+    }
+    p.ok(&["etl", "run", "--force", "--input", city_file().to_str().unwrap(), "--dataset", "metrics"]);
+    let anchor_after = p.dir.path().join("anchor-2");
+    std::fs::write(&anchor_after, p.ok(&["trail", "anchor"])).unwrap();
+    assert!(p.ok(&["trail", "verify", "--anchor", "anchor-1"]).contains("extending the anchor"));
+    for f in files_under(&older_trail) {
+        std::fs::copy(&f, p.state().join("trail").join(f.file_name().unwrap())).unwrap();
+    }
+    let o = p.run(&["trail", "verify", "--anchor", "anchor-2"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("rolled back to an older copy, or truncated"), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
 #[test]
 #[cfg(unix)]
 fn the_state_directory_is_private_whatever_the_umask() {

@@ -8,6 +8,12 @@
 //!
 //! Layout: HEADER_LEN bytes of header, then segments of SEGMENT plaintext bytes + 16-byte tag;
 //! the last segment may be shorter (an empty object is one empty final segment).
+//!
+//! Every segment authenticates the header and the object's name (bucket and key): an object
+//! copied over another, or moved, fails to open under its new name. The header's random
+//! nonces make each write a distinct version, named by `Header::version_id` (the object's
+//! ETag), so an object rolled back to an older copy of itself is told apart from the
+//! version last written.
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -19,12 +25,23 @@ pub const TAG: usize = 16;
 /// magic 4 | format 1 | flags 1 | reserved 2 | key id 36 | key version 4 | wrap nonce 12 | wrapped key 48 | nonce prefix 7 | reserved 1
 pub const HEADER_LEN: usize = 116;
 const FLAG_WRAPPED: u8 = 1;
+/// Objects written before names were bound: their segments authenticate the header only.
+const FORMAT_UNBOUND: u8 = 1;
+/// Segments authenticate the header and the object's bucket and key.
+const FORMAT_BOUND: u8 = 2;
+
+/// Where an object lives: what its segments are bound to.
+#[derive(Debug, Clone, Copy)]
+pub struct ObjectName<'a> {
+    pub bucket: &'a str,
+    pub key: &'a str,
+}
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CryptoError {
     #[error("not a dapgov object (bad header)")]
     BadHeader,
-    #[error("object is damaged or was tampered with (segment {0} failed authentication)")]
+    #[error("segment {0} failed authentication: the object is damaged, was tampered with, or was written under another name (copied or moved here)")]
     Tampered(u64),
     #[error("the data key could not be unwrapped: wrong key or damaged header")]
     Unwrap,
@@ -39,6 +56,8 @@ pub struct WrappingKey<'a> {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
+    /// FORMAT_BOUND for every object written now; FORMAT_UNBOUND objects are still read.
+    pub format: u8,
     pub key_id: String,
     pub key_version: u32,
     pub wrapped: bool,
@@ -51,7 +70,7 @@ impl Header {
     pub fn encode(&self) -> [u8; HEADER_LEN] {
         let mut h = [0u8; HEADER_LEN];
         h[0..4].copy_from_slice(MAGIC);
-        h[4] = 1;
+        h[4] = self.format;
         h[5] = if self.wrapped { FLAG_WRAPPED } else { 0 };
         let id = self.key_id.as_bytes();
         h[8..8 + id.len().min(36)].copy_from_slice(&id[..id.len().min(36)]);
@@ -63,11 +82,12 @@ impl Header {
     }
 
     pub fn decode(h: &[u8]) -> Result<Header, CryptoError> {
-        if h.len() < HEADER_LEN || &h[0..4] != MAGIC || h[4] != 1 {
+        if h.len() < HEADER_LEN || &h[0..4] != MAGIC || !matches!(h[4], FORMAT_UNBOUND | FORMAT_BOUND) {
             return Err(CryptoError::BadHeader);
         }
         let key_id = String::from_utf8_lossy(&h[8..44]).trim_end_matches('\0').to_string();
         Ok(Header {
+            format: h[4],
             key_id,
             key_version: u32::from_be_bytes(h[44..48].try_into().expect("4 bytes")),
             wrapped: h[5] & FLAG_WRAPPED != 0,
@@ -102,7 +122,30 @@ impl Header {
                 (String::new(), 0, false)
             }
         };
-        (Header { key_id, key_version, wrapped, wrap_nonce, wrapped_key, nonce_prefix }, dek)
+        (Header { format: FORMAT_BOUND, key_id, key_version, wrapped, wrap_nonce, wrapped_key, nonce_prefix }, dek)
+    }
+
+    /// Whether the segments are bound to the object's name (false only for objects written
+    /// before names were bound).
+    pub fn is_bound(&self) -> bool {
+        self.format == FORMAT_BOUND
+    }
+
+    /// This write's version: the header's random nonces, which the segments authenticate.
+    pub fn version_id(&self) -> String {
+        format!("{}{}", hex::encode(self.nonce_prefix), hex::encode(&self.wrap_nonce[..9]))
+    }
+
+    /// What each segment authenticates besides its ciphertext.
+    fn segment_aad(&self, name: ObjectName) -> Vec<u8> {
+        let mut aad = self.encode().to_vec();
+        if self.is_bound() {
+            for part in [name.bucket, name.key] {
+                aad.extend_from_slice(&(part.len() as u64).to_be_bytes());
+                aad.extend_from_slice(part.as_bytes());
+            }
+        }
+        aad
     }
 
     /// Recover the data key with the wrapping key version named in the header.
@@ -136,14 +179,14 @@ fn segment_nonce(prefix: &[u8; 7], index: u64, last: bool) -> [u8; 12] {
 /// Seals segments in order; the caller writes what it returns after the header.
 pub struct SegmentSealer {
     cipher: Aes256Gcm,
-    header: [u8; HEADER_LEN],
+    aad: Vec<u8>,
     prefix: [u8; 7],
     index: u64,
 }
 
 impl SegmentSealer {
-    pub fn new(header: &Header, dek: &[u8; 32]) -> Self {
-        Self { cipher: Aes256Gcm::new(dek.into()), header: header.encode(), prefix: header.nonce_prefix, index: 0 }
+    pub fn new(header: &Header, dek: &[u8; 32], name: ObjectName) -> Self {
+        Self { cipher: Aes256Gcm::new(dek.into()), aad: header.segment_aad(name), prefix: header.nonce_prefix, index: 0 }
     }
 
     pub fn seal(&mut self, plaintext: &[u8], last: bool) -> Vec<u8> {
@@ -151,7 +194,7 @@ impl SegmentSealer {
         let nonce = segment_nonce(&self.prefix, self.index, last);
         self.index += 1;
         self.cipher
-            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad: &self.header })
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad: &self.aad })
             .expect("AES-GCM encryption cannot fail for segment sizes")
     }
 }
@@ -176,17 +219,28 @@ pub fn segment_span(i: u64, plain_len: u64) -> std::ops::Range<u64> {
     start..start + plain + TAG as u64
 }
 
-pub fn open_segment(header: &Header, dek: &[u8; 32], i: u64, last: bool, sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
-    let nonce = segment_nonce(&header.nonce_prefix, i, last);
-    Aes256Gcm::new(dek.into())
-        .decrypt(Nonce::from_slice(&nonce), Payload { msg: sealed, aad: &header.encode() })
-        .map_err(|_| CryptoError::Tampered(i))
+/// Opens the segments of one object under one name.
+pub struct SegmentOpener {
+    cipher: Aes256Gcm,
+    aad: Vec<u8>,
+    prefix: [u8; 7],
+}
+
+impl SegmentOpener {
+    pub fn new(header: &Header, dek: &[u8; 32], name: ObjectName) -> Self {
+        Self { cipher: Aes256Gcm::new(dek.into()), aad: header.segment_aad(name), prefix: header.nonce_prefix }
+    }
+
+    pub fn open(&self, i: u64, last: bool, sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let nonce = segment_nonce(&self.prefix, i, last);
+        self.cipher.decrypt(Nonce::from_slice(&nonce), Payload { msg: sealed, aad: &self.aad }).map_err(|_| CryptoError::Tampered(i))
+    }
 }
 
 /// Seal a whole object in memory.
-pub fn seal_all(header: &Header, dek: &[u8; 32], plaintext: &[u8]) -> Vec<u8> {
+pub fn seal_all(header: &Header, dek: &[u8; 32], name: ObjectName, plaintext: &[u8]) -> Vec<u8> {
     let mut out = header.encode().to_vec();
-    let mut s = SegmentSealer::new(header, dek);
+    let mut s = SegmentSealer::new(header, dek, name);
     let n = segment_count(plaintext.len() as u64);
     for i in 0..n {
         let a = (i as usize) * SEGMENT;
@@ -197,16 +251,17 @@ pub fn seal_all(header: &Header, dek: &[u8; 32], plaintext: &[u8]) -> Vec<u8> {
 }
 
 /// Open a whole object in memory.
-pub fn open_all(stored: &[u8], material: impl Fn(&Header) -> Option<[u8; 32]>) -> Result<Vec<u8>, CryptoError> {
+pub fn open_all(stored: &[u8], name: ObjectName, material: impl Fn(&Header) -> Option<[u8; 32]>) -> Result<Vec<u8>, CryptoError> {
     let header = Header::decode(stored)?;
     let dek = header.data_key(material(&header).as_ref())?;
+    let opener = SegmentOpener::new(&header, &dek, name);
     let len = plaintext_len(stored.len() as u64);
     let n = segment_count(len);
     let mut out = Vec::with_capacity(len as usize);
     for i in 0..n {
         let span = segment_span(i, len);
         let seg = stored.get(span.start as usize..span.end as usize).ok_or(CryptoError::Tampered(i))?;
-        out.extend(open_segment(&header, &dek, i, i + 1 == n, seg)?);
+        out.extend(opener.open(i, i + 1 == n, seg)?);
     }
     Ok(out)
 }
@@ -219,6 +274,8 @@ mod tests {
         [7u8; 32]
     }
 
+    const NAME: ObjectName = ObjectName { bucket: "van311-curated", key: "calls/year=2020/part-0.parquet" };
+
     #[test]
     fn round_trip_at_segment_boundaries() {
         let k = key();
@@ -226,9 +283,9 @@ mod tests {
         for len in [0, 1, SEGMENT - 1, SEGMENT, SEGMENT + 1, 3 * SEGMENT + 17] {
             let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
             let (h, dek) = Header::new(Some(&w));
-            let sealed = seal_all(&h, &dek, &data);
+            let sealed = seal_all(&h, &dek, NAME, &data);
             assert_eq!(plaintext_len(sealed.len() as u64), len as u64);
-            assert_eq!(open_all(&sealed, |_| Some(k)).unwrap(), data);
+            assert_eq!(open_all(&sealed, NAME, |_| Some(k)).unwrap(), data);
         }
     }
 
@@ -238,12 +295,12 @@ mod tests {
         let w = WrappingKey { key_id: "k", version: 1, material: &k };
         let secret = b"caller jane.doe@example.org phoned about 604-555-0199".repeat(50);
         let (h, dek) = Header::new(Some(&w));
-        let mut sealed = seal_all(&h, &dek, &secret);
+        let mut sealed = seal_all(&h, &dek, NAME, &secret);
         assert!(!sealed.windows(8).any(|w| w == b"jane.doe"));
         let last = sealed.len() - 1;
         sealed[last] ^= 1;
-        assert_eq!(open_all(&sealed, |_| Some(k)), Err(CryptoError::Tampered(0)));
-        assert_eq!(open_all(&seal_all(&h, &dek, b"x"), |_| Some([9u8; 32])), Err(CryptoError::Unwrap));
+        assert_eq!(open_all(&sealed, NAME, |_| Some(k)), Err(CryptoError::Tampered(0)));
+        assert_eq!(open_all(&seal_all(&h, &dek, NAME, b"x"), NAME, |_| Some([9u8; 32])), Err(CryptoError::Unwrap));
     }
 
     #[test]
@@ -252,8 +309,43 @@ mod tests {
         let w = WrappingKey { key_id: "k", version: 1, material: &k };
         let data = vec![1u8; 2 * SEGMENT + 5];
         let (h, dek) = Header::new(Some(&w));
-        let sealed = seal_all(&h, &dek, &data);
+        let sealed = seal_all(&h, &dek, NAME, &data);
         let cut = &sealed[..HEADER_LEN + 2 * (SEGMENT + TAG)];
-        assert!(matches!(open_all(cut, |_| Some(k)), Err(CryptoError::Tampered(_))));
+        assert!(matches!(open_all(cut, NAME, |_| Some(k)), Err(CryptoError::Tampered(_))));
+    }
+
+    #[test]
+    fn an_object_opens_only_under_the_name_it_was_written_to() {
+        let k = key();
+        let w = WrappingKey { key_id: "k", version: 1, material: &k };
+        let (h, dek) = Header::new(Some(&w));
+        let sealed = seal_all(&h, &dek, NAME, b"rows of 2020");
+        assert_eq!(open_all(&sealed, NAME, |_| Some(k)).unwrap(), b"rows of 2020");
+        for other in [
+            ObjectName { key: "calls/year=2019/part-0.parquet", ..NAME },
+            ObjectName { bucket: "van311-trusted", ..NAME },
+            // The length prefixes keep a boundary shifted between bucket and key apart.
+            ObjectName { bucket: "van311-curated/calls", key: "year=2020/part-0.parquet" },
+        ] {
+            assert_eq!(open_all(&sealed, other, |_| Some(k)), Err(CryptoError::Tampered(0)), "{other:?}");
+        }
+        // Each write is its own version, and the version is authenticated with the header.
+        let (h2, dek2) = Header::new(Some(&w));
+        assert_ne!(h.version_id(), h2.version_id());
+        let mut forged = seal_all(&h2, &dek2, NAME, b"rows of 2020");
+        forged[108] ^= 1; // a nonce byte: another version id
+        assert!(open_all(&forged, NAME, |_| Some(k)).is_err());
+    }
+
+    #[test]
+    fn objects_written_before_names_were_bound_still_open() {
+        let k = key();
+        let w = WrappingKey { key_id: "k", version: 1, material: &k };
+        let (mut h, dek) = Header::new(Some(&w));
+        h.format = FORMAT_UNBOUND;
+        let sealed = seal_all(&h, &dek, NAME, b"old");
+        let elsewhere = ObjectName { bucket: "any", key: "where" };
+        assert_eq!(open_all(&sealed, elsewhere, |_| Some(k)).unwrap(), b"old");
+        assert!(!Header::decode(&sealed).unwrap().is_bound());
     }
 }

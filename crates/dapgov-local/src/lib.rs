@@ -20,6 +20,7 @@ mod session;
 mod state;
 mod store;
 pub mod trail;
+mod versions;
 
 use dapgov_target::*;
 use dapgov_inventory::*;
@@ -30,6 +31,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 pub use store::{BucketInfo, Caller, GovernedStore, KeyInfo};
+pub use versions::{ObjectProblem, VersionCheck};
 pub(crate) use state::{create_private, now, private_options, write_atomic};
 use state::{clear_stale_temporaries, secure_state_dir, TMP_DIR};
 use trail::{NewEvent, Trail};
@@ -141,6 +143,16 @@ impl LocalTarget {
     /// Is a trail logging? Then every operation since it was turned on is in the trail.
     pub fn trail_is_logging(&self) -> bool {
         self.records(ResourceKind::Trail).iter().any(|(_, v)| v.get("logging") == Some(&Value::Bool(true)))
+    }
+
+    /// Buckets whose object-level operations a logging trail records.
+    pub(crate) fn data_event_buckets(&self) -> Vec<String> {
+        self.records(ResourceKind::Trail)
+            .into_iter()
+            .filter_map(|(_, v)| serde_json::from_value::<dapgov_inventory::Trail>(v).ok())
+            .filter(|t| t.logging == Some(true))
+            .flat_map(|t| t.data_event_buckets.unwrap_or_default())
+            .collect()
     }
 
     fn refresh_trail(&self) {

@@ -17,13 +17,7 @@ pub(crate) fn open(t: &LocalTarget, project: &str, role: &str) -> TargetResult<R
     let caller = caller(t, &names, role)?;
     let keys = t.keys_by_id();
     let key_by_arn: BTreeMap<String, KeyInfo> = keys.values().map(|k| (k.arn.clone(), k.clone())).collect();
-    let data_event_buckets: Vec<String> = t
-        .records(ResourceKind::Trail)
-        .into_iter()
-        .filter_map(|(_, v)| serde_json::from_value::<dapgov_inventory::Trail>(v).ok())
-        .filter(|t| t.logging == Some(true))
-        .flat_map(|t| t.data_event_buckets.unwrap_or_default())
-        .collect();
+    let data_event_buckets = t.data_event_buckets();
     let mut zones = BTreeMap::new();
     for (name, v) in t.records(ResourceKind::Bucket) {
         let b: Bucket = serde_json::from_value(v).map_err(TargetError::other)?;

@@ -4,8 +4,9 @@
 //! DataFusion reads and writes through this store, so the ETL and `query` cannot reach
 //! what the role may not.
 
-use crate::crypto::{self, Header, HEADER_LEN, SEGMENT, SegmentSealer, WrappingKey};
+use crate::crypto::{self, Header, HEADER_LEN, ObjectName, SEGMENT, SegmentOpener, SegmentSealer, WrappingKey};
 use crate::Shared;
+use crate::versions::NOT_WRITTEN;
 use bytes::Bytes;
 use dapgov_target::TargetError;
 use dapgov_policy::{Decision, Document, Request, evaluate};
@@ -80,14 +81,22 @@ impl GovernedStore {
         self.bucket.dir.join(location.as_ref())
     }
 
+    /// What an object's segments are bound to.
+    fn name<'a>(&'a self, location: &'a Path) -> ObjectName<'a> {
+        ObjectName { bucket: &self.bucket.name, key: location.as_ref() }
+    }
+
     fn object_arn(&self, location: &Path) -> String {
         dapgov_inventory::names::s3_object_arn(&self.bucket.name, location.as_ref())
     }
 
     /// Record an allowed data operation (buckets with data events), before it takes effect.
-    fn record(&self, action: &str, resource: &str) -> object_store::Result<()> {
+    /// A write names the version it creates, so `trail verify` can tell an object rolled back
+    /// to an older copy from the one last written.
+    fn record(&self, action: &str, resource: &str, version: Option<&str>) -> object_store::Result<()> {
         if self.bucket.data_events {
-            self.shared.record_event("data", &self.caller.arn, action, resource, "allowed", None).map_err(generic)?;
+            let detail = version.map(|v| format!("{VERSION_DETAIL}{v}"));
+            self.shared.record_event("data", &self.caller.arn, action, resource, "allowed", detail).map_err(generic)?;
         }
         Ok(())
     }
@@ -152,38 +161,48 @@ impl GovernedStore {
     /// Publish a sealed temporary at `location`. `Create` is atomic: of writers racing for one
     /// name, exactly one wins and the others get `AlreadyExists` (a table's commit protocol
     /// depends on it).
-    fn finish_write(&self, location: &Path, tmp: &std::path::Path, mode: &PutMode) -> object_store::Result<PutResult> {
+    fn finish_write(&self, location: &Path, tmp: &std::path::Path, header: &Header, mode: &PutMode) -> object_store::Result<PutResult> {
         let dest = self.file(location);
         if let Some(parent) = dest.parent() {
             std::fs::create_dir_all(parent).map_err(generic)?;
         }
-        self.record("s3:PutObject", &self.object_arn(location))?;
-        match mode {
-            PutMode::Overwrite => std::fs::rename(tmp, &dest).map_err(generic)?,
+        let version = header.version_id();
+        let arn = self.object_arn(location);
+        self.record("s3:PutObject", &arn, Some(&version))?;
+        let written = match mode {
+            PutMode::Overwrite => std::fs::rename(tmp, &dest).map_err(generic),
             PutMode::Create => {
                 // A hard link never replaces an existing name.
                 let linked = std::fs::hard_link(tmp, &dest);
                 let _ = std::fs::remove_file(tmp);
-                match linked {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                        return Err(object_store::Error::AlreadyExists { path: location.to_string(), source: Box::new(e) });
-                    }
-                    Err(e) => return Err(generic(e)),
-                }
+                linked.map_err(|e| match e.kind() {
+                    std::io::ErrorKind::AlreadyExists => object_store::Error::AlreadyExists { path: location.to_string(), source: Box::new(e) },
+                    _ => generic(e),
+                })
             }
             PutMode::Update(_) => {
                 let _ = std::fs::remove_file(tmp);
-                return Err(object_store::Error::NotImplemented { operation: "put with PutMode::Update".into(), implementer: self.to_string() });
+                Err(object_store::Error::NotImplemented { operation: "put with PutMode::Update".into(), implementer: self.to_string() })
+            }
+        };
+        if let Err(e) = &written {
+            // The record above named a version that did not land: say so, so the version
+            // check expects the object's actual one.
+            if self.bucket.data_events {
+                let detail = format!("{NOT_WRITTEN}{VERSION_DETAIL}{version}");
+                if let Err(trail) = self.shared.record_event("data", &self.caller.arn, "s3:PutObject", &arn, "error", Some(detail)) {
+                    tracing::error!("{trail} (after: {e})");
+                }
             }
         }
-        let meta = std::fs::metadata(&dest).map_err(generic)?;
-        Ok(PutResult { e_tag: Some(etag(&meta)), version: None })
+        written.map(|()| PutResult { e_tag: Some(version), version: None })
     }
 
-    /// An object's metadata. A file shorter than the smallest sealed object (a header and
-    /// one tag) was truncated: an integrity error, never an empty object whose rows vanish.
-    fn meta_of(&self, location: Path, md: &std::fs::Metadata) -> object_store::Result<ObjectMeta> {
+    /// An object's metadata and header; its ETag is the version its header names. A file
+    /// shorter than the smallest sealed object (a header and one tag) was truncated: an
+    /// integrity error, never an empty object whose rows vanish.
+    fn meta_of(&self, location: Path, file: &mut std::fs::File) -> object_store::Result<(ObjectMeta, Header)> {
+        let md = file.metadata().map_err(generic)?;
         let smallest = (HEADER_LEN + crypto::TAG) as u64;
         if md.len() < smallest {
             return Err(generic(format!(
@@ -192,8 +211,12 @@ impl GovernedStore {
                 md.len()
             )));
         }
+        let mut hbuf = [0u8; HEADER_LEN];
+        file.read_exact(&mut hbuf).map_err(|e| generic(format!("{}: not a dapgov object: {e}", self.object_arn(&location))))?;
+        let header = Header::decode(&hbuf).map_err(|e| generic(format!("{}: {e}", self.object_arn(&location))))?;
         let last_modified = md.modified().map(chrono::DateTime::<chrono::Utc>::from).unwrap_or_default();
-        Ok(ObjectMeta { location, last_modified, size: crypto::plaintext_len(md.len()), e_tag: Some(etag(md)), version: None })
+        let meta = ObjectMeta { location, last_modified, size: crypto::plaintext_len(md.len()), e_tag: Some(header.version_id()), version: None };
+        Ok((meta, header))
     }
 
     fn walk(&self, prefix: Option<&Path>, recursive: bool) -> object_store::Result<ListResult> {
@@ -217,7 +240,8 @@ impl GovernedStore {
                         out.common_prefixes.push(Path::from(rel));
                     }
                 } else {
-                    out.objects.push(self.meta_of(Path::from(rel), &md)?);
+                    let mut file = std::fs::File::open(&path).map_err(generic)?;
+                    out.objects.push(self.meta_of(Path::from(rel), &mut file)?.0);
                 }
             }
         }
@@ -227,20 +251,18 @@ impl GovernedStore {
     }
 }
 
-fn etag(md: &std::fs::Metadata) -> String {
-    let nanos = md.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_nanos()).unwrap_or(0);
-    format!("{nanos:x}-{:x}", md.len())
-}
+/// How a write's trail record names the version it created.
+pub const VERSION_DETAIL: &str = "version ";
 
 #[async_trait::async_trait]
 impl ObjectStore for GovernedStore {
     async fn put_opts(&self, location: &Path, payload: PutPayload, opts: PutOptions) -> object_store::Result<PutResult> {
         let (header, dek) = self.begin_write(location)?;
         let data: Vec<u8> = payload.iter().flat_map(|b| b.iter().copied()).collect();
-        let sealed = crypto::seal_all(&header, &dek, &data);
+        let sealed = crypto::seal_all(&header, &dek, self.name(location), &data);
         let tmp = self.shared.tmp_file();
         std::io::Write::write_all(&mut crate::create_private(&tmp).map_err(generic)?, &sealed).map_err(generic)?;
-        self.finish_write(location, &tmp, &opts.mode)
+        self.finish_write(location, &tmp, &header, &opts.mode)
     }
 
     async fn put_multipart_opts(&self, location: &Path, _opts: PutMultipartOptions) -> object_store::Result<Box<dyn MultipartUpload>> {
@@ -253,7 +275,8 @@ impl ObjectStore for GovernedStore {
             location: location.clone(),
             tmp,
             file: Some(file),
-            sealer: SegmentSealer::new(&header, &dek),
+            sealer: SegmentSealer::new(&header, &dek, self.name(location)),
+            header,
             pending: Vec::new(),
         }))
     }
@@ -263,12 +286,8 @@ impl ObjectStore for GovernedStore {
         self.authorize_s3("s3:GetObject", &arn, &[])?;
         let path = self.file(location);
         let mut f = std::fs::File::open(&path).map_err(|e| io_err(location, e))?;
-        let md = f.metadata().map_err(generic)?;
-        let meta = self.meta_of(location.clone(), &md)?;
+        let (meta, header) = self.meta_of(location.clone(), &mut f)?;
         let len = meta.size;
-        let mut hbuf = [0u8; HEADER_LEN];
-        f.read_exact(&mut hbuf).map_err(|e| generic(format!("{arn}: not a dapgov object: {e}")))?;
-        let header = Header::decode(&hbuf).map_err(|e| generic(format!("{arn}: {e}")))?;
         // A bucket with a key holds only objects whose data key that key service wrapped.
         if let (false, Some(k)) = (header.wrapped, &self.bucket.key) {
             return Err(generic(format!("{arn}: integrity error: the object's data key is not wrapped, but the bucket encrypts with {}; it was not written by the platform", k.arn)));
@@ -282,10 +301,12 @@ impl ObjectStore for GovernedStore {
         };
         let dek = header.data_key(material.as_ref()).map_err(|e| generic(format!("{arn}: {e}")))?;
         let range = match &options.range {
-            Some(r) => r.as_range(len).map_err(|e| generic(e.to_string()))?,
+            Some(r) => r.as_range(len).map_err(|e| {
+                generic(format!("{arn}: {e}; the object holds {len} bytes: if a table's log records another size for it, it was replaced or cut outside the platform (`dapgov trail verify` checks)"))
+            })?,
             None => 0..len,
         };
-        self.record("s3:GetObject", &arn)?;
+        self.record("s3:GetObject", &arn, None)?;
         if options.head {
             return Ok(GetResult { payload: GetResultPayload::Stream(stream::empty().boxed()), meta, range, attributes: Default::default() });
         }
@@ -294,12 +315,13 @@ impl ObjectStore for GovernedStore {
         let n = crypto::segment_count(len);
         let (first, last) = (range.start / SEGMENT as u64, if range.end == 0 { 0 } else { (range.end - 1) / SEGMENT as u64 });
         let want = range.clone();
+        let opener = SegmentOpener::new(&header, &dek, self.name(location));
         let segments = stream::iter(first..=last.min(n - 1)).map(move |i| -> object_store::Result<Bytes> {
             let span = crypto::segment_span(i, len);
             let mut buf = vec![0u8; (span.end - span.start) as usize];
             f.seek(SeekFrom::Start(span.start)).map_err(generic)?;
             f.read_exact(&mut buf).map_err(|e| generic(format!("{arn}: truncated object: {e}")))?;
-            let plain = crypto::open_segment(&header, &dek, i, i + 1 == n, &buf).map_err(|e| generic(format!("{arn}: {e}")))?;
+            let plain = opener.open(i, i + 1 == n, &buf).map_err(|e| generic(format!("{arn}: integrity error: {e}")))?;
             let seg_start = i * SEGMENT as u64;
             let a = want.start.saturating_sub(seg_start) as usize;
             let b = ((want.end - seg_start) as usize).min(plain.len());
@@ -319,7 +341,7 @@ impl ObjectStore for GovernedStore {
                 if !file.exists() {
                     return Ok(p);
                 }
-                me.record("s3:DeleteObject", &arn)?;
+                me.record("s3:DeleteObject", &arn, None)?;
                 match std::fs::remove_file(file) {
                     Ok(()) => Ok(p),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(p),
@@ -360,6 +382,7 @@ struct Upload {
     tmp: PathBuf,
     file: Option<std::fs::File>,
     sealer: SegmentSealer,
+    header: Header,
     pending: Vec<u8>,
 }
 
@@ -402,7 +425,7 @@ impl MultipartUpload for Upload {
         file.sync_all().map_err(generic)?;
         drop(file);
         self.pending.clear();
-        self.store.finish_write(&self.location, &self.tmp, &PutMode::Overwrite)
+        self.store.finish_write(&self.location, &self.tmp, &self.header, &PutMode::Overwrite)
     }
 
     async fn abort(&mut self) -> object_store::Result<()> {

@@ -78,6 +78,38 @@ impl PublicKey {
     }
 }
 
+/// A signed statement of how far the trail reached: record `seq` and its hash, kept away
+/// from the platform. The records chain, so a trail that still holds that record with that
+/// hash holds every record before it unchanged: `verify_anchor` catches a trail rolled back
+/// (whole, with its head and digests) to a copy older than the anchor, truncated before it,
+/// or rewritten, which nothing kept inside the state directory can.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anchor {
+    pub seq: u64,
+    pub hash: String,
+    signature: String,
+}
+
+const ANCHOR_PREFIX: &str = "dapgov-trail-anchor/v1";
+
+impl Anchor {
+    /// `dapgov-trail-anchor/v1 <seq> <hash> <signature>`, as `trail anchor` prints it.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let shape = || format!("a trail anchor reads `{ANCHOR_PREFIX} <record> <sha-256 hex> <signature hex>`, as `dapgov trail anchor` prints it");
+        let parts: Vec<&str> = text.split_whitespace().collect();
+        match parts.as_slice() {
+            [ANCHOR_PREFIX, seq, hash, signature] if hash.len() == 64 && hex::decode(hash).is_ok() => {
+                Ok(Anchor { seq: seq.parse().map_err(|_| shape())?, hash: hash.to_string(), signature: signature.to_string() })
+            }
+            _ => Err(shape()),
+        }
+    }
+
+    pub fn to_text(&self) -> String {
+        format!("{ANCHOR_PREFIX} {} {} {}\n", self.seq, self.hash, self.signature)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Trail {
     dir: PathBuf,
@@ -237,6 +269,31 @@ impl Trail {
             out.push(e);
         }
         Ok(out)
+    }
+
+    /// An anchor at the signed head, to keep away from the platform. Verify the trail first:
+    /// an anchor vouches for what the trail holds now.
+    pub fn anchor(&self) -> Result<Anchor, VerifyError> {
+        let head = self.read_signed(&self.dir.join(HEAD)).ok_or_else(|| VerifyError { record: 0, problem: format!("{HEAD} is missing: there is nothing to anchor") })?;
+        let signature = self.sign("anchor", head.seq, &head.hash).signature;
+        Ok(Anchor { seq: head.seq, hash: head.hash, signature })
+    }
+
+    /// Does the trail still hold the anchored record, unchanged? Run after `verify`, which
+    /// proves the records chain up to it.
+    pub fn verify_anchor(&self, key: &PublicKey, anchor: &Anchor) -> Result<(), VerifyError> {
+        if !key.verifies(&signed_message("anchor", anchor.seq, &anchor.hash), &anchor.signature) {
+            return Err(VerifyError { record: anchor.seq, problem: "the anchor's signature does not hold: it was edited, or made by another platform".into() });
+        }
+        let events = self.read().map_err(|e| VerifyError { record: 0, problem: e.to_string() })?;
+        match events.get((anchor.seq as usize).wrapping_sub(1)) {
+            None => Err(VerifyError {
+                record: anchor.seq,
+                problem: format!("is missing: the anchor vouches for {} records but the trail holds {} (rolled back to an older copy, or truncated)", anchor.seq, events.len()),
+            }),
+            Some(e) if e.hash != anchor.hash => Err(VerifyError { record: anchor.seq, problem: "is not the anchored record: the trail's history was rewritten".into() }),
+            Some(_) => Ok(()),
+        }
     }
 
     /// Check the whole chain against `key`; returns the number of records verified.
@@ -450,5 +507,36 @@ mod tests {
         assert!(t.verify(&t.public_key()).unwrap_err().problem.contains("retired HMAC"));
         t.append(NewEvent { category: "data", principal: "p", action: "a", resource: "r", outcome: "allowed", detail: None }).unwrap();
         assert_eq!(t.verify(&t.public_key()).unwrap(), 2);
+    }
+
+    #[test]
+    fn an_anchor_kept_away_catches_a_trail_rolled_back_whole() {
+        let (dir, t) = trail_with(5);
+        let key = t.public_key();
+        let older = dir.path().join("older");
+        std::fs::create_dir(&older).unwrap();
+        for f in [EVENTS, HEAD, PUBLIC_KEY] {
+            std::fs::copy(t.dir.join(f), older.join(f)).unwrap();
+        }
+        for i in 0..3 {
+            t.append(NewEvent { category: "data", principal: "p", action: "a", resource: &format!("r{i}"), outcome: "allowed", detail: None }).unwrap();
+        }
+        let anchor = Anchor::parse(&t.anchor().unwrap().to_text()).unwrap();
+        assert_eq!(anchor.seq, 8);
+        t.verify(&key).unwrap();
+        t.verify_anchor(&key, &anchor).unwrap();
+        // The whole trail directory put back as it was at record 5: intact by itself...
+        for f in [EVENTS, HEAD, PUBLIC_KEY] {
+            std::fs::copy(older.join(f), t.dir.join(f)).unwrap();
+        }
+        assert_eq!(t.verify(&key), Ok(5));
+        // ...but not what the anchor vouched for.
+        let e = t.verify_anchor(&key, &anchor).unwrap_err();
+        assert!(e.problem.contains("rolled back"), "{e}");
+        // An edited anchor does not verify.
+        let mut forged = anchor.clone();
+        forged.seq = 4;
+        assert!(t.verify_anchor(&key, &forged).unwrap_err().problem.contains("signature"));
+        assert!(Anchor::parse("dapgov-trail-anchor/v1 x y z").is_err());
     }
 }

@@ -11,9 +11,18 @@ pub enum TrailCommand {
         /// it, the key published beside the trail is used.
         #[arg(long, value_name = "FILE")]
         public_key: Option<std::path::PathBuf>,
+        /// An anchor `trail anchor` printed earlier, kept away from the platform: the trail
+        /// must still hold the record it vouches for, unchanged (catches a trail rolled back
+        /// whole, head and digests included).
+        #[arg(long, value_name = "FILE")]
+        anchor: Option<std::path::PathBuf>,
     },
     /// Print the public key that verifies the trail, to keep and pin.
     PublicKey,
+    /// Verify the trail, then print a signed anchor at its end, to keep away from the
+    /// platform (e.g. append it to a file on another machine after each run) and pass to
+    /// `trail verify --anchor`.
+    Anchor,
     /// Print trail records, optionally filtered.
     Show {
         /// Only records at or after this RFC 3339 time (e.g. 2026-11-28T00:00:00Z).
@@ -40,7 +49,13 @@ pub async fn run(ctx: &Context, cmd: TrailCommand) -> anyhow::Result<u8> {
             print!("{}", trail.public_key().to_text());
             Ok(0)
         }
-        TrailCommand::Verify { public_key } => {
+        TrailCommand::Anchor => {
+            let key = trail.published_key().map_err(|e| anyhow::anyhow!("the trail cannot be anchored: {e}"))?;
+            trail.verify(&key).map_err(|e| anyhow::anyhow!("the trail cannot be anchored: it fails verification: {e}"))?;
+            print!("{}", trail.anchor().map_err(|e| anyhow::anyhow!("{e}"))?.to_text());
+            Ok(0)
+        }
+        TrailCommand::Verify { public_key, anchor } => {
             let (key, whose) = match &public_key {
                 Some(path) => {
                     let text = std::fs::read_to_string(path).with_context(|| format!("reading the public key {}", path.display()))?;
@@ -66,8 +81,26 @@ pub async fn run(ctx: &Context, cmd: TrailCommand) -> anyhow::Result<u8> {
                     Ok(1)
                 }
                 Ok(n) => {
-                    println!("Trail intact: {n} record(s) verified with {whose}.");
-                    Ok(0)
+                    if let Some(path) = &anchor {
+                        let text = std::fs::read_to_string(path).with_context(|| format!("reading the anchor {}", path.display()))?;
+                        let anchor = dapgov_local::trail::Anchor::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                        if let Err(e) = trail.verify_anchor(&key, &anchor) {
+                            eprintln!("Trail verification FAILED against the anchor {}: {e}", path.display());
+                            return Ok(1);
+                        }
+                    }
+                    println!("Trail intact: {n} record(s) verified with {whose}{}.", if anchor.is_some() { ", extending the anchor" } else { "" });
+                    let objects = local.check_object_versions(&trail.read()?);
+                    for p in &objects.problems {
+                        eprintln!("Object {} {}", p.object, p.problem);
+                    }
+                    println!(
+                        "Objects: {} hold the version the trail last recorded for them; {} not checked (in buckets without data events, or written before versions were recorded); {} do not.",
+                        objects.matched,
+                        objects.unrecorded,
+                        objects.problems.len()
+                    );
+                    Ok(if objects.problems.is_empty() { 0 } else { 1 })
                 }
                 Err(e) => {
                     eprintln!("Trail verification FAILED: {e}");
