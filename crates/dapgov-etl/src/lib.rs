@@ -19,7 +19,7 @@ pub enum EtlError {
     Input { path: String, message: String },
     #[error("dataset `{0}` is not declared in dapgov.toml; add a [datasets.{0}] table")]
     UnknownDataset(String),
-    #[error("{0}")]
+    #[error(transparent)]
     Target(#[from] dapgov_target::TargetError),
     #[error("{0}")]
     Engine(String),

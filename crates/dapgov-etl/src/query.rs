@@ -187,6 +187,19 @@ fn statement_kind(sql: &str) -> String {
     }
 }
 
+/// The zone tables (`raw.calls` as ("raw", "calls")) a statement names; none if it does not
+/// parse (planning reports that).
+fn zone_tables_named(ctx: &SessionContext, text: &str) -> Vec<(String, String)> {
+    let state = ctx.state();
+    let dialect = state.config().options().sql_parser.dialect;
+    let Ok(statement) = state.sql_to_statement(text, &dialect) else { return vec![] };
+    let references = state.resolve_table_references(&statement).unwrap_or_default();
+    references
+        .iter()
+        .filter_map(|r| r.schema().filter(|s| SCHEMAS.contains(s)).map(|s| (s.to_string(), r.table().to_string())))
+        .collect()
+}
+
 /// Run SQL as the session's role over the platform's catalog: reads only, through the role's
 /// stores.
 pub async fn sql(session: &RoleSession, text: &str) -> Result<Vec<datafusion::arrow::record_batch::RecordBatch>, EtlError> {
@@ -198,7 +211,17 @@ pub async fn sql_as_of(session: &RoleSession, text: &str, as_of: &[(String, u64)
     let database = session.names.glue_database();
     let database = database.as_str();
     let ctx = context(session)?;
-    let tables = session.catalog.tables(database).await?;
+    let mut tables = session.catalog.tables(database).await?;
+    // The catalog lists only the tables the role may see. A table named in the statement or
+    // in --as-of that it did not list is asked for by name, so the role gets the catalog's
+    // refusal (recorded) rather than "not found", and a table it may read but not list is
+    // still served.
+    let named = zone_tables_named(&ctx, text).into_iter().map(|(schema, name)| format!("{schema}_{name}"));
+    for catalog_name in named.chain(as_of.iter().map(|(name, _)| name.replacen('.', "_", 1))) {
+        if !tables.iter().any(|t| t.name == catalog_name) {
+            tables.extend(session.catalog.table(database, &catalog_name).await?);
+        }
+    }
     for (name, version) in as_of {
         let catalog_name = name.replacen('.', "_", 1);
         let t = tables.iter().find(|t| t.name == catalog_name).ok_or_else(|| EtlError::Engine(format!("--as-of {name}={version}: no table {name} in the catalog")))?;

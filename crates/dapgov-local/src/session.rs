@@ -110,7 +110,7 @@ impl MetricsSink for LocalMetrics {
         req.context.insert("cloudwatch:namespace".into(), namespace.into());
         store::check_identity(&self.caller, &req).map_err(|reason| {
             self.shared.record_denial("management", &self.caller.arn, &req.action, namespace, &reason);
-            TargetError::AccessDenied { principal: self.caller.arn.clone(), action: req.action.clone(), resource: format!("namespace {namespace}"), reason: Some(reason) }
+            TargetError::AccessDenied { principal: self.caller.described(), action: req.action.clone(), resource: format!("namespace {namespace}"), reason: Some(reason) }
         })?;
         std::fs::create_dir_all(&self.dir).map_err(TargetError::other)?;
         use std::io::Write;
@@ -137,11 +137,16 @@ impl LocalCatalog {
     fn path(&self, database: &str) -> PathBuf {
         record_file(&self.shared.root, ResourceKind::GlueDatabase, database)
     }
+    fn database(&self, database: &str) -> TargetResult<GlueDatabase> {
+        let text = std::fs::read_to_string(self.path(database)).map_err(|_| TargetError::Other(format!("Glue database {database} does not exist; run `dapgov apply`")))?;
+        serde_json::from_str(&text).map_err(TargetError::other)
+    }
+
     fn check(&self, action: &str, resource: String) -> TargetResult<()> {
         let req = Request { action: action.into(), resource: resource.clone(), principal: self.caller.arn.clone(), ..Default::default() };
         store::check_identity(&self.caller, &req).map_err(|reason| {
             self.shared.record_denial("management", &self.caller.arn, action, &resource, &reason);
-            TargetError::AccessDenied { principal: self.caller.arn.clone(), action: action.into(), resource, reason: Some(reason) }
+            TargetError::AccessDenied { principal: self.caller.described(), action: action.into(), resource, reason: Some(reason) }
         })
     }
 }
@@ -155,8 +160,7 @@ impl CatalogService for LocalCatalog {
         // under a lock, or one run's table is lost to another's write.
         let lock = private_options().create(true).truncate(false).write(true).open(path.with_extension("lock")).map_err(TargetError::other)?;
         lock.lock().map_err(TargetError::other)?;
-        let text = std::fs::read_to_string(&path).map_err(|_| TargetError::Other(format!("Glue database {database} does not exist; run `dapgov apply`")))?;
-        let mut db: GlueDatabase = serde_json::from_str(&text).map_err(TargetError::other)?;
+        let mut db = self.database(database)?;
         db.tables.get_or_insert_with(BTreeMap::new).insert(table.name.clone(), table.clone());
         self.shared.record_event("management", &self.caller.arn, "glue:UpdateTable", &format!("{database}.{}", table.name), "allowed", None)?;
         write_atomic(&path, serde_json::to_string_pretty(&db).expect("serialize").as_bytes()).map_err(TargetError::other)?;
@@ -166,8 +170,17 @@ impl CatalogService for LocalCatalog {
 
     async fn tables(&self, database: &str) -> TargetResult<Vec<GlueTable>> {
         self.check("glue:GetTables", self.arns.glue_database(database))?;
-        let text = std::fs::read_to_string(self.path(database)).map_err(|_| TargetError::Other(format!("Glue database {database} does not exist; run `dapgov apply`")))?;
-        let db: GlueDatabase = serde_json::from_str(&text).map_err(TargetError::other)?;
-        Ok(db.tables.unwrap_or_default().into_values().collect())
+        // As Glue does: tables on which the role's policies do not allow GetTables are left
+        // out of the answer, not refused.
+        let visible = |t: &GlueTable| {
+            let req = Request { action: "glue:GetTables".into(), resource: self.arns.glue_table(database, &t.name), principal: self.caller.arn.clone(), ..Default::default() };
+            store::check_identity(&self.caller, &req).is_ok()
+        };
+        Ok(self.database(database)?.tables.unwrap_or_default().into_values().filter(visible).collect())
+    }
+
+    async fn table(&self, database: &str, name: &str) -> TargetResult<Option<GlueTable>> {
+        self.check("glue:GetTable", self.arns.glue_table(database, name))?;
+        Ok(self.database(database)?.tables.unwrap_or_default().remove(name))
     }
 }

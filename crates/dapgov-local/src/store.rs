@@ -49,6 +49,13 @@ pub struct Caller {
     pub identity_policies: Vec<Document>,
 }
 
+impl Caller {
+    /// How an access error names the caller: `role analyst (arn:...)`.
+    pub fn described(&self) -> String {
+        format!("role {} ({})", self.role, self.arn)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct GovernedStore {
     pub(crate) shared: Arc<Shared>,
@@ -118,7 +125,7 @@ impl GovernedStore {
             // Every denial is recorded, in every bucket.
             self.shared.record_denial("data", &self.caller.arn, action, resource, &reason);
             Err(generic(TargetError::AccessDenied {
-                principal: format!("role {} ({})", self.caller.role, self.caller.arn),
+                principal: self.caller.described(),
                 action: action.into(),
                 resource: resource.into(),
                 reason: Some(reason),
@@ -449,7 +456,7 @@ pub(crate) fn check_key(shared: &Shared, caller: &Caller, action: &str, key: &Ke
     let fail = |reason: String| {
         shared.record_denial("management", &caller.arn, action, &key.arn, &reason);
         Err(TargetError::AccessDenied {
-            principal: format!("role {} ({})", caller.role, caller.arn),
+            principal: caller.described(),
             action: action.into(),
             resource: key.arn.clone(),
             reason: Some(reason),

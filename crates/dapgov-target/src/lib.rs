@@ -97,7 +97,12 @@ pub trait MetricsSink: Send + Sync {
 #[async_trait::async_trait]
 pub trait CatalogService: Send + Sync {
     async fn put_table(&self, database: &str, table: &GlueTable) -> TargetResult<()>;
+    /// The tables the role may see: as Glue's GetTables, which leaves out those on which the
+    /// role's policies do not allow it.
     async fn tables(&self, database: &str) -> TargetResult<Vec<GlueTable>>;
+    /// One table by name (Glue's GetTable): None if there is none, an access error if the
+    /// role may not see it.
+    async fn table(&self, database: &str, name: &str) -> TargetResult<Option<GlueTable>>;
 }
 
 /// Where the platform records what a role was refused before any store or service saw the
