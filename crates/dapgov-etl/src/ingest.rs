@@ -209,7 +209,7 @@ fn open_csv<R: Read + Send + 'static>(input: std::io::Chain<std::io::Cursor<Vec<
     }
     let delimiter = sniff_delimiter(&String::from_utf8_lossy(head));
     let since_record = Arc::new(AtomicU64::new(0));
-    let guarded = RecordGuard { inner: input, since_record: since_record.clone() };
+    let guarded = RecordGuard { inner: input, since_record: since_record.clone(), quotes: QuoteState::new(delimiter) };
     let mut rdr = csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).flexible(true).from_reader(guarded);
     let warnings = Arc::new(Mutex::new(Vec::new()));
     let mut warned = false;
@@ -238,10 +238,24 @@ fn open_csv<R: Read + Send + 'static>(input: std::io::Chain<std::io::Cursor<Vec<
     let origin_owned = origin.to_string();
     let shared = warnings.clone();
     let mut row = 1i64;
+    let mut last_line = 1u64;
+    let mut ended = false;
     let records = std::iter::from_fn(move || {
         loop {
+            if ended {
+                return None;
+            }
             row += 1;
             match rdr.read_byte_record(&mut rec) {
+                // A quote still open at the end of the file took every line after it into
+                // its field: the reader says nothing of it, so the scan beside it does.
+                Ok(false) if rdr.get_ref().quotes.open_at_end() => {
+                    ended = true;
+                    return Some(Err(EtlError::input(
+                        &origin_owned,
+                        format!("row {}, starting at line {last_line}: a quoted field is never closed before the end of the file, so the lines after its quote were merged into it. Close the quote and load again", row - 1),
+                    )));
+                }
                 Ok(false) => return None,
                 Err(e) => return Some(Err(EtlError::input(&origin_owned, format!("row {row}: {}", csv_error(&e))))),
                 Ok(true) => {}
@@ -251,6 +265,7 @@ fn open_csv<R: Read + Send + 'static>(input: std::io::Chain<std::io::Cursor<Vec<
             if rec.as_slice().len() as u64 > MAX_RECORD_BYTES {
                 return Some(Err(EtlError::input(&origin_owned, format!("row {row}: {RecordTooLong}"))));
             }
+            last_line = rec.position().map(|p| p.line()).unwrap_or_default();
             let breaks = rec.as_slice().iter().filter(|&&b| b == b'\n').count();
             if breaks > MAX_RECORD_LINES {
                 let line = rec.position().map(|p| p.line()).unwrap_or_default();
@@ -275,10 +290,11 @@ fn open_csv<R: Read + Send + 'static>(input: std::io::Chain<std::io::Cursor<Vec<
 }
 
 /// Counts the bytes read since the CSV reader last finished a record, and fails the read
-/// once they pass `MAX_RECORD_BYTES`.
+/// once they pass `MAX_RECORD_BYTES`; follows the quoting of what it passes on.
 struct RecordGuard<R> {
     inner: R,
     since_record: Arc<AtomicU64>,
+    quotes: QuoteState,
 }
 
 impl<R: Read> Read for RecordGuard<R> {
@@ -288,7 +304,62 @@ impl<R: Read> Read for RecordGuard<R> {
         }
         let n = self.inner.read(buf)?;
         self.since_record.fetch_add(n as u64, Ordering::Relaxed);
+        self.quotes.scan(&buf[..n]);
         Ok(n)
+    }
+}
+
+/// Where a CSV byte stream stands in the quoting grammar the reader follows (RFC 4180, with
+/// quotes inside unquoted fields taken literally), so a quote still open at the end of the
+/// file is known. Jumps from one significant byte to the next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Quoting {
+    FieldStart,
+    Unquoted,
+    Quoted,
+    /// A quote inside a quoted field: it closes the field, or a second one escapes it.
+    QuoteInQuoted,
+}
+
+struct QuoteState {
+    delimiter: u8,
+    at: Quoting,
+}
+
+impl QuoteState {
+    fn new(delimiter: u8) -> Self {
+        Self { delimiter, at: Quoting::FieldStart }
+    }
+
+    fn scan(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            let (state, used) = match self.at {
+                Quoting::Quoted => match memchr::memchr(b'"', bytes) {
+                    Some(i) => (Quoting::QuoteInQuoted, i + 1),
+                    None => (Quoting::Quoted, bytes.len()),
+                },
+                Quoting::Unquoted => match memchr::memchr3(self.delimiter, b'\n', b'\r', bytes) {
+                    Some(i) => (Quoting::FieldStart, i + 1),
+                    None => (Quoting::Unquoted, bytes.len()),
+                },
+                Quoting::FieldStart => match bytes[0] {
+                    b'"' => (Quoting::Quoted, 1),
+                    b if b == self.delimiter || b == b'\n' || b == b'\r' => (Quoting::FieldStart, 1),
+                    _ => (Quoting::Unquoted, 1),
+                },
+                Quoting::QuoteInQuoted => match bytes[0] {
+                    b'"' => (Quoting::Quoted, 1),
+                    b if b == self.delimiter || b == b'\n' || b == b'\r' => (Quoting::FieldStart, 1),
+                    _ => (Quoting::Unquoted, 1),
+                },
+            };
+            self.at = state;
+            bytes = &bytes[used..];
+        }
+    }
+
+    fn open_at_end(&self) -> bool {
+        self.at == Quoting::Quoted
     }
 }
 
@@ -498,6 +569,40 @@ mod tests {
         // A note of a few lines is a note.
         let t = read(b"call_id,notes\nC1,\"line one\nline two\nline three\"\nC2,x\n".as_slice(), "f").unwrap();
         assert_eq!(t.rows.len(), 2);
+        // A quote opened fewer lines than that before the end of the file is refused too: the
+        // reader would end the field at the end of the file without a word.
+        let mut near_end = String::from("call_id,notes\nC1,fine\n");
+        near_end.push_str("C2,\"opens here\n");
+        for i in 3..13 {
+            near_end.push_str(&format!("C{i},an ordinary row\n"));
+        }
+        let e = stream_error(near_end.into_bytes());
+        assert!(e.starts_with("calls.csv: row 3, starting at line 3: a quoted field is never closed before the end of the file"), "{e}");
+        // Escaped quotes, quotes inside unquoted fields, a closing quote as the last byte, CRLF
+        // endings and other delimiters are not open quotes.
+        for (ok, rows) in [
+            ("id,notes\r\n1,\"she said \"\"hi\"\"\"\r\n2,5\" screen\r\n3,\"multi\r\nline\"", 3),
+            ("id;notes\n1;\"a;b\"\n2;x\"y\n3;\"\"", 3),
+            ("id,notes\n1,\"\"\"quoted\"\"\"\n", 1),
+        ] {
+            let t = read(ok.as_bytes(), "f").unwrap_or_else(|e| panic!("{ok:?}: {e}"));
+            assert_eq!(t.rows.len(), rows, "{ok:?}");
+        }
+    }
+
+    #[test]
+    fn the_quote_scan_agrees_with_the_reader_over_any_chunking() {
+        let text = b"id,notes\n1,\"a\"\"b\nc\"\n2,plain\"quote\n3,\"open";
+        for chunk in 1..text.len() {
+            let mut q = QuoteState::new(b',');
+            for part in text.chunks(chunk) {
+                q.scan(part);
+            }
+            assert!(q.open_at_end(), "chunks of {chunk}");
+        }
+        let mut closed = QuoteState::new(b',');
+        closed.scan(&text[..text.len() - 5]);
+        assert!(!closed.open_at_end());
     }
 
     /// One endless line, or a quote never closed, is refused as it streams; the error quotes none of it.
