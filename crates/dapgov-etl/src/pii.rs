@@ -97,10 +97,15 @@ struct Pattern {
     /// A name found with no word introducing it counts only when it starts with a known
     /// given name or ends with a known surname.
     needs_known_name: bool,
+    /// A name in lower case counts only when it starts with a known given name (the list
+    /// holds none that are ordinary English words).
+    needs_given_name: bool,
 }
 
 /// The pattern that finds names with no word introducing them.
 const UNINTRODUCED_NAME: usize = 12;
+/// The pattern that finds names in lower case after a word that introduces a person.
+const LOWER_CASE_NAME: usize = 14;
 
 /// Where a pattern's first capture group lies in its match.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -117,10 +122,13 @@ enum Group {
     AfterBoundary,
     /// As `AfterBoundary`, without the verb that ends the match (`(Maria Lopez) called`).
     AfterBoundaryBeforeLastWord,
+    /// After the context word, the first word and the second only if it is a known surname
+    /// (`caller (john smith) about`, `spoke with (maria) about`).
+    LowerCaseNameAfterContext,
 }
 
 /// The group of each pattern, by position in `PATTERNS`.
-const GROUPS: [Group; 14] = [
+const GROUPS: [Group; 15] = [
     Group::Whole,
     Group::Whole,
     Group::Whole,
@@ -135,6 +143,7 @@ const GROUPS: [Group; 14] = [
     Group::AfterContext,
     Group::AfterBoundary,
     Group::AfterBoundaryBeforeLastWord,
+    Group::LowerCaseNameAfterContext,
 ];
 
 /// The context words and separators that open a match of the context-name pattern.
@@ -151,6 +160,16 @@ impl Group {
             Group::AfterContext => (CONTEXT_PREFIX.find(m).map_or(0, |p| p.end()), m.len()),
             Group::AfterBoundary => (boundary(), m.len()),
             Group::AfterBoundaryBeforeLastWord => (boundary(), m.trim_end().rfind([' ', '\t']).map(|i| m[..i].trim_end().len()).unwrap_or(m.len())),
+            Group::LowerCaseNameAfterContext => {
+                let from = CONTEXT_PREFIX.find(m).map_or(0, |p| p.end());
+                let words: Vec<(usize, &str)> = m[from..].split_whitespace().map(|w| (w.as_ptr() as usize - m.as_ptr() as usize, w)).collect();
+                let end = match words.as_slice() {
+                    [_, (at, second), ..] if is_surname(second) => at + second.len(),
+                    [(at, first), ..] => at + first.len(),
+                    [] => m.len(),
+                };
+                (from, end)
+            }
         };
         whole.start + a..whole.start + b
     }
@@ -184,6 +203,10 @@ pub static PATTERNS: LazyLock<Vec<(Entity, String)>> = LazyLock::new(|| {
         (Entity::PersonName, format!(r"(?:^|[^\p{{L}}\p{{N}}\p{{M}}'’@.-])({WORD}(?:-{WORD})?[ \t]+(?:\p{{Lu}}\.[ \t]+)?(?:{PARTICLE}[ \t]+)*{WORD}(?:-{WORD})?)")),
         // Two to four name words followed by what people do on the phone.
         (Entity::PersonName, format!(r"(?:^|[^\p{{L}}\p{{N}}\p{{M}}'’@.-])({WORD}(?:-{WORD})?(?:[ \t]+(?:{PARTICLE}[ \t]+)*{WORD}(?:-{WORD})?){{1,3}})[ \t]+{PERSON_VERB}(?-u:\b)")),
+        // A name in lower case after a word that introduces a person ("spoke with john
+        // smith"): the first word must be a known given name, the second is kept only when it
+        // is a known surname.
+        (Entity::PersonName, format!(r"(?-u:\b){}[.:,]?[ \t]+(?:(?:is|was)[ \t]+)?(\p{{Ll}}[\p{{L}}\p{{M}}'’-]*(?:[ \t]+\p{{Ll}}[\p{{L}}\p{{M}}'’-]*)?)", context())),
     ]
 });
 
@@ -221,7 +244,7 @@ fn tier(patterns: &[(Entity, String)], cache: usize) -> Tier {
         .enumerate()
         .map(|(i, (e, p))| {
             let alone = meta::Regex::new(p).expect("PII pattern compiles");
-            Pattern { entity: *e, group: GROUPS[i], needs_known_name: i == UNINTRODUCED_NAME, alone }
+            Pattern { entity: *e, group: GROUPS[i], needs_known_name: i == UNINTRODUCED_NAME, needs_given_name: i == LOWER_CASE_NAME, alone }
         })
         .collect();
     let combined = meta::Regex::builder()
@@ -352,7 +375,8 @@ fn valid(p: &Pattern, m: &str, text: &str, start: usize) -> bool {
             let first = m.split([' ', '\t', '-']).next().unwrap_or_default();
             let last = m.rsplit([' ', '\t']).next().unwrap_or_default();
             let known = !opens_context(first) && (is_given_name(first) || last.split('-').any(is_surname));
-            !runs_into_email && !place && (!p.needs_known_name || known)
+            let given = !opens_context(first) && is_given_name(first);
+            !runs_into_email && !place && (!p.needs_known_name || known) && (!p.needs_given_name || given)
         }
         _ => true,
     }
@@ -637,6 +661,13 @@ mod tests {
         assert_eq!(found("; Resident William Patterson will send photos"), vec![(Entity::PersonName, "William Patterson")]);
         // No word introduces it: a known given name does.
         assert_eq!(found("pothole; Ingrid Björklund called twice"), vec![(Entity::PersonName, "Ingrid Björklund")]);
+        // In lower case, after a word that introduces a person, when it starts with a known
+        // given name; the next word only if it is a surname.
+        assert_eq!(found("spoke with john patterson about the pothole"), vec![(Entity::PersonName, "john patterson")]);
+        assert_eq!(found("caller: maría about the noise"), vec![(Entity::PersonName, "maría")]);
+        for t in ["caller said it was fine", "resident will call back", "spoke with the crew"] {
+            assert!(scan(t).is_empty(), "{t}: {:?}", found(t));
+        }
         // A name that runs into an e-mail address leaves the address whole.
         assert_eq!(found("Maria Lópezo@example.org"), vec![(Entity::Email, "Lópezo@example.org")]);
     }
@@ -733,7 +764,13 @@ mod single_pass_tests {
                 assert_eq!(re.captures_len() > 1, p.group != super::Group::Whole, "{:?}", p.entity);
                 for c in re.captures_iter(&l.text) {
                     let (whole, group) = (c.get(0).unwrap().range(), c.get(1).map_or(c.get(0).unwrap().range(), |g| g.range()));
-                    assert_eq!(p.group.span(&l.text, whole), group, "{:?} in {}", p.entity, l.text);
+                    let span = p.group.span(&l.text, whole);
+                    if p.group == super::Group::LowerCaseNameAfterContext {
+                        // The group takes the second word; the span keeps it only if it is a surname.
+                        assert!(span.start == group.start && span.end <= group.end, "{:?} in {}", p.entity, l.text);
+                    } else {
+                        assert_eq!(span, group, "{:?} in {}", p.entity, l.text);
+                    }
                     checked += 1;
                 }
             }
