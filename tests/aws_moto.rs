@@ -236,7 +236,7 @@ fn the_data_stages_run_as_the_etl_role_on_s3_with_kms_glue_and_cloudwatch() {
     let out = p.ok(&["etl", "run", "--input", city.to_str().unwrap(), "--dataset", "metrics"]);
     assert!(out.contains("raw      rows in     5585  out     5585") && out.contains("trusted.metrics_yearly: written"), "{out}");
     // The analyst reads trusted data through Glue and S3 with its own credentials.
-    let q = p.ok(&["query", "--format", "csv", "select year, round(call_handling_pct, 4) as chp, round(service_level, 4) as sl from trusted.metrics_yearly where year in (2020, 2023) order by year"]);
+    let q = p.ok(&["query", "--engine", "local", "--format", "csv", "select year, round(call_handling_pct, 4) as chp, round(service_level, 4) as sl from trusted.metrics_yearly where year in (2020, 2023) order by year"]);
     assert_eq!(q, "year,chp,sl\n2020,0.9039,0.7096\n2023,0.9419,0.7793\n");
     // SQL reads only, on aws as locally: no file is written on the operator's machine.
     let written = std::env::temp_dir().join(format!("{}-pwned.csv", p.name));
@@ -283,4 +283,46 @@ plain = kms.decrypt(CiphertextBlob=wrapped, EncryptionContext={{'purpose': 'pseu
 assert len(plain) == 32
 "#
     ));
+}
+
+#[test]
+fn on_aws_a_query_runs_in_athena_in_the_platforms_workgroup_and_database() {
+    let p = Project::new();
+    p.ok(&["apply", "--auto-approve"]);
+    // moto runs no SQL: it answers queries from a queue of results, Athena's header row first.
+    p.boto3(
+        r#"
+import json, urllib.request
+cols = [{'Name': 'year', 'Type': 'integer'}, {'Name': 'chp', 'Type': 'double'}, {'Name': 'first_day', 'Type': 'date'}]
+rows = [['year', 'chp', 'first_day'], ['2020', '0.9039', '2020-01-01'], ['2023', '0.9419', '2023-01-01']]
+body = {'account_id': acct, 'region': 'ca-central-1', 'results': [{'column_info': cols, 'rows': [{'Data': [{'VarCharValue': v} for v in r]} for r in rows]}]}
+req = urllib.request.Request(ENDPOINT + '/moto-api/static/athena/query-results', data=json.dumps(body).encode(), headers={'Content-Type': 'application/json'}, method='POST')
+assert urllib.request.urlopen(req).status == 201
+"#
+        .replace("ENDPOINT", &format!("{:?}", endpoint()))
+        .as_str(),
+    );
+    let sql = "select year, chp, first_day from trusted.metrics_yearly where year in (2020, 2023) order by year";
+    assert_eq!(p.ok(&["query", "--format", "csv", sql]), "year,chp,first_day\n2020,0.9039,2020-01-01\n2023,0.9419,2023-01-01\n");
+    // The query went to the platform's workgroup, against its Glue database, naming the
+    // catalog's table.
+    p.boto3(
+        r#"
+ath = c('athena')
+ids = ath.list_query_executions(WorkGroup=f'{p}-analytics')['QueryExecutionIds']
+assert len(ids) == 1, ids
+q = ath.get_query_execution(QueryExecutionId=ids[0])['QueryExecution']
+assert q['QueryExecutionContext']['Database'] == p.replace('-', '_') + '_catalog', q
+assert 'FROM trusted_metrics_yearly WHERE' in q['Query'], q['Query']
+"#,
+    );
+    // A write is refused before Athena sees it; time travel and SHOW stay in dapgov's engine.
+    let o = p.run(&["query", "insert into curated.metrics select * from curated.metrics"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("`INSERT` statements do not run as role `analyst`"), "{}", String::from_utf8_lossy(&o.stderr));
+    for (args, says) in [(vec!["query", "--as-of", "curated.metrics=0", "select 1"], "add --engine local"), (vec!["query", "show tables"], "--engine local")] {
+        let o = p.run(&args);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&o.stderr).contains(says), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    }
+    p.boto3("assert len(c('athena').list_query_executions(WorkGroup=f'{p}-analytics')['QueryExecutionIds']) == 1");
 }

@@ -7,6 +7,7 @@
 //! throttling and 5xx answers with backoff (standard retry mode, up to 5 attempts).
 
 mod apply;
+pub mod athena;
 mod emulator;
 mod error;
 mod read;

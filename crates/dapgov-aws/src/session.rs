@@ -53,6 +53,7 @@ pub(crate) async fn session(t: &AwsTarget, project: &str, role: &str) -> TargetR
         zones.insert(zone, ZoneStore { bucket: name.clone(), url: format!("s3://{name}/"), store: Arc::new(store) });
     }
     let curated = zones.get("curated").map(|z| z.store.clone());
+    let athena = crate::athena::AthenaSql::new(clients.athena.clone(), names.workgroup(), names.glue_database());
     Ok(RoleSession {
         role: role.into(),
         keys: Arc::new(AwsKeys { kms: clients.kms.clone(), key_alias: names.key_alias_id("pii"), store: curated, project: project.into() }),
@@ -62,6 +63,7 @@ pub(crate) async fn session(t: &AwsTarget, project: &str, role: &str) -> TargetR
         metrics: Arc::new(AwsMetrics { cloudwatch: clients.cloudwatch.clone() }),
         catalog: Arc::new(AwsCatalog { glue: clients.glue.clone() }),
         audit: Arc::new(AwsAuditLog { principal }),
+        sql: Some(Arc::new(athena)),
     })
 }
 

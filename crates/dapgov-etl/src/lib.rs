@@ -8,6 +8,7 @@ pub mod pii_eval;
 pub mod delta;
 mod pipeline;
 pub mod query;
+pub mod remote_query;
 pub mod profile;
 pub mod sample;
 

@@ -159,7 +159,7 @@ pub async fn read_only(ctx: &SessionContext, text: &str, role: &str) -> Result<D
 }
 
 /// The kind of a statement that is not a read (e.g. `COPY`, `CREATE EXTERNAL TABLE`), or None.
-fn not_a_read(statement: &DFStatement) -> Option<String> {
+pub(crate) fn not_a_read(statement: &DFStatement) -> Option<String> {
     use datafusion::sql::sqlparser::ast::Statement as S;
     match statement {
         DFStatement::Statement(s) => match s.as_ref() {

@@ -45,6 +45,7 @@ pub(crate) fn open(t: &LocalTarget, project: &str, role: &str) -> TargetResult<R
         metrics: Arc::new(LocalMetrics { dir: t.metrics_dir(), caller: caller.clone(), shared: t.shared.clone() }),
         catalog: Arc::new(LocalCatalog { caller: caller.clone(), shared: t.shared.clone(), arns: t.arns() }),
         audit: Arc::new(LocalAuditLog { caller, shared: t.shared.clone() }),
+        sql: None,
     })
 }
 

@@ -65,6 +65,41 @@ pub struct RoleSession {
     pub metrics: Arc<dyn MetricsSink>,
     pub catalog: Arc<dyn CatalogService>,
     pub audit: Arc<dyn AuditLog>,
+    /// The target's own query engine over the catalog (Athena on aws), run as this role; None
+    /// where queries run in dapgov's engine only (local).
+    pub sql: Option<Arc<dyn SqlService>>,
+}
+
+/// A column of a query answer, typed as the engine names its types (`bigint`, `varchar`,
+/// `decimal`, `date`, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqlColumn {
+    pub name: String,
+    pub sql_type: String,
+    pub precision: Option<i32>,
+    pub scale: Option<i32>,
+}
+
+/// What a query in the target's engine answered: columns, rows as text (None for NULL), and
+/// what it scanned.
+#[derive(Debug, Clone, Default)]
+pub struct SqlAnswer {
+    pub query_id: String,
+    pub columns: Vec<SqlColumn>,
+    pub rows: Vec<Vec<Option<String>>>,
+    pub bytes_scanned: Option<i64>,
+}
+
+/// Stops a query when it resolves (Ctrl-C).
+pub type Cancel = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+#[async_trait::async_trait]
+pub trait SqlService: Send + Sync {
+    /// The engine's name, as `query --engine` takes it.
+    fn engine(&self) -> &'static str;
+    /// Run one read over the platform's catalog database (table names as the catalog spells
+    /// them), waiting for it to finish; `cancel` resolving stops it.
+    async fn run(&self, sql: &str, cancel: Cancel) -> TargetResult<SqlAnswer>;
 }
 
 #[derive(Clone)]
