@@ -546,42 +546,51 @@ async fn budgets(t: &AwsTarget, project: &str, account: &str) -> TargetResult<(B
     Ok((out, unreadable))
 }
 
+/// A Glue table as the Inventory records it; its format from its classification, or else
+/// from its input format.
+pub(crate) fn glue_table(tb: &aws_sdk_glue::types::Table) -> GlueTable {
+    let sd = tb.storage_descriptor();
+    let col = |c: &aws_sdk_glue::types::Column| Column { name: c.name().to_string(), data_type: c.r#type().unwrap_or("string").to_string() };
+    let format = tb
+        .parameters()
+        .and_then(|p| p.get("classification").cloned())
+        .or_else(|| sd.and_then(|s| s.input_format()).map(|f| if f.to_lowercase().contains("parquet") { "parquet".into() } else { "csv".into() }))
+        .unwrap_or_else(|| "csv".into());
+    GlueTable {
+        name: tb.name().to_string(),
+        location: sd.and_then(|s| s.location()).unwrap_or_default().to_string(),
+        format,
+        columns: sd.map(|s| s.columns().iter().map(col).collect()).unwrap_or_default(),
+        partition_keys: tb.partition_keys().iter().map(col).collect(),
+    }
+}
+
 async fn glue(t: &AwsTarget, project: &str) -> TargetResult<(BTreeMap<String, GlueDatabase>, BTreeMap<String, GlueSecurityConfiguration>)> {
     let g = &t.clients.glue;
     let db_prefix = format!("{}_", project.replace('-', "_"));
-    let dbs = g.get_databases().send().await.map_err(|e| sdk("glue:GetDatabases", "the catalog", e))?;
+    // Every page: with many datasets one page would silently miss tables.
+    let mut names = vec![];
+    let mut pages = g.get_databases().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| sdk("glue:GetDatabases", "the catalog", e))?;
+        names.extend(page.database_list().iter().map(|d| d.name().to_string()).filter(|n| n.starts_with(&db_prefix)));
+    }
     let mut databases = BTreeMap::new();
-    for d in dbs.database_list().iter().filter(|d| d.name().starts_with(&db_prefix)) {
-        let name = d.name().to_string();
-        let list = g.get_tables().database_name(&name).send().await.map_err(|e| sdk("glue:GetTables", &name, e))?;
-        let tables = list
-            .table_list()
-            .iter()
-            .map(|tb| {
-                let sd = tb.storage_descriptor();
-                let col = |c: &aws_sdk_glue::types::Column| Column { name: c.name().to_string(), data_type: c.r#type().unwrap_or("string").to_string() };
-                let format = tb
-                    .parameters()
-                    .and_then(|p| p.get("classification").cloned())
-                    .or_else(|| sd.and_then(|s| s.input_format()).map(|f| if f.to_lowercase().contains("parquet") { "parquet".into() } else { "csv".into() }))
-                    .unwrap_or_else(|| "csv".into());
-                (
-                    tb.name().to_string(),
-                    GlueTable {
-                        name: tb.name().to_string(),
-                        location: sd.and_then(|s| s.location()).unwrap_or_default().to_string(),
-                        format,
-                        columns: sd.map(|s| s.columns().iter().map(col).collect()).unwrap_or_default(),
-                        partition_keys: tb.partition_keys().iter().map(col).collect(),
-                    },
-                )
-            })
-            .collect();
+    for name in names {
+        let mut tables = BTreeMap::new();
+        let mut pages = g.get_tables().database_name(&name).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| sdk("glue:GetTables", &name, e))?;
+            tables.extend(page.table_list().iter().map(|tb| (tb.name().to_string(), glue_table(tb))));
+        }
         databases.insert(name.clone(), GlueDatabase { name, tables: Some(tables) });
     }
-    let configs = g.get_security_configurations().send().await.map_err(|e| sdk("glue:GetSecurityConfigurations", "the catalog", e))?;
+    let mut configs = vec![];
+    let mut pages = g.get_security_configurations().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        configs.extend(page.map_err(|e| sdk("glue:GetSecurityConfigurations", "the catalog", e))?.security_configurations().iter().cloned());
+    }
     let security = configs
-        .security_configurations()
         .iter()
         .filter(|c| c.name().is_some_and(|n| n.starts_with(&project_prefix(project))))
         .map(|c| {

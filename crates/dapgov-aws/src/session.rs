@@ -249,28 +249,17 @@ impl CatalogService for AwsCatalog {
         let mut pages = self.glue.get_tables().database_name(database).into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| sdk("glue:GetTables", &format!("database {database}"), e))?;
-            out.extend(page.table_list().iter().map(glue_table));
+            out.extend(page.table_list().iter().map(crate::read::glue_table));
         }
         Ok(out)
     }
 
     async fn table(&self, database: &str, name: &str) -> TargetResult<Option<GlueTable>> {
         match self.glue.get_table().database_name(database).name(name).send().await {
-            Ok(got) => Ok(got.table().map(glue_table)),
+            Ok(got) => Ok(got.table().map(crate::read::glue_table)),
             Err(e) if code(&e) == Some("EntityNotFoundException") => Ok(None),
             Err(e) => Err(sdk("glue:GetTable", &format!("{database}.{name}"), e)),
         }
     }
 }
 
-fn glue_table(t: &aws_sdk_glue::types::Table) -> GlueTable {
-    let columns = |cols: &[aws_sdk_glue::types::Column]| cols.iter().map(|c| Column { name: c.name().to_string(), data_type: c.r#type().unwrap_or("string").to_string() }).collect();
-    let sd = t.storage_descriptor();
-    GlueTable {
-        name: t.name().to_string(),
-        location: sd.and_then(|s| s.location()).unwrap_or_default().to_string(),
-        format: t.parameters().and_then(|p| p.get("classification")).cloned().unwrap_or_else(|| "parquet".into()),
-        columns: columns(sd.map(|s| s.columns()).unwrap_or_default()),
-        partition_keys: columns(t.partition_keys()),
-    }
-}
