@@ -344,6 +344,21 @@ fn concurrent_runs_of_different_datasets_lose_no_catalog_entry() {
 }
 
 #[test]
+fn the_etl_failure_alarm_fires_on_a_failed_run_and_clears_on_a_good_one() {
+    let p = Platform::new();
+    let state = |p: &Platform| {
+        let inv: serde_json::Value = serde_json::from_str(&p.ok(&["inventory"])).unwrap();
+        inv["alarms"]["van311-etl-failures"]["state"].as_str().unwrap().to_string()
+    };
+    assert_eq!(state(&p), "INSUFFICIENT_DATA");
+    std::fs::write(p.dir.path().join("empty.csv"), "").unwrap();
+    assert_eq!(p.run(&["etl", "run", "--input", "empty.csv", "--dataset", "metrics"]).status.code(), Some(1));
+    assert_eq!(state(&p), "ALARM");
+    p.load_city();
+    assert_eq!(state(&p), "OK");
+}
+
+#[test]
 fn destroy_keeps_data_unless_forced() {
     let p = Platform::new();
     p.load_city();

@@ -59,10 +59,11 @@ impl LocalTarget {
             .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().trim_end_matches(".jsonl").to_string()).collect())
             .unwrap_or_default();
         namespaces.sort();
-        let mut latest: BTreeMap<(String, String), f64> = BTreeMap::new();
+        // As CloudWatch keeps them: one metric per namespace, name and exact dimension set.
+        let mut latest: BTreeMap<(String, String, BTreeMap<String, String>), f64> = BTreeMap::new();
         for ns in &namespaces {
             for (time, d) in self.read_metrics(ns) {
-                latest.insert((ns.clone(), d.name.clone()), d.value);
+                latest.insert((ns.clone(), d.name.clone(), d.dimensions.clone()), d.value);
                 if let Some(run) = d.dimensions.get("RunId") {
                     let e = runs.entry(run.clone()).or_insert_with(|| EtlRunSummary {
                         run_id: run.clone(),
@@ -86,7 +87,7 @@ impl LocalTarget {
             let value = if a.namespace.as_deref() == Some("AWS/Billing") {
                 Some(monthly)
             } else {
-                latest.get(&(ns, a.metric_name.clone().unwrap_or_default())).copied()
+                latest.get(&(ns, a.metric_name.clone().unwrap_or_default(), a.dimensions.clone().unwrap_or_default())).copied()
             };
             a.state = Some(match (value, a.threshold) {
                 (Some(v), Some(t)) if v >= t => "ALARM".into(),

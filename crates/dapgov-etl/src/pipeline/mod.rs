@@ -97,35 +97,42 @@ pub(super) fn failpoint(name: &str) {
     }
 }
 
+/// What a run publishes: its counts (for a run that got that far) and duration, per project,
+/// dataset and run; and the failure flag also with exactly the dimensions the failure alarm
+/// watches (CloudWatch keeps each dimension set a metric of its own).
+fn run_metrics(project: &str, dataset: &str, manifest: Option<&Manifest>, seconds: f64) -> Vec<MetricDatum> {
+    let failed = manifest.is_none();
+    let datum = |name: &str, value: f64, unit: &str| MetricDatum { name: name.into(), value, unit: unit.into(), dimensions: BTreeMap::new() };
+    let mut data = vec![datum(ETL_FAILURE_METRIC, f64::from(u8::from(failed)), "Count")];
+    if let Some(m) = manifest {
+        let raw = m.stages.get("raw").cloned().unwrap_or_default();
+        let cur = m.stages.get("curated").cloned().unwrap_or_default();
+        data.push(datum("RowsIn", raw.rows_in as f64, "Count"));
+        data.push(datum("RowsOut", cur.rows_out as f64, "Count"));
+        data.push(datum("RowsQuarantined", (raw.rows_quarantined + cur.rows_quarantined) as f64, "Count"));
+        data.push(datum("PiiFound", m.pii_found.values().sum::<u64>() as f64, "Count"));
+    }
+    data.push(datum("DurationSeconds", seconds, "Seconds"));
+    for d in &mut data {
+        d.dimensions.insert("Project".into(), project.into());
+        d.dimensions.insert("Dataset".into(), dataset.into());
+        if let Some(m) = manifest {
+            d.dimensions.insert("RunId".into(), m.run_id.clone());
+        }
+    }
+    data.push(MetricDatum { name: ETL_FAILURE_METRIC.into(), value: f64::from(u8::from(failed)), unit: "Count".into(), dimensions: etl_failure_dimensions(project) });
+    data
+}
+
 pub async fn run(session: &RoleSession, spec: &Spec, opts: RunOptions<'_>) -> Result<Manifest, EtlError> {
     let started = Instant::now();
     let names = &session.names;
     let result = run_stages(session, spec, names, &opts, started).await;
     let failed = result.is_err();
-    let mut data = vec![MetricDatum { name: ETL_FAILURE_METRIC.into(), value: f64::from(u8::from(failed)), unit: "Count".into(), dimensions: BTreeMap::new() }];
-    let mut run_id = String::new();
-    if let Ok(m) = &result {
-        run_id = m.run_id.clone();
-        if m.no_op {
-            return result;
-        }
-        let raw = m.stages.get("raw").cloned().unwrap_or_default();
-        let cur = m.stages.get("curated").cloned().unwrap_or_default();
-        data.push(MetricDatum { name: "RowsIn".into(), value: raw.rows_in as f64, unit: "Count".into(), dimensions: BTreeMap::new() });
-        data.push(MetricDatum { name: "RowsOut".into(), value: cur.rows_out as f64, unit: "Count".into(), dimensions: BTreeMap::new() });
-        data.push(MetricDatum { name: "RowsQuarantined".into(), value: (raw.rows_quarantined + cur.rows_quarantined) as f64, unit: "Count".into(), dimensions: BTreeMap::new() });
-        data.push(MetricDatum { name: "PiiFound".into(), value: m.pii_found.values().sum::<u64>() as f64, unit: "Count".into(), dimensions: BTreeMap::new() });
+    if result.as_ref().is_ok_and(|m| m.no_op) {
+        return result;
     }
-    data.push(MetricDatum { name: "DurationSeconds".into(), value: started.elapsed().as_secs_f64(), unit: "Seconds".into(), dimensions: BTreeMap::new() });
-    for d in &mut data {
-        d.dimensions.insert("Project".into(), names.project.clone());
-        d.dimensions.insert("Dataset".into(), opts.dataset.into());
-        if !run_id.is_empty() {
-            d.dimensions.insert("RunId".into(), run_id.clone());
-        }
-    }
-    // Also with exactly the dimensions the failure alarm watches.
-    data.push(MetricDatum { name: ETL_FAILURE_METRIC.into(), value: f64::from(u8::from(failed)), unit: "Count".into(), dimensions: etl_failure_dimensions(&names.project) });
+    let data = run_metrics(&names.project, opts.dataset, result.as_ref().ok(), started.elapsed().as_secs_f64());
     // The failure metric must reach the alarm even when the run failed.
     if let Err(e) = session.metrics.put(&spec.etl.metrics_namespace, &data).await {
         if !failed {
@@ -270,4 +277,29 @@ pub async fn maintain(session: &RoleSession, spec: &Spec, dataset: &str) -> Resu
         done.insert(format!("{zone_name}.{name}"), m);
     }
     Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// CloudWatch keeps each dimension set a metric of its own: an alarm on a set no run
+    /// publishes would never fire.
+    #[test]
+    fn every_alarm_on_the_etl_namespace_watches_a_metric_a_run_publishes() {
+        let spec = Spec::parse(dapgov_spec::INIT_TEMPLATE, "dapgov.toml").unwrap();
+        let desired = dapgov_spec::desired(&spec, &dapgov_inventory::Inventory::default(), "123456789012").unwrap();
+        let manifest = Manifest { run_id: "r1".into(), ..Default::default() };
+        let published: Vec<(String, BTreeMap<String, String>)> = [run_metrics(&spec.platform.name, "calls", None, 1.0), run_metrics(&spec.platform.name, "calls", Some(&manifest), 1.0)]
+            .concat()
+            .into_iter()
+            .map(|d| (d.name, d.dimensions))
+            .collect();
+        let watching: Vec<_> = desired.alarms.values().filter(|a| a.namespace.as_deref() == Some(spec.etl.metrics_namespace.as_str())).collect();
+        assert!(!watching.is_empty());
+        for a in watching {
+            let watched = (a.metric_name.clone().unwrap(), a.dimensions.clone().unwrap_or_default());
+            assert!(published.contains(&watched), "alarm {} watches {watched:?}, which no run publishes", a.name);
+        }
+    }
 }
