@@ -358,6 +358,26 @@ fn the_etl_failure_alarm_fires_on_a_failed_run_and_clears_on_a_good_one() {
     assert_eq!(state(&p), "OK");
 }
 
+/// Analysts re-run the shipped trusted SQL in Athena: an independent Trino/Athena parser
+/// (sqlglot, installed by scripts/test beside moto) reads it and knows every function in it.
+#[test]
+fn the_shipped_trusted_sql_is_athena_sql_to_an_independent_parser() {
+    let p = Platform::new();
+    let check = r#"
+import sys, tomllib, sqlglot
+from sqlglot import exp
+spec = tomllib.load(open(sys.argv[1], 'rb'))
+for t in spec['trusted']:
+    tree = sqlglot.parse_one(t['sql'], read='athena', error_level=sqlglot.ErrorLevel.RAISE)
+    unknown = sorted({a.name for a in tree.find_all(exp.Anonymous)})
+    assert not unknown, (t['name'], 'functions Athena does not know', unknown)
+print(len(spec['trusted']))
+"#;
+    let o = std::process::Command::new(common::moto::venv().join("bin/python")).arg("-c").arg(check).arg(p.dir.path().join("dapgov.toml")).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "3");
+}
+
 #[test]
 fn destroy_keeps_data_unless_forced() {
     let p = Platform::new();

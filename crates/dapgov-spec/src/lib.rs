@@ -2,6 +2,7 @@
 //! and turn it into the Desired platform: an Inventory of what should exist.
 
 mod desired;
+pub mod portable;
 mod model;
 
 pub use dapgov_inventory::Names;
@@ -123,6 +124,11 @@ impl Spec {
                     return Err((at(&["datasets", name, key]), format!("column `{k}` is not declared under [datasets.{name}.columns]")));
                 }
             }
+            for (i, rule) in ds.rules.iter().enumerate() {
+                if let Err((_, what)) = portable::check(&format!("SELECT 1 FROM t WHERE {}", rule.check)) {
+                    return Err((vec!["datasets".into(), name.clone(), "rules".into(), i.to_string(), "check".into()], format!("rule `{}`: {what}", rule.name)));
+                }
+            }
             if let Some(d) = &ds.date_column {
                 if !cols.contains(d.as_str()) {
                     return Err((at(&["datasets", name, "date_column"]), format!("column `{d}` is not declared under [datasets.{name}.columns]")));
@@ -150,6 +156,10 @@ impl Spec {
         for (i, t) in self.trusted.iter().enumerate() {
             if !t.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
                 return Err((vec!["trusted".into(), i.to_string(), "name".into()], "use lowercase letters, digits and '_'".into()));
+            }
+            // Analysts re-run trusted SQL in Athena: it must mean the same there.
+            if let Err((line, what)) = portable::check(&t.sql) {
+                return Err((vec!["trusted".into(), i.to_string(), "sql".into()], format!("trusted `{}`, line {line} of its sql: {what}", t.name)));
             }
         }
         Ok(())
