@@ -326,3 +326,38 @@ assert 'FROM trusted_metrics_yearly WHERE' in q['Query'], q['Query']
     }
     p.boto3("assert len(c('athena').list_query_executions(WorkGroup=f'{p}-analytics')['QueryExecutionIds']) == 1");
 }
+
+#[test]
+fn files_delivered_into_landing_are_loaded_once_each_oldest_first() {
+    let p = Project::new();
+    p.ok(&["apply", "--auto-approve"]);
+    // See the data-stages test: moto applies a Deny's conditions never.
+    p.boto3("for zone in ('landing', 'raw', 'curated', 'trusted'):\n    c('s3').delete_bucket_policy(Bucket=f'{p}-{zone}-{acct}')");
+    let city = repo("data/3-1-1-contact-centre-metrics.csv");
+    p.ok(&["etl", "run", "--input", city.to_str().unwrap(), "--dataset", "metrics"]);
+    // The call system delivers two days, one file each, with its own S3 client.
+    for (day, seed) in [("1", "5"), ("2", "6")] {
+        p.ok(&["sample", "calls", "--from", city.to_str().unwrap(), "--out", &format!("day{day}.csv"), "--days", day, "--seed", seed]);
+    }
+    p.boto3(&format!(
+        r#"
+import time
+s3 = c('s3')
+for name in ('day1.csv', 'day2.csv'):
+    s3.upload_file({dir:?} + '/' + name, f'{{p}}-landing-{{acct}}', 'calls/' + name, ExtraArgs={{'ServerSideEncryption': 'aws:kms'}})
+    time.sleep(1.1)
+"#,
+        dir = p.dir.path().display().to_string()
+    ));
+    let out = p.ok(&["etl", "run", "--dataset", "calls", "--from-landing"]);
+    let first = out.find("calls/day1.csv").unwrap_or(usize::MAX);
+    let second = out.find("calls/day2.csv").unwrap_or(0);
+    assert!(first < second, "oldest first:\n{out}");
+    assert!(out.contains("2 delivery(ies); 2 loaded, 0 already taken, 0 failed"), "{out}");
+    // Run again: nothing new. The runs' own landing copies are not deliveries.
+    let again = p.ok(&["etl", "run", "--dataset", "calls", "--from-landing"]);
+    assert!(again.contains("2 delivery(ies); 0 loaded, 2 already taken, 0 failed"), "{again}");
+    let history = p.ok(&["etl", "history", "calls", "--format", "json"]);
+    let commits: serde_json::Value = serde_json::from_str(&history).unwrap();
+    assert_eq!(commits.as_array().unwrap().len(), 2, "{history}");
+}

@@ -12,7 +12,7 @@ pub mod remote_query;
 pub mod profile;
 pub mod sample;
 
-pub use pipeline::{LoadReport, Manifest, Rollback, RunOptions, hash_file, history, maintain, rollback, run};
+pub use pipeline::{LoadReport, Manifest, Rollback, RunOptions, hash_file, history, landing, maintain, rollback, run};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EtlError {

@@ -7,8 +7,14 @@ use dapgov_inventory::names::DATA_ZONES;
 pub enum EtlCommand {
     /// Run every stage (landing → raw → curated → trusted) for one input, as the etl role.
     Run {
-        #[arg(long)]
-        input: PathBuf,
+        /// A file to load (CSV, Excel or Parquet).
+        #[arg(long, required_unless_present = "from_landing", conflicts_with = "from_landing")]
+        input: Option<PathBuf>,
+        /// Instead of --input: load every file delivered into the landing zone under
+        /// KEY_PREFIX (default `DATASET/`) that the dataset has not taken yet (by sha256),
+        /// oldest first, reporting each.
+        #[arg(long, value_name = "KEY_PREFIX", num_args = 0..=1, default_missing_value = "")]
+        from_landing: Option<String>,
         /// A dataset declared under [datasets.NAME] in the spec.
         #[arg(long)]
         dataset: String,
@@ -56,7 +62,9 @@ pub enum EtlCommand {
 
 pub async fn run(ctx: &Context, cmd: EtlCommand) -> anyhow::Result<u8> {
     let (input, dataset, force) = match cmd {
-        EtlCommand::Run { input, dataset, force } => (input, dataset, force),
+        EtlCommand::Run { from_landing: Some(prefix), dataset, force, .. } => return from_landing(ctx, &dataset, &prefix, force).await,
+        EtlCommand::Run { input: Some(input), dataset, force, .. } => (input, dataset, force),
+        EtlCommand::Run { .. } => anyhow::bail!("etl run needs --input FILE or --from-landing"),
         EtlCommand::History { dataset, zone, format } => return history(ctx, &dataset, &zone, &format).await,
         EtlCommand::Rollback { dataset, to, zone } => return rollback(ctx, &dataset, to, &zone).await,
         EtlCommand::Maintain { dataset } => return maintain(ctx, dataset.as_deref()).await,
@@ -71,6 +79,13 @@ pub async fn run(ctx: &Context, cmd: EtlCommand) -> anyhow::Result<u8> {
     };
     let l = ctx.open(false).await?;
     let session = l.target.session(&l.spec.platform.name, "etl").await?;
+    let m = run_one(&session, &l.spec, &input, &dataset, force).await.with_context(|| format!("etl run of {} as dataset {dataset}", input.display()))?;
+    print_run(&m, &input.display().to_string(), &dataset);
+    Ok(0)
+}
+
+/// One run, with a spinner on a terminal.
+async fn run_one(session: &dapgov_target::RoleSession, spec: &dapgov_spec::Spec, input: &std::path::Path, dataset: &str, force: bool) -> anyhow::Result<dapgov_etl::Manifest> {
     let bar = indicatif::ProgressBar::new_spinner();
     if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
@@ -81,15 +96,55 @@ pub async fn run(ctx: &Context, cmd: EtlCommand) -> anyhow::Result<u8> {
         tracing::info!("{msg}");
         bar.set_message(msg.to_string());
     };
-    let m = dapgov_etl::run(&session, &l.spec, dapgov_etl::RunOptions { input: &input, dataset: &dataset, force, progress: &progress })
-        .await
-        .with_context(|| format!("etl run of {} as dataset {dataset}", input.display()))?;
+    let m = dapgov_etl::run(session, spec, dapgov_etl::RunOptions { input, dataset, force, progress: &progress }).await;
     bar.finish_and_clear();
-    if m.no_op {
-        println!("No-op: {} was already loaded as dataset {dataset} (run {}). Pass --force to run again.", input.display(), m.run_id);
-        return Ok(0);
+    Ok(m?)
+}
+
+/// Every delivery under the prefix the dataset has not taken, oldest first; one that fails
+/// is reported and the others still run.
+async fn from_landing(ctx: &Context, dataset: &str, prefix: &str, force: bool) -> anyhow::Result<u8> {
+    let l = ctx.open(false).await?;
+    if !l.spec.datasets.contains_key(dataset) {
+        return Err(dapgov_etl::EtlError::UnknownDataset(dataset.into()).into());
     }
-    println!("Run {} of dataset {dataset} ({} ms)", m.run_id, m.duration_ms);
+    let session = l.target.session(&l.spec.platform.name, "etl").await?;
+    let prefix = if prefix.is_empty() { format!("{dataset}/") } else { prefix.to_string() };
+    let deliveries = dapgov_etl::landing::deliveries(&session, &prefix).await?;
+    let mut loaded = dapgov_etl::landing::loaded_inputs(&session, dataset).await?;
+    let landing_url = session.zones.get("landing").map(|z| z.url.clone()).unwrap_or_default();
+    let (mut ran, mut skipped, mut failed) = (0, 0, 0);
+    for d in &deliveries {
+        let label = format!("{landing_url}{}", d.location);
+        let dir = tempfile::tempdir()?;
+        let (file, sha) = dapgov_etl::landing::fetch(&session, d, dir.path()).await?;
+        if loaded.contains(&sha) && !force {
+            println!("Skipped {label}: already taken by dataset {dataset} (sha256 {}).", &sha[..12]);
+            skipped += 1;
+            continue;
+        }
+        match run_one(&session, &l.spec, &file, dataset, force).await {
+            Ok(m) => {
+                print_run(&m, &label, dataset);
+                loaded.insert(sha);
+                ran += 1;
+            }
+            Err(e) => {
+                eprintln!("error: etl run of {label} as dataset {dataset}: {e:#}");
+                failed += 1;
+            }
+        }
+    }
+    println!("From {landing_url}{prefix}: {} delivery(ies); {ran} loaded, {skipped} already taken, {failed} failed.", deliveries.len());
+    Ok(u8::from(failed > 0))
+}
+
+fn print_run(m: &dapgov_etl::Manifest, input: &str, dataset: &str) {
+    if m.no_op {
+        println!("No-op: {input} was already loaded as dataset {dataset} (run {}). Pass --force to run again.", m.run_id);
+        return;
+    }
+    println!("Run {} of dataset {dataset}, input {input} ({} ms)", m.run_id, m.duration_ms);
     let in_order = DATA_ZONES.into_iter().filter_map(|s| m.stages.get_key_value(s));
     for (stage, c) in in_order.chain(m.stages.iter().filter(|(s, _)| !DATA_ZONES.contains(&s.as_str()))) {
         println!("  {stage:<8} rows in {:>8}  out {:>8}  quarantined {:>6}", c.rows_in, c.rows_out, c.rows_quarantined);
@@ -122,7 +177,6 @@ pub async fn run(ctx: &Context, cmd: EtlCommand) -> anyhow::Result<u8> {
     for w in &m.warnings {
         println!("  warning: {w}");
     }
-    Ok(0)
 }
 
 async fn history(ctx: &Context, dataset: &str, zone: &str, format: &str) -> anyhow::Result<u8> {

@@ -7,6 +7,7 @@
 mod engine;
 mod sql;
 mod stages;
+pub mod landing;
 mod storage;
 
 use crate::EtlError;

@@ -128,7 +128,7 @@ impl Run<'_> {
     async fn landing(&mut self) -> Result<StorePath, EtlError> {
         self.progress("landing: storing the input");
         let landing = zone(self.session, "landing")?;
-        let key = StorePath::from(format!("{}/{}/{}", self.opts.dataset, self.m.input.sha256, self.m.input.file));
+        let key = super::landing::landing_key(self.opts.dataset, &self.m.input.sha256, &self.m.input.file);
         if landing.store.head(&key).await.is_err() {
             upload(self.opts.input, landing, &key).await?;
         }
