@@ -360,4 +360,22 @@ for name in ('day1.csv', 'day2.csv'):
     let history = p.ok(&["etl", "history", "calls", "--format", "json"]);
     let commits: serde_json::Value = serde_json::from_str(&history).unwrap();
     assert_eq!(commits.as_array().unwrap().len(), 2, "{history}");
+    // The audit reads each dataset's latest run from CloudWatch: both good, then a failed one.
+    let latest = |p: &Project| {
+        p.run(&["audit", "--format", "json"]);
+        let a: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p.dir.path().join("reports/audit.json")).unwrap()).unwrap();
+        let mut v: Vec<String> = a["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["check_id"] == "etl_latest_run_succeeded")
+            .map(|f| format!("{} {}", f["resource"].as_str().unwrap().trim_start_matches("etl_dataset."), f["status"].as_str().unwrap()))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(latest(&p), ["calls PASS", "metrics PASS"]);
+    std::fs::write(p.dir.path().join("empty.csv"), "").unwrap();
+    assert_eq!(p.run(&["etl", "run", "--input", "empty.csv", "--dataset", "calls"]).status.code(), Some(1));
+    assert_eq!(latest(&p), ["calls FAIL", "metrics PASS"]);
 }

@@ -6,7 +6,7 @@ use crate::error::{code, sdk};
 use aws_smithy_runtime_api::client::result::SdkError;
 use dapgov_target::{TargetError, TargetResult};
 use dapgov_inventory::*;
-use dapgov_inventory::names::{bucket_of_s3_arn, log_group_prefix, project_prefix, s3_arn};
+use dapgov_inventory::names::{bucket_of_s3_arn, etl_dataset_dimensions, log_group_prefix, project_prefix, s3_arn, ETL_FAILURE_METRIC};
 use futures::future::try_join_all;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -78,9 +78,56 @@ pub(crate) async fn inventory(t: &AwsTarget, project: &str) -> TargetResult<Inve
         glue_security_configurations,
         athena_workgroups,
         account,
-        etl_runs: vec![],
+        etl_runs: etl_runs(t, project).await?,
         unreadable: unreadable.into_iter().chain(unreadable_keys).collect(),
     })
+}
+
+/// Each dataset's latest run, from the failure flag every run publishes per dataset (the run
+/// itself is not a metric dimension: each run would make a billable metric of its own). The
+/// newest datum within a minute of the last day, else of the last 14 days by the hour.
+async fn etl_runs(t: &AwsTarget, project: &str) -> TargetResult<Vec<EtlRunSummary>> {
+    use aws_sdk_cloudwatch::types::{DimensionFilter, Statistic};
+    let cw = &t.clients.cloudwatch;
+    let mut metrics = vec![];
+    let mut pages = cw
+        .list_metrics()
+        .metric_name(ETL_FAILURE_METRIC)
+        .dimensions(DimensionFilter::builder().name("Project").value(project).build())
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        metrics.extend(page.map_err(|e| sdk("cloudwatch:ListMetrics", ETL_FAILURE_METRIC, e))?.metrics().iter().cloned());
+    }
+    let now = std::time::SystemTime::now();
+    let mut runs = vec![];
+    for m in metrics {
+        let dims: BTreeMap<String, String> = m.dimensions().iter().map(|d| (d.name().unwrap_or_default().to_string(), d.value().unwrap_or_default().to_string())).collect();
+        let Some(dataset) = dims.get("Dataset").filter(|d| etl_dataset_dimensions(project, d) == dims).cloned() else { continue };
+        let mut newest = None;
+        for (period, days) in [(60, 1), (3600, 14)] {
+            let got = cw
+                .get_metric_statistics()
+                .namespace(m.namespace().unwrap_or_default())
+                .metric_name(ETL_FAILURE_METRIC)
+                .set_dimensions(Some(m.dimensions().to_vec()))
+                .start_time(aws_smithy_types::DateTime::from(now - std::time::Duration::from_secs(days * 86_400)))
+                .end_time(aws_smithy_types::DateTime::from(now + std::time::Duration::from_secs(60)))
+                .period(period)
+                .statistics(Statistic::Maximum)
+                .send()
+                .await
+                .map_err(|e| sdk("cloudwatch:GetMetricStatistics", &format!("{ETL_FAILURE_METRIC} of dataset {dataset}"), e))?;
+            newest = got.datapoints().iter().filter(|d| d.timestamp().is_some()).max_by_key(|d| d.timestamp().map(|t| t.secs())).cloned();
+            if newest.is_some() {
+                break;
+            }
+        }
+        let Some(d) = newest else { continue };
+        let at = d.timestamp().and_then(|t| chrono::DateTime::from_timestamp(t.secs(), 0)).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_default();
+        runs.push(EtlRunSummary { run_id: format!("at {at}"), dataset, started_at: at, succeeded: d.maximum() == Some(0.0), output_formats: vec![], partitioned: true });
+    }
+    Ok(runs)
 }
 
 pub(crate) async fn buckets(t: &AwsTarget, project: &str) -> TargetResult<BTreeMap<String, Bucket>> {

@@ -24,6 +24,12 @@ pub fn etl_failure_dimensions(project: &str) -> std::collections::BTreeMap<Strin
     std::collections::BTreeMap::from([("Project".to_string(), project.to_string())])
 }
 
+/// The dimensions of the per-dataset failure flag every run publishes (0 or 1): one metric
+/// per dataset, whose newest value says whether the dataset's latest run succeeded.
+pub fn etl_dataset_dimensions(project: &str, dataset: &str) -> std::collections::BTreeMap<String, String> {
+    std::collections::BTreeMap::from([("Project".to_string(), project.to_string()), ("Dataset".to_string(), dataset.to_string())])
+}
+
 /// The partition every ARN is built in. GovCloud and China would change it here only.
 pub const PARTITION: &str = "aws";
 

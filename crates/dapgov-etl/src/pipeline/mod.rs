@@ -12,7 +12,7 @@ mod storage;
 
 use crate::EtlError;
 use dapgov_inventory::Column;
-use dapgov_inventory::names::{ETL_FAILURE_METRIC, etl_failure_dimensions};
+use dapgov_inventory::names::{ETL_FAILURE_METRIC, etl_dataset_dimensions, etl_failure_dimensions};
 use dapgov_target::{MetricDatum, RoleSession};
 use dapgov_spec::{Names, Spec};
 use datafusion::object_store::ObjectStoreExt;
@@ -100,7 +100,8 @@ pub(super) fn failpoint(name: &str) {
 
 /// What a run publishes: its counts (for a run that got that far) and duration, per project,
 /// dataset and run; and the failure flag also with exactly the dimensions the failure alarm
-/// watches (CloudWatch keeps each dimension set a metric of its own).
+/// watches, and per dataset, which the audit reads (CloudWatch keeps each dimension set a
+/// metric of its own).
 fn run_metrics(project: &str, dataset: &str, manifest: Option<&Manifest>, seconds: f64) -> Vec<MetricDatum> {
     let failed = manifest.is_none();
     let datum = |name: &str, value: f64, unit: &str| MetricDatum { name: name.into(), value, unit: unit.into(), dimensions: BTreeMap::new() };
@@ -121,7 +122,9 @@ fn run_metrics(project: &str, dataset: &str, manifest: Option<&Manifest>, second
             d.dimensions.insert("RunId".into(), m.run_id.clone());
         }
     }
-    data.push(MetricDatum { name: ETL_FAILURE_METRIC.into(), value: f64::from(u8::from(failed)), unit: "Count".into(), dimensions: etl_failure_dimensions(project) });
+    for dimensions in [etl_failure_dimensions(project), etl_dataset_dimensions(project, dataset)] {
+        data.push(MetricDatum { name: ETL_FAILURE_METRIC.into(), value: f64::from(u8::from(failed)), unit: "Count".into(), dimensions });
+    }
     data
 }
 
