@@ -378,4 +378,16 @@ for name in ('day1.csv', 'day2.csv'):
     std::fs::write(p.dir.path().join("empty.csv"), "").unwrap();
     assert_eq!(p.run(&["etl", "run", "--input", "empty.csv", "--dataset", "calls"]).status.code(), Some(1));
     assert_eq!(latest(&p), ["calls FAIL", "metrics PASS"]);
+    // The failed run reached the failure alarm's own metric: its dimensions, its statistic.
+    p.boto3(
+        r#"
+import datetime
+cw = c('cloudwatch')
+alarm = cw.describe_alarms(AlarmNames=[f'{p}-etl-failures'])['MetricAlarms'][0]
+now = datetime.datetime.now(datetime.timezone.utc)
+got = cw.get_metric_statistics(Namespace=alarm['Namespace'], MetricName=alarm['MetricName'], Dimensions=alarm['Dimensions'],
+                               StartTime=now - datetime.timedelta(hours=1), EndTime=now + datetime.timedelta(minutes=1), Period=60, Statistics=[alarm['Statistic']])
+assert any(d[alarm['Statistic']] >= alarm['Threshold'] for d in got['Datapoints']), (alarm, got['Datapoints'])
+"#,
+    );
 }
