@@ -577,6 +577,7 @@ async fn workgroup(t: &AwsTarget, want: AthenaWorkgroup, create: bool) -> Target
     if create {
         let result = ResultConfiguration::builder().set_output_location(want.result_location.clone()).set_encryption_configuration(encryption).build();
         let conf = WorkGroupConfiguration::builder()
+            .set_engine_version(want.engine_version.as_ref().map(|v| EngineVersion::builder().selected_engine_version(v).build()))
             .set_enforce_work_group_configuration(want.enforce_configuration)
             .set_publish_cloud_watch_metrics_enabled(want.publish_metrics)
             .set_bytes_scanned_cutoff_per_query(want.bytes_scanned_cutoff.map(|b| b as i64))
@@ -587,6 +588,7 @@ async fn workgroup(t: &AwsTarget, want: AthenaWorkgroup, create: bool) -> Target
     }
     let result = ResultConfigurationUpdates::builder().set_output_location(want.result_location.clone()).set_encryption_configuration(encryption).build();
     let mut updates = WorkGroupConfigurationUpdates::builder()
+        .set_engine_version(want.engine_version.as_ref().map(|v| EngineVersion::builder().selected_engine_version(v).build()))
         .set_enforce_work_group_configuration(want.enforce_configuration)
         .set_publish_cloud_watch_metrics_enabled(want.publish_metrics)
         .result_configuration_updates(result);

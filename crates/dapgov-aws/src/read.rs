@@ -686,6 +686,7 @@ async fn workgroups(t: &AwsTarget, project: &str, account: &str) -> TargetResult
                 result_kms_key: result.and_then(|r| r.encryption_configuration()).and_then(|e| e.kms_key()).map(str::to_string),
                 bytes_scanned_cutoff: c.and_then(|c| c.bytes_scanned_cutoff_per_query()).map(|b| b as u64),
                 publish_metrics: c.and_then(|c| c.publish_cloud_watch_metrics_enabled()),
+                engine_version: c.and_then(|c| c.engine_version()).and_then(|e| e.selected_engine_version()).map(str::to_string),
                 tags: Some(tags),
             },
         );

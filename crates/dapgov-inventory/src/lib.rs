@@ -26,6 +26,8 @@ pub const MANAGED_BY: &str = "dapgov";
 pub const BILLING_REGION: &str = "us-east-1";
 /// The billing metric's namespace: an alarm on it is the billing alarm.
 pub const BILLING_NAMESPACE: &str = "AWS/Billing";
+/// The Athena engine the workgroup runs: Delta Lake tables are read by version 3 only.
+pub const ATHENA_ENGINE_VERSION: &str = "Athena engine version 3";
 
 /// Version of the Inventory JSON layout; bumped on incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -424,6 +426,9 @@ pub struct AthenaWorkgroup {
     pub bytes_scanned_cutoff: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub publish_metrics: Option<bool>,
+    /// The engine version selected (`Athena engine version 3`, or `AUTO`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine_version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Tags>,
 }

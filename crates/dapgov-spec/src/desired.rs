@@ -349,6 +349,7 @@ pub fn desired(spec: &Spec, observed: &Inventory, account: &str) -> Result<Inven
             result_kms_key: Some(keys["analytics"].clone()),
             bytes_scanned_cutoff: Some(spec.athena.bytes_scanned_cutoff),
             publish_metrics: Some(true),
+            engine_version: Some(dapgov_inventory::ATHENA_ENGINE_VERSION.into()),
             tags: Some(tags(spec, &[])),
         },
     );
