@@ -379,6 +379,28 @@ print(len(spec['trusted']))
 }
 
 #[test]
+fn a_spec_change_that_would_fail_a_check_is_refused_before_apply_unless_muted() {
+    let p = Platform::new();
+    let spec = std::fs::read_to_string(p.dir.path().join("dapgov.toml")).unwrap();
+    assert!(p.ok(&["plan", "--audit", "--fail-on", "informational"]).contains("no failing check"));
+    std::fs::write(p.dir.path().join("dapgov.toml"), spec.replace("rotation_period_days = 365", "rotation_period_days = 2000")).unwrap();
+    let o = p.run(&["plan", "--audit", "--fail-on", "low"]);
+    assert_eq!(o.status.code(), Some(3));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("FAIL low      kms_key_rotation_period key.van311-pii: the key rotates only every 2000 days"), "{out}");
+    // apply runs the same audit and makes nothing when it fails.
+    let o = p.run(&["apply", "--auto-approve", "--fail-on", "low"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("Apply refused."));
+    assert_eq!(p.run(&["plan", "--detailed-exitcode"]).status.code(), Some(2), "nothing was applied");
+    // At the default level (high) the change goes through; so it does when muted with a reason.
+    std::fs::write(p.dir.path().join("mute.toml"), "[[mute]]\ncheck = \"kms_key_rotation_period\"\nresource = \"key.van311-*\"\nreason = \"rotation agreed with the security office, ticket 311-7\"\n").unwrap();
+    assert!(p.ok(&["plan", "--audit", "--fail-on", "low", "--mutelist", "mute.toml"]).contains("no failing check"));
+    p.ok(&["apply", "--auto-approve"]);
+    assert_eq!(p.run(&["plan", "--detailed-exitcode"]).status.code(), Some(0));
+}
+
+#[test]
 fn destroy_keeps_data_unless_forced() {
     let p = Platform::new();
     p.load_city();

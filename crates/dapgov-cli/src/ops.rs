@@ -58,11 +58,44 @@ pub async fn observe(l: &Loaded) -> anyhow::Result<(Inventory, String)> {
     Ok((inv, account))
 }
 
+/// The plan from what is to what the spec describes; returns it with the desired Inventory.
 pub async fn make_plan(l: &Loaded) -> anyhow::Result<(Plan, Inventory)> {
     let (observed, account) = observe(l).await?;
     let desired = dapgov_spec::desired(&l.spec, &observed, &account)?;
     lint_roles(&desired)?;
-    Ok((dapgov_plan::plan(&desired, &observed), observed))
+    Ok((dapgov_plan::plan(&desired, &observed), desired))
+}
+
+/// The checks, run on the platform the spec describes before anything is made: the failing
+/// findings at or above `fail_on` on resources the plan creates or changes (a finding muted
+/// with a reason does not count).
+pub fn audit_planned(desired: &Inventory, plan: &Plan, fail_on: dapgov_audit::Severity, mutelist: Option<&Path>) -> anyhow::Result<Vec<dapgov_audit::Finding>> {
+    let catalogue = dapgov_audit::Catalogue::builtin()?;
+    let mutelist = match mutelist {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read the mutelist {}", p.display()))?;
+            Some((dapgov_audit::Mutelist::parse(&text, &p.display().to_string(), &catalogue)?, p.display().to_string()))
+        }
+        None => None,
+    };
+    let options = dapgov_audit::AuditOptions { source: "desired".into(), mutelist: mutelist.as_ref().map(|(m, n)| (m, n.clone())), ..Default::default() };
+    let audit = dapgov_audit::run(&dapgov_spec::with_pending_key_arns(desired.clone()), &catalogue, &options);
+    let changed: std::collections::BTreeSet<&str> = plan.changes.iter().filter(|c| c.action != ChangeAction::Delete).map(|c| c.address.as_str()).collect();
+    Ok(audit.findings.into_iter().filter(|f| f.is_failing() && f.severity >= fail_on && changed.contains(f.resource.as_str())).collect())
+}
+
+/// Print what the audit of a plan found; true when it found something to refuse.
+pub fn report_planned_audit(blockers: &[dapgov_audit::Finding], fail_on: dapgov_audit::Severity, changed: usize) -> bool {
+    if blockers.is_empty() {
+        println!("Audit of the planned platform: no failing check at or above {} on the {changed} resource(s) this plan creates or changes.", fail_on.as_str());
+        return false;
+    }
+    println!("Audit of the planned platform: {} failing check(s) at or above {} on resources this plan creates or changes:", blockers.len(), fail_on.as_str());
+    for f in blockers {
+        println!("  FAIL {:<8} {} {}: {}", f.severity.as_str(), f.check_id, f.resource, f.detail);
+    }
+    println!("Change the spec, or mute a finding with a reason (--mutelist FILE).");
+    true
 }
 
 /// Refuse to apply a role policy the linter rejects.

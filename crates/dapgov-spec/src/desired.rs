@@ -26,11 +26,26 @@ pub fn zone_key_purpose(zone: &Zone) -> &'static str {
 
 /// The key ARN for an alias, as observed, or a placeholder before creation.
 fn key_arn(observed: &Inventory, names: &Names, purpose: &str) -> String {
-    observed
-        .keys
-        .get(&names.key_alias(purpose))
-        .and_then(|k| k.arn.clone())
-        .unwrap_or_else(|| names.arns.key(KEY_PENDING))
+    let alias = names.key_alias(purpose);
+    observed.keys.get(&alias).and_then(|k| k.arn.clone()).unwrap_or_else(|| pending_key_arn(&names.arns, &alias))
+}
+
+/// The placeholder for the ARN of a key not created yet: one per key, so what refers to it
+/// can be told apart before apply.
+fn pending_key_arn(arns: &dapgov_inventory::names::Arns, alias: &str) -> String {
+    arns.key(&format!("{KEY_PENDING}: {alias}"))
+}
+
+/// The desired Inventory with each key not created yet given its placeholder ARN, so checks
+/// that follow a bucket's key to the key itself can run before apply.
+pub fn with_pending_key_arns(mut desired: Inventory) -> Inventory {
+    let arns = dapgov_inventory::names::Arns::new(&desired.account_id, &desired.region);
+    for (alias, key) in desired.keys.iter_mut() {
+        if key.arn.is_none() {
+            key.arn = Some(pending_key_arn(&arns, alias));
+        }
+    }
+    desired
 }
 
 fn tags(spec: &Spec, extra: &[(&str, &str)]) -> Tags {
@@ -417,7 +432,7 @@ mod tests {
         assert_eq!(inv.alarms["van311-billing"].region.as_deref(), Some("us-east-1"));
         let raw = &inv.buckets["van311-raw-123456789012"];
         assert_eq!(raw.tags.as_ref().unwrap()["classification"], "confidential-pii");
-        assert!(raw.encryption.as_ref().unwrap().kms_key.as_ref().unwrap().ends_with(KEY_PENDING));
+        assert!(raw.encryption.as_ref().unwrap().kms_key.as_ref().unwrap().ends_with(&format!("{KEY_PENDING}: van311-pii")));
     }
 
     #[test]

@@ -7,7 +7,7 @@ mod model;
 
 pub use dapgov_inventory::Names;
 use dapgov_inventory::names::{DATA_ZONES, TABLE_ZONES};
-pub use desired::{desired, zone_key_purpose, KEY_PENDING};
+pub use desired::{desired, with_pending_key_arns, zone_key_purpose, KEY_PENDING};
 pub use model::*;
 
 use std::path::Path;

@@ -1,10 +1,17 @@
-use crate::ops::{Context, confirm, converge, make_plan};
+use crate::ops::{Context, audit_planned, confirm, converge, make_plan, report_planned_audit};
 
 #[derive(clap::Args)]
 pub struct Args {
     /// Apply without asking.
     #[arg(long)]
     pub auto_approve: bool,
+    /// Refuse to apply when a check fails at or above this severity on a resource the plan
+    /// creates or changes (the checks run on the platform as the plan would leave it).
+    #[arg(long, default_value = "high")]
+    pub fail_on: dapgov_audit::Severity,
+    /// Accepted findings ([[mute]] entries with check, resource and reason).
+    #[arg(long)]
+    pub mutelist: Option<std::path::PathBuf>,
 }
 
 pub async fn run(ctx: &Context, a: Args) -> anyhow::Result<u8> {
@@ -14,12 +21,17 @@ pub async fn run(ctx: &Context, a: Args) -> anyhow::Result<u8> {
             println!("rotated key {alias}");
         }
     }
-    let (plan, _) = make_plan(&l).await?;
+    let (plan, desired) = make_plan(&l).await?;
     if plan.is_empty() {
         println!("No changes. The platform matches the spec.");
         return Ok(0);
     }
     print!("{}", plan.render());
+    let blockers = audit_planned(&desired, &plan, a.fail_on, a.mutelist.as_deref())?;
+    if report_planned_audit(&blockers, a.fail_on, plan.changes.len()) {
+        println!("Apply refused.");
+        return Ok(crate::commands::audit::EXIT_FINDINGS);
+    }
     if !confirm("\nDo you want to perform these actions?", a.auto_approve)? {
         println!("Apply cancelled.");
         return Ok(1);
