@@ -400,6 +400,35 @@ fn a_spec_change_that_would_fail_a_check_is_refused_before_apply_unless_muted() 
     assert_eq!(p.run(&["plan", "--detailed-exitcode"]).status.code(), Some(0));
 }
 
+/// The access graph is evaluated from the deployed policies: it is a proof, not a drawing.
+#[test]
+fn the_access_graph_shows_no_path_from_the_analyst_to_personal_data() {
+    let p = Platform::new();
+    let graph = p.ok(&["graph", "--view", "access"]);
+    let edges: Vec<&str> = graph.lines().filter(|l| l.contains("-->") || l.contains("-.->")).collect();
+    let edge = |role: &str, zone: &str| edges.iter().find(|l| l.contains(&format!("role_{role} ")) && l.contains(&format!("bucket_van311_{zone}_"))).copied();
+    for zone in ["landing", "raw"] {
+        assert_eq!(edge("analyst", zone), None, "{graph}");
+        assert!(edge("etl", zone).is_some_and(|l| l.contains("read, write")), "{graph}");
+    }
+    assert!(edge("analyst", "curated").is_some_and(|l| l.contains("read") && !l.contains("write")), "{graph}");
+    assert!(!edges.iter().any(|l| l.contains("role_auditor")), "the auditor reads configuration, never data: {graph}");
+    // Widen the analyst's own policy behind dapgov's back: the graph shows what that grants,
+    // because it evaluates every policy. It may now list raw's object keys (file names), but
+    // still not read the objects: the PII key's policy does not let it decrypt.
+    p.edit_record("role", "van311-analyst", |r| {
+        let policy = r["inline_policies"].as_object_mut().unwrap().values_mut().next().unwrap();
+        policy["Statement"].as_array_mut().unwrap().push(serde_json::json!({"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetObject", "kms:Decrypt"], "Resource": "*"}));
+    });
+    let widened = p.ok(&["graph", "--view", "access", "--format", "dot"]);
+    let raw_edge = widened.lines().find(|l| l.starts_with("  role_analyst -> bucket_van311_raw_")).unwrap_or_default();
+    assert!(raw_edge.contains("label=\"list\"") && raw_edge.contains("style=dashed"), "{widened}");
+    // The architecture and lineage views draw the platform as well.
+    let arch = p.ok(&["graph", "--format", "dot"]);
+    assert!(arch.contains("key_van311_pii -> bucket_van311_raw_000000000000 [label=\"encrypts\"];"), "{arch}");
+    assert!(p.ok(&["graph", "--view", "lineage"]).contains("curated_calls -->|\"gates passed\"| trusted_daily_consolidated"));
+}
+
 #[test]
 fn destroy_keeps_data_unless_forced() {
     let p = Platform::new();

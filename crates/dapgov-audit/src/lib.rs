@@ -6,6 +6,7 @@
 //! resource with a one-line detail. [`run`] joins the two, applies the mutelist and, when asked,
 //! compares with a previous audit. Nothing here does IO or knows an output format.
 
+pub mod access;
 mod catalogue;
 mod checks;
 mod compare;

@@ -65,6 +65,8 @@ pub enum Command {
         /// The key alias, e.g. van311-pii.
         alias: String,
     },
+    /// Draw the platform: architecture, access (from the policies) or lineage, as Mermaid or DOT.
+    Graph(commands::graph::Args),
     /// Inspect and verify the local platform's audit trail.
     #[command(subcommand)]
     Trail(commands::trail::TrailCommand),

@@ -1,6 +1,7 @@
 //! Renders an audit as HTML (handlebars, self-contained), JSON, CSV and SARIF 2.1.0.
 //! This crate is the only one that knows output formats.
 
+pub mod graph;
 mod html;
 mod sarif;
 

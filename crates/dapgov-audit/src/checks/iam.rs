@@ -176,7 +176,7 @@ pub fn trust_no_external(ctx: &Ctx) -> Vec<Outcome> {
 /// deny in any policy wins; otherwise an allow in the identity or the resource policy grants.
 /// The request is the most compliant one a caller could send (TLS 1.3, the bucket's own key),
 /// so only a real grant, never a missing header, decides. Returns the granting statement.
-fn may(ctx: &Ctx, role: &Role, docs: &[(String, Document)], action: &str, resource: &str, bucket: Option<&Bucket>) -> Option<String> {
+pub(crate) fn may(ctx: &Ctx, role: &Role, docs: &[(String, Document)], action: &str, resource: &str, bucket: Option<&Bucket>) -> Option<String> {
     let mut context = BTreeMap::from([("aws:SecureTransport".to_string(), "true".to_string()), ("s3:TlsVersion".to_string(), "1.3".to_string())]);
     if let Some(key) = bucket.and_then(|b| b.encryption.as_ref()).and_then(|e| e.kms_key.clone()) {
         context.insert("s3:x-amz-server-side-encryption".into(), "aws:kms".into());

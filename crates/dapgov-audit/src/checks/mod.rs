@@ -8,7 +8,7 @@ mod cloudtrail;
 mod cloudwatch;
 mod cost;
 mod glue_athena;
-mod iam;
+pub(crate) mod iam;
 mod kms;
 mod ops;
 mod region;

@@ -3,6 +3,7 @@ pub mod audit;
 pub mod demo;
 pub mod destroy;
 pub mod etl;
+pub mod graph;
 pub mod init;
 pub mod inventory;
 pub mod pii;
@@ -36,5 +37,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Sample(a) => sample::run(a),
         Command::Etl(a) => etl::run(&ctx, a).await,
         Command::Query(a) => query::run(&ctx, a).await,
+        Command::Graph(a) => graph::run(&ctx, a).await,
     }
 }
