@@ -524,6 +524,17 @@ fn audit_of_a_fresh_platform_passes_and_drift_fails_exactly_the_matching_checks(
     );
     assert_eq!(a["comparison"]["new"], 8);
     assert!(a["findings"].as_array().unwrap().iter().filter(|f| f["status"] == "FAIL").all(|f| f["delta"] == "new"));
+    // SARIF puts each result on the spec line that declares its resource.
+    let spec = std::fs::read_to_string(p.dir.path().join("dapgov.toml")).unwrap();
+    let line_of = |starts: &str| spec.lines().position(|l| l.starts_with(starts)).unwrap() + 1;
+    let sarif: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p.dir.path().join("reports/audit.sarif")).unwrap()).unwrap();
+    let at = |rule: &str| {
+        let r = sarif["runs"][0]["results"].as_array().unwrap().iter().find(|r| r["ruleId"] == rule).unwrap();
+        let loc = &r["locations"][0]["physicalLocation"];
+        (loc["artifactLocation"]["uri"].as_str().unwrap().to_string(), loc["region"]["startLine"].as_u64().unwrap() as usize)
+    };
+    assert_eq!(at("s3_bucket_object_versioning"), ("dapgov.toml".to_string(), line_of("[zones.raw]")));
+    assert_eq!(at("kms_cmk_rotation_enabled").1, line_of("[keys]"));
 
     // Gate on severity: the medium versioning finding alone does not fail a `--fail-on high` run...
     p.ok(&["apply", "--auto-approve"]);

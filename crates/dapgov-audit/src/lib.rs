@@ -147,6 +147,9 @@ pub struct Finding {
     /// Against `--compare`: `new` or `unchanged` (failing findings only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delta: Option<Delta>,
+    /// The line of the spec that declares the resource (see `RunInfo.spec`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec_line: Option<usize>,
 }
 
 impl Finding {
@@ -207,6 +210,9 @@ pub struct RunInfo {
     pub min_severity: Severity,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mutelist: Option<String>,
+    /// The spec the platform was built from, which `Finding.spec_line` points into.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<String>,
 }
 
 /// Everything one audit produced. Its JSON form is the stable `audit.json` schema.
@@ -224,6 +230,14 @@ pub struct Audit {
 }
 
 impl Audit {
+    /// Point each finding at the line of the spec `file` that `lines` gives for its resource.
+    pub fn locate_in_spec(&mut self, file: &str, lines: impl Fn(&str) -> usize) {
+        self.run.spec = Some(file.to_string());
+        for f in &mut self.findings {
+            f.spec_line = Some(lines(&f.resource));
+        }
+    }
+
     /// Un-muted FAIL findings at or above `level`.
     pub fn failing_at_or_above(&self, level: Severity) -> usize {
         self.findings.iter().filter(|f| f.is_failing() && f.severity >= level).count()
@@ -281,6 +295,7 @@ pub fn run(inventory: &Inventory, catalogue: &Catalogue, options: &AuditOptions)
                 detail: o.detail,
                 muted,
                 delta: None,
+                spec_line: None,
             });
         }
     }
@@ -331,6 +346,7 @@ pub fn run(inventory: &Inventory, catalogue: &Catalogue, options: &AuditOptions)
             pillars,
             min_severity: options.min_severity,
             mutelist: options.mutelist.as_ref().map(|(_, name)| name.clone()),
+            spec: None,
         },
         summary: Summary { totals, failing, by_pillar, resources: resources.len() },
         best_practices,

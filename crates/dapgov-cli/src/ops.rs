@@ -58,12 +58,14 @@ pub async fn observe(l: &Loaded) -> anyhow::Result<(Inventory, String)> {
     Ok((inv, account))
 }
 
-/// The plan from what is to what the spec describes; returns it with the desired Inventory.
+/// The plan from what is to what the spec describes; returns it with the platform as the
+/// plan would leave it (the desired Inventory, keys' ARNs filled in as far as they are known).
 pub async fn make_plan(l: &Loaded) -> anyhow::Result<(Plan, Inventory)> {
     let (observed, account) = observe(l).await?;
     let desired = dapgov_spec::desired(&l.spec, &observed, &account)?;
     lint_roles(&desired)?;
-    Ok((dapgov_plan::plan(&desired, &observed), desired))
+    let plan = dapgov_plan::plan(&desired, &observed);
+    Ok((plan, dapgov_spec::with_key_arns(desired, &observed)))
 }
 
 /// The checks, run on the platform the spec describes before anything is made: the failing
@@ -79,7 +81,7 @@ pub fn audit_planned(desired: &Inventory, plan: &Plan, fail_on: dapgov_audit::Se
         None => None,
     };
     let options = dapgov_audit::AuditOptions { source: "desired".into(), mutelist: mutelist.as_ref().map(|(m, n)| (m, n.clone())), ..Default::default() };
-    let audit = dapgov_audit::run(&dapgov_spec::with_pending_key_arns(desired.clone()), &catalogue, &options);
+    let audit = dapgov_audit::run(desired, &catalogue, &options);
     let changed: std::collections::BTreeSet<&str> = plan.changes.iter().filter(|c| c.action != ChangeAction::Delete).map(|c| c.address.as_str()).collect();
     Ok(audit.findings.into_iter().filter(|f| f.is_failing() && f.severity >= fail_on && changed.contains(f.resource.as_str())).collect())
 }

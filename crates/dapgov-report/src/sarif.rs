@@ -61,7 +61,7 @@ pub fn render(audit: &Audit) -> Result<String, ReportError> {
                 "level": level(f.severity),
                 "message": {"text": format!("{}: {}", f.resource, f.detail)},
                 "locations": [{
-                    "physicalLocation": {"artifactLocation": {"uri": "dapgov.toml"}, "region": {"startLine": 1}},
+                    "physicalLocation": {"artifactLocation": {"uri": audit.run.spec.as_deref().unwrap_or("dapgov.toml")}, "region": {"startLine": f.spec_line.unwrap_or(1)}},
                     "logicalLocations": [{"name": f.resource, "fullyQualifiedName": f.arn, "kind": "resource"}],
                 }],
                 "partialFingerprints": {"dapgovFindingUid/v1": f.uid},

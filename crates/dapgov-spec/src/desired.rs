@@ -36,13 +36,13 @@ fn pending_key_arn(arns: &dapgov_inventory::names::Arns, alias: &str) -> String 
     arns.key(&format!("{KEY_PENDING}: {alias}"))
 }
 
-/// The desired Inventory with each key not created yet given its placeholder ARN, so checks
-/// that follow a bucket's key to the key itself can run before apply.
-pub fn with_pending_key_arns(mut desired: Inventory) -> Inventory {
+/// The desired Inventory with each key's ARN, as observed or (not created yet) its
+/// placeholder, so checks that follow a bucket's key to the key itself can run before apply.
+pub fn with_key_arns(mut desired: Inventory, observed: &Inventory) -> Inventory {
     let arns = dapgov_inventory::names::Arns::new(&desired.account_id, &desired.region);
     for (alias, key) in desired.keys.iter_mut() {
         if key.arn.is_none() {
-            key.arn = Some(pending_key_arn(&arns, alias));
+            key.arn = Some(observed.keys.get(alias).and_then(|k| k.arn.clone()).unwrap_or_else(|| pending_key_arn(&arns, alias)));
         }
     }
     desired

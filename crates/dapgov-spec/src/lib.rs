@@ -7,7 +7,7 @@ mod model;
 
 pub use dapgov_inventory::Names;
 use dapgov_inventory::names::{DATA_ZONES, TABLE_ZONES};
-pub use desired::{desired, with_pending_key_arns, zone_key_purpose, KEY_PENDING};
+pub use desired::{desired, with_key_arns, zone_key_purpose, KEY_PENDING};
 pub use model::*;
 
 use std::path::Path;
@@ -173,6 +173,38 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// The line of the spec that declares a resource, by its Inventory address
+/// (`bucket.van311-raw-000000000000` → `[zones.raw]`); `zone` is the bucket's zone. Resources
+/// the spec does not name one by one point at the table they follow from.
+pub fn declaring_line(text: &str, address: &str, zone: Option<&str>) -> usize {
+    let (kind, name) = address.split_once('.').unwrap_or((address, ""));
+    let path: Vec<&str> = match kind {
+        "bucket" => match zone {
+            Some(z) if dapgov_inventory::names::DATA_ZONES.contains(&z) => vec!["zones", z],
+            Some("logs") => vec!["logs"],
+            Some("athena") => vec!["athena"],
+            _ => vec!["platform"],
+        },
+        "key" => vec!["keys"],
+        "budget" => vec!["budget"],
+        "alarm" | "topic" => vec!["budget", "alarm_email"],
+        "log_group" | "trail" => vec!["logs"],
+        "athena_workgroup" => vec!["athena"],
+        "etl_dataset" => vec!["datasets", name],
+        "glue_table" => match name.rsplit('.').next().and_then(|t| t.split_once('_')) {
+            Some(("trusted", _)) => vec!["trusted"],
+            Some((_, dataset)) => vec!["datasets", dataset],
+            None => vec!["platform"],
+        },
+        _ => vec!["platform"],
+    };
+    let header = format!("[{}]", path.join("."));
+    match text.lines().position(|l| l.trim() == header || l.trim() == format!("[{header}]")) {
+        Some(i) => i + 1,
+        None => locate(text, &path.iter().map(|s| s.to_string()).collect::<Vec<_>>()).0,
+    }
+}
+
 /// Find where a key path is written: the key's own line inside its table, else the table header.
 fn locate(text: &str, path: &[String]) -> (usize, usize) {
     let lines: Vec<&str> = text.lines().collect();
@@ -206,6 +238,17 @@ fn locate(text: &str, path: &[String]) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_resource_points_at_the_line_that_declares_it() {
+        let line_of = |starts: &str| INIT_TEMPLATE.lines().position(|l| l.starts_with(starts)).unwrap() + 1;
+        assert_eq!(declaring_line(INIT_TEMPLATE, "bucket.van311-raw-1", Some("raw")), line_of("[zones.raw]"));
+        assert_eq!(declaring_line(INIT_TEMPLATE, "key.van311-pii", None), line_of("[keys]"));
+        assert_eq!(declaring_line(INIT_TEMPLATE, "alarm.van311-billing", None), line_of("alarm_email"));
+        assert_eq!(declaring_line(INIT_TEMPLATE, "etl_dataset.calls", None), line_of("[datasets.calls]"));
+        assert_eq!(declaring_line(INIT_TEMPLATE, "glue_table.van311_catalog.trusted_metrics_yearly", None), line_of("[[trusted]]"));
+        assert_eq!(declaring_line(INIT_TEMPLATE, "role.van311-analyst", None), line_of("[platform]"));
+    }
 
     /// The error parsing an edited spec gives, and the line that starts with `starts`.
     fn error_at(text: &str, origin: &str, starts: &str) -> (String, usize) {

@@ -75,7 +75,14 @@ pub async fn audit(ctx: &Context, a: &Args) -> anyhow::Result<(Audit, Vec<PathBu
         mutelist: mutelist.as_ref().map(|(m, name)| (m, name.clone())),
         previous: previous.as_ref(),
     };
-    let result = dapgov_audit::run(&inventory, &catalogue, &options);
+    let mut result = dapgov_audit::run(&inventory, &catalogue, &options);
+    // Findings point at the spec line that declares their resource (SARIF shows them there).
+    if a.snapshot.is_none() {
+        if let Ok(text) = std::fs::read_to_string(&ctx.config) {
+            let zone_of = |address: &str| address.strip_prefix("bucket.").and_then(|b| inventory.buckets.get(b)).and_then(|b| b.zone.clone());
+            result.locate_in_spec(&ctx.config.display().to_string(), |address| dapgov_spec::declaring_line(&text, address, zone_of(address).as_deref()));
+        }
+    }
     let written = dapgov_report::write(&result, &a.format, &a.out)?;
     Ok((result, written))
 }

@@ -25,7 +25,7 @@ pub async fn run(ctx: &Context, a: Args) -> anyhow::Result<u8> {
         return Ok(0);
     }
     let l = ctx.open(false).await?;
-    let inventory = if a.desired { dapgov_spec::with_pending_key_arns(make_plan(&l).await?.1) } else { observe(&l).await?.0 };
+    let inventory = if a.desired { make_plan(&l).await?.1 } else { observe(&l).await?.0 };
     match a.view.as_str() {
         "access" => print!("{}", graph::access(&dapgov_audit::access::zone_access(&inventory), a.format)),
         _ => print!("{}", graph::architecture(&inventory, a.format)),
