@@ -25,6 +25,17 @@ impl Project {
         p
     }
 
+    /// Applied, ready for the data stages. moto evaluates a bucket policy's Deny statements
+    /// without their conditions (a documented limit), so the guards on TLS and on the KMS key
+    /// would refuse every object request: they are lifted from the data zones (tests check the
+    /// objects' keys instead).
+    fn applied_for_data() -> Self {
+        let p = Project::new();
+        p.ok(&["apply", "--auto-approve"]);
+        p.boto3("for zone in ('landing', 'raw', 'curated', 'trusted'):\n    c('s3').delete_bucket_policy(Bucket=f'{p}-{zone}-{acct}')");
+        p
+    }
+
     fn run(&self, args: &[&str]) -> Output {
         self.run_in_region("ca-central-1", args)
     }
@@ -226,12 +237,7 @@ c('budgets').delete_budget(AccountId=acct, BudgetName=f'{p}-monthly')
 
 #[test]
 fn the_data_stages_run_as_the_etl_role_on_s3_with_kms_glue_and_cloudwatch() {
-    let p = Project::new();
-    p.ok(&["apply", "--auto-approve"]);
-    // moto evaluates a bucket policy's Deny statements without their conditions (a documented
-    // limit), so the guards on TLS and on the KMS key would refuse every object request. They
-    // are lifted from the data zones here; the objects' keys are checked below instead.
-    p.boto3("for zone in ('landing', 'raw', 'curated', 'trusted'):\n    c('s3').delete_bucket_policy(Bucket=f'{p}-{zone}-{acct}')");
+    let p = Project::applied_for_data();
     let city = repo("data/3-1-1-contact-centre-metrics.csv");
     let out = p.ok(&["etl", "run", "--input", city.to_str().unwrap(), "--dataset", "metrics"]);
     assert!(out.contains("raw      rows in     5585  out     5585") && out.contains("trusted.metrics_yearly: written"), "{out}");
@@ -329,10 +335,7 @@ assert 'FROM trusted_metrics_yearly WHERE' in q['Query'], q['Query']
 
 #[test]
 fn files_delivered_into_landing_are_loaded_once_each_oldest_first() {
-    let p = Project::new();
-    p.ok(&["apply", "--auto-approve"]);
-    // See the data-stages test: moto applies a Deny's conditions never.
-    p.boto3("for zone in ('landing', 'raw', 'curated', 'trusted'):\n    c('s3').delete_bucket_policy(Bucket=f'{p}-{zone}-{acct}')");
+    let p = Project::applied_for_data();
     let city = repo("data/3-1-1-contact-centre-metrics.csv");
     p.ok(&["etl", "run", "--input", city.to_str().unwrap(), "--dataset", "metrics"]);
     // The call system delivers two days, one file each, with its own S3 client.
