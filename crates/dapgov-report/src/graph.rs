@@ -183,7 +183,9 @@ pub fn access(edges: &[ZoneAccess], format: GraphFormat) -> String {
 pub fn lineage(datasets: &[String], trusted: &[(String, Vec<String>)], format: GraphFormat) -> String {
     let mut g = Graph::default();
     for d in datasets {
-        let stages: Vec<String> = ["landing", "raw", "curated"].iter().map(|z| g.node(z, d, format!("{z}.{d}"), if *z == "landing" { Shape::Store } else { Shape::Table })).collect();
+        // A dataset's own zones: every data zone but trusted, which the trusted tables fill.
+        let zones = &dapgov_inventory::names::DATA_ZONES[..3];
+        let stages: Vec<String> = zones.iter().map(|z| g.node(z, d, format!("{z}.{d}"), if *z == zones[0] { Shape::Store } else { Shape::Table })).collect();
         g.edge(&stages[0], &stages[1], "typed, lineage", false);
         g.edge(&stages[1], &stages[2], "rules, PII protected", false);
         let q = g.node("quarantine", d, format!("quarantine.{d}"), Shape::Table);
