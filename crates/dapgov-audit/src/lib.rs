@@ -16,7 +16,7 @@ mod mutelist;
 pub use catalogue::{Catalogue, CatalogueError, CheckMeta, Remediation};
 pub use compare::{Comparison, Delta, FixedFinding};
 pub use context::Resource;
-pub use mutelist::{MuteRule, Mutelist, MutelistError};
+pub use mutelist::{MuteRule, Mutelist, MutelistError, Muting};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use dapgov_inventory::Inventory;
@@ -278,7 +278,12 @@ pub fn run(inventory: &Inventory, catalogue: &Catalogue, options: &AuditOptions)
             outcomes.push(context::Outcome::not_applicable(ctx.account(), format!("no {} in the inventory", meta.resource_type)));
         }
         for o in outcomes {
-            let muted = options.mutelist.as_ref().and_then(|(m, _)| m.reason_for(&meta.id, &o.resource));
+            let scope = mutelist::Scope { account: &inventory.account_id, tags: ctx.tags_of(&o.resource.address), today: options.now.date_naive() };
+            let (muted, detail) = match options.mutelist.as_ref().map(|(m, _)| m.muting(&meta.id, &o.resource, &scope)) {
+                Some(mutelist::Muting::Muted(reason)) => (Some(reason), o.detail),
+                Some(mutelist::Muting::Expired { reason, on }) => (None, format!("{} (accepted until {on}, \"{reason}\": that acceptance has expired)", o.detail)),
+                _ => (None, o.detail),
+            };
             findings.push(Finding {
                 uid: format!("dapgov-{}-{}-{}-{}", meta.id, inventory.account_id, o.resource.region, o.resource.address),
                 check_id: meta.id.clone(),
@@ -292,7 +297,7 @@ pub fn run(inventory: &Inventory, catalogue: &Catalogue, options: &AuditOptions)
                 arn: o.resource.arn,
                 region: o.resource.region,
                 status: o.status,
-                detail: o.detail,
+                detail,
                 muted,
                 delta: None,
                 spec_line: None,
