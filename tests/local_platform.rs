@@ -535,6 +535,30 @@ fn audit_of_a_fresh_platform_passes_and_drift_fails_exactly_the_matching_checks(
     };
     assert_eq!(at("s3_bucket_object_versioning"), ("dapgov.toml".to_string(), line_of("[zones.raw]")));
     assert_eq!(at("kms_cmk_rotation_enabled").1, line_of("[keys]"));
+    // JUnit for CI dashboards: what the common schema (Surefire / Jenkins junit-10.xsd) allows,
+    // one test case per finding, the 8 failures as failures.
+    p.run(&["audit", "--format", "junit,json"]);
+    let check = r#"
+import sys, json, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+audit = json.load(open(sys.argv[2]))
+assert root.tag == 'testsuites' and set(root.attrib) <= {'name', 'time', 'tests', 'failures', 'errors'}, root.attrib
+cases = failures = 0
+for suite in root:
+    assert suite.tag == 'testsuite' and {'name', 'tests', 'failures', 'errors'} <= set(suite.attrib), suite.attrib
+    assert set(suite.attrib) <= {'name', 'tests', 'failures', 'errors', 'group', 'time', 'skipped', 'timestamp', 'hostname', 'id', 'package', 'file', 'log', 'url'}
+    for case in suite:
+        assert case.tag == 'testcase' and 'name' in case.attrib and set(case.attrib) <= {'name', 'time', 'classname', 'group'}
+        assert all(child.tag in ('failure', 'skipped') for child in case)
+        cases += 1
+        failures += len(case.findall('failure'))
+    assert int(suite.get('tests')) == len(suite) and int(suite.get('failures')) == sum(len(c.findall('failure')) for c in suite)
+assert cases == len(audit['findings']) == int(root.get('tests')), (cases, len(audit['findings']))
+assert failures == audit['summary']['totals']['fail'] == int(root.get('failures')) == 8, failures
+"#;
+    let reports = p.dir.path().join("reports");
+    let o = std::process::Command::new("python3").arg("-c").arg(check).arg(reports.join("audit.junit.xml")).arg(reports.join("audit.json")).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 
     // Gate on severity: the medium versioning finding alone does not fail a `--fail-on high` run...
     p.ok(&["apply", "--auto-approve"]);

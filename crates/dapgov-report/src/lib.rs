@@ -1,8 +1,9 @@
-//! Renders an audit as HTML (handlebars, self-contained), JSON, CSV and SARIF 2.1.0.
+//! Renders an audit as HTML (handlebars, self-contained), JSON, CSV, SARIF 2.1.0 and JUnit XML.
 //! This crate is the only one that knows output formats.
 
 pub mod graph;
 mod html;
+mod junit;
 mod sarif;
 
 use dapgov_audit::{Audit, CheckMeta, Finding};
@@ -14,16 +15,27 @@ pub enum Format {
     Json,
     Csv,
     Sarif,
+    Junit,
 }
 
 impl Format {
-    pub const ALL: [Format; 4] = [Format::Html, Format::Json, Format::Csv, Format::Sarif];
+    pub const ALL: [Format; 5] = [Format::Html, Format::Json, Format::Csv, Format::Sarif, Format::Junit];
+    /// As `--format` names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Junit => "junit",
+            other => other.extension(),
+        }
+    }
+
+    /// The report's file is `audit.<extension>`.
     pub fn extension(self) -> &'static str {
         match self {
             Format::Html => "html",
             Format::Json => "json",
             Format::Csv => "csv",
             Format::Sarif => "sarif",
+            Format::Junit => "junit.xml",
         }
     }
 }
@@ -31,7 +43,7 @@ impl Format {
 impl std::str::FromStr for Format {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        Format::ALL.into_iter().find(|f| f.extension() == s).ok_or_else(|| format!("unknown report format `{s}`; expected html, json, csv or sarif"))
+        Format::ALL.into_iter().find(|f| f.name() == s).ok_or_else(|| format!("unknown report format `{s}`; expected html, json, csv, sarif or junit"))
     }
 }
 
@@ -52,6 +64,7 @@ pub fn render(audit: &Audit, format: Format) -> Result<String, ReportError> {
         Format::Csv => render_csv(audit),
         Format::Sarif => sarif::render(audit),
         Format::Html => html::render(audit),
+        Format::Junit => Ok(junit::render(audit)),
     }
 }
 

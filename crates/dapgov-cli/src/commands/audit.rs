@@ -19,7 +19,8 @@ pub struct Args {
     /// Run only checks of this severity or above (critical, high, medium, low, informational).
     #[arg(long, default_value = "informational")]
     pub severity: Severity,
-    /// Report formats to write (comma-separated): html, json, csv, sarif.
+    /// Report formats to write (comma-separated): html, json, csv, sarif, junit
+    /// (`audit.junit.xml`, one test case per check and resource, for CI dashboards).
     #[arg(long, value_delimiter = ',', default_value = "html,json,csv,sarif")]
     pub format: Vec<Format>,
     /// Directory for the reports (written as audit.<format>).
