@@ -535,6 +535,13 @@ fn audit_of_a_fresh_platform_passes_and_drift_fails_exactly_the_matching_checks(
     };
     assert_eq!(at("s3_bucket_object_versioning"), ("dapgov.toml".to_string(), line_of("[zones.raw]")));
     assert_eq!(at("kms_cmk_rotation_enabled").1, line_of("[keys]"));
+    // `--fail-on none` reports the same findings without failing.
+    let o = p.run(&["audit", "--fail-on", "none", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("Reported without failing"));
+    let o = p.run(&["audit", "--fail-on", "never"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("`none` to report without failing"), "{}", String::from_utf8_lossy(&o.stderr));
     // JUnit for CI dashboards: what the common schema (Surefire / Jenkins junit-10.xsd) allows,
     // one test case per finding, the 8 failures as failures.
     p.run(&["audit", "--format", "junit,json"]);

@@ -26,9 +26,10 @@ pub struct Args {
     /// Directory for the reports (written as audit.<format>).
     #[arg(long, default_value = "reports")]
     pub out: PathBuf,
-    /// Exit 3 when an un-muted failing finding is at or above this severity.
-    #[arg(long, default_value = "low")]
-    pub fail_on: Severity,
+    /// Exit 3 when an un-muted failing finding is at or above this severity; `none` reports
+    /// without failing.
+    #[arg(long, default_value = "low", value_parser = parse_fail_on)]
+    pub fail_on: FailOn,
     /// Audit an Inventory JSON file (from `dapgov inventory --out`) instead of the target.
     #[arg(long)]
     pub snapshot: Option<PathBuf>,
@@ -38,6 +39,17 @@ pub struct Args {
     /// A previous audit.json: mark findings new or unchanged and list the fixed ones.
     #[arg(long)]
     pub compare: Option<PathBuf>,
+}
+
+/// The severity that fails the audit, or none (`--fail-on none`: report without failing).
+#[derive(Debug, Clone, Copy)]
+pub struct FailOn(pub Option<Severity>);
+
+fn parse_fail_on(s: &str) -> Result<FailOn, String> {
+    match s {
+        "none" => Ok(FailOn(None)),
+        other => other.parse::<Severity>().map(|l| FailOn(Some(l))).map_err(|e| format!("{e}; or `none` to report without failing")),
+    }
 }
 
 fn read_snapshot(path: &Path) -> anyhow::Result<Inventory> {
@@ -88,7 +100,7 @@ pub async fn audit(ctx: &Context, a: &Args) -> anyhow::Result<(Audit, Vec<PathBu
     Ok((result, written))
 }
 
-pub fn print_summary(audit: &Audit, written: &[PathBuf], fail_on: Severity) {
+pub fn print_summary(audit: &Audit, written: &[PathBuf], fail_on: Option<Severity>) {
     let t = &audit.summary.totals;
     println!(
         "Audit of {} ({}, account {}, {}): {} checks, {} failing, {} passed, {} muted, {} not applicable, on {} resources",
@@ -136,18 +148,19 @@ pub fn print_summary(audit: &Audit, written: &[PathBuf], fail_on: Severity) {
     for p in written {
         println!("Wrote {}", p.display());
     }
-    let gating = audit.failing_at_or_above(fail_on);
-    if gating > 0 {
-        println!("{gating} failing finding(s) at or above {}: exit {EXIT_FINDINGS}", fail_on.as_str());
-    } else {
-        println!("No failing finding at or above {}.", fail_on.as_str());
+    match fail_on {
+        None => println!("Reported without failing (--fail-on none)."),
+        Some(level) if audit.failing_at_or_above(level) > 0 => {
+            println!("{} failing finding(s) at or above {}: exit {EXIT_FINDINGS}", audit.failing_at_or_above(level), level.as_str())
+        }
+        Some(level) => println!("No failing finding at or above {}.", level.as_str()),
     }
 }
 
 pub async fn run(ctx: &Context, a: Args) -> anyhow::Result<u8> {
     let (audit, written) = audit(ctx, &a).await?;
-    print_summary(&audit, &written, a.fail_on);
-    Ok(if audit.failing_at_or_above(a.fail_on) > 0 { EXIT_FINDINGS } else { 0 })
+    print_summary(&audit, &written, a.fail_on.0);
+    Ok(if a.fail_on.0.is_some_and(|level| audit.failing_at_or_above(level) > 0) { EXIT_FINDINGS } else { 0 })
 }
 
 #[derive(clap::Args)]

@@ -143,7 +143,7 @@ pub async fn run(a: Args) -> anyhow::Result<u8> {
         severity: dapgov_audit::Severity::Informational,
         format: dapgov_report::Format::ALL.to_vec(),
         out: reports.clone(),
-        fail_on: dapgov_audit::Severity::Low,
+        fail_on: crate::commands::audit::FailOn(Some(dapgov_audit::Severity::Low)),
         snapshot: None,
         mutelist: None,
         compare: None,
