@@ -413,6 +413,12 @@ fn the_access_graph_shows_no_path_from_the_analyst_to_personal_data() {
     }
     assert!(edge("analyst", "curated").is_some_and(|l| l.contains("read") && !l.contains("write")), "{graph}");
     assert!(!edges.iter().any(|l| l.contains("role_auditor")), "the auditor reads configuration, never data: {graph}");
+    // The audit carries the same evaluation, and its HTML shows it as a table.
+    p.ok(&["audit", "--format", "html,json"]);
+    let a = audit_json(&p);
+    let cell = |role: &str, zone: &str| a["access"].as_array().unwrap().iter().find(|x| x["role"] == role && x["zone"] == zone).cloned().unwrap();
+    assert_eq!((cell("analyst", "raw")["read"].as_bool(), cell("analyst", "curated")["read"].as_bool()), (Some(false), Some(true)));
+    assert!(std::fs::read_to_string(p.dir.path().join("reports/audit.html")).unwrap().contains("<h2 id=\"access\">Who may touch each zone</h2>"));
     // Widen the analyst's own policy behind dapgov's back: the graph shows what that grants,
     // because it evaluates every policy. It may now list raw's object keys (file names), but
     // still not read the objects: the PII key's policy does not let it decrypt.

@@ -5,12 +5,12 @@ use crate::checks::iam::may;
 use crate::context::Ctx;
 use dapgov_inventory::{Bucket, Inventory};
 use dapgov_policy::{Decision, Request, evaluate};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The platform roles, in the order they are drawn.
 pub const ROLES: [&str; 3] = ["etl", "analyst", "auditor"];
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ZoneAccess {
     pub role: String,
     pub zone: String,

@@ -227,6 +227,9 @@ pub struct Audit {
     pub findings: Vec<Finding>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comparison: Option<Comparison>,
+    /// Each platform role's access to each zone, evaluated from the policies.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub access: Vec<access::ZoneAccess>,
 }
 
 impl Audit {
@@ -358,5 +361,6 @@ pub fn run(inventory: &Inventory, catalogue: &Catalogue, options: &AuditOptions)
         checks: selected.into_iter().cloned().collect(),
         findings,
         comparison,
+        access: access::zone_access(inventory),
     }
 }

@@ -20,6 +20,45 @@ struct View<'a> {
     findings: Vec<FindingView<'a>>,
     muted: Vec<FindingView<'a>>,
     fixed: usize,
+    access: AccessView,
+}
+
+/// Roles by zones: what each role may do there, as the policies evaluate.
+#[derive(Serialize, Default)]
+struct AccessView {
+    zones: Vec<String>,
+    rows: Vec<AccessRow>,
+}
+
+#[derive(Serialize)]
+struct AccessRow {
+    role: String,
+    cells: Vec<AccessCell>,
+}
+
+#[derive(Serialize)]
+struct AccessCell {
+    rights: String,
+    class: &'static str,
+}
+
+fn access_view(audit: &Audit) -> AccessView {
+    let mut v = AccessView::default();
+    for a in &audit.access {
+        if !v.zones.contains(&a.zone) {
+            v.zones.push(a.zone.clone());
+        }
+    }
+    for a in &audit.access {
+        if !v.rows.iter().any(|r| r.role == a.role) {
+            v.rows.push(AccessRow { role: a.role.clone(), cells: vec![] });
+        }
+        let row = v.rows.iter_mut().find(|r| r.role == a.role).expect("just added");
+        let rights: Vec<&str> = [(a.list, "list"), (a.read, "read"), (a.write, "write")].into_iter().filter(|(may, _)| *may).map(|(_, r)| r).collect();
+        let (rights, class) = if rights.is_empty() { ("none".to_string(), "na") } else { (rights.join(", "), "") };
+        row.cells.push(AccessCell { rights, class });
+    }
+    v
 }
 
 #[derive(Serialize)]
@@ -156,6 +195,7 @@ pub fn render(audit: &Audit) -> Result<String, ReportError> {
         findings,
         muted,
         fixed: audit.comparison.as_ref().map(|c| c.fixed.len()).unwrap_or(0),
+        access: access_view(audit),
     };
     let mut hb = Handlebars::new();
     hb.set_strict_mode(true);
