@@ -599,7 +599,10 @@ pub(super) async fn rebuild_trusted(
         // curated tables as they now are (they hold both loads).
         let mut retried = 0;
         let built = loop {
+            // Computed once, then reconciled and committed from memory: both read it, and a
+            // trusted table is aggregates, small beside the curated tables it reads.
             let df = query::read_only(ctx, &t.sql, &session.role).await.map_err(|e| EtlError::Engine(format!("trusted table {}: {e}", t.name)))?;
+            let df = df.cache().await?;
             if let Some(refusal) = reconciliation_refusal(ctx, session, spec, t, &df).await? {
                 break Err(refusal);
             }
