@@ -76,18 +76,22 @@ impl Project {
         assert_eq!(self.audit_failing(), (0, vec![]));
     }
 
-    fn audit_failing(&self) -> (i32, Vec<String>) {
+    /// `audit`'s exit status and findings.
+    fn audit(&self) -> (i32, Vec<serde_json::Value>) {
         let o = self.run(&["audit", "--format", "json"]);
         let a: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(self.dir.path().join("reports/audit.json")).unwrap()).unwrap();
-        let mut f: Vec<String> = a["findings"]
-            .as_array()
-            .unwrap()
+        (o.status.code().unwrap_or(-1), a["findings"].as_array().unwrap().clone())
+    }
+
+    fn audit_failing(&self) -> (i32, Vec<String>) {
+        let (code, findings) = self.audit();
+        let mut f: Vec<String> = findings
             .iter()
             .filter(|f| f["status"] == "FAIL")
             .map(|f| format!("{} {}", f["check_id"].as_str().unwrap(), f["resource"].as_str().unwrap().replace(&self.name, "P")))
             .collect();
         f.sort();
-        (o.status.code().unwrap_or(-1), f)
+        (code, f)
     }
 }
 
@@ -365,11 +369,9 @@ for name in ('day1.csv', 'day2.csv'):
     assert_eq!(commits.as_array().unwrap().len(), 2, "{history}");
     // The audit reads each dataset's latest run from CloudWatch: both good, then a failed one.
     let latest = |p: &Project| {
-        p.run(&["audit", "--format", "json"]);
-        let a: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p.dir.path().join("reports/audit.json")).unwrap()).unwrap();
-        let mut v: Vec<String> = a["findings"]
-            .as_array()
-            .unwrap()
+        let mut v: Vec<String> = p
+            .audit()
+            .1
             .iter()
             .filter(|f| f["check_id"] == "etl_latest_run_succeeded")
             .map(|f| format!("{} {}", f["resource"].as_str().unwrap().trim_start_matches("etl_dataset."), f["status"].as_str().unwrap()))
