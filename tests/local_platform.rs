@@ -435,6 +435,46 @@ fn the_access_graph_shows_no_path_from_the_analyst_to_personal_data() {
     assert!(p.ok(&["graph", "--view", "lineage"]).contains("curated_calls -->|\"gates passed\"| trusted_daily_consolidated"));
 }
 
+/// A load rebuilds only the years it delivers in a `touched_years` trusted table, and the
+/// table then equals its SQL run whole over curated.
+#[test]
+fn a_delivery_rebuilds_only_its_years_of_a_trusted_table_and_the_table_stays_whole() {
+    let p = Platform::new();
+    p.load_city();
+    // Calls for four days across a new year, then a correction of the two 2024 days.
+    let city = std::fs::read_to_string(city_file()).unwrap();
+    let days = |prefixes: &[&str]| {
+        let mut lines = city.lines();
+        let mut out = format!("{}\n", lines.next().unwrap());
+        out.extend(lines.filter(|l| prefixes.iter().any(|d| l.starts_with(d))).map(|l| format!("{l}\n")));
+        out
+    };
+    std::fs::write(p.dir.path().join("new-year.csv"), days(&["2023-12-30", "2023-12-31", "2024-01-01", "2024-01-02"])).unwrap();
+    std::fs::write(p.dir.path().join("jan.csv"), days(&["2024-01-01", "2024-01-02"])).unwrap();
+    p.ok(&["sample", "calls", "--from", "new-year.csv", "--out", "calls-1.csv", "--seed", "3"]);
+    p.ok(&["sample", "calls", "--from", "jan.csv", "--out", "calls-2.csv", "--seed", "4"]);
+    p.ok(&["etl", "run", "--input", "calls-1.csv", "--dataset", "calls"]);
+    p.ok(&["etl", "run", "--input", "calls-2.csv", "--dataset", "calls"]);
+    // The second load rewrote 2024's two rows of the trusted table, not 2023's.
+    let history: serde_json::Value = serde_json::from_str(&p.ok(&["etl", "history", "daily_consolidated", "--zone", "trusted", "--format", "json"])).unwrap();
+    let commits = history.as_array().unwrap();
+    assert_eq!((commits[0]["rows_added"].as_u64(), commits[1]["rows_added"].as_u64()), (Some(4), Some(2)), "{history:#}");
+    let spec = std::fs::read_to_string(p.dir.path().join("dapgov.toml")).unwrap();
+    let sql = spec.split("name = \"daily_consolidated\"").nth(1).unwrap().split("sql = \"\"\"").nth(1).unwrap().split("\"\"\"").next().unwrap().to_string();
+    let whole = p.ok(&["query", "--as", "etl", "--format", "csv", &format!("SELECT * FROM ({sql}) AS t")]);
+    let kept = p.ok(&["query", "--as", "etl", "--format", "csv", "SELECT * FROM trusted.daily_consolidated"]);
+    // The same rows (the partition column comes last in the table: compare by name).
+    let rows = |text: &str| {
+        let mut r = csv::Reader::from_reader(text.as_bytes());
+        let h: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+        let mut rows: Vec<std::collections::BTreeMap<String, String>> = r.records().map(|rec| h.iter().cloned().zip(rec.unwrap().iter().map(String::from)).collect()).collect();
+        rows.sort_by(|a, b| a["date"].cmp(&b["date"]));
+        rows
+    };
+    assert_eq!(rows(&kept).len(), 4);
+    assert_eq!(rows(&kept), rows(&whole));
+}
+
 #[test]
 fn destroy_keeps_data_unless_forced() {
     let p = Platform::new();

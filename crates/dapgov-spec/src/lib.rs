@@ -157,6 +157,15 @@ impl Spec {
             if !t.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
                 return Err((vec!["trusted".into(), i.to_string(), "name".into()], "use lowercase letters, digits and '_'".into()));
             }
+            if t.rebuild == TrustedRebuild::TouchedYears {
+                let at_rebuild = vec!["trusted".into(), i.to_string(), "rebuild".into()];
+                if !t.partition_by_year {
+                    return Err((at_rebuild, format!("trusted `{}`: rebuild = \"touched_years\" replaces year partitions; add partition_by_year = true", t.name)));
+                }
+                if let Some(input) = t.inputs.iter().find(|d| self.datasets.get(*d).is_none_or(|ds| ds.date_column.is_none())) {
+                    return Err((at_rebuild, format!("trusted `{}`: rebuild = \"touched_years\" needs a date_column on every input; `{input}` has none", t.name)));
+                }
+            }
             // Analysts re-run trusted SQL in Athena: it must mean the same there.
             if let Err((line, what)) = portable::check(&t.sql) {
                 return Err((vec!["trusted".into(), i.to_string(), "sql".into()], format!("trusted `{}`, line {line} of its sql: {what}", t.name)));
@@ -238,6 +247,16 @@ fn locate(text: &str, path: &[String]) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_trusted_table_rebuilt_by_year_needs_year_partitions_and_dated_inputs() {
+        let text = INIT_TEMPLATE.replacen("name = \"metrics_monthly\"\ninputs = [\"metrics\"]\npartition_by_year = true", "name = \"metrics_monthly\"\ninputs = [\"metrics\"]\npartition_by_year = false", 1);
+        let e = Spec::parse(&text, "dapgov.toml").unwrap_err().to_string();
+        assert!(e.contains("add partition_by_year = true"), "{e}");
+        let text = INIT_TEMPLATE.replacen("date_column = \"date\"\nload = \"replace_partitions\"", "load = \"replace\"", 1);
+        let e = Spec::parse(&text, "dapgov.toml").unwrap_err().to_string();
+        assert!(e.contains("needs a date_column on every input; `metrics` has none"), "{e}");
+    }
 
     #[test]
     fn a_resource_points_at_the_line_that_declares_it() {

@@ -450,4 +450,18 @@ pub struct TrustedTable {
     /// A reconciliation: SQL returning one row with columns `expected` and `actual`.
     #[serde(default)]
     pub reconcile: Option<String>,
+    /// `whole` (default): rebuilt from every curated row on each load. `touched_years`: a load
+    /// rebuilds only the years it delivers, from its inputs' rows of those years; declare it
+    /// only for SQL whose rows of a year come from input rows of that year alone (per-day and
+    /// per-month aggregates do; a running total across years does not).
+    #[serde(default)]
+    pub rebuild: TrustedRebuild,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrustedRebuild {
+    #[default]
+    Whole,
+    TouchedYears,
 }

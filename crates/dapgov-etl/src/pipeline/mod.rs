@@ -251,7 +251,7 @@ pub async fn rollback(session: &RoleSession, spec: &Spec, zone_name: &str, datas
     let mut report = Rollback { table: format!("{zone_name}.{dataset}"), restored_version: version, new_version: restored.version().unwrap_or_default(), trusted: BTreeMap::new() };
     if zone_name == "curated" {
         let ctx = crate::query::context(session)?;
-        let rebuilt = stages::rebuild_trusted(&ctx, session, spec, &session.names.glue_database(), dataset, &run_id, &info).await?;
+        let rebuilt = stages::rebuild_trusted(&ctx, session, spec, &session.names.glue_database(), dataset, &run_id, &info, None).await?;
         report.trusted = rebuilt.into_iter().map(|(name, (status, _))| (name, status)).collect();
     }
     Ok(report)

@@ -544,7 +544,8 @@ impl Run<'_> {
             return Ok(());
         }
         let info = self.load_info();
-        let rebuilt = rebuild_trusted(ctx, self.session, self.spec, self.database, dataset, &self.m.run_id, &info).await?;
+        let touched = self.touched_years(ctx).await?;
+        let rebuilt = rebuild_trusted(ctx, self.session, self.spec, self.database, dataset, &self.m.run_id, &info, touched.as_ref()).await?;
         for (name, (status, output)) in rebuilt {
             self.m.trusted.insert(name.clone(), status);
             if let Some(o) = output {
@@ -552,6 +553,19 @@ impl Run<'_> {
             }
         }
         Ok(())
+    }
+
+    /// The years this load changes in curated: those of the days it delivers (a
+    /// `replace_partitions` load replaces the same days). None when that is not known
+    /// (no date column, rows without a date, a load that replaces the table, nothing delivered).
+    async fn touched_years(&self, ctx: &SessionContext) -> Result<Option<std::collections::BTreeSet<i32>>, EtlError> {
+        let Some(dc) = self.ds.date_column.as_deref() else { return Ok(None) };
+        if self.ds.load_mode() == LoadMode::Replace || count(ctx, &format!("SELECT COUNT(*) FROM curated_new WHERE {} IS NULL", ident(dc))).await? > 0 {
+            return Ok(None);
+        }
+        let b = ctx.sql(&format!("SELECT DISTINCT CAST(EXTRACT(YEAR FROM {}) AS VARCHAR) AS y FROM curated_new", ident(dc))).await?.collect().await?;
+        let years: std::collections::BTreeSet<i32> = string_values(&b, "y").iter().filter_map(|y| y.parse().ok()).collect();
+        Ok((!years.is_empty()).then_some(years))
     }
 
     /// The manifest, written last: it makes a re-run of the same input a no-op.
@@ -579,6 +593,7 @@ pub(super) async fn rebuild_trusted(
     dataset: &str,
     run_id: &str,
     info: &serde_json::Value,
+    touched_years: Option<&std::collections::BTreeSet<i32>>,
 ) -> Result<std::collections::BTreeMap<String, (String, Option<String>)>, EtlError> {
     let mut out = std::collections::BTreeMap::new();
     let trusted = zone(session, "trusted")?;
@@ -597,18 +612,30 @@ pub(super) async fn rebuild_trusted(
         // Rebuilt whole from curated: small tables of aggregates. A concurrent load's rebuild
         // that committed first is replaced by this one, computed and reconciled again from the
         // curated tables as they now are (they hold both loads).
+        // Only the years this load delivered, where the table declares that its years are
+        // independent and it already exists; else whole.
+        let exists = delta::open(trusted, &t.name).await?.version().is_some();
+        let years = touched_years.filter(|_| exists && t.rebuild == dapgov_spec::TrustedRebuild::TouchedYears);
         let mut retried = 0;
         let built = loop {
             // Computed once, then reconciled and committed from memory: both read it, and a
             // trusted table is aggregates, small beside the curated tables it reads.
-            let df = query::read_only(ctx, &t.sql, &session.role).await.map_err(|e| EtlError::Engine(format!("trusted table {}: {e}", t.name)))?;
-            let df = df.cache().await?;
+            let df = match years {
+                Some(years) => touched_years_of(ctx, session, spec, t, years).await?,
+                None => query::read_only(ctx, &t.sql, &session.role).await.map_err(|e| EtlError::Engine(format!("trusted table {}: {e}", t.name)))?.cache().await?,
+            };
             if let Some(refusal) = reconciliation_refusal(ctx, session, spec, t, &df).await? {
                 break Err(refusal);
             }
             let schema = df.schema().as_arrow().clone();
             let by_year = t.partition_by_year && schema.field_with_name("year").is_ok();
-            match commit(ctx, trusted, &t.name, df, &Load::Replace, &year_columns(by_year), info).await {
+            let load = match (years, by_year) {
+                (Some(years), true) => Load::ReplaceWhere(format!("year IN ({})", years.iter().map(|y| y.to_string()).collect::<Vec<_>>().join(", "))),
+                // Rows of some years only must never replace the whole table.
+                (Some(_), false) => return Err(EtlError::Engine(format!("trusted table {}: rebuild = \"touched_years\" needs a `year` column in its result", t.name))),
+                (None, _) => Load::Replace,
+            };
+            match commit(ctx, trusted, &t.name, df, &load, &year_columns(by_year), info).await {
                 Err(EtlError::Conflict(_)) if retried < MAX_REBUILDS => retried += 1,
                 other => break Ok((other?, schema, by_year)),
             }
@@ -636,6 +663,32 @@ pub(super) async fn rebuild_trusted(
         out.insert(t.name.clone(), (status, Some(format!("{location} (version {version})"))));
     }
     Ok(out)
+}
+
+/// A trusted table's rows for `years` only, computed from its inputs' rows of those years
+/// (each input is seen, for this query, through a view of those years; the inputs are
+/// restored after).
+async fn touched_years_of(ctx: &SessionContext, session: &RoleSession, spec: &Spec, t: &dapgov_spec::TrustedTable, years: &std::collections::BTreeSet<i32>) -> Result<DataFrame, EtlError> {
+    let list = years.iter().map(|y| y.to_string()).collect::<Vec<_>>().join(", ");
+    let mut originals = vec![];
+    for input in &t.inputs {
+        let dc = spec.datasets.get(input).and_then(|d| d.date_column.as_deref()).ok_or_else(|| EtlError::Engine(format!("trusted table {}: input {input} has no date column", t.name)))?;
+        let name = format!("curated.{input}");
+        let view = ctx.sql(&format!("SELECT * FROM {name} WHERE CAST(EXTRACT(YEAR FROM {}) AS INT) IN ({list})", ident(dc))).await?.into_view();
+        if let Some(original) = ctx.deregister_table(&name)? {
+            originals.push((name.clone(), original));
+        }
+        ctx.register_table(&name, view)?;
+    }
+    let df = match query::read_only(ctx, &t.sql, &session.role).await {
+        Ok(df) => df.cache().await.map_err(EtlError::from),
+        Err(e) => Err(EtlError::Engine(format!("trusted table {}: {e}", t.name))),
+    };
+    for (name, original) in originals {
+        ctx.deregister_table(&name)?;
+        ctx.register_table(&name, original)?;
+    }
+    df
 }
 
 /// Why a trusted table must not be written, when its reconciliation (`reconcile` SQL over the
