@@ -73,17 +73,18 @@ pub async fn make_plan(l: &Loaded) -> anyhow::Result<(Plan, Inventory)> {
 /// with a reason does not count).
 pub fn audit_planned(desired: &Inventory, plan: &Plan, fail_on: dapgov_audit::Severity, mutelist: Option<&Path>) -> anyhow::Result<Vec<dapgov_audit::Finding>> {
     let catalogue = dapgov_audit::Catalogue::builtin()?;
-    let mutelist = match mutelist {
-        Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read the mutelist {}", p.display()))?;
-            Some((dapgov_audit::Mutelist::parse(&text, &p.display().to_string(), &catalogue)?, p.display().to_string()))
-        }
-        None => None,
-    };
+    let mutelist = read_mutelist(mutelist, &catalogue)?;
     let options = dapgov_audit::AuditOptions { source: "desired".into(), mutelist: mutelist.as_ref().map(|(m, n)| (m, n.clone())), ..Default::default() };
     let audit = dapgov_audit::run(desired, &catalogue, &options);
     let changed: std::collections::BTreeSet<&str> = plan.changes.iter().filter(|c| c.action != ChangeAction::Delete).map(|c| c.address.as_str()).collect();
     Ok(audit.findings.into_iter().filter(|f| f.is_failing() && f.severity >= fail_on && changed.contains(f.resource.as_str())).collect())
+}
+
+/// A mutelist file, checked against the catalogue, with the name reports give it.
+pub fn read_mutelist(path: Option<&Path>, catalogue: &dapgov_audit::Catalogue) -> anyhow::Result<Option<(dapgov_audit::Mutelist, String)>> {
+    let Some(p) = path else { return Ok(None) };
+    let text = std::fs::read_to_string(p).with_context(|| format!("cannot read the mutelist {}", p.display()))?;
+    Ok(Some((dapgov_audit::Mutelist::parse(&text, &p.display().to_string(), catalogue)?, p.display().to_string())))
 }
 
 /// Print what the audit of a plan found; true when it found something to refuse.

@@ -100,19 +100,11 @@ impl LocalTarget {
 
     pub(crate) fn usage(&self, bucket: &str) -> BucketUsage {
         let mut u = BucketUsage::default();
-        let mut stack = vec![self.bucket_dir(bucket)];
         let mut bytes = 0;
-        while let Some(d) = stack.pop() {
-            let Ok(rd) = std::fs::read_dir(d) else { continue };
-            for e in rd.flatten() {
-                match e.metadata() {
-                    Ok(m) if m.is_dir() => stack.push(e.path()),
-                    Ok(m) => {
-                        u.objects += 1;
-                        bytes += m.len();
-                    }
-                    Err(_) => {}
-                }
+        for f in crate::state::files_under(&self.bucket_dir(bucket)) {
+            if let Ok(m) = std::fs::metadata(&f) {
+                u.objects += 1;
+                bytes += m.len();
             }
         }
         u.bytes.insert("STANDARD".into(), bytes);

@@ -92,3 +92,20 @@ fn process_alive(pid: u32) -> bool {
 
 pub(crate) const TMP_DIR: &str = "tmp";
 
+/// Every file under `dir`, at any depth, sorted (none when `dir` is missing).
+pub(crate) fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![];
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        for entry in rd.flatten() {
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => stack.push(entry.path()),
+                Ok(_) => out.push(entry.path()),
+                Err(_) => {}
+            }
+        }
+    }
+    out.sort();
+    out
+}

@@ -6,7 +6,7 @@
 
 use crate::crypto::{self, Header, HEADER_LEN, ObjectName, SEGMENT, SegmentOpener, SegmentSealer, WrappingKey};
 use crate::Shared;
-use crate::versions::NOT_WRITTEN;
+use crate::versions;
 use bytes::Bytes;
 use dapgov_target::TargetError;
 use dapgov_policy::{Decision, Document, Request, evaluate};
@@ -102,7 +102,7 @@ impl GovernedStore {
     /// to an older copy from the one last written.
     fn record(&self, action: &str, resource: &str, version: Option<&str>) -> object_store::Result<()> {
         if self.bucket.data_events {
-            let detail = version.map(|v| format!("{VERSION_DETAIL}{v}"));
+            let detail = version.map(versions::written);
             self.shared.record_event("data", &self.caller.arn, action, resource, "allowed", detail).map_err(generic)?;
         }
         Ok(())
@@ -196,8 +196,7 @@ impl GovernedStore {
             // The record above named a version that did not land: say so, so the version
             // check expects the object's actual one.
             if self.bucket.data_events {
-                let detail = format!("{NOT_WRITTEN}{VERSION_DETAIL}{version}");
-                if let Err(trail) = self.shared.record_event("data", &self.caller.arn, "s3:PutObject", &arn, "error", Some(detail)) {
+                if let Err(trail) = self.shared.record_event("data", &self.caller.arn, "s3:PutObject", &arn, "error", Some(versions::not_written(&version))) {
                     tracing::error!("{trail} (after: {e})");
                 }
             }
@@ -257,9 +256,6 @@ impl GovernedStore {
         Ok(out)
     }
 }
-
-/// How a write's trail record names the version it created.
-pub const VERSION_DETAIL: &str = "version ";
 
 #[async_trait::async_trait]
 impl ObjectStore for GovernedStore {

@@ -6,15 +6,26 @@
 //! to an older copy of itself, deleted, or brought back after its deletion, outside the
 //! platform, no longer matches it.
 
-use crate::store::VERSION_DETAIL;
 use crate::trail::Event;
 use crate::LocalTarget;
 use crate::crypto::{Header, HEADER_LEN};
 use std::collections::BTreeMap;
 use std::io::Read;
 
+/// How a write's trail record names the version it created.
+const VERSION_DETAIL: &str = "version ";
 /// A write that lost a create-if-absent race, or failed after its record, did not land.
-pub(crate) const NOT_WRITTEN: &str = "not written: ";
+const NOT_WRITTEN: &str = "not written: ";
+
+/// The detail of a write's trail record: the version it creates.
+pub(crate) fn written(version: &str) -> String {
+    format!("{VERSION_DETAIL}{version}")
+}
+
+/// The detail of the record that says a recorded write did not land.
+pub(crate) fn not_written(version: &str) -> String {
+    format!("{NOT_WRITTEN}{}", written(version))
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectProblem {
@@ -74,7 +85,7 @@ impl LocalTarget {
         for (name, _) in self.records(dapgov_inventory::ResourceKind::Bucket) {
             let dir = self.bucket_dir(&name);
             let watched = watched_buckets.contains(&name);
-            for file in walk(&dir) {
+            for file in crate::state::files_under(&dir) {
                 let key = file.strip_prefix(&dir).map(|k| k.to_string_lossy().replace('\\', "/")).unwrap_or_default();
                 let arn = dapgov_inventory::names::s3_object_arn(&name, &key);
                 let Some(history) = recorded.get(&arn).filter(|_| watched) else {
@@ -105,23 +116,6 @@ impl LocalTarget {
         }
         check
     }
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = vec![];
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
-        for entry in rd.flatten() {
-            match entry.file_type() {
-                Ok(t) if t.is_dir() => stack.push(entry.path()),
-                Ok(_) => out.push(entry.path()),
-                Err(_) => {}
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 use crate::ops::{Context, observe};
 use anyhow::Context as _;
-use dapgov_audit::{Audit, AuditOptions, Catalogue, Mutelist, Pillar, Severity};
+use dapgov_audit::{Audit, AuditOptions, Catalogue, Pillar, Severity};
 use dapgov_inventory::Inventory;
 use dapgov_report::Format;
 use std::path::{Path, PathBuf};
@@ -71,13 +71,7 @@ pub async fn audit(ctx: &Context, a: &Args) -> anyhow::Result<(Audit, Vec<PathBu
             (inv, source)
         }
     };
-    let mutelist = match &a.mutelist {
-        Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read the mutelist {}", p.display()))?;
-            Some((Mutelist::parse(&text, &p.display().to_string(), &catalogue)?, p.display().to_string()))
-        }
-        None => None,
-    };
+    let mutelist = crate::ops::read_mutelist(a.mutelist.as_deref(), &catalogue)?;
     // Read before writing: --compare may name the file this run replaces.
     let previous = a.compare.as_deref().map(dapgov_report::read_previous).transpose()?;
     let options = AuditOptions {

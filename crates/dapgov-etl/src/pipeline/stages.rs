@@ -613,8 +613,9 @@ pub(super) async fn rebuild_trusted(
         // that committed first is replaced by this one, computed and reconciled again from the
         // curated tables as they now are (they hold both loads).
         // Only the years this load delivered, where the table declares that its years are
-        // independent and it already exists; else whole.
-        let exists = delta::open(trusted, &t.name).await?.version().is_some();
+        // independent and it already exists (the catalog names it once it is committed);
+        // else whole.
+        let exists = catalog_tables.iter().any(|c| c.name == format!("trusted_{}", t.name));
         let years = touched_years.filter(|_| exists && t.rebuild == dapgov_spec::TrustedRebuild::TouchedYears);
         let mut retried = 0;
         let built = loop {
