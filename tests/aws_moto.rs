@@ -40,6 +40,21 @@ impl Project {
         self.run_in_region("ca-central-1", args)
     }
 
+    /// With another account's credentials (`key id`, `secret`, `session token`).
+    fn run_as(&self, creds: &[String], args: &[&str]) -> Output {
+        dapgov()
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("AWS_ENDPOINT_URL", endpoint())
+            .env("AWS_ACCESS_KEY_ID", &creds[0])
+            .env("AWS_SECRET_ACCESS_KEY", &creds[1])
+            .env("AWS_SESSION_TOKEN", &creds[2])
+            .env("AWS_REGION", "ca-central-1")
+            .env_remove("AWS_PROFILE")
+            .output()
+            .unwrap()
+    }
+
     /// With the environment's region set to `region` (the spec's is ca-central-1).
     fn run_in_region(&self, region: &str, args: &[&str]) -> Output {
         dapgov()
@@ -60,6 +75,11 @@ impl Project {
 
     /// Change the platform behind dapgov's back, with another client (boto3).
     fn boto3(&self, script: &str) {
+        self.boto3_out(script);
+    }
+
+    /// As `boto3`, returning what the script prints.
+    fn boto3_out(&self, script: &str) -> String {
         let program = format!(
             "import boto3\nc = lambda s: boto3.client(s, endpoint_url={e:?}, region_name='ca-central-1', aws_access_key_id='testing', aws_secret_access_key='testing')\np = {p:?}\nacct = '123456789012'\n{script}",
             e = endpoint(),
@@ -67,6 +87,7 @@ impl Project {
         );
         let o = Command::new(venv().join("bin/python")).arg("-c").arg(program).output().unwrap();
         assert!(o.status.success(), "boto3 script failed: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
     /// `apply` repairs everything: the plan is then empty and the audit finds nothing.
@@ -395,4 +416,83 @@ got = cw.get_metric_statistics(Namespace=alarm['Namespace'], MetricName=alarm['M
 assert any(d[alarm['Statistic']] >= alarm['Threshold'] for d in got['Datapoints']), (alarm, got['Datapoints'])
 "#,
     );
+}
+
+/// `audit --security-hub` imports the findings as ASFF; a second audit updates the same
+/// findings in place (one per check and resource), never adding copies.
+#[test]
+fn findings_go_into_security_hub_and_a_later_audit_updates_them_in_place() {
+    let p = Project::new();
+    p.ok(&["apply", "--auto-approve"]);
+    p.boto3("kms = c('kms')\nalias = {a['AliasName']: a['TargetKeyId'] for a in kms.list_aliases()['Aliases'] if 'TargetKeyId' in a}\nkms.disable_key_rotation(KeyId=alias[f'alias/{p}-pii'])");
+    let mine = "import json\nfound = [f for f in c('securityhub').get_findings(MaxResults=100)['Findings'] if f['GeneratorId'].startswith('dapgov-') and f['ProductFields']['dapgov/resource'].find(p) >= 0]\nrot = [f['Compliance']['Status'] for f in found if f['GeneratorId'] == 'dapgov-kms_cmk_rotation_enabled' and f'{p}-pii' in f['ProductFields']['dapgov/resource']]\nprint(json.dumps([len(found), len({f['Id'] for f in found}), rot]))";
+    let out = p.ok(&["audit", "--security-hub", "--format", "json", "--fail-on", "none"]);
+    assert!(out.contains("Security Hub of account 123456789012:"), "{out}");
+    let first: serde_json::Value = serde_json::from_str(&p.boto3_out(mine)).unwrap();
+    assert!(first[0].as_u64().unwrap() > 20, "{first}");
+    assert_eq!(first[0], first[1], "one finding per id");
+    assert_eq!(first[2], serde_json::json!(["FAILED"]));
+
+    // Repaired and audited again: the same findings, now passing.
+    p.ok(&["apply", "--auto-approve"]);
+    p.ok(&["audit", "--security-hub", "--format", "json"]);
+    let second: serde_json::Value = serde_json::from_str(&p.boto3_out(mine)).unwrap();
+    assert_eq!(second[0], first[0], "updated in place, not duplicated");
+    assert_eq!(second[2], serde_json::json!(["PASSED"]));
+}
+
+/// One audit over the three accounts of an organization (moto's multi-account mode: a role
+/// assumed in an account serves that account), each read through a role assumed there.
+#[test]
+fn one_audit_reads_every_account_of_the_organization_and_names_the_misconfigured_one() {
+    let p = Project::new();
+    let members: Vec<String> = p
+        .boto3_out("o = c('organizations')\no.create_organization(FeatureSet='ALL')\nprint(' '.join(o.create_account(AccountName=n, Email=f'{n}@example.org')['CreateAccountStatus']['AccountId'] for n in ('test', 'prod')))")
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    assert_eq!(members.len(), 2);
+    let creds = |account: &str| -> Vec<String> {
+        p.boto3_out(&format!("c_ = c('sts').assume_role(RoleArn='arn:aws:iam::{account}:role/OrganizationAccountAccessRole', RoleSessionName='setup')['Credentials']\nprint(c_['AccessKeyId'], c_['SecretAccessKey'], c_['SessionToken'])"))
+            .split_whitespace()
+            .map(String::from)
+            .collect()
+    };
+    p.ok(&["apply", "--auto-approve"]);
+    for m in &members {
+        succeeded(p.run_as(&creds(m), &["apply", "--auto-approve"]), "apply in a member account");
+    }
+    // Behind dapgov's back, in prod only: the PII key stops rotating.
+    let prod = creds(&members[1]);
+    p.boto3(&format!(
+        "import boto3\nkms = boto3.client('kms', endpoint_url=c('kms').meta.endpoint_url, region_name='ca-central-1', aws_access_key_id={:?}, aws_secret_access_key={:?}, aws_session_token={:?})\nalias = {{a['AliasName']: a['TargetKeyId'] for a in kms.list_aliases()['Aliases'] if 'TargetKeyId' in a}}\nkms.disable_key_rotation(KeyId=alias[f'alias/{{p}}-pii'])",
+        prod[0], prod[1], prod[2]
+    ));
+
+    let o = p.run(&["audit", "--accounts", "org", "--role-name", "OrganizationAccountAccessRole", "--framework", "cis", "--format", "json,html,csv"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(3), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    let a: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p.dir.path().join("reports/audit.json")).unwrap()).unwrap();
+    let accounts: Vec<(String, u64)> = a["accounts"].as_array().unwrap().iter().map(|x| (x["account_id"].as_str().unwrap().to_string(), x["exit_status"].as_u64().unwrap())).collect();
+    let mut want = vec![("123456789012".to_string(), 0), (members[0].clone(), 0), (members[1].clone(), 3)];
+    want.sort();
+    assert_eq!(accounts, want, "{out}");
+    let failing: Vec<(String, String)> = a["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["status"] == "FAIL")
+        .map(|f| (f["account"].as_str().unwrap().to_string(), f["check_id"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(failing, vec![(members[1].clone(), "kms_cmk_rotation_enabled".to_string())]);
+    let cis = std::fs::read_to_string(p.dir.path().join("reports/compliance-cis.csv")).unwrap();
+    assert!(cis.lines().any(|l| l.contains(",4.6,") && l.contains("FAIL")), "{cis}");
+    let html = std::fs::read_to_string(p.dir.path().join("reports/audit.html")).unwrap();
+    assert!(members.iter().all(|m| html.contains(m.as_str())) && html.contains("id=\"accounts\""));
+
+    // An account that cannot be read is named, and the run fails with 1, whatever the others found.
+    std::fs::write(p.dir.path().join("accounts.txt"), format!("# dev, test, prod\n123456789012 dev\n{} prod\nnot-an-account\n", members[1])).unwrap();
+    let o = p.run(&["audit", "--accounts", "accounts.txt", "--role-name", "OrganizationAccountAccessRole"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("accounts.txt:4: `not-an-account` is not a 12-digit AWS account id"), "{}", String::from_utf8_lossy(&o.stderr));
 }

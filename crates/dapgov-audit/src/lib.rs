@@ -7,15 +7,19 @@
 //! compares with a previous audit. Nothing here does IO or knows an output format.
 
 pub mod access;
+mod accounts;
 mod catalogue;
 mod checks;
 mod compare;
 mod context;
+mod framework;
 mod mutelist;
 
+pub use accounts::{AccountPart, AccountResult, combine};
 pub use catalogue::{Catalogue, CatalogueError, CheckMeta, Remediation};
 pub use compare::{Comparison, Delta, FixedFinding};
 pub use context::Resource;
+pub use framework::{Framework, FrameworkError, FrameworkResult, Requirement, RequirementCounts, RequirementResult, RequirementStatus};
 pub use mutelist::{MuteRule, Mutelist, MutelistError, Muting};
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -150,6 +154,9 @@ pub struct Finding {
     /// The line of the spec that declares the resource (see `RunInfo.spec`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spec_line: Option<usize>,
+    /// The account the resource is in, in an audit of many accounts (`--accounts`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub account: String,
 }
 
 impl Finding {
@@ -230,6 +237,12 @@ pub struct Audit {
     /// Each platform role's access to each zone, evaluated from the policies.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub access: Vec<access::ZoneAccess>,
+    /// One verdict per requirement of each framework asked for (`--framework`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub frameworks: Vec<FrameworkResult>,
+    /// Each account's roll-up, in an audit of many accounts (`--accounts`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<AccountResult>,
 }
 
 impl Audit {
@@ -255,11 +268,13 @@ pub struct AuditOptions<'a> {
     pub source: String,
     pub mutelist: Option<(&'a Mutelist, String)>,
     pub previous: Option<&'a Audit>,
+    /// When not empty, run only the checks these frameworks map and judge their requirements.
+    pub frameworks: Vec<Framework>,
 }
 
 impl Default for AuditOptions<'_> {
     fn default() -> Self {
-        Self { pillars: vec![], min_severity: Severity::Informational, now: Utc::now(), source: "snapshot".into(), mutelist: None, previous: None }
+        Self { pillars: vec![], min_severity: Severity::Informational, now: Utc::now(), source: "snapshot".into(), mutelist: None, previous: None, frameworks: vec![] }
     }
 }
 
@@ -271,6 +286,7 @@ pub fn run(inventory: &Inventory, catalogue: &Catalogue, options: &AuditOptions)
         .iter()
         .filter(|c| options.pillars.is_empty() || options.pillars.contains(&c.pillar))
         .filter(|c| c.severity >= options.min_severity)
+        .filter(|c| options.frameworks.is_empty() || options.frameworks.iter().any(|f| f.maps(&c.id)))
         .collect();
 
     let mut findings = Vec::new();
@@ -304,6 +320,7 @@ pub fn run(inventory: &Inventory, catalogue: &Catalogue, options: &AuditOptions)
                 muted,
                 delta: None,
                 spec_line: None,
+                account: String::new(),
             });
         }
     }
@@ -335,6 +352,8 @@ pub fn run(inventory: &Inventory, catalogue: &Catalogue, options: &AuditOptions)
             resources.insert(f.resource.clone());
         }
     }
+    let run_checks = selected.iter().map(|c| c.id.as_str()).collect();
+    let frameworks = options.frameworks.iter().map(|f| f.assess(&run_checks, &findings)).collect();
     let best_practices = bp
         .into_iter()
         .map(|((id, pillar), (checks, counts))| BestPracticeRow { id, pillar, checks, counts })
@@ -362,5 +381,7 @@ pub fn run(inventory: &Inventory, catalogue: &Catalogue, options: &AuditOptions)
         findings,
         comparison,
         access: access::zone_access(inventory),
+        frameworks,
+        accounts: vec![],
     }
 }

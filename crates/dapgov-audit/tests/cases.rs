@@ -177,3 +177,36 @@ fn two_audits_of_the_same_state_are_identical() {
     let b = serde_json::to_string(&audit(&fixture(), "b")).unwrap();
     assert_eq!(a, b);
 }
+
+/// Many accounts in one audit: totals add up, each finding names its account, each account
+/// keeps its own exit status, an unreadable account is named, and frameworks judge the whole.
+#[test]
+fn audits_of_several_accounts_join_into_one_with_a_roll_up_per_account() {
+    use dapgov_audit::{AccountPart, Catalogue, Framework, Severity, combine};
+    let clean = fixture();
+    let mut drifted = fixture();
+    // (The same fixture stands for the second account: its roles trust their own account,
+    // which a changed account id would make external.)
+    *drifted.pointer_mut("/keys/van311-pii/rotation_enabled").unwrap() = false.into();
+    let (a, b) = (audit(&clean, "clean"), audit(&drifted, "drifted"));
+    let cis = Framework::named("cis", &Catalogue::builtin().unwrap()).unwrap();
+    let part = |id: &str, outcome| AccountPart { account_id: id.into(), name: format!("n{id}"), region: "ca-central-1".into(), outcome };
+    let joined = combine(
+        vec![part("000000000000", Ok(a.clone())), part("222222222222", Ok(b.clone())), part("333333333333", Err("AccessDenied: sts:AssumeRole".into()))],
+        Some(Severity::Low),
+        std::slice::from_ref(&cis),
+    )
+    .unwrap();
+    assert_eq!(joined.findings.len(), a.findings.len() + b.findings.len());
+    assert_eq!(joined.summary.totals.fail, a.summary.totals.fail + b.summary.totals.fail);
+    let exits: Vec<(&str, u8)> = joined.accounts.iter().map(|x| (x.account_id.as_str(), x.exit_status)).collect();
+    assert_eq!(exits, [("000000000000", 0), ("222222222222", 3), ("333333333333", 1)]);
+    assert!(joined.accounts[2].error.as_deref().unwrap().contains("AccessDenied"));
+    let failing: Vec<(&str, &str)> = joined.findings.iter().filter(|f| f.is_failing()).map(|f| (f.account.as_str(), f.check_id.as_str())).collect();
+    assert_eq!(failing, [("222222222222", "kms_cmk_rotation_enabled")]);
+    let rotation = joined.frameworks[0].requirements.iter().find(|r| r.id == "4.6").unwrap();
+    assert_eq!(rotation.status, dapgov_audit::RequirementStatus::Fail);
+    assert!(joined.run.account_id.contains("000000000000") && joined.run.account_id.contains("222222222222"));
+    // No account readable: no audit, the caller reports the errors.
+    assert!(combine(vec![part("333333333333", Err("x".into()))], None, &[]).is_none());
+}

@@ -6,14 +6,17 @@
 //! (`<project>-...`), so no local state can be lost. Reads run concurrently; the SDK retries
 //! throttling and 5xx answers with backoff (standard retry mode, up to 5 attempts).
 
+mod accounts;
 mod apply;
 pub mod athena;
 mod emulator;
 mod error;
 mod read;
+pub mod securityhub;
 mod session;
 mod store;
 
+pub use accounts::Account;
 pub use session::PSEUDONYMISATION_KEY_OBJECT;
 
 use aws_config::BehaviorVersion;

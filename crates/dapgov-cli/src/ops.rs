@@ -18,6 +18,9 @@ pub struct Loaded {
     pub target: std::sync::Arc<dyn Target>,
     /// The same target when it is the local one, for its local-only operations.
     pub local: Option<std::sync::Arc<dapgov_local::LocalTarget>>,
+    /// The same target when it is the aws one, for its AWS-only operations (other accounts,
+    /// Security Hub).
+    pub aws: Option<std::sync::Arc<dapgov_aws::AwsTarget>>,
 }
 
 impl Context {
@@ -42,11 +45,11 @@ impl Context {
             TargetKind::Local => {
                 let dir = self.state_dir(&spec);
                 let t = std::sync::Arc::new(dapgov_local::LocalTarget::open(&dir, &spec.platform.region, spec.local.price_per_gb_month.clone(), create)?);
-                Ok(Loaded { spec, target: t.clone(), local: Some(t) })
+                Ok(Loaded { spec, target: t.clone(), local: Some(t), aws: None })
             }
             TargetKind::Aws => {
                 let t = std::sync::Arc::new(dapgov_aws::AwsTarget::connect(&spec.platform.region).await);
-                Ok(Loaded { spec, target: t, local: None })
+                Ok(Loaded { spec, target: t.clone(), local: None, aws: Some(t) })
             }
         }
     }

@@ -222,6 +222,11 @@ pub fn s3_arn(bucket: &str) -> String {
     format!("arn:{PARTITION}:s3:::{bucket}")
 }
 
+/// The product ARN Security Hub gives an account's own findings (`BatchImportFindings`).
+pub fn security_hub_product_arn(region: &str, account: &str) -> String {
+    format!("arn:{PARTITION}:securityhub:{region}:{account}:product/{account}/default")
+}
+
 /// An object's (or a key prefix's) ARN.
 pub fn s3_object_arn(bucket: &str, key: &str) -> String {
     format!("{}/{key}", s3_arn(bucket))

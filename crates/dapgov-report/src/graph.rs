@@ -1,6 +1,6 @@
 //! The platform drawn: its architecture, who may read and write each zone (evaluated from the
-//! policies), and the data's lineage, as Mermaid (renders in GitHub, GitLab and most wikis)
-//! or Graphviz DOT.
+//! policies), and the data's lineage, as Mermaid (renders in GitHub, GitLab and most wikis),
+//! Graphviz DOT, a diagrams.net (draw.io) file, or SVG laid out by Graphviz's `dot`.
 
 use dapgov_audit::access::ZoneAccess;
 use dapgov_inventory::Inventory;
@@ -10,6 +10,10 @@ use std::fmt::Write;
 pub enum GraphFormat {
     Mermaid,
     Dot,
+    /// A diagrams.net file (`.drawio`), the tool the City drew its architecture in.
+    Drawio,
+    /// SVG, laid out by Graphviz's `dot` (which must be installed).
+    Svg,
 }
 
 impl std::str::FromStr for GraphFormat {
@@ -18,9 +22,44 @@ impl std::str::FromStr for GraphFormat {
         match s {
             "mermaid" => Ok(GraphFormat::Mermaid),
             "dot" => Ok(GraphFormat::Dot),
-            other => Err(format!("unknown graph format `{other}`; expected mermaid or dot")),
+            "drawio" => Ok(GraphFormat::Drawio),
+            "svg" => Ok(GraphFormat::Svg),
+            other => Err(format!("unknown graph format `{other}`; expected mermaid, dot, drawio or svg")),
         }
     }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GraphError {
+    #[error(
+        "SVG is drawn by Graphviz's `dot`, which is not installed ({0}): install Graphviz \
+         (`apt-get install graphviz`, `brew install graphviz`) or write `--format dot` and render it elsewhere"
+    )]
+    NoGraphviz(String),
+    #[error("Graphviz's `dot` failed: {0}")]
+    Graphviz(String),
+}
+
+/// SVG from DOT source, by Graphviz's `dot -Tsvg`.
+fn svg(dot: &str) -> Result<String, GraphError> {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new("dot")
+        .arg("-Tsvg")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| GraphError::NoGraphviz(e.to_string()))?;
+    child.stdin.take().expect("piped").write_all(dot.as_bytes()).map_err(|e| GraphError::Graphviz(e.to_string()))?;
+    let out = child.wait_with_output().map_err(|e| GraphError::Graphviz(e.to_string()))?;
+    if !out.status.success() {
+        return Err(GraphError::Graphviz(String::from_utf8_lossy(&out.stderr).trim().to_string()));
+    }
+    String::from_utf8(out.stdout).map_err(|e| GraphError::Graphviz(e.to_string()))
+}
+
+fn xml_escaped(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,7 +114,77 @@ impl Graph {
         self.edges.push(Edge { from: from.into(), to: to.into(), label: label.into(), dashed });
     }
 
-    fn render(&self, format: GraphFormat) -> String {
+    /// Columns by longest path from a source (so edges run left to right), rows in order.
+    fn layout(&self) -> Vec<(usize, usize)> {
+        let index = |id: &str| self.nodes.iter().position(|n| n.id == id);
+        let mut rank = vec![0usize; self.nodes.len()];
+        // Longest paths settle within one pass per node; a cycle cannot push ranks past that.
+        for _ in 0..self.nodes.len() {
+            let mut changed = false;
+            for e in &self.edges {
+                if let (Some(f), Some(t)) = (index(&e.from), index(&e.to)) {
+                    if rank[t] < rank[f] + 1 && rank[f] + 1 < self.nodes.len() {
+                        rank[t] = rank[f] + 1;
+                        changed = true;
+                    }
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        let mut rows = std::collections::BTreeMap::<usize, usize>::new();
+        rank.iter()
+            .map(|r| {
+                let row = rows.entry(*r).or_default();
+                *row += 1;
+                (*r, *row - 1)
+            })
+            .collect()
+    }
+
+    fn drawio(&self) -> String {
+        let mut out = String::from("<mxfile host=\"dapgov\">\n  <diagram id=\"dapgov\" name=\"dapgov\">\n    <mxGraphModel dx=\"1200\" dy=\"800\" grid=\"1\" gridSize=\"10\" page=\"0\">\n      <root>\n        <mxCell id=\"0\"/>\n        <mxCell id=\"1\" parent=\"0\"/>\n");
+        for (n, (col, row)) in self.nodes.iter().zip(self.layout()) {
+            let style = match n.shape {
+                Shape::Store => "shape=cylinder3;whiteSpace=wrap;html=1;boundedLbl=1;size=10;fillColor=#dae8fc;strokeColor=#6c8ebf;",
+                Shape::Key => "shape=hexagon;perimeter=hexagonPerimeter2;whiteSpace=wrap;html=1;size=0.2;fillColor=#fff2cc;strokeColor=#d6b656;",
+                Shape::Role => "ellipse;whiteSpace=wrap;html=1;fillColor=#d5e8d4;strokeColor=#82b366;",
+                Shape::Service => "rounded=1;whiteSpace=wrap;html=1;fillColor=#f5f5f5;strokeColor=#666666;",
+                Shape::Table => "shape=parallelogram;perimeter=parallelogramPerimeter;whiteSpace=wrap;html=1;size=0.1;fillColor=#e1d5e7;strokeColor=#9673a6;",
+            };
+            let label = xml_escaped(&n.label).replace('\n', "&lt;br&gt;");
+            let _ = writeln!(
+                out,
+                "        <mxCell id=\"{}\" value=\"{label}\" style=\"{style}\" vertex=\"1\" parent=\"1\">\n          <mxGeometry x=\"{}\" y=\"{}\" width=\"180\" height=\"70\" as=\"geometry\"/>\n        </mxCell>",
+                n.id,
+                40 + col * 260,
+                40 + row * 110
+            );
+        }
+        for (i, e) in self.edges.iter().enumerate() {
+            let dashed = if e.dashed { "dashed=1;" } else { "" };
+            let _ = writeln!(
+                out,
+                "        <mxCell id=\"edge_{i}\" value=\"{}\" style=\"edgeStyle=orthogonalEdgeStyle;rounded=1;html=1;{dashed}\" edge=\"1\" parent=\"1\" source=\"{}\" target=\"{}\">\n          <mxGeometry relative=\"1\" as=\"geometry\"/>\n        </mxCell>",
+                xml_escaped(&e.label),
+                e.from,
+                e.to
+            );
+        }
+        out.push_str("      </root>\n    </mxGraphModel>\n  </diagram>\n</mxfile>\n");
+        out
+    }
+
+    fn render(&self, format: GraphFormat) -> Result<String, GraphError> {
+        match format {
+            GraphFormat::Drawio => Ok(self.drawio()),
+            GraphFormat::Svg => svg(&self.text(GraphFormat::Dot)),
+            text => Ok(self.text(text)),
+        }
+    }
+
+    fn text(&self, format: GraphFormat) -> String {
         let mut out = String::new();
         match format {
             GraphFormat::Mermaid => {
@@ -113,6 +222,7 @@ impl Graph {
                 }
                 out.push_str("}\n");
             }
+            GraphFormat::Drawio | GraphFormat::Svg => unreachable!("drawn by render"),
         }
         out
     }
@@ -123,7 +233,7 @@ fn zone_label(zone: &str, bucket: &str) -> String {
 }
 
 /// Buckets, keys, trail, catalog and workgroup, and what connects them.
-pub fn architecture(inv: &Inventory, format: GraphFormat) -> String {
+pub fn architecture(inv: &Inventory, format: GraphFormat) -> Result<String, GraphError> {
     let mut g = Graph::default();
     let mut bucket_ids = std::collections::BTreeMap::new();
     for b in inv.buckets.values() {
@@ -165,7 +275,7 @@ pub fn architecture(inv: &Inventory, format: GraphFormat) -> String {
 
 /// Which role may list, read and write which zone. An edge is drawn only where the policies
 /// allow it.
-pub fn access(edges: &[ZoneAccess], format: GraphFormat) -> String {
+pub fn access(edges: &[ZoneAccess], format: GraphFormat) -> Result<String, GraphError> {
     let mut g = Graph::default();
     for a in edges {
         let role = g.node("role", &a.role, format!("{} role", a.role), Shape::Role);
@@ -180,7 +290,7 @@ pub fn access(edges: &[ZoneAccess], format: GraphFormat) -> String {
 
 /// landing → raw → curated per dataset (quarantine beside raw), and the trusted tables each
 /// dataset feeds.
-pub fn lineage(datasets: &[String], trusted: &[(String, Vec<String>)], format: GraphFormat) -> String {
+pub fn lineage(datasets: &[String], trusted: &[(String, Vec<String>)], format: GraphFormat) -> Result<String, GraphError> {
     let mut g = Graph::default();
     for d in datasets {
         // A dataset's own zones: every data zone but trusted, which the trusted tables fill.
@@ -211,12 +321,12 @@ mod tests {
     #[test]
     fn only_allowed_access_is_drawn() {
         let rows = [access_row("analyst", "raw", false, false, false), access_row("analyst", "curated", true, true, false), access_row("etl", "raw", true, true, true)];
-        let m = access(&rows, GraphFormat::Mermaid);
+        let m = access(&rows, GraphFormat::Mermaid).unwrap();
         assert!(m.starts_with("flowchart LR\n"), "{m}");
         assert!(m.contains("role_analyst -->|\"list, read\"| bucket_p_curated_1"), "{m}");
         assert!(m.contains("role_etl -->|\"list, read, write\"| bucket_p_raw_1"), "{m}");
         assert!(!m.contains("role_analyst -->|\"list, read\"| bucket_p_raw_1") && !m.lines().any(|l| l.contains("role_analyst") && l.contains("bucket_p_raw_1")), "{m}");
-        let d = access(&rows, GraphFormat::Dot);
+        let d = access(&rows, GraphFormat::Dot).unwrap();
         assert!(d.starts_with("digraph dapgov {") && d.contains("role_etl -> bucket_p_raw_1 [label=\"list, read, write\"];") && d.trim_end().ends_with('}'), "{d}");
         // One statement per line in both languages: a label's line break is written as the
         // language writes it.
@@ -225,9 +335,26 @@ mod tests {
 
     #[test]
     fn lineage_follows_each_dataset_to_the_trusted_tables_it_feeds() {
-        let m = lineage(&["calls".into(), "metrics".into()], &[("daily_consolidated".into(), vec!["metrics".into(), "calls".into()])], GraphFormat::Mermaid);
+        let m = lineage(&["calls".into(), "metrics".into()], &[("daily_consolidated".into(), vec!["metrics".into(), "calls".into()])], GraphFormat::Mermaid).unwrap();
         for edge in ["landing_calls -->", "raw_calls -.->|\"rejected rows\"| quarantine_calls", "curated_calls -->|\"gates passed\"| trusted_daily_consolidated", "curated_metrics -->|\"gates passed\"| trusted_daily_consolidated"] {
             assert!(m.contains(edge), "{edge}\n{m}");
         }
+    }
+
+    #[test]
+    fn drawio_is_a_diagrams_net_file_with_every_node_and_edge() {
+        let rows = [access_row("analyst", "curated", true, true, false), access_row("etl", "raw", true, true, true)];
+        let x = access(&rows, GraphFormat::Drawio).unwrap();
+        assert!(x.starts_with("<mxfile") && x.trim_end().ends_with("</mxfile>"), "{x}");
+        assert_eq!(x.matches("vertex=\"1\"").count(), 4);
+        assert_eq!(x.matches("edge=\"1\"").count(), 2);
+        assert!(x.contains("source=\"role_etl\" target=\"bucket_p_raw_1\"") && x.contains("value=\"raw zone&lt;br&gt;p-raw-1\""), "{x}");
+        // Roles sit left of the zones they reach.
+        let x_of = |id: &str| -> usize {
+            let at = x.find(&format!("id=\"{id}\"")).unwrap();
+            let g = &x[at..];
+            g[g.find("<mxGeometry x=\"").unwrap() + 15..].split('"').next().unwrap().parse().unwrap()
+        };
+        assert!(x_of("role_etl") < x_of("bucket_p_raw_1"));
     }
 }

@@ -21,6 +21,61 @@ struct View<'a> {
     muted: Vec<FindingView<'a>>,
     fixed: usize,
     access: AccessView,
+    frameworks: Vec<FrameworkView>,
+}
+
+/// One framework's requirements and their verdicts (`--framework`).
+#[derive(Serialize)]
+struct FrameworkView {
+    id: String,
+    title: String,
+    version: String,
+    url: String,
+    totals: dapgov_audit::RequirementCounts,
+    rows: Vec<RequirementView>,
+}
+
+#[derive(Serialize)]
+struct RequirementView {
+    id: String,
+    title: String,
+    section: String,
+    status: &'static str,
+    class: &'static str,
+    checks: String,
+    resources: String,
+    /// Empty when the framework gives none (the template tests for it).
+    reference: String,
+    note: String,
+}
+
+fn framework_view(f: &dapgov_audit::FrameworkResult) -> FrameworkView {
+    use dapgov_audit::RequirementStatus as S;
+    let rows = f
+        .requirements
+        .iter()
+        .map(|r| {
+            let class = match r.status {
+                S::Fail => "fail",
+                S::Pass => "pass",
+                S::Muted => "muted",
+                S::Manual => "manual",
+                S::NotApplicable | S::NotAssessed => "na",
+            };
+            RequirementView {
+                id: r.id.clone(),
+                title: r.title.clone(),
+                section: r.section.clone(),
+                status: r.status.as_str(),
+                class,
+                checks: r.checks.join(", "),
+                resources: r.failing_resources.join(", "),
+                reference: r.reference.clone().unwrap_or_default(),
+                note: r.note.clone().unwrap_or_default(),
+            }
+        })
+        .collect();
+    FrameworkView { id: f.id.clone(), title: f.title.clone(), version: f.version.clone(), url: f.url.clone(), totals: f.totals.clone(), rows }
 }
 
 /// Roles by zones: what each role may do there, as the policies evaluate.
@@ -96,6 +151,8 @@ struct FindingView<'a> {
     muted: Option<&'a str>,
     risk: &'a str,
     remediation: Option<&'a Remediation>,
+    /// The resource's account, in an audit of many accounts; empty otherwise.
+    account: &'a str,
     /// Lower-cased text the page's search box matches.
     search: String,
     open: bool,
@@ -126,7 +183,8 @@ fn view<'a>(audit: &'a Audit, f: &'a Finding) -> FindingView<'a> {
         risk: m.map(|m| m.risk.as_str()).unwrap_or_default(),
         // Fixes are shown where there is something to fix; it also keeps the page light.
         remediation: m.filter(|_| f.status == Status::Fail).map(|m| &m.remediation),
-        search: format!("{} {} {} {} {} {}", f.check_id, f.title, f.resource, f.arn, f.detail, f.best_practice).to_lowercase(),
+        account: &f.account,
+        search: format!("{} {} {} {} {} {} {}", f.check_id, f.title, f.resource, f.arn, f.detail, f.best_practice, f.account).to_lowercase(),
         open: f.is_failing(),
     }
 }
@@ -196,6 +254,7 @@ pub fn render(audit: &Audit) -> Result<String, ReportError> {
         muted,
         fixed: audit.comparison.as_ref().map(|c| c.fixed.len()).unwrap_or(0),
         access: access_view(audit),
+        frameworks: audit.frameworks.iter().map(framework_view).collect(),
     };
     let mut hb = Handlebars::new();
     hb.set_strict_mode(true);

@@ -1,9 +1,11 @@
-//! Renders an audit as HTML (handlebars, self-contained), JSON, CSV, SARIF 2.1.0 and JUnit XML.
-//! This crate is the only one that knows output formats.
+//! Renders an audit as HTML (handlebars, self-contained), JSON, CSV, SARIF 2.1.0, JUnit XML,
+//! OCSF and ASFF. This crate is the only one that knows output formats.
 
+pub mod asff;
 pub mod graph;
 mod html;
 mod junit;
+mod ocsf;
 mod sarif;
 
 use dapgov_audit::{Audit, CheckMeta, Finding};
@@ -16,14 +18,20 @@ pub enum Format {
     Csv,
     Sarif,
     Junit,
+    /// OCSF Detection Findings, as Prowler writes them.
+    Ocsf,
+    /// The AWS Security Finding Format, as Security Hub imports it.
+    Asff,
 }
 
 impl Format {
-    pub const ALL: [Format; 5] = [Format::Html, Format::Json, Format::Csv, Format::Sarif, Format::Junit];
+    pub const ALL: [Format; 7] = [Format::Html, Format::Json, Format::Csv, Format::Sarif, Format::Junit, Format::Ocsf, Format::Asff];
     /// As `--format` names it.
     pub fn name(self) -> &'static str {
         match self {
             Format::Junit => "junit",
+            Format::Ocsf => "ocsf",
+            Format::Asff => "asff",
             other => other.extension(),
         }
     }
@@ -36,6 +44,8 @@ impl Format {
             Format::Csv => "csv",
             Format::Sarif => "sarif",
             Format::Junit => "junit.xml",
+            Format::Ocsf => "ocsf.json",
+            Format::Asff => "asff.json",
         }
     }
 }
@@ -43,7 +53,7 @@ impl Format {
 impl std::str::FromStr for Format {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        Format::ALL.into_iter().find(|f| f.name() == s).ok_or_else(|| format!("unknown report format `{s}`; expected html, json, csv, sarif or junit"))
+        Format::ALL.into_iter().find(|f| f.name() == s).ok_or_else(|| format!("unknown report format `{s}`; expected {}", Format::ALL.map(Format::name).join(", ")))
     }
 }
 
@@ -65,6 +75,8 @@ pub fn render(audit: &Audit, format: Format) -> Result<String, ReportError> {
         Format::Sarif => sarif::render(audit),
         Format::Html => html::render(audit),
         Format::Junit => Ok(junit::render(audit)),
+        Format::Ocsf => ocsf::render(audit),
+        Format::Asff => asff::render(audit),
     }
 }
 
@@ -80,8 +92,41 @@ pub fn write(audit: &Audit, formats: &[Format], dir: &Path) -> Result<Vec<PathBu
         std::fs::write(&tmp, text).map_err(|source| ReportError::Write { path: tmp.clone(), source })?;
         std::fs::rename(&tmp, &path).map_err(|source| ReportError::Write { path: path.clone(), source })?;
         written.push(path);
+        if *f == Format::Csv {
+            for fw in &audit.frameworks {
+                let path = dir.join(format!("compliance-{}.csv", fw.id));
+                let tmp = dir.join(format!(".compliance-{}.csv.tmp", fw.id));
+                std::fs::write(&tmp, render_framework_csv(fw)?).map_err(|source| ReportError::Write { path: tmp.clone(), source })?;
+                std::fs::rename(&tmp, &path).map_err(|source| ReportError::Write { path: path.clone(), source })?;
+                written.push(path);
+            }
+        }
     }
     Ok(written)
+}
+
+/// One row per requirement of a framework: what an auditor files as evidence.
+pub fn render_framework_csv(fw: &dapgov_audit::FrameworkResult) -> Result<String, ReportError> {
+    let err = |e: csv::Error| ReportError::Render("csv", e.to_string());
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["framework", "version", "requirement", "title", "section", "reference", "status", "checks", "failing_resources", "note"]).map_err(err)?;
+    for r in &fw.requirements {
+        w.write_record([
+            fw.id.as_str(),
+            fw.version.as_str(),
+            r.id.as_str(),
+            r.title.as_str(),
+            r.section.as_str(),
+            r.reference.as_deref().unwrap_or_default(),
+            r.status.as_str(),
+            r.checks.join(" ").as_str(),
+            r.failing_resources.join(" ").as_str(),
+            r.note.as_deref().unwrap_or_default(),
+        ])
+        .map_err(err)?;
+    }
+    let bytes = w.into_inner().map_err(|e| ReportError::Render("csv", e.to_string()))?;
+    String::from_utf8(bytes).map_err(|e| ReportError::Render("csv", e.to_string()))
 }
 
 /// Read a previous `audit.json` for `--compare`.
@@ -101,6 +146,22 @@ fn render_json(audit: &Audit) -> Result<String, ReportError> {
     let mut s = serde_json::to_string_pretty(audit).map_err(|e| ReportError::Render("json", e.to_string()))?;
     s.push('\n');
     Ok(s)
+}
+
+/// The requirements a check gives evidence for: its Well-Architected best practice, and each
+/// requirement of the frameworks the audit judged, keyed by framework.
+pub(crate) fn compliance_of(audit: &Audit, check: &str, best_practice: &str) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut out = std::collections::BTreeMap::from([("well-architected".to_string(), vec![best_practice.to_string()])]);
+    for fw in &audit.frameworks {
+        let ids = out.entry(fw.id.clone()).or_default();
+        for r in fw.requirements.iter().filter(|r| r.checks.iter().any(|c| c == check)) {
+            if !ids.contains(&r.id) {
+                ids.push(r.id.clone());
+            }
+        }
+    }
+    out.retain(|_, ids| !ids.is_empty());
+    out
 }
 
 pub(crate) fn meta<'a>(audit: &'a Audit, f: &Finding) -> Option<&'a CheckMeta> {
@@ -239,6 +300,41 @@ mod docs_tests {
         let security = super::catalogue_markdown(&dapgov_audit::Catalogue::builtin().unwrap(), Some(dapgov_audit::Pillar::Security));
         assert!(security.starts_with("### Security") && security.matches("### ").count() == 1, "{security}");
     }
+
+    #[test]
+    fn docs_compliance_md_lists_every_framework_mapping_as_it_is() {
+        let doc = include_str!("../../../docs/compliance.md");
+        let start = doc.find("<!-- frameworks:start -->\n").expect("start marker") + "<!-- frameworks:start -->\n".len();
+        let end = doc.find("<!-- frameworks:end -->").expect("end marker");
+        let catalogue = dapgov_audit::Catalogue::builtin().unwrap();
+        let generated: String = dapgov_audit::Framework::builtin(&catalogue).unwrap().iter().map(super::framework_markdown).collect();
+        assert!(doc[start..end] == generated, "docs/compliance.md is out of date: run `dapgov checks --framework NAME --format markdown` for each framework and paste them between the markers");
+    }
+}
+
+/// A framework's mapping as Markdown, as in docs/compliance.md.
+pub fn framework_markdown(fw: &dapgov_audit::Framework) -> String {
+    let cell = |s: &str| s.replace('|', "\\|");
+    let manual = fw.requirements.iter().filter(|r| r.manual).count();
+    let mut out = format!(
+        "## {} (`--framework {}`)\n\n{}, {}. {} requirements: {} mapped to checks, {manual} manual.\n\n| Requirement | Title | Section | Checks |\n|---|---|---|---|\n",
+        fw.title,
+        fw.id,
+        fw.version,
+        fw.url,
+        fw.requirements.len(),
+        fw.requirements.len() - manual
+    );
+    for r in &fw.requirements {
+        let checks = if r.manual { "MANUAL".to_string() } else { r.checks.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ") };
+        let title = match &r.reference {
+            Some(reference) => format!("{} ({reference})", r.title),
+            None => r.title.clone(),
+        };
+        out.push_str(&format!("| {} | {} | {} | {checks} |\n", r.id, cell(&title), cell(&r.section)));
+    }
+    out.push('\n');
+    out
 }
 
 /// A data-quality profile (the ETL's `Profile`, serialised) as a self-contained HTML page.
