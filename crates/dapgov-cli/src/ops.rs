@@ -4,7 +4,7 @@ use anyhow::{Context as _, bail};
 use dapgov_target::{ChangeAction, ChangeRequest, Target};
 use dapgov_inventory::Inventory;
 use dapgov_plan::Plan;
-use dapgov_spec::{KEY_PENDING, Spec, Target as TargetKind};
+use dapgov_spec::{Spec, Target as TargetKind};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
@@ -143,10 +143,7 @@ pub async fn converge(l: &Loaded, mut plan: Plan) -> anyhow::Result<usize> {
             return Ok(applied);
         }
         let mut progressed = false;
-        for c in &plan.changes {
-            if c.after.as_ref().is_some_and(|a| a.to_string().contains(KEY_PENDING)) {
-                continue;
-            }
+        for c in plan.changes.iter().filter(|c| c.waits_on.is_empty()) {
             let req = ChangeRequest { resource: c.resource.clone(), action: c.action, desired: c.after.clone(), observed: c.before.clone(), force_delete_data: false };
             l.target.apply(&req).await.with_context(|| format!("applying {} ({:?})", c.address, c.action))?;
             println!("{} {}", symbol(c.action), c.address);
@@ -154,7 +151,8 @@ pub async fn converge(l: &Loaded, mut plan: Plan) -> anyhow::Result<usize> {
             progressed = true;
         }
         if !progressed {
-            bail!("apply made no progress; the remaining changes wait on keys that were not created");
+            let waiting: Vec<String> = plan.changes.iter().map(|c| format!("{} waits on key {}", c.address, c.waits_on.join(", "))).collect();
+            bail!("apply made no progress: the remaining changes wait on keys that were not created:\n  {}", waiting.join("\n  "));
         }
         plan = make_plan(l).await?.0;
     }

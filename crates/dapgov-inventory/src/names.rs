@@ -222,6 +222,20 @@ pub fn s3_arn(bucket: &str) -> String {
     format!("arn:{PARTITION}:s3:::{bucket}")
 }
 
+/// Stands, in a key ARN, for the key id the key service has not assigned yet.
+pub const KEY_PENDING: &str = "(known after apply)";
+
+/// The ARN that stands for the key `alias` until it is created: one per key, so what refers
+/// to it can be told apart before apply.
+pub fn pending_key_arn(arns: &Arns, alias: &str) -> String {
+    arns.key(&format!("{KEY_PENDING}: {alias}"))
+}
+
+/// The alias a pending key ARN stands for, if `arn` is one.
+pub fn pending_key_alias(arn: &str) -> Option<&str> {
+    arn.split_once(&format!("key/{KEY_PENDING}: ")).map(|(_, alias)| alias)
+}
+
 /// The product ARN Security Hub gives an account's own findings (`BatchImportFindings`).
 pub fn security_hub_product_arn(region: &str, account: &str) -> String {
     format!("arn:{PARTITION}:securityhub:{region}:{account}:product/{account}/default")
@@ -259,6 +273,13 @@ mod tests {
 
     fn n() -> Names {
         Names::new("van311", "123456789012", "ca-central-1")
+    }
+
+    #[test]
+    fn a_pending_key_arn_names_its_alias() {
+        let arn = pending_key_arn(&n().arns, "van311-pii");
+        assert_eq!(pending_key_alias(&arn), Some("van311-pii"));
+        assert_eq!(pending_key_alias(&n().arns.key("1234abcd-12ab")), None);
     }
 
     #[test]

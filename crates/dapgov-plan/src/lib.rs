@@ -32,6 +32,32 @@ pub struct Change {
     pub before: Option<Value>,
     pub after: Option<Value>,
     pub properties: Vec<PropertyChange>,
+    /// Keys, by alias, whose ARN the change needs but that are not created yet: it waits for
+    /// the round of apply after theirs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub waits_on: Vec<String>,
+}
+
+/// The aliases of the pending keys a desired value refers to.
+fn pending_keys(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => {
+            if let Some(alias) = dapgov_inventory::names::pending_key_alias(s) {
+                if !out.iter().any(|a| a == alias) {
+                    out.push(alias.to_string());
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| pending_keys(i, out)),
+        Value::Object(m) => m.values().for_each(|i| pending_keys(i, out)),
+        _ => {}
+    }
+}
+
+fn waits_on(after: &Value) -> Vec<String> {
+    let mut out = vec![];
+    pending_keys(after, &mut out);
+    out
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -86,7 +112,7 @@ fn deletes(project: &str, observed: &Inventory, keep: impl Fn(&ResourceRef) -> b
     for (r, have) in observed.resources() {
         match ownership(project, &r, &have) {
             Ownership::Managed if !keep(&r) => {
-                changes.push(Change { address: r.to_string(), resource: r, action: ChangeAction::Delete, before: Some(have), after: None, properties: vec![] })
+                changes.push(Change { address: r.to_string(), resource: r, action: ChangeAction::Delete, before: Some(have), after: None, properties: vec![], waits_on: vec![] })
             }
             Ownership::LookAlike if !keep(&r) => left_alone.push(r.to_string()),
             _ => {}
@@ -129,7 +155,7 @@ pub fn plan(desired: &Inventory, observed: &Inventory) -> Plan {
     for (r, want) in desired.resources() {
         let address = r.to_string();
         match observed.get(&r) {
-            None => changes.push(Change { address, resource: r, action: ChangeAction::Create, before: None, after: Some(want), properties: vec![] }),
+            None => changes.push(Change { address, resource: r, action: ChangeAction::Create, before: None, waits_on: waits_on(&want), after: Some(want), properties: vec![] }),
             Some(have) => {
                 let mut props = Vec::new();
                 diff("", &want, Some(&have), &mut props);
@@ -139,7 +165,7 @@ pub fn plan(desired: &Inventory, observed: &Inventory) -> Plan {
                     continue;
                 }
                 let action = if props.iter().any(|p| forces_replacement(r.kind, &p.path)) { ChangeAction::Replace } else { ChangeAction::Update };
-                changes.push(Change { address, resource: r, action, before: Some(have), after: Some(want), properties: props });
+                changes.push(Change { address, resource: r, action, before: Some(have), waits_on: waits_on(&want), after: Some(want), properties: props });
             }
         }
     }

@@ -7,6 +7,7 @@ mod html;
 mod junit;
 mod ocsf;
 mod sarif;
+pub mod text;
 
 use dapgov_audit::{Audit, CheckMeta, Finding};
 use std::path::{Path, PathBuf};

@@ -13,8 +13,8 @@ use dapgov_policy::Templates;
 use serde_json::json;
 use std::collections::BTreeMap;
 
-/// Stands for a key ARN the key service has not assigned yet.
-pub const KEY_PENDING: &str = "(known after apply)";
+pub use dapgov_inventory::names::KEY_PENDING;
+use dapgov_inventory::names::pending_key_arn;
 
 pub use dapgov_inventory::{BILLING_NAMESPACE, BILLING_REGION};
 
@@ -28,12 +28,6 @@ pub fn zone_key_purpose(zone: &Zone) -> &'static str {
 fn key_arn(observed: &Inventory, names: &Names, purpose: &str) -> String {
     let alias = names.key_alias(purpose);
     observed.keys.get(&alias).and_then(|k| k.arn.clone()).unwrap_or_else(|| pending_key_arn(&names.arns, &alias))
-}
-
-/// The placeholder for the ARN of a key not created yet: one per key, so what refers to it
-/// can be told apart before apply.
-fn pending_key_arn(arns: &dapgov_inventory::names::Arns, alias: &str) -> String {
-    arns.key(&format!("{KEY_PENDING}: {alias}"))
 }
 
 /// The desired Inventory with each key's ARN, as observed or (not created yet) its

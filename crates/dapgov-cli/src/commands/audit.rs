@@ -233,24 +233,19 @@ pub fn print_summary(audit: &Audit, written: &[PathBuf], fail_on: Option<Severit
         t.not_applicable,
         audit.summary.resources
     );
-    println!("{:<24} {:>8} {:>5} {:>6} {:>4} {:>5}   {:>5} {:>5} {:>5} {:>5}", "pillar", "critical", "high", "medium", "low", "info", "pass", "fail", "muted", "n/a");
-    for p in &audit.run.pillars {
-        let f = &audit.summary.failing[p];
-        let c = &audit.summary.by_pillar[p];
-        println!(
-            "{:<24} {:>8} {:>5} {:>6} {:>4} {:>5}   {:>5} {:>5} {:>5} {:>5}",
-            p.as_str(),
-            f[&Severity::Critical],
-            f[&Severity::High],
-            f[&Severity::Medium],
-            f[&Severity::Low],
-            f[&Severity::Informational],
-            c.pass,
-            c.fail,
-            c.muted,
-            c.not_applicable
-        );
-    }
+    let rows: Vec<Vec<String>> = audit
+        .run
+        .pillars
+        .iter()
+        .map(|p| {
+            let (f, c) = (&audit.summary.failing[p], &audit.summary.by_pillar[p]);
+            let mut row = vec![p.as_str().to_string()];
+            row.extend([Severity::Critical, Severity::High, Severity::Medium, Severity::Low, Severity::Informational].iter().map(|s| f[s].to_string()));
+            row.extend([c.pass, c.fail, c.muted, c.not_applicable].iter().map(usize::to_string));
+            row
+        })
+        .collect();
+    println!("{}", dapgov_report::text::table(&["pillar", "critical", "high", "medium", "low", "info", "pass", "fail", "muted", "n/a"], &rows));
     let mut failing: Vec<_> = audit.findings.iter().filter(|f| f.is_failing()).collect();
     failing.sort_by_key(|f| std::cmp::Reverse(f.severity));
     for f in failing.iter().take(25) {
@@ -332,10 +327,9 @@ pub fn checks(a: ChecksArgs) -> anyhow::Result<u8> {
             "markdown" => print!("{}", dapgov_report::framework_markdown(&fw)),
             _ => {
                 println!("{} ({})", fw.title, fw.version);
-                for r in &fw.requirements {
-                    let mapped = if r.manual { "MANUAL".to_string() } else { r.checks.join(", ") };
-                    println!("{:<12} {:<70} {mapped}", r.id, r.title);
-                }
+                let rows: Vec<Vec<String>> =
+                    fw.requirements.iter().map(|r| vec![r.id.clone(), r.title.clone(), if r.manual { "MANUAL".to_string() } else { r.checks.join(", ") }]).collect();
+                println!("{}", dapgov_report::text::table(&["requirement", "title", "checks"], &rows));
                 let manual = fw.requirements.iter().filter(|r| r.manual).count();
                 println!("{} requirements: {} mapped to checks, {manual} manual", fw.requirements.len(), fw.requirements.len() - manual);
             }
@@ -351,10 +345,8 @@ pub fn checks(a: ChecksArgs) -> anyhow::Result<u8> {
         println!("{}", serde_json::to_string_pretty(&selected)?);
         return Ok(0);
     }
-    println!("{:<58} {:<23} {:<9} {:<11} title", "id", "pillar", "severity", "practice");
-    for c in &selected {
-        println!("{:<58} {:<23} {:<9} {:<11} {}", c.id, c.pillar.as_str(), c.severity.as_str(), c.best_practice, c.title);
-    }
+    let rows: Vec<Vec<&str>> = selected.iter().map(|c| vec![c.id.as_str(), c.pillar.as_str(), c.severity.as_str(), c.best_practice.as_str(), c.title.as_str()]).collect();
+    println!("{}", dapgov_report::text::table(&["id", "pillar", "severity", "practice", "title"], &rows));
     println!("{} checks", selected.len());
     Ok(0)
 }

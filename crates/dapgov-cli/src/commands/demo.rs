@@ -132,7 +132,7 @@ pub async fn run(a: Args) -> anyhow::Result<u8> {
 
     let analyst = l.target.session(&l.spec.platform.name, "analyst").await?;
     let b = dapgov_etl::query::sql(&analyst, "SELECT year, ROUND(call_handling_pct, 4) AS call_handling_pct, ROUND(service_level, 4) AS service_level FROM trusted.metrics_yearly WHERE year >= 2019 ORDER BY year").await?;
-    step(6, &format!("query as analyst (trusted.metrics_yearly):\n{}", datafusion::arrow::util::pretty::pretty_format_batches(&b)?));
+    step(6, &format!("query as analyst (trusted.metrics_yearly):\n{}", dapgov_report::text::answer(&b, dapgov_report::text::AnswerFormat::Table)?.trim_end()));
     match dapgov_etl::query::sql(&analyst, "SELECT * FROM raw.metrics LIMIT 1").await {
         Err(e) => step(7, &format!("the analyst role is refused the raw zone: {e}")),
         Ok(_) => anyhow::bail!("the analyst role read the raw zone; the platform's access control is broken"),

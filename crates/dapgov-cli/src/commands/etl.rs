@@ -187,25 +187,26 @@ async fn history(ctx: &Context, dataset: &str, zone: &str, format: &str) -> anyh
         println!("{}", serde_json::to_string_pretty(&commits)?);
         return Ok(0);
     }
-    println!("{:>7}  {:<20}  {:<8}  {:>9}  {:>9}  {:<18}  {:<28}  {:<12}  role", "version", "time", "op", "added", "removed", "run", "input", "sha256");
     let count = |n: Option<u64>| n.map(|n| n.to_string()).unwrap_or_else(|| "-".into());
-    for c in &commits {
-        let field = |k: &str| c.load.get(k).and_then(|v| v.as_str()).unwrap_or("-").to_string();
-        let sha = field("sha256");
-        let role = field("role");
-        println!(
-            "{:>7}  {:<20}  {:<8}  {:>9}  {:>9}  {:<18}  {:<28}  {:<12}  {}",
-            c.version,
-            c.time,
-            c.operation,
-            count(c.rows_added),
-            count(c.rows_removed),
-            field("run_id"),
-            field("input"),
-            &sha[..sha.len().min(12)],
-            role.split('/').nth(1).unwrap_or(&role)
-        );
-    }
+    let rows: Vec<Vec<String>> = commits
+        .iter()
+        .map(|c| {
+            let field = |k: &str| c.load.get(k).and_then(|v| v.as_str()).unwrap_or("-").to_string();
+            let (sha, role) = (field("sha256"), field("role"));
+            vec![
+                c.version.to_string(),
+                c.time.to_string(),
+                c.operation.to_string(),
+                count(c.rows_added),
+                count(c.rows_removed),
+                field("run_id"),
+                field("input"),
+                sha[..sha.len().min(12)].to_string(),
+                role.split('/').nth(1).unwrap_or(&role).to_string(),
+            ]
+        })
+        .collect();
+    println!("{}", dapgov_report::text::table(&["version", "time", "op", "added", "removed", "run", "input", "sha256", "role"], &rows));
     Ok(0)
 }
 

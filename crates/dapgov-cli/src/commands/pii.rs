@@ -68,11 +68,15 @@ fn eval(notes: usize, seed: u64, corpora: &[Corpus], format: &str) -> anyhow::Re
     }
     for (corpus, bytes, seconds, scores) in &results {
         println!("{}", corpus.describe());
-        println!("{:<32} {:>9} {:>7} {:>15} {:>6} {:>6} {:>6}", "entity", "precision", "recall", "recall 95%", "tp", "fp", "fn");
-        for (e, s) in scores.iter().filter(|(_, s)| s.true_positives + s.false_negatives + s.false_positives > 0) {
-            let (lo, hi) = s.recall_interval();
-            println!("{:<32} {:>9.4} {:>7.4} {:>15} {:>6} {:>6} {:>6}", e.name(), s.precision(), s.recall(), format!("{lo:.3}–{hi:.3}"), s.true_positives, s.false_positives, s.false_negatives);
-        }
+        let rows: Vec<Vec<String>> = scores
+            .iter()
+            .filter(|(_, s)| s.true_positives + s.false_negatives + s.false_positives > 0)
+            .map(|(e, s)| {
+                let (lo, hi) = s.recall_interval();
+                vec![e.name().to_string(), format!("{:.4}", s.precision()), format!("{:.4}", s.recall()), format!("{lo:.3}–{hi:.3}"), s.true_positives.to_string(), s.false_positives.to_string(), s.false_negatives.to_string()]
+            })
+            .collect();
+        println!("{}", dapgov_report::text::table(&["entity", "precision", "recall", "recall 95%", "tp", "fp", "fn"], &rows));
         println!("{notes} notes (seed {seed}), {:.1} MB scanned in {seconds:.2} s\n", *bytes as f64 / 1e6);
     }
     Ok(0)
@@ -109,10 +113,11 @@ pub fn run(cmd: PiiCommand) -> anyhow::Result<u8> {
     if format == "json" {
         println!("{}", serde_json::to_string_pretty(&serde_json::json!({"file": origin, "totals": totals, "findings": findings}))?);
     } else {
-        println!("{:>7}  {:<24} {:<32} value", "row", "column", "entity");
-        for f in &findings {
-            println!("{:>7}  {:<24} {:<32} {}", f["row"], f["column"].as_str().unwrap_or_default(), f["entity"].as_str().unwrap_or_default(), f["value"].as_str().unwrap_or_default());
-        }
+        let rows: Vec<Vec<String>> = findings
+            .iter()
+            .map(|f| ["row", "column", "entity", "value"].iter().map(|k| f[k].as_str().map(String::from).unwrap_or_else(|| f[k].to_string())).collect())
+            .collect();
+        println!("{}", dapgov_report::text::table(&["row", "column", "entity", "value"], &rows));
         println!("\n{} finding(s): {}", findings.len(), totals.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", "));
     }
     Ok(0)

@@ -1,5 +1,4 @@
 use crate::ops::Context;
-use datafusion::arrow::util::pretty::pretty_format_batches;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -8,8 +7,9 @@ pub struct Args {
     /// Act as this role.
     #[arg(long = "as", default_value = "analyst", value_parser = ["etl", "analyst", "auditor"])]
     pub role: String,
-    #[arg(long, default_value = "table", value_parser = ["table", "csv", "json"])]
-    pub format: String,
+    /// `table`, `csv` (with a header row) or `json` (an array of objects).
+    #[arg(long, default_value = "table")]
+    pub format: dapgov_report::text::AnswerFormat,
     /// Time travel: read TABLE as it was at VERSION (`curated.calls=3`; versions are listed
     /// by `dapgov etl history`). Repeat for several tables.
     #[arg(long = "as-of", value_name = "TABLE=VERSION", value_parser = parse_as_of)]
@@ -57,23 +57,7 @@ pub async fn run(ctx: &Context, a: Args) -> anyhow::Result<u8> {
         }
         wanted => anyhow::bail!("--engine {wanted}: this target runs queries in {}", target_engine.map_or("dapgov's own engine only (--engine local)".to_string(), |e| format!("{e} or dapgov's own engine (--engine local)"))),
     };
-    match a.format.as_str() {
-        "csv" => {
-            let mut w = datafusion::arrow::csv::WriterBuilder::new().with_header(true).build(std::io::stdout());
-            for b in &batches {
-                w.write(b)?;
-            }
-        }
-        "json" => {
-            let mut w = datafusion::arrow::json::ArrayWriter::new(std::io::stdout());
-            for b in &batches {
-                w.write(b)?;
-            }
-            w.finish()?;
-            println!();
-        }
-        _ => println!("{}", pretty_format_batches(&batches)?),
-    }
+    print!("{}", dapgov_report::text::answer(&batches, a.format)?);
     Ok(0)
 }
 
