@@ -12,6 +12,7 @@ pub mod athena;
 mod emulator;
 mod error;
 mod read;
+mod resources;
 pub mod securityhub;
 mod session;
 mod store;

@@ -46,7 +46,7 @@ pub(crate) async fn session(t: &AwsTarget, project: &str, role: &str) -> TargetR
     // The zone buckets are found as the caller (tags say which zone each serves); their data is
     // then reached only with the role's credentials.
     let mut zones = BTreeMap::new();
-    for (name, b) in crate::read::buckets(t, project).await? {
+    for (name, b) in crate::resources::s3::read_all(t, project).await? {
         let Some(zone) = b.zone.clone().filter(|z| !SERVICE_BUCKETS.contains(&z.as_str())) else { continue };
         let kms_key = b.encryption.as_ref().filter(|e| e.algorithm == "aws:kms").and_then(|e| e.kms_key.clone());
         let store = S3ZoneStore { client: clients.s3.clone(), bucket: name.clone(), kms_key, principal: principal.clone() };
@@ -249,14 +249,14 @@ impl CatalogService for AwsCatalog {
         let mut pages = self.glue.get_tables().database_name(database).into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| sdk("glue:GetTables", &format!("database {database}"), e))?;
-            out.extend(page.table_list().iter().map(crate::read::glue_table));
+            out.extend(page.table_list().iter().map(crate::resources::glue::glue_table));
         }
         Ok(out)
     }
 
     async fn table(&self, database: &str, name: &str) -> TargetResult<Option<GlueTable>> {
         match self.glue.get_table().database_name(database).name(name).send().await {
-            Ok(got) => Ok(got.table().map(crate::read::glue_table)),
+            Ok(got) => Ok(got.table().map(crate::resources::glue::glue_table)),
             Err(e) if code(&e) == Some("EntityNotFoundException") => Ok(None),
             Err(e) => Err(sdk("glue:GetTable", &format!("{database}.{name}"), e)),
         }

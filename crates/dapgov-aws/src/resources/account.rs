@@ -1,0 +1,63 @@
+//! The account-wide settings dapgov owns: the password policy and S3 Block Public Access.
+
+use crate::AwsTarget;
+use crate::resources::s3::public_access_block;
+use crate::error::sdk;
+use crate::read::absent;
+use dapgov_inventory::*;
+use dapgov_target::TargetResult;
+
+pub(crate) async fn read(t: &AwsTarget, account: &str) -> TargetResult<AccountSettings> {
+    let (pw, pab) = tokio::join!(t.clients.iam.get_account_password_policy().send(), t.clients.s3control.get_public_access_block().account_id(account).send());
+    let password_policy = absent(pw, &["NoSuchEntity"], "iam:GetAccountPasswordPolicy", "the account")?.and_then(|p| {
+        p.password_policy().map(|p| PasswordPolicy {
+            minimum_length: p.minimum_password_length().unwrap_or(0) as u32,
+            require_symbols: p.require_symbols(),
+            require_numbers: p.require_numbers(),
+            require_uppercase: p.require_uppercase_characters(),
+            require_lowercase: p.require_lowercase_characters(),
+            // IAM reports 0 (or nothing) when passwords never expire.
+            max_age_days: p.max_password_age().filter(|d| *d > 0).map(|d| d as u32),
+            reuse_prevention: p.password_reuse_prevention().map(|d| d as u32),
+        })
+    });
+    let public_access_block = absent(pab, &["NoSuchPublicAccessBlockConfiguration"], "s3:GetAccountPublicAccessBlock", "the account")?
+        .and_then(|o| o.public_access_block_configuration().cloned())
+        .map(|c| public_access_block([c.block_public_acls(), c.ignore_public_acls(), c.block_public_policy(), c.restrict_public_buckets()]));
+    Ok(AccountSettings { password_policy, public_access_block })
+}
+
+pub(crate) async fn put(t: &AwsTarget, want: AccountSettings) -> TargetResult<()> {
+    if let Some(p) = &want.password_policy {
+        let mut req = t
+            .clients
+            .iam
+            .update_account_password_policy()
+            .minimum_password_length(p.minimum_length as i32)
+            .require_symbols(p.require_symbols)
+            .require_numbers(p.require_numbers)
+            .require_uppercase_characters(p.require_uppercase)
+            .require_lowercase_characters(p.require_lowercase);
+        if let Some(d) = p.max_age_days {
+            req = req.max_password_age(d as i32);
+        }
+        if let Some(n) = p.reuse_prevention {
+            req = req.password_reuse_prevention(n as i32);
+        }
+        req.send().await.map_err(|e| sdk("iam:UpdateAccountPasswordPolicy", "the account", e))?;
+    }
+    if let Some(p) = &want.public_access_block {
+        use aws_sdk_s3control::types::PublicAccessBlockConfiguration as Pab;
+        let account = t.account().await?;
+        let conf = Pab::builder().block_public_acls(p.block_public_acls).ignore_public_acls(p.ignore_public_acls).block_public_policy(p.block_public_policy).restrict_public_buckets(p.restrict_public_buckets).build();
+        t.clients
+            .s3control
+            .put_public_access_block()
+            .account_id(account)
+            .public_access_block_configuration(conf)
+            .send()
+            .await
+            .map_err(|e| sdk("s3:PutAccountPublicAccessBlock", "the account", e))?;
+    }
+    Ok(())
+}
