@@ -167,3 +167,43 @@ pub fn symbol(a: ChangeAction) -> &'static str {
         ChangeAction::Delete => "-",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dapgov_audit::Severity;
+
+    /// A freshly applied local platform after one ETL run.
+    fn platform() -> Inventory {
+        serde_json::from_str(include_str!("../../../tests/fixtures/platform.json")).unwrap()
+    }
+
+    #[test]
+    fn the_planned_audit_refuses_only_failures_on_what_the_plan_creates_or_changes() {
+        let observed = platform();
+        let mut desired = observed.clone();
+        desired.keys.get_mut("van311-pii").unwrap().rotation_enabled = Some(false);
+        let plan = dapgov_plan::plan(&desired, &observed);
+        let blockers = audit_planned(&desired, &plan, Severity::Low, None).unwrap();
+        let found: Vec<(&str, &str)> = blockers.iter().map(|f| (f.check_id.as_str(), f.resource.as_str())).collect();
+        assert_eq!(found, [("kms_cmk_rotation_enabled", "key.van311-pii")]);
+        // Above the finding's severity, or on a platform already so (the plan changes nothing
+        // there), it is not this plan's to refuse.
+        assert!(audit_planned(&desired, &plan, Severity::Critical, None).unwrap().is_empty());
+        let unchanged = dapgov_plan::plan(&desired, &desired);
+        assert!(audit_planned(&desired, &unchanged, Severity::Low, None).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_mutelist_that_cannot_be_read_or_names_an_unknown_check_is_an_error_naming_the_file() {
+        let catalogue = dapgov_audit::Catalogue::builtin().unwrap();
+        let err = read_mutelist(Some(Path::new("/nonexistent/mute.toml")), &catalogue).unwrap_err();
+        assert!(format!("{err:#}").contains("cannot read the mutelist /nonexistent/mute.toml"), "{err:#}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mute.toml");
+        std::fs::write(&path, "[[mute]]\ncheck = \"s3_bucket_encrypted_with_hope\"\nresource = \"*\"\nreason = \"r\"\n").unwrap();
+        let err = read_mutelist(Some(&path), &catalogue).unwrap_err();
+        assert!(format!("{err:#}").contains("s3_bucket_encrypted_with_hope"), "{err:#}");
+        assert!(read_mutelist(None, &catalogue).unwrap().is_none());
+    }
+}
