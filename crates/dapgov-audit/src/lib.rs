@@ -328,37 +328,10 @@ pub fn run(inventory: &Inventory, catalogue: &Catalogue, options: &AuditOptions)
     findings.dedup_by(|a, b| a.uid == b.uid);
     let comparison = options.previous.map(|prev| compare::compare(prev, &mut findings));
 
-    let mut totals = Counts::default();
-    let mut by_pillar: BTreeMap<Pillar, Counts> = BTreeMap::new();
-    let mut failing: BTreeMap<Pillar, BTreeMap<Severity, usize>> = BTreeMap::new();
     let pillars: Vec<Pillar> = if options.pillars.is_empty() { Pillar::ALL.to_vec() } else { options.pillars.clone() };
-    for p in &pillars {
-        by_pillar.insert(*p, Counts::default());
-        failing.insert(*p, Severity::ALL.iter().map(|s| (*s, 0)).collect());
-    }
-    let mut bp: BTreeMap<(String, Pillar), (Vec<String>, Counts)> = BTreeMap::new();
-    for meta in &selected {
-        bp.entry((meta.best_practice.clone(), meta.pillar)).or_default().0.push(meta.id.clone());
-    }
-    let mut resources = std::collections::BTreeSet::new();
-    for f in &findings {
-        totals.add(f);
-        by_pillar.entry(f.pillar).or_default().add(f);
-        if f.is_failing() {
-            *failing.entry(f.pillar).or_default().entry(f.severity).or_default() += 1;
-        }
-        bp.entry((f.best_practice.clone(), f.pillar)).or_default().1.add(f);
-        if f.status != Status::NotApplicable {
-            resources.insert(f.resource.clone());
-        }
-    }
+    let (summary, best_practices) = summarise(&findings, &selected, &pillars);
     let run_checks = selected.iter().map(|c| c.id.as_str()).collect();
     let frameworks = options.frameworks.iter().map(|f| f.assess(&run_checks, &findings)).collect();
-    let best_practices = bp
-        .into_iter()
-        .map(|((id, pillar), (checks, counts))| BestPracticeRow { id, pillar, checks, counts })
-        .collect();
-
     Audit {
         schema_version: AUDIT_SCHEMA_VERSION,
         run: RunInfo {
@@ -375,7 +348,7 @@ pub fn run(inventory: &Inventory, catalogue: &Catalogue, options: &AuditOptions)
             mutelist: options.mutelist.as_ref().map(|(_, name)| name.clone()),
             spec: None,
         },
-        summary: Summary { totals, failing, by_pillar, resources: resources.len() },
+        summary,
         best_practices,
         checks: selected.into_iter().cloned().collect(),
         findings,
@@ -384,4 +357,29 @@ pub fn run(inventory: &Inventory, catalogue: &Catalogue, options: &AuditOptions)
         frameworks,
         accounts: vec![],
     }
+}
+
+/// Totals, failing findings by pillar and severity, and one row per best practice.
+fn summarise(findings: &[Finding], selected: &[&CheckMeta], pillars: &[Pillar]) -> (Summary, Vec<BestPracticeRow>) {
+    let mut totals = Counts::default();
+    let mut by_pillar: BTreeMap<Pillar, Counts> = pillars.iter().map(|p| (*p, Counts::default())).collect();
+    let mut failing: BTreeMap<Pillar, BTreeMap<Severity, usize>> = pillars.iter().map(|p| (*p, Severity::ALL.iter().map(|s| (*s, 0)).collect())).collect();
+    let mut bp: BTreeMap<(String, Pillar), (Vec<String>, Counts)> = BTreeMap::new();
+    for meta in selected {
+        bp.entry((meta.best_practice.clone(), meta.pillar)).or_default().0.push(meta.id.clone());
+    }
+    let mut resources = std::collections::BTreeSet::new();
+    for f in findings {
+        totals.add(f);
+        by_pillar.entry(f.pillar).or_default().add(f);
+        if f.is_failing() {
+            *failing.entry(f.pillar).or_default().entry(f.severity).or_default() += 1;
+        }
+        bp.entry((f.best_practice.clone(), f.pillar)).or_default().1.add(f);
+        if f.status != Status::NotApplicable {
+            resources.insert(f.resource.clone());
+        }
+    }
+    let best_practices = bp.into_iter().map(|((id, pillar), (checks, counts))| BestPracticeRow { id, pillar, checks, counts }).collect();
+    (Summary { totals, failing, by_pillar, resources: resources.len() }, best_practices)
 }
