@@ -601,6 +601,48 @@ pub fn mask(value: &str) -> String {
 }
 
 /// Mask a value for display: never show it whole.
+/// One piece of personal information found in a file, for `dapgov pii scan`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FileFinding {
+    /// The row in the file (1 is the header).
+    pub row: i64,
+    pub column: String,
+    pub entity: &'static str,
+    /// Masked: a scan's output never repeats what it found.
+    pub value: String,
+}
+
+/// What a scan of a whole file found.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct FileScan {
+    pub findings: Vec<FileFinding>,
+    /// Findings by entity.
+    pub totals: BTreeMap<&'static str, u64>,
+    /// What reading the file warned about (an encoding guessed, ragged rows).
+    pub warnings: Vec<String>,
+}
+
+/// Scan every field of a CSV or Excel file, record by record: findings are kept, rows are not.
+pub fn scan_file(path: &std::path::Path) -> Result<FileScan, crate::EtlError> {
+    let origin = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|e| crate::EtlError::input(&origin, format!("cannot be read: {e}")))?;
+    let mut rows = crate::ingest::open(std::io::BufReader::new(file), &origin)?;
+    let headers = rows.headers.clone();
+    let mut out = FileScan::default();
+    for record in &mut rows {
+        let record = record?;
+        for (column, v) in headers.iter().zip(&record.fields) {
+            let Some(v) = v else { continue };
+            for f in scan(v) {
+                *out.totals.entry(f.entity.name()).or_default() += 1;
+                out.findings.push(FileFinding { row: record.source_row, column: column.clone(), entity: f.entity.name(), value: masked_for_display(&v[f.start..f.end]) });
+            }
+        }
+    }
+    out.warnings = rows.warnings();
+    Ok(out)
+}
+
 pub fn masked_for_display(value: &str) -> String {
     let chars: Vec<char> = value.chars().collect();
     if chars.len() <= 4 {

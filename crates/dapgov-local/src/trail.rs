@@ -41,6 +41,28 @@ pub struct Event {
     pub hash: String,
 }
 
+/// Which events `dapgov trail show` lists; an empty filter lists all.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    /// Only events at or after this time.
+    pub since: Option<chrono::DateTime<chrono::FixedOffset>>,
+    /// Only events of this platform role (`etl`, `analyst`, `auditor`).
+    pub role: Option<String>,
+    /// Only actions containing this text (`s3:GetObject`, `dapgov:Query`).
+    pub action: Option<String>,
+    /// Only refusals.
+    pub denied_only: bool,
+}
+
+impl EventFilter {
+    pub fn matches(&self, e: &Event) -> bool {
+        self.since.is_none_or(|s| chrono::DateTime::parse_from_rfc3339(&e.time).is_ok_and(|t| t >= s))
+            && self.role.as_ref().is_none_or(|r| e.principal.ends_with(&format!("-{r}")))
+            && self.action.as_ref().is_none_or(|a| e.action.contains(a.as_str()))
+            && (!self.denied_only || e.outcome == "denied")
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Signed {
     seq: u64,
@@ -271,6 +293,11 @@ impl Trail {
         Ok(out)
     }
 
+    /// The events `filter` lets through, in file order.
+    pub fn events(&self, filter: &EventFilter) -> std::io::Result<Vec<Event>> {
+        Ok(self.read()?.into_iter().filter(|e| filter.matches(e)).collect())
+    }
+
     /// An anchor at the signed head, to keep away from the platform. Verify the trail first:
     /// an anchor vouches for what the trail holds now.
     pub fn anchor(&self) -> Result<Anchor, VerifyError> {
@@ -380,6 +407,20 @@ mod tests {
             .unwrap();
         }
         (dir, t)
+    }
+
+    #[test]
+    fn the_event_filter_selects_by_role_action_refusal_and_time() {
+        let (_d, t) = trail_with(2);
+        t.append(NewEvent { category: "data", principal: "arn:aws:iam::000000000000:role/p-analyst", action: "dapgov:Query", resource: "raw.metrics", outcome: "denied", detail: None }).unwrap();
+        let all = t.events(&EventFilter::default()).unwrap();
+        assert_eq!(all.len(), 3);
+        let by = |f: EventFilter| t.events(&f).unwrap().iter().map(|e| e.seq).collect::<Vec<_>>();
+        assert_eq!(by(EventFilter { role: Some("analyst".into()), ..Default::default() }), [all[2].seq]);
+        assert_eq!(by(EventFilter { role: Some("etl".into()), action: Some("s3:Get".into()), ..Default::default() }), [all[0].seq, all[1].seq]);
+        assert_eq!(by(EventFilter { denied_only: true, ..Default::default() }), [all[2].seq]);
+        let later = chrono::DateTime::parse_from_rfc3339("2999-01-01T00:00:00Z").unwrap();
+        assert!(by(EventFilter { since: Some(later), ..Default::default() }).is_empty());
     }
 
     fn rewrite(t: &Trail, f: impl FnOnce(&mut Vec<String>)) {

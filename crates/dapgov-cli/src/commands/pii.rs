@@ -1,4 +1,3 @@
-use anyhow::Context as _;
 use std::path::PathBuf;
 
 #[derive(clap::Subcommand)]
@@ -88,37 +87,16 @@ pub fn run(cmd: PiiCommand) -> anyhow::Result<u8> {
         PiiCommand::Eval { notes, seed, corpus, format } => return eval(notes, seed, &corpus, &format),
     };
     let origin = path.display().to_string();
-    let file = std::fs::File::open(&path).with_context(|| format!("reading {origin}"))?;
-    // Read record by record: findings are kept, rows are not.
-    let mut rows = dapgov_etl::ingest::open(std::io::BufReader::new(file), &origin)?;
-    let headers = rows.headers.clone();
-    let mut findings = vec![];
-    let mut totals: std::collections::BTreeMap<&str, u64> = Default::default();
-    for record in &mut rows {
-        let record = record?;
-        for (col, v) in headers.iter().zip(&record.fields) {
-            let Some(v) = v else { continue };
-            for f in dapgov_etl::pii::scan(v) {
-                *totals.entry(f.entity.name()).or_default() += 1;
-                findings.push(serde_json::json!({
-                    "row": record.source_row, "column": col, "entity": f.entity.name(),
-                    "value": dapgov_etl::pii::masked_for_display(&v[f.start..f.end]),
-                }));
-            }
-        }
-    }
-    for w in rows.warnings() {
+    let scan = dapgov_etl::pii::scan_file(&path)?;
+    for w in &scan.warnings {
         eprintln!("warning: {w}");
     }
     if format == "json" {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"file": origin, "totals": totals, "findings": findings}))?);
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"file": origin, "totals": scan.totals, "findings": scan.findings}))?);
     } else {
-        let rows: Vec<Vec<String>> = findings
-            .iter()
-            .map(|f| ["row", "column", "entity", "value"].iter().map(|k| f[k].as_str().map(String::from).unwrap_or_else(|| f[k].to_string())).collect())
-            .collect();
+        let rows: Vec<Vec<String>> = scan.findings.iter().map(|f| vec![f.row.to_string(), f.column.clone(), f.entity.to_string(), f.value.clone()]).collect();
         println!("{}", dapgov_report::text::table(&["row", "column", "entity", "value"], &rows));
-        println!("\n{} finding(s): {}", findings.len(), totals.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", "));
+        println!("\n{} finding(s): {}", scan.findings.len(), scan.totals.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", "));
     }
     Ok(0)
 }

@@ -112,19 +112,9 @@ pub async fn run(ctx: &Context, cmd: TrailCommand) -> anyhow::Result<u8> {
             let since = since
                 .map(|s| chrono::DateTime::parse_from_rfc3339(&s).with_context(|| format!("--since {s:?} is not an RFC 3339 time")))
                 .transpose()?;
-            let mut rows = vec![];
-            for e in trail.read()? {
-                if since.is_some_and(|s| chrono::DateTime::parse_from_rfc3339(&e.time).is_ok_and(|t| t < s)) {
-                    continue;
-                }
-                if role.as_ref().is_some_and(|r| !e.principal.ends_with(&format!("-{r}"))) {
-                    continue;
-                }
-                if action.as_ref().is_some_and(|a| !e.action.contains(a.as_str())) || (denied && e.outcome != "denied") {
-                    continue;
-                }
-                rows.push(vec![e.seq.to_string(), e.time.to_string(), e.outcome.to_string(), e.principal.to_string(), e.action.to_string(), e.resource.to_string()]);
-            }
+            let filter = dapgov_local::trail::EventFilter { since, role, action, denied_only: denied };
+            let rows: Vec<Vec<String>> =
+                trail.events(&filter)?.into_iter().map(|e| vec![e.seq.to_string(), e.time, e.outcome, e.principal, e.action, e.resource]).collect();
             println!("{}", dapgov_report::text::table(&["seq", "time", "outcome", "principal", "action", "resource"], &rows));
             Ok(0)
         }
