@@ -1247,3 +1247,47 @@ fn frameworks_judge_requirements_and_every_format_validates_against_its_schema()
     let listed = p.ok(&["checks", "--framework", "foippa"]);
     assert!(listed.contains("FOIPPA-12") && listed.contains("MANUAL") && listed.contains("requirements:"), "{listed}");
 }
+
+/// The KPI report managers read: its numbers are what `dapgov query` returns on the same
+/// trusted tables, its charts render as inline SVG, and it names the City file's missing days.
+#[test]
+fn the_kpi_report_draws_the_trusted_tables_numbers_and_names_the_missing_days() {
+    let p = Platform::new();
+    p.load_city();
+    let out = p.ok(&["report", "kpi", "--out", "kpi"]);
+    assert!(out.contains("5585 days from 2009-06-15 to 2024-09-30 (2 missing)"), "{out}");
+    let read = |name: &str| std::fs::read_to_string(p.dir.path().join("kpi").join(name)).unwrap();
+    let kpi: serde_json::Value = serde_json::from_str(&read("kpi.json")).unwrap();
+    assert_eq!(kpi["freshness"]["missing_days"], serde_json::json!(["2010-03-07", "2013-03-08"]));
+    // Year by year, the report says what the analyst's query says.
+    let queried: serde_json::Value = serde_json::from_str(&p.ok(&["query", "--format", "json", "select * from trusted.metrics_yearly order by year"])).unwrap();
+    assert_eq!(kpi["yearly"], queried, "kpi.json and dapgov query disagree");
+    let monthly: serde_json::Value = serde_json::from_str(&p.ok(&["query", "--format", "json", "select * from trusted.metrics_monthly order by year, month"])).unwrap();
+    assert_eq!(kpi["monthly"], monthly);
+    assert_eq!(kpi["service_level_target"], 0.8);
+    let html = read("kpi.html");
+    assert_eq!(html.matches("<svg").count(), 4, "calls, service level, abandonment, speed of answer");
+    assert!(html.contains("No metrics for: 2010-03-07, 2013-03-08") && html.contains("Call records are not loaded"));
+    let urls: Vec<&str> = html.match_indices("http").map(|(i, _)| &html[i..(i + 40).min(html.len())]).filter(|u| !u.starts_with("http://www.w3.org/2000/svg")).collect();
+    assert!(urls.is_empty(), "the report references {urls:?}");
+    // Each chart keeps its numbers beneath it, for readers who do not see the chart.
+    assert!(html.contains("<th>Call Handling Percentage</th>") && html.contains("<td>2024-09</td>"));
+
+    // With call records, the staffing patterns appear, and they count every record.
+    p.ok(&["sample", "calls", "--from", city_file().to_str().unwrap(), "--out", "calls.csv", "--days", "3", "--seed", "5"]);
+    p.ok(&["etl", "run", "--input", "calls.csv", "--dataset", "calls"]);
+    p.ok(&["report", "kpi", "--out", "kpi", "--from", "2024-01-01", "--to", "2024-09-30"]);
+    let kpi: serde_json::Value = serde_json::from_str(&read("kpi.json")).unwrap();
+    assert_eq!(kpi["yearly"].as_array().unwrap().len(), 1);
+    assert_eq!(kpi["monthly"].as_array().unwrap().len(), 9);
+    let records: i64 = p.ok(&["query", "--format", "csv", "select count(*) as n from curated.calls where started_at is not null"]).lines().nth(1).unwrap().parse().unwrap();
+    for pattern in ["day_of_week", "hour_of_day"] {
+        let sum: i64 = kpi[pattern].as_array().unwrap().iter().map(|x| x["calls"].as_i64().unwrap()).sum();
+        assert_eq!(sum, records, "{pattern}");
+    }
+    assert_eq!(read("kpi.html").matches("<svg").count(), 6);
+    // A range that ends before it starts is refused.
+    let o = p.run(&["report", "kpi", "--from", "2024-02-01", "--to", "2024-01-01"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--from 2024-02-01 is after --to 2024-01-01"));
+}

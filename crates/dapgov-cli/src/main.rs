@@ -65,8 +65,12 @@ pub enum Command {
         /// The key alias, e.g. van311-pii.
         alias: String,
     },
-    /// Draw the platform: architecture, access (from the policies) or lineage, as Mermaid or DOT.
+    /// Draw the platform: architecture, access (from the policies) or lineage, as Mermaid,
+    /// DOT, a diagrams.net file or SVG.
     Graph(commands::graph::Args),
+    /// Reports people look at: `report kpi` draws the call centre's KPIs.
+    #[command(subcommand)]
+    Report(commands::report::ReportCommand),
     /// Inspect and verify the local platform's audit trail.
     #[command(subcommand)]
     Trail(commands::trail::TrailCommand),

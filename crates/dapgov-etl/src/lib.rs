@@ -3,6 +3,7 @@
 //! and catalog a role may use, so it can touch nothing else.
 
 pub mod ingest;
+pub mod kpi;
 pub mod pii;
 pub mod pii_eval;
 pub mod delta;

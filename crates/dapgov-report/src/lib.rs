@@ -5,6 +5,7 @@ pub mod asff;
 pub mod graph;
 mod html;
 mod junit;
+pub mod kpi;
 mod ocsf;
 mod sarif;
 pub mod text;

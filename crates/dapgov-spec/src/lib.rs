@@ -76,6 +76,10 @@ impl Spec {
     fn validate(&self) -> Result<(), (Vec<String>, String)> {
         let at = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         validate_name(&self.platform.name).map_err(|m| (at(&["platform", "name"]), m))?;
+        let target = self.kpi.service_level_target;
+        if !(0.0..=1.0).contains(&target) || target.is_nan() {
+            return Err((at(&["kpi", "service_level_target"]), format!("{target} is not a share between 0 and 1 (write 0.8 for 80 %)")));
+        }
         for zone in DATA_ZONES {
             if !self.zones.contains_key(zone) {
                 return Err((at(&["zones"]), format!("zone `{zone}` is missing; every platform has landing, raw, curated and trusted zones")));

@@ -21,6 +21,27 @@ pub struct Spec {
     pub datasets: BTreeMap<String, Dataset>,
     #[serde(default)]
     pub trusted: Vec<TrustedTable>,
+    #[serde(default)]
+    pub kpi: KpiSpec,
+}
+
+/// The call centre's targets, drawn on `dapgov report kpi`'s charts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KpiSpec {
+    /// The share of calls answered within the service-level threshold the centre aims for.
+    #[serde(default = "default_service_level_target")]
+    pub service_level_target: f64,
+}
+
+impl Default for KpiSpec {
+    fn default() -> Self {
+        Self { service_level_target: default_service_level_target() }
+    }
+}
+
+fn default_service_level_target() -> f64 {
+    0.8
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

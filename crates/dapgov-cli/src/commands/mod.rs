@@ -9,6 +9,7 @@ pub mod inventory;
 pub mod pii;
 pub mod plan;
 pub mod query;
+pub mod report;
 pub mod sample;
 pub mod trail;
 
@@ -38,5 +39,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Etl(a) => etl::run(&ctx, a).await,
         Command::Query(a) => query::run(&ctx, a).await,
         Command::Graph(a) => graph::run(&ctx, a).await,
+        Command::Report(c) => report::run(&ctx, c).await,
     }
 }

@@ -1,0 +1,229 @@
+//! The call centre's KPIs for `dapgov report kpi`, read as a role (the analyst's view): monthly
+//! and yearly trends from the trusted tables, the data's freshness (first and last day loaded,
+//! the days missing) from curated, the recent loads, and the day-of-week and hour-of-day
+//! patterns a staffing planner asks for from the call records when they are loaded.
+
+use crate::{EtlError, query};
+use chrono::NaiveDate;
+use dapgov_target::RoleSession;
+use serde::{Deserialize, Serialize};
+
+/// The trusted tables the report reads, as `dapgov init` declares them.
+pub const MONTHLY_TABLE: &str = "trusted.metrics_monthly";
+pub const YEARLY_TABLE: &str = "trusted.metrics_yearly";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Month {
+    pub year: i64,
+    pub month: i64,
+    pub calls_offered: i64,
+    pub calls_handled: i64,
+    pub calls_abandoned: i64,
+    pub call_handling_pct: Option<f64>,
+    pub abandonment_rate: Option<f64>,
+    /// Weighted by calls offered.
+    pub service_level: Option<f64>,
+    /// Seconds, weighted by calls handled.
+    pub average_speed_of_answer: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Year {
+    pub year: i64,
+    pub days: i64,
+    pub calls_offered: i64,
+    pub calls_handled: i64,
+    pub calls_abandoned: i64,
+    pub call_handling_pct: Option<f64>,
+    pub abandonment_rate: Option<f64>,
+    pub service_level: Option<f64>,
+}
+
+/// How current the numbers are, and where the days are missing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Freshness {
+    pub first_day: String,
+    pub last_day: String,
+    pub days_loaded: usize,
+    /// Days between the first and the last with no metrics.
+    pub missing_days: Vec<String>,
+}
+
+/// Calls grouped by a time of week or day.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pattern {
+    pub label: String,
+    pub calls: i64,
+    pub abandoned: i64,
+    pub avg_wait_seconds: Option<f64>,
+}
+
+/// One load of the metrics behind the numbers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Load {
+    pub version: u64,
+    pub time: String,
+    pub operation: String,
+    pub rows_added: Option<u64>,
+    pub rows_removed: Option<u64>,
+    pub input: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Kpi {
+    pub project: String,
+    pub generated_at: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub service_level_target: f64,
+    pub freshness: Option<Freshness>,
+    pub monthly: Vec<Month>,
+    pub yearly: Vec<Year>,
+    /// Empty when no call records are loaded (`call_records_loaded` says which).
+    pub day_of_week: Vec<Pattern>,
+    pub hour_of_day: Vec<Pattern>,
+    pub call_records_loaded: bool,
+    /// The latest loads of curated.metrics, newest first.
+    pub loads: Vec<Load>,
+}
+
+/// A query's rows as typed records (through JSON, which keeps every column's name).
+async fn rows<T: serde::de::DeserializeOwned>(session: &RoleSession, sql: &str) -> Result<Vec<T>, EtlError> {
+    let batches = query::sql(session, sql).await?;
+    let mut w = datafusion::arrow::json::ArrayWriter::new(Vec::new());
+    for b in &batches {
+        w.write(b).map_err(|e| EtlError::Engine(e.to_string()))?;
+    }
+    w.finish().map_err(|e| EtlError::Engine(e.to_string()))?;
+    let bytes = w.into_inner();
+    if bytes.is_empty() {
+        return Ok(vec![]);
+    }
+    serde_json::from_slice(&bytes).map_err(|e| EtlError::Engine(format!("reading the answer of `{sql}`: {e}")))
+}
+
+/// The days between the first and the last of `days` (sorted) that are not in it.
+pub fn missing_days(days: &[NaiveDate]) -> Vec<NaiveDate> {
+    let mut out = vec![];
+    for pair in days.windows(2) {
+        let mut d = pair[0].succ_opt();
+        while let Some(day) = d.filter(|d| *d < pair[1]) {
+            out.push(day);
+            d = day.succ_opt();
+        }
+    }
+    out
+}
+
+const WEEKDAYS: [&str; 7] = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+
+#[derive(Deserialize)]
+struct Bucketed {
+    bucket: i64,
+    calls: i64,
+    abandoned: i64,
+    avg_wait_seconds: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct Day {
+    date: String,
+}
+
+/// The KPIs over `[from, to]` (either end open), as `session`'s role reads them.
+pub async fn gather(session: &RoleSession, from: Option<NaiveDate>, to: Option<NaiveDate>, service_level_target: f64, now: chrono::DateTime<chrono::Utc>) -> Result<Kpi, EtlError> {
+    let month_of = |d: NaiveDate| i64::from(d.format("%Y").to_string().parse::<i32>().unwrap_or(0)) * 100 + i64::from(d.format("%m").to_string().parse::<i32>().unwrap_or(0));
+    let (lo, hi) = (from.map(month_of).unwrap_or(0), to.map(month_of).unwrap_or(999_999));
+    let missing_table = |e: EtlError, table: &str| match e {
+        EtlError::Engine(m) if m.contains("not found") || m.contains("doesn't exist") || m.contains("does not exist") => EtlError::Engine(format!(
+            "the KPI report reads {MONTHLY_TABLE} and {YEARLY_TABLE}, and {table} cannot be read ({m}): declare them in dapgov.toml as `dapgov init` writes them, and load the metrics (`dapgov etl run --dataset metrics`)"
+        )),
+        other => other,
+    };
+    let monthly: Vec<Month> = rows(session, &format!("SELECT * FROM {MONTHLY_TABLE} WHERE year * 100 + month BETWEEN {lo} AND {hi} ORDER BY year, month"))
+        .await
+        .map_err(|e| missing_table(e, MONTHLY_TABLE))?;
+    let (ylo, yhi) = (lo / 100, hi / 100);
+    let yearly: Vec<Year> =
+        rows(session, &format!("SELECT * FROM {YEARLY_TABLE} WHERE year BETWEEN {ylo} AND {yhi} ORDER BY year")).await.map_err(|e| missing_table(e, YEARLY_TABLE))?;
+
+    let range = |column: &str| {
+        let mut w = vec![];
+        if let Some(f) = from {
+            w.push(format!("{column} >= DATE '{f}'"));
+        }
+        if let Some(t) = to {
+            w.push(format!("{column} <= DATE '{t}'"));
+        }
+        if w.is_empty() { String::new() } else { format!("WHERE {}", w.join(" AND ")) }
+    };
+    let days: Vec<Day> = rows(session, &format!("SELECT CAST(date AS VARCHAR) AS date FROM curated.metrics {} ORDER BY date", range("date"))).await?;
+    let parsed: Vec<NaiveDate> = days.iter().filter_map(|d| NaiveDate::parse_from_str(&d.date, "%Y-%m-%d").ok()).collect();
+    let freshness = (!parsed.is_empty()).then(|| Freshness {
+        first_day: parsed[0].to_string(),
+        last_day: parsed[parsed.len() - 1].to_string(),
+        days_loaded: parsed.len(),
+        missing_days: missing_days(&parsed).iter().map(NaiveDate::to_string).collect(),
+    });
+
+    let call_records_loaded = session.catalog.table(&session.names.glue_database(), "curated_calls").await?.is_some();
+    let (mut day_of_week, mut hour_of_day) = (vec![], vec![]);
+    if call_records_loaded {
+        let by = |part: &str| {
+            format!(
+                "SELECT CAST(EXTRACT({part} FROM started_at) AS BIGINT) AS bucket, COUNT(*) AS calls, \
+                 SUM(CASE WHEN outcome = 'abandoned' THEN 1 ELSE 0 END) AS abandoned, AVG(wait_seconds) AS avg_wait_seconds \
+                 FROM curated.calls {} GROUP BY 1 ORDER BY 1",
+                match range("date").as_str() {
+                    "" => "WHERE started_at IS NOT NULL".to_string(),
+                    w => format!("{w} AND started_at IS NOT NULL"),
+                }
+            )
+        };
+        let label = |p: Bucketed, name: String| Pattern { label: name, calls: p.calls, abandoned: p.abandoned, avg_wait_seconds: p.avg_wait_seconds };
+        day_of_week = rows::<Bucketed>(session, &by("DOW")).await?.into_iter().map(|p| { let n = WEEKDAYS.get(p.bucket as usize).unwrap_or(&"?").to_string(); label(p, n) }).collect();
+        hour_of_day = rows::<Bucketed>(session, &by("HOUR")).await?.into_iter().map(|p| { let n = format!("{:02}:00", p.bucket); label(p, n) }).collect();
+    }
+
+    let loads = crate::history(session, "curated", "metrics")
+        .await?
+        .into_iter()
+        .rev()
+        .take(5)
+        .map(|c| Load {
+            version: c.version,
+            time: c.time,
+            operation: c.operation,
+            rows_added: c.rows_added,
+            rows_removed: c.rows_removed,
+            input: c.load.get("input").and_then(|v| v.as_str()).map(String::from),
+        })
+        .collect();
+    Ok(Kpi {
+        project: session.names.project.clone(),
+        generated_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        from: from.map(|d| d.to_string()),
+        to: to.map(|d| d.to_string()),
+        service_level_target,
+        freshness,
+        monthly,
+        yearly,
+        day_of_week,
+        hour_of_day,
+        call_records_loaded,
+        loads,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_days_are_the_gaps_between_loaded_days() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let days = [d("2020-02-27"), d("2020-03-01"), d("2020-03-02")];
+        assert_eq!(missing_days(&days), [d("2020-02-28"), d("2020-02-29")]);
+        assert!(missing_days(&[d("2020-01-01")]).is_empty());
+    }
+}
