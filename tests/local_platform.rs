@@ -1291,3 +1291,46 @@ fn the_kpi_report_draws_the_trusted_tables_numbers_and_names_the_missing_days() 
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--from 2024-02-01 is after --to 2024-01-01"));
 }
+
+/// What people open, opened in a real browser: headless Chromium (`scripts/test` installs it)
+/// loads each page from disk with the network off, and the DOM it dumps holds the drawn charts.
+#[test]
+fn the_reports_render_their_charts_in_a_headless_browser() {
+    let chromium = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| std::process::Command::new(b).arg("--version").output().is_ok_and(|o| o.status.success()))
+        .expect("no Chromium: run scripts/test (it installs the chromium package) or apt-get install chromium");
+    let p = Platform::new();
+    p.load_city();
+    p.ok(&["report", "kpi", "--out", "r"]);
+    p.ok(&["audit", "--format", "html", "--out", "r", "--framework", "foippa", "--fail-on", "none"]);
+    std::fs::write(p.dir.path().join("r/access.svg"), p.ok(&["graph", "--view", "access", "--format", "svg"])).unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let browse = |page: &str, extra: &[&str]| {
+        let o = std::process::Command::new(chromium)
+            .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--proxy-server=127.0.0.1:9", "--window-size=1280,2400"])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .args(extra)
+            .arg(format!("file://{}", p.dir.path().join("r").join(page).display()))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{page}: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    // The KPI page: four charts, each drawn (lines as paths or polylines) with its labels.
+    let dom = browse("kpi.html", &["--dump-dom"]);
+    assert_eq!(dom.matches("<svg").count(), 4, "{}", &dom[..dom.len().min(2000)]);
+    assert!(dom.matches("<polyline").count() + dom.matches("<path").count() >= 6, "the charts hold no lines");
+    assert!(dom.contains("Call Handling Percentage") && dom.contains("2024-09"));
+    // The audit page, with its framework section and the access table.
+    let dom = browse("audit.html", &["--dump-dom"]);
+    assert!(dom.contains("id=\"framework-foippa\"") && dom.contains("Who may touch each zone") && dom.contains("FOIPPA-3"));
+    // The access graph Graphviz drew: a node per role and zone.
+    let dom = browse("access.svg", &["--dump-dom"]);
+    assert!(dom.matches("class=\"node\"").count() >= 7, "{dom}");
+    // And a screenshot of the KPI page, as a person would see it.
+    let shot = p.dir.path().join("r/kpi.png");
+    browse("kpi.html", &[&format!("--screenshot={}", shot.display())]);
+    let png = std::fs::read(&shot).unwrap();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 20_000, "{} bytes", png.len());
+}

@@ -67,7 +67,7 @@ fn line_chart(title: &str, labels: &[String], series: &[Series], target: Option<
                 .label(name)
                 .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], GREY));
         }
-        chart.configure_series_labels().background_style(WHITE.mix(0.9)).border_style(GREY).position(SeriesLabelPosition::LowerLeft).draw().map_err(render_err)?;
+        chart.configure_series_labels().background_style(WHITE.mix(0.9)).border_style(GREY).position(if percent { SeriesLabelPosition::LowerRight } else { SeriesLabelPosition::UpperRight }).draw().map_err(render_err)?;
         root.present().map_err(render_err)?;
     }
     Ok(svg)
