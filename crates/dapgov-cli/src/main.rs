@@ -71,6 +71,9 @@ pub enum Command {
     /// Reports people look at: `report kpi` draws the call centre's KPIs.
     #[command(subcommand)]
     Report(commands::report::ReportCommand),
+    /// Document the data: per dataset its source, columns, rules, personal information and
+    /// what is done with it, lineage, the trusted tables' SQL and the recent loads.
+    Docs(commands::docs::Args),
     /// Inspect and verify the local platform's audit trail.
     #[command(subcommand)]
     Trail(commands::trail::TrailCommand),

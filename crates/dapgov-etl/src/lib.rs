@@ -13,7 +13,7 @@ pub mod remote_query;
 pub mod profile;
 pub mod sample;
 
-pub use pipeline::{LoadReport, Manifest, Rollback, RunOptions, hash_file, history, landing, maintain, rollback, run};
+pub use pipeline::{LoadReport, Manifest, Rollback, RunOptions, hash_file, history, landing, maintain, recent_manifests, rollback, run};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EtlError {

@@ -325,6 +325,12 @@ pub enum PiiAction {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Dataset {
+    /// What the dataset is, for `dapgov docs`.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Where its files come from (a portal, a system, a team), for `dapgov docs`.
+    #[serde(default)]
+    pub source: Option<String>,
     /// Renames applied after snake-casing the source headers (`from = "to"`).
     #[serde(default)]
     pub rename: BTreeMap<String, String>,
@@ -431,6 +437,9 @@ pub struct ColumnRule {
     /// action, whatever the detector makes of it.
     #[serde(default)]
     pub pii: Option<PiiEntity>,
+    /// What the column means, for `dapgov docs`.
+    #[serde(default)]
+    pub description: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -461,6 +470,9 @@ pub struct Derived {
 #[serde(deny_unknown_fields)]
 pub struct TrustedTable {
     pub name: String,
+    /// What the table answers, for `dapgov docs`.
+    #[serde(default)]
+    pub description: Option<String>,
     /// Curated tables this one reads; it is rebuilt when any of them changes.
     pub inputs: Vec<String>,
     /// SQL over `curated.<dataset>` tables.

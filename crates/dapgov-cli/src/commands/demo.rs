@@ -12,7 +12,7 @@ pub struct Args {
 
 /// The bundled City of Vancouver metrics file.
 const CITY_METRICS: &[u8] = include_bytes!("../../../../data/3-1-1-contact-centre-metrics.csv");
-const STEPS: usize = 9;
+const STEPS: usize = 10;
 
 fn step(n: usize, text: &str) {
     println!("[{n}/{STEPS}] {text}");
@@ -160,8 +160,16 @@ pub async fn run(a: Args) -> anyhow::Result<u8> {
     step(8, &format!("five-pillar audit: {} checks, {} passed, {} failing, {} not applicable", result.checks.len(), t.pass, t.fail, t.not_applicable));
 
     let kpi = dapgov_etl::kpi::gather(&analyst, None, None, l.spec.kpi.service_level_target, chrono::Utc::now()).await?;
-    let kpi_files = dapgov_report::kpi::write(&kpi, &reports)?;
+    let mut kpi_files = dapgov_report::kpi::write(&kpi, &reports)?;
     step(9, &format!("KPI report for the call centre's managers: {} months, {} years, staffing patterns from {} call records", kpi.monthly.len(), kpi.yearly.len(), kpi.day_of_week.iter().map(|d| d.calls).sum::<i64>()));
+
+    let etl = l.target.session(&l.spec.platform.name, "etl").await?;
+    let mut runs = std::collections::BTreeMap::new();
+    for dataset in l.spec.datasets.keys() {
+        runs.insert(dataset.clone(), dapgov_etl::recent_manifests(&etl, dataset, 5).await?);
+    }
+    kpi_files.extend(dapgov_report::docs::write(&l.spec, &runs, &chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true), &reports)?);
+    step(10, &format!("data documentation: {} datasets, {} trusted tables, their columns, rules, personal information and loads", l.spec.datasets.len(), l.spec.trusted.len()));
 
     println!("\nDone in {:.1} s. Open:", started.elapsed().as_secs_f64());
     for p in audit_files.iter().chain(&kpi_files).filter(|p| p.extension().is_some_and(|e| e == "html")).chain(&written).chain(&manifests) {

@@ -2,6 +2,7 @@ pub mod apply;
 pub mod audit;
 pub mod demo;
 pub mod destroy;
+pub mod docs;
 pub mod etl;
 pub mod graph;
 pub mod init;
@@ -40,5 +41,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Query(a) => query::run(&ctx, a).await,
         Command::Graph(a) => graph::run(&ctx, a).await,
         Command::Report(c) => report::run(&ctx, c).await,
+        Command::Docs(a) => docs::run(&ctx, a).await,
     }
 }

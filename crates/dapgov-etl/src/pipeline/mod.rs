@@ -206,6 +206,21 @@ async fn run_stages(session: &RoleSession, spec: &Spec, names: &Names, opts: &Ru
 }
 /// A dataset's table by zone: `raw`, `quarantine` and `curated` name the dataset's tables,
 /// `trusted` a trusted table by its name. Returns the zone store and the table's path.
+/// The newest `limit` run manifests of `dataset`, newest first, as the runs wrote them.
+pub async fn recent_manifests(session: &RoleSession, dataset: &str, limit: usize) -> Result<Vec<serde_json::Value>, EtlError> {
+    use futures::TryStreamExt;
+    let curated = zone(session, "curated")?;
+    let prefix = datafusion::object_store::path::Path::from(format!("_manifests/{dataset}/"));
+    let mut listed: Vec<_> = curated.store.list(Some(&prefix)).try_collect().await.map_err(|e| EtlError::Engine(format!("listing {dataset}'s run manifests: {e}")))?;
+    listed.sort_by(|a, b| b.last_modified.cmp(&a.last_modified).then_with(|| b.location.cmp(&a.location)));
+    let mut out = vec![];
+    for meta in listed.into_iter().take(limit) {
+        let bytes = curated.store.get(&meta.location).await.map_err(|e| EtlError::Engine(format!("reading {}: {e}", meta.location)))?.bytes().await.map_err(|e| EtlError::Engine(format!("reading {}: {e}", meta.location)))?;
+        out.push(serde_json::from_slice(&bytes).map_err(|e| EtlError::Engine(format!("{} is not a run manifest: {e}", meta.location)))?);
+    }
+    Ok(out)
+}
+
 fn table_of<'a>(session: &'a RoleSession, zone_name: &str, name: &str) -> Result<(&'a dapgov_target::ZoneStore, String), EtlError> {
     match zone_name {
         "raw" => Ok((zone(session, "raw")?, name.to_string())),

@@ -1,0 +1,215 @@
+//! Data documentation for `dapgov docs`: per dataset its source, columns (types, meanings,
+//! bounds, personal information and what is done with it), rules and what they rejected,
+//! derived columns, lineage, the trusted tables with their SQL, and the recent loads from the
+//! run manifests. One view, written as Markdown (`data-docs.md`) and HTML (`data-docs.html`).
+
+use crate::ReportError;
+use dapgov_spec::{PiiAction, PiiEntity, RuleAction, Spec};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+const MARKDOWN: &str = include_str!("../../../templates/data-docs.md.hbs");
+const HTML: &str = include_str!("../../../templates/data-docs.html.hbs");
+
+#[derive(Serialize)]
+struct ColumnDoc {
+    name: String,
+    data_type: String,
+    description: String,
+    bounds: String,
+    personal: String,
+}
+
+#[derive(Serialize)]
+struct RuleDoc {
+    name: String,
+    check: String,
+    action: &'static str,
+    /// Rows the rule rejected or warned about in the latest load.
+    latest: String,
+}
+
+#[derive(Serialize)]
+struct LoadDoc {
+    run_id: String,
+    finished_at: String,
+    file: String,
+    rows_in: String,
+    rows_out: String,
+    quarantined: String,
+    pii_found: String,
+}
+
+#[derive(Serialize)]
+struct DatasetDoc {
+    name: String,
+    description: String,
+    source: String,
+    load: String,
+    key: String,
+    columns: Vec<ColumnDoc>,
+    rules: Vec<RuleDoc>,
+    derived: Vec<(String, String)>,
+    dropped: String,
+    lineage: String,
+    loads: Vec<LoadDoc>,
+}
+
+#[derive(Serialize)]
+struct TrustedDoc {
+    name: String,
+    description: String,
+    inputs: String,
+    rebuild: &'static str,
+    sql: String,
+    reconcile: String,
+}
+
+#[derive(Serialize)]
+struct View {
+    project: String,
+    generated_at: String,
+    datasets: Vec<DatasetDoc>,
+    trusted: Vec<TrustedDoc>,
+}
+
+fn action_name(a: PiiAction) -> &'static str {
+    match a {
+        PiiAction::Redact => "redacted",
+        PiiAction::Mask => "masked",
+        PiiAction::Hash => "hashed (keyed, so joins still work)",
+        PiiAction::Drop => "dropped",
+    }
+}
+
+fn count(v: Option<&Value>) -> String {
+    v.and_then(Value::as_u64).map(|n| n.to_string()).unwrap_or_else(|| "–".into())
+}
+
+fn view(spec: &Spec, manifests: &BTreeMap<String, Vec<Value>>, generated_at: &str) -> View {
+    let action_of = |e: PiiEntity| spec.etl.pii.get(&e).copied().map(action_name).unwrap_or("kept (no action declared)");
+    let datasets = spec
+        .datasets
+        .iter()
+        .map(|(name, ds)| {
+            let runs = manifests.get(name).map(Vec::as_slice).unwrap_or_default();
+            let latest = runs.first();
+            // Columns the latest load classified (undeclared ones too), with their entity.
+            let found: BTreeMap<String, String> = latest
+                .and_then(|m| m["pii_columns"].as_object())
+                .map(|o| o.iter().map(|(c, e)| (c.clone(), e.as_str().unwrap_or_default().to_string())).collect())
+                .unwrap_or_default();
+            let mut columns: Vec<ColumnDoc> = ds
+                .columns
+                .iter()
+                .map(|(c, r)| {
+                    let bounds = match (r.min, r.max) {
+                        (Some(lo), Some(hi)) => format!("{lo} to {hi}"),
+                        (Some(lo), None) => format!("at least {lo}"),
+                        (None, Some(hi)) => format!("at most {hi}"),
+                        (None, None) => String::new(),
+                    };
+                    let personal = match (r.pii, found.get(c)) {
+                        (Some(e), _) => format!("{}: {}", e.name(), action_of(e)),
+                        (None, Some(e)) => PiiEntity::from_name(e).map(|en| format!("{e}: {}", action_of(en))).unwrap_or_else(|| format!("{e}: scanned, each value protected as found")),
+                        _ => String::new(),
+                    };
+                    ColumnDoc { name: c.clone(), data_type: r.data_type.clone(), description: r.description.clone().unwrap_or_default(), bounds, personal }
+                })
+                .collect();
+            for (c, e) in found.iter().filter(|(c, _)| !ds.columns.contains_key(*c)) {
+                let personal = PiiEntity::from_name(e).map(|en| format!("{e}: {}", action_of(en))).unwrap_or_else(|| format!("{e}: scanned, each value protected as found"));
+                columns.push(ColumnDoc { name: c.clone(), data_type: "string (not declared)".into(), description: String::new(), bounds: String::new(), personal });
+            }
+            let rules = ds
+                .rules
+                .iter()
+                .map(|r| {
+                    let (action, field) = match r.action {
+                        RuleAction::Reject => ("reject to quarantine", "quarantine_reasons"),
+                        RuleAction::Warn => ("warn, keep the row", "warnings_by_rule"),
+                    };
+                    let latest = latest.map(|m| m[field].get(&r.name).and_then(Value::as_u64).unwrap_or(0).to_string()).unwrap_or_else(|| "–".into());
+                    RuleDoc { name: r.name.clone(), check: r.check.clone(), action, latest }
+                })
+                .collect();
+            let feeds: Vec<String> = spec.trusted.iter().filter(|t| t.inputs.contains(name)).map(|t| format!("trusted.{}", t.name)).collect();
+            let lineage = format!(
+                "landing (the file as delivered) → raw.{name} (typed) → curated.{name} (rules passed, personal information protected; rejected rows to quarantine.{name}){}",
+                if feeds.is_empty() { String::new() } else { format!(" → {}", feeds.join(", ")) }
+            );
+            let loads = runs
+                .iter()
+                .map(|m| {
+                    let pii: Vec<String> = m["pii_found"].as_object().into_iter().flatten().map(|(e, n)| format!("{e} {n}")).collect();
+                    LoadDoc {
+                        run_id: m["run_id"].as_str().unwrap_or_default().to_string(),
+                        finished_at: m["finished_at"].as_str().unwrap_or_default().to_string(),
+                        file: m["input"]["file"].as_str().unwrap_or_default().to_string(),
+                        rows_in: count(m.pointer("/stages/raw/rows_in")),
+                        rows_out: count(m.pointer("/stages/curated/rows_out")),
+                        quarantined: count(m.pointer("/stages/curated/rows_quarantined")),
+                        pii_found: if pii.is_empty() { "none".into() } else { pii.join(", ") },
+                    }
+                })
+                .collect();
+            DatasetDoc {
+                name: name.clone(),
+                description: ds.description.clone().unwrap_or_default(),
+                source: ds.source.clone().unwrap_or_default(),
+                load: serde_json::to_value(ds.load_mode()).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+                key: ds.unique_key.join(", "),
+                columns,
+                rules,
+                derived: ds.derive.iter().map(|d| (d.name.clone(), d.sql.clone())).collect(),
+                dropped: ds.drop.join(", "),
+                lineage,
+                loads,
+            }
+        })
+        .collect();
+    let trusted = spec
+        .trusted
+        .iter()
+        .map(|t| TrustedDoc {
+            name: t.name.clone(),
+            description: t.description.clone().unwrap_or_default(),
+            inputs: t.inputs.iter().map(|i| format!("curated.{i}")).collect::<Vec<_>>().join(", "),
+            rebuild: match t.rebuild {
+                dapgov_spec::TrustedRebuild::Whole => "whole, on every load of an input",
+                dapgov_spec::TrustedRebuild::TouchedYears => "the years a load delivers",
+            },
+            sql: t.sql.trim().to_string(),
+            reconcile: t.reconcile.clone().unwrap_or_default().trim().to_string(),
+        })
+        .collect();
+    View { project: spec.platform.name.clone(), generated_at: generated_at.to_string(), datasets, trusted }
+}
+
+fn render(template: &str, view: &View, markdown: bool) -> Result<String, ReportError> {
+    let mut hb = handlebars::Handlebars::new();
+    hb.set_strict_mode(true);
+    if markdown {
+        // Table cells cannot hold a pipe or a line break.
+        hb.register_escape_fn(|s| s.replace('|', "\\|").replace('\n', " "));
+    }
+    hb.register_template_string("docs", template).map_err(|e| ReportError::Render("data docs", e.to_string()))?;
+    hb.render("docs", view).map_err(|e| ReportError::Render("data docs", e.to_string()))
+}
+
+/// `data-docs.md` and `data-docs.html` in `dir`, from the spec and each dataset's recent run
+/// manifests (newest first).
+pub fn write(spec: &Spec, manifests: &BTreeMap<String, Vec<Value>>, generated_at: &str, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    let v = view(spec, manifests, generated_at);
+    std::fs::create_dir_all(dir).map_err(|source| ReportError::Write { path: dir.to_path_buf(), source })?;
+    let mut written = vec![];
+    for (name, text) in [("data-docs.md", render(MARKDOWN, &v, true)?), ("data-docs.html", render(HTML, &v, false)?)] {
+        let (path, tmp) = (dir.join(name), dir.join(format!(".{name}.tmp")));
+        std::fs::write(&tmp, text).map_err(|source| ReportError::Write { path: tmp.clone(), source })?;
+        std::fs::rename(&tmp, &path).map_err(|source| ReportError::Write { path: path.clone(), source })?;
+        written.push(path);
+    }
+    Ok(written)
+}
