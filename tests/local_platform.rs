@@ -1169,7 +1169,7 @@ fn maintenance_keeps_every_version_within_the_window_and_removes_files_no_versio
 fn a_dataset_partitioned_by_date_writes_a_partition_per_day_and_reads_one() {
     let p = Platform::new();
     let spec = std::fs::read_to_string(p.dir.path().join("dapgov.toml")).unwrap();
-    let spec = spec.replacen("[datasets.calls]\ndate_column = \"date\"", "[datasets.calls]\ndate_column = \"date\"\npartition_by = \"date\"", 1);
+    let spec = spec.replacen("\ndate_column = \"date\"\nunique_key = [\"call_id\"]", "\ndate_column = \"date\"\npartition_by = \"date\"\nunique_key = [\"call_id\"]", 1);
     assert!(spec.contains("partition_by = \"date\""));
     std::fs::write(p.dir.path().join("dapgov.toml"), spec).unwrap();
     p.ok(&["sample", "calls", "--from", city_file().to_str().unwrap(), "--out", "calls.csv", "--days", "2", "--seed", "5"]);
