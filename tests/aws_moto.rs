@@ -496,3 +496,19 @@ fn one_audit_reads_every_account_of_the_organization_and_names_the_misconfigured
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("accounts.txt:4: `not-an-account` is not a 12-digit AWS account id"), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+/// The operations dashboard: apply puts it (PutDashboard), the Inventory reads it back
+/// (GetDashboard), the audit checks it, and one deleted behind dapgov's back is planned and put
+/// back.
+#[test]
+fn the_operations_dashboard_is_put_read_audited_and_repaired() {
+    let p = Project::new();
+    p.ok(&["apply", "--auto-approve"]);
+    p.boto3("import json\nb = json.loads(c('cloudwatch').get_dashboard(DashboardName=f'{p}-operations')['DashboardBody'])\nkinds = [w['type'] for w in b['widgets']]\nassert kinds.count('alarm') == 1 and kinds.count('metric') == 5, kinds\nassert 'EtlRunFailed' in json.dumps(b) and any(w['properties'].get('region') == 'us-east-1' for w in b['widgets'])");
+    assert_eq!(p.run(&["plan", "--detailed-exitcode"]).status.code(), Some(0), "the body read back equals the body put");
+    p.boto3("c('cloudwatch').delete_dashboards(DashboardNames=[f'{p}-operations'])");
+    let plan = p.ok(&["plan"]);
+    assert!(plan.contains(&format!("+ dashboard \"{}-operations\"", p.name)), "{plan}");
+    assert!(p.audit_failing().1.contains(&"cloudwatch_dashboard_present account".to_string()));
+    p.repair_and_expect_clean();
+}

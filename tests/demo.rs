@@ -13,7 +13,7 @@ fn demo_builds_loads_audits_and_reports_then_reruns_as_a_no_op() {
     let o = run();
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{out}\n{}", String::from_utf8_lossy(&o.stderr));
-    assert!(out.contains("[8/10] five-pillar audit: 89 checks") && out.contains(", 0 failing,"), "{out}");
+    assert!(out.contains("[8/10] five-pillar audit: 90 checks") && out.contains(", 0 failing,"), "{out}");
     assert!(out.contains("trusted: daily_consolidated written"), "{out}");
     assert!(out.contains("curated.calls keeps both deliveries (dapgov etl history calls): version 0 calls.csv +") && out.contains(", version 1 calls-next-week.csv +"), "{out}");
     for f in ["audit.html", "audit.json", "audit.csv", "audit.sarif", "profile-3-1-1-contact-centre-metrics.html", "profile-calls.json", "manifest-metrics.json", "manifest-calls.json", "kpi.html", "kpi.json", "data-docs.md", "data-docs.html", "compliance-foippa.csv", "compliance-well-architected.csv"] {

@@ -5,7 +5,7 @@
 
 use crate::AwsTarget;
 use crate::error::build;
-use crate::resources::{account, athena, budgets, cloudtrail, cloudwatch, glue, iam, kms, logs, s3, sns};
+use crate::resources::{account, athena, budgets, cloudtrail, cloudwatch, dashboard, glue, iam, kms, logs, s3, sns};
 use dapgov_inventory::*;
 use dapgov_target::{ChangeAction, ChangeRequest, TargetError, TargetResult};
 use serde::de::DeserializeOwned;
@@ -43,6 +43,7 @@ pub(crate) async fn change(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()>
         ResourceKind::GlueSecurityConfiguration => glue::put_security_configuration(t, parse(c.desired.as_ref(), r)?, create).await,
         ResourceKind::GlueDatabase => glue::put_database(t, parse(c.desired.as_ref(), r)?).await,
         ResourceKind::AthenaWorkgroup => athena::put(t, parse(c.desired.as_ref(), r)?, create).await,
+        ResourceKind::Dashboard => dashboard::put(t, parse(c.desired.as_ref(), r)?).await,
     }
 }
 
@@ -70,5 +71,6 @@ async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()> {
         ResourceKind::GlueSecurityConfiguration => glue::delete_security_configuration(t, c).await,
         ResourceKind::GlueDatabase => glue::delete_database(t, c).await,
         ResourceKind::AthenaWorkgroup => athena::delete(t, c).await,
+        ResourceKind::Dashboard => dashboard::delete(t, c).await,
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::AwsTarget;
 use crate::error::{code, sdk};
-use crate::resources::{account, athena, budgets, cloudtrail, cloudwatch, glue, iam, kms, logs, s3, sns};
+use crate::resources::{account, athena, budgets, cloudtrail, cloudwatch, dashboard, glue, iam, kms, logs, s3, sns};
 use aws_smithy_runtime_api::client::result::SdkError;
 use dapgov_inventory::*;
 use dapgov_target::{TargetError, TargetResult};
@@ -47,6 +47,7 @@ pub(crate) async fn inventory(t: &AwsTarget, project: &str) -> TargetResult<Inve
         athena::read_all(t, project, &account_id),
         account::read(t, &account_id),
     )?;
+    let dashboards = dashboard::read_all(t, project).await?;
     Ok(Inventory {
         schema_version: SCHEMA_VERSION,
         target: "aws".into(),
@@ -64,6 +65,7 @@ pub(crate) async fn inventory(t: &AwsTarget, project: &str) -> TargetResult<Inve
         glue_databases,
         glue_security_configurations,
         athena_workgroups,
+        dashboards,
         account,
         etl_runs: cloudwatch::etl_runs(t, project).await?,
         unreadable: unreadable.into_iter().chain(unreadable_keys).collect(),

@@ -69,6 +69,9 @@ pub struct Inventory {
     pub glue_security_configurations: BTreeMap<String, GlueSecurityConfiguration>,
     #[serde(default)]
     pub athena_workgroups: BTreeMap<String, AthenaWorkgroup>,
+    /// CloudWatch dashboards named for the project.
+    #[serde(default)]
+    pub dashboards: BTreeMap<String, Dashboard>,
     #[serde(default)]
     pub account: AccountSettings,
     /// Summaries of recent ETL runs (from run manifests), newest last.
@@ -433,6 +436,15 @@ pub struct AthenaWorkgroup {
     pub tags: Option<Tags>,
 }
 
+/// A CloudWatch dashboard: its widgets as CloudWatch reads them (`DashboardBody`). Dashboards
+/// carry no tags: they are the platform's by name.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Dashboard {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Value>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AccountSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -482,6 +494,7 @@ pub enum ResourceKind {
     GlueSecurityConfiguration,
     GlueDatabase,
     AthenaWorkgroup,
+    Dashboard,
 }
 
 impl ResourceKind {
@@ -500,6 +513,7 @@ impl ResourceKind {
             ResourceKind::GlueSecurityConfiguration => "glue_security_configuration",
             ResourceKind::GlueDatabase => "glue_database",
             ResourceKind::AthenaWorkgroup => "athena_workgroup",
+            ResourceKind::Dashboard => "dashboard",
         }
     }
 }
@@ -543,6 +557,7 @@ impl Inventory {
         each(&mut out, ResourceKind::GlueSecurityConfiguration, &self.glue_security_configurations);
         each(&mut out, ResourceKind::GlueDatabase, &self.glue_databases);
         each(&mut out, ResourceKind::AthenaWorkgroup, &self.athena_workgroups);
+        each(&mut out, ResourceKind::Dashboard, &self.dashboards);
         out.sort_by(|a, b| (a.0.kind, &a.0.name).cmp(&(b.0.kind, &b.0.name)));
         out
     }
@@ -567,6 +582,7 @@ impl Inventory {
             ResourceKind::GlueSecurityConfiguration => one(&self.glue_security_configurations, &r.name),
             ResourceKind::GlueDatabase => one(&self.glue_databases, &r.name),
             ResourceKind::AthenaWorkgroup => one(&self.athena_workgroups, &r.name),
+            ResourceKind::Dashboard => one(&self.dashboards, &r.name),
         }
     }
 

@@ -196,6 +196,10 @@ impl Names {
     pub fn workgroup(&self) -> String {
         self.named("analytics")
     }
+    /// The operations dashboard: ETL runs, rows quarantined, PII found, durations, alarms, charges.
+    pub fn dashboard(&self) -> String {
+        self.named("operations")
+    }
 }
 
 /// `<project>-`: the start of every resource name of the project's.

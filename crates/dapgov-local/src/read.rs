@@ -33,6 +33,7 @@ impl LocalTarget {
         inv.glue_security_configurations = load(self.records(ResourceKind::GlueSecurityConfiguration))?;
         inv.glue_databases = load(self.records(ResourceKind::GlueDatabase))?;
         inv.athena_workgroups = load(self.records(ResourceKind::AthenaWorkgroup))?;
+        inv.dashboards = load(self.records(ResourceKind::Dashboard))?;
         if let Some(v) = self.record(ResourceKind::AccountSettings, "account") {
             inv.account = serde_json::from_value(v).map_err(TargetError::other)?;
         }

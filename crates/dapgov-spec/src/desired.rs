@@ -362,7 +362,38 @@ pub fn desired(spec: &Spec, observed: &Inventory, account: &str) -> Result<Inven
             tags: Some(tags(spec, &[])),
         },
     );
+    let dashboard = names.dashboard();
+    inv.dashboards.insert(dashboard.clone(), Dashboard { name: dashboard, body: Some(dashboard_body(spec, &names, &inv)) });
     Ok(inv)
+}
+
+/// The operations dashboard: what the ETL runs did (failures, rows quarantined, personal
+/// information found, durations), the alarms' states, and the estimated charges.
+fn dashboard_body(spec: &Spec, names: &Names, inv: &Inventory) -> serde_json::Value {
+    let (ns, project, region) = (spec.etl.metrics_namespace.as_str(), names.project.as_str(), names.region());
+    // Runs publish their counts per project, dataset and run: a search sums every run's.
+    let search = |metric: &str, stat: &str| {
+        json!([{"expression": format!("SEARCH('{{{ns},Dataset,Project,RunId}} MetricName=\"{metric}\" Project=\"{project}\"', '{stat}', 86400)"), "id": "m", "label": metric}])
+    };
+    let panel = |x: u32, y: u32, title: &str, metrics: serde_json::Value, stat: &str, panel_region: &str| {
+        json!({"type": "metric", "x": x, "y": y, "width": 12, "height": 6,
+               "properties": {"title": title, "region": panel_region, "stat": stat, "period": 86400, "view": "timeSeries", "metrics": metrics}})
+    };
+    let failure_dims = etl_failure_dimensions(project);
+    let mut failed = vec![json!(ns), json!(ETL_FAILURE_METRIC)];
+    for (k, v) in &failure_dims {
+        failed.push(json!(k));
+        failed.push(json!(v));
+    }
+    let alarms: Vec<String> = inv.alarms.values().map(|a| names.arns.alarm(a.region.as_deref().unwrap_or(region), &a.name)).collect();
+    json!({"widgets": [
+        panel(0, 0, "ETL runs failed", json!([failed]), "Sum", region),
+        panel(12, 0, "Rows quarantined", search("RowsQuarantined", "Sum"), "Sum", region),
+        panel(0, 6, "Personal information found", search("PiiFound", "Sum"), "Sum", region),
+        panel(12, 6, "Run duration (seconds)", search("DurationSeconds", "Maximum"), "Maximum", region),
+        {"type": "alarm", "x": 0, "y": 12, "width": 12, "height": 6, "properties": {"title": "Alarms", "alarms": alarms}},
+        panel(12, 12, "Estimated charges (USD)", json!([[BILLING_NAMESPACE, "EstimatedCharges", "Currency", "USD"]]), "Maximum", BILLING_REGION),
+    ]})
 }
 
 /// `unauthorized-api-calls` → `UnauthorizedApiCalls`.

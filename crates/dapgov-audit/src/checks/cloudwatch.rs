@@ -237,6 +237,27 @@ pub fn etl_failure_alarm(ctx: &Ctx) -> Vec<Outcome> {
     }]
 }
 
+/// The operations dashboard exists and shows what operators look at first: the ETL runs'
+/// failures and the alarms' states.
+pub fn dashboard_present(ctx: &Ctx) -> Vec<Outcome> {
+    if !ctx.platform_exists() {
+        return vec![];
+    }
+    let metric = dapgov_inventory::names::ETL_FAILURE_METRIC;
+    let r = ctx.account();
+    let shows = |d: &dapgov_inventory::Dashboard| {
+        let text = d.body.as_ref().map(|b| b.to_string()).unwrap_or_default();
+        let widgets = d.body.as_ref().and_then(|b| b["widgets"].as_array()).cloned().unwrap_or_default();
+        (text.contains(metric), widgets.iter().any(|w| w["type"] == "alarm"))
+    };
+    let dashboards: Vec<&dapgov_inventory::Dashboard> = ctx.inv.dashboards.values().collect();
+    vec![match dashboards.iter().find(|d| shows(d) == (true, true)) {
+        Some(d) => Outcome::pass(r, format!("dashboard {} shows the ETL runs' failures and the alarms", d.name)),
+        None if dashboards.is_empty() => Outcome::fail(r, "no CloudWatch dashboard: operators have nowhere to see the runs and alarms at a glance"),
+        None => Outcome::fail(r, format!("dashboard {} shows neither the ETL runs' {metric} nor the alarms together", dashboards[0].name)),
+    }]
+}
+
 pub fn billing_alarm(ctx: &Ctx) -> Vec<Outcome> {
     if !ctx.platform_exists() {
         return vec![];

@@ -94,6 +94,7 @@ const REGISTRY: &[(&str, CheckFn)] = &[
     ("cloudwatch_log_metric_filter_iam_policy_changes", cloudwatch::filter_iam_policy_changes),
     ("cloudwatch_log_metric_filter_cloudtrail_changes", cloudwatch::filter_cloudtrail_changes),
     ("cloudwatch_etl_failure_alarm", cloudwatch::etl_failure_alarm),
+    ("cloudwatch_dashboard_present", cloudwatch::dashboard_present),
     ("cloudtrail_cloudwatch_logging_enabled", cloudtrail::cloudwatch_logging),
     ("cloudwatch_log_group_retention_minimum", cloudwatch::log_group_retention_minimum),
     ("etl_recent_run_manifest", ops::recent_run_manifest),

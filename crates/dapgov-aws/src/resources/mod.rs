@@ -7,6 +7,7 @@ pub(crate) mod athena;
 pub(crate) mod budgets;
 pub(crate) mod cloudtrail;
 pub(crate) mod cloudwatch;
+pub(crate) mod dashboard;
 pub(crate) mod glue;
 pub(crate) mod iam;
 pub(crate) mod kms;
