@@ -1368,3 +1368,25 @@ fn data_docs_describe_every_dataset_its_protection_and_its_loads() {
     let html = std::fs::read_to_string(p.dir.path().join("docs/data-docs.html")).unwrap();
     assert!(html.contains("<h2 id=\"dataset-calls\">") && !html.contains("http"), "self-contained");
 }
+
+/// On the local target, the operations dashboard's panels are drawn from the metrics the
+/// platform recorded: the same panels the CloudWatch dashboard shows on AWS.
+#[test]
+fn the_health_report_draws_the_dashboards_panels_from_the_recorded_metrics() {
+    let p = Platform::new();
+    let o = p.run(&["report", "health", "--out", "r"]);
+    assert!(o.status.success());
+    let html = std::fs::read_to_string(p.dir.path().join("r/health.html")).unwrap();
+    assert_eq!(html.matches("<svg").count(), 0);
+    assert!(html.contains("No RowsQuarantined recorded yet: run &#x60;dapgov etl run&#x60;."), "{html}");
+    p.load_city();
+    p.ok(&["report", "health", "--out", "r"]);
+    let html = std::fs::read_to_string(p.dir.path().join("r/health.html")).unwrap();
+    for panel in ["ETL runs failed", "Rows quarantined", "Personal information found", "Run duration (seconds)", "Alarms", "Estimated charges (USD)"] {
+        assert!(html.contains(&format!("<h2>{panel}</h2>")), "{panel}");
+    }
+    assert_eq!(html.matches("<svg").count(), 4, "one chart per metric panel");
+    assert!(html.contains("van311-etl-failures</td><td><span class=\"state OK\">OK</span>"), "the ETL failure alarm is OK after a good run");
+    assert!(html.contains("Estimated: US$"));
+    assert!(html.replace("http://www.w3.org/2000/svg", "").find("http").is_none(), "self-contained");
+}

@@ -112,6 +112,15 @@ impl LocalTarget {
         u
     }
 
+    /// Every datum published, with its namespace and time, for `dapgov report health`.
+    pub fn metric_data(&self) -> Vec<(String, String, MetricDatum)> {
+        let mut namespaces: Vec<String> = std::fs::read_dir(self.metrics_dir())
+            .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().trim_end_matches(".jsonl").to_string()).collect())
+            .unwrap_or_default();
+        namespaces.sort();
+        namespaces.into_iter().flat_map(|ns| self.read_metrics(&ns).into_iter().map(move |(time, d)| (ns.clone(), time, d))).collect()
+    }
+
     pub(crate) fn read_metrics(&self, namespace: &str) -> Vec<(String, MetricDatum)> {
         let path = self.metrics_dir().join(format!("{}.jsonl", namespace.replace('/', "_")));
         std::fs::read_to_string(path)

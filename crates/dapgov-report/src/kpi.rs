@@ -75,32 +75,35 @@ fn line_chart(title: &str, labels: &[String], series: &[Series], target: Option<
 
 /// One bar per label.
 fn bar_chart(title: &str, patterns: &[Pattern]) -> Result<String, ReportError> {
+    bars(title, &patterns.iter().map(|p| (p.label.clone(), p.calls as f64)).collect::<Vec<_>>())
+}
+
+/// One bar per (label, value).
+pub(crate) fn bars(title: &str, points: &[(String, f64)]) -> Result<String, ReportError> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
         root.fill(&WHITE).map_err(render_err)?;
-        let top = patterns.iter().map(|p| p.calls).max().unwrap_or(1).max(1) as f64 * 1.1;
+        let top = points.iter().map(|p| p.1).fold(0.0_f64, f64::max).max(1.0) * 1.1;
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 18))
             .margin(10)
             .x_label_area_size(30)
             .y_label_area_size(60)
-            .build_cartesian_2d((0..patterns.len()).into_segmented(), 0.0..top)
+            .build_cartesian_2d((0..points.len()).into_segmented(), 0.0..top)
             .map_err(render_err)?;
         chart
             .configure_mesh()
             .disable_x_mesh()
-            .x_labels(patterns.len())
+            .x_labels(points.len().min(24))
             .x_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) => patterns.get(*i).map(|p| p.label.clone()).unwrap_or_default(),
+                SegmentValue::CenterOf(i) => points.get(*i).map(|p| p.0.clone()).unwrap_or_default(),
                 _ => String::new(),
             })
             .draw()
             .map_err(render_err)?;
         chart
-            .draw_series(patterns.iter().enumerate().map(|(i, p)| {
-                Rectangle::new([(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), p.calls as f64)], BLUE.mix(0.8).filled())
-            }))
+            .draw_series(points.iter().enumerate().map(|(i, p)| Rectangle::new([(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), p.1)], BLUE.mix(0.8).filled())))
             .map_err(render_err)?;
         root.present().map_err(render_err)?;
     }

@@ -4,6 +4,7 @@
 pub mod asff;
 pub mod docs;
 pub mod graph;
+pub mod health;
 mod html;
 mod junit;
 pub mod kpi;

@@ -373,7 +373,7 @@ fn dashboard_body(spec: &Spec, names: &Names, inv: &Inventory) -> serde_json::Va
     let (ns, project, region) = (spec.etl.metrics_namespace.as_str(), names.project.as_str(), names.region());
     // Runs publish their counts per project, dataset and run: a search sums every run's.
     let search = |metric: &str, stat: &str| {
-        json!([{"expression": format!("SEARCH('{{{ns},Dataset,Project,RunId}} MetricName=\"{metric}\" Project=\"{project}\"', '{stat}', 86400)"), "id": "m", "label": metric}])
+        json!([[{"expression": format!("SEARCH('{{{ns},Dataset,Project,RunId}} MetricName=\"{metric}\" Project=\"{project}\"', '{stat}', 86400)"), "id": "m", "label": metric}]])
     };
     let panel = |x: u32, y: u32, title: &str, metrics: serde_json::Value, stat: &str, panel_region: &str| {
         json!({"type": "metric", "x": x, "y": y, "width": 12, "height": 6,

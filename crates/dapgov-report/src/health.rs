@@ -1,0 +1,135 @@
+//! `dapgov report health` on the local target: the operations dashboard's panels drawn from
+//! the metrics the platform recorded, so the local platform shows what CloudWatch shows on
+//! AWS. The panels are read from the dashboard the spec declares: one definition for both.
+
+use crate::ReportError;
+use dapgov_inventory::Inventory;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+const TEMPLATE: &str = include_str!("../../../templates/health.html.hbs");
+
+/// One published datum: namespace (as stored), time (RFC 3339), metric, dimensions, value.
+pub struct Sample {
+    pub namespace: String,
+    pub time: String,
+    pub name: String,
+    pub dimensions: BTreeMap<String, String>,
+    pub value: f64,
+}
+
+#[derive(Serialize)]
+struct Panel {
+    title: String,
+    /// A chart of the daily values, when the panel is a metric.
+    svg: String,
+    rows: Vec<(String, String)>,
+    /// Alarm name and state, when the panel lists alarms.
+    alarms: Vec<(String, String)>,
+    note: String,
+}
+
+#[derive(Serialize)]
+struct View {
+    project: String,
+    dashboard: String,
+    panels: Vec<Panel>,
+}
+
+/// The metric and dimension filter a panel's first line names: `[ns, name, k, v, ...]` or a
+/// `SEARCH('{ns,...} MetricName="X" K="V"', 'Stat', period)` expression.
+fn panel_metric(metrics: &serde_json::Value) -> Option<(String, String, BTreeMap<String, String>, bool)> {
+    let first = metrics.as_array()?.first()?;
+    if let Some(expr) = first.get(0).and_then(|e| e.get("expression")).and_then(|e| e.as_str()) {
+        let ns = expr.split('{').nth(1)?.split(',').next()?.to_string();
+        let quoted = |key: &str| expr.split(&format!("{key}=\"")).nth(1).and_then(|r| r.split('"').next()).map(String::from);
+        let name = quoted("MetricName")?;
+        let filter = ["Project", "Dataset"].iter().filter_map(|k| quoted(k).map(|v| (k.to_string(), v))).collect();
+        return Some((ns, name, filter, false));
+    }
+    let parts: Vec<String> = first.as_array()?.iter().filter_map(|v| v.as_str().map(String::from)).collect();
+    let (ns, name) = (parts.first()?.clone(), parts.get(1)?.clone());
+    let dims = parts[2..].chunks(2).filter(|c| c.len() == 2).map(|c| (c[0].clone(), c[1].clone())).collect();
+    Some((ns, name, dims, true))
+}
+
+fn daily(samples: &[Sample], ns: &str, name: &str, dims: &BTreeMap<String, String>, exact: bool, stat: &str) -> Vec<(String, f64)> {
+    let stored = ns.replace('/', "_");
+    let mut by_day: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for s in samples.iter().filter(|s| s.namespace == stored && s.name == name) {
+        let matches = if exact { &s.dimensions == dims } else { dims.iter().all(|(k, v)| s.dimensions.get(k) == Some(v)) && s.dimensions.contains_key("RunId") };
+        if matches {
+            by_day.entry(s.time.chars().take(10).collect()).or_default().push(s.value);
+        }
+    }
+    by_day
+        .into_iter()
+        .map(|(day, v)| {
+            let value = match stat {
+                "Maximum" => v.iter().copied().fold(f64::MIN, f64::max),
+                "Average" => v.iter().sum::<f64>() / v.len() as f64,
+                _ => v.iter().sum(),
+            };
+            (day, value)
+        })
+        .collect()
+}
+
+fn panels(inv: &Inventory, samples: &[Sample], estimate_usd: f64) -> Result<(String, Vec<Panel>), ReportError> {
+    let dashboard = inv.dashboards.values().next().ok_or_else(|| ReportError::Render("health", "the platform has no dashboard: run `dapgov apply`".into()))?;
+    let widgets = dashboard.body.as_ref().and_then(|b| b["widgets"].as_array()).cloned().unwrap_or_default();
+    let mut out = vec![];
+    for w in widgets {
+        let p = &w["properties"];
+        let title = p["title"].as_str().unwrap_or_default().to_string();
+        if w["type"] == "alarm" {
+            let alarms = inv.alarms.values().map(|a| (a.name.clone(), a.state.clone().unwrap_or_else(|| "INSUFFICIENT_DATA".into()))).collect();
+            out.push(Panel { title, svg: String::new(), rows: vec![], alarms, note: String::new() });
+            continue;
+        }
+        let Some((ns, name, dims, exact)) = panel_metric(&p["metrics"]) else { continue };
+        if ns == dapgov_inventory::BILLING_NAMESPACE {
+            let note = format!("Estimated: US${estimate_usd:.4} a month for the storage the platform holds (the local target's estimate; AWS bills on AWS).");
+            out.push(Panel { title, svg: String::new(), rows: vec![], alarms: vec![], note });
+            continue;
+        }
+        let stat = p["stat"].as_str().unwrap_or("Sum");
+        let points = daily(samples, &ns, &name, &dims, exact, stat);
+        let (svg, note) = if points.is_empty() {
+            (String::new(), format!("No {name} recorded yet: run `dapgov etl run`."))
+        } else {
+            (crate::kpi::bars(&title, &points)?, String::new())
+        };
+        let rows = points.iter().map(|(d, v)| (d.clone(), format!("{v:.0}"))).collect();
+        out.push(Panel { title, svg, rows, alarms: vec![], note });
+    }
+    Ok((dashboard.name.clone(), out))
+}
+
+/// Write `health.html` into `dir`.
+pub fn write(inv: &Inventory, samples: &[Sample], estimate_usd: f64, dir: &Path) -> Result<PathBuf, ReportError> {
+    let (dashboard, panels) = panels(inv, samples, estimate_usd)?;
+    let view = View { project: inv.project.clone(), dashboard, panels };
+    let mut hb = handlebars::Handlebars::new();
+    hb.set_strict_mode(true);
+    hb.register_template_string("health", TEMPLATE).map_err(|e| ReportError::Render("html", e.to_string()))?;
+    let html = hb.render("health", &view).map_err(|e| ReportError::Render("html", e.to_string()))?;
+    std::fs::create_dir_all(dir).map_err(|source| ReportError::Write { path: dir.to_path_buf(), source })?;
+    let path = dir.join("health.html");
+    std::fs::write(&path, html).map_err(|source| ReportError::Write { path: path.clone(), source })?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panel_names_its_metric_by_list_or_by_search() {
+        let listed = serde_json::json!([["dapgov", "EtlRunFailed", "Project", "p"]]);
+        assert_eq!(panel_metric(&listed), Some(("dapgov".into(), "EtlRunFailed".into(), [("Project".to_string(), "p".to_string())].into(), true)));
+        let search = serde_json::json!([[{"expression": "SEARCH('{dapgov,Dataset,Project,RunId} MetricName=\"PiiFound\" Project=\"p\"', 'Sum', 86400)", "id": "m"}]]);
+        assert_eq!(panel_metric(&search), Some(("dapgov".into(), "PiiFound".into(), [("Project".to_string(), "p".to_string())].into(), false)));
+    }
+}
