@@ -512,3 +512,23 @@ fn the_operations_dashboard_is_put_read_audited_and_repaired() {
     assert!(p.audit_failing().1.contains(&"cloudwatch_dashboard_present account".to_string()));
     p.repair_and_expect_clean();
 }
+
+/// `dapgov cost` on AWS asks Cost Explorer for the project's tagged cost, month by month
+/// (moto serves the answer set up below); the forecast, which moto cannot make, is a note.
+#[test]
+fn the_cost_comes_from_cost_explorer_filtered_to_the_project() {
+    let p = Project::new();
+    p.boto3(&format!(
+        "import urllib.request, json, datetime\nstart = datetime.date.today().replace(day=1).isoformat()\nbody = {{'results': [{{'ResultsByTime': [{{'TimePeriod': {{'Start': start, 'End': start}}, 'Total': {{}}, 'Groups': [{{'Keys': ['Amazon Simple Storage Service'], 'Metrics': {{'UnblendedCost': {{'Amount': '1.50', 'Unit': 'USD'}}}}}}, {{'Keys': ['AWS Key Management Service'], 'Metrics': {{'UnblendedCost': {{'Amount': '3.00', 'Unit': 'USD'}}}}}}], 'Estimated': True}}], 'DimensionValueAttributes': []}}]}}\nreq = urllib.request.Request('{}/moto-api/static/ce/cost-and-usage-results', data=json.dumps(body).encode(), headers={{'Content-Type': 'application/json'}})\nassert urllib.request.urlopen(req).status == 201",
+        endpoint()
+    ));
+    let out: serde_json::Value = serde_json::from_str(&p.ok(&["cost", "--months", "1", "--format", "json"])).unwrap();
+    let month = &out["cost"]["months"][0];
+    assert_eq!(month["groups"]["AWS Key Management Service"], 3.0);
+    assert_eq!(month["total"], 4.5);
+    assert_eq!(out["cost"]["estimated"], false);
+    assert_eq!(out["budget_usd"], 50.0);
+    assert!(out["cost"]["notes"].as_array().unwrap().iter().any(|n| n.as_str().unwrap().starts_with("no forecast")), "{out:#}");
+    let table = p.ok(&["cost", "--months", "1"]);
+    assert!(table.contains("Amazon Simple Storage Service") && table.contains("4.50") && table.contains("50.00"), "{table}");
+}

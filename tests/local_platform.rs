@@ -1390,3 +1390,19 @@ fn the_health_report_draws_the_dashboards_panels_from_the_recorded_metrics() {
     assert!(html.contains("Estimated: US$"));
     assert!(html.replace("http://www.w3.org/2000/svg", "").find("http").is_none(), "self-contained");
 }
+
+/// On the local target the cost is the storage estimate, said to be one, by zone.
+#[test]
+fn the_local_cost_is_an_estimate_by_zone_beside_the_budget() {
+    let p = Platform::new();
+    p.load_city();
+    let out = p.ok(&["cost", "--by", "zone"]);
+    assert!(out.starts_with("Estimated cost (USD), an estimate, not a bill"), "{out}");
+    for zone in ["landing", "raw", "curated", "trusted", "budget"] {
+        assert!(out.lines().nth(1).unwrap().contains(zone), "{zone}\n{out}");
+    }
+    let json: serde_json::Value = serde_json::from_str(&p.ok(&["cost", "--by", "zone", "--format", "json"])).unwrap();
+    assert!(json["cost"]["months"][0]["groups"]["raw"].as_f64().unwrap() > 0.0, "the raw zone holds the loaded data: {json:#}");
+    assert!(p.ok(&["cost", "--format", "html", "--out", "r"]).contains("r/cost.html"));
+    assert!(std::fs::read_to_string(p.dir.path().join("r/cost.html")).unwrap().contains("<svg"));
+}

@@ -9,6 +9,7 @@
 mod accounts;
 mod apply;
 pub mod athena;
+mod cost;
 mod emulator;
 mod error;
 mod read;
@@ -137,6 +138,10 @@ impl AwsTarget {
 
 #[async_trait::async_trait]
 impl Target for AwsTarget {
+    async fn cost(&self, project: &str, months: u32, by: dapgov_target::CostGrouping) -> TargetResult<dapgov_target::CostReport> {
+        cost::report(&cost::client(self)?, project, months, by, chrono::Utc::now().date_naive()).await
+    }
+
     async fn account_id(&self) -> TargetResult<String> {
         self.account().await
     }

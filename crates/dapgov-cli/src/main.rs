@@ -74,6 +74,9 @@ pub enum Command {
     /// Document the data: per dataset its source, columns, rules, personal information and
     /// what is done with it, lineage, the trusted tables' SQL and the recent loads.
     Docs(commands::docs::Args),
+    /// What the platform cost, month by month, by service or zone, beside its budget: from Cost
+    /// Explorer on AWS (with the month's forecast), the storage estimate on the local target.
+    Cost(commands::cost::Args),
     /// Inspect and verify the local platform's audit trail.
     #[command(subcommand)]
     Trail(commands::trail::TrailCommand),

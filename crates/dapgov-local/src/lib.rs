@@ -171,6 +171,33 @@ impl LocalTarget {
 
 #[async_trait::async_trait]
 impl Target for LocalTarget {
+    async fn cost(&self, project: &str, months: u32, by: dapgov_target::CostGrouping) -> TargetResult<dapgov_target::CostReport> {
+        let inv = self.read_inventory(project).await?;
+        // The storage held now, priced per GB-month by class: one month's estimate, by zone.
+        let mut groups = std::collections::BTreeMap::new();
+        for b in inv.buckets.values() {
+            let key = match by {
+                dapgov_target::CostGrouping::Zone => b.zone.clone().unwrap_or_else(|| "untagged".into()),
+                dapgov_target::CostGrouping::Service => "Amazon Simple Storage Service".into(),
+            };
+            let usd: f64 = b.usage.iter().flat_map(|u| u.bytes.iter()).map(|(class, bytes)| *bytes as f64 / 1e9 * self.prices.get(class).copied().unwrap_or(0.0)).sum();
+            *groups.entry(key).or_insert(0.0) += usd;
+        }
+        let total = groups.values().sum();
+        let month = chrono::Utc::now().format("%Y-%m").to_string();
+        Ok(dapgov_target::CostReport {
+            estimated: true,
+            currency: "USD".into(),
+            by,
+            months: vec![dapgov_target::MonthCost { month, total, groups }],
+            forecast: Some(total),
+            notes: vec![format!(
+                "an estimate: the storage the local platform holds now, priced per GB-month by storage class ([local] price_per_gb_month); {} earlier month(s) asked for are not kept locally",
+                months.saturating_sub(1)
+            )],
+        })
+    }
+
     async fn account_id(&self) -> TargetResult<String> {
         Ok(ACCOUNT.into())
     }

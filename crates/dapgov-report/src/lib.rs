@@ -2,6 +2,7 @@
 //! OCSF and ASFF. This crate is the only one that knows output formats.
 
 pub mod asff;
+pub mod cost;
 pub mod docs;
 pub mod graph;
 pub mod health;

@@ -1,5 +1,6 @@
 pub mod apply;
 pub mod audit;
+pub mod cost;
 pub mod demo;
 pub mod destroy;
 pub mod docs;
@@ -42,5 +43,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Graph(a) => graph::run(&ctx, a).await,
         Command::Report(c) => report::run(&ctx, c).await,
         Command::Docs(a) => docs::run(&ctx, a).await,
+        Command::Cost(a) => cost::run(&ctx, a).await,
     }
 }

@@ -1,0 +1,64 @@
+//! `dapgov cost`: the platform's cost month by month beside its budget, as text or a
+//! self-contained HTML page with a chart.
+
+use crate::ReportError;
+use dapgov_target::CostReport;
+use std::path::{Path, PathBuf};
+
+/// Dollars to the cent, and to a hundredth of a cent below one cent (a small platform's
+/// storage costs fractions of a cent).
+fn usd(v: f64) -> String {
+    if v > 0.0 && v < 0.01 { format!("{v:.4}") } else { format!("{v:.2}") }
+}
+
+fn groups(r: &CostReport) -> Vec<String> {
+    let mut g: Vec<String> = r.months.iter().flat_map(|m| m.groups.keys().cloned()).collect();
+    g.sort();
+    g.dedup();
+    g
+}
+
+/// The cost as a table: one row per month, one column per group, the total, the budget.
+pub fn text(r: &CostReport, budget_usd: f64) -> String {
+    let names = groups(r);
+    let mut header = vec!["month"];
+    header.extend(names.iter().map(String::as_str));
+    header.extend(["total", "budget"]);
+    let rows: Vec<Vec<String>> = r
+        .months
+        .iter()
+        .map(|m| {
+            let mut row = vec![m.month.clone()];
+            row.extend(names.iter().map(|g| usd(m.groups.get(g).copied().unwrap_or(0.0))));
+            row.push(usd(m.total));
+            row.push(usd(budget_usd));
+            row
+        })
+        .collect();
+    let mut out = format!("{} ({}){}\n", if r.estimated { "Estimated cost" } else { "Cost" }, r.currency, if r.estimated { ", an estimate, not a bill" } else { "" });
+    out.push_str(&crate::text::table(&header, &rows));
+    out.push('\n');
+    match r.forecast {
+        Some(f) => out.push_str(&format!("This month's forecast: {} of a {} budget{}\n", usd(f), usd(budget_usd), if f > budget_usd { " — above the budget" } else { "" })),
+        None => out.push_str("This month's forecast: none\n"),
+    }
+    for n in &r.notes {
+        out.push_str(&format!("Note: {n}\n"));
+    }
+    out
+}
+
+/// cost.html in `dir`: the months as bars, the table beneath.
+pub fn write_html(r: &CostReport, budget_usd: f64, project: &str, dir: &Path) -> Result<PathBuf, ReportError> {
+    let svg = crate::kpi::bars("Cost by month (USD)", &r.months.iter().map(|m| (m.month.clone(), m.total)).collect::<Vec<_>>())?;
+    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    let html = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Cost: {p}</title><style>body{{font:15px/1.5 system-ui,sans-serif;max-width:1100px;margin:24px auto;padding:0 24px}}pre{{background:#f2f4f7;padding:12px;overflow-x:auto}}figure svg{{width:100%;height:auto}}</style></head><body><h1>Cost: {p}</h1><figure role=\"img\" aria-label=\"Cost by month\">{svg}</figure><pre>{t}</pre></body></html>\n",
+        p = esc(project),
+        t = esc(&text(r, budget_usd))
+    );
+    std::fs::create_dir_all(dir).map_err(|source| ReportError::Write { path: dir.to_path_buf(), source })?;
+    let path = dir.join("cost.html");
+    std::fs::write(&path, html).map_err(|source| ReportError::Write { path: path.clone(), source })?;
+    Ok(path)
+}
