@@ -16,7 +16,7 @@ fn demo_builds_loads_audits_and_reports_then_reruns_as_a_no_op() {
     assert!(out.contains("[8/10] five-pillar audit: 90 checks") && out.contains(", 0 failing,"), "{out}");
     assert!(out.contains("trusted: daily_consolidated written"), "{out}");
     assert!(out.contains("curated.calls keeps both deliveries (dapgov etl history calls): version 0 calls.csv +") && out.contains(", version 1 calls-next-week.csv +"), "{out}");
-    for f in ["audit.html", "audit.json", "audit.csv", "audit.sarif", "profile-3-1-1-contact-centre-metrics.html", "profile-calls.json", "manifest-metrics.json", "manifest-calls.json", "kpi.html", "kpi.json", "data-docs.md", "data-docs.html", "health.html", "cost.html", "compliance-foippa.csv", "compliance-well-architected.csv"] {
+    for f in ["audit.html", "audit.json", "audit.csv", "audit.sarif", "profile-3-1-1-contact-centre-metrics.html", "profile-calls.json", "manifest-metrics.json", "manifest-calls.json", "kpi.html", "kpi.json", "data-docs.md", "data-docs.html", "health.html", "cost.html", "architecture.drawio", "access.drawio", "compliance-foippa.csv", "compliance-well-architected.csv"] {
         assert!(demo.join("reports").join(f).is_file(), "reports/{f} missing\n{out}");
     }
     assert!(out.contains("[9/10] KPI report for the call centre's managers: 184 months, 16 years, staffing patterns from"), "{out}");

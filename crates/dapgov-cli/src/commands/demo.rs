@@ -171,11 +171,20 @@ pub async fn run(a: Args) -> anyhow::Result<u8> {
     kpi_files.extend(dapgov_report::docs::write(&l.spec, &runs, &chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true), &reports)?);
     step(10, &format!("data documentation: {} datasets, {} trusted tables, their columns, rules, personal information and loads", l.spec.datasets.len(), l.spec.trusted.len()));
     kpi_files.push(crate::commands::report::write_health(&l, &reports).await?);
+    // The platform drawn for diagrams.net, the tool the City drew its architecture in.
+    let (inventory, _) = crate::ops::observe(&l).await?;
+    for (name, drawing) in [
+        ("architecture.drawio", dapgov_report::graph::architecture(&inventory, dapgov_report::graph::GraphFormat::Drawio)?),
+        ("access.drawio", dapgov_report::graph::access(&dapgov_audit::access::zone_access(&inventory), dapgov_report::graph::GraphFormat::Drawio)?),
+    ] {
+        std::fs::write(reports.join(name), drawing)?;
+        kpi_files.push(reports.join(name));
+    }
     let cost = l.target.cost(&l.spec.platform.name, 1, dapgov_target::CostGrouping::Zone).await?;
     kpi_files.push(dapgov_report::cost::write_html(&cost, l.spec.budget.monthly_usd, &l.spec.platform.name, &reports)?);
 
     println!("\nDone in {:.1} s. Open:", started.elapsed().as_secs_f64());
-    for p in audit_files.iter().chain(&kpi_files).filter(|p| p.extension().is_some_and(|e| e == "html")).chain(&written).chain(&manifests) {
+    for p in audit_files.iter().chain(&kpi_files).filter(|p| p.extension().is_some_and(|e| e == "html" || e == "drawio")).chain(&written).chain(&manifests) {
         println!("  {}", p.display());
     }
     println!("Platform state: {}", ctx.state_dir(&l.spec).display());
