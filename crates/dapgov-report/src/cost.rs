@@ -57,8 +57,5 @@ pub fn write_html(r: &CostReport, budget_usd: f64, project: &str, dir: &Path) ->
         p = esc(project),
         t = esc(&text(r, budget_usd))
     );
-    std::fs::create_dir_all(dir).map_err(|source| ReportError::Write { path: dir.to_path_buf(), source })?;
-    let path = dir.join("cost.html");
-    std::fs::write(&path, html).map_err(|source| ReportError::Write { path: path.clone(), source })?;
-    Ok(path)
+    crate::write_file(dir, "cost.html", &html)
 }

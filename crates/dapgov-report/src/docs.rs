@@ -203,13 +203,5 @@ fn render(template: &str, view: &View, markdown: bool) -> Result<String, ReportE
 /// manifests (newest first).
 pub fn write(spec: &Spec, manifests: &BTreeMap<String, Vec<Value>>, generated_at: &str, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
     let v = view(spec, manifests, generated_at);
-    std::fs::create_dir_all(dir).map_err(|source| ReportError::Write { path: dir.to_path_buf(), source })?;
-    let mut written = vec![];
-    for (name, text) in [("data-docs.md", render(MARKDOWN, &v, true)?), ("data-docs.html", render(HTML, &v, false)?)] {
-        let (path, tmp) = (dir.join(name), dir.join(format!(".{name}.tmp")));
-        std::fs::write(&tmp, text).map_err(|source| ReportError::Write { path: tmp.clone(), source })?;
-        std::fs::rename(&tmp, &path).map_err(|source| ReportError::Write { path: path.clone(), source })?;
-        written.push(path);
-    }
-    Ok(written)
+    Ok(vec![crate::write_file(dir, "data-docs.md", &render(MARKDOWN, &v, true)?)?, crate::write_file(dir, "data-docs.html", &render(HTML, &v, false)?)?])
 }

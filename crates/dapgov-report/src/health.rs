@@ -115,10 +115,7 @@ pub fn write(inv: &Inventory, samples: &[Sample], estimate_usd: f64, dir: &Path)
     hb.set_strict_mode(true);
     hb.register_template_string("health", TEMPLATE).map_err(|e| ReportError::Render("html", e.to_string()))?;
     let html = hb.render("health", &view).map_err(|e| ReportError::Render("html", e.to_string()))?;
-    std::fs::create_dir_all(dir).map_err(|source| ReportError::Write { path: dir.to_path_buf(), source })?;
-    let path = dir.join("health.html");
-    std::fs::write(&path, html).map_err(|source| ReportError::Write { path: path.clone(), source })?;
-    Ok(path)
+    crate::write_file(dir, "health.html", &html)
 }
 
 #[cfg(test)]

@@ -214,14 +214,6 @@ pub fn render_html(kpi: &Kpi) -> Result<String, ReportError> {
 
 /// Write `kpi.html` and `kpi.json` into `dir`; returns their paths.
 pub fn write(kpi: &Kpi, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
-    std::fs::create_dir_all(dir).map_err(|source| ReportError::Write { path: dir.to_path_buf(), source })?;
     let json = serde_json::to_string_pretty(kpi).map_err(|e| ReportError::Render("json", e.to_string()))? + "\n";
-    let mut written = vec![];
-    for (name, text) in [("kpi.html", render_html(kpi)?), ("kpi.json", json)] {
-        let (path, tmp) = (dir.join(name), dir.join(format!(".{name}.tmp")));
-        std::fs::write(&tmp, text).map_err(|source| ReportError::Write { path: tmp.clone(), source })?;
-        std::fs::rename(&tmp, &path).map_err(|source| ReportError::Write { path: path.clone(), source })?;
-        written.push(path);
-    }
-    Ok(written)
+    Ok(vec![crate::write_file(dir, "kpi.html", &render_html(kpi)?)?, crate::write_file(dir, "kpi.json", &json)?])
 }

@@ -85,25 +85,24 @@ pub fn render(audit: &Audit, format: Format) -> Result<String, ReportError> {
     }
 }
 
+/// Write `text` as `<dir>/<name>` (making `dir`): beside it first, then renamed into place,
+/// so a reader never sees half a report.
+pub(crate) fn write_file(dir: &Path, name: &str, text: &str) -> Result<PathBuf, ReportError> {
+    std::fs::create_dir_all(dir).map_err(|source| ReportError::Write { path: dir.to_path_buf(), source })?;
+    let (path, tmp) = (dir.join(name), dir.join(format!(".{name}.tmp")));
+    std::fs::write(&tmp, text).map_err(|source| ReportError::Write { path: tmp.clone(), source })?;
+    std::fs::rename(&tmp, &path).map_err(|source| ReportError::Write { path: path.clone(), source })?;
+    Ok(path)
+}
+
 /// Write each format to `<dir>/audit.<ext>`; returns the paths written.
 pub fn write(audit: &Audit, formats: &[Format], dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
-    std::fs::create_dir_all(dir).map_err(|source| ReportError::Write { path: dir.to_path_buf(), source })?;
     let mut written = Vec::new();
     for f in formats {
-        let text = render(audit, *f)?;
-        let path = dir.join(format!("audit.{}", f.extension()));
-        // Write beside and rename, so a reader never sees half a report.
-        let tmp = dir.join(format!(".audit.{}.tmp", f.extension()));
-        std::fs::write(&tmp, text).map_err(|source| ReportError::Write { path: tmp.clone(), source })?;
-        std::fs::rename(&tmp, &path).map_err(|source| ReportError::Write { path: path.clone(), source })?;
-        written.push(path);
+        written.push(write_file(dir, &format!("audit.{}", f.extension()), &render(audit, *f)?)?);
         if *f == Format::Csv {
             for fw in &audit.frameworks {
-                let path = dir.join(format!("compliance-{}.csv", fw.id));
-                let tmp = dir.join(format!(".compliance-{}.csv.tmp", fw.id));
-                std::fs::write(&tmp, render_framework_csv(fw)?).map_err(|source| ReportError::Write { path: tmp.clone(), source })?;
-                std::fs::rename(&tmp, &path).map_err(|source| ReportError::Write { path: path.clone(), source })?;
-                written.push(path);
+                written.push(write_file(dir, &format!("compliance-{}.csv", fw.id), &render_framework_csv(fw)?)?);
             }
         }
     }
@@ -351,14 +350,7 @@ pub fn profile_html<T: serde::Serialize>(profile: &T) -> Result<String, ReportEr
 
 /// Write `<dir>/<stem>.json` and `<dir>/<stem>.html` for a profile; returns the paths.
 pub fn write_profile<T: serde::Serialize>(profile: &T, dir: &Path, stem: &str) -> Result<Vec<PathBuf>, ReportError> {
-    std::fs::create_dir_all(dir).map_err(|source| ReportError::Write { path: dir.to_path_buf(), source })?;
     let mut json = serde_json::to_string_pretty(profile).map_err(|e| ReportError::Render("profile json", e.to_string()))?;
     json.push('\n');
-    let mut written = Vec::new();
-    for (ext, text) in [("json", json), ("html", profile_html(profile)?)] {
-        let path = dir.join(format!("{stem}.{ext}"));
-        std::fs::write(&path, text).map_err(|source| ReportError::Write { path: path.clone(), source })?;
-        written.push(path);
-    }
-    Ok(written)
+    [("json", json), ("html", profile_html(profile)?)].iter().map(|(ext, text)| write_file(dir, &format!("{stem}.{ext}"), text)).collect()
 }
