@@ -1265,6 +1265,10 @@ fn the_kpi_report_draws_the_trusted_tables_numbers_and_names_the_missing_days() 
     let monthly: serde_json::Value = serde_json::from_str(&p.ok(&["query", "--format", "json", "select * from trusted.metrics_monthly order by year, month"])).unwrap();
     assert_eq!(kpi["monthly"], monthly);
     assert_eq!(kpi["service_level_target"], 0.8);
+    // Each load behind the numbers with its quality-gate outcome, from its run manifest.
+    let load = &kpi["loads"][0];
+    assert_eq!((load["quarantined"].as_u64(), load["warned"].as_u64()), (Some(0), Some(5407)), "{load:#}");
+    assert!(load["trusted"].as_str().unwrap().contains("metrics_yearly: written"), "{load:#}");
     let html = read("kpi.html");
     assert_eq!(html.matches("<svg").count(), 4, "calls, service level, abandonment, speed of answer");
     assert!(html.contains("No metrics for: 2010-03-07, 2013-03-08") && html.contains("Call records are not loaded"));

@@ -67,6 +67,11 @@ pub struct Load {
     pub rows_added: Option<u64>,
     pub rows_removed: Option<u64>,
     pub input: Option<String>,
+    /// From the load's run manifest: rows the rules sent to quarantine, rows a `warn` rule
+    /// flagged, and what each trusted table did (written, or why not: the quality gates).
+    pub quarantined: Option<u64>,
+    pub warned: Option<u64>,
+    pub trusted: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -185,18 +190,27 @@ pub async fn gather(session: &RoleSession, from: Option<NaiveDate>, to: Option<N
         hour_of_day = rows::<Bucketed>(session, &by("HOUR")).await?.into_iter().map(|p| { let n = format!("{:02}:00", p.bucket); label(p, n) }).collect();
     }
 
+    let manifests = crate::recent_manifests(session, "metrics", 50).await?;
+    let manifest_of = |run: Option<&str>| manifests.iter().find(|m| run.is_some() && m["run_id"].as_str() == run);
+    let sum = |v: &serde_json::Value| v.as_object().map(|o| o.values().filter_map(serde_json::Value::as_u64).sum::<u64>());
     let loads = crate::history(session, "curated", "metrics")
         .await?
         .into_iter()
         .rev()
         .take(5)
-        .map(|c| Load {
-            version: c.version,
-            time: c.time,
-            operation: c.operation,
-            rows_added: c.rows_added,
-            rows_removed: c.rows_removed,
-            input: c.load.get("input").and_then(|v| v.as_str()).map(String::from),
+        .map(|c| {
+            let m = manifest_of(c.load.get("run_id").and_then(|v| v.as_str()));
+            Load {
+                version: c.version,
+                time: c.time,
+                operation: c.operation,
+                rows_added: c.rows_added,
+                rows_removed: c.rows_removed,
+                input: c.load.get("input").and_then(|v| v.as_str()).map(String::from),
+                quarantined: m.and_then(|m| sum(&m["quarantine_reasons"])),
+                warned: m.and_then(|m| sum(&m["warnings_by_rule"])),
+                trusted: m.and_then(|m| m["trusted"].as_object()).map(|o| o.iter().map(|(t, s)| format!("{t}: {}", s.as_str().unwrap_or_default())).collect::<Vec<_>>().join("; ")),
+            }
         })
         .collect();
     Ok(Kpi {
