@@ -107,5 +107,7 @@ pub fn combine(parts: Vec<AccountPart>, fail_on: Option<Severity>, frameworks: &
     let run_checks: BTreeSet<&str> = j.checks.iter().map(|c| c.id.as_str()).collect();
     j.frameworks = frameworks.iter().map(|f| f.assess(&run_checks, &j.findings)).collect();
     j.accounts = accounts;
+    // Each account has its own budget: one card would mislead.
+    j.cost = None;
     Some(j)
 }

@@ -243,6 +243,21 @@ pub struct Audit {
     /// Each account's roll-up, in an audit of many accounts (`--accounts`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub accounts: Vec<AccountResult>,
+    /// The month's spend beside the budget, as the target reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<CostCard>,
+}
+
+/// The month's spend and forecast beside the monthly budget: AWS Budgets' figures on AWS, the
+/// storage estimate on the local target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CostCard {
+    pub budget: String,
+    pub limit_usd: f64,
+    pub actual_usd: Option<f64>,
+    pub forecast_usd: Option<f64>,
+    /// True when the figures are dapgov's estimate, not AWS's.
+    pub estimated: bool,
 }
 
 impl Audit {
@@ -356,6 +371,10 @@ pub fn run(inventory: &Inventory, catalogue: &Catalogue, options: &AuditOptions)
         access: access::zone_access(inventory),
         frameworks,
         accounts: vec![],
+        cost: inventory.budgets.values().find_map(|b| {
+            let limit_usd = b.limit_usd?;
+            Some(CostCard { budget: b.name.clone(), limit_usd, actual_usd: b.actual_usd, forecast_usd: b.forecast_usd, estimated: inventory.target == "local" })
+        }),
     }
 }
 

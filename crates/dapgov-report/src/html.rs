@@ -22,6 +22,23 @@ struct View<'a> {
     fixed: usize,
     access: AccessView,
     frameworks: Vec<FrameworkView>,
+    cost: Option<CostView>,
+}
+
+/// The budget card: dollars as text, and whether the spend or forecast is over the limit.
+#[derive(Serialize)]
+struct CostView {
+    actual: String,
+    limit: String,
+    forecast: String,
+    class: &'static str,
+    estimated: bool,
+}
+
+fn cost_view(c: &dapgov_audit::CostCard) -> CostView {
+    let usd = |v: Option<f64>| v.map(|v| if v > 0.0 && v < 0.01 { format!("US${v:.4}") } else { format!("US${v:.2}") }).unwrap_or_else(|| "unknown".into());
+    let over = c.actual_usd.is_some_and(|a| a > c.limit_usd) || c.forecast_usd.is_some_and(|f| f > c.limit_usd);
+    CostView { actual: usd(c.actual_usd), limit: usd(Some(c.limit_usd)), forecast: usd(c.forecast_usd), class: if over { "fail" } else { "pass" }, estimated: c.estimated }
 }
 
 /// One framework's requirements and their verdicts (`--framework`).
@@ -255,6 +272,7 @@ pub fn render(audit: &Audit) -> Result<String, ReportError> {
         fixed: audit.comparison.as_ref().map(|c| c.fixed.len()).unwrap_or(0),
         access: access_view(audit),
         frameworks: audit.frameworks.iter().map(framework_view).collect(),
+        cost: audit.cost.as_ref().map(cost_view),
     };
     let mut hb = Handlebars::new();
     hb.set_strict_mode(true);
@@ -282,5 +300,8 @@ mod tests {
         assert!(fail < first_pass);
         assert!(html.contains("rotated &lt;by hand&gt;") && !html.contains("rotated <by hand>"));
         assert!(html.contains("SEC08-BP02") && html.contains("put-bucket-versioning"));
+        // The budget card: the month's spend and forecast beside the limit.
+        let card = &html[html.find("id=\"cost\"").expect("a cost card")..];
+        assert!(card.contains("budget") && card.contains("US$50.00") && card.contains("local storage estimate"), "{}", &card[..200]);
     }
 }
