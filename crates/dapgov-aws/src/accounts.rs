@@ -3,8 +3,6 @@
 
 use crate::error::sdk;
 use crate::{AwsTarget, Clients};
-use aws_credential_types::Credentials;
-use aws_credential_types::provider::SharedCredentialsProvider;
 use dapgov_inventory::Arns;
 use dapgov_target::{TargetError, TargetResult};
 use tokio::sync::OnceCell;
@@ -52,9 +50,8 @@ impl AwsTarget {
             .send()
             .await
             .map_err(|e| sdk("sts:AssumeRole", &role_arn, e))?;
-        let c = assumed.credentials().ok_or_else(|| TargetError::Other(format!("sts:AssumeRole on {role_arn} returned no credentials")))?;
-        let creds = Credentials::new(c.access_key_id(), c.secret_access_key(), Some(c.session_token().to_string()), None, "dapgov-account-role");
-        let role_conf = conf.to_builder().credentials_provider(SharedCredentialsProvider::new(creds)).region(aws_types::region::Region::new(region.to_string())).build();
+        let (role_conf, _) = crate::session::assumed_conf(conf, &assumed, &role_arn)?;
+        let role_conf = role_conf.to_builder().region(aws_types::region::Region::new(region.to_string())).build();
         Ok(AwsTarget { clients: Clients::from_conf(&role_conf), region: region.to_string(), conf: Some(role_conf), account: OnceCell::new_with(Some(account.to_string())) })
     }
 

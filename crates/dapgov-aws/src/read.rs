@@ -34,7 +34,7 @@ pub(crate) fn tags_from<I: IntoIterator<Item = (String, String)>>(pairs: I) -> T
 
 pub(crate) async fn inventory(t: &AwsTarget, project: &str) -> TargetResult<Inventory> {
     let account_id = t.account().await?;
-    let (buckets, (keys, unreadable_keys), roles, trails, log_groups, topics, alarms, (budgets, unreadable), (glue_databases, glue_security_configurations), athena_workgroups, account) = tokio::try_join!(
+    let (buckets, (keys, unreadable_keys), roles, trails, log_groups, topics, alarms, (budgets, unreadable), (glue_databases, glue_security_configurations), athena_workgroups, account, dashboards) = tokio::try_join!(
         s3::read_all(t, project),
         kms::read_all(t, project),
         iam::read_all(t, project),
@@ -46,8 +46,8 @@ pub(crate) async fn inventory(t: &AwsTarget, project: &str) -> TargetResult<Inve
         glue::read_all(t, project),
         athena::read_all(t, project, &account_id),
         account::read(t, &account_id),
+        dashboard::read_all(t, project),
     )?;
-    let dashboards = dashboard::read_all(t, project).await?;
     Ok(Inventory {
         schema_version: SCHEMA_VERSION,
         target: "aws".into(),

@@ -16,6 +16,14 @@ use std::sync::Arc;
 /// Where the wrapped pseudonymisation key lives, in the curated zone.
 pub const PSEUDONYMISATION_KEY_OBJECT: &str = "_keys/pseudonymisation.key";
 
+/// `conf` with the credentials STS returned for `role_arn`; with the assumed role's ARN.
+pub(crate) fn assumed_conf(conf: &aws_types::SdkConfig, assumed: &aws_sdk_sts::operation::assume_role::AssumeRoleOutput, role_arn: &str) -> TargetResult<(aws_types::SdkConfig, String)> {
+    let c = assumed.credentials().ok_or_else(|| TargetError::Other(format!("sts:AssumeRole on {role_arn} returned no credentials")))?;
+    let principal = assumed.assumed_role_user().map(|u| u.arn().to_string()).unwrap_or_else(|| role_arn.to_string());
+    let creds = Credentials::new(c.access_key_id(), c.secret_access_key(), Some(c.session_token().to_string()), None, "dapgov-assumed-role");
+    Ok((conf.to_builder().credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(creds)).build(), principal))
+}
+
 pub(crate) async fn session(t: &AwsTarget, project: &str, role: &str) -> TargetResult<RoleSession> {
     let conf = t.conf.as_ref().ok_or_else(|| TargetError::Other("role sessions need a target loaded from the AWS configuration".into()))?;
     let names = t.names(project).await?;
@@ -37,10 +45,7 @@ pub(crate) async fn session(t: &AwsTarget, project: &str, role: &str) -> TargetR
             },
             other => other,
         })?;
-    let c = assumed.credentials().ok_or_else(|| TargetError::Other(format!("sts:AssumeRole on {role_arn} returned no credentials")))?;
-    let principal = assumed.assumed_role_user().map(|u| u.arn().to_string()).unwrap_or_else(|| role_arn.clone());
-    let creds = Credentials::new(c.access_key_id(), c.secret_access_key(), Some(c.session_token().to_string()), None, "dapgov-assumed-role");
-    let role_conf = conf.to_builder().credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(creds)).build();
+    let (role_conf, principal) = assumed_conf(conf, &assumed, &role_arn)?;
     let clients = Clients::from_conf(&role_conf);
 
     // The zone buckets are found as the caller (tags say which zone each serves); their data is

@@ -4,7 +4,7 @@
 //! patterns a staffing planner asks for from the call records when they are loaded.
 
 use crate::{EtlError, query};
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use dapgov_target::RoleSession;
 use serde::{Deserialize, Serialize};
 
@@ -137,7 +137,7 @@ struct Day {
 
 /// The KPIs over `[from, to]` (either end open), as `session`'s role reads them.
 pub async fn gather(session: &RoleSession, from: Option<NaiveDate>, to: Option<NaiveDate>, service_level_target: f64, now: chrono::DateTime<chrono::Utc>) -> Result<Kpi, EtlError> {
-    let month_of = |d: NaiveDate| i64::from(d.format("%Y").to_string().parse::<i32>().unwrap_or(0)) * 100 + i64::from(d.format("%m").to_string().parse::<i32>().unwrap_or(0));
+    let month_of = |d: NaiveDate| i64::from(d.year()) * 100 + i64::from(d.month());
     let (lo, hi) = (from.map(month_of).unwrap_or(0), to.map(month_of).unwrap_or(999_999));
     let missing_table = |e: EtlError, table: &str| match e {
         EtlError::Engine(m) if m.contains("not found") || m.contains("doesn't exist") || m.contains("does not exist") => EtlError::Engine(format!(

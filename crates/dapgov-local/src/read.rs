@@ -56,27 +56,21 @@ impl LocalTarget {
         }
         // Runs and alarm states from the metrics the ETL published.
         let mut runs: BTreeMap<String, EtlRunSummary> = BTreeMap::new();
-        let mut namespaces: Vec<String> = std::fs::read_dir(self.metrics_dir())
-            .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().trim_end_matches(".jsonl").to_string()).collect())
-            .unwrap_or_default();
-        namespaces.sort();
         // As CloudWatch keeps them: one metric per namespace, name and exact dimension set.
         let mut latest: BTreeMap<(String, String, BTreeMap<String, String>), f64> = BTreeMap::new();
-        for ns in &namespaces {
-            for (time, d) in self.read_metrics(ns) {
-                latest.insert((ns.clone(), d.name.clone(), d.dimensions.clone()), d.value);
-                if let Some(run) = d.dimensions.get("RunId") {
-                    let e = runs.entry(run.clone()).or_insert_with(|| EtlRunSummary {
-                        run_id: run.clone(),
-                        dataset: d.dimensions.get("Dataset").cloned().unwrap_or_default(),
-                        started_at: time.clone(),
-                        succeeded: true,
-                        output_formats: vec!["parquet".into(), "csv".into()],
-                        partitioned: true,
-                    });
-                    if d.name == ETL_FAILURE_METRIC && d.value > 0.0 {
-                        e.succeeded = false;
-                    }
+        for (ns, time, d) in self.metric_data() {
+            latest.insert((ns.clone(), d.name.clone(), d.dimensions.clone()), d.value);
+            if let Some(run) = d.dimensions.get("RunId") {
+                let e = runs.entry(run.clone()).or_insert_with(|| EtlRunSummary {
+                    run_id: run.clone(),
+                    dataset: d.dimensions.get("Dataset").cloned().unwrap_or_default(),
+                    started_at: time.clone(),
+                    succeeded: true,
+                    output_formats: vec!["parquet".into(), "csv".into()],
+                    partitioned: true,
+                });
+                if d.name == ETL_FAILURE_METRIC && d.value > 0.0 {
+                    e.succeeded = false;
                 }
             }
         }

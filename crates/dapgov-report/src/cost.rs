@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// Dollars to the cent, and to a hundredth of a cent below one cent (a small platform's
 /// storage costs fractions of a cent).
-fn usd(v: f64) -> String {
+pub(crate) fn usd(v: f64) -> String {
     if v > 0.0 && v < 0.01 { format!("{v:.4}") } else { format!("{v:.2}") }
 }
 

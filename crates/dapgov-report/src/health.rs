@@ -111,10 +111,7 @@ fn panels(inv: &Inventory, samples: &[Sample], estimate_usd: f64) -> Result<(Str
 pub fn write(inv: &Inventory, samples: &[Sample], estimate_usd: f64, dir: &Path) -> Result<PathBuf, ReportError> {
     let (dashboard, panels) = panels(inv, samples, estimate_usd)?;
     let view = View { project: inv.project.clone(), dashboard, panels };
-    let mut hb = handlebars::Handlebars::new();
-    hb.set_strict_mode(true);
-    hb.register_template_string("health", TEMPLATE).map_err(|e| ReportError::Render("html", e.to_string()))?;
-    let html = hb.render("health", &view).map_err(|e| ReportError::Render("html", e.to_string()))?;
+    let html = crate::render_page(TEMPLATE, &view)?;
     crate::write_file(dir, "health.html", &html)
 }
 

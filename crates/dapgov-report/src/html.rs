@@ -2,7 +2,6 @@
 
 use crate::{ReportError, meta};
 use dapgov_audit::{Audit, Counts, Delta, Finding, Pillar, Remediation, Severity, Status};
-use handlebars::Handlebars;
 use serde::Serialize;
 
 const TEMPLATE: &str = include_str!("../../../templates/audit.html.hbs");
@@ -36,7 +35,7 @@ struct CostView {
 }
 
 fn cost_view(c: &dapgov_audit::CostCard) -> CostView {
-    let usd = |v: Option<f64>| v.map(|v| if v > 0.0 && v < 0.01 { format!("US${v:.4}") } else { format!("US${v:.2}") }).unwrap_or_else(|| "unknown".into());
+    let usd = |v: Option<f64>| v.map(|v| format!("US${}", crate::cost::usd(v))).unwrap_or_else(|| "unknown".into());
     let over = c.actual_usd.is_some_and(|a| a > c.limit_usd) || c.forecast_usd.is_some_and(|f| f > c.limit_usd);
     CostView { actual: usd(c.actual_usd), limit: usd(Some(c.limit_usd)), forecast: usd(c.forecast_usd), class: if over { "fail" } else { "pass" }, estimated: c.estimated }
 }
@@ -274,10 +273,7 @@ pub fn render(audit: &Audit) -> Result<String, ReportError> {
         frameworks: audit.frameworks.iter().map(framework_view).collect(),
         cost: audit.cost.as_ref().map(cost_view),
     };
-    let mut hb = Handlebars::new();
-    hb.set_strict_mode(true);
-    hb.register_template_string("audit", TEMPLATE).map_err(|e| ReportError::Render("html", e.to_string()))?;
-    hb.render("audit", &v).map_err(|e| ReportError::Render("html", e.to_string()))
+    crate::render_page(TEMPLATE, &v)
 }
 
 #[cfg(test)]

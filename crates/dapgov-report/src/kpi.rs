@@ -206,10 +206,7 @@ pub fn render_html(kpi: &Kpi) -> Result<String, ReportError> {
     let missing = kpi.freshness.as_ref().map(|f| f.missing_days.join(", ")).unwrap_or_default();
     let missing_count = kpi.freshness.as_ref().map_or(0, |f| f.missing_days.len());
     let view = View { kpi, target: pct(Some(kpi.service_level_target)), charts: charts(kpi)?, missing, missing_count };
-    let mut hb = handlebars::Handlebars::new();
-    hb.set_strict_mode(true);
-    hb.register_template_string("kpi", TEMPLATE).map_err(|e| ReportError::Render("html", e.to_string()))?;
-    hb.render("kpi", &view).map_err(|e| ReportError::Render("html", e.to_string()))
+    crate::render_page(TEMPLATE, &view)
 }
 
 /// Write `kpi.html` and `kpi.json` into `dir`; returns their paths.

@@ -85,6 +85,15 @@ pub fn render(audit: &Audit, format: Format) -> Result<String, ReportError> {
     }
 }
 
+/// An HTML page from a handlebars `template` and its view; strict, so a misspelt field is an
+/// error rather than an empty cell.
+pub(crate) fn render_page<T: serde::Serialize>(template: &str, view: &T) -> Result<String, ReportError> {
+    let mut hb = handlebars::Handlebars::new();
+    hb.set_strict_mode(true);
+    hb.register_template_string("page", template).map_err(|e| ReportError::Render("html", e.to_string()))?;
+    hb.render("page", view).map_err(|e| ReportError::Render("html", e.to_string()))
+}
+
 /// Write `text` as `<dir>/<name>` (making `dir`): beside it first, then renamed into place,
 /// so a reader never sees half a report.
 pub(crate) fn write_file(dir: &Path, name: &str, text: &str) -> Result<PathBuf, ReportError> {
