@@ -85,23 +85,40 @@ impl Project {
             e = endpoint(),
             p = self.name
         );
-        let o = Command::new(venv().join("bin/python")).arg("-c").arg(program).output().unwrap();
-        assert!(o.status.success(), "boto3 script failed: {}", String::from_utf8_lossy(&o.stderr));
+        let o = Command::new(venv().join("bin/python"))
+            .arg("-c")
+            .arg(program)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "boto3 script failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
     /// `apply` repairs everything: the plan is then empty and the audit finds nothing.
     fn repair_and_expect_clean(&self) {
         self.ok(&["apply", "--auto-approve"]);
-        assert_eq!(self.run(&["plan", "--detailed-exitcode"]).status.code(), Some(0));
+        assert_eq!(
+            self.run(&["plan", "--detailed-exitcode"]).status.code(),
+            Some(0)
+        );
         assert_eq!(self.audit_failing(), (0, vec![]));
     }
 
     /// `audit`'s exit status and findings.
     fn audit(&self) -> (i32, Vec<serde_json::Value>) {
         let o = self.run(&["audit", "--format", "json"]);
-        let a: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(self.dir.path().join("reports/audit.json")).unwrap()).unwrap();
-        (o.status.code().unwrap_or(-1), a["findings"].as_array().unwrap().clone())
+        let a: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(self.dir.path().join("reports/audit.json")).unwrap(),
+        )
+        .unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            a["findings"].as_array().unwrap().clone(),
+        )
     }
 
     fn audit_failing(&self) -> (i32, Vec<String>) {
@@ -109,7 +126,13 @@ impl Project {
         let mut f: Vec<String> = findings
             .iter()
             .filter(|f| f["status"] == "FAIL")
-            .map(|f| format!("{} {}", f["check_id"].as_str().unwrap(), f["resource"].as_str().unwrap().replace(&self.name, "P")))
+            .map(|f| {
+                format!(
+                    "{} {}",
+                    f["check_id"].as_str().unwrap(),
+                    f["resource"].as_str().unwrap().replace(&self.name, "P")
+                )
+            })
             .collect();
         f.sort();
         (code, f)
@@ -117,12 +140,18 @@ impl Project {
 }
 
 #[test]
-fn apply_on_an_empty_account_is_clean_audits_without_failures_and_destroy_keeps_data_unless_forced() {
+fn apply_on_an_empty_account_is_clean_audits_without_failures_and_destroy_keeps_data_unless_forced()
+{
     let p = Project::new();
     let out = p.ok(&["apply", "--auto-approve"]);
     assert!(out.contains("Apply complete"), "{out}");
     let plan = p.run(&["plan", "--detailed-exitcode"]);
-    assert_eq!(plan.status.code(), Some(0), "{}", String::from_utf8_lossy(&plan.stdout));
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&plan.stdout)
+    );
     let (code, failing) = p.audit_failing();
     assert!(failing.is_empty(), "{failing:#?}");
     assert_eq!(code, 0);
@@ -131,15 +160,44 @@ fn apply_on_an_empty_account_is_clean_audits_without_failures_and_destroy_keeps_
     let o = p.run(&["destroy", "--auto-approve"]);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains(&format!("bucket {}-logs-", p.name)) && err.contains("--force-delete-data"), "{err}");
+    assert!(
+        err.contains(&format!("bucket {}-logs-", p.name)) && err.contains("--force-delete-data"),
+        "{err}"
+    );
     let kept: serde_json::Value = serde_json::from_str(&p.ok(&["inventory"])).unwrap();
-    assert!(kept["keys"].as_object().unwrap().is_empty() && kept["roles"].as_object().unwrap().is_empty(), "everything without data goes");
-    assert!(kept["buckets"].as_object().unwrap().keys().any(|b| b.contains("-logs-")));
+    assert!(
+        kept["keys"].as_object().unwrap().is_empty()
+            && kept["roles"].as_object().unwrap().is_empty(),
+        "everything without data goes"
+    );
+    assert!(
+        kept["buckets"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .any(|b| b.contains("-logs-"))
+    );
 
     p.ok(&["destroy", "--auto-approve", "--force-delete-data"]);
     let inv: serde_json::Value = serde_json::from_str(&p.ok(&["inventory"])).unwrap();
-    for kind in ["buckets", "keys", "roles", "trails", "log_groups", "topics", "alarms", "budgets", "glue_databases", "glue_security_configurations", "athena_workgroups"] {
-        assert_eq!(inv[kind], serde_json::json!({}), "{kind} left after destroy");
+    for kind in [
+        "buckets",
+        "keys",
+        "roles",
+        "trails",
+        "log_groups",
+        "topics",
+        "alarms",
+        "budgets",
+        "glue_databases",
+        "glue_security_configurations",
+        "athena_workgroups",
+    ] {
+        assert_eq!(
+            inv[kind],
+            serde_json::json!({}),
+            "{kind} left after destroy"
+        );
     }
 }
 
@@ -157,12 +215,25 @@ fn look_alikes_another_team_made_are_listed_and_never_deleted() {
     let plan = p.run(&["plan", "--detailed-exitcode"]);
     let out = String::from_utf8_lossy(&plan.stdout);
     assert_eq!(plan.status.code(), Some(0), "{out}");
-    assert!(out.starts_with("Not managed by dapgov, left alone") && out.contains(&format!("role.{}-backup", p.name)) && out.contains(&format!("bucket.{}-other-team-data", p.name)), "{out}");
+    assert!(
+        out.starts_with("Not managed by dapgov, left alone")
+            && out.contains(&format!("role.{}-backup", p.name))
+            && out.contains(&format!("bucket.{}-other-team-data", p.name)),
+        "{out}"
+    );
     let json: serde_json::Value = serde_json::from_str(&p.ok(&["plan", "--json"])).unwrap();
-    assert_eq!(json["left_alone"].as_array().map(Vec::len), Some(2), "{json}");
+    assert_eq!(
+        json["left_alone"].as_array().map(Vec::len),
+        Some(2),
+        "{json}"
+    );
     p.ok(&["apply", "--auto-approve"]);
     let out = p.ok(&["destroy", "--auto-approve", "--force-delete-data"]);
-    assert!(out.contains(&format!("role.{}-backup", p.name)) && !out.contains(&format!("- role.{}-backup", p.name)), "{out}");
+    assert!(
+        out.contains(&format!("role.{}-backup", p.name))
+            && !out.contains(&format!("- role.{}-backup", p.name)),
+        "{out}"
+    );
     p.boto3("c('iam').get_role(RoleName=f'{p}-backup')\nc('s3').head_bucket(Bucket=f'{p}-other-team-data')");
 }
 
@@ -172,11 +243,26 @@ fn look_alikes_another_team_made_are_listed_and_never_deleted() {
 fn the_specs_region_beats_the_environments() {
     let p = Project::new();
     let first = p.run_in_region("us-east-1", &["apply", "--auto-approve"]);
-    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
-    assert!(String::from_utf8_lossy(&first.stderr).contains("the environment's region us-east-1 differs from the spec's platform.region ca-central-1"));
-    assert_eq!(p.run(&["plan", "--detailed-exitcode"]).status.code(), Some(0), "a plan in the spec's region sees everything apply made");
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(String::from_utf8_lossy(&first.stderr).contains(
+        "the environment's region us-east-1 differs from the spec's platform.region ca-central-1"
+    ));
+    assert_eq!(
+        p.run(&["plan", "--detailed-exitcode"]).status.code(),
+        Some(0),
+        "a plan in the spec's region sees everything apply made"
+    );
     let inv: serde_json::Value = serde_json::from_str(&p.ok(&["inventory"])).unwrap();
-    let alarm_regions: std::collections::BTreeSet<&str> = inv["alarms"].as_object().unwrap().values().filter_map(|a| a["region"].as_str()).collect();
+    let alarm_regions: std::collections::BTreeSet<&str> = inv["alarms"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(|a| a["region"].as_str())
+        .collect();
     assert_eq!(alarm_regions, ["ca-central-1", "us-east-1"].into());
     p.boto3("east = boto3.client('kms', endpoint_url=c('kms').meta.endpoint_url, region_name='us-east-1', aws_access_key_id='testing', aws_secret_access_key='testing')\nassert not east.list_aliases()['Aliases'] or not [a for a in east.list_aliases()['Aliases'] if p in a['AliasName']]");
 }
@@ -198,9 +284,23 @@ c('iam').put_role_policy(RoleName=f'{p}-analyst', PolicyName='extra', PolicyDocu
     let plan = p.run(&["plan", "--json", "--detailed-exitcode"]);
     assert_eq!(plan.status.code(), Some(2));
     let json: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
-    let mut changed: Vec<String> = json["resource_changes"].as_array().unwrap().iter().map(|c| c["address"].as_str().unwrap().replace(&p.name, "P")).collect();
+    let mut changed: Vec<String> = json["resource_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["address"].as_str().unwrap().replace(&p.name, "P"))
+        .collect();
     changed.sort();
-    assert_eq!(changed, ["bucket.P-curated-123456789012", "bucket.P-raw-123456789012", "key.P-pii", "role.P-analyst", "trail.P-trail"]);
+    assert_eq!(
+        changed,
+        [
+            "bucket.P-curated-123456789012",
+            "bucket.P-raw-123456789012",
+            "key.P-pii",
+            "role.P-analyst",
+            "trail.P-trail"
+        ]
+    );
 
     let (code, failing) = p.audit_failing();
     assert_eq!(code, 3);
@@ -221,7 +321,8 @@ c('iam').put_role_policy(RoleName=f'{p}-analyst', PolicyName='extra', PolicyDocu
 }
 
 #[test]
-fn encryption_removed_admin_attached_public_acl_and_budget_deleted_fail_exactly_the_matching_checks() {
+fn encryption_removed_admin_attached_public_acl_and_budget_deleted_fail_exactly_the_matching_checks()
+ {
     let p = Project::new();
     p.ok(&["apply", "--auto-approve"]);
     p.boto3(
@@ -264,18 +365,52 @@ c('budgets').delete_budget(AccountId=acct, BudgetName=f'{p}-monthly')
 fn the_data_stages_run_as_the_etl_role_on_s3_with_kms_glue_and_cloudwatch() {
     let p = Project::applied_for_data();
     let city = repo("data/3-1-1-contact-centre-metrics.csv");
-    let out = p.ok(&["etl", "run", "--input", city.to_str().unwrap(), "--dataset", "metrics"]);
-    assert!(out.contains("raw      rows in     5585  out     5585") && out.contains("trusted.metrics_yearly: written"), "{out}");
+    let out = p.ok(&[
+        "etl",
+        "run",
+        "--input",
+        city.to_str().unwrap(),
+        "--dataset",
+        "metrics",
+    ]);
+    assert!(
+        out.contains("raw      rows in     5585  out     5585")
+            && out.contains("trusted.metrics_yearly: written"),
+        "{out}"
+    );
     // The analyst reads trusted data through Glue and S3 with its own credentials.
     let q = p.ok(&["query", "--engine", "local", "--format", "csv", "select year, round(call_handling_pct, 4) as chp, round(service_level, 4) as sl from trusted.metrics_yearly where year in (2020, 2023) order by year"]);
     assert_eq!(q, "year,chp,sl\n2020,0.9039,0.7096\n2023,0.9419,0.7793\n");
     // SQL reads only, on aws as locally: no file is written on the operator's machine.
     let written = std::env::temp_dir().join(format!("{}-pwned.csv", p.name));
-    let o = p.run(&["query", "--as", "analyst", &format!("COPY (select 1 as x) TO '{}' STORED AS CSV", written.display())]);
+    let o = p.run(&[
+        "query",
+        "--as",
+        "analyst",
+        &format!(
+            "COPY (select 1 as x) TO '{}' STORED AS CSV",
+            written.display()
+        ),
+    ]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("`COPY` statements do not run as role `analyst`"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("`COPY` statements do not run as role `analyst`"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(!written.exists());
-    assert!(p.ok(&["etl", "run", "--input", city.to_str().unwrap(), "--dataset", "metrics"]).starts_with("No-op"));
+    assert!(
+        p.ok(&[
+            "etl",
+            "run",
+            "--input",
+            city.to_str().unwrap(),
+            "--dataset",
+            "metrics"
+        ])
+        .starts_with("No-op")
+    );
     // Behind dapgov's back: every object in the data zones is SSE-KMS under its zone's key, the
     // landing copy is the input byte for byte, the staging area is empty, the catalog holds the
     // published tables, the run metrics reached CloudWatch (the failure alarm's too), and the
@@ -334,7 +469,10 @@ assert urllib.request.urlopen(req).status == 201
         .as_str(),
     );
     let sql = "select year, chp, first_day from trusted.metrics_yearly where year in (2020, 2023) order by year";
-    assert_eq!(p.ok(&["query", "--format", "csv", sql]), "year,chp,first_day\n2020,0.9039,2020-01-01\n2023,0.9419,2023-01-01\n");
+    assert_eq!(
+        p.ok(&["query", "--format", "csv", sql]),
+        "year,chp,first_day\n2020,0.9039,2020-01-01\n2023,0.9419,2023-01-01\n"
+    );
     // The query went to the platform's workgroup, against its Glue database, naming the
     // catalog's table.
     p.boto3(
@@ -348,12 +486,30 @@ assert 'FROM trusted_metrics_yearly WHERE' in q['Query'], q['Query']
 "#,
     );
     // A write is refused before Athena sees it; time travel and SHOW stay in dapgov's engine.
-    let o = p.run(&["query", "insert into curated.metrics select * from curated.metrics"]);
-    assert!(String::from_utf8_lossy(&o.stderr).contains("`INSERT` statements do not run as role `analyst`"), "{}", String::from_utf8_lossy(&o.stderr));
-    for (args, says) in [(vec!["query", "--as-of", "curated.metrics=0", "select 1"], "add --engine local"), (vec!["query", "show tables"], "--engine local")] {
+    let o = p.run(&[
+        "query",
+        "insert into curated.metrics select * from curated.metrics",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("`INSERT` statements do not run as role `analyst`"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for (args, says) in [
+        (
+            vec!["query", "--as-of", "curated.metrics=0", "select 1"],
+            "add --engine local",
+        ),
+        (vec!["query", "show tables"], "--engine local"),
+    ] {
         let o = p.run(&args);
         assert_eq!(o.status.code(), Some(1));
-        assert!(String::from_utf8_lossy(&o.stderr).contains(says), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(says),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
     }
     p.boto3("assert len(c('athena').list_query_executions(WorkGroup=f'{p}-analytics')['QueryExecutionIds']) == 1");
 }
@@ -362,10 +518,28 @@ assert 'FROM trusted_metrics_yearly WHERE' in q['Query'], q['Query']
 fn files_delivered_into_landing_are_loaded_once_each_oldest_first() {
     let p = Project::applied_for_data();
     let city = repo("data/3-1-1-contact-centre-metrics.csv");
-    p.ok(&["etl", "run", "--input", city.to_str().unwrap(), "--dataset", "metrics"]);
+    p.ok(&[
+        "etl",
+        "run",
+        "--input",
+        city.to_str().unwrap(),
+        "--dataset",
+        "metrics",
+    ]);
     // The call system delivers two days, one file each, with its own S3 client.
     for (day, seed) in [("1", "5"), ("2", "6")] {
-        p.ok(&["sample", "calls", "--from", city.to_str().unwrap(), "--out", &format!("day{day}.csv"), "--days", day, "--seed", seed]);
+        p.ok(&[
+            "sample",
+            "calls",
+            "--from",
+            city.to_str().unwrap(),
+            "--out",
+            &format!("day{day}.csv"),
+            "--days",
+            day,
+            "--seed",
+            seed,
+        ]);
     }
     p.boto3(&format!(
         r#"
@@ -381,10 +555,16 @@ for name in ('day1.csv', 'day2.csv'):
     let first = out.find("calls/day1.csv").unwrap_or(usize::MAX);
     let second = out.find("calls/day2.csv").unwrap_or(0);
     assert!(first < second, "oldest first:\n{out}");
-    assert!(out.contains("2 delivery(ies); 2 loaded, 0 already taken, 0 failed"), "{out}");
+    assert!(
+        out.contains("2 delivery(ies); 2 loaded, 0 already taken, 0 failed"),
+        "{out}"
+    );
     // Run again: nothing new. The runs' own landing copies are not deliveries.
     let again = p.ok(&["etl", "run", "--dataset", "calls", "--from-landing"]);
-    assert!(again.contains("2 delivery(ies); 0 loaded, 2 already taken, 0 failed"), "{again}");
+    assert!(
+        again.contains("2 delivery(ies); 0 loaded, 2 already taken, 0 failed"),
+        "{again}"
+    );
     let history = p.ok(&["etl", "history", "calls", "--format", "json"]);
     let commits: serde_json::Value = serde_json::from_str(&history).unwrap();
     assert_eq!(commits.as_array().unwrap().len(), 2, "{history}");
@@ -395,14 +575,28 @@ for name in ('day1.csv', 'day2.csv'):
             .1
             .iter()
             .filter(|f| f["check_id"] == "etl_latest_run_succeeded")
-            .map(|f| format!("{} {}", f["resource"].as_str().unwrap().trim_start_matches("etl_dataset."), f["status"].as_str().unwrap()))
+            .map(|f| {
+                format!(
+                    "{} {}",
+                    f["resource"]
+                        .as_str()
+                        .unwrap()
+                        .trim_start_matches("etl_dataset."),
+                    f["status"].as_str().unwrap()
+                )
+            })
             .collect();
         v.sort();
         v
     };
     assert_eq!(latest(&p), ["calls PASS", "metrics PASS"]);
     std::fs::write(p.dir.path().join("empty.csv"), "").unwrap();
-    assert_eq!(p.run(&["etl", "run", "--input", "empty.csv", "--dataset", "calls"]).status.code(), Some(1));
+    assert_eq!(
+        p.run(&["etl", "run", "--input", "empty.csv", "--dataset", "calls"])
+            .status
+            .code(),
+        Some(1)
+    );
     assert_eq!(latest(&p), ["calls FAIL", "metrics PASS"]);
     // The failed run reached the failure alarm's own metric: its dimensions, its statistic.
     p.boto3(
@@ -426,8 +620,18 @@ fn findings_go_into_security_hub_and_a_later_audit_updates_them_in_place() {
     p.ok(&["apply", "--auto-approve"]);
     p.boto3("kms = c('kms')\nalias = {a['AliasName']: a['TargetKeyId'] for a in kms.list_aliases()['Aliases'] if 'TargetKeyId' in a}\nkms.disable_key_rotation(KeyId=alias[f'alias/{p}-pii'])");
     let mine = "import json\nfound = [f for f in c('securityhub').get_findings(MaxResults=100)['Findings'] if f['GeneratorId'].startswith('dapgov-') and f['ProductFields']['dapgov/resource'].find(p) >= 0]\nrot = [f['Compliance']['Status'] for f in found if f['GeneratorId'] == 'dapgov-kms_cmk_rotation_enabled' and f'{p}-pii' in f['ProductFields']['dapgov/resource']]\nprint(json.dumps([len(found), len({f['Id'] for f in found}), rot]))";
-    let out = p.ok(&["audit", "--security-hub", "--format", "json", "--fail-on", "none"]);
-    assert!(out.contains("Security Hub of account 123456789012:"), "{out}");
+    let out = p.ok(&[
+        "audit",
+        "--security-hub",
+        "--format",
+        "json",
+        "--fail-on",
+        "none",
+    ]);
+    assert!(
+        out.contains("Security Hub of account 123456789012:"),
+        "{out}"
+    );
     let first: serde_json::Value = serde_json::from_str(&p.boto3_out(mine)).unwrap();
     assert!(first[0].as_u64().unwrap() > 20, "{first}");
     assert_eq!(first[0], first[1], "one finding per id");
@@ -460,7 +664,10 @@ fn one_audit_reads_every_account_of_the_organization_and_names_the_misconfigured
     };
     p.ok(&["apply", "--auto-approve"]);
     for m in &members {
-        succeeded(p.run_as(&creds(m), &["apply", "--auto-approve"]), "apply in a member account");
+        succeeded(
+            p.run_as(&creds(m), &["apply", "--auto-approve"]),
+            "apply in a member account",
+        );
     }
     // Behind dapgov's back, in prod only: the PII key stops rotating.
     let prod = creds(&members[1]);
@@ -469,12 +676,44 @@ fn one_audit_reads_every_account_of_the_organization_and_names_the_misconfigured
         prod[0], prod[1], prod[2]
     ));
 
-    let o = p.run(&["audit", "--accounts", "org", "--role-name", "OrganizationAccountAccessRole", "--framework", "cis", "--format", "json,html,csv"]);
+    let o = p.run(&[
+        "audit",
+        "--accounts",
+        "org",
+        "--role-name",
+        "OrganizationAccountAccessRole",
+        "--framework",
+        "cis",
+        "--format",
+        "json,html,csv",
+    ]);
     let out = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(o.status.code(), Some(3), "{out}{}", String::from_utf8_lossy(&o.stderr));
-    let a: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p.dir.path().join("reports/audit.json")).unwrap()).unwrap();
-    let accounts: Vec<(String, u64)> = a["accounts"].as_array().unwrap().iter().map(|x| (x["account_id"].as_str().unwrap().to_string(), x["exit_status"].as_u64().unwrap())).collect();
-    let mut want = vec![("123456789012".to_string(), 0), (members[0].clone(), 0), (members[1].clone(), 3)];
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let a: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(p.dir.path().join("reports/audit.json")).unwrap(),
+    )
+    .unwrap();
+    let accounts: Vec<(String, u64)> = a["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["account_id"].as_str().unwrap().to_string(),
+                x["exit_status"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let mut want = vec![
+        ("123456789012".to_string(), 0),
+        (members[0].clone(), 0),
+        (members[1].clone(), 3),
+    ];
     want.sort();
     assert_eq!(accounts, want, "{out}");
     let failing: Vec<(String, String)> = a["findings"]
@@ -482,19 +721,49 @@ fn one_audit_reads_every_account_of_the_organization_and_names_the_misconfigured
         .unwrap()
         .iter()
         .filter(|f| f["status"] == "FAIL")
-        .map(|f| (f["account"].as_str().unwrap().to_string(), f["check_id"].as_str().unwrap().to_string()))
+        .map(|f| {
+            (
+                f["account"].as_str().unwrap().to_string(),
+                f["check_id"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
-    assert_eq!(failing, vec![(members[1].clone(), "kms_cmk_rotation_enabled".to_string())]);
+    assert_eq!(
+        failing,
+        vec![(members[1].clone(), "kms_cmk_rotation_enabled".to_string())]
+    );
     let cis = std::fs::read_to_string(p.dir.path().join("reports/compliance-cis.csv")).unwrap();
-    assert!(cis.lines().any(|l| l.contains(",4.6,") && l.contains("FAIL")), "{cis}");
+    assert!(
+        cis.lines()
+            .any(|l| l.contains(",4.6,") && l.contains("FAIL")),
+        "{cis}"
+    );
     let html = std::fs::read_to_string(p.dir.path().join("reports/audit.html")).unwrap();
     assert!(members.iter().all(|m| html.contains(m.as_str())) && html.contains("id=\"accounts\""));
 
     // An account that cannot be read is named, and the run fails with 1, whatever the others found.
-    std::fs::write(p.dir.path().join("accounts.txt"), format!("# dev, test, prod\n123456789012 dev\n{} prod\nnot-an-account\n", members[1])).unwrap();
-    let o = p.run(&["audit", "--accounts", "accounts.txt", "--role-name", "OrganizationAccountAccessRole"]);
+    std::fs::write(
+        p.dir.path().join("accounts.txt"),
+        format!(
+            "# dev, test, prod\n123456789012 dev\n{} prod\nnot-an-account\n",
+            members[1]
+        ),
+    )
+    .unwrap();
+    let o = p.run(&[
+        "audit",
+        "--accounts",
+        "accounts.txt",
+        "--role-name",
+        "OrganizationAccountAccessRole",
+    ]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("accounts.txt:4: `not-an-account` is not a 12-digit AWS account id"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("accounts.txt:4: `not-an-account` is not a 12-digit AWS account id"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 /// The operations dashboard: apply puts it (PutDashboard), the Inventory reads it back
@@ -505,11 +774,22 @@ fn the_operations_dashboard_is_put_read_audited_and_repaired() {
     let p = Project::new();
     p.ok(&["apply", "--auto-approve"]);
     p.boto3("import json\nb = json.loads(c('cloudwatch').get_dashboard(DashboardName=f'{p}-operations')['DashboardBody'])\nkinds = [w['type'] for w in b['widgets']]\nassert kinds.count('alarm') == 1 and kinds.count('metric') == 5, kinds\nassert 'EtlRunFailed' in json.dumps(b) and any(w['properties'].get('region') == 'us-east-1' for w in b['widgets'])");
-    assert_eq!(p.run(&["plan", "--detailed-exitcode"]).status.code(), Some(0), "the body read back equals the body put");
+    assert_eq!(
+        p.run(&["plan", "--detailed-exitcode"]).status.code(),
+        Some(0),
+        "the body read back equals the body put"
+    );
     p.boto3("c('cloudwatch').delete_dashboards(DashboardNames=[f'{p}-operations'])");
     let plan = p.ok(&["plan"]);
-    assert!(plan.contains(&format!("+ dashboard \"{}-operations\"", p.name)), "{plan}");
-    assert!(p.audit_failing().1.contains(&"cloudwatch_dashboard_present account".to_string()));
+    assert!(
+        plan.contains(&format!("+ dashboard \"{}-operations\"", p.name)),
+        "{plan}"
+    );
+    assert!(
+        p.audit_failing()
+            .1
+            .contains(&"cloudwatch_dashboard_present account".to_string())
+    );
     p.repair_and_expect_clean();
 }
 
@@ -522,13 +802,26 @@ fn the_cost_comes_from_cost_explorer_filtered_to_the_project() {
         "import urllib.request, json, datetime\nstart = datetime.date.today().replace(day=1).isoformat()\nbody = {{'results': [{{'ResultsByTime': [{{'TimePeriod': {{'Start': start, 'End': start}}, 'Total': {{}}, 'Groups': [{{'Keys': ['Amazon Simple Storage Service'], 'Metrics': {{'UnblendedCost': {{'Amount': '1.50', 'Unit': 'USD'}}}}}}, {{'Keys': ['AWS Key Management Service'], 'Metrics': {{'UnblendedCost': {{'Amount': '3.00', 'Unit': 'USD'}}}}}}], 'Estimated': True}}], 'DimensionValueAttributes': []}}]}}\nreq = urllib.request.Request('{}/moto-api/static/ce/cost-and-usage-results', data=json.dumps(body).encode(), headers={{'Content-Type': 'application/json'}})\nassert urllib.request.urlopen(req).status == 201",
         endpoint()
     ));
-    let out: serde_json::Value = serde_json::from_str(&p.ok(&["cost", "--months", "1", "--format", "json"])).unwrap();
+    let out: serde_json::Value =
+        serde_json::from_str(&p.ok(&["cost", "--months", "1", "--format", "json"])).unwrap();
     let month = &out["cost"]["months"][0];
     assert_eq!(month["groups"]["AWS Key Management Service"], 3.0);
     assert_eq!(month["total"], 4.5);
     assert_eq!(out["cost"]["estimated"], false);
     assert_eq!(out["budget_usd"], 50.0);
-    assert!(out["cost"]["notes"].as_array().unwrap().iter().any(|n| n.as_str().unwrap().starts_with("no forecast")), "{out:#}");
+    assert!(
+        out["cost"]["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().starts_with("no forecast")),
+        "{out:#}"
+    );
     let table = p.ok(&["cost", "--months", "1"]);
-    assert!(table.contains("Amazon Simple Storage Service") && table.contains("4.50") && table.contains("50.00"), "{table}");
+    assert!(
+        table.contains("Amazon Simple Storage Service")
+            && table.contains("4.50")
+            && table.contains("50.00"),
+        "{table}"
+    );
 }

@@ -9,25 +9,86 @@ use common::dapgov;
 fn demo_builds_loads_audits_and_reports_then_reruns_as_a_no_op() {
     let dir = tempfile::tempdir().unwrap();
     let demo = dir.path().join("demo");
-    let run = || dapgov().args(["demo", "--dir", demo.to_str().unwrap()]).env_remove("DAPGOV_ROOT_SECRET").output().unwrap();
+    let run = || {
+        dapgov()
+            .args(["demo", "--dir", demo.to_str().unwrap()])
+            .env_remove("DAPGOV_ROOT_SECRET")
+            .output()
+            .unwrap()
+    };
     let o = run();
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{out}\n{}", String::from_utf8_lossy(&o.stderr));
-    assert!(out.contains("[8/10] five-pillar audit: 90 checks") && out.contains(", 0 failing,"), "{out}");
+    assert!(
+        o.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        out.contains("[8/10] five-pillar audit: 90 checks") && out.contains(", 0 failing,"),
+        "{out}"
+    );
     assert!(out.contains("trusted: daily_consolidated written"), "{out}");
-    assert!(out.contains("curated.calls keeps both deliveries (dapgov etl history calls): version 0 calls.csv +") && out.contains(", version 1 calls-next-week.csv +"), "{out}");
-    for f in ["audit.html", "audit.json", "audit.csv", "audit.sarif", "profile-3-1-1-contact-centre-metrics.html", "profile-calls.json", "manifest-metrics.json", "manifest-calls.json", "kpi.html", "kpi.json", "data-docs.md", "data-docs.html", "health.html", "cost.html", "architecture.drawio", "access.drawio", "compliance-foippa.csv", "compliance-well-architected.csv"] {
-        assert!(demo.join("reports").join(f).is_file(), "reports/{f} missing\n{out}");
+    assert!(
+        out.contains(
+            "curated.calls keeps both deliveries (dapgov etl history calls): version 0 calls.csv +"
+        ) && out.contains(", version 1 calls-next-week.csv +"),
+        "{out}"
+    );
+    for f in [
+        "audit.html",
+        "audit.json",
+        "audit.csv",
+        "audit.sarif",
+        "profile-3-1-1-contact-centre-metrics.html",
+        "profile-calls.json",
+        "manifest-metrics.json",
+        "manifest-calls.json",
+        "kpi.html",
+        "kpi.json",
+        "data-docs.md",
+        "data-docs.html",
+        "health.html",
+        "cost.html",
+        "architecture.drawio",
+        "access.drawio",
+        "compliance-foippa.csv",
+        "compliance-well-architected.csv",
+    ] {
+        assert!(
+            demo.join("reports").join(f).is_file(),
+            "reports/{f} missing\n{out}"
+        );
     }
     assert!(out.contains("[9/10] KPI report for the call centre's managers: 184 months, 16 years, staffing patterns from"), "{out}");
-    for announced in ["reports/audit.html", "reports/kpi.html", "reports/data-docs.html", "reports/profile-calls.html", "reports/manifest-calls.json"] {
+    for announced in [
+        "reports/audit.html",
+        "reports/kpi.html",
+        "reports/data-docs.html",
+        "reports/profile-calls.html",
+        "reports/manifest-calls.json",
+    ] {
         assert!(out.contains(announced), "{announced} not announced\n{out}");
     }
-    let profile: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(demo.join("reports/profile-3-1-1-contact-centre-metrics.json")).unwrap()).unwrap();
-    let date = profile["columns"].as_array().unwrap().iter().find(|c| c["name"] == "date").unwrap();
-    assert_eq!(date["date_gaps"]["missing"], serde_json::json!(["2010-03-07", "2013-03-08"]));
+    let profile: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(demo.join("reports/profile-3-1-1-contact-centre-metrics.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let date = profile["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "date")
+        .unwrap();
+    assert_eq!(
+        date["date_gaps"]["missing"],
+        serde_json::json!(["2010-03-07", "2013-03-08"])
+    );
     let o = run();
     let again = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success());
-    assert!(again.contains("0 to add, 0 to change") && again.matches("nothing to do").count() == 3, "{again}");
+    assert!(
+        again.contains("0 to add, 0 to change") && again.matches("nothing to do").count() == 3,
+        "{again}"
+    );
 }

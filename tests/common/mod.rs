@@ -14,12 +14,19 @@ pub fn dapgov() -> Command {
 
 /// A file of the repository, by its path from the root.
 pub fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
 }
 
 /// The output of a command that must succeed, as text.
 pub fn succeeded(o: Output, what: &str) -> String {
-    assert!(o.status.success(), "{what} failed:\n{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{what} failed:\n{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8(o.stdout).expect("utf-8 output")
 }
 
@@ -36,7 +43,9 @@ pub fn city_file() -> PathBuf {
 impl Platform {
     /// `init` and `apply` in a fresh directory.
     pub fn new() -> Self {
-        let p = Platform { dir: tempfile::tempdir().unwrap() };
+        let p = Platform {
+            dir: tempfile::tempdir().unwrap(),
+        };
         p.ok(&["init"]);
         p.ok(&["apply", "--auto-approve"]);
         p
@@ -45,7 +54,9 @@ impl Platform {
     /// `dapgov ARGS` in the platform's directory, with the root secret from its state.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = dapgov();
-        c.args(args).current_dir(self.dir.path()).env_remove("DAPGOV_ROOT_SECRET");
+        c.args(args)
+            .current_dir(self.dir.path())
+            .env_remove("DAPGOV_ROOT_SECRET");
         c
     }
 
@@ -62,12 +73,24 @@ impl Platform {
     }
 
     pub fn load_city(&self) {
-        self.ok(&["etl", "run", "--input", city_file().to_str().unwrap(), "--dataset", "metrics"]);
+        self.ok(&[
+            "etl",
+            "run",
+            "--input",
+            city_file().to_str().unwrap(),
+            "--dataset",
+            "metrics",
+        ]);
     }
 
     pub fn edit_record(&self, kind: &str, name: &str, f: impl FnOnce(&mut serde_json::Value)) {
-        let path = self.state().join("control").join(kind).join(format!("{name}.json"));
-        let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let path = self
+            .state()
+            .join("control")
+            .join(kind)
+            .join(format!("{name}.json"));
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         f(&mut v);
         std::fs::write(&path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
     }

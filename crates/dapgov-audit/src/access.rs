@@ -25,13 +25,42 @@ pub struct ZoneAccess {
 
 /// The role may use the bucket's key for `action`: the key policy and the role's own
 /// policies must both allow it (true when the bucket has no key of the platform's).
-fn key_allows(ctx: &Ctx, role_arn: &str, docs: &[(String, dapgov_policy::Document)], bucket: &Bucket, action: &str) -> bool {
-    let Some(key_arn) = bucket.encryption.as_ref().and_then(|e| e.kms_key.as_deref()) else { return true };
-    let Some(key) = ctx.inv.keys.values().find(|k| k.arn.as_deref() == Some(key_arn)) else { return false };
-    let request = Request { action: action.into(), resource: key_arn.into(), principal: role_arn.into(), ..Default::default() };
-    let by_key = crate::checks::parse(&key.policy).is_some_and(|p| evaluate(&[&p], &request, true).is_allowed());
-    let by_role = docs.iter().any(|(_, d)| matches!(evaluate(&[d], &request, false), Decision::Allow(_)))
-        && !docs.iter().any(|(_, d)| matches!(evaluate(&[d], &request, false), Decision::ExplicitDeny(_)));
+fn key_allows(
+    ctx: &Ctx,
+    role_arn: &str,
+    docs: &[(String, dapgov_policy::Document)],
+    bucket: &Bucket,
+    action: &str,
+) -> bool {
+    let Some(key_arn) = bucket
+        .encryption
+        .as_ref()
+        .and_then(|e| e.kms_key.as_deref())
+    else {
+        return true;
+    };
+    let Some(key) = ctx
+        .inv
+        .keys
+        .values()
+        .find(|k| k.arn.as_deref() == Some(key_arn))
+    else {
+        return false;
+    };
+    let request = Request {
+        action: action.into(),
+        resource: key_arn.into(),
+        principal: role_arn.into(),
+        ..Default::default()
+    };
+    let by_key = crate::checks::parse(&key.policy)
+        .is_some_and(|p| evaluate(&[&p], &request, true).is_allowed());
+    let by_role = docs
+        .iter()
+        .any(|(_, d)| matches!(evaluate(&[d], &request, false), Decision::Allow(_)))
+        && !docs
+            .iter()
+            .any(|(_, d)| matches!(evaluate(&[d], &request, false), Decision::ExplicitDeny(_)));
     by_key && by_role
 }
 
@@ -40,22 +69,35 @@ pub fn zone_access(inv: &Inventory) -> Vec<ZoneAccess> {
     let ctx = Ctx::new(inv, chrono::Utc::now());
     let mut out = vec![];
     for which in ROLES {
-        let Some(role) = ctx.platform_role(which) else { continue };
-        let Ok(docs) = Ctx::identity_policies(role) else { continue };
+        let Some(role) = ctx.platform_role(which) else {
+            continue;
+        };
+        let Ok(docs) = Ctx::identity_policies(role) else {
+            continue;
+        };
         let role_arn = ctx.role(role).arn;
         let mut zones: Vec<&Bucket> = inv.buckets.values().filter(|b| b.zone.is_some()).collect();
-        zones.sort_by_key(|b| dapgov_inventory::names::DATA_ZONES.iter().position(|z| Some(*z) == b.zone.as_deref()).unwrap_or(usize::MAX));
+        zones.sort_by_key(|b| {
+            dapgov_inventory::names::DATA_ZONES
+                .iter()
+                .position(|z| Some(*z) == b.zone.as_deref())
+                .unwrap_or(usize::MAX)
+        });
         for b in zones {
             let arn = ctx.bucket(b).arn;
             let object = format!("{arn}/any/object");
-            let s3 = |action: &str, resource: &str| may(&ctx, role, &docs, action, resource, Some(b)).is_some();
+            let s3 = |action: &str, resource: &str| {
+                may(&ctx, role, &docs, action, resource, Some(b)).is_some()
+            };
             out.push(ZoneAccess {
                 role: which.into(),
                 zone: b.zone.clone().unwrap_or_default(),
                 bucket: b.name.clone(),
                 list: s3("s3:ListBucket", &arn),
-                read: s3("s3:GetObject", &object) && key_allows(&ctx, &role_arn, &docs, b, "kms:Decrypt"),
-                write: s3("s3:PutObject", &object) && key_allows(&ctx, &role_arn, &docs, b, "kms:GenerateDataKey"),
+                read: s3("s3:GetObject", &object)
+                    && key_allows(&ctx, &role_arn, &docs, b, "kms:Decrypt"),
+                write: s3("s3:PutObject", &object)
+                    && key_allows(&ctx, &role_arn, &docs, b, "kms:GenerateDataKey"),
             });
         }
     }

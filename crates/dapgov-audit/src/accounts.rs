@@ -42,7 +42,11 @@ impl Counts {
 
 /// Join the parts into one audit. `None` when no account could be audited (the parts' errors
 /// say why).
-pub fn combine(parts: Vec<AccountPart>, fail_on: Option<Severity>, frameworks: &[Framework]) -> Option<Audit> {
+pub fn combine(
+    parts: Vec<AccountPart>,
+    fail_on: Option<Severity>,
+    frameworks: &[Framework],
+) -> Option<Audit> {
     let mut accounts = Vec::new();
     let mut joined: Option<Audit> = None;
     for part in parts {
@@ -52,7 +56,17 @@ pub fn combine(parts: Vec<AccountPart>, fail_on: Option<Severity>, frameworks: &
         };
         let failing: BTreeMap<Severity, usize> = Severity::ALL
             .iter()
-            .map(|s| (*s, audit.as_ref().map_or(0, |a| a.findings.iter().filter(|f| f.is_failing() && f.severity == *s).count())))
+            .map(|s| {
+                (
+                    *s,
+                    audit.as_ref().map_or(0, |a| {
+                        a.findings
+                            .iter()
+                            .filter(|f| f.is_failing() && f.severity == *s)
+                            .count()
+                    }),
+                )
+            })
             .collect();
         let exit_status = match (&audit, fail_on) {
             (None, _) => 1,
@@ -64,7 +78,10 @@ pub fn combine(parts: Vec<AccountPart>, fail_on: Option<Severity>, frameworks: &
             name: part.name,
             region: part.region,
             error,
-            totals: audit.as_ref().map(|a| a.summary.totals.clone()).unwrap_or_default(),
+            totals: audit
+                .as_ref()
+                .map(|a| a.summary.totals.clone())
+                .unwrap_or_default(),
             failing,
             exit_status,
         });
@@ -83,11 +100,20 @@ pub fn combine(parts: Vec<AccountPart>, fail_on: Option<Severity>, frameworks: &
                 }
                 for (p, by) in &a.summary.failing {
                     for (s, n) in by {
-                        *j.summary.failing.entry(*p).or_default().entry(*s).or_default() += n;
+                        *j.summary
+                            .failing
+                            .entry(*p)
+                            .or_default()
+                            .entry(*s)
+                            .or_default() += n;
                     }
                 }
                 for row in a.best_practices {
-                    match j.best_practices.iter_mut().find(|r| r.id == row.id && r.pillar == row.pillar) {
+                    match j
+                        .best_practices
+                        .iter_mut()
+                        .find(|r| r.id == row.id && r.pillar == row.pillar)
+                    {
                         Some(r) => r.counts.merge(&row.counts),
                         None => j.best_practices.push(row),
                     }
@@ -100,12 +126,22 @@ pub fn combine(parts: Vec<AccountPart>, fail_on: Option<Severity>, frameworks: &
     let regions: BTreeSet<&str> = accounts.iter().map(|a| a.region.as_str()).collect();
     j.run.account_id = ids.into_iter().collect::<Vec<_>>().join(", ");
     j.run.region = regions.into_iter().collect::<Vec<_>>().join(", ");
-    j.findings.sort_by(|a, b| (a.pillar, &a.check_id, &a.account, &a.resource).cmp(&(b.pillar, &b.check_id, &b.account, &b.resource)));
+    j.findings.sort_by(|a, b| {
+        (a.pillar, &a.check_id, &a.account, &a.resource).cmp(&(
+            b.pillar,
+            &b.check_id,
+            &b.account,
+            &b.resource,
+        ))
+    });
     // Who may touch which zone is a per-account picture; the roll-up does not draw it.
     j.access.clear();
     j.comparison = None;
     let run_checks: BTreeSet<&str> = j.checks.iter().map(|c| c.id.as_str()).collect();
-    j.frameworks = frameworks.iter().map(|f| f.assess(&run_checks, &j.findings)).collect();
+    j.frameworks = frameworks
+        .iter()
+        .map(|f| f.assess(&run_checks, &j.findings))
+        .collect();
     j.accounts = accounts;
     // Each account has its own budget: one card would mislead.
     j.cost = None;

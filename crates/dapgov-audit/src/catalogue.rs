@@ -6,11 +6,26 @@ use std::collections::BTreeSet;
 
 /// The catalogue files, embedded so the binary needs nothing beside it.
 const SOURCES: [(&str, &str); 5] = [
-    ("policies/checks/security.toml", include_str!("../../../policies/checks/security.toml")),
-    ("policies/checks/reliability.toml", include_str!("../../../policies/checks/reliability.toml")),
-    ("policies/checks/operational-excellence.toml", include_str!("../../../policies/checks/operational-excellence.toml")),
-    ("policies/checks/performance-efficiency.toml", include_str!("../../../policies/checks/performance-efficiency.toml")),
-    ("policies/checks/cost-optimization.toml", include_str!("../../../policies/checks/cost-optimization.toml")),
+    (
+        "policies/checks/security.toml",
+        include_str!("../../../policies/checks/security.toml"),
+    ),
+    (
+        "policies/checks/reliability.toml",
+        include_str!("../../../policies/checks/reliability.toml"),
+    ),
+    (
+        "policies/checks/operational-excellence.toml",
+        include_str!("../../../policies/checks/operational-excellence.toml"),
+    ),
+    (
+        "policies/checks/performance-efficiency.toml",
+        include_str!("../../../policies/checks/performance-efficiency.toml"),
+    ),
+    (
+        "policies/checks/cost-optimization.toml",
+        include_str!("../../../policies/checks/cost-optimization.toml"),
+    ),
 ];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,7 +71,11 @@ pub enum CatalogueError {
     #[error("{file}: {message}")]
     Parse { file: String, message: String },
     #[error("{file}: check `{id}`: {problem}")]
-    Invalid { file: String, id: String, problem: String },
+    Invalid {
+        file: String,
+        id: String,
+        problem: String,
+    },
     #[error("check `{0}` is implemented but has no entry in policies/checks/")]
     Unlisted(String),
 }
@@ -76,14 +95,33 @@ impl Catalogue {
         let mut checks = Vec::new();
         let mut seen = BTreeSet::new();
         for (file, text) in sources {
-            let parsed: File = toml::from_str(text).map_err(|e| CatalogueError::Parse { file: file.to_string(), message: e.to_string() })?;
+            let parsed: File = toml::from_str(text).map_err(|e| CatalogueError::Parse {
+                file: file.to_string(),
+                message: e.to_string(),
+            })?;
             for c in parsed.check {
-                let invalid = |problem: String| CatalogueError::Invalid { file: file.to_string(), id: c.id.clone(), problem };
+                let invalid = |problem: String| CatalogueError::Invalid {
+                    file: file.to_string(),
+                    id: c.id.clone(),
+                    problem,
+                };
                 if !file.ends_with(&format!("/{}.toml", c.pillar.as_str())) {
-                    return Err(invalid(format!("pillar `{}` belongs in policies/checks/{}.toml", c.pillar.as_str(), c.pillar.as_str())));
+                    return Err(invalid(format!(
+                        "pillar `{}` belongs in policies/checks/{}.toml",
+                        c.pillar.as_str(),
+                        c.pillar.as_str()
+                    )));
                 }
-                if !c.id.starts_with(&format!("{}_", c.service)) || !c.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
-                    return Err(invalid(format!("ids are snake_case and start with the service (`{}_`)", c.service)));
+                if !c.id.starts_with(&format!("{}_", c.service))
+                    || !c
+                        .id
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                {
+                    return Err(invalid(format!(
+                        "ids are snake_case and start with the service (`{}_`)",
+                        c.service
+                    )));
                 }
                 if !seen.insert(c.id.clone()) {
                     return Err(invalid("the id is used twice".into()));
@@ -96,16 +134,27 @@ impl Catalogue {
                     Pillar::CostOptimization => "COST",
                 };
                 if !valid_best_practice(&c.best_practice, prefix) {
-                    return Err(invalid(format!("best_practice `{}` is not of the form {prefix}NN-BPNN", c.best_practice)));
+                    return Err(invalid(format!(
+                        "best_practice `{}` is not of the form {prefix}NN-BPNN",
+                        c.best_practice
+                    )));
                 }
                 if !c.remediation.url.starts_with("https://") {
                     return Err(invalid("remediation.url must be an https link".into()));
                 }
-                if c.title.len() > 150 || c.risk.trim().is_empty() || c.remediation.text.trim().is_empty() {
-                    return Err(invalid("title is at most 150 characters; risk and remediation text are required".into()));
+                if c.title.len() > 150
+                    || c.risk.trim().is_empty()
+                    || c.remediation.text.trim().is_empty()
+                {
+                    return Err(invalid(
+                        "title is at most 150 characters; risk and remediation text are required"
+                            .into(),
+                    ));
                 }
                 if checks::implementation(&c.id).is_none() {
-                    return Err(invalid("no implementation in crates/dapgov-audit/src/checks/".into()));
+                    return Err(invalid(
+                        "no implementation in crates/dapgov-audit/src/checks/".into(),
+                    ));
                 }
                 checks.push(c);
             }
@@ -127,9 +176,14 @@ impl Catalogue {
 }
 
 fn valid_best_practice(id: &str, prefix: &str) -> bool {
-    let Some(rest) = id.strip_prefix(prefix) else { return false };
+    let Some(rest) = id.strip_prefix(prefix) else {
+        return false;
+    };
     let b = rest.as_bytes();
-    b.len() == 7 && b[..2].iter().all(u8::is_ascii_digit) && &b[2..5] == b"-BP" && b[5..].iter().all(u8::is_ascii_digit)
+    b.len() == 7
+        && b[..2].iter().all(u8::is_ascii_digit)
+        && &b[2..5] == b"-BP"
+        && b[5..].iter().all(u8::is_ascii_digit)
 }
 
 #[cfg(test)]
@@ -161,10 +215,22 @@ description = "d"
 risk = "r"
 remediation = { text = "x", cli = "x", iac = "x", url = "https://example.org" }
 "#;
-        let err = Catalogue::from_sources(&[("policies/checks/reliability.toml", text)]).unwrap_err().to_string();
-        assert!(err.contains("reliability.toml") && err.contains("s3_bucket_object_versioning") && err.contains("REL"), "{err}");
-        let err = Catalogue::from_sources(&[("policies/checks/security.toml", text)]).unwrap_err().to_string();
-        assert!(err.contains("belongs in policies/checks/reliability.toml"), "{err}");
+        let err = Catalogue::from_sources(&[("policies/checks/reliability.toml", text)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("reliability.toml")
+                && err.contains("s3_bucket_object_versioning")
+                && err.contains("REL"),
+            "{err}"
+        );
+        let err = Catalogue::from_sources(&[("policies/checks/security.toml", text)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("belongs in policies/checks/reliability.toml"),
+            "{err}"
+        );
     }
 
     #[test]

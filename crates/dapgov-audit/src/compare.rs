@@ -42,7 +42,12 @@ pub struct Comparison {
 
 /// Mark each failing finding new or unchanged; list the previous failures now fixed.
 pub(crate) fn compare(previous: &Audit, findings: &mut [Finding]) -> Comparison {
-    let before: BTreeMap<&str, &Finding> = previous.findings.iter().filter(|f| f.is_failing()).map(|f| (f.uid.as_str(), f)).collect();
+    let before: BTreeMap<&str, &Finding> = previous
+        .findings
+        .iter()
+        .filter(|f| f.is_failing())
+        .map(|f| (f.uid.as_str(), f))
+        .collect();
     let (mut new, mut unchanged) = (0, 0);
     for f in findings.iter_mut().filter(|f| f.is_failing()) {
         if before.contains_key(f.uid.as_str()) {
@@ -63,11 +68,18 @@ pub(crate) fn compare(previous: &Audit, findings: &mut [Finding]) -> Comparison 
             resource: f.resource.clone(),
             was: f.detail.clone(),
             now: match now.get(f.uid.as_str()) {
-                Some(n) if n.muted.is_some() => format!("muted: {}", n.muted.clone().unwrap_or_default()),
+                Some(n) if n.muted.is_some() => {
+                    format!("muted: {}", n.muted.clone().unwrap_or_default())
+                }
                 Some(n) => format!("{}: {}", n.status.as_str(), n.detail),
                 None => "the resource or check is no longer in the audit".into(),
             },
         })
         .collect();
-    Comparison { previous_generated_at: previous.run.generated_at.clone(), new, unchanged, fixed }
+    Comparison {
+        previous_generated_at: previous.run.generated_at.clone(),
+        new,
+        unchanged,
+        fixed,
+    }
 }

@@ -4,7 +4,8 @@ use crate::Status;
 use chrono::{DateTime, Utc};
 use dapgov_inventory::names::{region_of, s3_arn};
 use dapgov_inventory::{
-    Names, AthenaWorkgroup, Bucket, GlueDatabase, GlueSecurityConfiguration, GlueTable, Inventory, Key, LogGroup, Role, Topic, Trail,
+    AthenaWorkgroup, Bucket, GlueDatabase, GlueSecurityConfiguration, GlueTable, Inventory, Key,
+    LogGroup, Names, Role, Topic, Trail,
 };
 use dapgov_policy::Document;
 use serde::{Deserialize, Serialize};
@@ -26,13 +27,25 @@ pub(crate) struct Outcome {
 
 impl Outcome {
     pub fn pass(resource: Resource, detail: impl Into<String>) -> Self {
-        Outcome { resource, status: Status::Pass, detail: detail.into() }
+        Outcome {
+            resource,
+            status: Status::Pass,
+            detail: detail.into(),
+        }
     }
     pub fn fail(resource: Resource, detail: impl Into<String>) -> Self {
-        Outcome { resource, status: Status::Fail, detail: detail.into() }
+        Outcome {
+            resource,
+            status: Status::Fail,
+            detail: detail.into(),
+        }
     }
     pub fn not_applicable(resource: Resource, detail: impl Into<String>) -> Self {
-        Outcome { resource, status: Status::NotApplicable, detail: detail.into() }
+        Outcome {
+            resource,
+            status: Status::NotApplicable,
+            detail: detail.into(),
+        }
     }
     /// PASS with `ok` when `failure` is None, else FAIL with it.
     pub fn verdict(resource: Resource, failure: Option<String>, ok: impl Into<String>) -> Self {
@@ -54,7 +67,11 @@ pub(crate) use dapgov_inventory::names::DATA_ZONES;
 
 impl<'a> Ctx<'a> {
     pub fn new(inv: &'a Inventory, now: DateTime<Utc>) -> Self {
-        Ctx { inv, now, names: Names::new(&inv.project, &inv.account_id, &inv.region) }
+        Ctx {
+            inv,
+            now,
+            names: Names::new(&inv.project, &inv.account_id, &inv.region),
+        }
     }
 
     fn region(&self) -> String {
@@ -85,13 +102,18 @@ impl<'a> Ctx<'a> {
 
     /// The region an ARN names, else the platform's.
     fn region_of(&self, arn: Option<&str>) -> String {
-        arn.and_then(region_of).map(str::to_string).unwrap_or_else(|| self.region())
+        arn.and_then(region_of)
+            .map(str::to_string)
+            .unwrap_or_else(|| self.region())
     }
 
     pub fn key(&self, name: &str, k: &Key) -> Resource {
         Resource {
             address: format!("key.{name}"),
-            arn: k.arn.clone().unwrap_or_else(|| self.names.arns.key_alias(&k.alias)),
+            arn: k
+                .arn
+                .clone()
+                .unwrap_or_else(|| self.names.arns.key_alias(&k.alias)),
             region: self.region_of(k.arn.as_deref()),
         }
     }
@@ -99,7 +121,10 @@ impl<'a> Ctx<'a> {
     pub fn role(&self, r: &Role) -> Resource {
         Resource {
             address: format!("role.{}", r.name),
-            arn: r.arn.clone().unwrap_or_else(|| self.names.arns.role(&r.name)),
+            arn: r
+                .arn
+                .clone()
+                .unwrap_or_else(|| self.names.arns.role(&r.name)),
             region: "global".into(),
         }
     }
@@ -107,7 +132,10 @@ impl<'a> Ctx<'a> {
     pub fn trail(&self, t: &Trail) -> Resource {
         Resource {
             address: format!("trail.{}", t.name),
-            arn: t.arn.clone().unwrap_or_else(|| self.names.arns.trail(&t.name)),
+            arn: t
+                .arn
+                .clone()
+                .unwrap_or_else(|| self.names.arns.trail(&t.name)),
             region: self.region_of(t.arn.as_deref()),
         }
     }
@@ -123,7 +151,10 @@ impl<'a> Ctx<'a> {
     pub fn topic(&self, t: &Topic) -> Resource {
         Resource {
             address: format!("topic.{}", t.name),
-            arn: t.arn.clone().unwrap_or_else(|| self.names.arns.topic(&t.name)),
+            arn: t
+                .arn
+                .clone()
+                .unwrap_or_else(|| self.names.arns.topic(&t.name)),
             region: self.region_of(t.arn.as_deref()),
         }
     }
@@ -171,7 +202,12 @@ impl<'a> Ctx<'a> {
 
     /// Every Glue table with its database.
     pub fn glue_tables(&self) -> impl Iterator<Item = (&'a GlueDatabase, &'a GlueTable)> {
-        self.inv.glue_databases.values().flat_map(|d| d.tables.iter().flat_map(|t| t.values()).map(move |t| (d, t)))
+        self.inv.glue_databases.values().flat_map(|d| {
+            d.tables
+                .iter()
+                .flat_map(|t| t.values())
+                .map(move |t| (d, t))
+        })
     }
 
     /// The zone a Glue table's data lives in, from the bucket its location names.
@@ -184,7 +220,10 @@ impl<'a> Ctx<'a> {
     pub fn find_key(&self, reference: &str) -> Option<(&'a String, &'a Key)> {
         let alias = reference.rsplit("alias/").next().unwrap_or(reference);
         self.inv.keys.iter().find(|(name, k)| {
-            k.arn.as_deref() == Some(reference) || k.key_id.as_deref() == Some(reference) || k.alias == alias || name.as_str() == alias
+            k.arn.as_deref() == Some(reference)
+                || k.key_id.as_deref() == Some(reference)
+                || k.alias == alias
+                || name.as_str() == alias
         })
     }
 
@@ -212,7 +251,13 @@ impl<'a> Ctx<'a> {
         self.inv
             .roles
             .values()
-            .find(|r| r.tags.as_ref().and_then(|t| t.get("role")).map(String::as_str) == Some(which))
+            .find(|r| {
+                r.tags
+                    .as_ref()
+                    .and_then(|t| t.get("role"))
+                    .map(String::as_str)
+                    == Some(which)
+            })
             .or_else(|| self.inv.roles.get(&self.names.role(which)))
     }
 
@@ -220,11 +265,17 @@ impl<'a> Ctx<'a> {
     /// parse is returned as an error naming it.
     pub fn identity_policies(r: &Role) -> Result<Vec<(String, Document)>, String> {
         let mut out = Vec::new();
-        for (name, v) in r.inline_policies.iter().flatten().chain(r.attached_policies.iter().flatten()) {
+        for (name, v) in r
+            .inline_policies
+            .iter()
+            .flatten()
+            .chain(r.attached_policies.iter().flatten())
+        {
             if v.is_null() {
                 continue;
             }
-            let doc = Document::parse(v).map_err(|e| format!("policy {name} does not parse: {e}"))?;
+            let doc =
+                Document::parse(v).map_err(|e| format!("policy {name} does not parse: {e}"))?;
             out.push((name.clone(), doc));
         }
         Ok(out)

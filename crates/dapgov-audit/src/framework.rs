@@ -9,10 +9,22 @@ use std::collections::BTreeSet;
 
 /// The framework files, embedded so the binary needs nothing beside it.
 const SOURCES: [(&str, &str); 4] = [
-    ("policies/compliance/well-architected.toml", include_str!("../../../policies/compliance/well-architected.toml")),
-    ("policies/compliance/cis.toml", include_str!("../../../policies/compliance/cis.toml")),
-    ("policies/compliance/nist-800-53.toml", include_str!("../../../policies/compliance/nist-800-53.toml")),
-    ("policies/compliance/foippa.toml", include_str!("../../../policies/compliance/foippa.toml")),
+    (
+        "policies/compliance/well-architected.toml",
+        include_str!("../../../policies/compliance/well-architected.toml"),
+    ),
+    (
+        "policies/compliance/cis.toml",
+        include_str!("../../../policies/compliance/cis.toml"),
+    ),
+    (
+        "policies/compliance/nist-800-53.toml",
+        include_str!("../../../policies/compliance/nist-800-53.toml"),
+    ),
+    (
+        "policies/compliance/foippa.toml",
+        include_str!("../../../policies/compliance/foippa.toml"),
+    ),
 ];
 
 /// The framework whose requirements are the best practices the checks name themselves.
@@ -24,7 +36,10 @@ pub fn names() -> Vec<&'static str> {
 }
 
 fn stem(file: &str) -> &str {
-    file.rsplit('/').next().and_then(|f| f.strip_suffix(".toml")).unwrap_or(file)
+    file.rsplit('/')
+        .next()
+        .and_then(|f| f.strip_suffix(".toml"))
+        .unwrap_or(file)
 }
 
 #[derive(Debug, Deserialize)]
@@ -96,7 +111,11 @@ pub enum FrameworkError {
     #[error("{file}: {message}")]
     Parse { file: String, message: String },
     #[error("{file}: requirement `{id}`: {problem}")]
-    Invalid { file: String, id: String, problem: String },
+    Invalid {
+        file: String,
+        id: String,
+        problem: String,
+    },
     #[error("unknown framework `{0}`; expected one of {names}", names = names().join(", "))]
     Unknown(String),
 }
@@ -104,20 +123,40 @@ pub enum FrameworkError {
 impl Framework {
     /// Every framework shipped with dapgov, checked against the catalogue.
     pub fn builtin(catalogue: &Catalogue) -> Result<Vec<Framework>, FrameworkError> {
-        SOURCES.iter().map(|(file, text)| Self::parse(file, text, catalogue)).collect()
+        SOURCES
+            .iter()
+            .map(|(file, text)| Self::parse(file, text, catalogue))
+            .collect()
     }
 
     /// The shipped framework called `name` (`well-architected`, `cis`, `nist-800-53`, `foippa`).
     pub fn named(name: &str, catalogue: &Catalogue) -> Result<Framework, FrameworkError> {
-        let (file, text) = SOURCES.iter().find(|(file, _)| stem(file) == name).ok_or_else(|| FrameworkError::Unknown(name.to_string()))?;
+        let (file, text) = SOURCES
+            .iter()
+            .find(|(file, _)| stem(file) == name)
+            .ok_or_else(|| FrameworkError::Unknown(name.to_string()))?;
         Self::parse(file, text, catalogue)
     }
 
     fn parse(file: &str, text: &str, catalogue: &Catalogue) -> Result<Framework, FrameworkError> {
-        let parsed: File = toml::from_str(text).map_err(|e| FrameworkError::Parse { file: file.to_string(), message: e.to_string() })?;
-        let invalid = |id: &str, problem: String| FrameworkError::Invalid { file: file.to_string(), id: id.to_string(), problem };
+        let parsed: File = toml::from_str(text).map_err(|e| FrameworkError::Parse {
+            file: file.to_string(),
+            message: e.to_string(),
+        })?;
+        let invalid = |id: &str, problem: String| FrameworkError::Invalid {
+            file: file.to_string(),
+            id: id.to_string(),
+            problem,
+        };
         if parsed.framework.id != stem(file) {
-            return Err(FrameworkError::Parse { file: file.to_string(), message: format!("framework.id `{}` must be the file's name, `{}`", parsed.framework.id, stem(file)) });
+            return Err(FrameworkError::Parse {
+                file: file.to_string(),
+                message: format!(
+                    "framework.id `{}` must be the file's name, `{}`",
+                    parsed.framework.id,
+                    stem(file)
+                ),
+            });
         }
         let named_by_checks = parsed.framework.id == WELL_ARCHITECTED;
         let mut seen = BTreeSet::new();
@@ -128,11 +167,22 @@ impl Framework {
                     return Err(invalid(&r.id, "the id is used twice".into()));
                 }
                 if let Some(unknown) = r.checks.iter().find(|c| catalogue.get(c).is_none()) {
-                    return Err(invalid(&r.id, format!("check `{unknown}` is not in policies/checks/ (`dapgov checks` lists them)")));
+                    return Err(invalid(
+                        &r.id,
+                        format!(
+                            "check `{unknown}` is not in policies/checks/ (`dapgov checks` lists them)"
+                        ),
+                    ));
                 }
                 let mut checks = r.checks;
                 if named_by_checks {
-                    checks.extend(catalogue.checks().iter().filter(|c| c.best_practice == r.id).map(|c| c.id.clone()));
+                    checks.extend(
+                        catalogue
+                            .checks()
+                            .iter()
+                            .filter(|c| c.best_practice == r.id)
+                            .map(|c| c.id.clone()),
+                    );
                 }
                 let mut unique = BTreeSet::new();
                 checks.retain(|c| unique.insert(c.clone()));
@@ -141,7 +191,13 @@ impl Framework {
                         return Err(invalid(&r.id, "maps no check and is not `manual = true`: name the checks that give evidence for it, or mark it manual".into()));
                     }
                     (false, true) => {
-                        return Err(invalid(&r.id, format!("is `manual = true` but checks give evidence for it ({}): drop `manual`", checks.join(", "))));
+                        return Err(invalid(
+                            &r.id,
+                            format!(
+                                "is `manual = true` but checks give evidence for it ({}): drop `manual`",
+                                checks.join(", ")
+                            ),
+                        ));
                     }
                     _ => {}
                 }
@@ -157,17 +213,35 @@ impl Framework {
             }
         }
         if named_by_checks {
-            if let Some(c) = catalogue.checks().iter().find(|c| !seen.contains(&c.best_practice)) {
-                return Err(invalid(&c.best_practice, format!("check `{}` names it as its best practice, but the framework does not list it", c.id)));
+            if let Some(c) = catalogue
+                .checks()
+                .iter()
+                .find(|c| !seen.contains(&c.best_practice))
+            {
+                return Err(invalid(
+                    &c.best_practice,
+                    format!(
+                        "check `{}` names it as its best practice, but the framework does not list it",
+                        c.id
+                    ),
+                ));
             }
         }
         let h = parsed.framework;
-        Ok(Framework { id: h.id, title: h.title, version: h.version, url: h.url, requirements })
+        Ok(Framework {
+            id: h.id,
+            title: h.title,
+            version: h.version,
+            url: h.url,
+            requirements,
+        })
     }
 
     /// Whether any requirement takes evidence from `check`.
     pub fn maps(&self, check: &str) -> bool {
-        self.requirements.iter().any(|r| r.checks.iter().any(|c| c == check))
+        self.requirements
+            .iter()
+            .any(|r| r.checks.iter().any(|c| c == check))
     }
 
     /// One verdict per requirement from the findings of the checks that were run.
@@ -177,15 +251,25 @@ impl Framework {
             .requirements
             .iter()
             .map(|r| {
-                let own: Vec<&Finding> = findings.iter().filter(|f| r.checks.contains(&f.check_id)).collect();
-                let failing: BTreeSet<String> = own.iter().filter(|f| f.is_failing()).map(|f| f.resource.clone()).collect();
+                let own: Vec<&Finding> = findings
+                    .iter()
+                    .filter(|f| r.checks.contains(&f.check_id))
+                    .collect();
+                let failing: BTreeSet<String> = own
+                    .iter()
+                    .filter(|f| f.is_failing())
+                    .map(|f| f.resource.clone())
+                    .collect();
                 let status = if r.manual {
                     RequirementStatus::Manual
                 } else if !r.checks.iter().any(|c| run_checks.contains(c.as_str())) {
                     RequirementStatus::NotAssessed
                 } else if !failing.is_empty() {
                     RequirementStatus::Fail
-                } else if own.iter().any(|f| f.muted.is_some() && f.status == Status::Fail) {
+                } else if own
+                    .iter()
+                    .any(|f| f.muted.is_some() && f.status == Status::Fail)
+                {
                     RequirementStatus::Muted
                 } else if own.iter().any(|f| f.status == Status::Pass) {
                     RequirementStatus::Pass
@@ -205,7 +289,14 @@ impl Framework {
                 }
             })
             .collect();
-        FrameworkResult { id: self.id.clone(), title: self.title.clone(), version: self.version.clone(), url: self.url.clone(), totals, requirements }
+        FrameworkResult {
+            id: self.id.clone(),
+            title: self.title.clone(),
+            version: self.version.clone(),
+            url: self.url.clone(),
+            totals,
+            requirements,
+        }
     }
 }
 
@@ -299,12 +390,25 @@ mod tests {
     fn every_shipped_framework_maps_existing_checks_or_is_manual() {
         let c = catalogue();
         let all = Framework::builtin(&c).unwrap();
-        assert_eq!(all.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(), ["well-architected", "cis", "nist-800-53", "foippa"]);
+        assert_eq!(
+            all.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(),
+            ["well-architected", "cis", "nist-800-53", "foippa"]
+        );
         for f in &all {
             assert!(!f.requirements.is_empty(), "{}", f.id);
             for r in &f.requirements {
-                assert!(r.manual != !r.checks.is_empty(), "{} {}: mapped or manual, exactly one", f.id, r.id);
-                assert!(r.checks.iter().all(|id| c.get(id).is_some()), "{} {}", f.id, r.id);
+                assert!(
+                    r.manual != !r.checks.is_empty(),
+                    "{} {}: mapped or manual, exactly one",
+                    f.id,
+                    r.id
+                );
+                assert!(
+                    r.checks.iter().all(|id| c.get(id).is_some()),
+                    "{} {}",
+                    f.id,
+                    r.id
+                );
             }
         }
     }
@@ -312,25 +416,72 @@ mod tests {
     #[test]
     fn well_architected_lists_every_best_practice_of_the_five_pillars() {
         let wa = Framework::named("well-architected", &catalogue()).unwrap();
-        let count = |prefix: &str| wa.requirements.iter().filter(|r| r.id.starts_with(prefix)).count();
+        let count = |prefix: &str| {
+            wa.requirements
+                .iter()
+                .filter(|r| r.id.starts_with(prefix))
+                .count()
+        };
         // As the framework's appendix numbers them.
-        assert_eq!([count("OPS"), count("SEC"), count("REL"), count("PERF"), count("COST")], [68, 63, 65, 32, 50]);
+        assert_eq!(
+            [
+                count("OPS"),
+                count("SEC"),
+                count("REL"),
+                count("PERF"),
+                count("COST")
+            ],
+            [68, 63, 65, 32, 50]
+        );
         // A check's own best practice is a requirement it gives evidence for.
-        let bp = wa.requirements.iter().find(|r| r.id == "SEC08-BP02").unwrap();
+        let bp = wa
+            .requirements
+            .iter()
+            .find(|r| r.id == "SEC08-BP02")
+            .unwrap();
         assert!(bp.checks.contains(&"s3_bucket_kms_encryption".to_string()) && !bp.manual);
-        assert!(wa.requirements.iter().find(|r| r.id == "SEC10-BP07").unwrap().manual);
+        assert!(
+            wa.requirements
+                .iter()
+                .find(|r| r.id == "SEC10-BP07")
+                .unwrap()
+                .manual
+        );
     }
 
     #[test]
     fn a_requirement_neither_mapped_nor_manual_or_naming_an_unknown_check_is_refused() {
         let c = catalogue();
         let head = "[framework]\nid = \"cis\"\ntitle = \"t\"\nversion = \"v\"\nurl = \"https://example.org\"\n[[section]]\nid = \"1\"\ntitle = \"s\"\n";
-        let err = Framework::parse("policies/compliance/cis.toml", &format!("{head}requirements = [{{ id = \"1.1\", title = \"x\" }}]"), &c).unwrap_err().to_string();
-        assert!(err.contains("cis.toml") && err.contains("`1.1`") && err.contains("manual"), "{err}");
+        let err = Framework::parse(
+            "policies/compliance/cis.toml",
+            &format!("{head}requirements = [{{ id = \"1.1\", title = \"x\" }}]"),
+            &c,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("cis.toml") && err.contains("`1.1`") && err.contains("manual"),
+            "{err}"
+        );
         let err = Framework::parse("policies/compliance/cis.toml", &format!("{head}requirements = [{{ id = \"1.2\", title = \"x\", checks = [\"s3_bucket_encrypted_with_hope\"] }}]"), &c).unwrap_err().to_string();
-        assert!(err.contains("`1.2`") && err.contains("s3_bucket_encrypted_with_hope"), "{err}");
-        let err = Framework::parse("policies/compliance/nist.toml", &format!("{head}requirements = []"), &c).unwrap_err().to_string();
+        assert!(
+            err.contains("`1.2`") && err.contains("s3_bucket_encrypted_with_hope"),
+            "{err}"
+        );
+        let err = Framework::parse(
+            "policies/compliance/nist.toml",
+            &format!("{head}requirements = []"),
+            &c,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("must be the file's name"), "{err}");
-        assert!(Framework::named("sox", &c).unwrap_err().to_string().contains("well-architected, cis, nist-800-53, foippa"));
+        assert!(
+            Framework::named("sox", &c)
+                .unwrap_err()
+                .to_string()
+                .contains("well-architected, cis, nist-800-53, foippa")
+        );
     }
 }

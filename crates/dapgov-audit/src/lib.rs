@@ -19,7 +19,10 @@ pub use accounts::{AccountPart, AccountResult, combine};
 pub use catalogue::{Catalogue, CatalogueError, CheckMeta, Remediation};
 pub use compare::{Comparison, Delta, FixedFinding};
 pub use context::Resource;
-pub use framework::{Framework, FrameworkError, FrameworkResult, Requirement, RequirementCounts, RequirementResult, RequirementStatus};
+pub use framework::{
+    Framework, FrameworkError, FrameworkResult, Requirement, RequirementCounts, RequirementResult,
+    RequirementStatus,
+};
 pub use mutelist::{MuteRule, Mutelist, MutelistError, Muting};
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -71,9 +74,15 @@ impl Pillar {
 impl std::str::FromStr for Pillar {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        Pillar::ALL.into_iter().find(|p| p.as_str() == s).ok_or_else(|| {
-            format!("unknown pillar `{s}`; expected one of {}", Pillar::ALL.map(|p| p.as_str()).join(", "))
-        })
+        Pillar::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown pillar `{s}`; expected one of {}",
+                    Pillar::ALL.map(|p| p.as_str()).join(", ")
+                )
+            })
     }
 }
 
@@ -89,7 +98,13 @@ pub enum Severity {
 }
 
 impl Severity {
-    pub const ALL: [Severity; 5] = [Severity::Critical, Severity::High, Severity::Medium, Severity::Low, Severity::Informational];
+    pub const ALL: [Severity; 5] = [
+        Severity::Critical,
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+        Severity::Informational,
+    ];
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Informational => "informational",
@@ -104,9 +119,15 @@ impl Severity {
 impl std::str::FromStr for Severity {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        Severity::ALL.into_iter().find(|v| v.as_str() == s).ok_or_else(|| {
-            format!("unknown severity `{s}`; expected one of {}", Severity::ALL.map(|v| v.as_str()).join(", "))
-        })
+        Severity::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown severity `{s}`; expected one of {}",
+                    Severity::ALL.map(|v| v.as_str()).join(", ")
+                )
+            })
     }
 }
 
@@ -271,7 +292,10 @@ impl Audit {
 
     /// Un-muted FAIL findings at or above `level`.
     pub fn failing_at_or_above(&self, level: Severity) -> usize {
-        self.findings.iter().filter(|f| f.is_failing() && f.severity >= level).count()
+        self.findings
+            .iter()
+            .filter(|f| f.is_failing() && f.severity >= level)
+            .count()
     }
 }
 
@@ -289,7 +313,15 @@ pub struct AuditOptions<'a> {
 
 impl Default for AuditOptions<'_> {
     fn default() -> Self {
-        Self { pillars: vec![], min_severity: Severity::Informational, now: Utc::now(), source: "snapshot".into(), mutelist: None, previous: None, frameworks: vec![] }
+        Self {
+            pillars: vec![],
+            min_severity: Severity::Informational,
+            now: Utc::now(),
+            source: "snapshot".into(),
+            mutelist: None,
+            previous: None,
+            frameworks: vec![],
+        }
     }
 }
 
@@ -301,25 +333,48 @@ pub fn run(inventory: &Inventory, catalogue: &Catalogue, options: &AuditOptions)
         .iter()
         .filter(|c| options.pillars.is_empty() || options.pillars.contains(&c.pillar))
         .filter(|c| c.severity >= options.min_severity)
-        .filter(|c| options.frameworks.is_empty() || options.frameworks.iter().any(|f| f.maps(&c.id)))
+        .filter(|c| {
+            options.frameworks.is_empty() || options.frameworks.iter().any(|f| f.maps(&c.id))
+        })
         .collect();
 
     let mut findings = Vec::new();
     for meta in &selected {
-        let check = checks::implementation(&meta.id).expect("the catalogue is validated against the implementations");
+        let check = checks::implementation(&meta.id)
+            .expect("the catalogue is validated against the implementations");
         let mut outcomes = check(&ctx);
         if outcomes.is_empty() {
-            outcomes.push(context::Outcome::not_applicable(ctx.account(), format!("no {} in the inventory", meta.resource_type)));
+            outcomes.push(context::Outcome::not_applicable(
+                ctx.account(),
+                format!("no {} in the inventory", meta.resource_type),
+            ));
         }
         for o in outcomes {
-            let scope = mutelist::Scope { account: &inventory.account_id, tags: ctx.tags_of(&o.resource.address), today: options.now.date_naive() };
-            let (muted, detail) = match options.mutelist.as_ref().map(|(m, _)| m.muting(&meta.id, &o.resource, &scope)) {
+            let scope = mutelist::Scope {
+                account: &inventory.account_id,
+                tags: ctx.tags_of(&o.resource.address),
+                today: options.now.date_naive(),
+            };
+            let (muted, detail) = match options
+                .mutelist
+                .as_ref()
+                .map(|(m, _)| m.muting(&meta.id, &o.resource, &scope))
+            {
                 Some(mutelist::Muting::Muted(reason)) => (Some(reason), o.detail),
-                Some(mutelist::Muting::Expired { reason, on }) => (None, format!("{} (accepted until {on}, \"{reason}\": that acceptance has expired)", o.detail)),
+                Some(mutelist::Muting::Expired { reason, on }) => (
+                    None,
+                    format!(
+                        "{} (accepted until {on}, \"{reason}\": that acceptance has expired)",
+                        o.detail
+                    ),
+                ),
                 _ => (None, o.detail),
             };
             findings.push(Finding {
-                uid: format!("dapgov-{}-{}-{}-{}", meta.id, inventory.account_id, o.resource.region, o.resource.address),
+                uid: format!(
+                    "dapgov-{}-{}-{}-{}",
+                    meta.id, inventory.account_id, o.resource.region, o.resource.address
+                ),
                 check_id: meta.id.clone(),
                 title: meta.title.clone(),
                 pillar: meta.pillar,
@@ -339,14 +394,26 @@ pub fn run(inventory: &Inventory, catalogue: &Catalogue, options: &AuditOptions)
             });
         }
     }
-    findings.sort_by(|a, b| (a.pillar, &a.check_id, &a.resource).cmp(&(b.pillar, &b.check_id, &b.resource)));
+    findings.sort_by(|a, b| {
+        (a.pillar, &a.check_id, &a.resource).cmp(&(b.pillar, &b.check_id, &b.resource))
+    });
     findings.dedup_by(|a, b| a.uid == b.uid);
-    let comparison = options.previous.map(|prev| compare::compare(prev, &mut findings));
+    let comparison = options
+        .previous
+        .map(|prev| compare::compare(prev, &mut findings));
 
-    let pillars: Vec<Pillar> = if options.pillars.is_empty() { Pillar::ALL.to_vec() } else { options.pillars.clone() };
+    let pillars: Vec<Pillar> = if options.pillars.is_empty() {
+        Pillar::ALL.to_vec()
+    } else {
+        options.pillars.clone()
+    };
     let (summary, best_practices) = summarise(&findings, &selected, &pillars);
     let run_checks = selected.iter().map(|c| c.id.as_str()).collect();
-    let frameworks = options.frameworks.iter().map(|f| f.assess(&run_checks, &findings)).collect();
+    let frameworks = options
+        .frameworks
+        .iter()
+        .map(|f| f.assess(&run_checks, &findings))
+        .collect();
     Audit {
         schema_version: AUDIT_SCHEMA_VERSION,
         run: RunInfo {
@@ -373,32 +440,72 @@ pub fn run(inventory: &Inventory, catalogue: &Catalogue, options: &AuditOptions)
         accounts: vec![],
         cost: inventory.budgets.values().find_map(|b| {
             let limit_usd = b.limit_usd?;
-            Some(CostCard { budget: b.name.clone(), limit_usd, actual_usd: b.actual_usd, forecast_usd: b.forecast_usd, estimated: inventory.target == "local" })
+            Some(CostCard {
+                budget: b.name.clone(),
+                limit_usd,
+                actual_usd: b.actual_usd,
+                forecast_usd: b.forecast_usd,
+                estimated: inventory.target == "local",
+            })
         }),
     }
 }
 
 /// Totals, failing findings by pillar and severity, and one row per best practice.
-fn summarise(findings: &[Finding], selected: &[&CheckMeta], pillars: &[Pillar]) -> (Summary, Vec<BestPracticeRow>) {
+fn summarise(
+    findings: &[Finding],
+    selected: &[&CheckMeta],
+    pillars: &[Pillar],
+) -> (Summary, Vec<BestPracticeRow>) {
     let mut totals = Counts::default();
-    let mut by_pillar: BTreeMap<Pillar, Counts> = pillars.iter().map(|p| (*p, Counts::default())).collect();
-    let mut failing: BTreeMap<Pillar, BTreeMap<Severity, usize>> = pillars.iter().map(|p| (*p, Severity::ALL.iter().map(|s| (*s, 0)).collect())).collect();
+    let mut by_pillar: BTreeMap<Pillar, Counts> =
+        pillars.iter().map(|p| (*p, Counts::default())).collect();
+    let mut failing: BTreeMap<Pillar, BTreeMap<Severity, usize>> = pillars
+        .iter()
+        .map(|p| (*p, Severity::ALL.iter().map(|s| (*s, 0)).collect()))
+        .collect();
     let mut bp: BTreeMap<(String, Pillar), (Vec<String>, Counts)> = BTreeMap::new();
     for meta in selected {
-        bp.entry((meta.best_practice.clone(), meta.pillar)).or_default().0.push(meta.id.clone());
+        bp.entry((meta.best_practice.clone(), meta.pillar))
+            .or_default()
+            .0
+            .push(meta.id.clone());
     }
     let mut resources = std::collections::BTreeSet::new();
     for f in findings {
         totals.add(f);
         by_pillar.entry(f.pillar).or_default().add(f);
         if f.is_failing() {
-            *failing.entry(f.pillar).or_default().entry(f.severity).or_default() += 1;
+            *failing
+                .entry(f.pillar)
+                .or_default()
+                .entry(f.severity)
+                .or_default() += 1;
         }
-        bp.entry((f.best_practice.clone(), f.pillar)).or_default().1.add(f);
+        bp.entry((f.best_practice.clone(), f.pillar))
+            .or_default()
+            .1
+            .add(f);
         if f.status != Status::NotApplicable {
             resources.insert(f.resource.clone());
         }
     }
-    let best_practices = bp.into_iter().map(|((id, pillar), (checks, counts))| BestPracticeRow { id, pillar, checks, counts }).collect();
-    (Summary { totals, failing, by_pillar, resources: resources.len() }, best_practices)
+    let best_practices = bp
+        .into_iter()
+        .map(|((id, pillar), (checks, counts))| BestPracticeRow {
+            id,
+            pillar,
+            checks,
+            counts,
+        })
+        .collect();
+    (
+        Summary {
+            totals,
+            failing,
+            by_pillar,
+            resources: resources.len(),
+        },
+        best_practices,
+    )
 }

@@ -5,7 +5,9 @@
 
 use crate::AwsTarget;
 use crate::error::build;
-use crate::resources::{account, athena, budgets, cloudtrail, cloudwatch, dashboard, glue, iam, kms, logs, s3, sns};
+use crate::resources::{
+    account, athena, budgets, cloudtrail, cloudwatch, dashboard, glue, iam, kms, logs, s3, sns,
+};
 use dapgov_inventory::*;
 use dapgov_target::{ChangeAction, ChangeRequest, TargetError, TargetResult};
 use serde::de::DeserializeOwned;
@@ -33,16 +35,54 @@ pub(crate) async fn change(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()>
     match r.kind {
         ResourceKind::AccountSettings => account::put(t, parse(c.desired.as_ref(), r)?).await,
         ResourceKind::Key => kms::put(t, parse(c.desired.as_ref(), r)?, parse_opt(observed)).await,
-        ResourceKind::Topic => sns::put(t, parse(c.desired.as_ref(), r)?, parse_opt(observed)).await,
-        ResourceKind::LogGroup => logs::put(t, parse(c.desired.as_ref(), r)?, parse_opt(observed), create).await,
-        ResourceKind::Role => iam::put(t, parse(c.desired.as_ref(), r)?, parse_opt(observed), create).await,
-        ResourceKind::Bucket => s3::put(t, parse(c.desired.as_ref(), r)?, parse_opt(observed), create).await,
+        ResourceKind::Topic => {
+            sns::put(t, parse(c.desired.as_ref(), r)?, parse_opt(observed)).await
+        }
+        ResourceKind::LogGroup => {
+            logs::put(
+                t,
+                parse(c.desired.as_ref(), r)?,
+                parse_opt(observed),
+                create,
+            )
+            .await
+        }
+        ResourceKind::Role => {
+            iam::put(
+                t,
+                parse(c.desired.as_ref(), r)?,
+                parse_opt(observed),
+                create,
+            )
+            .await
+        }
+        ResourceKind::Bucket => {
+            s3::put(
+                t,
+                parse(c.desired.as_ref(), r)?,
+                parse_opt(observed),
+                create,
+            )
+            .await
+        }
         ResourceKind::Trail => cloudtrail::put(t, parse(c.desired.as_ref(), r)?, create).await,
         ResourceKind::Alarm => cloudwatch::put(t, parse(c.desired.as_ref(), r)?, create).await,
-        ResourceKind::Budget => budgets::put(t, parse(c.desired.as_ref(), r)?, parse_opt(observed), create).await,
-        ResourceKind::GlueSecurityConfiguration => glue::put_security_configuration(t, parse(c.desired.as_ref(), r)?, create).await,
+        ResourceKind::Budget => {
+            budgets::put(
+                t,
+                parse(c.desired.as_ref(), r)?,
+                parse_opt(observed),
+                create,
+            )
+            .await
+        }
+        ResourceKind::GlueSecurityConfiguration => {
+            glue::put_security_configuration(t, parse(c.desired.as_ref(), r)?, create).await
+        }
         ResourceKind::GlueDatabase => glue::put_database(t, parse(c.desired.as_ref(), r)?).await,
-        ResourceKind::AthenaWorkgroup => athena::put(t, parse(c.desired.as_ref(), r)?, create).await,
+        ResourceKind::AthenaWorkgroup => {
+            athena::put(t, parse(c.desired.as_ref(), r)?, create).await
+        }
         ResourceKind::Dashboard => dashboard::put(t, parse(c.desired.as_ref(), r)?).await,
     }
 }
@@ -53,13 +93,22 @@ pub(crate) fn json(v: &Value) -> String {
 }
 
 /// A resource's tags as one service's SDK tag type; `what` names that type in a build error.
-pub(crate) fn sdk_tags<'a, T, E: std::fmt::Display>(tags: impl IntoIterator<Item = (&'a String, &'a String)>, what: &str, make: impl Fn(&str, &str) -> Result<T, E>) -> TargetResult<Vec<T>> {
-    tags.into_iter().map(|(k, v)| make(k, v).map_err(|e| build(what, e))).collect()
+pub(crate) fn sdk_tags<'a, T, E: std::fmt::Display>(
+    tags: impl IntoIterator<Item = (&'a String, &'a String)>,
+    what: &str,
+    make: impl Fn(&str, &str) -> Result<T, E>,
+) -> TargetResult<Vec<T>> {
+    tags.into_iter()
+        .map(|(k, v)| make(k, v).map_err(|e| build(what, e)))
+        .collect()
 }
 
 async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()> {
     match c.resource.kind {
-        ResourceKind::AccountSettings => Err(TargetError::Refused { resource: c.resource.to_string(), message: "account settings are never removed".into() }),
+        ResourceKind::AccountSettings => Err(TargetError::Refused {
+            resource: c.resource.to_string(),
+            message: "account settings are never removed".into(),
+        }),
         ResourceKind::Bucket => s3::delete(t, &c.resource.name, c.force_delete_data).await,
         ResourceKind::Key => kms::delete(t, c).await,
         ResourceKind::Role => iam::delete(t, c).await,

@@ -4,7 +4,10 @@
 
 use crate::AwsTarget;
 use crate::error::{code, sdk};
-use aws_sdk_costexplorer::types::{DateInterval, Dimension, Expression, Granularity, GroupDefinition, GroupDefinitionType, Metric, TagValues};
+use aws_sdk_costexplorer::types::{
+    DateInterval, Dimension, Expression, Granularity, GroupDefinition, GroupDefinitionType, Metric,
+    TagValues,
+};
 use chrono::{Datelike, NaiveDate};
 use dapgov_inventory::PROJECT_TAG;
 use dapgov_target::{CostGrouping, CostReport, MonthCost, TargetError, TargetResult};
@@ -16,7 +19,8 @@ const METRIC: &str = "UnblendedCost";
 
 fn first_of_month(d: NaiveDate, back: u32) -> NaiveDate {
     let months = d.year() * 12 + d.month0() as i32 - back as i32;
-    NaiveDate::from_ymd_opt(months.div_euclid(12), months.rem_euclid(12) as u32 + 1, 1).expect("a first of the month")
+    NaiveDate::from_ymd_opt(months.div_euclid(12), months.rem_euclid(12) as u32 + 1, 1)
+        .expect("a first of the month")
 }
 
 fn build<T, E: std::fmt::Display>(r: Result<T, E>, what: &str) -> TargetResult<T> {
@@ -25,19 +29,53 @@ fn build<T, E: std::fmt::Display>(r: Result<T, E>, what: &str) -> TargetResult<T
 
 /// Cost Explorer for the target's account, in the region it answers from.
 pub(crate) fn client(t: &AwsTarget) -> TargetResult<aws_sdk_costexplorer::Client> {
-    let conf = t.conf.as_ref().ok_or_else(|| TargetError::Other("Cost Explorer needs a target loaded from the AWS configuration".into()))?;
-    let ce_conf = aws_sdk_costexplorer::config::Builder::from(conf).region(aws_types::region::Region::new(dapgov_inventory::BILLING_REGION)).build();
+    let conf = t.conf.as_ref().ok_or_else(|| {
+        TargetError::Other("Cost Explorer needs a target loaded from the AWS configuration".into())
+    })?;
+    let ce_conf = aws_sdk_costexplorer::config::Builder::from(conf)
+        .region(aws_types::region::Region::new(
+            dapgov_inventory::BILLING_REGION,
+        ))
+        .build();
     Ok(aws_sdk_costexplorer::Client::from_conf(ce_conf))
 }
 
-pub(crate) async fn report(ce: &aws_sdk_costexplorer::Client, project: &str, months: u32, by: CostGrouping, today: NaiveDate) -> TargetResult<CostReport> {
-    let (start, end) = (first_of_month(today, months.max(1) - 1), today.succ_opt().expect("tomorrow"));
-    let tagged = Expression::builder().tags(TagValues::builder().key(PROJECT_TAG).values(project).build()).build();
+pub(crate) async fn report(
+    ce: &aws_sdk_costexplorer::Client,
+    project: &str,
+    months: u32,
+    by: CostGrouping,
+    today: NaiveDate,
+) -> TargetResult<CostReport> {
+    let (start, end) = (
+        first_of_month(today, months.max(1) - 1),
+        today.succ_opt().expect("tomorrow"),
+    );
+    let tagged = Expression::builder()
+        .tags(
+            TagValues::builder()
+                .key(PROJECT_TAG)
+                .values(project)
+                .build(),
+        )
+        .build();
     let group = match by {
-        CostGrouping::Service => GroupDefinition::builder().r#type(GroupDefinitionType::Dimension).key(Dimension::Service.as_str()).build(),
-        CostGrouping::Zone => GroupDefinition::builder().r#type(GroupDefinitionType::Tag).key(ZONE_TAG).build(),
+        CostGrouping::Service => GroupDefinition::builder()
+            .r#type(GroupDefinitionType::Dimension)
+            .key(Dimension::Service.as_str())
+            .build(),
+        CostGrouping::Zone => GroupDefinition::builder()
+            .r#type(GroupDefinitionType::Tag)
+            .key(ZONE_TAG)
+            .build(),
     };
-    let period = build(DateInterval::builder().start(start.to_string()).end(end.to_string()).build(), "the time period")?;
+    let period = build(
+        DateInterval::builder()
+            .start(start.to_string())
+            .end(end.to_string())
+            .build(),
+        "the time period",
+    )?;
     let what = format!("the cost of project {project}");
     let mut out: Vec<MonthCost> = vec![];
     let mut token = None;
@@ -54,16 +92,38 @@ pub(crate) async fn report(ce: &aws_sdk_costexplorer::Client, project: &str, mon
             .await
             .map_err(|e| sdk("ce:GetCostAndUsage", &what, e))?;
         for r in page.results_by_time() {
-            let month = r.time_period().map(|p| p.start().chars().take(7).collect()).unwrap_or_default();
+            let month = r
+                .time_period()
+                .map(|p| p.start().chars().take(7).collect())
+                .unwrap_or_default();
             let mut groups = BTreeMap::new();
             for g in r.groups() {
-                let amount: f64 = g.metrics().and_then(|m| m.get(METRIC)).and_then(|v| v.amount()).and_then(|a| a.parse().ok()).unwrap_or(0.0);
+                let amount: f64 = g
+                    .metrics()
+                    .and_then(|m| m.get(METRIC))
+                    .and_then(|v| v.amount())
+                    .and_then(|a| a.parse().ok())
+                    .unwrap_or(0.0);
                 // A tag group is `zone$raw`; resources without the tag come as `zone$`.
                 let key = g.keys().join(", ");
-                let key = key.strip_prefix(&format!("{ZONE_TAG}$")).map(|k| if k.is_empty() { "untagged".to_string() } else { k.to_string() }).unwrap_or(key);
+                let key = key
+                    .strip_prefix(&format!("{ZONE_TAG}$"))
+                    .map(|k| {
+                        if k.is_empty() {
+                            "untagged".to_string()
+                        } else {
+                            k.to_string()
+                        }
+                    })
+                    .unwrap_or(key);
                 *groups.entry(key).or_insert(0.0) += amount;
             }
-            let total = match r.total().and_then(|t| t.get(METRIC)).and_then(|v| v.amount()).and_then(|a| a.parse().ok()) {
+            let total = match r
+                .total()
+                .and_then(|t| t.get(METRIC))
+                .and_then(|v| v.amount())
+                .and_then(|a| a.parse().ok())
+            {
                 Some(t) => t,
                 None => groups.values().sum(),
             };
@@ -74,7 +134,11 @@ pub(crate) async fn report(ce: &aws_sdk_costexplorer::Client, project: &str, mon
                         *m.groups.entry(k).or_insert(0.0) += v;
                     }
                 }
-                None => out.push(MonthCost { month, total, groups }),
+                None => out.push(MonthCost {
+                    month,
+                    total,
+                    groups,
+                }),
             }
         }
         token = page.next_page_token().map(String::from);
@@ -82,44 +146,98 @@ pub(crate) async fn report(ce: &aws_sdk_costexplorer::Client, project: &str, mon
             break;
         }
     }
-    let mut notes = vec![format!("Cost Explorer, {METRIC}, resources tagged {PROJECT_TAG} = {project} (activate the tag as a cost-allocation tag for it to count)")];
-    let next_month = first_of_month(today, 0).checked_add_months(chrono::Months::new(1)).expect("next month");
-    let forecast_period = build(DateInterval::builder().start(end.to_string()).end(next_month.to_string()).build(), "the forecast period")?;
+    let mut notes = vec![format!(
+        "Cost Explorer, {METRIC}, resources tagged {PROJECT_TAG} = {project} (activate the tag as a cost-allocation tag for it to count)"
+    )];
+    let next_month = first_of_month(today, 0)
+        .checked_add_months(chrono::Months::new(1))
+        .expect("next month");
+    let forecast_period = build(
+        DateInterval::builder()
+            .start(end.to_string())
+            .end(next_month.to_string())
+            .build(),
+        "the forecast period",
+    )?;
     let forecast = if end >= next_month {
         None
     } else {
-        match ce.get_cost_forecast().time_period(forecast_period).metric(Metric::UnblendedCost).granularity(Granularity::Monthly).filter(tagged).send().await {
+        match ce
+            .get_cost_forecast()
+            .time_period(forecast_period)
+            .metric(Metric::UnblendedCost)
+            .granularity(Granularity::Monthly)
+            .filter(tagged)
+            .send()
+            .await
+        {
             Ok(f) => {
-                let rest: f64 = f.total().and_then(|t| t.amount()).and_then(|a| a.parse().ok()).unwrap_or(0.0);
-                let so_far = out.iter().find(|m| m.month == today.format("%Y-%m").to_string()).map(|m| m.total).unwrap_or(0.0);
+                let rest: f64 = f
+                    .total()
+                    .and_then(|t| t.amount())
+                    .and_then(|a| a.parse().ok())
+                    .unwrap_or(0.0);
+                let so_far = out
+                    .iter()
+                    .find(|m| m.month == today.format("%Y-%m").to_string())
+                    .map(|m| m.total)
+                    .unwrap_or(0.0);
                 Some(so_far + rest)
             }
             // Cost Explorer forecasts only from enough history; the months are still worth showing.
             Err(e) if code(&e) == Some("DataUnavailableException") => {
-                notes.push("no forecast: Cost Explorer has too little history for this filter".into());
+                notes.push(
+                    "no forecast: Cost Explorer has too little history for this filter".into(),
+                );
                 None
             }
             Err(e) => {
-                notes.push(format!("no forecast: {}", sdk("ce:GetCostForecast", &what, e)));
+                notes.push(format!(
+                    "no forecast: {}",
+                    sdk("ce:GetCostForecast", &what, e)
+                ));
                 None
             }
         }
     };
-    Ok(CostReport { estimated: false, currency: "USD".into(), by, months: out, forecast, notes })
+    Ok(CostReport {
+        estimated: false,
+        currency: "USD".into(),
+        by,
+        months: out,
+        forecast,
+        notes,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_sdk_costexplorer::operation::get_cost_forecast::{GetCostForecastError, GetCostForecastOutput};
     use aws_sdk_costexplorer::operation::get_cost_and_usage::GetCostAndUsageOutput;
+    use aws_sdk_costexplorer::operation::get_cost_forecast::{
+        GetCostForecastError, GetCostForecastOutput,
+    };
     use aws_sdk_costexplorer::types::{DateInterval, Group, MetricValue, ResultByTime};
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
 
     fn month(start: &str, end: &str, groups: &[(&str, &str)]) -> ResultByTime {
-        let mut r = ResultByTime::builder().time_period(DateInterval::builder().start(start).end(end).build().unwrap());
+        let mut r = ResultByTime::builder().time_period(
+            DateInterval::builder()
+                .start(start)
+                .end(end)
+                .build()
+                .unwrap(),
+        );
         for (k, v) in groups {
-            r = r.groups(Group::builder().keys(*k).metrics(METRIC, MetricValue::builder().amount(*v).unit("USD").build()).build());
+            r = r.groups(
+                Group::builder()
+                    .keys(*k)
+                    .metrics(
+                        METRIC,
+                        MetricValue::builder().amount(*v).unit("USD").build(),
+                    )
+                    .build(),
+            );
         }
         r.build()
     }
@@ -127,19 +245,57 @@ mod tests {
     #[tokio::test]
     async fn months_by_zone_and_the_forecast_beside_them() {
         let usage = mock!(aws_sdk_costexplorer::Client::get_cost_and_usage)
-            .match_requests(|r| r.filter().and_then(|f| f.tags()).is_some_and(|t| t.key() == Some("project") && t.values() == ["van311"]))
+            .match_requests(|r| {
+                r.filter()
+                    .and_then(|f| f.tags())
+                    .is_some_and(|t| t.key() == Some("project") && t.values() == ["van311"])
+            })
             .then_output(|| {
                 GetCostAndUsageOutput::builder()
-                    .results_by_time(month("2026-10-01", "2026-11-01", &[("zone$raw", "1.25"), ("zone$curated", "2.50"), ("zone$", "0.05")]))
+                    .results_by_time(month(
+                        "2026-10-01",
+                        "2026-11-01",
+                        &[
+                            ("zone$raw", "1.25"),
+                            ("zone$curated", "2.50"),
+                            ("zone$", "0.05"),
+                        ],
+                    ))
                     .results_by_time(month("2026-11-01", "2026-11-15", &[("zone$raw", "0.75")]))
                     .build()
             });
-        let forecast = mock!(aws_sdk_costexplorer::Client::get_cost_forecast).then_output(|| GetCostForecastOutput::builder().total(MetricValue::builder().amount("1.00").unit("USD").build()).build());
-        let ce = mock_client!(aws_sdk_costexplorer, RuleMode::MatchAny, [&usage, &forecast]);
-        let r = report(&ce, "van311", 2, CostGrouping::Zone, NaiveDate::from_ymd_opt(2026, 11, 14).unwrap()).await.unwrap();
-        assert_eq!(r.months.iter().map(|m| m.month.as_str()).collect::<Vec<_>>(), ["2026-10", "2026-11"]);
+        let forecast = mock!(aws_sdk_costexplorer::Client::get_cost_forecast).then_output(|| {
+            GetCostForecastOutput::builder()
+                .total(MetricValue::builder().amount("1.00").unit("USD").build())
+                .build()
+        });
+        let ce = mock_client!(
+            aws_sdk_costexplorer,
+            RuleMode::MatchAny,
+            [&usage, &forecast]
+        );
+        let r = report(
+            &ce,
+            "van311",
+            2,
+            CostGrouping::Zone,
+            NaiveDate::from_ymd_opt(2026, 11, 14).unwrap(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            r.months
+                .iter()
+                .map(|m| m.month.as_str())
+                .collect::<Vec<_>>(),
+            ["2026-10", "2026-11"]
+        );
         assert_eq!(r.months[0].groups.get("untagged"), Some(&0.05));
-        assert!((r.months[0].total - 3.80).abs() < 1e-9, "{}", r.months[0].total);
+        assert!(
+            (r.months[0].total - 3.80).abs() < 1e-9,
+            "{}",
+            r.months[0].total
+        );
         // The forecast is the month so far plus what Cost Explorer expects for the rest.
         assert_eq!(r.forecast, Some(1.75));
         assert!(!r.estimated);
@@ -147,14 +303,36 @@ mod tests {
 
     #[tokio::test]
     async fn a_forecast_cost_explorer_cannot_make_is_a_note_not_a_failure() {
-        let usage = mock!(aws_sdk_costexplorer::Client::get_cost_and_usage).then_output(|| GetCostAndUsageOutput::builder().build());
+        let usage = mock!(aws_sdk_costexplorer::Client::get_cost_and_usage)
+            .then_output(|| GetCostAndUsageOutput::builder().build());
         let forecast = mock!(aws_sdk_costexplorer::Client::get_cost_forecast).then_error(|| {
-            GetCostForecastError::generic(aws_smithy_types::error::ErrorMetadata::builder().code("DataUnavailableException").message("Insufficient amount of historical data").build())
+            GetCostForecastError::generic(
+                aws_smithy_types::error::ErrorMetadata::builder()
+                    .code("DataUnavailableException")
+                    .message("Insufficient amount of historical data")
+                    .build(),
+            )
         });
-        let ce = mock_client!(aws_sdk_costexplorer, RuleMode::MatchAny, [&usage, &forecast]);
-        let r = report(&ce, "van311", 1, CostGrouping::Service, NaiveDate::from_ymd_opt(2026, 11, 14).unwrap()).await.unwrap();
+        let ce = mock_client!(
+            aws_sdk_costexplorer,
+            RuleMode::MatchAny,
+            [&usage, &forecast]
+        );
+        let r = report(
+            &ce,
+            "van311",
+            1,
+            CostGrouping::Service,
+            NaiveDate::from_ymd_opt(2026, 11, 14).unwrap(),
+        )
+        .await
+        .unwrap();
         assert_eq!(r.forecast, None);
-        assert!(r.notes.iter().any(|n| n.contains("too little history")), "{:?}", r.notes);
+        assert!(
+            r.notes.iter().any(|n| n.contains("too little history")),
+            "{:?}",
+            r.notes
+        );
     }
 
     #[test]

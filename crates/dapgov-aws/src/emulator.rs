@@ -20,7 +20,8 @@ impl AccountHostPrefix {
         let (scheme, rest) = uri.split_once("://")?;
         let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
         let (label, tail) = host.split_once('.')?;
-        (label.bytes().all(|b| b.is_ascii_digit()) && tail == self.authority).then(|| format!("{scheme}://{tail}{path}"))
+        (label.bytes().all(|b| b.is_ascii_digit()) && tail == self.authority)
+            .then(|| format!("{scheme}://{tail}{path}"))
     }
 }
 
@@ -29,7 +30,12 @@ impl Intercept for AccountHostPrefix {
         "AccountHostPrefix"
     }
 
-    fn modify_before_signing(&self, ctx: &mut BeforeTransmitInterceptorContextMut<'_>, _rc: &RuntimeComponents, _cfg: &mut ConfigBag) -> Result<(), BoxError> {
+    fn modify_before_signing(
+        &self,
+        ctx: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _rc: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
         let req = ctx.request_mut();
         if let Some(uri) = self.rewrite(req.uri()) {
             req.set_uri(uri)?;
@@ -44,9 +50,20 @@ mod tests {
 
     #[test]
     fn only_the_account_label_in_front_of_the_endpoint_is_removed() {
-        let i = AccountHostPrefix { authority: "127.0.0.1:5000".into() };
-        assert_eq!(i.rewrite("http://123456789012.127.0.0.1:5000/v20180820/configuration/publicAccessBlock").as_deref(), Some("http://127.0.0.1:5000/v20180820/configuration/publicAccessBlock"));
+        let i = AccountHostPrefix {
+            authority: "127.0.0.1:5000".into(),
+        };
+        assert_eq!(
+            i.rewrite(
+                "http://123456789012.127.0.0.1:5000/v20180820/configuration/publicAccessBlock"
+            )
+            .as_deref(),
+            Some("http://127.0.0.1:5000/v20180820/configuration/publicAccessBlock")
+        );
         assert_eq!(i.rewrite("http://127.0.0.1:5000/v20180820/x"), None);
-        assert_eq!(i.rewrite("https://123456789012.s3-control.ca-central-1.amazonaws.com/v20180820/x"), None);
+        assert_eq!(
+            i.rewrite("https://123456789012.s3-control.ca-central-1.amazonaws.com/v20180820/x"),
+            None
+        );
     }
 }

@@ -6,7 +6,13 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use dapgov_target::TargetError;
 
-const ACCESS_DENIED: [&str; 5] = ["AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedAccess", "AuthorizationError"];
+const ACCESS_DENIED: [&str; 5] = [
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "UnauthorizedAccess",
+    "AuthorizationError",
+];
 
 /// The error's service code, if the service answered.
 pub(crate) fn code<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> Option<&str> {
@@ -24,10 +30,16 @@ where
 {
     match e {
         SdkError::ServiceError(s) if s.err().code().is_some() => {
-            format!("{}: {}", s.err().code().unwrap_or("error"), s.err().message().unwrap_or("(no message)"))
+            format!(
+                "{}: {}",
+                s.err().code().unwrap_or("error"),
+                s.err().message().unwrap_or("(no message)")
+            )
         }
         // No code: the answer could not be read as an AWS error; say what came back.
-        SdkError::ServiceError(s) => format!("{} (HTTP response: {:?})", DisplayErrorContext(e), s.raw()),
+        SdkError::ServiceError(s) => {
+            format!("{} (HTTP response: {:?})", DisplayErrorContext(e), s.raw())
+        }
         other => format!("{}", DisplayErrorContext(other)),
     }
 }
@@ -42,7 +54,10 @@ where
             principal: "the caller (see `aws sts get-caller-identity`)".into(),
             action: action.into(),
             resource: resource.into(),
-            reason: e.as_service_error().and_then(|s| s.message()).map(str::to_string),
+            reason: e
+                .as_service_error()
+                .and_then(|s| s.message())
+                .map(str::to_string),
         };
     }
     TargetError::Other(format!("{action} on {resource}: {}", describe(&e)))

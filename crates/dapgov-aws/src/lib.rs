@@ -29,7 +29,6 @@ use tokio::sync::OnceCell;
 
 pub use error::describe;
 
-
 /// One client per service; `cloudwatch_billing` is pinned to us-east-1.
 #[derive(Clone)]
 pub struct Clients {
@@ -52,9 +51,14 @@ impl Clients {
     /// Clients from one shared SDK configuration.
     pub fn from_conf(conf: &aws_types::SdkConfig) -> Self {
         // Emulators and most S3-compatible stores serve path-style URLs only.
-        let custom_endpoint = conf.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
-        let s3 = aws_sdk_s3::config::Builder::from(conf).force_path_style(custom_endpoint).build();
-        let billing = aws_sdk_cloudwatch::config::Builder::from(conf).region(aws_types::region::Region::new(BILLING_REGION)).build();
+        let custom_endpoint =
+            conf.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+        let s3 = aws_sdk_s3::config::Builder::from(conf)
+            .force_path_style(custom_endpoint)
+            .build();
+        let billing = aws_sdk_cloudwatch::config::Builder::from(conf)
+            .region(aws_types::region::Region::new(BILLING_REGION))
+            .build();
         Clients {
             s3: aws_sdk_s3::Client::from_conf(s3),
             s3control: s3control(conf),
@@ -75,9 +79,15 @@ impl Clients {
 
 /// S3 Control, reaching an endpoint override without the account-id host label.
 fn s3control(conf: &aws_types::SdkConfig) -> aws_sdk_s3control::Client {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL_S3_CONTROL").ok().or_else(|| conf.endpoint_url().map(str::to_string));
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_S3_CONTROL")
+        .ok()
+        .or_else(|| conf.endpoint_url().map(str::to_string));
     let mut b = aws_sdk_s3control::config::Builder::from(conf);
-    if let Some(authority) = endpoint.as_deref().and_then(|e| e.split_once("://")).map(|(_, rest)| rest.trim_end_matches('/').to_string()) {
+    if let Some(authority) = endpoint
+        .as_deref()
+        .and_then(|e| e.split_once("://"))
+        .map(|(_, rest)| rest.trim_end_matches('/').to_string())
+    {
         b = b.interceptor(emulator::AccountHostPrefix { authority });
     }
     aws_sdk_s3control::Client::from_conf(b.build())
@@ -97,8 +107,14 @@ impl AwsTarget {
     /// the environment's (`AWS_REGION`, the profile's): a platform that must stay in one
     /// region never gets half its resources made elsewhere because of a shell setting.
     pub async fn connect(region: &str) -> Self {
-        if let Some(environment) = aws_config::meta::region::RegionProviderChain::default_provider().region().await.filter(|r| r.as_ref() != region) {
-            tracing::warn!("the environment's region {environment} differs from the spec's platform.region {region}; dapgov works in {region}");
+        if let Some(environment) = aws_config::meta::region::RegionProviderChain::default_provider()
+            .region()
+            .await
+            .filter(|r| r.as_ref() != region)
+        {
+            tracing::warn!(
+                "the environment's region {environment} differs from the spec's platform.region {region}; dapgov works in {region}"
+            );
         }
         let conf = aws_config::defaults(BehaviorVersion::latest())
             .region(aws_types::region::Region::new(region.to_string()))
@@ -112,7 +128,12 @@ impl AwsTarget {
 
     /// A target over given clients (tests use mocked ones).
     pub fn with_clients(clients: Clients, region: &str) -> Self {
-        AwsTarget { clients, region: region.to_string(), conf: None, account: OnceCell::new() }
+        AwsTarget {
+            clients,
+            region: region.to_string(),
+            conf: None,
+            account: OnceCell::new(),
+        }
     }
 
     /// ARNs in this target's account and region.
@@ -128,8 +149,16 @@ impl AwsTarget {
     pub(crate) async fn account(&self) -> TargetResult<String> {
         self.account
             .get_or_try_init(|| async {
-                let me = self.clients.sts.get_caller_identity().send().await.map_err(|e| error::sdk("sts:GetCallerIdentity", "the caller", e))?;
-                me.account().map(str::to_string).ok_or_else(|| TargetError::Other("sts:GetCallerIdentity returned no account".into()))
+                let me = self
+                    .clients
+                    .sts
+                    .get_caller_identity()
+                    .send()
+                    .await
+                    .map_err(|e| error::sdk("sts:GetCallerIdentity", "the caller", e))?;
+                me.account().map(str::to_string).ok_or_else(|| {
+                    TargetError::Other("sts:GetCallerIdentity returned no account".into())
+                })
             })
             .await
             .cloned()
@@ -138,8 +167,20 @@ impl AwsTarget {
 
 #[async_trait::async_trait]
 impl Target for AwsTarget {
-    async fn cost(&self, project: &str, months: u32, by: dapgov_target::CostGrouping) -> TargetResult<dapgov_target::CostReport> {
-        cost::report(&cost::client(self)?, project, months, by, chrono::Utc::now().date_naive()).await
+    async fn cost(
+        &self,
+        project: &str,
+        months: u32,
+        by: dapgov_target::CostGrouping,
+    ) -> TargetResult<dapgov_target::CostReport> {
+        cost::report(
+            &cost::client(self)?,
+            project,
+            months,
+            by,
+            chrono::Utc::now().date_naive(),
+        )
+        .await
     }
 
     async fn account_id(&self) -> TargetResult<String> {

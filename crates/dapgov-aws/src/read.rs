@@ -3,16 +3,27 @@
 
 use crate::AwsTarget;
 use crate::error::{code, sdk};
-use crate::resources::{account, athena, budgets, cloudtrail, cloudwatch, dashboard, glue, iam, kms, logs, s3, sns};
+use crate::resources::{
+    account, athena, budgets, cloudtrail, cloudwatch, dashboard, glue, iam, kms, logs, s3, sns,
+};
 use aws_smithy_runtime_api::client::result::SdkError;
 use dapgov_inventory::*;
 use dapgov_target::{TargetError, TargetResult};
 use serde_json::Value;
 
 /// `Ok(None)` when the service says the thing is absent (one of `codes`).
-pub(crate) fn absent<T, E, R>(r: Result<T, SdkError<E, R>>, codes: &[&str], action: &str, resource: &str) -> TargetResult<Option<T>>
+pub(crate) fn absent<T, E, R>(
+    r: Result<T, SdkError<E, R>>,
+    codes: &[&str],
+    action: &str,
+    resource: &str,
+) -> TargetResult<Option<T>>
 where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
+        + std::error::Error
+        + Send
+        + Sync
+        + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
     match r {
@@ -24,8 +35,11 @@ where
 
 /// IAM returns policy documents URL-encoded.
 pub(crate) fn policy_json(text: &str, what: &str) -> TargetResult<Value> {
-    let decoded = percent_encoding::percent_decode_str(text).decode_utf8().map_err(|e| TargetError::Other(format!("{what}: policy is not UTF-8: {e}")))?;
-    serde_json::from_str(&decoded).map_err(|e| TargetError::Other(format!("{what}: policy is not JSON: {e}")))
+    let decoded = percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .map_err(|e| TargetError::Other(format!("{what}: policy is not UTF-8: {e}")))?;
+    serde_json::from_str(&decoded)
+        .map_err(|e| TargetError::Other(format!("{what}: policy is not JSON: {e}")))
 }
 
 pub(crate) fn tags_from<I: IntoIterator<Item = (String, String)>>(pairs: I) -> Tags {
@@ -34,7 +48,20 @@ pub(crate) fn tags_from<I: IntoIterator<Item = (String, String)>>(pairs: I) -> T
 
 pub(crate) async fn inventory(t: &AwsTarget, project: &str) -> TargetResult<Inventory> {
     let account_id = t.account().await?;
-    let (buckets, (keys, unreadable_keys), roles, trails, log_groups, topics, alarms, (budgets, unreadable), (glue_databases, glue_security_configurations), athena_workgroups, account, dashboards) = tokio::try_join!(
+    let (
+        buckets,
+        (keys, unreadable_keys),
+        roles,
+        trails,
+        log_groups,
+        topics,
+        alarms,
+        (budgets, unreadable),
+        (glue_databases, glue_security_configurations),
+        athena_workgroups,
+        account,
+        dashboards,
+    ) = tokio::try_join!(
         s3::read_all(t, project),
         kms::read_all(t, project),
         iam::read_all(t, project),
@@ -71,4 +98,3 @@ pub(crate) async fn inventory(t: &AwsTarget, project: &str) -> TargetResult<Inve
         unreadable: unreadable.into_iter().chain(unreadable_keys).collect(),
     })
 }
-

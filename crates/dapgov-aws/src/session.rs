@@ -6,9 +6,12 @@ use crate::error::{build, code, sdk};
 use crate::store::S3ZoneStore;
 use crate::{AwsTarget, Clients};
 use aws_credential_types::Credentials;
-use dapgov_target::{CatalogService, KeyService, MetricDatum, MetricsSink, RoleSession, TargetError, TargetResult, ZoneStore};
 use dapgov_inventory::names::SERVICE_BUCKETS;
 use dapgov_inventory::{Column, DELTA_FORMAT, GlueTable};
+use dapgov_target::{
+    CatalogService, KeyService, MetricDatum, MetricsSink, RoleSession, TargetError, TargetResult,
+    ZoneStore,
+};
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,15 +20,41 @@ use std::sync::Arc;
 pub const PSEUDONYMISATION_KEY_OBJECT: &str = "_keys/pseudonymisation.key";
 
 /// `conf` with the credentials STS returned for `role_arn`; with the assumed role's ARN.
-pub(crate) fn assumed_conf(conf: &aws_types::SdkConfig, assumed: &aws_sdk_sts::operation::assume_role::AssumeRoleOutput, role_arn: &str) -> TargetResult<(aws_types::SdkConfig, String)> {
-    let c = assumed.credentials().ok_or_else(|| TargetError::Other(format!("sts:AssumeRole on {role_arn} returned no credentials")))?;
-    let principal = assumed.assumed_role_user().map(|u| u.arn().to_string()).unwrap_or_else(|| role_arn.to_string());
-    let creds = Credentials::new(c.access_key_id(), c.secret_access_key(), Some(c.session_token().to_string()), None, "dapgov-assumed-role");
-    Ok((conf.to_builder().credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(creds)).build(), principal))
+pub(crate) fn assumed_conf(
+    conf: &aws_types::SdkConfig,
+    assumed: &aws_sdk_sts::operation::assume_role::AssumeRoleOutput,
+    role_arn: &str,
+) -> TargetResult<(aws_types::SdkConfig, String)> {
+    let c = assumed.credentials().ok_or_else(|| {
+        TargetError::Other(format!(
+            "sts:AssumeRole on {role_arn} returned no credentials"
+        ))
+    })?;
+    let principal = assumed
+        .assumed_role_user()
+        .map(|u| u.arn().to_string())
+        .unwrap_or_else(|| role_arn.to_string());
+    let creds = Credentials::new(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_string()),
+        None,
+        "dapgov-assumed-role",
+    );
+    Ok((
+        conf.to_builder()
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(creds),
+            )
+            .build(),
+        principal,
+    ))
 }
 
 pub(crate) async fn session(t: &AwsTarget, project: &str, role: &str) -> TargetResult<RoleSession> {
-    let conf = t.conf.as_ref().ok_or_else(|| TargetError::Other("role sessions need a target loaded from the AWS configuration".into()))?;
+    let conf = t.conf.as_ref().ok_or_else(|| {
+        TargetError::Other("role sessions need a target loaded from the AWS configuration".into())
+    })?;
     let names = t.names(project).await?;
     let role_arn = names.role_arn(role);
     let assumed = t
@@ -37,11 +66,19 @@ pub(crate) async fn session(t: &AwsTarget, project: &str, role: &str) -> TargetR
         .send()
         .await
         .map_err(|e| match sdk("sts:AssumeRole", &role_arn, e) {
-            TargetError::AccessDenied { action, resource, reason, .. } => TargetError::AccessDenied {
+            TargetError::AccessDenied {
+                action,
+                resource,
+                reason,
+                ..
+            } => TargetError::AccessDenied {
                 principal: "the caller".into(),
                 action,
                 resource,
-                reason: Some(format!("{}; the {role} role's trust policy must allow your identity", reason.unwrap_or_default())),
+                reason: Some(format!(
+                    "{}; the {role} role's trust policy must allow your identity",
+                    reason.unwrap_or_default()
+                )),
             },
             other => other,
         })?;
@@ -52,21 +89,56 @@ pub(crate) async fn session(t: &AwsTarget, project: &str, role: &str) -> TargetR
     // then reached only with the role's credentials.
     let mut zones = BTreeMap::new();
     for (name, b) in crate::resources::s3::read_all(t, project).await? {
-        let Some(zone) = b.zone.clone().filter(|z| !SERVICE_BUCKETS.contains(&z.as_str())) else { continue };
-        let kms_key = b.encryption.as_ref().filter(|e| e.algorithm == "aws:kms").and_then(|e| e.kms_key.clone());
-        let store = S3ZoneStore { client: clients.s3.clone(), bucket: name.clone(), kms_key, principal: principal.clone() };
-        zones.insert(zone, ZoneStore { bucket: name.clone(), url: format!("s3://{name}/"), store: Arc::new(store) });
+        let Some(zone) = b
+            .zone
+            .clone()
+            .filter(|z| !SERVICE_BUCKETS.contains(&z.as_str()))
+        else {
+            continue;
+        };
+        let kms_key = b
+            .encryption
+            .as_ref()
+            .filter(|e| e.algorithm == "aws:kms")
+            .and_then(|e| e.kms_key.clone());
+        let store = S3ZoneStore {
+            client: clients.s3.clone(),
+            bucket: name.clone(),
+            kms_key,
+            principal: principal.clone(),
+        };
+        zones.insert(
+            zone,
+            ZoneStore {
+                bucket: name.clone(),
+                url: format!("s3://{name}/"),
+                store: Arc::new(store),
+            },
+        );
     }
     let curated = zones.get("curated").map(|z| z.store.clone());
-    let athena = crate::athena::AthenaSql::new(clients.athena.clone(), names.workgroup(), names.glue_database());
+    let athena = crate::athena::AthenaSql::new(
+        clients.athena.clone(),
+        names.workgroup(),
+        names.glue_database(),
+    );
     Ok(RoleSession {
         role: role.into(),
-        keys: Arc::new(AwsKeys { kms: clients.kms.clone(), key_alias: names.key_alias_id("pii"), store: curated, project: project.into() }),
+        keys: Arc::new(AwsKeys {
+            kms: clients.kms.clone(),
+            key_alias: names.key_alias_id("pii"),
+            store: curated,
+            project: project.into(),
+        }),
         names,
         principal_arn: principal.clone(),
         zones,
-        metrics: Arc::new(AwsMetrics { cloudwatch: clients.cloudwatch.clone() }),
-        catalog: Arc::new(AwsCatalog { glue: clients.glue.clone() }),
+        metrics: Arc::new(AwsMetrics {
+            cloudwatch: clients.cloudwatch.clone(),
+        }),
+        catalog: Arc::new(AwsCatalog {
+            glue: clients.glue.clone(),
+        }),
         audit: Arc::new(AwsAuditLog { principal }),
         sql: Some(Arc::new(athena)),
     })
@@ -104,7 +176,11 @@ struct AwsKeys {
 
 impl AwsKeys {
     fn context(&self) -> std::collections::HashMap<String, String> {
-        [("purpose".to_string(), "pseudonymisation".to_string()), ("project".to_string(), self.project.clone())].into()
+        [
+            ("purpose".to_string(), "pseudonymisation".to_string()),
+            ("project".to_string(), self.project.clone()),
+        ]
+        .into()
     }
 
     async fn unwrap(&self, wrapped: &[u8]) -> TargetResult<Vec<u8>> {
@@ -116,17 +192,25 @@ impl AwsKeys {
             .send()
             .await
             .map_err(|e| sdk("kms:Decrypt", &self.key_alias, e))?;
-        out.plaintext().map(|p| p.as_ref().to_vec()).ok_or_else(|| TargetError::Other("kms:Decrypt returned no plaintext".into()))
+        out.plaintext()
+            .map(|p| p.as_ref().to_vec())
+            .ok_or_else(|| TargetError::Other("kms:Decrypt returned no plaintext".into()))
     }
 }
 
 #[async_trait::async_trait]
 impl KeyService for AwsKeys {
     async fn pseudonymisation_key(&self) -> TargetResult<Vec<u8>> {
-        let store = self.store.as_ref().ok_or_else(|| TargetError::Other("the curated zone does not exist; run `dapgov apply`".into()))?;
+        let store = self.store.as_ref().ok_or_else(|| {
+            TargetError::Other("the curated zone does not exist; run `dapgov apply`".into())
+        })?;
         let at = object_store::path::Path::from(PSEUDONYMISATION_KEY_OBJECT);
         match store.get(&at).await {
-            Ok(got) => return self.unwrap(&got.bytes().await.map_err(TargetError::other)?).await,
+            Ok(got) => {
+                return self
+                    .unwrap(&got.bytes().await.map_err(TargetError::other)?)
+                    .await;
+            }
             Err(object_store::Error::NotFound { .. }) => {}
             Err(e) => return Err(TargetError::other(e)),
         }
@@ -140,14 +224,33 @@ impl KeyService for AwsKeys {
             .await
             .map_err(|e| sdk("kms:GenerateDataKey", &self.key_alias, e))?;
         let (Some(plain), Some(wrapped)) = (out.plaintext(), out.ciphertext_blob()) else {
-            return Err(TargetError::Other("kms:GenerateDataKey returned no key".into()));
+            return Err(TargetError::Other(
+                "kms:GenerateDataKey returned no key".into(),
+            ));
         };
         // Create only: when two first runs race, the one that lost reads the winner's key, so
         // hashed values from both still join.
-        let create = PutOptions { mode: PutMode::Create, ..Default::default() };
-        match store.put_opts(&at, PutPayload::from(wrapped.as_ref().to_vec()), create).await {
+        let create = PutOptions {
+            mode: PutMode::Create,
+            ..Default::default()
+        };
+        match store
+            .put_opts(&at, PutPayload::from(wrapped.as_ref().to_vec()), create)
+            .await
+        {
             Ok(_) => Ok(plain.as_ref().to_vec()),
-            Err(object_store::Error::AlreadyExists { .. }) => self.unwrap(&store.get(&at).await.map_err(TargetError::other)?.bytes().await.map_err(TargetError::other)?).await,
+            Err(object_store::Error::AlreadyExists { .. }) => {
+                self.unwrap(
+                    &store
+                        .get(&at)
+                        .await
+                        .map_err(TargetError::other)?
+                        .bytes()
+                        .await
+                        .map_err(TargetError::other)?,
+                )
+                .await
+            }
             Err(e) => Err(TargetError::other(e)),
         }
     }
@@ -168,7 +271,12 @@ impl MetricsSink for AwsMetrics {
                     .metric_name(&d.name)
                     .value(d.value)
                     .unit(StandardUnit::from(d.unit.as_str()))
-                    .set_dimensions(Some(d.dimensions.iter().map(|(k, v)| Dimension::builder().name(k).value(v).build()).collect()))
+                    .set_dimensions(Some(
+                        d.dimensions
+                            .iter()
+                            .map(|(k, v)| Dimension::builder().name(k).value(v).build())
+                            .collect(),
+                    ))
                     .build()
             })
             .collect();
@@ -180,7 +288,13 @@ impl MetricsSink for AwsMetrics {
                 .set_metric_data(Some(chunk.to_vec()))
                 .send()
                 .await
-                .map_err(|e| sdk("cloudwatch:PutMetricData", &format!("namespace {namespace}"), e))?;
+                .map_err(|e| {
+                    sdk(
+                        "cloudwatch:PutMetricData",
+                        &format!("namespace {namespace}"),
+                        e,
+                    )
+                })?;
         }
         Ok(())
     }
@@ -191,7 +305,15 @@ struct AwsCatalog {
 }
 
 fn glue_columns(cols: &[Column]) -> TargetResult<Vec<aws_sdk_glue::types::Column>> {
-    cols.iter().map(|c| aws_sdk_glue::types::Column::builder().name(&c.name).r#type(&c.data_type).build().map_err(|e| build("a Glue column", e))).collect()
+    cols.iter()
+        .map(|c| {
+            aws_sdk_glue::types::Column::builder()
+                .name(&c.name)
+                .r#type(&c.data_type)
+                .build()
+                .map_err(|e| build("a Glue column", e))
+        })
+        .collect()
 }
 
 #[async_trait::async_trait]
@@ -205,7 +327,11 @@ impl CatalogService for AwsCatalog {
                 "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
                 "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
             ),
-            _ => ("org.apache.hadoop.mapred.TextInputFormat", "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat", "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe"),
+            _ => (
+                "org.apache.hadoop.mapred.TextInputFormat",
+                "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+                "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe",
+            ),
         };
         let delta = table.format == DELTA_FORMAT;
         let mut serde_info = SerDeInfo::builder().serialization_library(serde);
@@ -228,21 +354,39 @@ impl CatalogService for AwsCatalog {
             .parameters("classification", &table.format);
         if delta {
             // Athena's native Delta Lake reader (`table_type`), Spark and Glue jobs (`provider`).
-            input = input.parameters("table_type", "DELTA").parameters("spark.sql.sources.provider", "delta");
+            input = input
+                .parameters("table_type", "DELTA")
+                .parameters("spark.sql.sources.provider", "delta");
         } else if table.partition_keys.iter().any(|k| k.name == "year") {
             // Athena finds year partitions by projection, so no partition needs registering per load.
             input = input
                 .parameters("projection.enabled", "true")
                 .parameters("projection.year.type", "integer")
                 .parameters("projection.year.range", "1990,2100")
-                .parameters("storage.location.template", format!("{}year=${{year}}/", table.location));
+                .parameters(
+                    "storage.location.template",
+                    format!("{}year=${{year}}/", table.location),
+                );
         }
         let input = input.build().map_err(|e| build("a Glue table", e))?;
         let what = format!("table {database}.{}", table.name);
-        match self.glue.create_table().database_name(database).table_input(input.clone()).send().await {
+        match self
+            .glue
+            .create_table()
+            .database_name(database)
+            .table_input(input.clone())
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if code(&e) == Some("AlreadyExistsException") => {
-                self.glue.update_table().database_name(database).table_input(input).send().await.map_err(|e| sdk("glue:UpdateTable", &what, e))?;
+                self.glue
+                    .update_table()
+                    .database_name(database)
+                    .table_input(input)
+                    .send()
+                    .await
+                    .map_err(|e| sdk("glue:UpdateTable", &what, e))?;
                 Ok(())
             }
             Err(e) => Err(sdk("glue:CreateTable", &what, e)),
@@ -251,20 +395,36 @@ impl CatalogService for AwsCatalog {
 
     async fn tables(&self, database: &str) -> TargetResult<Vec<GlueTable>> {
         let mut out = vec![];
-        let mut pages = self.glue.get_tables().database_name(database).into_paginator().send();
+        let mut pages = self
+            .glue
+            .get_tables()
+            .database_name(database)
+            .into_paginator()
+            .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| sdk("glue:GetTables", &format!("database {database}"), e))?;
-            out.extend(page.table_list().iter().map(crate::resources::glue::glue_table));
+            let page =
+                page.map_err(|e| sdk("glue:GetTables", &format!("database {database}"), e))?;
+            out.extend(
+                page.table_list()
+                    .iter()
+                    .map(crate::resources::glue::glue_table),
+            );
         }
         Ok(out)
     }
 
     async fn table(&self, database: &str, name: &str) -> TargetResult<Option<GlueTable>> {
-        match self.glue.get_table().database_name(database).name(name).send().await {
+        match self
+            .glue
+            .get_table()
+            .database_name(database)
+            .name(name)
+            .send()
+            .await
+        {
             Ok(got) => Ok(got.table().map(crate::resources::glue::glue_table)),
             Err(e) if code(&e) == Some("EntityNotFoundException") => Ok(None),
             Err(e) => Err(sdk("glue:GetTable", &format!("{database}.{name}"), e)),
         }
     }
 }
-

@@ -12,8 +12,9 @@ use dapgov_target::TargetError;
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{
-    CopyOptions, GetOptions, GetRange, GetResult, GetResultPayload, ListResult, MultipartUpload, ObjectMeta, ObjectStore, PutMode,
-    PutMultipartOptions, PutOptions, PutPayload, PutResult, UploadPart,
+    CopyOptions, GetOptions, GetRange, GetResult, GetResultPayload, ListResult, MultipartUpload,
+    ObjectMeta, ObjectStore, PutMode, PutMultipartOptions, PutOptions, PutPayload, PutResult,
+    UploadPart,
 };
 use std::sync::{Arc, Mutex};
 
@@ -50,29 +51,66 @@ impl S3ZoneStore {
         let code = crate::error::code(&e).map(str::to_string);
         let path = location.to_string();
         match code.as_deref() {
-            Some(c) if NOT_FOUND.contains(&c) => object_store::Error::NotFound { path, source: crate::describe(&e).into() },
-            Some("PreconditionFailed" | "ConditionalRequestConflict") => object_store::Error::AlreadyExists { path, source: crate::describe(&e).into() },
+            Some(c) if NOT_FOUND.contains(&c) => object_store::Error::NotFound {
+                path,
+                source: crate::describe(&e).into(),
+            },
+            Some("PreconditionFailed" | "ConditionalRequestConflict") => {
+                object_store::Error::AlreadyExists {
+                    path,
+                    source: crate::describe(&e).into(),
+                }
+            }
             Some(c) if DENIED.contains(&c) => object_store::Error::PermissionDenied {
                 path,
                 source: Box::new(TargetError::AccessDenied {
                     principal: self.principal.clone(),
                     action: action.into(),
                     resource: self.arn(location),
-                    reason: e.as_service_error().and_then(|s| s.message()).map(str::to_string),
+                    reason: e
+                        .as_service_error()
+                        .and_then(|s| s.message())
+                        .map(str::to_string),
                 }),
             },
-            _ => object_store::Error::Generic { store: "S3", source: format!("{action} on {}: {}", self.arn(location), crate::describe(&e)).into() },
+            _ => object_store::Error::Generic {
+                store: "S3",
+                source: format!(
+                    "{action} on {}: {}",
+                    self.arn(location),
+                    crate::describe(&e)
+                )
+                .into(),
+            },
         }
     }
 
-    fn meta(&self, location: Path, size: u64, modified: Option<&aws_smithy_types::DateTime>, e_tag: Option<&str>, version: Option<&str>) -> ObjectMeta {
-        let last_modified = modified.and_then(|d| chrono::DateTime::from_timestamp(d.secs(), d.subsec_nanos())).unwrap_or_default();
-        ObjectMeta { location, last_modified, size, e_tag: e_tag.map(str::to_string), version: version.map(str::to_string) }
+    fn meta(
+        &self,
+        location: Path,
+        size: u64,
+        modified: Option<&aws_smithy_types::DateTime>,
+        e_tag: Option<&str>,
+        version: Option<&str>,
+    ) -> ObjectMeta {
+        let last_modified = modified
+            .and_then(|d| chrono::DateTime::from_timestamp(d.secs(), d.subsec_nanos()))
+            .unwrap_or_default();
+        ObjectMeta {
+            location,
+            last_modified,
+            size,
+            e_tag: e_tag.map(str::to_string),
+            version: version.map(str::to_string),
+        }
     }
 
     /// Object keys under `prefix` as S3 spells them (`a/b/`), or the whole bucket.
     fn key_prefix(prefix: Option<&Path>) -> Option<String> {
-        prefix.map(|p| p.to_string()).filter(|p| !p.is_empty()).map(|p| format!("{p}/"))
+        prefix
+            .map(|p| p.to_string())
+            .filter(|p| !p.is_empty())
+            .map(|p| format!("{p}/"))
     }
 }
 
@@ -88,14 +126,25 @@ fn range_header(r: &GetRange) -> String {
 fn content_range(v: &str) -> Option<(std::ops::Range<u64>, u64)> {
     let (span, total) = v.strip_prefix("bytes ")?.split_once('/')?;
     let (a, b) = span.split_once('-')?;
-    Some((a.parse().ok()?..b.parse::<u64>().ok()? + 1, total.parse().ok()?))
+    Some((
+        a.parse().ok()?..b.parse::<u64>().ok()? + 1,
+        total.parse().ok()?,
+    ))
 }
 
 /// Streams handed out are fused: some readers (the Delta kernel's blocking iterators) poll a
 /// stream again after it ended, which an unfused `unfold` answers with a panic.
 fn body_stream(body: ByteStream) -> BoxStream<'static, object_store::Result<Bytes>> {
     stream::unfold(body, |mut b| async move {
-        b.next().await.map(|r| (r.map_err(|e| object_store::Error::Generic { store: "S3", source: Box::new(e) }), b))
+        b.next().await.map(|r| {
+            (
+                r.map_err(|e| object_store::Error::Generic {
+                    store: "S3",
+                    source: Box::new(e),
+                }),
+                b,
+            )
+        })
     })
     .fuse()
     .boxed()
@@ -103,20 +152,42 @@ fn body_stream(body: ByteStream) -> BoxStream<'static, object_store::Result<Byte
 
 #[async_trait::async_trait]
 impl ObjectStore for S3ZoneStore {
-    async fn put_opts(&self, location: &Path, payload: PutPayload, opts: PutOptions) -> object_store::Result<PutResult> {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
         let body: Bytes = payload.into();
-        let mut req = self.client.put_object().bucket(&self.bucket).key(location.as_ref()).body(ByteStream::from(body));
-        req = req.server_side_encryption(ServerSideEncryption::AwsKms).set_ssekms_key_id(self.kms_key.clone());
+        let mut req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(location.as_ref())
+            .body(ByteStream::from(body));
+        req = req
+            .server_side_encryption(ServerSideEncryption::AwsKms)
+            .set_ssekms_key_id(self.kms_key.clone());
         match &opts.mode {
             PutMode::Overwrite => {}
             PutMode::Create => req = req.if_none_match("*"),
             PutMode::Update(v) => req = req.set_if_match(v.e_tag.clone()),
         }
-        let out = req.send().await.map_err(|e| self.error("s3:PutObject", location, e))?;
-        Ok(PutResult { e_tag: out.e_tag().map(str::to_string), version: out.version_id().map(str::to_string) })
+        let out = req
+            .send()
+            .await
+            .map_err(|e| self.error("s3:PutObject", location, e))?;
+        Ok(PutResult {
+            e_tag: out.e_tag().map(str::to_string),
+            version: out.version_id().map(str::to_string),
+        })
     }
 
-    async fn put_multipart_opts(&self, location: &Path, _opts: PutMultipartOptions) -> object_store::Result<Box<dyn MultipartUpload>> {
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
+        _opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
         let out = self
             .client
             .create_multipart_upload()
@@ -127,36 +198,102 @@ impl ObjectStore for S3ZoneStore {
             .send()
             .await
             .map_err(|e| self.error("s3:PutObject", location, e))?;
-        let upload_id = out.upload_id().ok_or_else(|| object_store::Error::Generic { store: "S3", source: "CreateMultipartUpload returned no upload id".into() })?;
-        Ok(Box::new(Upload { store: self.clone(), location: location.clone(), upload_id: upload_id.into(), parts: Default::default(), next: 0 }))
+        let upload_id = out
+            .upload_id()
+            .ok_or_else(|| object_store::Error::Generic {
+                store: "S3",
+                source: "CreateMultipartUpload returned no upload id".into(),
+            })?;
+        Ok(Box::new(Upload {
+            store: self.clone(),
+            location: location.clone(),
+            upload_id: upload_id.into(),
+            parts: Default::default(),
+            next: 0,
+        }))
     }
 
-    async fn get_opts(&self, location: &Path, options: GetOptions) -> object_store::Result<GetResult> {
+    async fn get_opts(
+        &self,
+        location: &Path,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
         if options.head {
-            let out = self.client.head_object().bucket(&self.bucket).key(location.as_ref()).send().await.map_err(|e| self.error("s3:GetObject", location, e))?;
+            let out = self
+                .client
+                .head_object()
+                .bucket(&self.bucket)
+                .key(location.as_ref())
+                .send()
+                .await
+                .map_err(|e| self.error("s3:GetObject", location, e))?;
             let size = out.content_length().unwrap_or_default() as u64;
-            let meta = self.meta(location.clone(), size, out.last_modified(), out.e_tag(), out.version_id());
-            return Ok(GetResult { payload: GetResultPayload::Stream(stream::empty().boxed()), meta, range: 0..size, attributes: Default::default() });
+            let meta = self.meta(
+                location.clone(),
+                size,
+                out.last_modified(),
+                out.e_tag(),
+                out.version_id(),
+            );
+            return Ok(GetResult {
+                payload: GetResultPayload::Stream(stream::empty().boxed()),
+                meta,
+                range: 0..size,
+                attributes: Default::default(),
+            });
         }
-        let mut req = self.client.get_object().bucket(&self.bucket).key(location.as_ref());
+        let mut req = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(location.as_ref());
         if let Some(r) = &options.range {
             req = req.range(range_header(r));
         }
-        req = req.set_if_match(options.if_match.clone()).set_if_none_match(options.if_none_match.clone()).set_version_id(options.version.clone());
-        let out = req.send().await.map_err(|e| self.error("s3:GetObject", location, e))?;
+        req = req
+            .set_if_match(options.if_match.clone())
+            .set_if_none_match(options.if_none_match.clone())
+            .set_version_id(options.version.clone());
+        let out = req
+            .send()
+            .await
+            .map_err(|e| self.error("s3:GetObject", location, e))?;
         let length = out.content_length().unwrap_or_default() as u64;
-        let (range, size) = out.content_range().and_then(content_range).unwrap_or((0..length, length));
-        let meta = self.meta(location.clone(), size, out.last_modified(), out.e_tag(), out.version_id());
-        Ok(GetResult { payload: GetResultPayload::Stream(body_stream(out.body)), meta, range, attributes: Default::default() })
+        let (range, size) = out
+            .content_range()
+            .and_then(content_range)
+            .unwrap_or((0..length, length));
+        let meta = self.meta(
+            location.clone(),
+            size,
+            out.last_modified(),
+            out.e_tag(),
+            out.version_id(),
+        );
+        Ok(GetResult {
+            payload: GetResultPayload::Stream(body_stream(out.body)),
+            meta,
+            range,
+            attributes: Default::default(),
+        })
     }
 
-    fn delete_stream(&self, locations: BoxStream<'static, object_store::Result<Path>>) -> BoxStream<'static, object_store::Result<Path>> {
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<Path>>,
+    ) -> BoxStream<'static, object_store::Result<Path>> {
         let me = self.clone();
         locations
             .and_then(move |p| {
                 let me = me.clone();
                 async move {
-                    me.client.delete_object().bucket(&me.bucket).key(p.as_ref()).send().await.map_err(|e| me.error("s3:DeleteObject", &p, e))?;
+                    me.client
+                        .delete_object()
+                        .bucket(&me.bucket)
+                        .key(p.as_ref())
+                        .send()
+                        .await
+                        .map_err(|e| me.error("s3:DeleteObject", &p, e))?;
                     Ok(p)
                 }
             })
@@ -166,45 +303,94 @@ impl ObjectStore for S3ZoneStore {
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
         let me = self.clone();
         let at = prefix.cloned().unwrap_or_default();
-        let pages = self.client.list_objects_v2().bucket(&self.bucket).set_prefix(Self::key_prefix(prefix)).into_paginator().send();
-        stream::unfold(pages, |mut p| async move { p.next().await.map(|page| (page, p)) })
-            .map_err(move |e| me.error("s3:ListBucket", &at, e))
-            .map_ok({
-                let me = self.clone();
-                move |page| {
-                    let objects: Vec<object_store::Result<ObjectMeta>> = page
-                        .contents()
-                        .iter()
-                        .map(|o| Ok(me.meta(Path::from(o.key().unwrap_or_default()), o.size().unwrap_or_default() as u64, o.last_modified(), o.e_tag(), None)))
-                        .collect();
-                    stream::iter(objects)
-                }
-            })
-            .try_flatten()
-            .fuse()
-            .boxed()
+        let pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .set_prefix(Self::key_prefix(prefix))
+            .into_paginator()
+            .send();
+        stream::unfold(pages, |mut p| async move {
+            p.next().await.map(|page| (page, p))
+        })
+        .map_err(move |e| me.error("s3:ListBucket", &at, e))
+        .map_ok({
+            let me = self.clone();
+            move |page| {
+                let objects: Vec<object_store::Result<ObjectMeta>> = page
+                    .contents()
+                    .iter()
+                    .map(|o| {
+                        Ok(me.meta(
+                            Path::from(o.key().unwrap_or_default()),
+                            o.size().unwrap_or_default() as u64,
+                            o.last_modified(),
+                            o.e_tag(),
+                            None,
+                        ))
+                    })
+                    .collect();
+                stream::iter(objects)
+            }
+        })
+        .try_flatten()
+        .fuse()
+        .boxed()
     }
 
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
         let at = prefix.cloned().unwrap_or_default();
-        let mut pages = self.client.list_objects_v2().bucket(&self.bucket).set_prefix(Self::key_prefix(prefix)).delimiter("/").into_paginator().send();
-        let mut result = ListResult { common_prefixes: vec![], objects: vec![] };
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .set_prefix(Self::key_prefix(prefix))
+            .delimiter("/")
+            .into_paginator()
+            .send();
+        let mut result = ListResult {
+            common_prefixes: vec![],
+            objects: vec![],
+        };
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| self.error("s3:ListBucket", &at, e))?;
-            result.common_prefixes.extend(page.common_prefixes().iter().filter_map(|p| p.prefix()).map(|p| Path::from(p.trim_end_matches('/'))));
+            result.common_prefixes.extend(
+                page.common_prefixes()
+                    .iter()
+                    .filter_map(|p| p.prefix())
+                    .map(|p| Path::from(p.trim_end_matches('/'))),
+            );
             for o in page.contents() {
-                result.objects.push(self.meta(Path::from(o.key().unwrap_or_default()), o.size().unwrap_or_default() as u64, o.last_modified(), o.e_tag(), None));
+                result.objects.push(self.meta(
+                    Path::from(o.key().unwrap_or_default()),
+                    o.size().unwrap_or_default() as u64,
+                    o.last_modified(),
+                    o.e_tag(),
+                    None,
+                ));
             }
         }
         Ok(result)
     }
 
-    async fn copy_opts(&self, from: &Path, to: &Path, _options: CopyOptions) -> object_store::Result<()> {
+    async fn copy_opts(
+        &self,
+        from: &Path,
+        to: &Path,
+        _options: CopyOptions,
+    ) -> object_store::Result<()> {
         self.client
             .copy_object()
             .bucket(&self.bucket)
             .key(to.as_ref())
-            .copy_source(format!("{}/{}", self.bucket, percent_encoding::utf8_percent_encode(from.as_ref(), percent_encoding::NON_ALPHANUMERIC)))
+            .copy_source(format!(
+                "{}/{}",
+                self.bucket,
+                percent_encoding::utf8_percent_encode(
+                    from.as_ref(),
+                    percent_encoding::NON_ALPHANUMERIC
+                )
+            ))
             .server_side_encryption(ServerSideEncryption::AwsKms)
             .set_ssekms_key_id(self.kms_key.clone())
             .send()
@@ -228,7 +414,13 @@ struct Upload {
 impl MultipartUpload for Upload {
     fn put_part(&mut self, data: PutPayload) -> UploadPart {
         self.next += 1;
-        let (number, store, location, upload_id, parts) = (self.next, self.store.clone(), self.location.clone(), self.upload_id.clone(), self.parts.clone());
+        let (number, store, location, upload_id, parts) = (
+            self.next,
+            self.store.clone(),
+            self.location.clone(),
+            self.upload_id.clone(),
+            self.parts.clone(),
+        );
         Box::pin(async move {
             let body: Bytes = data.into();
             let out = store
@@ -242,7 +434,12 @@ impl MultipartUpload for Upload {
                 .send()
                 .await
                 .map_err(|e| store.error("s3:PutObject", &location, e))?;
-            parts.lock().expect("parts lock").push(CompletedPart::builder().part_number(number).set_e_tag(out.e_tag().map(str::to_string)).build());
+            parts.lock().expect("parts lock").push(
+                CompletedPart::builder()
+                    .part_number(number)
+                    .set_e_tag(out.e_tag().map(str::to_string))
+                    .build(),
+            );
             Ok(())
         })
     }
@@ -262,11 +459,18 @@ impl MultipartUpload for Upload {
             .bucket(&self.store.bucket)
             .key(self.location.as_ref())
             .upload_id(&self.upload_id)
-            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
             .send()
             .await
             .map_err(|e| self.store.error("s3:PutObject", &self.location, e))?;
-        Ok(PutResult { e_tag: out.e_tag().map(str::to_string), version: out.version_id().map(str::to_string) })
+        Ok(PutResult {
+            e_tag: out.e_tag().map(str::to_string),
+            version: out.version_id().map(str::to_string),
+        })
     }
 
     async fn abort(&mut self) -> object_store::Result<()> {
@@ -278,7 +482,10 @@ impl MultipartUpload for Upload {
             .upload_id(&self.upload_id)
             .send()
             .await
-            .map_err(|e| self.store.error("s3:AbortMultipartUpload", &self.location, e))?;
+            .map_err(|e| {
+                self.store
+                    .error("s3:AbortMultipartUpload", &self.location, e)
+            })?;
         Ok(())
     }
 }
@@ -304,18 +511,39 @@ mod tests {
         use object_store::ObjectStoreExt;
         let missing = mock!(aws_sdk_s3::Client::get_object)
             .match_requests(|r| r.key() == Some("gone"))
-            .then_error(|| GetObjectError::generic(ErrorMetadata::builder().code("NoSuchKey").message("The specified key does not exist.").build()));
+            .then_error(|| {
+                GetObjectError::generic(
+                    ErrorMetadata::builder()
+                        .code("NoSuchKey")
+                        .message("The specified key does not exist.")
+                        .build(),
+                )
+            });
         let denied = mock!(aws_sdk_s3::Client::get_object)
             .match_requests(|r| r.key() == Some("raw/secret.parquet"))
-            .then_error(|| GetObjectError::generic(ErrorMetadata::builder().code("AccessDenied").message("Access Denied").build()));
+            .then_error(|| {
+                GetObjectError::generic(
+                    ErrorMetadata::builder()
+                        .code("AccessDenied")
+                        .message("Access Denied")
+                        .build(),
+                )
+            });
         let store = S3ZoneStore {
             client: mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&missing, &denied]),
             bucket: "p-raw-1".into(),
             kms_key: None,
             principal: "arn:aws:sts::1:assumed-role/p-analyst/dapgov-analyst".into(),
         };
-        assert!(matches!(store.get(&Path::from("gone")).await, Err(object_store::Error::NotFound { .. })));
-        let e = store.get(&Path::from("raw/secret.parquet")).await.unwrap_err().to_string();
+        assert!(matches!(
+            store.get(&Path::from("gone")).await,
+            Err(object_store::Error::NotFound { .. })
+        ));
+        let e = store
+            .get(&Path::from("raw/secret.parquet"))
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("access denied: arn:aws:sts::1:assumed-role/p-analyst/dapgov-analyst may not s3:GetObject on arn:aws:s3:::p-raw-1/raw/secret.parquet (Access Denied)"), "{e}");
     }
 }

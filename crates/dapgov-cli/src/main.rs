@@ -15,7 +15,11 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
-#[command(name = "dapgov", version, about = "Provision, run and audit a governed data analytics platform")]
+#[command(
+    name = "dapgov",
+    version,
+    about = "Provision, run and audit a governed data analytics platform"
+)]
 pub struct Cli {
     /// The platform spec.
     #[arg(long, global = true, default_value = "dapgov.toml")]
@@ -107,10 +111,16 @@ fn main() -> ExitCode {
         _ => "debug",
     };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("DAPGOV_LOG").unwrap_or_else(|_| format!("{level},{QUIET_LIBRARIES}").into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("DAPGOV_LOG")
+                .unwrap_or_else(|_| format!("{level},{QUIET_LIBRARIES}").into()),
+        )
         .with_writer(std::io::stderr)
         .init();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");

@@ -1,10 +1,10 @@
 //! Work shared by commands: loading the spec, opening the target, converging.
 
 use anyhow::{Context as _, bail};
-use dapgov_target::{ChangeAction, ChangeRequest, Target};
 use dapgov_inventory::Inventory;
 use dapgov_plan::Plan;
 use dapgov_spec::{Spec, Target as TargetKind};
+use dapgov_target::{ChangeAction, ChangeRequest, Target};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
@@ -27,14 +27,22 @@ impl Context {
     pub fn spec(&self) -> anyhow::Result<Spec> {
         let mut spec = Spec::load(&self.config)?;
         if let Some(t) = &self.target {
-            spec.platform.target = if t == "aws" { TargetKind::Aws } else { TargetKind::Local };
+            spec.platform.target = if t == "aws" {
+                TargetKind::Aws
+            } else {
+                TargetKind::Local
+            };
         }
         Ok(spec)
     }
 
     /// The state directory of the local target, relative to the spec file.
     pub fn state_dir(&self, spec: &Spec) -> PathBuf {
-        let base = self.config.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let base = self
+            .config
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         base.join(&spec.platform.state_dir)
     }
 
@@ -44,12 +52,29 @@ impl Context {
         match spec.platform.target {
             TargetKind::Local => {
                 let dir = self.state_dir(&spec);
-                let t = std::sync::Arc::new(dapgov_local::LocalTarget::open(&dir, &spec.platform.region, spec.local.price_per_gb_month.clone(), create)?);
-                Ok(Loaded { spec, target: t.clone(), local: Some(t), aws: None })
+                let t = std::sync::Arc::new(dapgov_local::LocalTarget::open(
+                    &dir,
+                    &spec.platform.region,
+                    spec.local.price_per_gb_month.clone(),
+                    create,
+                )?);
+                Ok(Loaded {
+                    spec,
+                    target: t.clone(),
+                    local: Some(t),
+                    aws: None,
+                })
             }
             TargetKind::Aws => {
-                let t = std::sync::Arc::new(dapgov_aws::AwsTarget::connect(&spec.platform.region).await);
-                Ok(Loaded { spec, target: t.clone(), local: None, aws: Some(t) })
+                let t = std::sync::Arc::new(
+                    dapgov_aws::AwsTarget::connect(&spec.platform.region).await,
+                );
+                Ok(Loaded {
+                    spec,
+                    target: t.clone(),
+                    local: None,
+                    aws: Some(t),
+                })
             }
         }
     }
@@ -74,31 +99,75 @@ pub async fn make_plan(l: &Loaded) -> anyhow::Result<(Plan, Inventory)> {
 /// The checks, run on the platform the spec describes before anything is made: the failing
 /// findings at or above `fail_on` on resources the plan creates or changes (a finding muted
 /// with a reason does not count).
-pub fn audit_planned(desired: &Inventory, plan: &Plan, fail_on: dapgov_audit::Severity, mutelist: Option<&Path>) -> anyhow::Result<Vec<dapgov_audit::Finding>> {
+pub fn audit_planned(
+    desired: &Inventory,
+    plan: &Plan,
+    fail_on: dapgov_audit::Severity,
+    mutelist: Option<&Path>,
+) -> anyhow::Result<Vec<dapgov_audit::Finding>> {
     let catalogue = dapgov_audit::Catalogue::builtin()?;
     let mutelist = read_mutelist(mutelist, &catalogue)?;
-    let options = dapgov_audit::AuditOptions { source: "desired".into(), mutelist: mutelist.as_ref().map(|(m, n)| (m, n.clone())), ..Default::default() };
+    let options = dapgov_audit::AuditOptions {
+        source: "desired".into(),
+        mutelist: mutelist.as_ref().map(|(m, n)| (m, n.clone())),
+        ..Default::default()
+    };
     let audit = dapgov_audit::run(desired, &catalogue, &options);
-    let changed: std::collections::BTreeSet<&str> = plan.changes.iter().filter(|c| c.action != ChangeAction::Delete).map(|c| c.address.as_str()).collect();
-    Ok(audit.findings.into_iter().filter(|f| f.is_failing() && f.severity >= fail_on && changed.contains(f.resource.as_str())).collect())
+    let changed: std::collections::BTreeSet<&str> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != ChangeAction::Delete)
+        .map(|c| c.address.as_str())
+        .collect();
+    Ok(audit
+        .findings
+        .into_iter()
+        .filter(|f| {
+            f.is_failing() && f.severity >= fail_on && changed.contains(f.resource.as_str())
+        })
+        .collect())
 }
 
 /// A mutelist file, checked against the catalogue, with the name reports give it.
-pub fn read_mutelist(path: Option<&Path>, catalogue: &dapgov_audit::Catalogue) -> anyhow::Result<Option<(dapgov_audit::Mutelist, String)>> {
+pub fn read_mutelist(
+    path: Option<&Path>,
+    catalogue: &dapgov_audit::Catalogue,
+) -> anyhow::Result<Option<(dapgov_audit::Mutelist, String)>> {
     let Some(p) = path else { return Ok(None) };
-    let text = std::fs::read_to_string(p).with_context(|| format!("cannot read the mutelist {}", p.display()))?;
-    Ok(Some((dapgov_audit::Mutelist::parse(&text, &p.display().to_string(), catalogue)?, p.display().to_string())))
+    let text = std::fs::read_to_string(p)
+        .with_context(|| format!("cannot read the mutelist {}", p.display()))?;
+    Ok(Some((
+        dapgov_audit::Mutelist::parse(&text, &p.display().to_string(), catalogue)?,
+        p.display().to_string(),
+    )))
 }
 
 /// Print what the audit of a plan found; true when it found something to refuse.
-pub fn report_planned_audit(blockers: &[dapgov_audit::Finding], fail_on: dapgov_audit::Severity, changed: usize) -> bool {
+pub fn report_planned_audit(
+    blockers: &[dapgov_audit::Finding],
+    fail_on: dapgov_audit::Severity,
+    changed: usize,
+) -> bool {
     if blockers.is_empty() {
-        println!("Audit of the planned platform: no failing check at or above {} on the {changed} resource(s) this plan creates or changes.", fail_on.as_str());
+        println!(
+            "Audit of the planned platform: no failing check at or above {} on the {changed} resource(s) this plan creates or changes.",
+            fail_on.as_str()
+        );
         return false;
     }
-    println!("Audit of the planned platform: {} failing check(s) at or above {} on resources this plan creates or changes:", blockers.len(), fail_on.as_str());
+    println!(
+        "Audit of the planned platform: {} failing check(s) at or above {} on resources this plan creates or changes:",
+        blockers.len(),
+        fail_on.as_str()
+    );
     for f in blockers {
-        println!("  FAIL {:<8} {} {}: {}", f.severity.as_str(), f.check_id, f.resource, f.detail);
+        println!(
+            "  FAIL {:<8} {} {}: {}",
+            f.severity.as_str(),
+            f.check_id,
+            f.resource,
+            f.detail
+        );
     }
     println!("Change the spec, or mute a finding with a reason (--mutelist FILE).");
     true
@@ -109,12 +178,20 @@ fn lint_roles(desired: &Inventory) -> anyhow::Result<()> {
     let mut problems = vec![];
     for role in desired.roles.values() {
         for (name, doc) in role.inline_policies.iter().flatten() {
-            let doc = dapgov_policy::Document::parse(doc).with_context(|| format!("role {} policy {name}", role.name))?;
-            problems.extend(dapgov_policy::lint(name, &doc).into_iter().map(|e| e.to_string()));
+            let doc = dapgov_policy::Document::parse(doc)
+                .with_context(|| format!("role {} policy {name}", role.name))?;
+            problems.extend(
+                dapgov_policy::lint(name, &doc)
+                    .into_iter()
+                    .map(|e| e.to_string()),
+            );
         }
     }
     if !problems.is_empty() {
-        bail!("refusing to apply unsafe policies:\n  {}", problems.join("\n  "));
+        bail!(
+            "refusing to apply unsafe policies:\n  {}",
+            problems.join("\n  ")
+        );
     }
     Ok(())
 }
@@ -144,19 +221,37 @@ pub async fn converge(l: &Loaded, mut plan: Plan) -> anyhow::Result<usize> {
         }
         let mut progressed = false;
         for c in plan.changes.iter().filter(|c| c.waits_on.is_empty()) {
-            let req = ChangeRequest { resource: c.resource.clone(), action: c.action, desired: c.after.clone(), observed: c.before.clone(), force_delete_data: false };
-            l.target.apply(&req).await.with_context(|| format!("applying {} ({:?})", c.address, c.action))?;
+            let req = ChangeRequest {
+                resource: c.resource.clone(),
+                action: c.action,
+                desired: c.after.clone(),
+                observed: c.before.clone(),
+                force_delete_data: false,
+            };
+            l.target
+                .apply(&req)
+                .await
+                .with_context(|| format!("applying {} ({:?})", c.address, c.action))?;
             println!("{} {}", symbol(c.action), c.address);
             applied += 1;
             progressed = true;
         }
         if !progressed {
-            let waiting: Vec<String> = plan.changes.iter().map(|c| format!("{} waits on key {}", c.address, c.waits_on.join(", "))).collect();
-            bail!("apply made no progress: the remaining changes wait on keys that were not created:\n  {}", waiting.join("\n  "));
+            let waiting: Vec<String> = plan
+                .changes
+                .iter()
+                .map(|c| format!("{} waits on key {}", c.address, c.waits_on.join(", ")))
+                .collect();
+            bail!(
+                "apply made no progress: the remaining changes wait on keys that were not created:\n  {}",
+                waiting.join("\n  ")
+            );
         }
         plan = make_plan(l).await?.0;
     }
-    bail!("the platform did not converge after 8 rounds; run `dapgov plan` to see what keeps changing")
+    bail!(
+        "the platform did not converge after 8 rounds; run `dapgov plan` to see what keeps changing"
+    )
 }
 
 pub fn symbol(a: ChangeAction) -> &'static str {
@@ -185,25 +280,42 @@ mod tests {
         desired.keys.get_mut("van311-pii").unwrap().rotation_enabled = Some(false);
         let plan = dapgov_plan::plan(&desired, &observed);
         let blockers = audit_planned(&desired, &plan, Severity::Low, None).unwrap();
-        let found: Vec<(&str, &str)> = blockers.iter().map(|f| (f.check_id.as_str(), f.resource.as_str())).collect();
+        let found: Vec<(&str, &str)> = blockers
+            .iter()
+            .map(|f| (f.check_id.as_str(), f.resource.as_str()))
+            .collect();
         assert_eq!(found, [("kms_cmk_rotation_enabled", "key.van311-pii")]);
         // Above the finding's severity, or on a platform already so (the plan changes nothing
         // there), it is not this plan's to refuse.
-        assert!(audit_planned(&desired, &plan, Severity::Critical, None).unwrap().is_empty());
+        assert!(
+            audit_planned(&desired, &plan, Severity::Critical, None)
+                .unwrap()
+                .is_empty()
+        );
         let unchanged = dapgov_plan::plan(&desired, &desired);
-        assert!(audit_planned(&desired, &unchanged, Severity::Low, None).unwrap().is_empty());
+        assert!(
+            audit_planned(&desired, &unchanged, Severity::Low, None)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
     fn a_mutelist_that_cannot_be_read_or_names_an_unknown_check_is_an_error_naming_the_file() {
         let catalogue = dapgov_audit::Catalogue::builtin().unwrap();
         let err = read_mutelist(Some(Path::new("/nonexistent/mute.toml")), &catalogue).unwrap_err();
-        assert!(format!("{err:#}").contains("cannot read the mutelist /nonexistent/mute.toml"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("cannot read the mutelist /nonexistent/mute.toml"),
+            "{err:#}"
+        );
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("mute.toml");
         std::fs::write(&path, "[[mute]]\ncheck = \"s3_bucket_encrypted_with_hope\"\nresource = \"*\"\nreason = \"r\"\n").unwrap();
         let err = read_mutelist(Some(&path), &catalogue).unwrap_err();
-        assert!(format!("{err:#}").contains("s3_bucket_encrypted_with_hope"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("s3_bucket_encrypted_with_hope"),
+            "{err:#}"
+        );
         assert!(read_mutelist(None, &catalogue).unwrap().is_none());
     }
 }

@@ -10,14 +10,28 @@ use dapgov_etl::pii::{PATTERNS, scan};
 use dapgov_etl::pii_eval::labelled_set;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
-    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         ["patterns"] => {
-            let list: Vec<(&str, &str)> = PATTERNS.iter().map(|(e, p)| (e.name(), p.as_str())).collect();
+            let list: Vec<(&str, &str)> = PATTERNS
+                .iter()
+                .map(|(e, p)| (e.name(), p.as_str()))
+                .collect();
             println!("{}", serde_json::to_string(&list)?);
         }
         ["corpus", out, notes, seed] => {
-            let text: String = labelled_set(seed.parse()?, notes.parse()?).into_iter().map(|l| l.text + "\n").collect();
+            let text: String = labelled_set(seed.parse()?, notes.parse()?)
+                .into_iter()
+                .map(|l| l.text + "\n")
+                .collect();
             std::fs::write(out, text)?;
         }
         ["scan", file] => {
@@ -25,7 +39,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let started = std::time::Instant::now();
             let findings: usize = text.lines().map(|line| scan(line).len()).sum();
             let seconds = started.elapsed().as_secs_f64();
-            println!("{}", serde_json::json!({"bytes": text.len(), "seconds": seconds, "findings": findings}));
+            println!(
+                "{}",
+                serde_json::json!({"bytes": text.len(), "seconds": seconds, "findings": findings})
+            );
         }
         _ => return Err("usage: pii_scan patterns | corpus OUT NOTES SEED | scan FILE".into()),
     }

@@ -11,7 +11,9 @@ use crate::EtlError;
 use dapgov_target::ZoneStore;
 use datafusion::prelude::*;
 use deltalake_core::kernel::transaction::CommitProperties;
-use deltalake_core::logstore::{LogStoreFactory, StorageConfig, default_logstore, logstore_factories};
+use deltalake_core::logstore::{
+    LogStoreFactory, StorageConfig, default_logstore, logstore_factories,
+};
 use deltalake_core::operations::write::SchemaMode;
 use deltalake_core::protocol::SaveMode;
 use deltalake_core::{DeltaTable, DeltaTableBuilder, DeltaTableError};
@@ -47,7 +49,12 @@ impl LogStoreFactory for ConditionalPutLogStores {
         location: &url::Url,
         options: &StorageConfig,
     ) -> deltalake_core::DeltaResult<Arc<dyn deltalake_core::logstore::LogStore>> {
-        Ok(default_logstore(prefixed_store, root_store, location, options))
+        Ok(default_logstore(
+            prefixed_store,
+            root_store,
+            location,
+            options,
+        ))
     }
 }
 
@@ -55,7 +62,10 @@ fn register_schemes() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         for scheme in ["dapgov://", "s3://"] {
-            logstore_factories().insert(url::Url::parse(scheme).expect("a valid URL"), Arc::new(ConditionalPutLogStores));
+            logstore_factories().insert(
+                url::Url::parse(scheme).expect("a valid URL"),
+                Arc::new(ConditionalPutLogStores),
+            );
         }
     });
 }
@@ -63,9 +73,12 @@ fn register_schemes() {
 fn delta_error(table: &str, e: DeltaTableError) -> EtlError {
     use deltalake_core::kernel::transaction::TransactionError;
     match e {
-        DeltaTableError::Transaction { source: source @ (TransactionError::CommitConflict(_) | TransactionError::MaxCommitAttempts(_)) } => {
-            EtlError::Conflict(format!("table {table}: a concurrent load changed what this one read: {source}"))
-        }
+        DeltaTableError::Transaction {
+            source:
+                source @ (TransactionError::CommitConflict(_) | TransactionError::MaxCommitAttempts(_)),
+        } => EtlError::Conflict(format!(
+            "table {table}: a concurrent load changed what this one read: {source}"
+        )),
         e => EtlError::Engine(format!("table {table}: {e}")),
     }
 }
@@ -82,7 +95,10 @@ pub async fn open(zone: &ZoneStore, path: &str) -> Result<DeltaTable, EtlError> 
 }
 
 /// Open the table at `url` through `store` (the store of the table's bucket).
-pub async fn open_url(store: Arc<dyn datafusion::object_store::ObjectStore>, url: &str) -> Result<DeltaTable, EtlError> {
+pub async fn open_url(
+    store: Arc<dyn datafusion::object_store::ObjectStore>,
+    url: &str,
+) -> Result<DeltaTable, EtlError> {
     register_schemes();
     let url = url.to_string();
     let location = url::Url::parse(&url).map_err(|e| EtlError::Engine(format!("{url}: {e}")))?;
@@ -100,7 +116,14 @@ pub async fn open_url(store: Arc<dyn datafusion::object_store::ObjectStore>, url
 /// Commit a DataFrame of the run's session to the table: the query runs once, streamed into
 /// the table's files, and the commit records `info` (the load's provenance) in the history.
 /// Concurrent writers of other days retry on the new version; an overlapping one fails.
-pub async fn write(ctx: &SessionContext, table: DeltaTable, df: DataFrame, load: &Load, partition_by: &[String], info: &serde_json::Value) -> Result<DeltaTable, EtlError> {
+pub async fn write(
+    ctx: &SessionContext,
+    table: DeltaTable,
+    df: DataFrame,
+    load: &Load,
+    partition_by: &[String],
+    info: &serde_json::Value,
+) -> Result<DeltaTable, EtlError> {
     let name = table.table_url().to_string();
     // A load may add columns (merged into the table's schema); a whole-table replace takes
     // the load's schema.
@@ -113,7 +136,9 @@ pub async fn write(ctx: &SessionContext, table: DeltaTable, df: DataFrame, load:
         .write(vec![])
         .with_input_plan(df.logical_plan().clone())
         .with_session_state(Arc::new(with_delta_planner(ctx)))
-        .with_session_fallback_policy(deltalake_core::delta_datafusion::SessionFallbackPolicy::RequireSessionState)
+        .with_session_fallback_policy(
+            deltalake_core::delta_datafusion::SessionFallbackPolicy::RequireSessionState,
+        )
         .with_save_mode(mode)
         .with_schema_mode(schema_mode)
         .with_partition_columns(partition_by.to_vec())
@@ -127,7 +152,9 @@ pub async fn write(ctx: &SessionContext, table: DeltaTable, df: DataFrame, load:
 /// The run's session (its functions, tables, stores and memory pool) with the planner for
 /// the plan nodes a Delta write adds.
 fn with_delta_planner(ctx: &SessionContext) -> datafusion::execution::SessionState {
-    datafusion::execution::SessionStateBuilder::new_from_existing(ctx.state()).with_query_planner(deltalake_core::delta_datafusion::planner::DeltaPlanner::new()).build()
+    datafusion::execution::SessionStateBuilder::new_from_existing(ctx.state())
+        .with_query_planner(deltalake_core::delta_datafusion::planner::DeltaPlanner::new())
+        .build()
 }
 
 /// One commit of a table's history.
@@ -146,21 +173,42 @@ pub struct Commit {
 pub async fn history(table: &DeltaTable) -> Result<Vec<Commit>, EtlError> {
     use futures::TryStreamExt;
     let name = table.table_url().to_string();
-    let Some(newest) = table.version() else { return Ok(vec![]) };
-    let infos: Vec<_> = table.history(None).try_collect().await.map_err(|e| delta_error(&name, e))?;
+    let Some(newest) = table.version() else {
+        return Ok(vec![]);
+    };
+    let infos: Vec<_> = table
+        .history(None)
+        .try_collect()
+        .await
+        .map_err(|e| delta_error(&name, e))?;
     // Newest first, one per version.
     let mut out: Vec<Commit> = infos
         .into_iter()
         .enumerate()
         .map(|(i, c)| {
-            let metric = |k: &str| c.info.get("operationMetrics").and_then(|m| m.get(k)).and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()));
+            let metric = |k: &str| {
+                c.info
+                    .get("operationMetrics")
+                    .and_then(|m| m.get(k))
+                    .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
+            };
             Commit {
                 version: newest - i as u64,
-                time: c.timestamp.and_then(chrono::DateTime::from_timestamp_millis).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_default(),
+                time: c
+                    .timestamp
+                    .and_then(chrono::DateTime::from_timestamp_millis)
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                    .unwrap_or_default(),
                 operation: c.operation.clone().unwrap_or_default(),
-                load: c.info.get(LOAD_INFO).cloned().unwrap_or(serde_json::Value::Null),
+                load: c
+                    .info
+                    .get(LOAD_INFO)
+                    .cloned()
+                    .unwrap_or(serde_json::Value::Null),
                 rows_added: metric("num_added_rows"),
-                rows_removed: metric("num_removed_rows").or_else(|| metric("num_deleted_rows")).or_else(|| c.info.get(LOAD_INFO)?.get("rows_replaced")?.as_u64()),
+                rows_removed: metric("num_removed_rows")
+                    .or_else(|| metric("num_deleted_rows"))
+                    .or_else(|| c.info.get(LOAD_INFO)?.get("rows_replaced")?.as_u64()),
             }
         })
         .collect();
@@ -169,26 +217,39 @@ pub async fn history(table: &DeltaTable) -> Result<Vec<Commit>, EtlError> {
 }
 
 /// The newest commit's provenance (`None` for a table not created yet).
-async fn newest_commit(table: &DeltaTable) -> Result<Option<deltalake_core::kernel::CommitInfo>, EtlError> {
+async fn newest_commit(
+    table: &DeltaTable,
+) -> Result<Option<deltalake_core::kernel::CommitInfo>, EtlError> {
     use futures::TryStreamExt;
     if table.version().is_none() {
         return Ok(None);
     }
     let name = table.table_url().to_string();
-    let newest: Vec<_> = table.history(Some(1)).try_collect().await.map_err(|e| delta_error(&name, e))?;
+    let newest: Vec<_> = table
+        .history(Some(1))
+        .try_collect()
+        .await
+        .map_err(|e| delta_error(&name, e))?;
     Ok(newest.into_iter().next())
 }
 
 /// How many times the newest commit was retried because another writer committed first.
 pub async fn retries_of_newest(table: &DeltaTable) -> Result<u64, EtlError> {
     let newest = newest_commit(table).await?;
-    Ok(newest.as_ref().and_then(|c| c.info.get("operationMetrics")).and_then(|m| m.get("num_retries")).and_then(|v| v.as_u64()).unwrap_or(0))
+    Ok(newest
+        .as_ref()
+        .and_then(|c| c.info.get("operationMetrics"))
+        .and_then(|m| m.get("num_retries"))
+        .and_then(|v| v.as_u64())
+        .unwrap_or(0))
 }
 
 /// What the newest commit recorded of its load (`None` for a table not created yet, or a
 /// commit dapgov did not make).
 pub async fn latest_info(table: &DeltaTable) -> Result<Option<serde_json::Value>, EtlError> {
-    Ok(newest_commit(table).await?.and_then(|c| c.info.get(LOAD_INFO).cloned()))
+    Ok(newest_commit(table)
+        .await?
+        .and_then(|c| c.info.get(LOAD_INFO).cloned()))
 }
 
 /// Commit properties that record `info` (a load's provenance) in the table's history.
@@ -197,11 +258,19 @@ fn recording(info: &serde_json::Value) -> CommitProperties {
 }
 
 /// Restore the table to `version` as a new commit (the history keeps what it undoes).
-pub async fn restore(table: DeltaTable, version: u64, info: &serde_json::Value) -> Result<DeltaTable, EtlError> {
+pub async fn restore(
+    table: DeltaTable,
+    version: u64,
+    info: &serde_json::Value,
+) -> Result<DeltaTable, EtlError> {
     let name = table.table_url().to_string();
-    let newest = table.version().ok_or_else(|| EtlError::Engine(format!("table {name} has no version to restore")))?;
+    let newest = table
+        .version()
+        .ok_or_else(|| EtlError::Engine(format!("table {name} has no version to restore")))?;
     if !(0..=newest).contains(&version) {
-        return Err(EtlError::Engine(format!("table {name} has versions 0 to {newest}; there is no version {version}")));
+        return Err(EtlError::Engine(format!(
+            "table {name} has versions 0 to {newest}; there is no version {version}"
+        )));
     }
     let (table, _) = table
         .restore()
@@ -224,9 +293,17 @@ pub struct Maintenance {
 
 /// Compact the table's small files, then remove the files that no version younger than
 /// `retention_days` references (and files a killed writer left without a commit).
-pub async fn maintain(table: DeltaTable, retention_days: u32, info: &serde_json::Value) -> Result<(DeltaTable, Maintenance), EtlError> {
+pub async fn maintain(
+    table: DeltaTable,
+    retention_days: u32,
+    info: &serde_json::Value,
+) -> Result<(DeltaTable, Maintenance), EtlError> {
     let name = table.table_url().to_string();
-    let (table, compacted) = table.optimize().with_commit_properties(recording(info)).await.map_err(|e| delta_error(&name, e))?;
+    let (table, compacted) = table
+        .optimize()
+        .with_commit_properties(recording(info))
+        .await
+        .map_err(|e| delta_error(&name, e))?;
     let (table, vacuumed) = table
         .vacuum()
         .with_retention_period(chrono::Duration::days(i64::from(retention_days)))
@@ -236,16 +313,32 @@ pub async fn maintain(table: DeltaTable, retention_days: u32, info: &serde_json:
         .with_commit_properties(recording(info))
         .await
         .map_err(|e| delta_error(&name, e))?;
-    Ok((table, Maintenance { files_compacted: compacted.num_files_removed, files_written: compacted.num_files_added, files_removed: vacuumed.files_deleted.len() as u64 }))
+    Ok((
+        table,
+        Maintenance {
+            files_compacted: compacted.num_files_removed,
+            files_written: compacted.num_files_added,
+            files_removed: vacuumed.files_deleted.len() as u64,
+        },
+    ))
 }
 
 /// The table as a DataFusion table, at its newest version or at `version`.
-pub async fn provider(mut table: DeltaTable, version: Option<u64>) -> Result<Arc<dyn datafusion::catalog::TableProvider>, EtlError> {
+pub async fn provider(
+    mut table: DeltaTable,
+    version: Option<u64>,
+) -> Result<Arc<dyn datafusion::catalog::TableProvider>, EtlError> {
     let name = table.table_url().to_string();
     if let Some(v) = version {
-        table.load_version(v).await.map_err(|e| delta_error(&name, e))?;
+        table
+            .load_version(v)
+            .await
+            .map_err(|e| delta_error(&name, e))?;
     }
-    table.table_provider().await.map_err(|e| EtlError::Engine(format!("table {name}: {e}")))
+    table
+        .table_provider()
+        .await
+        .map_err(|e| EtlError::Engine(format!("table {name}: {e}")))
 }
 
 /// A catalog table stored as a Delta table, opened only when a query scans it: a role that may
@@ -271,7 +364,10 @@ impl datafusion::catalog::TableProvider for CatalogDeltaTable {
         datafusion::datasource::TableType::Base
     }
 
-    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> datafusion::error::Result<Vec<datafusion::logical_expr::TableProviderFilterPushDown>> {
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> datafusion::error::Result<Vec<datafusion::logical_expr::TableProviderFilterPushDown>> {
         // Inexact: the table's scan may use a filter to skip data, and the engine applies it
         // again, so no filter is lost where the table cannot take it.
         Ok(vec![datafusion::logical_expr::TableProviderFilterPushDown::Inexact; filters.len()])
@@ -286,48 +382,77 @@ impl datafusion::catalog::TableProvider for CatalogDeltaTable {
     ) -> datafusion::error::Result<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
         use datafusion::error::DataFusionError;
         use datafusion::physical_expr::expressions::{CastExpr, Column};
-        let wanted: Vec<usize> = projection.cloned().unwrap_or_else(|| (0..self.schema.fields().len()).collect());
+        let wanted: Vec<usize> = projection
+            .cloned()
+            .unwrap_or_else(|| (0..self.schema.fields().len()).collect());
         let out_schema = Arc::new(self.schema.project(&wanted)?);
-        let table = open_url(self.store.clone(), &self.url).await.map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let table = open_url(self.store.clone(), &self.url)
+            .await
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
         if table.version().is_none() {
-            return Ok(Arc::new(datafusion::physical_plan::empty::EmptyExec::new(out_schema)));
+            return Ok(Arc::new(datafusion::physical_plan::empty::EmptyExec::new(
+                out_schema,
+            )));
         }
-        let inner = provider(table, self.version).await.map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let inner = provider(table, self.version)
+            .await
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
         let inner_schema = inner.schema();
         let mut inner_projection = Vec::with_capacity(wanted.len());
         for f in out_schema.fields() {
             inner_projection.push(inner_schema.index_of(f.name()).map_err(|_| {
-                DataFusionError::Plan(format!("table {}: the catalog declares column `{}`, which the table does not have", self.url, f.name()))
+                DataFusionError::Plan(format!(
+                    "table {}: the catalog declares column `{}`, which the table does not have",
+                    self.url,
+                    f.name()
+                ))
             })?);
         }
         // Filters over columns the table stores as the catalog declares them reach the table's
         // own scan, which skips partitions and files by them; all are applied again above.
-        let same_type = |c: &datafusion::common::Column| match (self.schema.field_with_name(&c.name), inner_schema.field_with_name(&c.name)) {
+        let same_type = |c: &datafusion::common::Column| match (
+            self.schema.field_with_name(&c.name),
+            inner_schema.field_with_name(&c.name),
+        ) {
             (Ok(a), Ok(b)) => a.data_type() == b.data_type(),
             _ => false,
         };
-        let candidates: Vec<&Expr> = filters.iter().filter(|f| f.column_refs().into_iter().all(same_type)).collect();
+        let candidates: Vec<&Expr> = filters
+            .iter()
+            .filter(|f| f.column_refs().into_iter().all(same_type))
+            .collect();
         let support = inner.supports_filters_pushdown(&candidates)?;
         let pushed: Vec<Expr> = candidates
             .into_iter()
             .zip(support)
-            .filter(|(_, s)| *s != datafusion::logical_expr::TableProviderFilterPushDown::Unsupported)
+            .filter(|(_, s)| {
+                *s != datafusion::logical_expr::TableProviderFilterPushDown::Unsupported
+            })
             .map(|(f, _)| f.clone())
             .collect();
-        let plan = inner.scan(state, Some(&inner_projection), &pushed, limit).await?;
+        let plan = inner
+            .scan(state, Some(&inner_projection), &pushed, limit)
+            .await?;
         let exprs: Vec<(Arc<dyn datafusion::physical_expr::PhysicalExpr>, String)> = out_schema
             .fields()
             .iter()
             .enumerate()
             .map(|(i, f)| {
-                let column: Arc<dyn datafusion::physical_expr::PhysicalExpr> = Arc::new(Column::new(f.name(), i));
+                let column: Arc<dyn datafusion::physical_expr::PhysicalExpr> =
+                    Arc::new(Column::new(f.name(), i));
                 let stored = plan.schema().field(i).data_type().clone();
                 let expr: Arc<dyn datafusion::physical_expr::PhysicalExpr> =
-                    if &stored == f.data_type() { column } else { Arc::new(CastExpr::new(column, f.data_type().clone(), None)) };
+                    if &stored == f.data_type() {
+                        column
+                    } else {
+                        Arc::new(CastExpr::new(column, f.data_type().clone(), None))
+                    };
                 (expr, f.name().clone())
             })
             .collect();
-        Ok(Arc::new(datafusion::physical_plan::projection::ProjectionExec::try_new(exprs, plan)?))
+        Ok(Arc::new(
+            datafusion::physical_plan::projection::ProjectionExec::try_new(exprs, plan)?,
+        ))
     }
 }
 
@@ -337,44 +462,101 @@ mod tests {
     use datafusion::arrow::array::AsArray;
 
     fn zone() -> ZoneStore {
-        ZoneStore { bucket: "b".into(), url: "memory://b/".into(), store: Arc::new(datafusion::object_store::memory::InMemory::new()) }
+        ZoneStore {
+            bucket: "b".into(),
+            url: "memory://b/".into(),
+            store: Arc::new(datafusion::object_store::memory::InMemory::new()),
+        }
     }
 
     fn context(zone: &ZoneStore) -> SessionContext {
         let ctx = SessionContext::new();
-        ctx.runtime_env().register_object_store(&url::Url::parse(&zone.url).unwrap(), zone.store.clone());
+        ctx.runtime_env()
+            .register_object_store(&url::Url::parse(&zone.url).unwrap(), zone.store.clone());
         ctx
     }
 
     /// Days `first..=last` of January 2024 with `calls` each.
     async fn days(ctx: &SessionContext, first: u32, last: u32, calls: i64) -> DataFrame {
-        let rows: Vec<String> = (first..=last).map(|d| format!("(DATE '2024-01-{d:02}', CAST({calls} AS BIGINT), 2024)")).collect();
-        ctx.sql(&format!("SELECT column1 AS date, column2 AS calls, column3 AS year FROM (VALUES {})", rows.join(", "))).await.unwrap()
+        let rows: Vec<String> = (first..=last)
+            .map(|d| format!("(DATE '2024-01-{d:02}', CAST({calls} AS BIGINT), 2024)"))
+            .collect();
+        ctx.sql(&format!(
+            "SELECT column1 AS date, column2 AS calls, column3 AS year FROM (VALUES {})",
+            rows.join(", ")
+        ))
+        .await
+        .unwrap()
     }
 
     fn replace_days(first: u32, last: u32) -> Load {
-        Load::ReplaceWhere(format!("date IN ({})", (first..=last).map(|d| format!("DATE '2024-01-{d:02}'")).collect::<Vec<_>>().join(", ")))
+        Load::ReplaceWhere(format!(
+            "date IN ({})",
+            (first..=last)
+                .map(|d| format!("DATE '2024-01-{d:02}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
     }
 
     /// (days, total calls) of the table's newest version.
     async fn totals(ctx: &SessionContext, zone: &ZoneStore) -> (i64, i64) {
         let table = open(zone, "calls").await.unwrap();
-        let df = ctx.read_table(provider(table, None).await.unwrap()).unwrap();
-        let b = df.aggregate(vec![], vec![datafusion::functions_aggregate::expr_fn::count(col("date")), datafusion::functions_aggregate::expr_fn::sum(col("calls"))]).unwrap().collect().await.unwrap();
-        let n = b[0].column(0).as_primitive::<datafusion::arrow::datatypes::Int64Type>().value(0);
-        let s = b[0].column(1).as_primitive::<datafusion::arrow::datatypes::Int64Type>().value(0);
+        let df = ctx
+            .read_table(provider(table, None).await.unwrap())
+            .unwrap();
+        let b = df
+            .aggregate(
+                vec![],
+                vec![
+                    datafusion::functions_aggregate::expr_fn::count(col("date")),
+                    datafusion::functions_aggregate::expr_fn::sum(col("calls")),
+                ],
+            )
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let n = b[0]
+            .column(0)
+            .as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+            .value(0);
+        let s = b[0]
+            .column(1)
+            .as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+            .value(0);
         (n, s)
     }
 
-    async fn load(ctx: &SessionContext, zone: &ZoneStore, first: u32, last: u32, calls: i64, run: &str) {
+    async fn load(
+        ctx: &SessionContext,
+        zone: &ZoneStore,
+        first: u32,
+        last: u32,
+        calls: i64,
+        run: &str,
+    ) {
         let table = open(zone, "calls").await.unwrap();
         let df = days(ctx, first, last, calls).await;
-        write(ctx, table, df, &replace_days(first, last), &["year".into()], &serde_json::json!({"run_id": run})).await.unwrap();
+        write(
+            ctx,
+            table,
+            df,
+            &replace_days(first, last),
+            &["year".into()],
+            &serde_json::json!({"run_id": run}),
+        )
+        .await
+        .unwrap();
     }
 
     #[tokio::test]
     async fn deliveries_accumulate_replace_their_days_and_roll_back() {
-        let (zone, ctx) = { let z = zone(); let c = context(&z); (z, c) };
+        let (zone, ctx) = {
+            let z = zone();
+            let c = context(&z);
+            (z, c)
+        };
         load(&ctx, &zone, 1, 7, 10, "a").await;
         load(&ctx, &zone, 8, 14, 10, "b").await;
         assert_eq!(totals(&ctx, &zone).await, (14, 140));
@@ -383,16 +565,32 @@ mod tests {
         assert_eq!(totals(&ctx, &zone).await, (14, 210));
         let table = open(&zone, "calls").await.unwrap();
         let h = history(&table).await.unwrap();
-        assert_eq!(h.iter().map(|c| (c.version, c.load["run_id"].as_str().unwrap_or_default())).collect::<Vec<_>>(), vec![(0, "a"), (1, "b"), (2, "b2")]);
+        assert_eq!(
+            h.iter()
+                .map(|c| (c.version, c.load["run_id"].as_str().unwrap_or_default()))
+                .collect::<Vec<_>>(),
+            vec![(0, "a"), (1, "b"), (2, "b2")]
+        );
         assert_eq!(h[2].rows_added, Some(7));
         // Back to the first load: its seven days, as a new version.
-        let table = restore(table, 0, &serde_json::json!({"rollback_to": 0})).await.unwrap();
+        let table = restore(table, 0, &serde_json::json!({"rollback_to": 0}))
+            .await
+            .unwrap();
         assert_eq!(table.version(), Some(3));
         assert_eq!(totals(&ctx, &zone).await, (7, 70));
         // Rows outside the days a delivery names are refused, and nothing is committed.
         let table = open(&zone, "calls").await.unwrap();
         let df = days(&ctx, 1, 3, 99).await;
-        let e = write(&ctx, table, df, &replace_days(1, 2), &["year".into()], &serde_json::json!({})).await.unwrap_err();
+        let e = write(
+            &ctx,
+            table,
+            df,
+            &replace_days(1, 2),
+            &["year".into()],
+            &serde_json::json!({}),
+        )
+        .await
+        .unwrap_err();
         assert!(e.to_string().contains("table memory://b/calls/"), "{e}");
         assert_eq!(open(&zone, "calls").await.unwrap().version(), Some(3));
     }
@@ -423,13 +621,32 @@ mod tests {
         load(&ctx, &zone, 1, 14, 10, "a").await;
         use datafusion::arrow::datatypes::{DataType, Field, Schema};
         // The catalog declares `year` as int (the table holds bigint) and lists it last.
-        let schema = Arc::new(Schema::new(vec![Field::new("date", DataType::Date32, true), Field::new("calls", DataType::Int64, true), Field::new("year", DataType::Int32, true)]));
-        let table = CatalogDeltaTable { url: table_url(&zone, "calls"), store: zone.store.clone(), schema, version: None };
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("date", DataType::Date32, true),
+            Field::new("calls", DataType::Int64, true),
+            Field::new("year", DataType::Int32, true),
+        ]));
+        let table = CatalogDeltaTable {
+            url: table_url(&zone, "calls"),
+            store: zone.store.clone(),
+            schema,
+            version: None,
+        };
         ctx.register_table("t", Arc::new(table)).unwrap();
         let b = ctx.sql("SELECT COUNT(*) AS n, MIN(year) AS y FROM t WHERE year = 2024 AND date >= DATE '2024-01-05' AND calls > 5").await.unwrap().collect().await.unwrap();
-        assert_eq!(b[0].column(0).as_primitive::<datafusion::arrow::datatypes::Int64Type>().value(0), 10);
+        assert_eq!(
+            b[0].column(0)
+                .as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+                .value(0),
+            10
+        );
         assert_eq!(b[0].column(1).data_type(), &DataType::Int32);
-        assert_eq!(b[0].column(1).as_primitive::<datafusion::arrow::datatypes::Int32Type>().value(0), 2024);
+        assert_eq!(
+            b[0].column(1)
+                .as_primitive::<datafusion::arrow::datatypes::Int32Type>()
+                .value(0),
+            2024
+        );
     }
 
     #[tokio::test]

@@ -25,7 +25,12 @@ pub const MAX_RECORD_BYTES: u64 = 16 << 20;
 pub const MAX_RECORD_LINES: usize = 200;
 
 fn too_wide(origin: &str, columns: usize) -> EtlError {
-    EtlError::input(origin, format!("the header has {columns} columns; dapgov reads at most {MAX_COLUMNS}: drop the columns the dataset does not use, or split the file"))
+    EtlError::input(
+        origin,
+        format!(
+            "the header has {columns} columns; dapgov reads at most {MAX_COLUMNS}: drop the columns the dataset does not use, or split the file"
+        ),
+    )
 }
 
 pub enum Format {
@@ -66,8 +71,21 @@ pub struct Rows {
 }
 
 impl Rows {
-    fn new(headers: Vec<String>, format: Format, origin: &str, warnings: Arc<Mutex<Vec<String>>>, records: impl Iterator<Item = Result<Record, EtlError>> + Send + 'static) -> Self {
-        Rows { headers, format, origin: origin.to_string(), failed: false, warnings, records: Box::new(records) }
+    fn new(
+        headers: Vec<String>,
+        format: Format,
+        origin: &str,
+        warnings: Arc<Mutex<Vec<String>>>,
+        records: impl Iterator<Item = Result<Record, EtlError>> + Send + 'static,
+    ) -> Self {
+        Rows {
+            headers,
+            format,
+            origin: origin.to_string(),
+            failed: false,
+            warnings,
+            records: Box::new(records),
+        }
     }
 
     /// What was noticed so far (an encoding fallback, for instance).
@@ -117,7 +135,10 @@ fn decode(bytes: &[u8], row: i64, warnings: &Mutex<Vec<String>>, warned: &mut bo
             }
             // Without BOM handling: a field that happens to start with FF FE is Latin-1 text,
             // not UTF-16 that would hide its digits from the PII scans.
-            encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes).0.into_owned()
+            encoding_rs::WINDOWS_1252
+                .decode_without_bom_handling(bytes)
+                .0
+                .into_owned()
         }
     }
 }
@@ -130,7 +151,11 @@ fn sniff_delimiter(text: &str) -> u8 {
         .into_iter()
         .max_by_key(|d| {
             let n = header.bytes().filter(|b| b == d).count();
-            let steady = lines.iter().skip(1).filter(|l| l.bytes().filter(|b| b == d).count() == n).count();
+            let steady = lines
+                .iter()
+                .skip(1)
+                .filter(|l| l.bytes().filter(|b| b == d).count() == n)
+                .count();
             (n > 0, steady, n)
         })
         .unwrap_or(b',')
@@ -145,18 +170,27 @@ const SNIFF_BYTES: u64 = 64 * 1024;
 /// `unimplemented!` on a corrupt type tag, say) becomes an error naming the file, never a
 /// crash, both here and in `Rows::next`.
 pub fn open<R: Read + Send + 'static>(input: R, origin: &str) -> Result<Rows, EtlError> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| open_unguarded(input, origin))).unwrap_or_else(|_| Err(malformed(origin)))
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        open_unguarded(input, origin)
+    }))
+    .unwrap_or_else(|_| Err(malformed(origin)))
 }
 
 /// What a reader's panic becomes.
 fn malformed(origin: &str) -> EtlError {
-    EtlError::input(origin, "the file is malformed: its reader stopped on data it could not decode")
+    EtlError::input(
+        origin,
+        "the file is malformed: its reader stopped on data it could not decode",
+    )
 }
 
 fn open_unguarded<R: Read + Send + 'static>(mut input: R, origin: &str) -> Result<Rows, EtlError> {
     let io = |e: std::io::Error| EtlError::input(origin, format!("cannot read: {e}"));
     let mut head = Vec::new();
-    (&mut input).take(SNIFF_BYTES).read_to_end(&mut head).map_err(io)?;
+    (&mut input)
+        .take(SNIFF_BYTES)
+        .read_to_end(&mut head)
+        .map_err(io)?;
     let format = detect(&head);
     let input = std::io::Cursor::new(head).chain(input);
     match format {
@@ -164,9 +198,18 @@ fn open_unguarded<R: Read + Send + 'static>(mut input: R, origin: &str) -> Resul
         Format::Parquet => open_parquet(input, origin),
         Format::Xlsx | Format::Xls => {
             let mut bytes = Vec::new();
-            input.take(MAX_WORKBOOK_BYTES + 1).read_to_end(&mut bytes).map_err(io)?;
+            input
+                .take(MAX_WORKBOOK_BYTES + 1)
+                .read_to_end(&mut bytes)
+                .map_err(io)?;
             if bytes.len() as u64 > MAX_WORKBOOK_BYTES {
-                return Err(EtlError::input(origin, format!("the workbook is over {} MiB; deliver data this large as CSV or Parquet, which stream", MAX_WORKBOOK_BYTES >> 20)));
+                return Err(EtlError::input(
+                    origin,
+                    format!(
+                        "the workbook is over {} MiB; deliver data this large as CSV or Parquet, which stream",
+                        MAX_WORKBOOK_BYTES >> 20
+                    ),
+                ));
             }
             excel::open(&bytes, origin, matches!(format, Format::Xls))
         }
@@ -179,13 +222,24 @@ pub const WHOLE_TABLE_CELLS: u64 = 16 << 20;
 /// Read any supported input whole.
 pub fn read(bytes: &[u8], origin: &str) -> Result<Table, EtlError> {
     let mut rows = open(std::io::Cursor::new(bytes.to_vec()), origin)?;
-    let mut t = Table { headers: rows.headers.clone(), rows: vec![], source_rows: vec![], ragged: vec![], warnings: vec![] };
+    let mut t = Table {
+        headers: rows.headers.clone(),
+        rows: vec![],
+        source_rows: vec![],
+        ragged: vec![],
+        warnings: vec![],
+    };
     let mut cells = 0u64;
     for r in &mut rows {
         let r = r?;
         cells += r.fields.len() as u64;
         if cells > WHOLE_TABLE_CELLS {
-            return Err(EtlError::input(origin, format!("more than {WHOLE_TABLE_CELLS} values; this command reads a file whole, so split the file (`etl run` streams files of any length)")));
+            return Err(EtlError::input(
+                origin,
+                format!(
+                    "more than {WHOLE_TABLE_CELLS} values; this command reads a file whole, so split the file (`etl run` streams files of any length)"
+                ),
+            ));
         }
         if r.ragged.is_some() {
             t.ragged.push((r.source_row, r.fields.len()));
@@ -196,31 +250,61 @@ pub fn read(bytes: &[u8], origin: &str) -> Result<Table, EtlError> {
     }
     t.warnings = rows.warnings();
     if t.rows.is_empty() && t.ragged.is_empty() {
-        return Err(EtlError::input(origin, "the file has a header but no data rows"));
+        return Err(EtlError::input(
+            origin,
+            "the file has a header but no data rows",
+        ));
     }
     Ok(t)
 }
 
-fn open_csv<R: Read + Send + 'static>(input: std::io::Chain<std::io::Cursor<Vec<u8>>, R>, origin: &str) -> Result<Rows, EtlError> {
+fn open_csv<R: Read + Send + 'static>(
+    input: std::io::Chain<std::io::Cursor<Vec<u8>>, R>,
+    origin: &str,
+) -> Result<Rows, EtlError> {
     let head = input.get_ref().0.get_ref();
     let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
     if head.iter().all(u8::is_ascii_whitespace) {
-        return Err(EtlError::input(origin, "the file is empty; expected a header line and data rows"));
+        return Err(EtlError::input(
+            origin,
+            "the file is empty; expected a header line and data rows",
+        ));
     }
     let delimiter = sniff_delimiter(&String::from_utf8_lossy(head));
     let since_record = Arc::new(AtomicU64::new(0));
-    let guarded = RecordGuard { inner: input, since_record: since_record.clone(), quotes: QuoteState::new(delimiter) };
-    let mut rdr = csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).flexible(true).from_reader(guarded);
+    let guarded = RecordGuard {
+        inner: input,
+        since_record: since_record.clone(),
+        quotes: QuoteState::new(delimiter),
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(guarded);
     let warnings = Arc::new(Mutex::new(Vec::new()));
     let mut warned = false;
     let mut rec = csv::ByteRecord::new();
     match rdr.read_byte_record(&mut rec) {
         Ok(true) => {}
-        Ok(false) => return Err(EtlError::input(origin, "the file is empty; expected a header line and data rows")),
-        Err(e) => return Err(EtlError::input(origin, format!("cannot read the header line: {}", csv_error(&e)))),
+        Ok(false) => {
+            return Err(EtlError::input(
+                origin,
+                "the file is empty; expected a header line and data rows",
+            ));
+        }
+        Err(e) => {
+            return Err(EtlError::input(
+                origin,
+                format!("cannot read the header line: {}", csv_error(&e)),
+            ));
+        }
     }
     if rec.as_slice().len() as u64 > MAX_RECORD_BYTES {
-        return Err(EtlError::input(origin, format!("cannot read the header line: {RecordTooLong}")));
+        return Err(EtlError::input(
+            origin,
+            format!("cannot read the header line: {RecordTooLong}"),
+        ));
     }
     if rec.len() > MAX_COLUMNS {
         return Err(too_wide(origin, rec.len()));
@@ -230,7 +314,11 @@ fn open_csv<R: Read + Send + 'static>(input: std::io::Chain<std::io::Cursor<Vec<
         .iter()
         .enumerate()
         .map(|(i, f)| {
-            let f = if i == 0 { f.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(f) } else { f };
+            let f = if i == 0 {
+                f.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(f)
+            } else {
+                f
+            };
             decode(f, 1, &warnings, &mut warned)
         })
         .collect();
@@ -253,17 +341,28 @@ fn open_csv<R: Read + Send + 'static>(input: std::io::Chain<std::io::Cursor<Vec<
                     ended = true;
                     return Some(Err(EtlError::input(
                         &origin_owned,
-                        format!("row {}, starting at line {last_line}: a quoted field is never closed before the end of the file, so the lines after its quote were merged into it. Close the quote and load again", row - 1),
+                        format!(
+                            "row {}, starting at line {last_line}: a quoted field is never closed before the end of the file, so the lines after its quote were merged into it. Close the quote and load again",
+                            row - 1
+                        ),
                     )));
                 }
                 Ok(false) => return None,
-                Err(e) => return Some(Err(EtlError::input(&origin_owned, format!("row {row}: {}", csv_error(&e))))),
+                Err(e) => {
+                    return Some(Err(EtlError::input(
+                        &origin_owned,
+                        format!("row {row}: {}", csv_error(&e)),
+                    )));
+                }
                 Ok(true) => {}
             }
             // The reader reads ahead by at most its buffer, so this counts the next record's bytes.
             since_record.store(0, Ordering::Relaxed);
             if rec.as_slice().len() as u64 > MAX_RECORD_BYTES {
-                return Some(Err(EtlError::input(&origin_owned, format!("row {row}: {RecordTooLong}"))));
+                return Some(Err(EtlError::input(
+                    &origin_owned,
+                    format!("row {row}: {RecordTooLong}"),
+                )));
             }
             last_line = rec.position().map(|p| p.line()).unwrap_or_default();
             let breaks = rec.as_slice().iter().filter(|&&b| b == b'\n').count();
@@ -271,19 +370,35 @@ fn open_csv<R: Read + Send + 'static>(input: std::io::Chain<std::io::Cursor<Vec<
                 let line = rec.position().map(|p| p.line()).unwrap_or_default();
                 return Some(Err(EtlError::input(
                     &origin_owned,
-                    format!("row {row}, starting at line {line}: a quoted field runs over {breaks} line breaks (dapgov accepts {MAX_RECORD_LINES}); a quote is probably never closed there, which would merge the rows after it into one field. Close the quote and load again"),
+                    format!(
+                        "row {row}, starting at line {line}: a quoted field runs over {breaks} line breaks (dapgov accepts {MAX_RECORD_LINES}); a quote is probably never closed there, which would merge the rows after it into one field. Close the quote and load again"
+                    ),
                 )));
             }
             if rec.len() == 1 && rec[0].is_empty() {
                 continue;
             }
-            let fields: Vec<Option<String>> = rec.iter().map(|f| Some(decode(f, row, &shared, &mut warned))).collect();
+            let fields: Vec<Option<String>> = rec
+                .iter()
+                .map(|f| Some(decode(f, row, &shared, &mut warned)))
+                .collect();
             let ragged = (fields.len() != width).then(|| {
-                let mut w = csv::WriterBuilder::new().delimiter(delimiter).terminator(csv::Terminator::Any(b'\n')).from_writer(vec![]);
-                let text = w.write_record(fields.iter().map(|f| f.as_deref().unwrap_or_default())).and_then(|_| w.into_inner().map_err(|e| e.into_error().into()));
-                String::from_utf8_lossy(&text.unwrap_or_default()).trim_end_matches('\n').to_string()
+                let mut w = csv::WriterBuilder::new()
+                    .delimiter(delimiter)
+                    .terminator(csv::Terminator::Any(b'\n'))
+                    .from_writer(vec![]);
+                let text = w
+                    .write_record(fields.iter().map(|f| f.as_deref().unwrap_or_default()))
+                    .and_then(|_| w.into_inner().map_err(|e| e.into_error().into()));
+                String::from_utf8_lossy(&text.unwrap_or_default())
+                    .trim_end_matches('\n')
+                    .to_string()
             });
-            return Some(Ok(Record { fields, source_row: row, ragged }));
+            return Some(Ok(Record {
+                fields,
+                source_row: row,
+                ragged,
+            }));
         }
     });
     Ok(Rows::new(headers, Format::Csv, origin, warnings, records))
@@ -328,7 +443,10 @@ struct QuoteState {
 
 impl QuoteState {
     fn new(delimiter: u8) -> Self {
-        Self { delimiter, at: Quoting::FieldStart }
+        Self {
+            delimiter,
+            at: Quoting::FieldStart,
+        }
     }
 
     fn scan(&mut self, mut bytes: &[u8]) {
@@ -344,12 +462,16 @@ impl QuoteState {
                 },
                 Quoting::FieldStart => match bytes[0] {
                     b'"' => (Quoting::Quoted, 1),
-                    b if b == self.delimiter || b == b'\n' || b == b'\r' => (Quoting::FieldStart, 1),
+                    b if b == self.delimiter || b == b'\n' || b == b'\r' => {
+                        (Quoting::FieldStart, 1)
+                    }
                     _ => (Quoting::Unquoted, 1),
                 },
                 Quoting::QuoteInQuoted => match bytes[0] {
                     b'"' => (Quoting::Quoted, 1),
-                    b if b == self.delimiter || b == b'\n' || b == b'\r' => (Quoting::FieldStart, 1),
+                    b if b == self.delimiter || b == b'\n' || b == b'\r' => {
+                        (Quoting::FieldStart, 1)
+                    }
                     _ => (Quoting::Unquoted, 1),
                 },
             };
@@ -370,7 +492,11 @@ impl std::error::Error for RecordTooLong {}
 
 impl std::fmt::Display for RecordTooLong {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "a record runs past {} MiB (one very long line, or a quote that is never closed); dapgov reads records up to that size", MAX_RECORD_BYTES >> 20)
+        write!(
+            f,
+            "a record runs past {} MiB (one very long line, or a quote that is never closed); dapgov reads records up to that size",
+            MAX_RECORD_BYTES >> 20
+        )
     }
 }
 
@@ -388,66 +514,137 @@ fn open_parquet<R: Read>(mut input: R, origin: &str) -> Result<Rows, EtlError> {
     use datafusion::arrow::array::Array;
     use datafusion::arrow::compute::cast;
     use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let bad = |e: &dyn std::fmt::Display| EtlError::input(origin, format!("not a readable Parquet file: {e}"));
-    let mut spool = tempfile::tempfile().map_err(|e| EtlError::Engine(format!("cannot create a temporary file: {e}")))?;
-    std::io::copy(&mut input, &mut spool).map_err(|e| EtlError::input(origin, format!("cannot read: {e}")))?;
+    let bad = |e: &dyn std::fmt::Display| {
+        EtlError::input(origin, format!("not a readable Parquet file: {e}"))
+    };
+    let mut spool = tempfile::tempfile()
+        .map_err(|e| EtlError::Engine(format!("cannot create a temporary file: {e}")))?;
+    std::io::copy(&mut input, &mut spool)
+        .map_err(|e| EtlError::input(origin, format!("cannot read: {e}")))?;
     // Every value is read as text, so the Arrow schema a writer may embed is not needed: its
     // decoder is skipped, and with it a class of corrupt files it could not describe.
-    let options = datafusion::parquet::arrow::arrow_reader::ArrowReaderOptions::new().with_skip_arrow_metadata(true);
-    let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(spool, options).map_err(|e| bad(&e))?;
+    let options = datafusion::parquet::arrow::arrow_reader::ArrowReaderOptions::new()
+        .with_skip_arrow_metadata(true);
+    let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(spool, options)
+        .map_err(|e| bad(&e))?;
     if builder.metadata().file_metadata().num_rows() == 0 {
         return Err(EtlError::input(origin, "the Parquet file has no rows"));
     }
-    let headers: Vec<String> = builder.schema().fields().iter().map(|f| f.name().clone()).collect();
+    let headers: Vec<String> = builder
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
     if headers.len() > MAX_COLUMNS {
         return Err(too_wide(origin, headers.len()));
     }
     let reader = builder.build().map_err(|e| bad(&e))?;
     let origin_owned = origin.to_string();
     let mut next_row = 0i64;
-    let records = reader.flat_map(move |batch| -> Box<dyn Iterator<Item = Result<Record, EtlError>> + Send> {
-        let batch = match batch {
-            Ok(b) => b,
-            Err(e) => return Box::new(std::iter::once(Err(EtlError::input(&origin_owned, format!("not a readable Parquet file: {e}"))))),
-        };
-        let text: Result<Vec<ArrayRef>, EtlError> = batch
-            .columns()
-            .iter()
-            .zip(batch.schema().fields())
-            .map(|(c, f)| cast(c, &DataType::Utf8).map_err(|e| EtlError::input(&origin_owned, format!("column {}: cannot read {} values as text: {e}", f.name(), f.data_type()))))
-            .collect();
-        let text = match text {
-            Ok(t) => t,
-            Err(e) => return Box::new(std::iter::once(Err(e))),
-        };
-        let first = next_row;
-        next_row += batch.num_rows() as i64;
-        Box::new((0..batch.num_rows()).map(move |i| {
-            let fields = text.iter().map(|c| (!c.is_null(i)).then(|| c.as_any().downcast_ref::<StringArray>().map(|s| s.value(i).to_string()).unwrap_or_default())).collect();
-            // Parquet has no header line; number records from 1.
-            Ok(Record { fields, source_row: first + i as i64 + 1, ragged: None })
-        }))
-    });
-    Ok(Rows::new(headers, Format::Parquet, origin, Default::default(), records))
+    let records = reader.flat_map(
+        move |batch| -> Box<dyn Iterator<Item = Result<Record, EtlError>> + Send> {
+            let batch = match batch {
+                Ok(b) => b,
+                Err(e) => {
+                    return Box::new(std::iter::once(Err(EtlError::input(
+                        &origin_owned,
+                        format!("not a readable Parquet file: {e}"),
+                    ))));
+                }
+            };
+            let text: Result<Vec<ArrayRef>, EtlError> = batch
+                .columns()
+                .iter()
+                .zip(batch.schema().fields())
+                .map(|(c, f)| {
+                    cast(c, &DataType::Utf8).map_err(|e| {
+                        EtlError::input(
+                            &origin_owned,
+                            format!(
+                                "column {}: cannot read {} values as text: {e}",
+                                f.name(),
+                                f.data_type()
+                            ),
+                        )
+                    })
+                })
+                .collect();
+            let text = match text {
+                Ok(t) => t,
+                Err(e) => return Box::new(std::iter::once(Err(e))),
+            };
+            let first = next_row;
+            next_row += batch.num_rows() as i64;
+            Box::new((0..batch.num_rows()).map(move |i| {
+                let fields = text
+                    .iter()
+                    .map(|c| {
+                        (!c.is_null(i)).then(|| {
+                            c.as_any()
+                                .downcast_ref::<StringArray>()
+                                .map(|s| s.value(i).to_string())
+                                .unwrap_or_default()
+                        })
+                    })
+                    .collect();
+                // Parquet has no header line; number records from 1.
+                Ok(Record {
+                    fields,
+                    source_row: first + i as i64 + 1,
+                    ragged: None,
+                })
+            }))
+        },
+    );
+    Ok(Rows::new(
+        headers,
+        Format::Parquet,
+        origin,
+        Default::default(),
+        records,
+    ))
 }
 
 /// Records as one Arrow batch: string columns named `names`, then `_source_row`, and for a
 /// record whose field count differs from the header's, `_shape` (why it was set aside) and
 /// `_record` (the record as written; its columns are left empty rather than guessed).
 pub fn to_batch(names: &[String], records: &[Record]) -> Result<RecordBatch, EtlError> {
-    let mut fields: Vec<Field> = names.iter().map(|n| Field::new(n, DataType::Utf8, true)).collect();
+    let mut fields: Vec<Field> = names
+        .iter()
+        .map(|n| Field::new(n, DataType::Utf8, true))
+        .collect();
     fields.push(Field::new("_source_row", DataType::Int64, false));
     fields.push(Field::new("_shape", DataType::Utf8, true));
     fields.push(Field::new("_record", DataType::Utf8, true));
     let mut cols: Vec<ArrayRef> = (0..names.len())
-        .map(|c| Arc::new(StringArray::from_iter(records.iter().map(|r| if r.ragged.is_some() { None } else { r.fields.get(c).and_then(|v| v.as_deref()) }))) as ArrayRef)
+        .map(|c| {
+            Arc::new(StringArray::from_iter(records.iter().map(|r| {
+                if r.ragged.is_some() {
+                    None
+                } else {
+                    r.fields.get(c).and_then(|v| v.as_deref())
+                }
+            }))) as ArrayRef
+        })
         .collect();
-    cols.push(Arc::new(Int64Array::from_iter_values(records.iter().map(|r| r.source_row))));
-    cols.push(Arc::new(StringArray::from_iter(
-        records.iter().map(|r| r.ragged.as_ref().map(|_| format!("ragged row: {} fields where the header has {}", r.fields.len(), names.len()))),
+    cols.push(Arc::new(Int64Array::from_iter_values(
+        records.iter().map(|r| r.source_row),
     )));
-    cols.push(Arc::new(StringArray::from_iter(records.iter().map(|r| r.ragged.as_deref()))));
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).map_err(|e| EtlError::Engine(e.to_string()))
+    cols.push(Arc::new(StringArray::from_iter(records.iter().map(|r| {
+        r.ragged.as_ref().map(|_| {
+            format!(
+                "ragged row: {} fields where the header has {}",
+                r.fields.len(),
+                names.len()
+            )
+        })
+    }))));
+    cols.push(Arc::new(StringArray::from_iter(
+        records.iter().map(|r| r.ragged.as_deref()),
+    )));
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)
+        .map_err(|e| EtlError::Engine(e.to_string()))
 }
 
 /// Column names for a message: the first few, each cut short and masked when it reads as
@@ -464,8 +661,16 @@ pub fn name_list(names: &[String]) -> String {
 /// At most 32 characters of a value, masked when it holds personal information.
 pub fn excerpt(value: &str) -> String {
     let short: String = value.chars().take(32).collect();
-    let shown = if crate::pii::scan(&short).is_empty() { short } else { crate::pii::masked_for_display(&short) };
-    if value.chars().nth(32).is_some() { format!("{shown}…") } else { shown }
+    let shown = if crate::pii::scan(&short).is_empty() {
+        short
+    } else {
+        crate::pii::masked_for_display(&short)
+    };
+    if value.chars().nth(32).is_some() {
+        format!("{shown}…")
+    } else {
+        shown
+    }
 }
 
 /// `AverageSpeedofAnswer` → `average_speedof_answer`, `BI_ID` → `bi_id`; unique and non-empty.
@@ -480,7 +685,12 @@ pub fn snake_case_names(headers: &[String]) -> Vec<String> {
                 let prev = j.checked_sub(1).map(|k| chars[k]);
                 let next = chars.get(j + 1);
                 if c.is_ascii_uppercase()
-                    && prev.is_some_and(|p| p.is_ascii_lowercase() || p.is_ascii_digit() || (p.is_ascii_uppercase() && next.is_some_and(|n| n.is_ascii_lowercase())))
+                    && prev.is_some_and(|p| {
+                        p.is_ascii_lowercase()
+                            || p.is_ascii_digit()
+                            || (p.is_ascii_uppercase()
+                                && next.is_some_and(|n| n.is_ascii_lowercase()))
+                    })
                 {
                     s.push('_');
                 }
@@ -514,15 +724,40 @@ mod tests {
 
     #[test]
     fn snake_cases_city_headers() {
-        let h: Vec<String> = ["\u{feff}Date", "CallsOffered", "AverageSpeedofAnswer", "BI_ID", "Call OK", "", "Date"].iter().map(|s| s.to_string()).collect();
-        assert_eq!(snake_case_names(&h), vec!["date", "calls_offered", "average_speedof_answer", "bi_id", "call_ok", "column_6", "date_2"]);
+        let h: Vec<String> = [
+            "\u{feff}Date",
+            "CallsOffered",
+            "AverageSpeedofAnswer",
+            "BI_ID",
+            "Call OK",
+            "",
+            "Date",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            snake_case_names(&h),
+            vec![
+                "date",
+                "calls_offered",
+                "average_speedof_answer",
+                "bi_id",
+                "call_ok",
+                "column_6",
+                "date_2"
+            ]
+        );
     }
 
     #[test]
     fn a_field_starting_with_ff_fe_is_latin1_not_utf16() {
         // A SIN behind the bytes of a UTF-16 byte-order mark, in a file that is not UTF-8.
         let t = read(b"id,note\n1,\xff\xfe130 692 544 \xe9t\xe9\n", "f").unwrap();
-        assert_eq!(t.rows[0][1].as_deref(), Some("\u{ff}\u{fe}130 692 544 \u{e9}t\u{e9}"));
+        assert_eq!(
+            t.rows[0][1].as_deref(),
+            Some("\u{ff}\u{fe}130 692 544 \u{e9}t\u{e9}")
+        );
     }
 
     #[test]
@@ -537,7 +772,11 @@ mod tests {
     fn stream_error(bytes: Vec<u8>) -> String {
         match open(std::io::Cursor::new(bytes), "calls.csv") {
             Err(e) => e.to_string(),
-            Ok(rows) => rows.filter_map(Result::err).map(|e| e.to_string()).next().unwrap_or_else(|| "no error".into()),
+            Ok(rows) => rows
+                .filter_map(Result::err)
+                .map(|e| e.to_string())
+                .next()
+                .unwrap_or_else(|| "no error".into()),
         }
     }
 
@@ -550,24 +789,47 @@ mod tests {
             csv += "\n";
         }
         let e = stream_error(csv.into_bytes());
-        assert!(e.contains("10000 columns") && e.contains("at most 1024"), "{e}");
+        assert!(
+            e.contains("10000 columns") && e.contains("at most 1024"),
+            "{e}"
+        );
         let header: Vec<String> = (0..MAX_COLUMNS).map(|i| format!("c{i}")).collect();
-        let t = read(format!("{}\n{}\n", header.join(","), vec!["1"; MAX_COLUMNS].join(",")).as_bytes(), "f").unwrap();
+        let t = read(
+            format!(
+                "{}\n{}\n",
+                header.join(","),
+                vec!["1"; MAX_COLUMNS].join(",")
+            )
+            .as_bytes(),
+            "f",
+        )
+        .unwrap();
         assert_eq!(t.headers.len(), MAX_COLUMNS);
-        assert_eq!(snake_case_names(&vec!["x".to_string(); 3]), vec!["x", "x_2", "x_3"]);
+        assert_eq!(
+            snake_case_names(&vec!["x".to_string(); 3]),
+            vec!["x", "x_2", "x_3"]
+        );
     }
 
     /// A quote never closed merges the lines after it into one field: refused with its line.
     #[test]
     fn a_quote_never_closed_is_refused_with_its_line() {
-        let mut csv = String::from("call_id,notes\nC1,fine\nC2,\"starts a note and never closes it\n");
+        let mut csv =
+            String::from("call_id,notes\nC1,fine\nC2,\"starts a note and never closes it\n");
         for i in 3..1003 {
             csv.push_str(&format!("C{i},an ordinary row\n"));
         }
         let e = stream_error(csv.into_bytes());
-        assert!(e.starts_with("calls.csv: row 3, starting at line 3: a quoted field runs over"), "{e}");
+        assert!(
+            e.starts_with("calls.csv: row 3, starting at line 3: a quoted field runs over"),
+            "{e}"
+        );
         // A note of a few lines is a note.
-        let t = read(b"call_id,notes\nC1,\"line one\nline two\nline three\"\nC2,x\n".as_slice(), "f").unwrap();
+        let t = read(
+            b"call_id,notes\nC1,\"line one\nline two\nline three\"\nC2,x\n".as_slice(),
+            "f",
+        )
+        .unwrap();
         assert_eq!(t.rows.len(), 2);
         // A quote opened fewer lines than that before the end of the file is refused too: the
         // reader would end the field at the end of the file without a word.
@@ -581,7 +843,10 @@ mod tests {
         // Escaped quotes, quotes inside unquoted fields, a closing quote as the last byte, CRLF
         // endings and other delimiters are not open quotes.
         for (ok, rows) in [
-            ("id,notes\r\n1,\"she said \"\"hi\"\"\"\r\n2,5\" screen\r\n3,\"multi\r\nline\"", 3),
+            (
+                "id,notes\r\n1,\"she said \"\"hi\"\"\"\r\n2,5\" screen\r\n3,\"multi\r\nline\"",
+                3,
+            ),
             ("id;notes\n1;\"a;b\"\n2;x\"y\n3;\"\"", 3),
             ("id,notes\n1,\"\"\"quoted\"\"\"\n", 1),
         ] {
@@ -609,9 +874,15 @@ mod tests {
     #[test]
     fn records_longer_than_the_limit_are_refused_without_quoting_them() {
         let mut one_line = b"date,notes\n2024-09-30,".to_vec();
-        one_line.extend(std::iter::repeat_n(b'7', (MAX_RECORD_BYTES + (1 << 20)) as usize));
+        one_line.extend(std::iter::repeat_n(
+            b'7',
+            (MAX_RECORD_BYTES + (1 << 20)) as usize,
+        ));
         let e = stream_error(one_line);
-        assert!(e.starts_with("calls.csv: row 2: a record runs past 16 MiB"), "{e}");
+        assert!(
+            e.starts_with("calls.csv: row 2: a record runs past 16 MiB"),
+            "{e}"
+        );
         assert!(e.len() < 300, "{e}");
 
         let mut open_quote = b"date,notes\n2024-09-30,\"he said\n".to_vec();
@@ -619,12 +890,18 @@ mod tests {
             open_quote.extend_from_slice(b"2024-09-29,fine\r\n\n");
         }
         let e = stream_error(open_quote);
-        assert!(e.contains("row 2: a record runs past 16 MiB") && e.contains("never closed"), "{e}");
+        assert!(
+            e.contains("row 2: a record runs past 16 MiB") && e.contains("never closed"),
+            "{e}"
+        );
 
         let mut header = vec![b'h'; (MAX_RECORD_BYTES + 1) as usize];
         header.extend_from_slice(b"\n1\n");
         let e = stream_error(header);
-        assert!(e.starts_with("calls.csv: cannot read the header line: a record runs past"), "{e}");
+        assert!(
+            e.starts_with("calls.csv: cannot read the header line: a record runs past"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -642,7 +919,12 @@ mod tests {
         assert_eq!(t.rows[0][0].as_deref(), Some("José"));
         assert_eq!(t.warnings.len(), 1);
         assert!(read(b"", "f").unwrap_err().to_string().contains("empty"));
-        assert!(read(b"a,b\n", "f").unwrap_err().to_string().contains("no data rows"));
+        assert!(
+            read(b"a,b\n", "f")
+                .unwrap_err()
+                .to_string()
+                .contains("no data rows")
+        );
     }
 }
 
@@ -676,10 +958,26 @@ mod parquet_tests {
         w.close().unwrap();
         assert!(matches!(detect(&buf), Format::Parquet));
         let t = read(&buf, "m.parquet").unwrap();
-        assert_eq!(t.headers, vec!["Date", "CallsOffered", "ServiceLevel", "Notes"]);
-        assert_eq!(t.rows[0], vec![Some("2024-09-30".into()), Some("1198".into()), Some("0.71".into()), None]);
+        assert_eq!(
+            t.headers,
+            vec!["Date", "CallsOffered", "ServiceLevel", "Notes"]
+        );
+        assert_eq!(
+            t.rows[0],
+            vec![
+                Some("2024-09-30".into()),
+                Some("1198".into()),
+                Some("0.71".into()),
+                None
+            ]
+        );
         assert_eq!(t.rows[1][1], None);
         assert_eq!(t.source_rows, vec![1, 2]);
-        assert!(read(b"PAR1 not really", "x.parquet").unwrap_err().to_string().contains("x.parquet: not a readable Parquet file"));
+        assert!(
+            read(b"PAR1 not really", "x.parquet")
+                .unwrap_err()
+                .to_string()
+                .contains("x.parquet: not a readable Parquet file")
+        );
     }
 }

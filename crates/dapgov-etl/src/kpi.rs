@@ -93,7 +93,10 @@ pub struct Kpi {
 }
 
 /// A query's rows as typed records (through JSON, which keeps every column's name).
-async fn rows<T: serde::de::DeserializeOwned>(session: &RoleSession, sql: &str) -> Result<Vec<T>, EtlError> {
+async fn rows<T: serde::de::DeserializeOwned>(
+    session: &RoleSession,
+    sql: &str,
+) -> Result<Vec<T>, EtlError> {
     let batches = query::sql(session, sql).await?;
     let mut w = datafusion::arrow::json::ArrayWriter::new(Vec::new());
     for b in &batches {
@@ -104,7 +107,8 @@ async fn rows<T: serde::de::DeserializeOwned>(session: &RoleSession, sql: &str) 
     if bytes.is_empty() {
         return Ok(vec![]);
     }
-    serde_json::from_slice(&bytes).map_err(|e| EtlError::Engine(format!("reading the answer of `{sql}`: {e}")))
+    serde_json::from_slice(&bytes)
+        .map_err(|e| EtlError::Engine(format!("reading the answer of `{sql}`: {e}")))
 }
 
 /// The days between the first and the last of `days` (sorted) that are not in it.
@@ -120,7 +124,15 @@ pub fn missing_days(days: &[NaiveDate]) -> Vec<NaiveDate> {
     out
 }
 
-const WEEKDAYS: [&str; 7] = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+const WEEKDAYS: [&str; 7] = [
+    "Sunday",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+];
 
 #[derive(Deserialize)]
 struct Bucketed {
@@ -136,21 +148,40 @@ struct Day {
 }
 
 /// The KPIs over `[from, to]` (either end open), as `session`'s role reads them.
-pub async fn gather(session: &RoleSession, from: Option<NaiveDate>, to: Option<NaiveDate>, service_level_target: f64, now: chrono::DateTime<chrono::Utc>) -> Result<Kpi, EtlError> {
+pub async fn gather(
+    session: &RoleSession,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    service_level_target: f64,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Kpi, EtlError> {
     let month_of = |d: NaiveDate| i64::from(d.year()) * 100 + i64::from(d.month());
-    let (lo, hi) = (from.map(month_of).unwrap_or(0), to.map(month_of).unwrap_or(999_999));
+    let (lo, hi) = (
+        from.map(month_of).unwrap_or(0),
+        to.map(month_of).unwrap_or(999_999),
+    );
     let missing_table = |e: EtlError, table: &str| match e {
-        EtlError::Engine(m) if m.contains("not found") || m.contains("doesn't exist") || m.contains("does not exist") => EtlError::Engine(format!(
-            "the KPI report reads {MONTHLY_TABLE} and {YEARLY_TABLE}, and {table} cannot be read ({m}): declare them in dapgov.toml as `dapgov init` writes them, and load the metrics (`dapgov etl run --dataset metrics`)"
-        )),
+        EtlError::Engine(m)
+            if m.contains("not found")
+                || m.contains("doesn't exist")
+                || m.contains("does not exist") =>
+        {
+            EtlError::Engine(format!(
+                "the KPI report reads {MONTHLY_TABLE} and {YEARLY_TABLE}, and {table} cannot be read ({m}): declare them in dapgov.toml as `dapgov init` writes them, and load the metrics (`dapgov etl run --dataset metrics`)"
+            ))
+        }
         other => other,
     };
     let monthly: Vec<Month> = rows(session, &format!("SELECT * FROM {MONTHLY_TABLE} WHERE year * 100 + month BETWEEN {lo} AND {hi} ORDER BY year, month"))
         .await
         .map_err(|e| missing_table(e, MONTHLY_TABLE))?;
     let (ylo, yhi) = (lo / 100, hi / 100);
-    let yearly: Vec<Year> =
-        rows(session, &format!("SELECT * FROM {YEARLY_TABLE} WHERE year BETWEEN {ylo} AND {yhi} ORDER BY year")).await.map_err(|e| missing_table(e, YEARLY_TABLE))?;
+    let yearly: Vec<Year> = rows(
+        session,
+        &format!("SELECT * FROM {YEARLY_TABLE} WHERE year BETWEEN {ylo} AND {yhi} ORDER BY year"),
+    )
+    .await
+    .map_err(|e| missing_table(e, YEARLY_TABLE))?;
 
     let range = |column: &str| {
         let mut w = vec![];
@@ -160,18 +191,39 @@ pub async fn gather(session: &RoleSession, from: Option<NaiveDate>, to: Option<N
         if let Some(t) = to {
             w.push(format!("{column} <= DATE '{t}'"));
         }
-        if w.is_empty() { String::new() } else { format!("WHERE {}", w.join(" AND ")) }
+        if w.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", w.join(" AND "))
+        }
     };
-    let days: Vec<Day> = rows(session, &format!("SELECT CAST(date AS VARCHAR) AS date FROM curated.metrics {} ORDER BY date", range("date"))).await?;
-    let parsed: Vec<NaiveDate> = days.iter().filter_map(|d| NaiveDate::parse_from_str(&d.date, "%Y-%m-%d").ok()).collect();
+    let days: Vec<Day> = rows(
+        session,
+        &format!(
+            "SELECT CAST(date AS VARCHAR) AS date FROM curated.metrics {} ORDER BY date",
+            range("date")
+        ),
+    )
+    .await?;
+    let parsed: Vec<NaiveDate> = days
+        .iter()
+        .filter_map(|d| NaiveDate::parse_from_str(&d.date, "%Y-%m-%d").ok())
+        .collect();
     let freshness = (!parsed.is_empty()).then(|| Freshness {
         first_day: parsed[0].to_string(),
         last_day: parsed[parsed.len() - 1].to_string(),
         days_loaded: parsed.len(),
-        missing_days: missing_days(&parsed).iter().map(NaiveDate::to_string).collect(),
+        missing_days: missing_days(&parsed)
+            .iter()
+            .map(NaiveDate::to_string)
+            .collect(),
     });
 
-    let call_records_loaded = session.catalog.table(&session.names.glue_database(), "curated_calls").await?.is_some();
+    let call_records_loaded = session
+        .catalog
+        .table(&session.names.glue_database(), "curated_calls")
+        .await?
+        .is_some();
     let (mut day_of_week, mut hour_of_day) = (vec![], vec![]);
     if call_records_loaded {
         let by = |part: &str| {
@@ -185,14 +237,43 @@ pub async fn gather(session: &RoleSession, from: Option<NaiveDate>, to: Option<N
                 }
             )
         };
-        let label = |p: Bucketed, name: String| Pattern { label: name, calls: p.calls, abandoned: p.abandoned, avg_wait_seconds: p.avg_wait_seconds };
-        day_of_week = rows::<Bucketed>(session, &by("DOW")).await?.into_iter().map(|p| { let n = WEEKDAYS.get(p.bucket as usize).unwrap_or(&"?").to_string(); label(p, n) }).collect();
-        hour_of_day = rows::<Bucketed>(session, &by("HOUR")).await?.into_iter().map(|p| { let n = format!("{:02}:00", p.bucket); label(p, n) }).collect();
+        let label = |p: Bucketed, name: String| Pattern {
+            label: name,
+            calls: p.calls,
+            abandoned: p.abandoned,
+            avg_wait_seconds: p.avg_wait_seconds,
+        };
+        day_of_week = rows::<Bucketed>(session, &by("DOW"))
+            .await?
+            .into_iter()
+            .map(|p| {
+                let n = WEEKDAYS.get(p.bucket as usize).unwrap_or(&"?").to_string();
+                label(p, n)
+            })
+            .collect();
+        hour_of_day = rows::<Bucketed>(session, &by("HOUR"))
+            .await?
+            .into_iter()
+            .map(|p| {
+                let n = format!("{:02}:00", p.bucket);
+                label(p, n)
+            })
+            .collect();
     }
 
     let manifests = crate::recent_manifests(session, "metrics", 50).await?;
-    let manifest_of = |run: Option<&str>| manifests.iter().find(|m| run.is_some() && m["run_id"].as_str() == run);
-    let sum = |v: &serde_json::Value| v.as_object().map(|o| o.values().filter_map(serde_json::Value::as_u64).sum::<u64>());
+    let manifest_of = |run: Option<&str>| {
+        manifests
+            .iter()
+            .find(|m| run.is_some() && m["run_id"].as_str() == run)
+    };
+    let sum = |v: &serde_json::Value| {
+        v.as_object().map(|o| {
+            o.values()
+                .filter_map(serde_json::Value::as_u64)
+                .sum::<u64>()
+        })
+    };
     let loads = crate::history(session, "curated", "metrics")
         .await?
         .into_iter()
@@ -206,10 +287,19 @@ pub async fn gather(session: &RoleSession, from: Option<NaiveDate>, to: Option<N
                 operation: c.operation,
                 rows_added: c.rows_added,
                 rows_removed: c.rows_removed,
-                input: c.load.get("input").and_then(|v| v.as_str()).map(String::from),
+                input: c
+                    .load
+                    .get("input")
+                    .and_then(|v| v.as_str())
+                    .map(String::from),
                 quarantined: m.and_then(|m| sum(&m["quarantine_reasons"])),
                 warned: m.and_then(|m| sum(&m["warnings_by_rule"])),
-                trusted: m.and_then(|m| m["trusted"].as_object()).map(|o| o.iter().map(|(t, s)| format!("{t}: {}", s.as_str().unwrap_or_default())).collect::<Vec<_>>().join("; ")),
+                trusted: m.and_then(|m| m["trusted"].as_object()).map(|o| {
+                    o.iter()
+                        .map(|(t, s)| format!("{t}: {}", s.as_str().unwrap_or_default()))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                }),
             }
         })
         .collect();

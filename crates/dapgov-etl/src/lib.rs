@@ -2,18 +2,21 @@
 //! PII protection, metrics and SQL. It sees only a `RoleSession`: the stores, keys, metrics
 //! and catalog a role may use, so it can touch nothing else.
 
+pub mod delta;
 pub mod ingest;
 pub mod kpi;
 pub mod pii;
 pub mod pii_eval;
-pub mod delta;
 mod pipeline;
+pub mod profile;
 pub mod query;
 pub mod remote_query;
-pub mod profile;
 pub mod sample;
 
-pub use pipeline::{LoadReport, Manifest, Rollback, RunOptions, hash_file, history, landing, maintain, recent_manifests, rollback, run};
+pub use pipeline::{
+    LoadReport, Manifest, Rollback, RunOptions, hash_file, history, landing, maintain,
+    recent_manifests, rollback, run,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EtlError {
@@ -25,7 +28,10 @@ pub enum EtlError {
     Target(#[from] dapgov_target::TargetError),
     #[error("{0}")]
     Engine(String),
-    #[error("refused: `{statement}` statements do not run as role `{role}`; queries may only read ({})", query::READ_STATEMENTS)]
+    #[error(
+        "refused: `{statement}` statements do not run as role `{role}`; queries may only read ({})",
+        query::READ_STATEMENTS
+    )]
     Refused { role: String, statement: String },
     #[error("quality gate failed: {0}")]
     Gate(String),
@@ -37,7 +43,10 @@ pub enum EtlError {
 
 impl EtlError {
     pub fn input(path: &str, message: impl Into<String>) -> Self {
-        EtlError::Input { path: path.into(), message: message.into() }
+        EtlError::Input {
+            path: path.into(),
+            message: message.into(),
+        }
     }
 }
 

@@ -14,10 +14,10 @@ use regex_automata::{Anchored, Input, meta};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::LazyLock;
 
-/// The entity kinds are the spec's, so a policy can only name one the detector knows.
-pub use dapgov_spec::PiiEntity as Entity;
 /// What is done with a finding: the spec's `[etl.pii]` actions.
 pub use dapgov_spec::PiiAction as Action;
+/// The entity kinds are the spec's, so a policy can only name one the detector knows.
+pub use dapgov_spec::PiiEntity as Entity;
 
 /// Given names from the 1990 US Census (public domain), without those that are also ordinary
 /// English words ("will", "grant"), and common given names the census list lacks. See
@@ -26,16 +26,72 @@ const GIVEN_NAMES: &str = include_str!("../../../data/gazetteer/given-names.txt"
 /// Surnames from the 1990 US Census (public domain), likewise without ordinary words.
 const SURNAMES: &str = include_str!("../../../data/gazetteer/surnames.txt");
 
-static GIVEN: LazyLock<HashSet<&'static str>> = LazyLock::new(|| GIVEN_NAMES.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect());
-static SURNAME: LazyLock<HashSet<&'static str>> = LazyLock::new(|| SURNAMES.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect());
+static GIVEN: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    GIVEN_NAMES
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect()
+});
+static SURNAME: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    SURNAMES
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect()
+});
 
 /// Words that make a run of capitalised words a place or an organisation, not a person:
 /// "Queen Elizabeth Theatre", "David Lam Park", "customer Service Centre".
 const NOT_PERSON_WORDS: [&str; 48] = [
-    "Street", "Avenue", "Road", "Drive", "Way", "Park", "Hall", "Centre", "Center", "Theatre", "Library", "School", "Hospital", "Bridge",
-    "Lake", "Yard", "Station", "Square", "Market", "Beach", "Island", "Building", "Tower", "Plaza", "Service", "Services", "Department",
-    "Office", "Team", "Request", "Line", "Support", "Desk", "City", "Council", "Community", "Court", "Garden", "Gardens", "Pool",
-    "Elementary", "Secondary", "Academy", "College", "University", "Church", "Arena", "Foundation",
+    "Street",
+    "Avenue",
+    "Road",
+    "Drive",
+    "Way",
+    "Park",
+    "Hall",
+    "Centre",
+    "Center",
+    "Theatre",
+    "Library",
+    "School",
+    "Hospital",
+    "Bridge",
+    "Lake",
+    "Yard",
+    "Station",
+    "Square",
+    "Market",
+    "Beach",
+    "Island",
+    "Building",
+    "Tower",
+    "Plaza",
+    "Service",
+    "Services",
+    "Department",
+    "Office",
+    "Team",
+    "Request",
+    "Line",
+    "Support",
+    "Desk",
+    "City",
+    "Council",
+    "Community",
+    "Court",
+    "Garden",
+    "Gardens",
+    "Pool",
+    "Elementary",
+    "Secondary",
+    "Academy",
+    "College",
+    "University",
+    "Church",
+    "Arena",
+    "Foundation",
 ];
 
 /// A capitalised word with at least one lower-case letter (so "SR" and "PHN" are not names),
@@ -45,9 +101,38 @@ const WORD: &str = r"\p{Lu}[\p{L}\p{M}'’]*\p{Ll}\p{M}*";
 const PARTICLE: &str = r"(?:da|das|de|del|della|den|der|des|di|die|do|dos|du|la|le|op|te|van|von|ter|ten|bin|ibn|al|el|y|Ó|Ní|Nic|Uí|Ua)";
 /// Words that introduce a person in call notes, in the order the pattern tries them.
 const CONTEXT_PHRASES: [&str; 32] = [
-    "caller", "customer", "client", "resident", "complainant", "tenant", "homeowner", "owner", "requester", "requestor", "applicant", "mr", "mrs", "ms",
-    "mx", "miss", "dr", "named", "name", "spoke with", "spoke to", "talked to", "talked with", "message for", "voicemail for", "signed", "regards",
-    "thanks", "thank you", "sincerely", "cheers", "attn",
+    "caller",
+    "customer",
+    "client",
+    "resident",
+    "complainant",
+    "tenant",
+    "homeowner",
+    "owner",
+    "requester",
+    "requestor",
+    "applicant",
+    "mr",
+    "mrs",
+    "ms",
+    "mx",
+    "miss",
+    "dr",
+    "named",
+    "name",
+    "spoke with",
+    "spoke to",
+    "talked to",
+    "talked with",
+    "message for",
+    "voicemail for",
+    "signed",
+    "regards",
+    "thanks",
+    "thank you",
+    "sincerely",
+    "cheers",
+    "attn",
 ];
 
 /// `CONTEXT_PHRASES` as a pattern, in any case.
@@ -58,30 +143,44 @@ fn context() -> String {
 /// Does a word open one of `CONTEXT_PHRASES`? A pair starting with one ("Resident William")
 /// is the context and the first name, and the name is the context pattern's to find whole.
 fn opens_context(word: &str) -> bool {
-    CONTEXT_PHRASES.iter().any(|p| p.split(' ').next().is_some_and(|w| w.eq_ignore_ascii_case(word)))
+    CONTEXT_PHRASES.iter().any(|p| {
+        p.split(' ')
+            .next()
+            .is_some_and(|w| w.eq_ignore_ascii_case(word))
+    })
 }
 /// Verbs that follow a person in call notes ("Adaeze Nwachukwu called about it").
-const PERSON_VERB: &str = r"(?:called|phoned|emailed|e-mailed|wrote|reported|asked|says|said|complained|requested)";
+const PERSON_VERB: &str =
+    r"(?:called|phoned|emailed|e-mailed|wrote|reported|asked|says|said|complained|requested)";
 /// Street types written after the name ("Main Street", "52 AVE", "18e rue").
 const STREET_TYPE: &str = r"(?i:street|st|avenue|ave|av|road|rd|drive|dr|boulevard|blvd|way|place|pl|crescent|cres|crt|court|ct|lane|ln|terrace|highway|hwy|parkway|pkwy|trail|trl|circle|cir|square|sq|gate|mews|row|close|walk|mall|grove|gardens|heights|line|sideroad|rue)";
 /// Street types written before the name, as in Quebec ("rue Saint-Denis", "boulevard De Maisonneuve").
 const STREET_TYPE_FIRST: &str = r"(?i:rue|avenue|av\.|boulevard|boul\.|chemin|ch\.|place|route|rang|montée|côte|allée|impasse|promenade)";
-const DIRECTION: &str = r"(?:[NS][EW]|[NSEW]|North|South|East|West|Nord|Sud|Est|Ouest|NORTH|SOUTH|EAST|WEST)";
+const DIRECTION: &str =
+    r"(?:[NS][EW]|[NSEW]|North|South|East|West|Nord|Sud|Est|Ouest|NORTH|SOUTH|EAST|WEST)";
 
 /// One to four name words, particles between and before them ("Ms. da Rosa").
 fn full_name() -> String {
     let word = format!(r"{WORD}(?:-{WORD})*");
-    format!(r"(?:{PARTICLE}[ \t]+)*{word}(?:[ \t]+(?:{PARTICLE}[ \t]+)*(?:{word}|\p{{Lu}}\.)){{0,3}}")
+    format!(
+        r"(?:{PARTICLE}[ \t]+)*{word}(?:[ \t]+(?:{PARTICLE}[ \t]+)*(?:{word}|\p{{Lu}}\.)){{0,3}}"
+    )
 }
 
 fn street_address() -> String {
     let unit_first = r"(?:(?:(?i:unit|suite|apt\.?)[ \t]*)?[0-9]{1,5}[A-Za-z]?[ \t]*[-–][ \t]*)?";
     // "718 - 8th Avenue SW": a dash may stand between the number and the street.
     let number = r"[0-9]{1,6}[A-Za-z]?(?:,?[ \t]+|[ \t]*[-–][ \t]*)";
-    let street_word = r"(?:\p{Lu}[\p{L}\p{M}'’.-]*|[0-9]{1,3}(?:st|nd|rd|th|e|er|a|b|ST|ND|RD|TH|A|B)?)";
-    let unit_after = r"(?:,?[ \t]+(?:(?i:unit|suite|apt\.?|bureau)[ \t]*|#)[0-9A-Za-z]{1,6}(?-u:\b))?";
-    let named_last = format!(r"(?:{DIRECTION}\.?[ \t]+)?(?:(?:{street_word}[ \t]+){{1,3}}{STREET_TYPE}(?-u:\b)\.?|Kingsway|Broadway|KINGSWAY|BROADWAY)(?:[ \t]+{DIRECTION}(?-u:\b))?");
-    let named_first = format!(r"{STREET_TYPE_FIRST}[ \t]+(?:(?:de|du|des|la|le|les|l'|d')[ \t]*){{0,2}}{street_word}(?:[ \t]+{street_word}){{0,2}}(?:[ \t]+(?:Est|Ouest|Nord|Sud)(?-u:\b))?");
+    let street_word =
+        r"(?:\p{Lu}[\p{L}\p{M}'’.-]*|[0-9]{1,3}(?:st|nd|rd|th|e|er|a|b|ST|ND|RD|TH|A|B)?)";
+    let unit_after =
+        r"(?:,?[ \t]+(?:(?i:unit|suite|apt\.?|bureau)[ \t]*|#)[0-9A-Za-z]{1,6}(?-u:\b))?";
+    let named_last = format!(
+        r"(?:{DIRECTION}\.?[ \t]+)?(?:(?:{street_word}[ \t]+){{1,3}}{STREET_TYPE}(?-u:\b)\.?|Kingsway|Broadway|KINGSWAY|BROADWAY)(?:[ \t]+{DIRECTION}(?-u:\b))?"
+    );
+    let named_first = format!(
+        r"{STREET_TYPE_FIRST}[ \t]+(?:(?:de|du|des|la|le|les|l'|d')[ \t]*){{0,2}}{street_word}(?:[ \t]+{street_word}){{0,2}}(?:[ \t]+(?:Est|Ouest|Nord|Sud)(?-u:\b))?"
+    );
     // "#305-1234 Main St": the boundary comes after the number sign.
     format!(r"#?(?-u:\b){unit_first}{number}(?:{named_last}|{named_first}){unit_after}")
 }
@@ -147,22 +246,44 @@ const GROUPS: [Group; 15] = [
 ];
 
 /// The context words and separators that open a match of the context-name pattern.
-static CONTEXT_PREFIX: LazyLock<Regex> = LazyLock::new(|| Regex::new(&format!(r"^{}[.:,]?[ \t]+(?:(?:is|was)[ \t]+)?", context())).expect("context prefix compiles"));
+static CONTEXT_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(r"^{}[.:,]?[ \t]+(?:(?:is|was)[ \t]+)?", context()))
+        .expect("context prefix compiles")
+});
 
 impl Group {
     fn span(self, text: &str, whole: std::ops::Range<usize>) -> std::ops::Range<usize> {
         let m = &text[whole.clone()];
-        let boundary = || if m.chars().next().is_some_and(char::is_alphabetic) { 0 } else { m.chars().next().map_or(0, char::len_utf8) };
+        let boundary = || {
+            if m.chars().next().is_some_and(char::is_alphabetic) {
+                0
+            } else {
+                m.chars().next().map_or(0, char::len_utf8)
+            }
+        };
         let (a, b) = match self {
             Group::Whole => (0, m.len()),
             Group::TrailingDigits(n) => (m.len().saturating_sub(n), m.len()),
-            Group::FromFirstDigit => (m.find(|c: char| c.is_ascii_digit() || c == '#').unwrap_or(0), m.len()),
+            Group::FromFirstDigit => (
+                m.find(|c: char| c.is_ascii_digit() || c == '#')
+                    .unwrap_or(0),
+                m.len(),
+            ),
             Group::AfterContext => (CONTEXT_PREFIX.find(m).map_or(0, |p| p.end()), m.len()),
             Group::AfterBoundary => (boundary(), m.len()),
-            Group::AfterBoundaryBeforeLastWord => (boundary(), m.trim_end().rfind([' ', '\t']).map(|i| m[..i].trim_end().len()).unwrap_or(m.len())),
+            Group::AfterBoundaryBeforeLastWord => (
+                boundary(),
+                m.trim_end()
+                    .rfind([' ', '\t'])
+                    .map(|i| m[..i].trim_end().len())
+                    .unwrap_or(m.len()),
+            ),
             Group::LowerCaseNameAfterContext => {
                 let from = CONTEXT_PREFIX.find(m).map_or(0, |p| p.end());
-                let words: Vec<(usize, &str)> = m[from..].split_whitespace().map(|w| (w.as_ptr() as usize - m.as_ptr() as usize, w)).collect();
+                let words: Vec<(usize, &str)> = m[from..]
+                    .split_whitespace()
+                    .map(|w| (w.as_ptr() as usize - m.as_ptr() as usize, w))
+                    .collect();
                 let end = match words.as_slice() {
                     [_, (at, second), ..] if is_surname(second) => at + second.len(),
                     [(at, first), ..] => at + first.len(),
@@ -226,7 +347,10 @@ static ASCII_PATTERNS: LazyLock<Vec<(Entity, String)>> = LazyLock::new(|| {
                 .replace(r"\p{Ll}", "[a-z]")
                 .replace(r"\p{M}*", "")
                 .replace('’', "");
-            assert!(!ascii.contains(r"\p{"), "every Unicode class has its ASCII form: {ascii}");
+            assert!(
+                !ascii.contains(r"\p{"),
+                "every Unicode class has its ASCII form: {ascii}"
+            );
             (*e, ascii)
         })
         .collect()
@@ -244,14 +368,23 @@ fn tier(patterns: &[(Entity, String)], cache: usize) -> Tier {
         .enumerate()
         .map(|(i, (e, p))| {
             let alone = meta::Regex::new(p).expect("PII pattern compiles");
-            Pattern { entity: *e, group: GROUPS[i], needs_known_name: i == UNINTRODUCED_NAME, needs_given_name: i == LOWER_CASE_NAME, alone }
+            Pattern {
+                entity: *e,
+                group: GROUPS[i],
+                needs_known_name: i == UNINTRODUCED_NAME,
+                needs_given_name: i == LOWER_CASE_NAME,
+                alone,
+            }
         })
         .collect();
     let combined = meta::Regex::builder()
         .configure(meta::Config::new().hybrid_cache_capacity(cache))
         .build_many(&patterns.iter().map(|(_, p)| p.as_str()).collect::<Vec<_>>())
         .expect("PII patterns compile");
-    Tier { patterns: compiled, combined }
+    Tier {
+        patterns: compiled,
+        combined,
+    }
 }
 
 static ASCII_TIER: LazyLock<Tier> = LazyLock::new(|| tier(&ASCII_PATTERNS, 2 << 20));
@@ -297,7 +430,9 @@ fn is_surname(word: &str) -> bool {
 }
 
 fn names_a_place(words: &str) -> bool {
-    words.split([' ', '\t', '-']).any(|w| NOT_PERSON_WORDS.contains(&w))
+    words
+        .split([' ', '\t', '-'])
+        .any(|w| NOT_PERSON_WORDS.contains(&w))
 }
 
 /// Does the run of capitalised words after `end` name a place ("David Lam Park", "Sir
@@ -320,11 +455,26 @@ pub struct Finding {
 }
 
 fn digits(s: &str) -> Vec<u8> {
-    s.bytes().filter(u8::is_ascii_digit).map(|b| b - b'0').collect()
+    s.bytes()
+        .filter(u8::is_ascii_digit)
+        .map(|b| b - b'0')
+        .collect()
 }
 
 pub fn luhn(d: &[u8]) -> bool {
-    let sum: u32 = d.iter().rev().enumerate().map(|(i, &x)| if i % 2 == 1 { let y = x as u32 * 2; if y > 9 { y - 9 } else { y } } else { x as u32 }).sum();
+    let sum: u32 = d
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &x)| {
+            if i % 2 == 1 {
+                let y = x as u32 * 2;
+                if y > 9 { y - 9 } else { y }
+            } else {
+                x as u32
+            }
+        })
+        .sum();
     !d.is_empty() && sum % 10 == 0
 }
 
@@ -334,7 +484,11 @@ pub fn bc_phn_valid(d: &[u8]) -> bool {
         return false;
     }
     let weights = [2u32, 4, 8, 5, 10, 9, 7, 3];
-    let sum: u32 = d[1..9].iter().zip(weights).map(|(&x, w)| (x as u32 * w) % 11).sum();
+    let sum: u32 = d[1..9]
+        .iter()
+        .zip(weights)
+        .map(|(&x, w)| (x as u32 * w) % 11)
+        .sum();
     let check = 11 - (sum % 11);
     check < 10 && check == d[9] as u32
 }
@@ -350,7 +504,11 @@ fn inside_decimal(text: &str, start: usize, end: usize) -> bool {
 fn valid(p: &Pattern, m: &str, text: &str, start: usize) -> bool {
     let d = digits(m);
     let end = start + m.len();
-    if matches!(p.entity, Entity::CreditCard | Entity::Sin | Entity::Phn | Entity::Phone) && inside_decimal(text, start, end) {
+    if matches!(
+        p.entity,
+        Entity::CreditCard | Entity::Sin | Entity::Phn | Entity::Phone
+    ) && inside_decimal(text, start, end)
+    {
         return false;
     }
     match p.entity {
@@ -358,25 +516,57 @@ fn valid(p: &Pattern, m: &str, text: &str, start: usize) -> bool {
         Entity::Sin => d.len() == 9 && d[0] != 0 && d[0] != 8 && luhn(&d),
         // One bare 10-digit number in 11 that starts with 9 passes the check digit by chance:
         // unseparated, it needs a health-card word nearby.
-        Entity::Phn => bc_phn_valid(&d) && (m.len() > 10 || near(text, start, &["phn", "health", "msp", "carecard", "care", "card", "medical"])),
+        Entity::Phn => {
+            bc_phn_valid(&d)
+                && (m.len() > 10
+                    || near(
+                        text,
+                        start,
+                        &[
+                            "phn", "health", "msp", "carecard", "care", "card", "medical",
+                        ],
+                    ))
+        }
         // Separators or a + sign make a phone number; a bare 10-digit run is too often an id.
         Entity::Phone => {
             // One dot and nothing else is a decimal number (`235.2995032`), not 235-299-5032.
-            let decimal = m.bytes().filter(|b| !b.is_ascii_digit()).eq(std::iter::once(b'.'));
-            !decimal && (m.bytes().any(|b| matches!(b, b' ' | b'-' | b'.' | b'(' | b'+')) || near(text, start, &["phone", "tel", "call", "callback", "cell", "mobile", "ph", "reach", "contact", "number", "text"]))
+            let decimal = m
+                .bytes()
+                .filter(|b| !b.is_ascii_digit())
+                .eq(std::iter::once(b'.'));
+            !decimal
+                && (m
+                    .bytes()
+                    .any(|b| matches!(b, b' ' | b'-' | b'.' | b'(' | b'+'))
+                    || near(
+                        text,
+                        start,
+                        &[
+                            "phone", "tel", "call", "callback", "cell", "mobile", "ph", "reach",
+                            "contact", "number", "text",
+                        ],
+                    ))
         }
         Entity::IpAddress => m.split('.').all(|p| p.len() == 1 || !p.starts_with('0')),
         Entity::Passport => near(text, start, &["passport"]),
         Entity::PersonName => {
             // A name that runs into an e-mail address is the address's to replace, whole.
-            let runs_into_email = text[end..].split(char::is_whitespace).next().unwrap_or_default().contains('@');
+            let runs_into_email = text[end..]
+                .split(char::is_whitespace)
+                .next()
+                .unwrap_or_default()
+                .contains('@');
             // "Queen Elizabeth Theatre", "David Lam Park": a place named after a person.
             let place = names_a_place(m) || place_follows(text, end);
             let first = m.split([' ', '\t', '-']).next().unwrap_or_default();
             let last = m.rsplit([' ', '\t']).next().unwrap_or_default();
-            let known = !opens_context(first) && (is_given_name(first) || last.split('-').any(is_surname));
+            let known =
+                !opens_context(first) && (is_given_name(first) || last.split('-').any(is_surname));
             let given = !opens_context(first) && is_given_name(first);
-            !runs_into_email && !place && (!p.needs_known_name || known) && (!p.needs_given_name || given)
+            !runs_into_email
+                && !place
+                && (!p.needs_known_name || known)
+                && (!p.needs_given_name || given)
         }
         _ => true,
     }
@@ -386,12 +576,19 @@ fn valid(p: &Pattern, m: &str, text: &str, start: usize) -> bool {
 /// clause? ("calls" is not "call", "Drive" is not "Dr", and "caller Omar; work order 604..."
 /// gives the work order no context.)
 fn near(text: &str, at: usize, words: &[&str]) -> bool {
-    let from = text[..at].char_indices().rev().nth(30).map(|(i, _)| i).unwrap_or(0);
+    let from = text[..at]
+        .char_indices()
+        .rev()
+        .nth(30)
+        .map(|(i, _)| i)
+        .unwrap_or(0);
     let mut window = &text[from..at];
     if let Some(i) = window.rfind([';', '\n', '|']) {
         window = &window[i + 1..];
     }
-    window.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| words.iter().any(|x| w.eq_ignore_ascii_case(x)))
+    window
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|w| words.iter().any(|x| w.eq_ignore_ascii_case(x)))
 }
 
 /// All findings in a text, in order, none overlapping. All patterns are in one automaton: one
@@ -400,7 +597,14 @@ fn near(text: &str, at: usize, words: &[&str]) -> bool {
 /// wins; a candidate that fails them hides nothing that starts inside it ("Caller Maria
 /// Gonzalez").
 pub fn scan(text: &str) -> Vec<Finding> {
-    scan_with(if text.is_ascii() { &ASCII_TIER } else { &UNICODE_TIER }, text)
+    scan_with(
+        if text.is_ascii() {
+            &ASCII_TIER
+        } else {
+            &UNICODE_TIER
+        },
+        text,
+    )
 }
 
 fn scan_with(tier: &Tier, text: &str) -> Vec<Finding> {
@@ -408,7 +612,9 @@ fn scan_with(tier: &Tier, text: &str) -> Vec<Finding> {
     let mut found: Vec<Finding> = Vec::new();
     let mut at = 0;
     while at < text.len() {
-        let Some(first) = combined.search(&Input::new(text).span(at..text.len())) else { break };
+        let Some(first) = combined.search(&Input::new(text).span(at..text.len())) else {
+            break;
+        };
         let start = first.start();
         let mut accepted = None;
         // The pattern found first, then any lower-priority one that also matches here.
@@ -417,7 +623,11 @@ fn scan_with(tier: &Tier, text: &str) -> Vec<Finding> {
             let whole = if pid == first.pattern().as_usize() {
                 first
             } else {
-                match p.alone.search(&Input::new(text).span(start..text.len()).anchored(Anchored::Yes)) {
+                match p.alone.search(
+                    &Input::new(text)
+                        .span(start..text.len())
+                        .anchored(Anchored::Yes),
+                ) {
                     Some(m) => m,
                     None => continue,
                 }
@@ -430,10 +640,20 @@ fn scan_with(tier: &Tier, text: &str) -> Vec<Finding> {
         }
         match accepted {
             Some((entity, m, end)) => {
-                found.push(Finding { entity, start: m.start, end: m.end });
+                found.push(Finding {
+                    entity,
+                    start: m.start,
+                    end: m.end,
+                });
                 at = end.max(start + 1);
             }
-            None => at = text[start..].char_indices().nth(1).map(|(i, _)| start + i).unwrap_or(text.len()),
+            None => {
+                at = text[start..]
+                    .char_indices()
+                    .nth(1)
+                    .map(|(i, _)| start + i)
+                    .unwrap_or(text.len())
+            }
         }
     }
     found
@@ -442,13 +662,20 @@ fn scan_with(tier: &Tier, text: &str) -> Vec<Finding> {
 /// Each pattern as a `regex::Regex`, with its capture groups resolved by the capture engines:
 /// the reference the scanner is tested against.
 #[cfg(test)]
-static REFERENCE: LazyLock<Vec<Regex>> = LazyLock::new(|| PATTERNS.iter().map(|(_, p)| Regex::new(p).expect("PII pattern compiles")).collect());
+static REFERENCE: LazyLock<Vec<Regex>> = LazyLock::new(|| {
+    PATTERNS
+        .iter()
+        .map(|(_, p)| Regex::new(p).expect("PII pattern compiles"))
+        .collect()
+});
 
 #[cfg(test)]
 /// The detector as it was: one pass per pattern the prefilter reports. Kept to prove the
 /// single pass finds the same.
 pub(crate) fn scan_per_pattern(text: &str) -> Vec<Finding> {
-    static SET: LazyLock<regex::RegexSet> = LazyLock::new(|| regex::RegexSet::new(PATTERNS.iter().map(|(_, p)| p)).expect("PII patterns compile"));
+    static SET: LazyLock<regex::RegexSet> = LazyLock::new(|| {
+        regex::RegexSet::new(PATTERNS.iter().map(|(_, p)| p)).expect("PII patterns compile")
+    });
     let (set, pats) = (&*SET, &UNICODE_TIER.patterns);
     let hits = set.matches(text);
     if !hits.matched_any() {
@@ -461,17 +688,28 @@ pub(crate) fn scan_per_pattern(text: &str) -> Vec<Finding> {
         // `find_at` runs on the fast DFA engines; group captures are resolved only for the
         // one pattern that reports a group, and only within its match.
         while let Some(whole) = re.find_at(text, at) {
-            let m = re.captures_at(&text[..whole.end()], whole.start()).and_then(|c| c.get(1)).unwrap_or(whole);
+            let m = re
+                .captures_at(&text[..whole.end()], whole.start())
+                .and_then(|c| c.get(1))
+                .unwrap_or(whole);
             if !valid(p, m.as_str(), text, m.start()) {
                 // A rejected candidate must not hide one that starts inside it ("Caller Maria Gonzalez").
-                at = text[whole.start()..].char_indices().nth(1).map(|(i, _)| whole.start() + i).unwrap_or(text.len());
+                at = text[whole.start()..]
+                    .char_indices()
+                    .nth(1)
+                    .map(|(i, _)| whole.start() + i)
+                    .unwrap_or(text.len());
                 continue;
             }
             at = whole.end().max(at + 1);
             if found.iter().any(|f| f.start < m.end() && m.start() < f.end) {
                 continue;
             }
-            found.push(Finding { entity: p.entity, start: m.start(), end: m.end() });
+            found.push(Finding {
+                entity: p.entity,
+                start: m.start(),
+                end: m.end(),
+            });
         }
     }
     found.sort_by_key(|f| f.start);
@@ -498,7 +736,11 @@ pub const CLASSIFY_SHARE: f64 = 0.5;
 /// name or surname: the gazetteer tells a column of people from one of products, while the
 /// names it does not know are protected with the rest.
 pub fn classify_column(column: &str, values: &[&str]) -> Option<Entity> {
-    let context: String = column.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ");
+    let context: String = column
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
     let mut whole: BTreeMap<Entity, usize> = BTreeMap::new();
     let (mut non_empty, mut name_shaped, mut known_names) = (0usize, 0usize, 0usize);
     for v in values {
@@ -520,8 +762,14 @@ pub fn classify_column(column: &str, values: &[&str]) -> Option<Entity> {
         }
     }
     let enough = |n: usize| n > 0 && n as f64 >= CLASSIFY_SHARE * non_empty as f64;
-    let best = whole.iter().max_by_key(|(_, n)| **n).filter(|(_, n)| enough(**n)).map(|(e, _)| *e);
-    best.or_else(|| (enough(name_shaped) && known_names * 5 >= name_shaped).then_some(Entity::PersonName))
+    let best = whole
+        .iter()
+        .max_by_key(|(_, n)| **n)
+        .filter(|(_, n)| enough(**n))
+        .map(|(e, _)| *e);
+    best.or_else(|| {
+        (enough(name_shaped) && known_names * 5 >= name_shaped).then_some(Entity::PersonName)
+    })
 }
 
 /// Is the value shaped like a person's name ("Adaeze Nwachukwu", "NGUYEN, Thi Mai": two to
@@ -530,12 +778,19 @@ pub fn classify_column(column: &str, values: &[&str]) -> Option<Entity> {
 fn name_shape(value: &str) -> Option<bool> {
     static NAME: LazyLock<Regex> = LazyLock::new(|| {
         let word = r"\p{Lu}[\p{L}\p{M}'’-]*";
-        Regex::new(&format!(r"^{word},?(?:[ \t]+(?:{PARTICLE}[ \t]+)*(?:{word}|\p{{Lu}}\.)){{1,3}}$")).expect("name shape compiles")
+        Regex::new(&format!(
+            r"^{word},?(?:[ \t]+(?:{PARTICLE}[ \t]+)*(?:{word}|\p{{Lu}}\.)){{1,3}}$"
+        ))
+        .expect("name shape compiles")
     });
     if !NAME.is_match(value) || names_a_place(value) {
         return None;
     }
-    Some(value.split([' ', '\t', ',', '-']).any(|w| !w.is_empty() && (is_given_name(w) || is_surname(w))))
+    Some(
+        value
+            .split([' ', '\t', ',', '-'])
+            .any(|w| !w.is_empty() && (is_given_name(w) || is_surname(w))),
+    )
 }
 
 /// Replaces findings per entity policy. Hashes are keyed (HMAC-SHA256), so equal values
@@ -552,7 +807,8 @@ impl Redactor {
 
     pub fn hash(&self, value: &str) -> String {
         use hmac::Mac;
-        let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.key).expect("any key length");
+        let mut mac =
+            <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.key).expect("any key length");
         mac.update(value.trim().to_lowercase().as_bytes());
         format!("h:{}", &hex::encode(mac.finalize().into_bytes())[..20])
     }
@@ -625,7 +881,8 @@ pub struct FileScan {
 /// Scan every field of a CSV or Excel file, record by record: findings are kept, rows are not.
 pub fn scan_file(path: &std::path::Path) -> Result<FileScan, crate::EtlError> {
     let origin = path.display().to_string();
-    let file = std::fs::File::open(path).map_err(|e| crate::EtlError::input(&origin, format!("cannot be read: {e}")))?;
+    let file = std::fs::File::open(path)
+        .map_err(|e| crate::EtlError::input(&origin, format!("cannot be read: {e}")))?;
     let mut rows = crate::ingest::open(std::io::BufReader::new(file), &origin)?;
     let headers = rows.headers.clone();
     let mut out = FileScan::default();
@@ -635,7 +892,12 @@ pub fn scan_file(path: &std::path::Path) -> Result<FileScan, crate::EtlError> {
             let Some(v) = v else { continue };
             for f in scan(v) {
                 *out.totals.entry(f.entity.name()).or_default() += 1;
-                out.findings.push(FileFinding { row: record.source_row, column: column.clone(), entity: f.entity.name(), value: masked_for_display(&v[f.start..f.end]) });
+                out.findings.push(FileFinding {
+                    row: record.source_row,
+                    column: column.clone(),
+                    entity: f.entity.name(),
+                    value: masked_for_display(&v[f.start..f.end]),
+                });
             }
         }
     }
@@ -649,7 +911,12 @@ pub fn masked_for_display(value: &str) -> String {
         return "*".repeat(chars.len());
     }
     let keep = (chars.len() / 5).clamp(1, 3);
-    format!("{}{}{}", chars[..keep].iter().collect::<String>(), "*".repeat(chars.len() - 2 * keep), chars[chars.len() - keep..].iter().collect::<String>())
+    format!(
+        "{}{}{}",
+        chars[..keep].iter().collect::<String>(),
+        "*".repeat(chars.len() - 2 * keep),
+        chars[chars.len() - keep..].iter().collect::<String>()
+    )
 }
 
 #[cfg(test)]
@@ -662,56 +929,124 @@ mod tests {
 
     #[test]
     fn finds_each_entity_type() {
-        assert_eq!(entities("write to jane.doe@example.org"), vec![Entity::Email]);
+        assert_eq!(
+            entities("write to jane.doe@example.org"),
+            vec![Entity::Email]
+        );
         assert_eq!(entities("call 604-555-0199 after 5"), vec![Entity::Phone]);
         // Long decimals pass Luhn by chance; they are measurements, not card numbers.
         assert!(entities("0.714285714285714134").is_empty());
         assert!(entities("235.2995032").is_empty());
         assert_eq!(entities("call 604.555.0199"), vec![Entity::Phone]);
         assert!(entities("ratio 12.4539876543210987 today").is_empty());
-        assert_eq!(entities("card 4111 1111 1111 1111."), vec![Entity::CreditCard]);
-        assert_eq!(entities("card 4111 1111 1111 1111 on file"), vec![Entity::CreditCard]);
+        assert_eq!(
+            entities("card 4111 1111 1111 1111."),
+            vec![Entity::CreditCard]
+        );
+        assert_eq!(
+            entities("card 4111 1111 1111 1111 on file"),
+            vec![Entity::CreditCard]
+        );
         assert_eq!(entities("SIN 130 692 544"), vec![Entity::Sin]);
         assert_eq!(entities("PHN 9698 658 215"), vec![Entity::Phn]);
         assert_eq!(entities("from 192.168.10.4"), vec![Entity::IpAddress]);
         assert_eq!(entities("passport AB123456"), vec![Entity::Passport]);
-        assert_eq!(entities("driver licence no. 1234567"), vec![Entity::DriversLicence]);
+        assert_eq!(
+            entities("driver licence no. 1234567"),
+            vec![Entity::DriversLicence]
+        );
         assert_eq!(entities("postal V6B 1A1"), vec![Entity::PostalCode]);
         for written in ["v6b 1a1", "V6B1A1", "V6B-1A1"] {
-            assert_eq!(entities(&format!("postal {written}")), vec![Entity::PostalCode], "{written}");
+            assert_eq!(
+                entities(&format!("postal {written}")),
+                vec![Entity::PostalCode],
+                "{written}"
+            );
         }
         assert_eq!(entities("SIN 130.692.544"), vec![Entity::Sin]);
-        assert_eq!(entities("amex 3782 822463 10005 on file"), vec![Entity::CreditCard]);
-        assert_eq!(entities("lives at 453 West 12th Avenue"), vec![Entity::StreetAddress]);
-        assert_eq!(entities("spoke with Maria Gonzalez today"), vec![Entity::PersonName]);
+        assert_eq!(
+            entities("amex 3782 822463 10005 on file"),
+            vec![Entity::CreditCard]
+        );
+        assert_eq!(
+            entities("lives at 453 West 12th Avenue"),
+            vec![Entity::StreetAddress]
+        );
+        assert_eq!(
+            entities("spoke with Maria Gonzalez today"),
+            vec![Entity::PersonName]
+        );
     }
 
     fn found(t: &str) -> Vec<(Entity, &str)> {
-        scan(t).into_iter().map(|f| (f.entity, &t[f.start..f.end])).collect()
+        scan(t)
+            .into_iter()
+            .map(|f| (f.entity, &t[f.start..f.end]))
+            .collect()
     }
 
     #[test]
     fn names_and_emails_in_any_latin_spelling_are_found_whole() {
-        assert_eq!(found("écrire à zoë.łukasiewicz@bücher.example."), vec![(Entity::Email, "zoë.łukasiewicz@bücher.example")]);
-        assert_eq!(found("reply to o'brien.niamh@exemple.québec"), vec![(Entity::Email, "o'brien.niamh@exemple.québec")]);
-        assert_eq!(found("caller José Nuñez-García reported it"), vec![(Entity::PersonName, "José Nuñez-García")]);
-        assert_eq!(found("Ms. Nguyễn called back"), vec![(Entity::PersonName, "Nguyễn")]);
-        assert_eq!(found("spoke with María del Carmen Vargas today"), vec![(Entity::PersonName, "María del Carmen Vargas")]);
-        assert_eq!(found("Thanks, Fergus Ó Treabhair"), vec![(Entity::PersonName, "Fergus Ó Treabhair")]);
-        assert_eq!(found("my name is Oluwaseun Adeyemi"), vec![(Entity::PersonName, "Oluwaseun Adeyemi")]);
+        assert_eq!(
+            found("écrire à zoë.łukasiewicz@bücher.example."),
+            vec![(Entity::Email, "zoë.łukasiewicz@bücher.example")]
+        );
+        assert_eq!(
+            found("reply to o'brien.niamh@exemple.québec"),
+            vec![(Entity::Email, "o'brien.niamh@exemple.québec")]
+        );
+        assert_eq!(
+            found("caller José Nuñez-García reported it"),
+            vec![(Entity::PersonName, "José Nuñez-García")]
+        );
+        assert_eq!(
+            found("Ms. Nguyễn called back"),
+            vec![(Entity::PersonName, "Nguyễn")]
+        );
+        assert_eq!(
+            found("spoke with María del Carmen Vargas today"),
+            vec![(Entity::PersonName, "María del Carmen Vargas")]
+        );
+        assert_eq!(
+            found("Thanks, Fergus Ó Treabhair"),
+            vec![(Entity::PersonName, "Fergus Ó Treabhair")]
+        );
+        assert_eq!(
+            found("my name is Oluwaseun Adeyemi"),
+            vec![(Entity::PersonName, "Oluwaseun Adeyemi")]
+        );
         // "William" is a surname too: the context word does not pair with it.
-        assert_eq!(found("; Resident William Patterson will send photos"), vec![(Entity::PersonName, "William Patterson")]);
+        assert_eq!(
+            found("; Resident William Patterson will send photos"),
+            vec![(Entity::PersonName, "William Patterson")]
+        );
         // No word introduces it: a known given name does.
-        assert_eq!(found("pothole; Ingrid Björklund called twice"), vec![(Entity::PersonName, "Ingrid Björklund")]);
+        assert_eq!(
+            found("pothole; Ingrid Björklund called twice"),
+            vec![(Entity::PersonName, "Ingrid Björklund")]
+        );
         // In lower case, after a word that introduces a person, when it starts with a known
         // given name; the next word only if it is a surname.
-        assert_eq!(found("spoke with john patterson about the pothole"), vec![(Entity::PersonName, "john patterson")]);
-        assert_eq!(found("caller: maría about the noise"), vec![(Entity::PersonName, "maría")]);
-        for t in ["caller said it was fine", "resident will call back", "spoke with the crew"] {
+        assert_eq!(
+            found("spoke with john patterson about the pothole"),
+            vec![(Entity::PersonName, "john patterson")]
+        );
+        assert_eq!(
+            found("caller: maría about the noise"),
+            vec![(Entity::PersonName, "maría")]
+        );
+        for t in [
+            "caller said it was fine",
+            "resident will call back",
+            "spoke with the crew",
+        ] {
             assert!(scan(t).is_empty(), "{t}: {:?}", found(t));
         }
         // A name that runs into an e-mail address leaves the address whole.
-        assert_eq!(found("Maria Lópezo@example.org"), vec![(Entity::Email, "Lópezo@example.org")]);
+        assert_eq!(
+            found("Maria Lópezo@example.org"),
+            vec![(Entity::Email, "Lópezo@example.org")]
+        );
     }
 
     #[test]
@@ -733,7 +1068,11 @@ mod tests {
             assert_eq!(found(&t), vec![(Entity::StreetAddress, a)], "{t}");
         }
         // Introduced as an address, a street without a type is one too.
-        for a in ["3264 Mainway", "3000 Steeles Avenue East, Suite 700", "405, rue Sainte-Catherine Est"] {
+        for a in [
+            "3264 Mainway",
+            "3000 Steeles Avenue East, Suite 700",
+            "405, rue Sainte-Catherine Est",
+        ] {
             let t = format!("caller lives at {a}; crew sent");
             assert_eq!(found(&t), vec![(Entity::StreetAddress, a)], "{t}");
         }
@@ -757,19 +1096,71 @@ mod tests {
 
     #[test]
     fn columns_of_names_are_classified_whatever_their_header() {
-        let names = ["Adaeze Nwachukwu", "Łukasz Zięcik", "Işin Şafak", "María del Carmen Vargas", "Tristan Renard", "Zsolt Szabó", "NGUYEN, Thi Mai", "Ikenna Nwosu", ""];
-        assert_eq!(classify_column("caller_name", &names), Some(Entity::PersonName));
+        let names = [
+            "Adaeze Nwachukwu",
+            "Łukasz Zięcik",
+            "Işin Şafak",
+            "María del Carmen Vargas",
+            "Tristan Renard",
+            "Zsolt Szabó",
+            "NGUYEN, Thi Mai",
+            "Ikenna Nwosu",
+            "",
+        ];
+        assert_eq!(
+            classify_column("caller_name", &names),
+            Some(Entity::PersonName)
+        );
         assert_eq!(classify_column("contact", &names), Some(Entity::PersonName));
-        assert_eq!(classify_column("contact", &["jane@example.org", "émile.zola@exemple.ca", "n/a"]), Some(Entity::Email));
-        let neighbourhoods = ["Kitsilano", "Mount Pleasant", "Grandview-Woodland", "Hastings-Sunrise", "Riley Park", "Arbutus Ridge", "West Point Grey", "Kensington-Cedar Cottage", "Strathcona", "Downtown"];
+        assert_eq!(
+            classify_column(
+                "contact",
+                &["jane@example.org", "émile.zola@exemple.ca", "n/a"]
+            ),
+            Some(Entity::Email)
+        );
+        let neighbourhoods = [
+            "Kitsilano",
+            "Mount Pleasant",
+            "Grandview-Woodland",
+            "Hastings-Sunrise",
+            "Riley Park",
+            "Arbutus Ridge",
+            "West Point Grey",
+            "Kensington-Cedar Cottage",
+            "Strathcona",
+            "Downtown",
+        ];
         assert_eq!(classify_column("local_area", &neighbourhoods), None);
-        assert_eq!(classify_column("queue", &["general", "sanitation", "streets", "parking"]), None);
-        assert_eq!(classify_column("venue", &["Queen Elizabeth Theatre", "David Lam Park", "Jack Poole Plaza"]), None);
+        assert_eq!(
+            classify_column("queue", &["general", "sanitation", "streets", "parking"]),
+            None
+        );
+        assert_eq!(
+            classify_column(
+                "venue",
+                &[
+                    "Queen Elizabeth Theatre",
+                    "David Lam Park",
+                    "Jack Poole Plaza"
+                ]
+            ),
+            None
+        );
     }
 
     #[test]
     fn ids_counts_dates_and_bad_check_digits_survive() {
-        for t in ["SR-2024-0012345", "1181 calls handled", "2024-07-31", "123456789", "4111 1111 1111 1112", "9698 658 216", "0.761206194", "ticket 1234567890"] {
+        for t in [
+            "SR-2024-0012345",
+            "1181 calls handled",
+            "2024-07-31",
+            "123456789",
+            "4111 1111 1111 1112",
+            "9698 658 216",
+            "0.761206194",
+            "ticket 1234567890",
+        ] {
             assert!(scan(t).is_empty(), "{t}: {:?}", scan(t));
         }
     }
@@ -788,7 +1179,10 @@ mod tests {
             key: b"k".to_vec(),
         };
         let out = r.redact_text("Reach Jane at jane@x.org or 604-555-0199");
-        assert!(out.contains("h:") && out.contains("***-***-0199") && !out.contains("jane@x.org"), "{out}");
+        assert!(
+            out.contains("h:") && out.contains("***-***-0199") && !out.contains("jane@x.org"),
+            "{out}"
+        );
         assert_eq!(r.hash("A@B.com"), r.hash("a@b.com "));
         assert_eq!(masked_for_display("jane@x.org"), "ja******rg");
     }
@@ -799,17 +1193,36 @@ mod single_pass_tests {
     /// Each group found from a match's shape is the group its pattern captures.
     #[test]
     fn group_spans_are_the_captured_groups() {
-        let notes = crate::pii_eval::labelled_set(9, 3_000).into_iter().chain(crate::pii_eval::independent_set(9, 3_000));
+        let notes = crate::pii_eval::labelled_set(9, 3_000)
+            .into_iter()
+            .chain(crate::pii_eval::independent_set(9, 3_000));
         let mut checked = 0;
         for l in notes {
-            for (p, re) in super::UNICODE_TIER.patterns.iter().zip(super::REFERENCE.iter()) {
-                assert_eq!(re.captures_len() > 1, p.group != super::Group::Whole, "{:?}", p.entity);
+            for (p, re) in super::UNICODE_TIER
+                .patterns
+                .iter()
+                .zip(super::REFERENCE.iter())
+            {
+                assert_eq!(
+                    re.captures_len() > 1,
+                    p.group != super::Group::Whole,
+                    "{:?}",
+                    p.entity
+                );
                 for c in re.captures_iter(&l.text) {
-                    let (whole, group) = (c.get(0).unwrap().range(), c.get(1).map_or(c.get(0).unwrap().range(), |g| g.range()));
+                    let (whole, group) = (
+                        c.get(0).unwrap().range(),
+                        c.get(1).map_or(c.get(0).unwrap().range(), |g| g.range()),
+                    );
                     let span = p.group.span(&l.text, whole);
                     if p.group == super::Group::LowerCaseNameAfterContext {
                         // The group takes the second word; the span keeps it only if it is a surname.
-                        assert!(span.start == group.start && span.end <= group.end, "{:?} in {}", p.entity, l.text);
+                        assert!(
+                            span.start == group.start && span.end <= group.end,
+                            "{:?} in {}",
+                            p.entity,
+                            l.text
+                        );
                     } else {
                         assert_eq!(span, group, "{:?} in {}", p.entity, l.text);
                     }
@@ -823,10 +1236,17 @@ mod single_pass_tests {
     /// On ASCII text the ASCII tier finds exactly what the Unicode patterns find.
     #[test]
     fn the_ascii_tier_finds_what_the_unicode_patterns_find_on_ascii_text() {
-        let notes = crate::pii_eval::labelled_set(5, 5_000).into_iter().chain(crate::pii_eval::independent_set(5, 5_000));
+        let notes = crate::pii_eval::labelled_set(5, 5_000)
+            .into_iter()
+            .chain(crate::pii_eval::independent_set(5, 5_000));
         let mut compared = 0;
         for l in notes.filter(|l| l.text.is_ascii()) {
-            assert_eq!(super::scan_with(&super::ASCII_TIER, &l.text), super::scan_with(&super::UNICODE_TIER, &l.text), "{}", l.text);
+            assert_eq!(
+                super::scan_with(&super::ASCII_TIER, &l.text),
+                super::scan_with(&super::UNICODE_TIER, &l.text),
+                "{}",
+                l.text
+            );
             compared += 1;
         }
         assert!(compared > 8_000, "{compared}");
@@ -842,6 +1262,11 @@ mod single_pass_tests {
                 differ.push((l.text.clone(), a, b));
             }
         }
-        assert!(differ.is_empty(), "{} differ, e.g. {:?}", differ.len(), &differ[..differ.len().min(3)]);
+        assert!(
+            differ.is_empty(),
+            "{} differ, e.g. {:?}",
+            differ.len(),
+            &differ[..differ.len().min(3)]
+        );
     }
 }

@@ -47,20 +47,50 @@ impl Score {
 
     pub fn precision(&self) -> f64 {
         let found = self.true_positives + self.false_positives;
-        if found == 0 { 1.0 } else { self.true_positives as f64 / found as f64 }
+        if found == 0 {
+            1.0
+        } else {
+            self.true_positives as f64 / found as f64
+        }
     }
     pub fn recall(&self) -> f64 {
         let labelled = self.true_positives + self.false_negatives;
-        if labelled == 0 { 1.0 } else { self.true_positives as f64 / labelled as f64 }
+        if labelled == 0 {
+            1.0
+        } else {
+            self.true_positives as f64 / labelled as f64
+        }
     }
 }
 
-const RARE_FIRST: [&str; 6] = ["Tanvir", "Siobhan", "Oluwaseun", "Bartholomew", "Ngozi", "Eamon"];
+const RARE_FIRST: [&str; 6] = [
+    "Tanvir",
+    "Siobhan",
+    "Oluwaseun",
+    "Bartholomew",
+    "Ngozi",
+    "Eamon",
+];
 // Street names with the suffix an address is recognised by (the sample's "Kingsway" has none).
-const STREETS: [&str; 8] = ["Main Street", "Fraser Street", "Commercial Drive", "Victoria Drive", "Oak Street", "Granville Street", "Cambie Street", "Knight Street"];
+const STREETS: [&str; 8] = [
+    "Main Street",
+    "Fraser Street",
+    "Commercial Drive",
+    "Victoria Drive",
+    "Oak Street",
+    "Granville Street",
+    "Cambie Street",
+    "Knight Street",
+];
 
 /// `len` digits starting with a digit from `first`, whose check passes (`want`) or fails.
-fn digits_with_check(rng: &mut ChaCha8Rng, first: std::ops::Range<u8>, len: usize, valid: impl Fn(&[u8]) -> bool, want: bool) -> Vec<u8> {
+fn digits_with_check(
+    rng: &mut ChaCha8Rng,
+    first: std::ops::Range<u8>,
+    len: usize,
+    valid: impl Fn(&[u8]) -> bool,
+    want: bool,
+) -> Vec<u8> {
     let first = rng.gen_range(first);
     loop {
         let mut d = vec![first];
@@ -86,10 +116,22 @@ fn join(d: &[u8], groups: &[usize], sep: &str) -> String {
 
 /// A personal value of `entity` and the words that introduce it.
 fn positive(rng: &mut ChaCha8Rng, entity: Entity) -> (String, String) {
-    let (f, l) = (FIRST[rng.gen_range(0..FIRST.len())], LAST[rng.gen_range(0..LAST.len())]);
+    let (f, l) = (
+        FIRST[rng.gen_range(0..FIRST.len())],
+        LAST[rng.gen_range(0..LAST.len())],
+    );
     let sep = [" ", "-"][rng.gen_range(0..2)];
     match entity {
-        Entity::Email => ("reply to".into(), format!("{}.{}{}@example.{}", f.to_lowercase(), l.to_lowercase(), rng.gen_range(1..99), ["org", "com", "net"][rng.gen_range(0..3)])),
+        Entity::Email => (
+            "reply to".into(),
+            format!(
+                "{}.{}{}@example.{}",
+                f.to_lowercase(),
+                l.to_lowercase(),
+                rng.gen_range(1..99),
+                ["org", "com", "net"][rng.gen_range(0..3)]
+            ),
+        ),
         Entity::Phone => {
             let n = rng.gen_range(0..100);
             let v = match rng.gen_range(0..5) {
@@ -100,32 +142,97 @@ fn positive(rng: &mut ChaCha8Rng, entity: Entity) -> (String, String) {
                 4 if rng.gen_bool(0.5) => format!("604555{:04}", 100 + n),
                 _ => format!("1-236-555-01{n:02}"),
             };
-            (["callback at", "cell", "reach them on"][rng.gen_range(0..3)].into(), v)
+            (
+                ["callback at", "cell", "reach them on"][rng.gen_range(0..3)].into(),
+                v,
+            )
         }
-        Entity::CreditCard => ("paid by card".into(), join(&digits_with_check(rng, 4..5, 16, luhn, true), &[4, 4, 4, 4], sep)),
-        Entity::Sin => ("SIN".into(), join(&digits_with_check(rng, 1..8, 9, luhn, true), &[3, 3, 3], sep)),
+        Entity::CreditCard => (
+            "paid by card".into(),
+            join(
+                &digits_with_check(rng, 4..5, 16, luhn, true),
+                &[4, 4, 4, 4],
+                sep,
+            ),
+        ),
+        Entity::Sin => (
+            "SIN".into(),
+            join(
+                &digits_with_check(rng, 1..8, 9, luhn, true),
+                &[3, 3, 3],
+                sep,
+            ),
+        ),
         Entity::Phn => {
-            let groups: &[usize] = if rng.gen_bool(0.25) { &[10] } else { &[4, 3, 3] };
-            (["PHN", "health card"][rng.gen_range(0..2)].into(), join(&digits_with_check(rng, 9..10, 10, bc_phn_valid, true), groups, sep))
+            let groups: &[usize] = if rng.gen_bool(0.25) {
+                &[10]
+            } else {
+                &[4, 3, 3]
+            };
+            (
+                ["PHN", "health card"][rng.gen_range(0..2)].into(),
+                join(
+                    &digits_with_check(rng, 9..10, 10, bc_phn_valid, true),
+                    groups,
+                    sep,
+                ),
+            )
         }
-        Entity::IpAddress => ("portal login from".into(), format!("{}.{}", ["192.0.2", "198.51.100", "203.0.113"][rng.gen_range(0..3)], rng.gen_range(1..255))),
+        Entity::IpAddress => (
+            "portal login from".into(),
+            format!(
+                "{}.{}",
+                ["192.0.2", "198.51.100", "203.0.113"][rng.gen_range(0..3)],
+                rng.gen_range(1..255)
+            ),
+        ),
         Entity::Passport => (
             "passport".into(),
-            format!("{}{}{:06}", char::from(b'A' + rng.gen_range(0..26u8)), char::from(b'A' + rng.gen_range(0..26u8)), rng.gen_range(0..1_000_000)),
+            format!(
+                "{}{}{:06}",
+                char::from(b'A' + rng.gen_range(0..26u8)),
+                char::from(b'A' + rng.gen_range(0..26u8)),
+                rng.gen_range(0..1_000_000)
+            ),
         ),
-        Entity::DriversLicence => (["BC licence", "driver's license no.", "DL#"][rng.gen_range(0..3)].into(), format!("{:07}", rng.gen_range(1_000_000..10_000_000))),
+        Entity::DriversLicence => (
+            ["BC licence", "driver's license no.", "DL#"][rng.gen_range(0..3)].into(),
+            format!("{:07}", rng.gen_range(1_000_000..10_000_000)),
+        ),
         Entity::PostalCode => {
-            let letter = |rng: &mut ChaCha8Rng| char::from(b"ABCEGHJKLMNPRSTVWXYZ"[rng.gen_range(0..20)]);
-            let v = format!("V{}{} {}{}{}", rng.gen_range(0..10), letter(rng), rng.gen_range(0..10), letter(rng), rng.gen_range(0..10));
+            let letter =
+                |rng: &mut ChaCha8Rng| char::from(b"ABCEGHJKLMNPRSTVWXYZ"[rng.gen_range(0..20)]);
+            let v = format!(
+                "V{}{} {}{}{}",
+                rng.gen_range(0..10),
+                letter(rng),
+                rng.gen_range(0..10),
+                letter(rng),
+                rng.gen_range(0..10)
+            );
             ("postal code".into(), v)
         }
-        Entity::StreetAddress => ("at".into(), format!("{} {}", rng.gen_range(100..9000), STREETS[rng.gen_range(0..STREETS.len())])),
+        Entity::StreetAddress => (
+            "at".into(),
+            format!(
+                "{} {}",
+                rng.gen_range(100..9000),
+                STREETS[rng.gen_range(0..STREETS.len())]
+            ),
+        ),
         // One name in four is a given name outside the detector's list, so recall without a
         // context word ("spoke with") is measured too.
         // An empty lead leaves the name without context.
         Entity::PersonName => {
-            let f = if rng.gen_bool(0.25) { RARE_FIRST[rng.gen_range(0..RARE_FIRST.len())] } else { f };
-            (["caller", "resident", "spoke with", ""][rng.gen_range(0..4)].into(), format!("{f} {l}"))
+            let f = if rng.gen_bool(0.25) {
+                RARE_FIRST[rng.gen_range(0..RARE_FIRST.len())]
+            } else {
+                f
+            };
+            (
+                ["caller", "resident", "spoke with", ""][rng.gen_range(0..4)].into(),
+                format!("{f} {l}"),
+            )
         }
     }
 }
@@ -133,17 +240,72 @@ fn positive(rng: &mut ChaCha8Rng, entity: Entity) -> (String, String) {
 /// A value that looks like an identifier but is not personal information.
 fn look_alike(rng: &mut ChaCha8Rng) -> String {
     match rng.gen_range(0..11) {
-        0 => format!("service request {}", join(&digits_with_check(rng, 1..10, 9, luhn, false), &[9], "")),
-        1 => format!("case {}", join(&digits_with_check(rng, 1..8, 9, luhn, false), &[3, 3, 3], " ")),
-        2 => format!("ref {}", join(&digits_with_check(rng, 4..5, 16, luhn, false), &[4, 4, 4, 4], "-")),
-        3 => format!("handled {} of {} calls", rng.gen_range(1000..5000), rng.gen_range(5000..9000)),
-        4 => format!("fee ${},{:03}.{:02}", rng.gen_range(1..99), rng.gen_range(0..1000), rng.gen_range(0..100)),
-        5 => format!("opened {}-{:02}-{:02} at {:02}:{:02}:{:02}", rng.gen_range(2018..2026), rng.gen_range(1..13), rng.gen_range(1..29), rng.gen_range(0..24), rng.gen_range(0..60), rng.gen_range(0..60)),
+        0 => format!(
+            "service request {}",
+            join(&digits_with_check(rng, 1..10, 9, luhn, false), &[9], "")
+        ),
+        1 => format!(
+            "case {}",
+            join(
+                &digits_with_check(rng, 1..8, 9, luhn, false),
+                &[3, 3, 3],
+                " "
+            )
+        ),
+        2 => format!(
+            "ref {}",
+            join(
+                &digits_with_check(rng, 4..5, 16, luhn, false),
+                &[4, 4, 4, 4],
+                "-"
+            )
+        ),
+        3 => format!(
+            "handled {} of {} calls",
+            rng.gen_range(1000..5000),
+            rng.gen_range(5000..9000)
+        ),
+        4 => format!(
+            "fee ${},{:03}.{:02}",
+            rng.gen_range(1..99),
+            rng.gen_range(0..1000),
+            rng.gen_range(0..100)
+        ),
+        5 => format!(
+            "opened {}-{:02}-{:02} at {:02}:{:02}:{:02}",
+            rng.gen_range(2018..2026),
+            rng.gen_range(1..13),
+            rng.gen_range(1..29),
+            rng.gen_range(0..24),
+            rng.gen_range(0..60),
+            rng.gen_range(0..60)
+        ),
         6 => format!("service level {:.18}", rng.gen_range(0.5..1.0)),
-        7 => format!("work order {}", rng.gen_range(1_000_000_000u64..9_999_999_999)),
-        8 => format!("health record {}", join(&digits_with_check(rng, 9..10, 10, bc_phn_valid, false), &[4, 3, 3], " ")),
-        9 => format!("crew left from {} Yard", ["Manitoba", "Evans", "National"][rng.gen_range(0..3)]),
-        _ => format!("event at {} this weekend", ["Stanley Park", "City Hall", "Queen Elizabeth Theatre", "Trout Lake"][rng.gen_range(0..4)]),
+        7 => format!(
+            "work order {}",
+            rng.gen_range(1_000_000_000u64..9_999_999_999)
+        ),
+        8 => format!(
+            "health record {}",
+            join(
+                &digits_with_check(rng, 9..10, 10, bc_phn_valid, false),
+                &[4, 3, 3],
+                " "
+            )
+        ),
+        9 => format!(
+            "crew left from {} Yard",
+            ["Manitoba", "Evans", "National"][rng.gen_range(0..3)]
+        ),
+        _ => format!(
+            "event at {} this weekend",
+            [
+                "Stanley Park",
+                "City Hall",
+                "Queen Elizabeth Theatre",
+                "Trout Lake"
+            ][rng.gen_range(0..4)]
+        ),
     }
 }
 
@@ -153,11 +315,16 @@ pub fn labelled_set(seed: u64, n: usize) -> Vec<Labelled> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     (0..n)
         .map(|i| {
-            let mut parts: Vec<(Option<Entity>, String)> = vec![(None, TOPICS[rng.gen_range(0..TOPICS.len())].to_string())];
+            let mut parts: Vec<(Option<Entity>, String)> =
+                vec![(None, TOPICS[rng.gen_range(0..TOPICS.len())].to_string())];
             // Every entity type appears equally often across the set.
             let first = Entity::ALL[i % Entity::ALL.len()];
             for k in 0..rng.gen_range(1..=3) {
-                let e = if k == 0 { first } else { Entity::ALL[rng.gen_range(0..Entity::ALL.len())] };
+                let e = if k == 0 {
+                    first
+                } else {
+                    Entity::ALL[rng.gen_range(0..Entity::ALL.len())]
+                };
                 let (lead, value) = positive(&mut rng, e);
                 parts.push((None, lead));
                 parts.push((Some(e), value));
@@ -218,7 +385,9 @@ impl Corpus {
     pub fn describe(self) -> &'static str {
         match self {
             Corpus::Generated => "generated: the sample generator's names; every entity type",
-            Corpus::Independent => "independent: names of 24 locales, Canadian addresses and Unicode e-mails from data/pii-eval/",
+            Corpus::Independent => {
+                "independent: names of 24 locales, Canadian addresses and Unicode e-mails from data/pii-eval/"
+            }
         }
     }
 }
@@ -228,14 +397,28 @@ const ADDRESSES: &str = include_str!("../../../data/pii-eval/addresses.tsv");
 
 /// The second column onwards of each data line of a TSV with a header.
 fn tsv_rows(text: &'static str) -> Vec<Vec<&'static str>> {
-    text.lines().skip(1).filter(|l| !l.trim().is_empty()).map(|l| l.split('\t').skip(1).collect()).collect()
+    text.lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.split('\t').skip(1).collect())
+        .collect()
 }
 
 /// Places and organisations named after people, and street names that are surnames: they
 /// must survive.
 const NAMED_PLACES: [&str; 12] = [
-    "David Lam Park", "Queen Elizabeth Theatre", "Jack Poole Plaza", "Roy Stibbs Elementary", "Carnegie Centre", "John Hendry Park",
-    "the Fraser Street closure", "Nanaimo Street sidewalk", "Victoria Drive bike lane", "Sir Matthew Begbie Elementary", "Douglas Park", "Terry Fox Plaza",
+    "David Lam Park",
+    "Queen Elizabeth Theatre",
+    "Jack Poole Plaza",
+    "Roy Stibbs Elementary",
+    "Carnegie Centre",
+    "John Hendry Park",
+    "the Fraser Street closure",
+    "Nanaimo Street sidewalk",
+    "Victoria Drive bike lane",
+    "Sir Matthew Begbie Elementary",
+    "Douglas Park",
+    "Terry Fox Plaza",
 ];
 
 /// `n` notes with people, e-mail addresses and street addresses from the independent sources,
@@ -244,7 +427,14 @@ pub fn independent_set(seed: u64, n: usize) -> Vec<Labelled> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let people = tsv_rows(PEOPLE);
     let addresses: Vec<&str> = tsv_rows(ADDRESSES).into_iter().map(|r| r[0]).collect();
-    let domains = ["example.org", "example.ca", "courriel.example", "correo.example.mx", "bücher.example", "exemple.québec"];
+    let domains = [
+        "example.org",
+        "example.ca",
+        "courriel.example",
+        "correo.example.mx",
+        "bücher.example",
+        "exemple.québec",
+    ];
     (0..n)
         .map(|i| {
             let person = &people[rng.gen_range(0..people.len())];
@@ -259,14 +449,22 @@ pub fn independent_set(seed: u64, n: usize) -> Vec<Labelled> {
                         2 => ("spoke with ".into(), name, " about it".into()),
                         3 => ("resident ".into(), name, " asked for an update".into()),
                         4 => ("my name is ".into(), name, ", please call back".into()),
-                        5 => (["Mr. ", "Ms. ", "Mrs "][rng.gen_range(0..3)].into(), family.to_string(), " called again".into()),
+                        5 => (
+                            ["Mr. ", "Ms. ", "Mrs "][rng.gen_range(0..3)].into(),
+                            family.to_string(),
+                            " called again".into(),
+                        ),
                         6 => ("Thanks, ".into(), name, "".into()),
                         // No word introduces these: only the gazetteer can find them.
                         7 => ("".into(), name, " called about it".into()),
                         8 => ("left a message for ".into(), name, "".into()),
                         // Ways of writing a person no rule was written for.
                         9 => ("per ".into(), name, "".into()),
-                        10 => ("".into(), name, " (resident) says the bin is missing".into()),
+                        10 => (
+                            "".into(),
+                            name,
+                            " (resident) says the bin is missing".into(),
+                        ),
                         11 => ("according to ".into(), name, ", it happened twice".into()),
                         12 => ("".into(), name, "'s driveway is blocked".into()),
                         _ => ("ticket raised for ".into(), name, "".into()),
@@ -281,14 +479,30 @@ pub fn independent_set(seed: u64, n: usize) -> Vec<Labelled> {
                     };
                     // Letters as the name has them; spaces and commas ("West-Francië, van") are not
                     // written in an address.
-                    let local: String = local.to_lowercase().chars().filter(|c| !c.is_whitespace() && *c != ',').collect();
+                    let local: String = local
+                        .to_lowercase()
+                        .chars()
+                        .filter(|c| !c.is_whitespace() && *c != ',')
+                        .collect();
                     let value = format!("{local}@{}", domains[rng.gen_range(0..domains.len())]);
-                    let before = ["reply to ", "email ", "e-mail: ", "wrote from "][rng.gen_range(0..4)];
+                    let before =
+                        ["reply to ", "email ", "e-mail: ", "wrote from "][rng.gen_range(0..4)];
                     (Entity::Email, before.into(), value, "".into())
                 }
                 _ => {
-                    let before = ["at ", "lives at ", "near ", "address: ", "damage in front of "][rng.gen_range(0..5)];
-                    (Entity::StreetAddress, before.into(), addresses[rng.gen_range(0..addresses.len())].to_string(), "".into())
+                    let before = [
+                        "at ",
+                        "lives at ",
+                        "near ",
+                        "address: ",
+                        "damage in front of ",
+                    ][rng.gen_range(0..5)];
+                    (
+                        Entity::StreetAddress,
+                        before.into(),
+                        addresses[rng.gen_range(0..addresses.len())].to_string(),
+                        "".into(),
+                    )
                 }
             };
             let mut text = format!("{topic}; {before}");
@@ -297,10 +511,16 @@ pub fn independent_set(seed: u64, n: usize) -> Vec<Labelled> {
             text.push_str(&after);
             match rng.gen_range(0..3) {
                 0 => text.push_str(&format!("; {}", look_alike(&mut rng))),
-                1 => text.push_str(&format!("; crew sent to {}", NAMED_PLACES[rng.gen_range(0..NAMED_PLACES.len())])),
+                1 => text.push_str(&format!(
+                    "; crew sent to {}",
+                    NAMED_PLACES[rng.gen_range(0..NAMED_PLACES.len())]
+                )),
                 _ => {}
             }
-            Labelled { text, spans: vec![span] }
+            Labelled {
+                text,
+                spans: vec![span],
+            }
         })
         .collect()
 }
@@ -308,13 +528,18 @@ pub fn independent_set(seed: u64, n: usize) -> Vec<Labelled> {
 /// Precision and recall per entity type: a finding counts when it overlaps a labelled span of
 /// the same type; a labelled span no finding of its type overlaps is missed.
 pub fn evaluate(set: &[Labelled]) -> BTreeMap<Entity, Score> {
-    let mut scores: BTreeMap<Entity, Score> = Entity::ALL.iter().map(|e| (*e, Score::default())).collect();
+    let mut scores: BTreeMap<Entity, Score> =
+        Entity::ALL.iter().map(|e| (*e, Score::default())).collect();
     let overlaps = |a: (usize, usize), b: (usize, usize)| a.0 < b.1 && b.0 < a.1;
     for item in set {
         let found = scan(&item.text);
         for f in &found {
             let s = scores.get_mut(&f.entity).expect("every entity scored");
-            if item.spans.iter().any(|(e, a, b)| *e == f.entity && overlaps((*a, *b), (f.start, f.end))) {
+            if item
+                .spans
+                .iter()
+                .any(|(e, a, b)| *e == f.entity && overlaps((*a, *b), (f.start, f.end)))
+            {
                 s.true_positives += 1;
             } else {
                 s.false_positives += 1;
@@ -323,11 +548,19 @@ pub fn evaluate(set: &[Labelled]) -> BTreeMap<Entity, Score> {
         // An e-mail address counts as caught only when replaced whole: a part left in clear
         // is a leak (the local part often is the caller's name).
         let caught = |e: &Entity, a: usize, b: usize, f: &crate::pii::Finding| {
-            f.entity == *e && if *e == Entity::Email { f.start <= a && b <= f.end } else { overlaps((a, b), (f.start, f.end)) }
+            f.entity == *e
+                && if *e == Entity::Email {
+                    f.start <= a && b <= f.end
+                } else {
+                    overlaps((a, b), (f.start, f.end))
+                }
         };
         for (e, a, b) in &item.spans {
             if !found.iter().any(|f| caught(e, *a, *b, f)) {
-                scores.get_mut(e).expect("every entity scored").false_negatives += 1;
+                scores
+                    .get_mut(e)
+                    .expect("every entity scored")
+                    .false_negatives += 1;
             }
         }
     }
@@ -342,13 +575,24 @@ mod tests {
     fn the_labelled_set_is_deterministic_and_labels_what_it_says() {
         let a = labelled_set(7, 200);
         let b = labelled_set(7, 200);
-        assert_eq!(a.iter().map(|l| &l.text).collect::<Vec<_>>(), b.iter().map(|l| &l.text).collect::<Vec<_>>());
+        assert_eq!(
+            a.iter().map(|l| &l.text).collect::<Vec<_>>(),
+            b.iter().map(|l| &l.text).collect::<Vec<_>>()
+        );
         for l in &a {
             for (e, s, t) in &l.spans {
                 let v = &l.text[*s..*t];
                 match e {
                     Entity::Email => assert!(v.contains("@example."), "{v}"),
-                    Entity::Sin | Entity::CreditCard => assert!(luhn(&v.bytes().filter(u8::is_ascii_digit).map(|b| b - b'0').collect::<Vec<_>>()), "{v}"),
+                    Entity::Sin | Entity::CreditCard => assert!(
+                        luhn(
+                            &v.bytes()
+                                .filter(u8::is_ascii_digit)
+                                .map(|b| b - b'0')
+                                .collect::<Vec<_>>()
+                        ),
+                        "{v}"
+                    ),
                     _ => {}
                 }
             }
@@ -356,7 +600,18 @@ mod tests {
     }
 
     fn report(scores: &BTreeMap<Entity, Score>) -> String {
-        scores.iter().map(|(e, s)| format!("{:<32} precision {:.3} recall {:.3} {:?}\n", e.name(), s.precision(), s.recall(), s)).collect()
+        scores
+            .iter()
+            .map(|(e, s)| {
+                format!(
+                    "{:<32} precision {:.3} recall {:.3} {:?}\n",
+                    e.name(),
+                    s.precision(),
+                    s.recall(),
+                    s
+                )
+            })
+            .collect()
     }
 
     /// Names, e-mails and addresses neither the generator nor the detector was built from.
@@ -366,14 +621,30 @@ mod tests {
         let report = report(&scores);
         // Names: a third of the notes write them in ways no rule was made for ("per X",
         // "X's driveway"), where only the gazetteer finds them.
-        for (e, floor) in [(Entity::PersonName, 0.8), (Entity::Email, 0.99), (Entity::StreetAddress, 0.95)] {
+        for (e, floor) in [
+            (Entity::PersonName, 0.8),
+            (Entity::Email, 0.99),
+            (Entity::StreetAddress, 0.95),
+        ] {
             let s = scores[&e];
-            assert!(s.true_positives > 1_000, "{} is barely represented:\n{report}", e.name());
-            assert!(s.recall() >= floor, "{} recall below {floor}:\n{report}", e.name());
+            assert!(
+                s.true_positives > 1_000,
+                "{} is barely represented:\n{report}",
+                e.name()
+            );
+            assert!(
+                s.recall() >= floor,
+                "{} recall below {floor}:\n{report}",
+                e.name()
+            );
         }
         // Look-alikes and places named after people survive: nothing is found that is not there.
         for (e, s) in &scores {
-            assert!(s.precision() >= 0.97, "{} precision below 0.97:\n{report}", e.name());
+            assert!(
+                s.precision() >= 0.97,
+                "{} precision below 0.97:\n{report}",
+                e.name()
+            );
         }
     }
 
@@ -382,14 +653,28 @@ mod tests {
         let scores = evaluate(&labelled_set(311, 5_000));
         let mut report = String::new();
         for (e, s) in &scores {
-            report.push_str(&format!("{:<32} precision {:.3} recall {:.3} {:?}\n", e.name(), s.precision(), s.recall(), s));
+            report.push_str(&format!(
+                "{:<32} precision {:.3} recall {:.3} {:?}\n",
+                e.name(),
+                s.precision(),
+                s.recall(),
+                s
+            ));
         }
         for (e, s) in &scores {
-            assert!(s.true_positives > 100, "{} is barely represented:\n{report}", e.name());
+            assert!(
+                s.true_positives > 100,
+                "{} is barely represented:\n{report}",
+                e.name()
+            );
             // A quarter of the names use a given name outside the detector's list, a quarter
             // of those with no context word: about 6% of names are out of its reach.
             let recall_floor = if *e == Entity::PersonName { 0.9 } else { 0.95 };
-            assert!(s.precision() >= 0.95 && s.recall() >= recall_floor, "{} below its floor:\n{report}", e.name());
+            assert!(
+                s.precision() >= 0.95 && s.recall() >= recall_floor,
+                "{} below its floor:\n{report}",
+                e.name()
+            );
         }
     }
 }

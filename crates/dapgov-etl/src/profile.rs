@@ -15,7 +15,11 @@ pub const PROFILE_SCHEMA_VERSION: u32 = 1;
 /// A column takes a type when at least this share of its non-empty values parse as it.
 const TYPE_THRESHOLD: f64 = 0.95;
 const DATE_FORMATS: [&str; 5] = ["%Y-%m-%d", "%Y/%m/%d", "%d/%m/%Y", "%m/%d/%Y", "%d-%m-%Y"];
-const TIMESTAMP_FORMATS: [&str; 3] = ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S%.f"];
+const TIMESTAMP_FORMATS: [&str; 3] = [
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S%.f",
+];
 const TOP_VALUES: usize = 5;
 const EXAMPLES: usize = 5;
 const LISTED_GAPS: usize = 50;
@@ -126,8 +130,13 @@ impl Kind {
             Kind::BigInt => v.parse::<i64>().is_ok(),
             Kind::Double => v.parse::<f64>().is_ok_and(f64::is_finite),
             Kind::Date(f) => NaiveDate::parse_from_str(v, f).is_ok(),
-            Kind::Timestamp => TIMESTAMP_FORMATS.iter().any(|f| NaiveDateTime::parse_from_str(v, f).is_ok()),
-            Kind::Boolean => matches!(v.to_ascii_lowercase().as_str(), "true" | "false" | "yes" | "no" | "y" | "n"),
+            Kind::Timestamp => TIMESTAMP_FORMATS
+                .iter()
+                .any(|f| NaiveDateTime::parse_from_str(v, f).is_ok()),
+            Kind::Boolean => matches!(
+                v.to_ascii_lowercase().as_str(),
+                "true" | "false" | "yes" | "no" | "y" | "n"
+            ),
             Kind::Text => true,
         }
     }
@@ -137,16 +146,24 @@ fn infer(values: &[&str]) -> Kind {
     if values.is_empty() {
         return Kind::Text;
     }
-    let share = |k: Kind| values.iter().filter(|v| k.parses(v)).count() as f64 / values.len() as f64;
+    let share =
+        |k: Kind| values.iter().filter(|v| k.parses(v)).count() as f64 / values.len() as f64;
     let mut candidates = vec![Kind::BigInt, Kind::Double];
     candidates.extend(DATE_FORMATS.iter().map(|f| Kind::Date(f)));
     candidates.extend([Kind::Timestamp, Kind::Boolean]);
-    candidates.into_iter().find(|k| share(*k) >= TYPE_THRESHOLD).unwrap_or(Kind::Text)
+    candidates
+        .into_iter()
+        .find(|k| share(*k) >= TYPE_THRESHOLD)
+        .unwrap_or(Kind::Text)
 }
 
 /// A value as the profile may show it: masked when it holds personal information.
 fn shown(v: &str) -> String {
-    if pii::scan(v).is_empty() { v.to_string() } else { pii::masked_for_display(v) }
+    if pii::scan(v).is_empty() {
+        v.to_string()
+    } else {
+        pii::masked_for_display(v)
+    }
 }
 
 fn profile_column(name: &str, source_name: &str, table: &Table, index: usize) -> ColumnProfile {
@@ -155,7 +172,13 @@ fn profile_column(name: &str, source_name: &str, table: &Table, index: usize) ->
         .rows
         .iter()
         .zip(&table.source_rows)
-        .filter_map(|(r, row)| r.get(index).and_then(|v| v.as_deref()).map(str::trim).filter(|v| !v.is_empty()).map(|v| (*row, v)))
+        .filter_map(|(r, row)| {
+            r.get(index)
+                .and_then(|v| v.as_deref())
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(|v| (*row, v))
+        })
         .collect();
     let plain: Vec<&str> = values.iter().map(|(_, v)| *v).collect();
     let kind = infer(&plain);
@@ -174,8 +197,13 @@ fn profile_column(name: &str, source_name: &str, table: &Table, index: usize) ->
         pii::count(v, &mut pii_counts);
     }
 
-    let invalid_values: Vec<&(i64, &str)> = values.iter().filter(|(_, v)| !kind.parses(v)).collect();
-    let valid: Vec<&str> = values.iter().filter(|(_, v)| kind.parses(v)).map(|(_, v)| *v).collect();
+    let invalid_values: Vec<&(i64, &str)> =
+        values.iter().filter(|(_, v)| !kind.parses(v)).collect();
+    let valid: Vec<&str> = values
+        .iter()
+        .filter(|(_, v)| kind.parses(v))
+        .map(|(_, v)| *v)
+        .collect();
     let (mut min, mut max, mut mean, mut date_gaps) = (None, None, None, None);
     match kind {
         Kind::BigInt | Kind::Double => {
@@ -190,7 +218,10 @@ fn profile_column(name: &str, source_name: &str, table: &Table, index: usize) ->
             }
         }
         Kind::Date(f) => {
-            let mut dates: Vec<NaiveDate> = valid.iter().filter_map(|v| NaiveDate::parse_from_str(v, f).ok()).collect();
+            let mut dates: Vec<NaiveDate> = valid
+                .iter()
+                .filter_map(|v| NaiveDate::parse_from_str(v, f).ok())
+                .collect();
             dates.sort_unstable();
             dates.dedup();
             if let (Some(first), Some(last)) = (dates.first().copied(), dates.last().copied()) {
@@ -198,7 +229,12 @@ fn profile_column(name: &str, source_name: &str, table: &Table, index: usize) ->
                 max = Some(last.to_string());
                 let present: HashSet<NaiveDate> = dates.iter().copied().collect();
                 let expected = (last - first).num_days() as u64 + 1;
-                let missing: Vec<String> = first.iter_days().take(expected as usize).filter(|d| !present.contains(d)).map(|d| d.to_string()).collect();
+                let missing: Vec<String> = first
+                    .iter_days()
+                    .take(expected as usize)
+                    .filter(|d| !present.contains(d))
+                    .map(|d| d.to_string())
+                    .collect();
                 date_gaps = Some(DateGaps {
                     first: first.to_string(),
                     last: last.to_string(),
@@ -215,7 +251,11 @@ fn profile_column(name: &str, source_name: &str, table: &Table, index: usize) ->
     }
     // A column of identifiers (SINs read as numbers): its extremes and mean are its values.
     if !pii_counts.is_empty() {
-        (min, max, mean) = (min.map(|v| pii::masked_for_display(&v)), max.map(|v| pii::masked_for_display(&v)), None);
+        (min, max, mean) = (
+            min.map(|v| pii::masked_for_display(&v)),
+            max.map(|v| pii::masked_for_display(&v)),
+            None,
+        );
     }
 
     ColumnProfile {
@@ -227,19 +267,40 @@ fn profile_column(name: &str, source_name: &str, table: &Table, index: usize) ->
             _ => None,
         },
         nulls,
-        null_pct: if total == 0 { 0.0 } else { nulls as f64 / total as f64 },
+        null_pct: if total == 0 {
+            0.0
+        } else {
+            nulls as f64 / total as f64
+        },
         distinct,
         duplicates: values.len() as u64 - distinct,
         unique: nulls == 0 && distinct == total && total > 0,
         min,
         max,
         mean,
-        top_values: top.into_iter().take(TOP_VALUES).map(|(v, n)| ValueCount { value: shown(v), count: n }).collect(),
+        top_values: top
+            .into_iter()
+            .take(TOP_VALUES)
+            .map(|(v, n)| ValueCount {
+                value: shown(v),
+                count: n,
+            })
+            .collect(),
         invalid: Invalid {
             count: invalid_values.len() as u64,
-            examples: invalid_values.into_iter().take(EXAMPLES).map(|(row, v)| InvalidValue { row: *row, value: shown(v) }).collect(),
+            examples: invalid_values
+                .into_iter()
+                .take(EXAMPLES)
+                .map(|(row, v)| InvalidValue {
+                    row: *row,
+                    value: shown(v),
+                })
+                .collect(),
         },
-        pii: pii_counts.into_iter().map(|(e, n)| (e.name().to_string(), n)).collect(),
+        pii: pii_counts
+            .into_iter()
+            .map(|(e, n)| (e.name().to_string(), n))
+            .collect(),
         date_gaps,
     }
 }
@@ -254,7 +315,12 @@ pub fn profile(bytes: &[u8], file: &str) -> Result<Profile, EtlError> {
         ingest::Format::Parquet => "parquet",
     };
     let names = ingest::snake_case_names(&table.headers);
-    let columns: Vec<ColumnProfile> = names.iter().zip(&table.headers).enumerate().map(|(i, (n, h))| profile_column(n, h, &table, i)).collect();
+    let columns: Vec<ColumnProfile> = names
+        .iter()
+        .zip(&table.headers)
+        .enumerate()
+        .map(|(i, (n, h))| profile_column(n, h, &table, i))
+        .collect();
     let mut seen: HashSet<&Vec<Option<String>>> = HashSet::new();
     let duplicate_rows = table.rows.iter().filter(|r| !seen.insert(*r)).count() as u64;
     let mut pii_total: BTreeMap<String, u64> = BTreeMap::new();
@@ -289,14 +355,22 @@ mod tests {
 
     #[test]
     fn the_city_file_shows_its_two_missing_days_and_its_types() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/3-1-1-contact-centre-metrics.csv");
-        let p = profile(&std::fs::read(path).unwrap(), "3-1-1-contact-centre-metrics.csv").unwrap();
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../data/3-1-1-contact-centre-metrics.csv");
+        let p = profile(
+            &std::fs::read(path).unwrap(),
+            "3-1-1-contact-centre-metrics.csv",
+        )
+        .unwrap();
         assert_eq!((p.rows, p.columns_count, p.duplicate_rows), (5585, 7, 0));
         let date = col(&p, "date");
         assert_eq!(date.inferred_type, "date");
         assert!(date.unique);
         let gaps = date.date_gaps.as_ref().unwrap();
-        assert_eq!((gaps.first.as_str(), gaps.last.as_str(), gaps.missing_days), ("2009-06-15", "2024-09-30", 2));
+        assert_eq!(
+            (gaps.first.as_str(), gaps.last.as_str(), gaps.missing_days),
+            ("2009-06-15", "2024-09-30", 2)
+        );
         assert_eq!(col(&p, "calls_offered").inferred_type, "bigint");
         let sl = col(&p, "service_level");
         assert_eq!(sl.inferred_type, "double");
@@ -313,20 +387,32 @@ mod tests {
         // 3 of 4 values are numbers: below the threshold, so the column stays text.
         assert_eq!(amount.inferred_type, "string");
         let id = col(&p, "id");
-        assert_eq!((id.inferred_type.as_str(), id.duplicates, id.unique), ("bigint", 2, false));
+        assert_eq!(
+            (id.inferred_type.as_str(), id.duplicates, id.unique),
+            ("bigint", 2, false)
+        );
         let contact = col(&p, "contact");
         assert_eq!(contact.pii.get("EMAIL"), Some(&2));
         assert_eq!(contact.pii.get("PHONE_NUMBER"), Some(&1));
         let text = serde_json::to_string(&p).unwrap();
-        assert!(!text.contains("jane.doe@example.org") && !text.contains("604-555-0199"), "{text}");
+        assert!(
+            !text.contains("jane.doe@example.org") && !text.contains("604-555-0199"),
+            "{text}"
+        );
         let when = col(&p, "when");
-        assert_eq!(when.date_gaps.as_ref().unwrap().missing, vec!["2024-01-02".to_string()]);
+        assert_eq!(
+            when.date_gaps.as_ref().unwrap().missing,
+            vec!["2024-01-02".to_string()]
+        );
         // Identifiers typed as numbers show neither their extremes nor their mean.
         let p = profile("sin\n130692544\n527419386\n".as_bytes(), "s.csv").unwrap();
         let sin = col(&p, "sin");
         assert_eq!(sin.pii.get("CANADA_SOCIAL_INSURANCE_NUMBER"), Some(&2));
         let text = serde_json::to_string(&p).unwrap();
-        assert!(!text.contains("130692544") && !text.contains("527419386") && sin.mean.is_none(), "{text}");
+        assert!(
+            !text.contains("130692544") && !text.contains("527419386") && sin.mean.is_none(),
+            "{text}"
+        );
     }
 
     #[test]
@@ -340,6 +426,12 @@ mod tests {
         let n = col(&p, "n");
         assert_eq!(n.inferred_type, "bigint");
         assert_eq!(n.invalid.count, 1);
-        assert_eq!((n.invalid.examples[0].row, n.invalid.examples[0].value.as_str()), (42, "n/a"));
+        assert_eq!(
+            (
+                n.invalid.examples[0].row,
+                n.invalid.examples[0].value.as_str()
+            ),
+            (42, "n/a")
+        );
     }
 }

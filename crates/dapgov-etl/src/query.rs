@@ -2,12 +2,14 @@
 //! `trusted.NAME` and `quarantine.NAME` come from the catalog the ETL maintains.
 
 use crate::EtlError;
-use dapgov_target::RoleSession;
 use dapgov_inventory::GlueTable;
+use dapgov_target::RoleSession;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::catalog::MemorySchemaProvider;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
 use datafusion::execution::context::SQLOptions;
 use datafusion::prelude::*;
 use datafusion::sql::parser::Statement as DFStatement;
@@ -17,19 +19,37 @@ pub const SCHEMAS: [&str; 4] = ["raw", "curated", "trusted", "quarantine"];
 
 /// The engine settings every dapgov query runs with.
 pub fn engine_config() -> SessionConfig {
-    let mut config = SessionConfig::new().with_information_schema(true).with_target_partitions(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
+    let mut config = SessionConfig::new()
+        .with_information_schema(true)
+        .with_target_partitions(
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+        );
     // Read text as Utf8 (not Utf8View) so the PII scan and UDFs see every string column.
-    config.options_mut().execution.parquet.schema_force_view_types = false;
+    config
+        .options_mut()
+        .execution
+        .parquet
+        .schema_force_view_types = false;
     // Smaller row groups than the default million rows: a writer split by year holds one open
     // row group per year, so this is what bounds the memory of a partitioned write.
     config.options_mut().execution.parquet.max_row_group_size = 64 * 1024;
     // Each open column writer keeps its dictionary (and an index of it) until the row group
     // ends; a small limit makes high-cardinality text (hashes, notes) fall back to plain
     // encoding early, while low-cardinality columns (queue, outcome) still get dictionaries.
-    config.options_mut().execution.parquet.dictionary_page_size_limit = 64 * 1024;
+    config
+        .options_mut()
+        .execution
+        .parquet
+        .dictionary_page_size_limit = 64 * 1024;
     // One writer per output file, serialising its columns in turn: the column-parallel writer
     // buffers whole row groups per column, which is what its memory grows with.
-    config.options_mut().execution.parquet.allow_single_file_parallelism = false;
+    config
+        .options_mut()
+        .execution
+        .parquet
+        .allow_single_file_parallelism = false;
     config
 }
 
@@ -41,7 +61,9 @@ pub const MEMORY_LIMIT: usize = 512 * 1024 * 1024;
 pub fn bounded_context() -> Result<SessionContext, EtlError> {
     use datafusion::execution::memory_pool::FairSpillPool;
     use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-    let runtime = RuntimeEnvBuilder::new().with_memory_pool(Arc::new(FairSpillPool::new(MEMORY_LIMIT))).build_arc()?;
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_pool(Arc::new(FairSpillPool::new(MEMORY_LIMIT)))
+        .build_arc()?;
     Ok(SessionContext::new_with_config_rt(engine_config(), runtime))
 }
 
@@ -61,11 +83,14 @@ pub fn context(session: &RoleSession) -> Result<SessionContext, EtlError> {
     let ctx = sealed_context()?;
     for z in session.zones.values() {
         let url = url::Url::parse(&z.url).map_err(|e| EtlError::Engine(e.to_string()))?;
-        ctx.runtime_env().register_object_store(&url, z.store.clone());
+        ctx.runtime_env()
+            .register_object_store(&url, z.store.clone());
     }
     let catalog = ctx.catalog("datafusion").expect("default catalog");
     for s in SCHEMAS {
-        catalog.register_schema(s, Arc::new(MemorySchemaProvider::new())).map_err(EtlError::from)?;
+        catalog
+            .register_schema(s, Arc::new(MemorySchemaProvider::new()))
+            .map_err(EtlError::from)?;
     }
     Ok(ctx)
 }
@@ -78,23 +103,47 @@ pub async fn register(ctx: &SessionContext, t: &GlueTable) -> Result<(), EtlErro
 }
 
 /// `register`, at a version of the table's history when one is given (Delta tables only).
-async fn register_version(ctx: &SessionContext, t: &GlueTable, version: Option<u64>) -> Result<(), EtlError> {
-    let Some((schema, name)) = t.name.split_once('_') else { return Ok(()) };
+async fn register_version(
+    ctx: &SessionContext,
+    t: &GlueTable,
+    version: Option<u64>,
+) -> Result<(), EtlError> {
+    let Some((schema, name)) = t.name.split_once('_') else {
+        return Ok(());
+    };
     if t.format == crate::delta::FORMAT {
-        let location = url::Url::parse(&t.location).map_err(|e| EtlError::Engine(format!("table {}: {e}", t.name)))?;
-        let store = ctx.runtime_env().object_store(datafusion::execution::object_store::ObjectStoreUrl::parse(&location[..url::Position::BeforePath])?)?;
+        let location = url::Url::parse(&t.location)
+            .map_err(|e| EtlError::Engine(format!("table {}: {e}", t.name)))?;
+        let store = ctx.runtime_env().object_store(
+            datafusion::execution::object_store::ObjectStoreUrl::parse(
+                &location[..url::Position::BeforePath],
+            )?,
+        )?;
         let mut columns = t.columns.clone();
         columns.extend(t.partition_keys.iter().cloned());
-        let table = crate::delta::CatalogDeltaTable { url: t.location.clone(), store, schema: arrow_schema(&columns), version };
+        let table = crate::delta::CatalogDeltaTable {
+            url: t.location.clone(),
+            store,
+            schema: arrow_schema(&columns),
+            version,
+        };
         ctx.register_table(format!("{schema}.{name}"), Arc::new(table))?;
         return Ok(());
     }
     let url = ListingTableUrl::parse(&t.location)?;
-    let mut opts = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let mut opts =
+        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
     if !t.partition_keys.is_empty() {
-        opts = opts.with_table_partition_cols(t.partition_keys.iter().map(|c| (c.name.clone(), arrow_type(&c.data_type))).collect());
+        opts = opts.with_table_partition_cols(
+            t.partition_keys
+                .iter()
+                .map(|c| (c.name.clone(), arrow_type(&c.data_type)))
+                .collect(),
+        );
     }
-    let config = ListingTableConfig::new(url).with_listing_options(opts).with_schema(file_schema(t));
+    let config = ListingTableConfig::new(url)
+        .with_listing_options(opts)
+        .with_schema(file_schema(t));
     let table = ListingTable::try_new(config)?;
     ctx.register_table(format!("{schema}.{name}"), Arc::new(table))?;
     Ok(())
@@ -107,7 +156,9 @@ pub fn arrow_type(glue: &str) -> DataType {
         "double" => DataType::Float64,
         "date" => DataType::Date32,
         "boolean" => DataType::Boolean,
-        "timestamp" => DataType::Timestamp(datafusion::arrow::datatypes::TimeUnit::Nanosecond, None),
+        "timestamp" => {
+            DataType::Timestamp(datafusion::arrow::datatypes::TimeUnit::Nanosecond, None)
+        }
         _ => DataType::Utf8,
     }
 }
@@ -118,7 +169,12 @@ fn file_schema(t: &GlueTable) -> datafusion::arrow::datatypes::SchemaRef {
 
 fn arrow_schema(columns: &[dapgov_inventory::Column]) -> datafusion::arrow::datatypes::SchemaRef {
     use datafusion::arrow::datatypes::{Field, Schema};
-    Arc::new(Schema::new(columns.iter().map(|c| Field::new(&c.name, arrow_type(&c.data_type), true)).collect::<Vec<_>>()))
+    Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|c| Field::new(&c.name, arrow_type(&c.data_type), true))
+            .collect::<Vec<_>>(),
+    ))
 }
 
 /// DataFusion wraps store errors in layers of context; keep the part a user can act on.
@@ -136,24 +192,38 @@ pub fn clean_error(e: &datafusion::error::DataFusionError) -> String {
 
 /// What a statement run by `query` (or a spec's trusted SQL) may be: a read. Files, tables,
 /// views and engine settings are never changed by SQL; dapgov's own commands do that.
-pub const READ_STATEMENTS: &str = "SELECT, WITH, VALUES, EXPLAIN, DESCRIBE, SHOW TABLES, SHOW COLUMNS or SHOW FUNCTIONS";
+pub const READ_STATEMENTS: &str =
+    "SELECT, WITH, VALUES, EXPLAIN, DESCRIBE, SHOW TABLES, SHOW COLUMNS or SHOW FUNCTIONS";
 
 /// Plan `text` as a read, or refuse it before anything runs. The statement kind is checked on
 /// the parsed statement (an allow-list), then the plan is checked again for any write,
 /// definition or setting a read could hide (`SELECT ... INTO` plans a `CREATE TABLE`).
-pub async fn read_only(ctx: &SessionContext, text: &str, role: &str) -> Result<DataFrame, EtlError> {
+pub async fn read_only(
+    ctx: &SessionContext,
+    text: &str,
+    role: &str,
+) -> Result<DataFrame, EtlError> {
     let state = ctx.state();
     let dialect = state.config().options().sql_parser.dialect;
     let statement = state.sql_to_statement(text, &dialect)?;
     if let Some(kind) = not_a_read(&statement) {
-        return Err(EtlError::Refused { role: role.into(), statement: kind });
+        return Err(EtlError::Refused {
+            role: role.into(),
+            statement: kind,
+        });
     }
     let plan = state.statement_to_plan(statement).await?;
-    let reads_only = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
+    let reads_only = SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false);
     if let Err(e) = reads_only.verify_plan(&plan) {
         let detail = e.strip_backtrace();
         let kind = detail.rsplit(": ").next().unwrap_or("a write").to_string();
-        return Err(EtlError::Refused { role: role.into(), statement: kind });
+        return Err(EtlError::Refused {
+            role: role.into(),
+            statement: kind,
+        });
     }
     Ok(ctx.execute_logical_plan(plan).await?)
 }
@@ -163,7 +233,11 @@ pub(crate) fn not_a_read(statement: &DFStatement) -> Option<String> {
     use datafusion::sql::sqlparser::ast::Statement as S;
     match statement {
         DFStatement::Statement(s) => match s.as_ref() {
-            S::Query(_) | S::ShowTables { .. } | S::ShowColumns { .. } | S::ShowFunctions { .. } | S::ExplainTable { .. } => None,
+            S::Query(_)
+            | S::ShowTables { .. }
+            | S::ShowColumns { .. }
+            | S::ShowFunctions { .. }
+            | S::ExplainTable { .. } => None,
             S::Explain { statement, .. } => not_a_read(&DFStatement::Statement(statement.clone())),
             other => Some(statement_kind(&other.to_string())),
         },
@@ -175,9 +249,18 @@ pub(crate) fn not_a_read(statement: &DFStatement) -> Option<String> {
 /// The leading keywords that name a statement's kind: `INSERT`, `CREATE EXTERNAL TABLE`,
 /// `DROP VIEW`, `SET`. Never the rest of the statement, which may quote data.
 fn statement_kind(sql: &str) -> String {
-    const OBJECTS: [&str; 12] = ["TABLE", "VIEW", "SCHEMA", "DATABASE", "FUNCTION", "INDEX", "CATALOG", "TYPE", "ROLE", "USER", "SEQUENCE", "SECRET"];
-    let words: Vec<String> = sql.split_whitespace().take(6).map(|w| w.to_ascii_uppercase()).collect();
-    let Some(first) = words.first() else { return "an empty statement".into() };
+    const OBJECTS: [&str; 12] = [
+        "TABLE", "VIEW", "SCHEMA", "DATABASE", "FUNCTION", "INDEX", "CATALOG", "TYPE", "ROLE",
+        "USER", "SEQUENCE", "SECRET",
+    ];
+    let words: Vec<String> = sql
+        .split_whitespace()
+        .take(6)
+        .map(|w| w.to_ascii_uppercase())
+        .collect();
+    let Some(first) = words.first() else {
+        return "an empty statement".into();
+    };
     if !["CREATE", "DROP", "ALTER", "SHOW", "TRUNCATE"].contains(&first.as_str()) {
         return first.clone();
     }
@@ -192,22 +275,37 @@ fn statement_kind(sql: &str) -> String {
 fn zone_tables_named(ctx: &SessionContext, text: &str) -> Vec<(String, String)> {
     let state = ctx.state();
     let dialect = state.config().options().sql_parser.dialect;
-    let Ok(statement) = state.sql_to_statement(text, &dialect) else { return vec![] };
-    let references = state.resolve_table_references(&statement).unwrap_or_default();
+    let Ok(statement) = state.sql_to_statement(text, &dialect) else {
+        return vec![];
+    };
+    let references = state
+        .resolve_table_references(&statement)
+        .unwrap_or_default();
     references
         .iter()
-        .filter_map(|r| r.schema().filter(|s| SCHEMAS.contains(s)).map(|s| (s.to_string(), r.table().to_string())))
+        .filter_map(|r| {
+            r.schema()
+                .filter(|s| SCHEMAS.contains(s))
+                .map(|s| (s.to_string(), r.table().to_string()))
+        })
         .collect()
 }
 
 /// Run SQL as the session's role over the platform's catalog: reads only, through the role's
 /// stores.
-pub async fn sql(session: &RoleSession, text: &str) -> Result<Vec<datafusion::arrow::record_batch::RecordBatch>, EtlError> {
+pub async fn sql(
+    session: &RoleSession,
+    text: &str,
+) -> Result<Vec<datafusion::arrow::record_batch::RecordBatch>, EtlError> {
     sql_as_of(session, text, &[]).await
 }
 
 /// `sql`, reading each named table (`curated.calls`) at the given version of its history.
-pub async fn sql_as_of(session: &RoleSession, text: &str, as_of: &[(String, u64)]) -> Result<Vec<datafusion::arrow::record_batch::RecordBatch>, EtlError> {
+pub async fn sql_as_of(
+    session: &RoleSession,
+    text: &str,
+    as_of: &[(String, u64)],
+) -> Result<Vec<datafusion::arrow::record_batch::RecordBatch>, EtlError> {
     let database = session.names.glue_database();
     let database = database.as_str();
     let ctx = context(session)?;
@@ -216,7 +314,9 @@ pub async fn sql_as_of(session: &RoleSession, text: &str, as_of: &[(String, u64)
     // in --as-of that it did not list is asked for by name, so the role gets the catalog's
     // refusal (recorded) rather than "not found", and a table it may read but not list is
     // still served.
-    let named = zone_tables_named(&ctx, text).into_iter().map(|(schema, name)| format!("{schema}_{name}"));
+    let named = zone_tables_named(&ctx, text)
+        .into_iter()
+        .map(|(schema, name)| format!("{schema}_{name}"));
     for catalog_name in named.chain(as_of.iter().map(|(name, _)| name.replacen('.', "_", 1))) {
         if !tables.iter().any(|t| t.name == catalog_name) {
             tables.extend(session.catalog.table(database, &catalog_name).await?);
@@ -224,18 +324,34 @@ pub async fn sql_as_of(session: &RoleSession, text: &str, as_of: &[(String, u64)
     }
     for (name, version) in as_of {
         let catalog_name = name.replacen('.', "_", 1);
-        let t = tables.iter().find(|t| t.name == catalog_name).ok_or_else(|| EtlError::Engine(format!("--as-of {name}={version}: no table {name} in the catalog")))?;
+        let t = tables
+            .iter()
+            .find(|t| t.name == catalog_name)
+            .ok_or_else(|| {
+                EtlError::Engine(format!(
+                    "--as-of {name}={version}: no table {name} in the catalog"
+                ))
+            })?;
         if t.format != crate::delta::FORMAT {
-            return Err(EtlError::Engine(format!("--as-of {name}={version}: {name} keeps no history (it is stored as {})", t.format)));
+            return Err(EtlError::Engine(format!(
+                "--as-of {name}={version}: {name} keeps no history (it is stored as {})",
+                t.format
+            )));
         }
     }
     for t in &tables {
-        let version = as_of.iter().find(|(name, _)| name.replacen('.', "_", 1) == t.name).map(|(_, v)| *v);
+        let version = as_of
+            .iter()
+            .find(|(name, _)| name.replacen('.', "_", 1) == t.name)
+            .map(|(_, v)| *v);
         register_version(&ctx, t, version).await?;
     }
     let df = match read_only(&ctx, text, &session.role).await {
         Err(refused @ EtlError::Refused { .. }) => {
-            session.audit.refused("dapgov:Query", database, &refused.to_string()).await?;
+            session
+                .audit
+                .refused("dapgov:Query", database, &refused.to_string())
+                .await?;
             return Err(refused);
         }
         other => other?,
@@ -256,9 +372,15 @@ mod tests {
         let ctx = sealed_context().unwrap();
         let catalog = ctx.catalog("datafusion").unwrap();
         for s in SCHEMAS {
-            catalog.register_schema(s, Arc::new(MemorySchemaProvider::new())).unwrap();
+            catalog
+                .register_schema(s, Arc::new(MemorySchemaProvider::new()))
+                .unwrap();
         }
-        let calls = ctx.sql("SELECT * FROM (VALUES (1, 'a'), (2, 'b')) AS t(id, queue)").await.unwrap().into_view();
+        let calls = ctx
+            .sql("SELECT * FROM (VALUES (1, 'a'), (2, 'b')) AS t(id, queue)")
+            .await
+            .unwrap()
+            .into_view();
         ctx.register_table("curated.calls", calls).unwrap();
         ctx
     }
@@ -270,18 +392,26 @@ mod tests {
         for (text, rows) in [
             ("SELECT * FROM curated.calls", Some(2)),
             ("select id from curated.calls where queue = 'b'", Some(1)),
-            ("WITH x AS (SELECT id FROM curated.calls) SELECT count(*) FROM x", Some(1)),
+            (
+                "WITH x AS (SELECT id FROM curated.calls) SELECT count(*) FROM x",
+                Some(1),
+            ),
             ("VALUES (1), (2), (3)", Some(3)),
             ("SELECT 1 UNION ALL SELECT 2", Some(2)),
             ("DESCRIBE curated.calls", Some(2)),
             ("SHOW COLUMNS FROM curated.calls", Some(2)),
-            ("SELECT table_name FROM information_schema.tables WHERE table_schema = 'curated'", Some(1)),
+            (
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'curated'",
+                Some(1),
+            ),
             ("EXPLAIN SELECT * FROM curated.calls", None),
             ("EXPLAIN ANALYZE SELECT * FROM curated.calls", None),
             ("SHOW TABLES", None),
             ("SHOW FUNCTIONS LIKE 'abs'", None),
         ] {
-            let n = run(&ctx, text).await.unwrap_or_else(|e| panic!("{text} was refused: {e}"));
+            let n = run(&ctx, text)
+                .await
+                .unwrap_or_else(|e| panic!("{text} was refused: {e}"));
             match rows {
                 Some(rows) => assert_eq!(n, rows, "{text}"),
                 None => assert!(n > 0, "{text} returned nothing"),
@@ -301,36 +431,85 @@ mod tests {
         let s = secret.display();
         let ctx = platform_like().await;
         let cases: Vec<(String, &str)> = vec![
-            (format!("COPY (SELECT 'pwned' AS x) TO '{t}' STORED AS CSV"), "COPY"),
+            (
+                format!("COPY (SELECT 'pwned' AS x) TO '{t}' STORED AS CSV"),
+                "COPY",
+            ),
             (format!("COPY curated.calls TO '{t}'"), "COPY"),
-            (format!("EXPLAIN ANALYZE COPY (SELECT 1) TO '{t}' STORED AS CSV"), "COPY"),
-            (format!("EXPLAIN COPY (SELECT 1) TO '{t}' STORED AS CSV"), "COPY"),
-            (format!("CREATE EXTERNAL TABLE leak STORED AS CSV LOCATION '{s}'"), "CREATE EXTERNAL TABLE"),
-            (format!("CREATE UNBOUNDED EXTERNAL TABLE leak STORED AS CSV LOCATION '{s}'"), "CREATE EXTERNAL TABLE"),
+            (
+                format!("EXPLAIN ANALYZE COPY (SELECT 1) TO '{t}' STORED AS CSV"),
+                "COPY",
+            ),
+            (
+                format!("EXPLAIN COPY (SELECT 1) TO '{t}' STORED AS CSV"),
+                "COPY",
+            ),
+            (
+                format!("CREATE EXTERNAL TABLE leak STORED AS CSV LOCATION '{s}'"),
+                "CREATE EXTERNAL TABLE",
+            ),
+            (
+                format!("CREATE UNBOUNDED EXTERNAL TABLE leak STORED AS CSV LOCATION '{s}'"),
+                "CREATE EXTERNAL TABLE",
+            ),
             ("CREATE TABLE t AS SELECT 1".into(), "CREATE TABLE"),
-            ("CREATE OR REPLACE TABLE t (a INT)".into(), "CREATE OR REPLACE TABLE"),
+            (
+                "CREATE OR REPLACE TABLE t (a INT)".into(),
+                "CREATE OR REPLACE TABLE",
+            ),
             ("CREATE VIEW curated.v AS SELECT 1".into(), "CREATE VIEW"),
-            ("CREATE TEMPORARY VIEW v AS SELECT 1".into(), "CREATE TEMPORARY VIEW"),
+            (
+                "CREATE TEMPORARY VIEW v AS SELECT 1".into(),
+                "CREATE TEMPORARY VIEW",
+            ),
             ("CREATE SCHEMA mine".into(), "CREATE SCHEMA"),
             ("CREATE DATABASE mine".into(), "CREATE DATABASE"),
-            ("CREATE FUNCTION f(INT) RETURNS INT RETURN $1 + 1".into(), "CREATE FUNCTION"),
-            ("CREATE INDEX i ON curated.calls (id)".into(), "CREATE INDEX"),
+            (
+                "CREATE FUNCTION f(INT) RETURNS INT RETURN $1 + 1".into(),
+                "CREATE FUNCTION",
+            ),
+            (
+                "CREATE INDEX i ON curated.calls (id)".into(),
+                "CREATE INDEX",
+            ),
             ("DROP TABLE curated.calls".into(), "DROP TABLE"),
             ("DROP VIEW curated.calls".into(), "DROP VIEW"),
             ("DROP SCHEMA curated".into(), "DROP SCHEMA"),
             ("DROP FUNCTION f".into(), "DROP FUNCTION"),
-            ("ALTER TABLE curated.calls ADD COLUMN b INT".into(), "ALTER TABLE"),
+            (
+                "ALTER TABLE curated.calls ADD COLUMN b INT".into(),
+                "ALTER TABLE",
+            ),
             ("TRUNCATE TABLE curated.calls".into(), "TRUNCATE TABLE"),
             ("INSERT INTO curated.calls VALUES (3, 'c')".into(), "INSERT"),
-            ("INSERT OVERWRITE curated.calls SELECT * FROM curated.calls".into(), "INSERT"),
+            (
+                "INSERT OVERWRITE curated.calls SELECT * FROM curated.calls".into(),
+                "INSERT",
+            ),
             ("UPDATE curated.calls SET queue = 'x'".into(), "UPDATE"),
             ("DELETE FROM curated.calls".into(), "DELETE"),
-            ("MERGE INTO curated.calls USING curated.calls s ON true WHEN MATCHED THEN DELETE".into(), "MERGE"),
-            ("SELECT * INTO stolen FROM curated.calls".into(), "CreateMemoryTable"),
-            ("EXPLAIN ANALYZE INSERT INTO curated.calls VALUES (3, 'c')".into(), "INSERT"),
-            ("SET datafusion.execution.target_partitions = 1".into(), "SET"),
+            (
+                "MERGE INTO curated.calls USING curated.calls s ON true WHEN MATCHED THEN DELETE"
+                    .into(),
+                "MERGE",
+            ),
+            (
+                "SELECT * INTO stolen FROM curated.calls".into(),
+                "CreateMemoryTable",
+            ),
+            (
+                "EXPLAIN ANALYZE INSERT INTO curated.calls VALUES (3, 'c')".into(),
+                "INSERT",
+            ),
+            (
+                "SET datafusion.execution.target_partitions = 1".into(),
+                "SET",
+            ),
             ("SET TIME ZONE 'UTC'".into(), "SET"),
-            ("RESET datafusion.execution.target_partitions".into(), "RESET"),
+            (
+                "RESET datafusion.execution.target_partitions".into(),
+                "RESET",
+            ),
             ("SHOW ALL".into(), "SHOW ALL"),
             ("BEGIN TRANSACTION".into(), "BEGIN"),
             ("COMMIT".into(), "COMMIT"),
@@ -342,14 +521,28 @@ mod tests {
         let mut wrong = vec![];
         for (text, kind) in &cases {
             match run(&ctx, text).await {
-                Err(EtlError::Refused { role, statement }) if role == "analyst" && &statement == kind => {}
+                Err(EtlError::Refused { role, statement })
+                    if role == "analyst" && &statement == kind => {}
                 other => wrong.push(format!("{text}: {:?}", other.map_err(|e| e.to_string()))),
             }
         }
-        assert!(wrong.is_empty(), "not refused as expected:\n{}", wrong.join("\n"));
+        assert!(
+            wrong.is_empty(),
+            "not refused as expected:\n{}",
+            wrong.join("\n")
+        );
         assert!(!target.exists(), "a refused statement wrote a file");
-        assert_eq!(run(&ctx, "SELECT count(*) FROM curated.calls").await.unwrap(), 1);
-        assert!(ctx.table("t").await.is_err() && ctx.table("stolen").await.is_err() && ctx.table("leak").await.is_err());
+        assert_eq!(
+            run(&ctx, "SELECT count(*) FROM curated.calls")
+                .await
+                .unwrap(),
+            1
+        );
+        assert!(
+            ctx.table("t").await.is_err()
+                && ctx.table("stolen").await.is_err()
+                && ctx.table("leak").await.is_err()
+        );
     }
 
     /// Tables that name a path or URL find no store to read it through, whatever the statement.
@@ -359,13 +552,28 @@ mod tests {
         let secret = dir.path().join("secret.csv");
         std::fs::write(&secret, "a\n1\n").unwrap();
         let ctx = platform_like().await;
-        for text in [format!("SELECT * FROM '{}'", secret.display()), format!("SELECT * FROM 'file://{}'", secret.display())] {
+        for text in [
+            format!("SELECT * FROM '{}'", secret.display()),
+            format!("SELECT * FROM 'file://{}'", secret.display()),
+        ] {
             assert!(run(&ctx, &text).await.is_err(), "{text} read a file");
         }
         let url = ListingTableUrl::parse(format!("file://{}", secret.display())).unwrap();
-        assert!(ctx.runtime_env().object_store(&url).is_err(), "the local file system store is still registered");
+        assert!(
+            ctx.runtime_env().object_store(&url).is_err(),
+            "the local file system store is still registered"
+        );
         // Several statements at once are not run either.
-        assert!(run(&ctx, "SELECT 1; DROP TABLE curated.calls").await.is_err());
-        assert_eq!(run(&ctx, "SELECT count(*) FROM curated.calls").await.unwrap(), 1);
+        assert!(
+            run(&ctx, "SELECT 1; DROP TABLE curated.calls")
+                .await
+                .is_err()
+        );
+        assert_eq!(
+            run(&ctx, "SELECT count(*) FROM curated.calls")
+                .await
+                .unwrap(),
+            1
+        );
     }
 }

@@ -8,20 +8,33 @@ use std::path::PathBuf;
 use std::sync::LazyLock;
 
 fn repo(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
 }
 
 /// The first 60 lines of the City's export: `;`, BOM, CRLF.
 static CITY_CSV: LazyLock<Vec<u8>> = LazyLock::new(|| {
-    let text = std::fs::read(repo("data/3-1-1-contact-centre-metrics.csv")).expect("the City's file");
-    let end = text.iter().enumerate().filter(|(_, b)| **b == b'\n').nth(59).map(|(i, _)| i + 1).unwrap_or(text.len());
+    let text =
+        std::fs::read(repo("data/3-1-1-contact-centre-metrics.csv")).expect("the City's file");
+    let end = text
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(59)
+        .map(|(i, _)| i + 1)
+        .unwrap_or(text.len());
     text[..end].to_vec()
 });
 
 static XLSX: LazyLock<Vec<u8>> = LazyLock::new(|| {
     let mut book = rust_xlsxwriter::Workbook::new();
     let sheet = book.add_worksheet();
-    for (r, line) in String::from_utf8_lossy(&CITY_CSV).lines().take(30).enumerate() {
+    for (r, line) in String::from_utf8_lossy(&CITY_CSV)
+        .lines()
+        .take(30)
+        .enumerate()
+    {
         for (c, v) in line.trim_start_matches('\u{feff}').split(';').enumerate() {
             match v.parse::<f64>() {
                 Ok(n) => sheet.write_number(r as u32, c as u16, n).map(|_| ()),
@@ -33,24 +46,42 @@ static XLSX: LazyLock<Vec<u8>> = LazyLock::new(|| {
     book.save_to_buffer().expect("workbook")
 });
 
-static XLS: LazyLock<Vec<u8>> = LazyLock::new(|| std::fs::read(repo("tests/fixtures/call_center_raw.xls")).expect("the .xls fixture"));
+static XLS: LazyLock<Vec<u8>> = LazyLock::new(|| {
+    std::fs::read(repo("tests/fixtures/call_center_raw.xls")).expect("the .xls fixture")
+});
 
 static PARQUET: LazyLock<Vec<u8>> = LazyLock::new(|| {
     use datafusion::arrow::array::{Int64Array, StringArray};
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
     use datafusion::arrow::record_batch::RecordBatch;
     use std::sync::Arc;
-    let schema = Arc::new(Schema::new(vec![Field::new("date", DataType::Utf8, false), Field::new("calls_offered", DataType::Int64, true)]));
-    let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(StringArray::from(vec!["2024-09-30", "2024-09-29"])), Arc::new(Int64Array::from(vec![Some(478), None]))]).expect("batch");
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("date", DataType::Utf8, false),
+        Field::new("calls_offered", DataType::Int64, true),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(vec!["2024-09-30", "2024-09-29"])),
+            Arc::new(Int64Array::from(vec![Some(478), None])),
+        ],
+    )
+    .expect("batch");
     let mut out = Vec::new();
-    let mut w = datafusion::parquet::arrow::ArrowWriter::try_new(&mut out, schema, None).expect("writer");
+    let mut w =
+        datafusion::parquet::arrow::ArrowWriter::try_new(&mut out, schema, None).expect("writer");
     w.write(&batch).expect("write");
     w.close().expect("close");
     out
 });
 
 fn seeds() -> [(&'static str, &'static [u8]); 4] {
-    [("csv", &CITY_CSV), ("xlsx", &XLSX), ("xls", &XLS), ("parquet", &PARQUET)]
+    [
+        ("csv", &CITY_CSV),
+        ("xlsx", &XLSX),
+        ("xls", &XLS),
+        ("parquet", &PARQUET),
+    ]
 }
 
 /// Read everything an input yields; the outcome itself does not matter, only that it comes.
@@ -76,7 +107,11 @@ fn edits() -> impl Strategy<Value = Vec<Edit>> {
     let edit = prop_oneof![
         (any::<usize>(), any::<u8>()).prop_map(|(at, b)| Edit::Flip(at, b)),
         any::<usize>().prop_map(Edit::Cut),
-        (any::<usize>(), proptest::collection::vec(any::<u8>(), 1..16)).prop_map(|(at, b)| Edit::Insert(at, b)),
+        (
+            any::<usize>(),
+            proptest::collection::vec(any::<u8>(), 1..16)
+        )
+            .prop_map(|(at, b)| Edit::Insert(at, b)),
         (any::<usize>(), 1usize..64, 1u8..=255).prop_map(|(at, len, n)| Edit::Repeat(at, len, n)),
     ];
     proptest::collection::vec(edit, 1..6)
@@ -135,8 +170,11 @@ proptest! {
 #[test]
 fn the_seeds_are_valid_inputs() {
     for (name, seed) in seeds() {
-        let rows = ingest::open(std::io::Cursor::new(seed.to_vec()), name).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let n = rows.map(|r| r.unwrap_or_else(|e| panic!("{name}: {e}"))).count();
+        let rows = ingest::open(std::io::Cursor::new(seed.to_vec()), name)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let n = rows
+            .map(|r| r.unwrap_or_else(|e| panic!("{name}: {e}")))
+            .count();
         assert!(n >= 2, "{name}: {n} records");
     }
 }

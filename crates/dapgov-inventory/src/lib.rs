@@ -151,10 +151,18 @@ pub struct PublicAccessBlock {
 
 impl PublicAccessBlock {
     pub fn all_on() -> Self {
-        Self { block_public_acls: true, ignore_public_acls: true, block_public_policy: true, restrict_public_buckets: true }
+        Self {
+            block_public_acls: true,
+            ignore_public_acls: true,
+            block_public_policy: true,
+            restrict_public_buckets: true,
+        }
     }
     pub fn is_all_on(&self) -> bool {
-        self.block_public_acls && self.ignore_public_acls && self.block_public_policy && self.restrict_public_buckets
+        self.block_public_acls
+            && self.ignore_public_acls
+            && self.block_public_policy
+            && self.restrict_public_buckets
     }
 }
 
@@ -534,15 +542,28 @@ impl std::fmt::Display for ResourceRef {
 impl Inventory {
     /// Every resource as (ref, JSON), in creation order.
     pub fn resources(&self) -> Vec<(ResourceRef, Value)> {
-        fn each<T: Serialize>(out: &mut Vec<(ResourceRef, Value)>, kind: ResourceKind, map: &BTreeMap<String, T>) {
+        fn each<T: Serialize>(
+            out: &mut Vec<(ResourceRef, Value)>,
+            kind: ResourceKind,
+            map: &BTreeMap<String, T>,
+        ) {
             for (name, r) in map {
-                out.push((ResourceRef { kind, name: name.clone() }, serde_json::to_value(r).expect("inventory types serialize")));
+                out.push((
+                    ResourceRef {
+                        kind,
+                        name: name.clone(),
+                    },
+                    serde_json::to_value(r).expect("inventory types serialize"),
+                ));
             }
         }
         let mut out = Vec::new();
         if self.account != AccountSettings::default() {
             out.push((
-                ResourceRef { kind: ResourceKind::AccountSettings, name: "account".into() },
+                ResourceRef {
+                    kind: ResourceKind::AccountSettings,
+                    name: "account".into(),
+                },
                 serde_json::to_value(&self.account).expect("inventory types serialize"),
             ));
         }
@@ -554,9 +575,17 @@ impl Inventory {
         each(&mut out, ResourceKind::Trail, &self.trails);
         each(&mut out, ResourceKind::Alarm, &self.alarms);
         each(&mut out, ResourceKind::Budget, &self.budgets);
-        each(&mut out, ResourceKind::GlueSecurityConfiguration, &self.glue_security_configurations);
+        each(
+            &mut out,
+            ResourceKind::GlueSecurityConfiguration,
+            &self.glue_security_configurations,
+        );
         each(&mut out, ResourceKind::GlueDatabase, &self.glue_databases);
-        each(&mut out, ResourceKind::AthenaWorkgroup, &self.athena_workgroups);
+        each(
+            &mut out,
+            ResourceKind::AthenaWorkgroup,
+            &self.athena_workgroups,
+        );
         each(&mut out, ResourceKind::Dashboard, &self.dashboards);
         out.sort_by(|a, b| (a.0.kind, &a.0.name).cmp(&(b.0.kind, &b.0.name)));
         out
@@ -565,12 +594,12 @@ impl Inventory {
     /// One resource as JSON.
     pub fn get(&self, r: &ResourceRef) -> Option<Value> {
         fn one<T: Serialize>(map: &BTreeMap<String, T>, name: &str) -> Option<Value> {
-            map.get(name).map(|v| serde_json::to_value(v).expect("inventory types serialize"))
+            map.get(name)
+                .map(|v| serde_json::to_value(v).expect("inventory types serialize"))
         }
         match r.kind {
-            ResourceKind::AccountSettings => {
-                (self.account != AccountSettings::default()).then(|| serde_json::to_value(&self.account).expect("serialize"))
-            }
+            ResourceKind::AccountSettings => (self.account != AccountSettings::default())
+                .then(|| serde_json::to_value(&self.account).expect("serialize")),
             ResourceKind::Key => one(&self.keys, &r.name),
             ResourceKind::Topic => one(&self.topics, &r.name),
             ResourceKind::LogGroup => one(&self.log_groups, &r.name),
@@ -579,7 +608,9 @@ impl Inventory {
             ResourceKind::Trail => one(&self.trails, &r.name),
             ResourceKind::Alarm => one(&self.alarms, &r.name),
             ResourceKind::Budget => one(&self.budgets, &r.name),
-            ResourceKind::GlueSecurityConfiguration => one(&self.glue_security_configurations, &r.name),
+            ResourceKind::GlueSecurityConfiguration => {
+                one(&self.glue_security_configurations, &r.name)
+            }
             ResourceKind::GlueDatabase => one(&self.glue_databases, &r.name),
             ResourceKind::AthenaWorkgroup => one(&self.athena_workgroups, &r.name),
             ResourceKind::Dashboard => one(&self.dashboards, &r.name),
@@ -593,7 +624,9 @@ impl Inventory {
 
     /// The bucket serving a zone, if any.
     pub fn zone_bucket(&self, zone: &str) -> Option<&Bucket> {
-        self.buckets.values().find(|b| b.zone.as_deref() == Some(zone))
+        self.buckets
+            .values()
+            .find(|b| b.zone.as_deref() == Some(zone))
     }
 }
 
@@ -603,7 +636,11 @@ mod tests {
 
     #[test]
     fn desired_resources_serialize_only_declared_properties() {
-        let b = Bucket { name: "x".into(), versioning: Some(Versioning::Enabled), ..Default::default() };
+        let b = Bucket {
+            name: "x".into(),
+            versioning: Some(Versioning::Enabled),
+            ..Default::default()
+        };
         let v = serde_json::to_value(&b).unwrap();
         assert_eq!(v, serde_json::json!({"name": "x", "versioning": "Enabled"}));
     }
@@ -611,16 +648,37 @@ mod tests {
     #[test]
     fn resources_come_in_creation_order() {
         let mut inv = Inventory::default();
-        inv.buckets.insert("b".into(), Bucket { name: "b".into(), ..Default::default() });
-        inv.keys.insert("k".into(), Key { alias: "k".into(), ..Default::default() });
+        inv.buckets.insert(
+            "b".into(),
+            Bucket {
+                name: "b".into(),
+                ..Default::default()
+            },
+        );
+        inv.keys.insert(
+            "k".into(),
+            Key {
+                alias: "k".into(),
+                ..Default::default()
+            },
+        );
         let kinds: Vec<_> = inv.resources().into_iter().map(|(r, _)| r.kind).collect();
         assert_eq!(kinds, vec![ResourceKind::Key, ResourceKind::Bucket]);
     }
 
     #[test]
     fn inventory_round_trips_through_json() {
-        let mut inv = Inventory { target: "local".into(), ..Default::default() };
-        inv.roles.insert("r".into(), Role { name: "r".into(), ..Default::default() });
+        let mut inv = Inventory {
+            target: "local".into(),
+            ..Default::default()
+        };
+        inv.roles.insert(
+            "r".into(),
+            Role {
+                name: "r".into(),
+                ..Default::default()
+            },
+        );
         let text = serde_json::to_string(&inv).unwrap();
         let back: Inventory = serde_json::from_str(&text).unwrap();
         assert_eq!(inv, back);

@@ -26,8 +26,14 @@ pub fn etl_failure_dimensions(project: &str) -> std::collections::BTreeMap<Strin
 
 /// The dimensions of the per-dataset failure flag every run publishes (0 or 1): one metric
 /// per dataset, whose newest value says whether the dataset's latest run succeeded.
-pub fn etl_dataset_dimensions(project: &str, dataset: &str) -> std::collections::BTreeMap<String, String> {
-    std::collections::BTreeMap::from([("Project".to_string(), project.to_string()), ("Dataset".to_string(), dataset.to_string())])
+pub fn etl_dataset_dimensions(
+    project: &str,
+    dataset: &str,
+) -> std::collections::BTreeMap<String, String> {
+    std::collections::BTreeMap::from([
+        ("Project".to_string(), project.to_string()),
+        ("Dataset".to_string(), dataset.to_string()),
+    ])
 }
 
 /// The partition every ARN is built in. GovCloud and China would change it here only.
@@ -43,12 +49,19 @@ pub struct Arns {
 
 impl Arns {
     pub fn new(account: &str, region: &str) -> Self {
-        Self { partition: PARTITION.into(), account: account.into(), region: region.into() }
+        Self {
+            partition: PARTITION.into(),
+            account: account.into(),
+            region: region.into(),
+        }
     }
     /// `arn:<partition>:<service>:<region>:<account>:<resource>`; global services pass `""`
     /// as region.
     fn arn(&self, service: &str, region: &str, resource: &str) -> String {
-        format!("arn:{}:{service}:{region}:{}:{resource}", self.partition, self.account)
+        format!(
+            "arn:{}:{service}:{region}:{}:{resource}",
+            self.partition, self.account
+        )
     }
     pub fn key(&self, key_id: &str) -> String {
         self.arn("kms", &self.region, &format!("key/{key_id}"))
@@ -97,7 +110,11 @@ impl Arns {
         self.arn("glue", &self.region, "*")
     }
     pub fn glue_security_configuration(&self, name: &str) -> String {
-        self.arn("glue", &self.region, &format!("securityConfiguration/{name}"))
+        self.arn(
+            "glue",
+            &self.region,
+            &format!("securityConfiguration/{name}"),
+        )
     }
     pub fn workgroup(&self, name: &str) -> String {
         self.arn("athena", &self.region, &format!("workgroup/{name}"))
@@ -113,7 +130,10 @@ pub struct Names {
 
 impl Names {
     pub fn new(project: &str, account: &str, region: &str) -> Self {
-        Self { project: project.into(), arns: Arns::new(account, region) }
+        Self {
+            project: project.into(),
+            arns: Arns::new(account, region),
+        }
     }
     pub fn account(&self) -> &str {
         &self.arns.account
@@ -216,8 +236,11 @@ pub fn log_group_prefix(project: &str) -> String {
 /// (`<project>_...`) or a log group under `/dapgov/<project>/`.
 pub fn owns(project: &str, name: &str) -> bool {
     let glue = project.replace('-', "_");
-    name.strip_prefix(project).is_some_and(|rest| rest.starts_with('-'))
-        || name.strip_prefix(glue.as_str()).is_some_and(|rest| rest.starts_with('_'))
+    name.strip_prefix(project)
+        .is_some_and(|rest| rest.starts_with('-'))
+        || name
+            .strip_prefix(glue.as_str())
+            .is_some_and(|rest| rest.starts_with('_'))
         || name.starts_with(&log_group_prefix(project))
 }
 
@@ -237,7 +260,8 @@ pub fn pending_key_arn(arns: &Arns, alias: &str) -> String {
 
 /// The alias a pending key ARN stands for, if `arn` is one.
 pub fn pending_key_alias(arn: &str) -> Option<&str> {
-    arn.split_once(&format!("key/{KEY_PENDING}: ")).map(|(_, alias)| alias)
+    arn.split_once(&format!("key/{KEY_PENDING}: "))
+        .map(|(_, alias)| alias)
 }
 
 /// The product ARN Security Hub gives an account's own findings (`BatchImportFindings`).
@@ -252,7 +276,11 @@ pub fn s3_object_arn(bucket: &str, key: &str) -> String {
 
 /// The bucket an S3 ARN names (`arn:aws:s3:::bucket[/key]`).
 pub fn bucket_of_s3_arn(arn: &str) -> Option<&str> {
-    let rest = arn.strip_prefix("arn:")?.split_once(':')?.1.strip_prefix("s3:::")?;
+    let rest = arn
+        .strip_prefix("arn:")?
+        .split_once(':')?
+        .1
+        .strip_prefix("s3:::")?;
     Some(rest.split('/').next().unwrap_or(rest)).filter(|b| !b.is_empty())
 }
 
@@ -263,7 +291,10 @@ pub fn account_of(arn: &str) -> Option<&str> {
 
 /// The service an ARN names (its third field), if it is an ARN.
 pub fn service_of(arn: &str) -> Option<&str> {
-    arn.strip_prefix("arn:")?.split(':').nth(1).filter(|s| !s.is_empty())
+    arn.strip_prefix("arn:")?
+        .split(':')
+        .nth(1)
+        .filter(|s| !s.is_empty())
 }
 
 /// The region an ARN names (its fourth field), if any.
@@ -293,28 +324,67 @@ mod tests {
         assert_eq!(n.bucket_arn("raw"), "arn:aws:s3:::van311-raw-123456789012");
         assert_eq!(s3_object_arn("b", "k/x"), "arn:aws:s3:::b/k/x");
         assert_eq!(n.key_alias_id("pii"), "alias/van311-pii");
-        assert_eq!(n.arns.key("abc"), "arn:aws:kms:ca-central-1:123456789012:key/abc");
-        assert_eq!(n.role_arn("etl"), "arn:aws:iam::123456789012:role/van311-etl");
+        assert_eq!(
+            n.arns.key("abc"),
+            "arn:aws:kms:ca-central-1:123456789012:key/abc"
+        );
+        assert_eq!(
+            n.role_arn("etl"),
+            "arn:aws:iam::123456789012:role/van311-etl"
+        );
         assert_eq!(n.role_policy("etl"), "van311-etl-access");
         assert_eq!(n.arns.root(), "arn:aws:iam::123456789012:root");
-        assert_eq!(n.trail_arn(), "arn:aws:cloudtrail:ca-central-1:123456789012:trail/van311-trail");
-        assert_eq!(n.arns.trail_delivery_role("van311-trail"), "arn:aws:iam::123456789012:role/van311-trail-delivery");
-        assert_eq!(n.arns.log_group_streams("/dapgov/van311/trail"), "arn:aws:logs:ca-central-1:123456789012:log-group:/dapgov/van311/trail:*");
-        assert_eq!(n.topic_arn(), "arn:aws:sns:ca-central-1:123456789012:van311-alarms");
-        assert_eq!(n.arns.alarm("us-east-1", "van311-billing"), "arn:aws:cloudwatch:us-east-1:123456789012:alarm:van311-billing");
-        assert_eq!(n.arns.budget("van311-monthly"), "arn:aws:budgets::123456789012:budget/van311-monthly");
-        assert_eq!(n.arns.glue_table("van311_catalog", "t"), "arn:aws:glue:ca-central-1:123456789012:table/van311_catalog/t");
-        assert_eq!(n.arns.workgroup(&n.workgroup()), "arn:aws:athena:ca-central-1:123456789012:workgroup/van311-analytics");
-        assert_eq!(Names::new("city-311", "1", "r").glue_database(), "city_311_catalog");
+        assert_eq!(
+            n.trail_arn(),
+            "arn:aws:cloudtrail:ca-central-1:123456789012:trail/van311-trail"
+        );
+        assert_eq!(
+            n.arns.trail_delivery_role("van311-trail"),
+            "arn:aws:iam::123456789012:role/van311-trail-delivery"
+        );
+        assert_eq!(
+            n.arns.log_group_streams("/dapgov/van311/trail"),
+            "arn:aws:logs:ca-central-1:123456789012:log-group:/dapgov/van311/trail:*"
+        );
+        assert_eq!(
+            n.topic_arn(),
+            "arn:aws:sns:ca-central-1:123456789012:van311-alarms"
+        );
+        assert_eq!(
+            n.arns.alarm("us-east-1", "van311-billing"),
+            "arn:aws:cloudwatch:us-east-1:123456789012:alarm:van311-billing"
+        );
+        assert_eq!(
+            n.arns.budget("van311-monthly"),
+            "arn:aws:budgets::123456789012:budget/van311-monthly"
+        );
+        assert_eq!(
+            n.arns.glue_table("van311_catalog", "t"),
+            "arn:aws:glue:ca-central-1:123456789012:table/van311_catalog/t"
+        );
+        assert_eq!(
+            n.arns.workgroup(&n.workgroup()),
+            "arn:aws:athena:ca-central-1:123456789012:workgroup/van311-analytics"
+        );
+        assert_eq!(
+            Names::new("city-311", "1", "r").glue_database(),
+            "city_311_catalog"
+        );
     }
 
     #[test]
     fn arns_parse_back() {
-        assert_eq!(account_of("arn:aws:sts::123456789012:assumed-role/r/s"), Some("123456789012"));
+        assert_eq!(
+            account_of("arn:aws:sts::123456789012:assumed-role/r/s"),
+            Some("123456789012")
+        );
         assert_eq!(account_of("arn:aws:s3:::b"), None);
         assert_eq!(service_of("arn:aws:sns:r:1:t"), Some("sns"));
         assert_eq!(service_of("sns:r:1:t"), None);
-        assert_eq!(region_of("arn:aws:kms:ca-central-1:1:key/x"), Some("ca-central-1"));
+        assert_eq!(
+            region_of("arn:aws:kms:ca-central-1:1:key/x"),
+            Some("ca-central-1")
+        );
         assert_eq!(bucket_of_s3_arn("arn:aws:s3:::b/k/x"), Some("b"));
         assert_eq!(bucket_of_s3_arn("arn:aws:s3:::b"), Some("b"));
         assert_eq!(bucket_of_s3_arn("arn:aws:sns:r:1:t"), None);
@@ -334,12 +404,28 @@ mod tests {
     /// `<project>-` name or lists the zones itself.
     #[test]
     fn no_other_code_spells_names() {
-        const SPELLINGS: [&str; 6] = ["\"arn:", "{project}-", "{project}_", "\"/dapgov/{", "\"logs\", \"trail\"", "\"landing\", \"raw\""];
-        let crates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("crates dir");
+        const SPELLINGS: [&str; 6] = [
+            "\"arn:",
+            "{project}-",
+            "{project}_",
+            "\"/dapgov/{",
+            "\"logs\", \"trail\"",
+            "\"landing\", \"raw\"",
+        ];
+        let crates = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("crates dir");
         let mut files = vec![];
-        let mut dirs: Vec<_> = std::fs::read_dir(crates).expect("crates").map(|e| e.expect("entry").path().join("src")).collect();
+        let mut dirs: Vec<_> = std::fs::read_dir(crates)
+            .expect("crates")
+            .map(|e| e.expect("entry").path().join("src"))
+            .collect();
         while let Some(dir) = dirs.pop() {
-            for e in std::fs::read_dir(&dir).into_iter().flatten().map(|e| e.expect("entry").path()) {
+            for e in std::fs::read_dir(&dir)
+                .into_iter()
+                .flatten()
+                .map(|e| e.expect("entry").path())
+            {
                 if e.is_dir() {
                     dirs.push(e);
                 } else if e.extension().is_some_and(|x| x == "rs") && !e.ends_with("src/names.rs") {
@@ -347,7 +433,12 @@ mod tests {
                 }
             }
         }
-        assert!(files.len() > 50, "found only {} source files under {}", files.len(), crates.display());
+        assert!(
+            files.len() > 50,
+            "found only {} source files under {}",
+            files.len(),
+            crates.display()
+        );
         let mut found = vec![];
         for f in &files {
             let text = std::fs::read_to_string(f).expect("read");
@@ -358,6 +449,10 @@ mod tests {
                 }
             }
         }
-        assert!(found.is_empty(), "names spelled outside names.rs (use dapgov_inventory::names):\n{}", found.join("\n"));
+        assert!(
+            found.is_empty(),
+            "names spelled outside names.rs (use dapgov_inventory::names):\n{}",
+            found.join("\n")
+        );
     }
 }

@@ -1,9 +1,9 @@
 //! Carrying out one change, and key rotation.
 
 use crate::*;
-use dapgov_target::*;
-use dapgov_inventory::*;
 use dapgov_inventory::names::s3_arn;
+use dapgov_inventory::*;
+use dapgov_target::*;
 use serde_json::Value;
 
 impl LocalTarget {
@@ -12,9 +12,13 @@ impl LocalTarget {
         let mut rotated = vec![];
         for (alias, v) in self.records(ResourceKind::Key) {
             let k: Key = serde_json::from_value(v).map_err(TargetError::other)?;
-            let (Some(id), Some(true)) = (&k.key_id, k.rotation_enabled) else { continue };
+            let (Some(id), Some(true)) = (&k.key_id, k.rotation_enabled) else {
+                continue;
+            };
             let (_, created) = self.shared.kms.latest(id).map_err(TargetError::other)?;
-            let age = chrono::DateTime::parse_from_rfc3339(&created).map(|c| chrono::Utc::now().signed_duration_since(c).num_days()).unwrap_or(0);
+            let age = chrono::DateTime::parse_from_rfc3339(&created)
+                .map(|c| chrono::Utc::now().signed_duration_since(c).num_days())
+                .unwrap_or(0);
             if age >= i64::from(k.rotation_period_days.unwrap_or(365)) {
                 self.rotate_key(&alias)?;
                 rotated.push(alias);
@@ -25,10 +29,22 @@ impl LocalTarget {
 
     /// Rotate a key now (a new version for new data; old versions keep decrypting).
     pub fn rotate_key(&self, alias: &str) -> TargetResult<u32> {
-        let v = self.record(ResourceKind::Key, alias).ok_or_else(|| TargetError::Other(format!("no key with alias {alias}")))?;
-        let id = v.get("key_id").and_then(Value::as_str).ok_or_else(|| TargetError::Other(format!("key {alias} has no key id")))?;
+        let v = self
+            .record(ResourceKind::Key, alias)
+            .ok_or_else(|| TargetError::Other(format!("no key with alias {alias}")))?;
+        let id = v
+            .get("key_id")
+            .and_then(Value::as_str)
+            .ok_or_else(|| TargetError::Other(format!("key {alias} has no key id")))?;
         let version = self.shared.kms.rotate(id).map_err(TargetError::other)?;
-        self.shared.record_event("management", &self.operator(), "kms:RotateKeyOnDemand", alias, "allowed", None)?;
+        self.shared.record_event(
+            "management",
+            &self.operator(),
+            "kms:RotateKeyOnDemand",
+            alias,
+            "allowed",
+            None,
+        )?;
         Ok(version)
     }
 
@@ -40,19 +56,26 @@ impl LocalTarget {
             ChangeAction::Replace => self.delete(r, observed.clone(), change.force_delete_data)?,
             _ => {}
         }
-        let desired = change.desired.clone().ok_or_else(|| TargetError::Other(format!("{r}: no desired state to apply")))?;
+        let desired = change
+            .desired
+            .clone()
+            .ok_or_else(|| TargetError::Other(format!("{r}: no desired state to apply")))?;
         let mut record = match (change.action, observed) {
             (ChangeAction::Update, Some(o)) => o,
             _ => serde_json::json!({}),
         };
-        let obj = record.as_object_mut().ok_or_else(|| TargetError::Other(format!("{r}: control record is not an object")))?;
+        let obj = record
+            .as_object_mut()
+            .ok_or_else(|| TargetError::Other(format!("{r}: control record is not an object")))?;
         for (k, v) in desired.as_object().into_iter().flatten() {
             obj.insert(k.clone(), v.clone());
         }
         let arns = self.arns();
         let name = &r.name;
         match r.kind {
-            ResourceKind::Key if !obj.contains_key("key_id") || change.action != ChangeAction::Update => {
+            ResourceKind::Key
+                if !obj.contains_key("key_id") || change.action != ChangeAction::Update =>
+            {
                 let id = self.shared.kms.create().map_err(TargetError::other)?;
                 obj.insert("arn".into(), arns.key(&id).into());
                 obj.insert("key_id".into(), id.into());
@@ -79,14 +102,21 @@ impl LocalTarget {
     }
 
     fn delete(&self, r: &ResourceRef, observed: Option<Value>, force: bool) -> TargetResult<()> {
-        let Some(observed) = observed else { return Ok(()) };
+        let Some(observed) = observed else {
+            return Ok(());
+        };
         match r.kind {
             // Keys are never deleted at once: they wait out their deletion window.
             ResourceKind::Key => {
                 let mut v = observed;
-                let days = v.get("deletion_window_days").and_then(Value::as_u64).unwrap_or(30) as i64;
+                let days = v
+                    .get("deletion_window_days")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(30) as i64;
                 v["state"] = "PendingDeletion".into();
-                v["deletion_date"] = (chrono::Utc::now() + chrono::Duration::days(days)).to_rfc3339().into();
+                v["deletion_date"] = (chrono::Utc::now() + chrono::Duration::days(days))
+                    .to_rfc3339()
+                    .into();
                 return self.write_record(r.kind, &r.name, &v);
             }
             ResourceKind::Bucket => {
@@ -94,7 +124,10 @@ impl LocalTarget {
                 if u.objects > 0 && !force {
                     return Err(TargetError::Refused {
                         resource: r.to_string(),
-                        message: format!("holds {} object(s); rerun with --force-delete-data to delete them", u.objects),
+                        message: format!(
+                            "holds {} object(s); rerun with --force-delete-data to delete them",
+                            u.objects
+                        ),
                     });
                 }
                 let dir = self.bucket_dir(&r.name);
@@ -107,4 +140,3 @@ impl LocalTarget {
         std::fs::remove_file(self.record_path(r.kind, &r.name)).map_err(TargetError::other)
     }
 }
-

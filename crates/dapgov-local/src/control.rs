@@ -1,9 +1,9 @@
 //! Control records: each resource of the platform as an Inventory record under `control/`.
 
 use crate::*;
-use dapgov_target::*;
 use dapgov_inventory::*;
 use dapgov_policy::Document;
+use dapgov_target::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -17,7 +17,9 @@ pub(crate) fn file_name(name: &str) -> String {
 }
 
 pub(crate) fn name_of(file: &str) -> String {
-    file.trim_end_matches(".json").replace("%2F", "/").replace("%25", "%")
+    file.trim_end_matches(".json")
+        .replace("%2F", "/")
+        .replace("%25", "%")
 }
 
 /// Where the records of one kind live under the state directory `root`.
@@ -37,7 +39,9 @@ impl LocalTarget {
 
     pub(crate) fn records(&self, kind: ResourceKind) -> Vec<(String, Value)> {
         let dir = records_dir(&self.shared.root, kind);
-        let Ok(rd) = std::fs::read_dir(&dir) else { return vec![] };
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            return vec![];
+        };
         let mut out: Vec<(String, Value)> = rd
             .flatten()
             .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
@@ -54,10 +58,21 @@ impl LocalTarget {
         serde_json::from_str(&std::fs::read_to_string(self.record_path(kind, name)).ok()?).ok()
     }
 
-    pub(crate) fn write_record(&self, kind: ResourceKind, name: &str, v: &Value) -> TargetResult<()> {
+    pub(crate) fn write_record(
+        &self,
+        kind: ResourceKind,
+        name: &str,
+        v: &Value,
+    ) -> TargetResult<()> {
         let path = self.record_path(kind, name);
         std::fs::create_dir_all(path.parent().expect("has parent")).map_err(TargetError::other)?;
-        write_atomic(&path, serde_json::to_string_pretty(v).expect("serialize").as_bytes()).map_err(TargetError::other)
+        write_atomic(
+            &path,
+            serde_json::to_string_pretty(v)
+                .expect("serialize")
+                .as_bytes(),
+        )
+        .map_err(TargetError::other)
     }
 
     pub(crate) fn bucket_dir(&self, name: &str) -> PathBuf {

@@ -41,7 +41,9 @@ pub struct ObjectName<'a> {
 pub enum CryptoError {
     #[error("not a dapgov object (bad header)")]
     BadHeader,
-    #[error("segment {0} failed authentication: the object is damaged, was tampered with, or was written under another name (copied or moved here)")]
+    #[error(
+        "segment {0} failed authentication: the object is damaged, was tampered with, or was written under another name (copied or moved here)"
+    )]
     Tampered(u64),
     #[error("the data key could not be unwrapped: wrong key or damaged header")]
     Unwrap,
@@ -82,10 +84,15 @@ impl Header {
     }
 
     pub fn decode(h: &[u8]) -> Result<Header, CryptoError> {
-        if h.len() < HEADER_LEN || &h[0..4] != MAGIC || !matches!(h[4], FORMAT_UNBOUND | FORMAT_BOUND) {
+        if h.len() < HEADER_LEN
+            || &h[0..4] != MAGIC
+            || !matches!(h[4], FORMAT_UNBOUND | FORMAT_BOUND)
+        {
             return Err(CryptoError::BadHeader);
         }
-        let key_id = String::from_utf8_lossy(&h[8..44]).trim_end_matches('\0').to_string();
+        let key_id = String::from_utf8_lossy(&h[8..44])
+            .trim_end_matches('\0')
+            .to_string();
         Ok(Header {
             format: h[4],
             key_id,
@@ -112,7 +119,13 @@ impl Header {
             Some(w) => {
                 let aad = wrap_aad(w.key_id, w.version);
                 let ct = Aes256Gcm::new(w.material.into())
-                    .encrypt(Nonce::from_slice(&wrap_nonce), Payload { msg: &dek, aad: &aad })
+                    .encrypt(
+                        Nonce::from_slice(&wrap_nonce),
+                        Payload {
+                            msg: &dek,
+                            aad: &aad,
+                        },
+                    )
                     .expect("AES-GCM encryption of 32 bytes cannot fail");
                 wrapped_key.copy_from_slice(&ct);
                 (w.key_id.to_string(), w.version, true)
@@ -122,7 +135,18 @@ impl Header {
                 (String::new(), 0, false)
             }
         };
-        (Header { format: FORMAT_BOUND, key_id, key_version, wrapped, wrap_nonce, wrapped_key, nonce_prefix }, dek)
+        (
+            Header {
+                format: FORMAT_BOUND,
+                key_id,
+                key_version,
+                wrapped,
+                wrap_nonce,
+                wrapped_key,
+                nonce_prefix,
+            },
+            dek,
+        )
     }
 
     /// Whether the segments are bound to the object's name (false only for objects written
@@ -133,7 +157,11 @@ impl Header {
 
     /// This write's version: the header's random nonces, which the segments authenticate.
     pub fn version_id(&self) -> String {
-        format!("{}{}", hex::encode(self.nonce_prefix), hex::encode(&self.wrap_nonce[..9]))
+        format!(
+            "{}{}",
+            hex::encode(self.nonce_prefix),
+            hex::encode(&self.wrap_nonce[..9])
+        )
     }
 
     /// What each segment authenticates besides its ciphertext.
@@ -156,7 +184,13 @@ impl Header {
         let material = material.ok_or(CryptoError::Unwrap)?;
         let aad = wrap_aad(&self.key_id, self.key_version);
         let pt = Aes256Gcm::new(material.into())
-            .decrypt(Nonce::from_slice(&self.wrap_nonce), Payload { msg: &self.wrapped_key, aad: &aad })
+            .decrypt(
+                Nonce::from_slice(&self.wrap_nonce),
+                Payload {
+                    msg: &self.wrapped_key,
+                    aad: &aad,
+                },
+            )
             .map_err(|_| CryptoError::Unwrap)?;
         pt.try_into().map_err(|_| CryptoError::Unwrap)
     }
@@ -186,7 +220,12 @@ pub struct SegmentSealer {
 
 impl SegmentSealer {
     pub fn new(header: &Header, dek: &[u8; 32], name: ObjectName) -> Self {
-        Self { cipher: Aes256Gcm::new(dek.into()), aad: header.segment_aad(name), prefix: header.nonce_prefix, index: 0 }
+        Self {
+            cipher: Aes256Gcm::new(dek.into()),
+            aad: header.segment_aad(name),
+            prefix: header.nonce_prefix,
+            index: 0,
+        }
     }
 
     pub fn seal(&mut self, plaintext: &[u8], last: bool) -> Vec<u8> {
@@ -194,7 +233,13 @@ impl SegmentSealer {
         let nonce = segment_nonce(&self.prefix, self.index, last);
         self.index += 1;
         self.cipher
-            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad: &self.aad })
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: &self.aad,
+                },
+            )
             .expect("AES-GCM encryption cannot fail for segment sizes")
     }
 }
@@ -228,12 +273,24 @@ pub struct SegmentOpener {
 
 impl SegmentOpener {
     pub fn new(header: &Header, dek: &[u8; 32], name: ObjectName) -> Self {
-        Self { cipher: Aes256Gcm::new(dek.into()), aad: header.segment_aad(name), prefix: header.nonce_prefix }
+        Self {
+            cipher: Aes256Gcm::new(dek.into()),
+            aad: header.segment_aad(name),
+            prefix: header.nonce_prefix,
+        }
     }
 
     pub fn open(&self, i: u64, last: bool, sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
         let nonce = segment_nonce(&self.prefix, i, last);
-        self.cipher.decrypt(Nonce::from_slice(&nonce), Payload { msg: sealed, aad: &self.aad }).map_err(|_| CryptoError::Tampered(i))
+        self.cipher
+            .decrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: sealed,
+                    aad: &self.aad,
+                },
+            )
+            .map_err(|_| CryptoError::Tampered(i))
     }
 }
 
@@ -251,7 +308,11 @@ pub fn seal_all(header: &Header, dek: &[u8; 32], name: ObjectName, plaintext: &[
 }
 
 /// Open a whole object in memory.
-pub fn open_all(stored: &[u8], name: ObjectName, material: impl Fn(&Header) -> Option<[u8; 32]>) -> Result<Vec<u8>, CryptoError> {
+pub fn open_all(
+    stored: &[u8],
+    name: ObjectName,
+    material: impl Fn(&Header) -> Option<[u8; 32]>,
+) -> Result<Vec<u8>, CryptoError> {
     let header = Header::decode(stored)?;
     let dek = header.data_key(material(&header).as_ref())?;
     let opener = SegmentOpener::new(&header, &dek, name);
@@ -260,7 +321,9 @@ pub fn open_all(stored: &[u8], name: ObjectName, material: impl Fn(&Header) -> O
     let mut out = Vec::with_capacity(len as usize);
     for i in 0..n {
         let span = segment_span(i, len);
-        let seg = stored.get(span.start as usize..span.end as usize).ok_or(CryptoError::Tampered(i))?;
+        let seg = stored
+            .get(span.start as usize..span.end as usize)
+            .ok_or(CryptoError::Tampered(i))?;
         out.extend(opener.open(i, i + 1 == n, seg)?);
     }
     Ok(out)
@@ -274,12 +337,19 @@ mod tests {
         [7u8; 32]
     }
 
-    const NAME: ObjectName = ObjectName { bucket: "van311-curated", key: "calls/year=2020/part-0.parquet" };
+    const NAME: ObjectName = ObjectName {
+        bucket: "van311-curated",
+        key: "calls/year=2020/part-0.parquet",
+    };
 
     #[test]
     fn round_trip_at_segment_boundaries() {
         let k = key();
-        let w = WrappingKey { key_id: "11111111-2222-3333-4444-555555555555", version: 2, material: &k };
+        let w = WrappingKey {
+            key_id: "11111111-2222-3333-4444-555555555555",
+            version: 2,
+            material: &k,
+        };
         for len in [0, 1, SEGMENT - 1, SEGMENT, SEGMENT + 1, 3 * SEGMENT + 17] {
             let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
             let (h, dek) = Header::new(Some(&w));
@@ -292,42 +362,79 @@ mod tests {
     #[test]
     fn ciphertext_holds_no_plaintext_and_tampering_is_caught() {
         let k = key();
-        let w = WrappingKey { key_id: "k", version: 1, material: &k };
+        let w = WrappingKey {
+            key_id: "k",
+            version: 1,
+            material: &k,
+        };
         let secret = b"caller jane.doe@example.org phoned about 604-555-0199".repeat(50);
         let (h, dek) = Header::new(Some(&w));
         let mut sealed = seal_all(&h, &dek, NAME, &secret);
         assert!(!sealed.windows(8).any(|w| w == b"jane.doe"));
         let last = sealed.len() - 1;
         sealed[last] ^= 1;
-        assert_eq!(open_all(&sealed, NAME, |_| Some(k)), Err(CryptoError::Tampered(0)));
-        assert_eq!(open_all(&seal_all(&h, &dek, NAME, b"x"), NAME, |_| Some([9u8; 32])), Err(CryptoError::Unwrap));
+        assert_eq!(
+            open_all(&sealed, NAME, |_| Some(k)),
+            Err(CryptoError::Tampered(0))
+        );
+        assert_eq!(
+            open_all(&seal_all(&h, &dek, NAME, b"x"), NAME, |_| Some([9u8; 32])),
+            Err(CryptoError::Unwrap)
+        );
     }
 
     #[test]
     fn truncation_to_a_segment_boundary_is_caught() {
         let k = key();
-        let w = WrappingKey { key_id: "k", version: 1, material: &k };
+        let w = WrappingKey {
+            key_id: "k",
+            version: 1,
+            material: &k,
+        };
         let data = vec![1u8; 2 * SEGMENT + 5];
         let (h, dek) = Header::new(Some(&w));
         let sealed = seal_all(&h, &dek, NAME, &data);
         let cut = &sealed[..HEADER_LEN + 2 * (SEGMENT + TAG)];
-        assert!(matches!(open_all(cut, NAME, |_| Some(k)), Err(CryptoError::Tampered(_))));
+        assert!(matches!(
+            open_all(cut, NAME, |_| Some(k)),
+            Err(CryptoError::Tampered(_))
+        ));
     }
 
     #[test]
     fn an_object_opens_only_under_the_name_it_was_written_to() {
         let k = key();
-        let w = WrappingKey { key_id: "k", version: 1, material: &k };
+        let w = WrappingKey {
+            key_id: "k",
+            version: 1,
+            material: &k,
+        };
         let (h, dek) = Header::new(Some(&w));
         let sealed = seal_all(&h, &dek, NAME, b"rows of 2020");
-        assert_eq!(open_all(&sealed, NAME, |_| Some(k)).unwrap(), b"rows of 2020");
+        assert_eq!(
+            open_all(&sealed, NAME, |_| Some(k)).unwrap(),
+            b"rows of 2020"
+        );
         for other in [
-            ObjectName { key: "calls/year=2019/part-0.parquet", ..NAME },
-            ObjectName { bucket: "van311-trusted", ..NAME },
+            ObjectName {
+                key: "calls/year=2019/part-0.parquet",
+                ..NAME
+            },
+            ObjectName {
+                bucket: "van311-trusted",
+                ..NAME
+            },
             // The length prefixes keep a boundary shifted between bucket and key apart.
-            ObjectName { bucket: "van311-curated/calls", key: "year=2020/part-0.parquet" },
+            ObjectName {
+                bucket: "van311-curated/calls",
+                key: "year=2020/part-0.parquet",
+            },
         ] {
-            assert_eq!(open_all(&sealed, other, |_| Some(k)), Err(CryptoError::Tampered(0)), "{other:?}");
+            assert_eq!(
+                open_all(&sealed, other, |_| Some(k)),
+                Err(CryptoError::Tampered(0)),
+                "{other:?}"
+            );
         }
         // Each write is its own version, and the version is authenticated with the header.
         let (h2, dek2) = Header::new(Some(&w));
@@ -340,11 +447,18 @@ mod tests {
     #[test]
     fn objects_written_before_names_were_bound_still_open() {
         let k = key();
-        let w = WrappingKey { key_id: "k", version: 1, material: &k };
+        let w = WrappingKey {
+            key_id: "k",
+            version: 1,
+            material: &k,
+        };
         let (mut h, dek) = Header::new(Some(&w));
         h.format = FORMAT_UNBOUND;
         let sealed = seal_all(&h, &dek, NAME, b"old");
-        let elsewhere = ObjectName { bucket: "any", key: "where" };
+        let elsewhere = ObjectName {
+            bucket: "any",
+            key: "where",
+        };
         assert_eq!(open_all(&sealed, elsewhere, |_| Some(k)).unwrap(), b"old");
         assert!(!Header::decode(&sealed).unwrap().is_bound());
     }

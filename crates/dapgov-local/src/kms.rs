@@ -34,7 +34,9 @@ pub enum KmsError {
     NoKey(String),
     #[error("key {key_id} version {version} does not exist")]
     NoVersion { key_id: String, version: u32 },
-    #[error("key material of {0} cannot be unwrapped: the root secret is not the one it was created with")]
+    #[error(
+        "key material of {0} cannot be unwrapped: the root secret is not the one it was created with"
+    )]
     WrongSecret(String),
     #[error("{0}")]
     Io(String),
@@ -42,7 +44,10 @@ pub enum KmsError {
 
 impl LocalKms {
     pub fn new(state_dir: &Path, secret: RootSecret) -> Self {
-        Self { dir: state_dir.join("kms"), secret }
+        Self {
+            dir: state_dir.join("kms"),
+            secret,
+        }
     }
 
     fn path(&self, key_id: &str) -> PathBuf {
@@ -50,14 +55,21 @@ impl LocalKms {
     }
 
     fn read(&self, key_id: &str) -> Result<KeyFile, KmsError> {
-        let text = std::fs::read_to_string(self.path(key_id)).map_err(|_| KmsError::NoKey(key_id.into()))?;
-        serde_json::from_str(&text).map_err(|e| KmsError::Io(format!("{}: {e}", self.path(key_id).display())))
+        let text = std::fs::read_to_string(self.path(key_id))
+            .map_err(|_| KmsError::NoKey(key_id.into()))?;
+        serde_json::from_str(&text)
+            .map_err(|e| KmsError::Io(format!("{}: {e}", self.path(key_id).display())))
     }
 
     fn write(&self, f: &KeyFile) -> Result<(), KmsError> {
         std::fs::create_dir_all(&self.dir).map_err(|e| KmsError::Io(e.to_string()))?;
-        crate::write_atomic(&self.path(&f.key_id), serde_json::to_string_pretty(f).expect("serialize").as_bytes())
-            .map_err(|e| KmsError::Io(e.to_string()))
+        crate::write_atomic(
+            &self.path(&f.key_id),
+            serde_json::to_string_pretty(f)
+                .expect("serialize")
+                .as_bytes(),
+        )
+        .map_err(|e| KmsError::Io(e.to_string()))
     }
 
     fn wrapping_key(&self) -> Aes256Gcm {
@@ -72,16 +84,30 @@ impl LocalKms {
         let aad = format!("{key_id}/{version}");
         let wrapped = self
             .wrapping_key()
-            .encrypt(Nonce::from_slice(&nonce), Payload { msg: &material, aad: aad.as_bytes() })
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: &material,
+                    aad: aad.as_bytes(),
+                },
+            )
             .expect("AES-GCM encryption cannot fail");
-        KeyVersion { version, created_at: crate::now(), nonce: hex::encode(nonce), wrapped: hex::encode(wrapped) }
+        KeyVersion {
+            version,
+            created_at: crate::now(),
+            nonce: hex::encode(nonce),
+            wrapped: hex::encode(wrapped),
+        }
     }
 
     /// Create a key with its first version; returns the new key id.
     pub fn create(&self) -> Result<String, KmsError> {
         let key_id = new_key_id();
         let v = self.new_version(&key_id, 1);
-        self.write(&KeyFile { key_id: key_id.clone(), versions: vec![v] })?;
+        self.write(&KeyFile {
+            key_id: key_id.clone(),
+            versions: vec![v],
+        })?;
         Ok(key_id)
     }
 
@@ -97,7 +123,11 @@ impl LocalKms {
     /// Latest version and its creation time.
     pub fn latest(&self, key_id: &str) -> Result<(u32, String), KmsError> {
         let f = self.read(key_id)?;
-        let v = f.versions.iter().max_by_key(|v| v.version).ok_or(KmsError::NoKey(key_id.into()))?;
+        let v = f
+            .versions
+            .iter()
+            .max_by_key(|v| v.version)
+            .ok_or(KmsError::NoKey(key_id.into()))?;
         Ok((v.version, v.created_at.clone()))
     }
 
@@ -107,12 +137,28 @@ impl LocalKms {
 
     pub fn material(&self, key_id: &str, version: u32) -> Result<[u8; 32], KmsError> {
         let f = self.read(key_id)?;
-        let v = f.versions.iter().find(|v| v.version == version).ok_or(KmsError::NoVersion { key_id: key_id.into(), version })?;
+        let v = f
+            .versions
+            .iter()
+            .find(|v| v.version == version)
+            .ok_or(KmsError::NoVersion {
+                key_id: key_id.into(),
+                version,
+            })?;
         let bad = || KmsError::WrongSecret(key_id.into());
         let nonce = hex::decode(&v.nonce).map_err(|_| bad())?;
         let wrapped = hex::decode(&v.wrapped).map_err(|_| bad())?;
         let aad = format!("{key_id}/{version}");
-        let pt = self.wrapping_key().decrypt(Nonce::from_slice(&nonce), Payload { msg: &wrapped, aad: aad.as_bytes() }).map_err(|_| bad())?;
+        let pt = self
+            .wrapping_key()
+            .decrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: &wrapped,
+                    aad: aad.as_bytes(),
+                },
+            )
+            .map_err(|_| bad())?;
         pt.try_into().map_err(|_| bad())
     }
 
@@ -128,5 +174,12 @@ fn new_key_id() -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex::encode(b);
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }

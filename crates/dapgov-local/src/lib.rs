@@ -22,19 +22,19 @@ mod store;
 pub mod trail;
 mod versions;
 
-use dapgov_target::*;
 use dapgov_inventory::*;
+use dapgov_target::*;
 use kms::LocalKms;
 use secret::RootSecret;
 use serde_json::Value;
+use state::{TMP_DIR, clear_stale_temporaries, secure_state_dir};
+pub(crate) use state::{create_private, now, private_options, write_atomic};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 pub use store::{BucketInfo, Caller, GovernedStore, KeyInfo};
-pub use versions::{ObjectProblem, VersionCheck};
-pub(crate) use state::{create_private, now, private_options, write_atomic};
-use state::{clear_stale_temporaries, secure_state_dir, TMP_DIR};
 use trail::{NewEvent, Trail};
+pub use versions::{ObjectProblem, VersionCheck};
 
 /// The local platform's account id.
 pub const ACCOUNT: &str = "000000000000";
@@ -66,12 +66,24 @@ impl Shared {
     pub(crate) fn tmp_file(&self) -> PathBuf {
         let dir = self.root.join(TMP_DIR);
         let _ = std::fs::create_dir_all(&dir);
-        dir.join(format!("{}-{:016x}", std::process::id(), rand::random::<u64>()))
+        dir.join(format!(
+            "{}-{:016x}",
+            std::process::id(),
+            rand::random::<u64>()
+        ))
     }
 
     /// Append to the trail, when one is logging. Governed operations fail closed: what cannot
     /// be recorded is not done (or, done already, is reported as failed).
-    pub(crate) fn record_event(&self, category: &str, principal: &str, action: &str, resource: &str, outcome: &str, detail: Option<String>) -> Result<(), TargetError> {
+    pub(crate) fn record_event(
+        &self,
+        category: &str,
+        principal: &str,
+        action: &str,
+        resource: &str,
+        outcome: &str,
+        detail: Option<String>,
+    ) -> Result<(), TargetError> {
         if let Some(t) = self.trail.read().expect("trail lock").as_ref() {
             t.append(NewEvent { category, principal, action, resource, outcome, detail })
                 .map_err(|e| TargetError::Other(format!("{action} on {resource}: the audit trail cannot be written ({e}), so the operation is refused")))?;
@@ -81,8 +93,22 @@ impl Shared {
 
     /// Record a denial. The request fails whatever happens here; a trail that cannot take the
     /// record is reported.
-    pub(crate) fn record_denial(&self, category: &str, principal: &str, action: &str, resource: &str, reason: &str) {
-        if let Err(e) = self.record_event(category, principal, action, resource, "denied", Some(reason.into())) {
+    pub(crate) fn record_denial(
+        &self,
+        category: &str,
+        principal: &str,
+        action: &str,
+        resource: &str,
+        reason: &str,
+    ) {
+        if let Err(e) = self.record_event(
+            category,
+            principal,
+            action,
+            resource,
+            "denied",
+            Some(reason.into()),
+        ) {
             tracing::error!("{e}");
         }
     }
@@ -105,15 +131,26 @@ pub struct LocalTarget {
 
 impl LocalTarget {
     /// Open the platform in `state_dir`. With `create`, a missing root secret is generated.
-    pub fn open(state_dir: &Path, region: &str, prices: BTreeMap<String, f64>, create: bool) -> Result<Self, LocalError> {
+    pub fn open(
+        state_dir: &Path,
+        region: &str,
+        prices: BTreeMap<String, f64>,
+        create: bool,
+    ) -> Result<Self, LocalError> {
         secure_state_dir(state_dir, create)?;
         clear_stale_temporaries(state_dir);
         let secret = match RootSecret::load(state_dir, create) {
             // Nothing has been encrypted yet, so a throwaway secret reads the (empty) platform.
-            Err(secret::SecretError::Missing { .. }) if !state_dir.join("kms").exists() => RootSecret::ephemeral(),
+            Err(secret::SecretError::Missing { .. }) if !state_dir.join("kms").exists() => {
+                RootSecret::ephemeral()
+            }
             other => other?,
         };
-        let t = LocalTarget { shared: Arc::new(Shared::new(state_dir, &secret)), region: region.into(), prices };
+        let t = LocalTarget {
+            shared: Arc::new(Shared::new(state_dir, &secret)),
+            region: region.into(),
+            prices,
+        };
         // A root secret that is not this platform's would sign the trail with another key and
         // make a genuine trail look forged: refused before anything is written.
         let trail = t.trail();
@@ -137,12 +174,15 @@ impl LocalTarget {
 
     /// The trail (for `trail verify` and `trail show`), whether or not logging is on.
     pub fn trail(&self) -> Trail {
-        Trail::new(&self.shared.root.join("trail"), self.shared.trail_seed).migrating_from(self.shared.legacy_trail_key)
+        Trail::new(&self.shared.root.join("trail"), self.shared.trail_seed)
+            .migrating_from(self.shared.legacy_trail_key)
     }
 
     /// Is a trail logging? Then every operation since it was turned on is in the trail.
     pub fn trail_is_logging(&self) -> bool {
-        self.records(ResourceKind::Trail).iter().any(|(_, v)| v.get("logging") == Some(&Value::Bool(true)))
+        self.records(ResourceKind::Trail)
+            .iter()
+            .any(|(_, v)| v.get("logging") == Some(&Value::Bool(true)))
     }
 
     /// Buckets whose object-level operations a logging trail records.
@@ -156,7 +196,8 @@ impl LocalTarget {
     }
 
     fn refresh_trail(&self) {
-        *self.shared.trail.write().expect("trail lock") = self.trail_is_logging().then(|| self.trail());
+        *self.shared.trail.write().expect("trail lock") =
+            self.trail_is_logging().then(|| self.trail());
     }
 
     fn operator(&self) -> String {
@@ -166,21 +207,34 @@ impl LocalTarget {
     fn arns(&self) -> Arns {
         Arns::new(ACCOUNT, &self.region)
     }
-
 }
 
 #[async_trait::async_trait]
 impl Target for LocalTarget {
-    async fn cost(&self, project: &str, months: u32, by: dapgov_target::CostGrouping) -> TargetResult<dapgov_target::CostReport> {
+    async fn cost(
+        &self,
+        project: &str,
+        months: u32,
+        by: dapgov_target::CostGrouping,
+    ) -> TargetResult<dapgov_target::CostReport> {
         let inv = self.read_inventory(project).await?;
         // The storage held now, priced per GB-month by class: one month's estimate, by zone.
         let mut groups = std::collections::BTreeMap::new();
         for b in inv.buckets.values() {
             let key = match by {
-                dapgov_target::CostGrouping::Zone => b.zone.clone().unwrap_or_else(|| "untagged".into()),
+                dapgov_target::CostGrouping::Zone => {
+                    b.zone.clone().unwrap_or_else(|| "untagged".into())
+                }
                 dapgov_target::CostGrouping::Service => "Amazon Simple Storage Service".into(),
             };
-            let usd: f64 = b.usage.iter().flat_map(|u| u.bytes.iter()).map(|(class, bytes)| *bytes as f64 / 1e9 * self.prices.get(class).copied().unwrap_or(0.0)).sum();
+            let usd: f64 = b
+                .usage
+                .iter()
+                .flat_map(|u| u.bytes.iter())
+                .map(|(class, bytes)| {
+                    *bytes as f64 / 1e9 * self.prices.get(class).copied().unwrap_or(0.0)
+                })
+                .sum();
             *groups.entry(key).or_insert(0.0) += usd;
         }
         let total = groups.values().sum();
@@ -189,7 +243,11 @@ impl Target for LocalTarget {
             estimated: true,
             currency: "USD".into(),
             by,
-            months: vec![dapgov_target::MonthCost { month, total, groups }],
+            months: vec![dapgov_target::MonthCost {
+                month,
+                total,
+                groups,
+            }],
             forecast: Some(total),
             notes: vec![format!(
                 "an estimate: the storage the local platform holds now, priced per GB-month by storage class ([local] price_per_gb_month); {} earlier month(s) asked for are not kept locally",
@@ -215,11 +273,17 @@ impl Target for LocalTarget {
         let result = self.apply_inner(change);
         let outcome = if result.is_ok() { "allowed" } else { "error" };
         let action = format!("dapgov:{:?}{}", change.action, r.kind.as_str());
-        let recorded = self.shared.record_event("management", &self.operator(), &action, &r.to_string(), outcome, result.as_ref().err().map(|e| e.to_string()));
+        let recorded = self.shared.record_event(
+            "management",
+            &self.operator(),
+            &action,
+            &r.to_string(),
+            outcome,
+            result.as_ref().err().map(|e| e.to_string()),
+        );
         if r.kind == ResourceKind::Trail {
             self.refresh_trail();
         }
         result.and(recorded)
     }
-
 }

@@ -1,9 +1,9 @@
 //! Reading the platform back as an Inventory, with usage, cost estimate, runs and alarm states.
 
 use crate::*;
-use dapgov_target::*;
-use dapgov_inventory::*;
 use dapgov_inventory::names::ETL_FAILURE_METRIC;
+use dapgov_inventory::*;
+use dapgov_target::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -17,9 +17,15 @@ impl LocalTarget {
             project: project.into(),
             ..Default::default()
         };
-        fn load<T: serde::de::DeserializeOwned>(recs: Vec<(String, Value)>) -> TargetResult<BTreeMap<String, T>> {
+        fn load<T: serde::de::DeserializeOwned>(
+            recs: Vec<(String, Value)>,
+        ) -> TargetResult<BTreeMap<String, T>> {
             recs.into_iter()
-                .map(|(n, v)| serde_json::from_value(v).map(|t| (n.clone(), t)).map_err(|e| TargetError::Other(format!("control record {n}: {e}"))))
+                .map(|(n, v)| {
+                    serde_json::from_value(v)
+                        .map(|t| (n.clone(), t))
+                        .map_err(|e| TargetError::Other(format!("control record {n}: {e}")))
+                })
                 .collect()
         }
         inv.keys = load(self.records(ResourceKind::Key))?;
@@ -30,7 +36,8 @@ impl LocalTarget {
         inv.trails = load(self.records(ResourceKind::Trail))?;
         inv.alarms = load(self.records(ResourceKind::Alarm))?;
         inv.budgets = load(self.records(ResourceKind::Budget))?;
-        inv.glue_security_configurations = load(self.records(ResourceKind::GlueSecurityConfiguration))?;
+        inv.glue_security_configurations =
+            load(self.records(ResourceKind::GlueSecurityConfiguration))?;
         inv.glue_databases = load(self.records(ResourceKind::GlueDatabase))?;
         inv.athena_workgroups = load(self.records(ResourceKind::AthenaWorkgroup))?;
         inv.dashboards = load(self.records(ResourceKind::Dashboard))?;
@@ -82,7 +89,13 @@ impl LocalTarget {
             let value = if a.namespace.as_deref() == Some("AWS/Billing") {
                 Some(monthly)
             } else {
-                latest.get(&(ns, a.metric_name.clone().unwrap_or_default(), a.dimensions.clone().unwrap_or_default())).copied()
+                latest
+                    .get(&(
+                        ns,
+                        a.metric_name.clone().unwrap_or_default(),
+                        a.dimensions.clone().unwrap_or_default(),
+                    ))
+                    .copied()
             };
             a.state = Some(match (value, a.threshold) {
                 (Some(v), Some(t)) if v >= t => "ALARM".into(),
@@ -109,20 +122,41 @@ impl LocalTarget {
     /// Every datum published, with its namespace and time, for `dapgov report health`.
     pub fn metric_data(&self) -> Vec<(String, String, MetricDatum)> {
         let mut namespaces: Vec<String> = std::fs::read_dir(self.metrics_dir())
-            .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().trim_end_matches(".jsonl").to_string()).collect())
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| {
+                        e.file_name()
+                            .to_string_lossy()
+                            .trim_end_matches(".jsonl")
+                            .to_string()
+                    })
+                    .collect()
+            })
             .unwrap_or_default();
         namespaces.sort();
-        namespaces.into_iter().flat_map(|ns| self.read_metrics(&ns).into_iter().map(move |(time, d)| (ns.clone(), time, d))).collect()
+        namespaces
+            .into_iter()
+            .flat_map(|ns| {
+                self.read_metrics(&ns)
+                    .into_iter()
+                    .map(move |(time, d)| (ns.clone(), time, d))
+            })
+            .collect()
     }
 
     pub(crate) fn read_metrics(&self, namespace: &str) -> Vec<(String, MetricDatum)> {
-        let path = self.metrics_dir().join(format!("{}.jsonl", namespace.replace('/', "_")));
+        let path = self
+            .metrics_dir()
+            .join(format!("{}.jsonl", namespace.replace('/', "_")));
         std::fs::read_to_string(path)
             .unwrap_or_default()
             .lines()
             .filter_map(|l| {
                 let v: Value = serde_json::from_str(l).ok()?;
-                Some((v["time"].as_str()?.to_string(), serde_json::from_value(v["datum"].clone()).ok()?))
+                Some((
+                    v["time"].as_str()?.to_string(),
+                    serde_json::from_value(v["datum"].clone()).ok()?,
+                ))
             })
             .collect()
     }

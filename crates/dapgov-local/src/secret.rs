@@ -19,7 +19,10 @@ pub enum SecretError {
     #[error("{path} must hold 64 hex characters (32 bytes)")]
     BadFile { path: String },
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("no root secret: set {ENV} or run `dapgov apply` to create {path}")]
     Missing { path: String },
 }
@@ -37,11 +40,16 @@ impl RootSecret {
     /// Load the secret; with `create`, make a new secret file when there is none.
     pub fn load(state_dir: &Path, create: bool) -> Result<RootSecret, SecretError> {
         if let Ok(v) = std::env::var(ENV) {
-            return parse_hex(v.trim()).map(RootSecret).ok_or(SecretError::BadEnv);
+            return parse_hex(v.trim())
+                .map(RootSecret)
+                .ok_or(SecretError::BadEnv);
         }
         let path = state_dir.join(FILE);
         let shown = path.display().to_string();
-        let io = |source| SecretError::Io { path: shown.clone(), source };
+        let io = |source| SecretError::Io {
+            path: shown.clone(),
+            source,
+        };
         if !path.exists() {
             if !create {
                 return Err(SecretError::Missing { path: shown });
@@ -61,7 +69,9 @@ impl RootSecret {
             }
         }
         let text = std::fs::read_to_string(&path).map_err(io)?;
-        parse_hex(text.trim()).map(RootSecret).ok_or(SecretError::BadFile { path: shown })
+        parse_hex(text.trim())
+            .map(RootSecret)
+            .ok_or(SecretError::BadFile { path: shown })
     }
 
     /// A random secret that is never stored, for reading a platform that holds no keys yet.
@@ -73,7 +83,8 @@ impl RootSecret {
 
     /// A purpose-bound subkey (HMAC-SHA256 of the purpose under the secret).
     pub fn derive(&self, purpose: &str) -> [u8; 32] {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes any key length");
         mac.update(purpose.as_bytes());
         mac.finalize().into_bytes().into()
     }
@@ -86,5 +97,9 @@ fn parse_hex(s: &str) -> Option<[u8; 32]> {
 /// Create a file only its owner can read.
 pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    crate::private_options().write(true).create_new(true).open(path)?.write_all(bytes)
+    crate::private_options()
+        .write(true)
+        .create_new(true)
+        .open(path)?
+        .write_all(bytes)
 }

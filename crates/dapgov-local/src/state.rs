@@ -17,7 +17,11 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// Create (or truncate) a file only its owner can read and write, whatever the umask.
 pub(crate) fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
-    private_options().write(true).create(true).truncate(true).open(path)
+    private_options()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
 }
 
 /// Open options that create files 0600.
@@ -48,19 +52,29 @@ pub(crate) fn secure_state_dir(dir: &Path, create: bool) -> Result<(), LocalErro
             use std::os::unix::fs::DirBuilderExt;
             builder.mode(0o700);
         }
-        builder.create(dir).map_err(|e| LocalError::Io(format!("{shown}: cannot create the state directory: {e}")))?;
+        builder.create(dir).map_err(|e| {
+            LocalError::Io(format!("{shown}: cannot create the state directory: {e}"))
+        })?;
     }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir).map_err(|e| LocalError::Io(format!("{shown}: {e}")))?.permissions().mode() & 0o777;
+        let mode = std::fs::metadata(dir)
+            .map_err(|e| LocalError::Io(format!("{shown}: {e}")))?
+            .permissions()
+            .mode()
+            & 0o777;
         if mode & 0o022 != 0 {
             return Err(LocalError::Io(format!(
                 "{shown}: the state directory is writable by others (mode {mode:o}), who could rewrite its policies, keys or trail; check its contents, then run `chmod 700 {shown}`"
             )));
         }
         if mode & 0o077 != 0 {
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| LocalError::Io(format!("{shown}: cannot close the state directory to others: {e}")))?;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| {
+                LocalError::Io(format!(
+                    "{shown}: cannot close the state directory to others: {e}"
+                ))
+            })?;
         }
     }
     Ok(())
@@ -69,14 +83,21 @@ pub(crate) fn secure_state_dir(dir: &Path, create: bool) -> Result<(), LocalErro
 /// Temporaries (objects being written) are named after the process writing them; those of a
 /// process that is gone were left by a killed run and are removed.
 pub(crate) fn clear_stale_temporaries(state_dir: &Path) {
-    let Ok(rd) = std::fs::read_dir(state_dir.join(TMP_DIR)) else { return };
+    let Ok(rd) = std::fs::read_dir(state_dir.join(TMP_DIR)) else {
+        return;
+    };
     for entry in rd.flatten() {
         let name = entry.file_name().to_string_lossy().to_string();
-        let writer = name.split_once('-').and_then(|(pid, _)| pid.parse::<u32>().ok());
+        let writer = name
+            .split_once('-')
+            .and_then(|(pid, _)| pid.parse::<u32>().ok());
         let gone = match writer {
             Some(pid) => pid != std::process::id() && !process_alive(pid),
             // Named before temporaries carried their writer: gone once an hour old.
-            None => entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t.elapsed().is_ok_and(|age| age.as_secs() > 3600)),
+            None => entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age.as_secs() > 3600)),
         };
         if gone {
             let _ = std::fs::remove_file(entry.path());
@@ -97,7 +118,9 @@ pub(crate) fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = vec![];
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for entry in rd.flatten() {
             match entry.file_type() {
                 Ok(t) if t.is_dir() => stack.push(entry.path()),

@@ -4,17 +4,20 @@
 //! DataFusion reads and writes through this store, so the ETL and `query` cannot reach
 //! what the role may not.
 
-use crate::crypto::{self, Header, HEADER_LEN, ObjectName, SEGMENT, SegmentOpener, SegmentSealer, WrappingKey};
 use crate::Shared;
+use crate::crypto::{
+    self, HEADER_LEN, Header, ObjectName, SEGMENT, SegmentOpener, SegmentSealer, WrappingKey,
+};
 use crate::versions;
 use bytes::Bytes;
-use dapgov_target::TargetError;
 use dapgov_policy::{Decision, Document, Request, evaluate};
+use dapgov_target::TargetError;
 use futures::stream::{self, BoxStream, StreamExt};
 use object_store::path::Path;
 use object_store::{
-    CopyMode, CopyOptions, GetOptions, GetResult, GetResultPayload, ListResult, MultipartUpload, ObjectMeta, ObjectStore, PutMode, PutMultipartOptions,
-    PutOptions, PutPayload, PutResult, UploadPart,
+    CopyMode, CopyOptions, GetOptions, GetResult, GetResultPayload, ListResult, MultipartUpload,
+    ObjectMeta, ObjectStore, PutMode, PutMultipartOptions, PutOptions, PutPayload, PutResult,
+    UploadPart,
 };
 use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -72,12 +75,18 @@ impl std::fmt::Display for GovernedStore {
 }
 
 fn generic(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> object_store::Error {
-    object_store::Error::Generic { store: "dapgov", source: e.into() }
+    object_store::Error::Generic {
+        store: "dapgov",
+        source: e.into(),
+    }
 }
 
 fn io_err(path: &Path, e: std::io::Error) -> object_store::Error {
     if e.kind() == std::io::ErrorKind::NotFound {
-        object_store::Error::NotFound { path: path.to_string(), source: e.into() }
+        object_store::Error::NotFound {
+            path: path.to_string(),
+            source: e.into(),
+        }
     } else {
         generic(e)
     }
@@ -90,7 +99,10 @@ impl GovernedStore {
 
     /// What an object's segments are bound to.
     fn name<'a>(&'a self, location: &'a Path) -> ObjectName<'a> {
-        ObjectName { bucket: &self.bucket.name, key: location.as_ref() }
+        ObjectName {
+            bucket: &self.bucket.name,
+            key: location.as_ref(),
+        }
     }
 
     fn object_arn(&self, location: &Path) -> String {
@@ -100,30 +112,62 @@ impl GovernedStore {
     /// Record an allowed data operation (buckets with data events), before it takes effect.
     /// A write names the version it creates, so `trail verify` can tell an object rolled back
     /// to an older copy from the one last written.
-    fn record(&self, action: &str, resource: &str, version: Option<&str>) -> object_store::Result<()> {
+    fn record(
+        &self,
+        action: &str,
+        resource: &str,
+        version: Option<&str>,
+    ) -> object_store::Result<()> {
         if self.bucket.data_events {
             let detail = version.map(versions::written);
-            self.shared.record_event("data", &self.caller.arn, action, resource, "allowed", detail).map_err(generic)?;
+            self.shared
+                .record_event(
+                    "data",
+                    &self.caller.arn,
+                    action,
+                    resource,
+                    "allowed",
+                    detail,
+                )
+                .map_err(generic)?;
         }
         Ok(())
     }
 
     /// S3 authorisation: an explicit deny anywhere wins; otherwise the identity policy or the
     /// bucket policy must allow. Local calls never cross a network, so they count as TLS 1.3.
-    fn authorize_s3(&self, action: &str, resource: &str, extra: &[(&str, String)]) -> object_store::Result<()> {
-        let mut req = Request { action: action.into(), resource: resource.into(), principal: self.caller.arn.clone(), context: BTreeMap::new() };
-        req.context.insert("aws:SecureTransport".into(), "true".into());
+    fn authorize_s3(
+        &self,
+        action: &str,
+        resource: &str,
+        extra: &[(&str, String)],
+    ) -> object_store::Result<()> {
+        let mut req = Request {
+            action: action.into(),
+            resource: resource.into(),
+            principal: self.caller.arn.clone(),
+            context: BTreeMap::new(),
+        };
+        req.context
+            .insert("aws:SecureTransport".into(), "true".into());
         req.context.insert("s3:TlsVersion".into(), "1.3".into());
-        req.context.insert("aws:PrincipalArn".into(), self.caller.arn.clone());
+        req.context
+            .insert("aws:PrincipalArn".into(), self.caller.arn.clone());
         for (k, v) in extra {
             req.context.insert((*k).into(), v.clone());
         }
         let identity: Vec<&Document> = self.caller.identity_policies.iter().collect();
         let id = evaluate(&identity, &req, false);
-        let res = self.bucket.policy.as_ref().map(|p| evaluate(&[p], &req, true)).unwrap_or(Decision::ImplicitDeny);
+        let res = self
+            .bucket
+            .policy
+            .as_ref()
+            .map(|p| evaluate(&[p], &req, true))
+            .unwrap_or(Decision::ImplicitDeny);
         let denied = |reason: String| {
             // Every denial is recorded, in every bucket.
-            self.shared.record_denial("data", &self.caller.arn, action, resource, &reason);
+            self.shared
+                .record_denial("data", &self.caller.arn, action, resource, &reason);
             Err(generic(TargetError::AccessDenied {
                 principal: self.caller.described(),
                 action: action.into(),
@@ -132,8 +176,12 @@ impl GovernedStore {
             }))
         };
         match (&id, &res) {
-            (Decision::ExplicitDeny(s), _) => denied(format!("explicitly denied by the role's policy, {s}")),
-            (_, Decision::ExplicitDeny(s)) => denied(format!("explicitly denied by the bucket policy, {s}")),
+            (Decision::ExplicitDeny(s), _) => {
+                denied(format!("explicitly denied by the role's policy, {s}"))
+            }
+            (_, Decision::ExplicitDeny(s)) => {
+                denied(format!("explicitly denied by the bucket policy, {s}"))
+            }
             (Decision::Allow(_), _) | (_, Decision::Allow(_)) => Ok(()),
             _ => denied("no policy of the role allows it".into()),
         }
@@ -145,7 +193,13 @@ impl GovernedStore {
 
     fn put_context(&self) -> Vec<(&'static str, String)> {
         match &self.bucket.key {
-            Some(k) => vec![("s3:x-amz-server-side-encryption", "aws:kms".into()), ("s3:x-amz-server-side-encryption-aws-kms-key-id", k.arn.clone())],
+            Some(k) => vec![
+                ("s3:x-amz-server-side-encryption", "aws:kms".into()),
+                (
+                    "s3:x-amz-server-side-encryption-aws-kms-key-id",
+                    k.arn.clone(),
+                ),
+            ],
             None => vec![],
         }
     }
@@ -158,8 +212,16 @@ impl GovernedStore {
             Some(k) => {
                 self.authorize_kms("kms:GenerateDataKey", k)?;
                 let (version, _) = self.shared.kms.latest(&k.key_id).map_err(generic)?;
-                let material = self.shared.kms.material(&k.key_id, version).map_err(generic)?;
-                Ok(Header::new(Some(&WrappingKey { key_id: &k.key_id, version, material: &material })))
+                let material = self
+                    .shared
+                    .kms
+                    .material(&k.key_id, version)
+                    .map_err(generic)?;
+                Ok(Header::new(Some(&WrappingKey {
+                    key_id: &k.key_id,
+                    version,
+                    material: &material,
+                })))
             }
             None => Ok(Header::new(None)),
         }
@@ -168,7 +230,13 @@ impl GovernedStore {
     /// Publish a sealed temporary at `location`. `Create` is atomic: of writers racing for one
     /// name, exactly one wins and the others get `AlreadyExists` (a table's commit protocol
     /// depends on it).
-    fn finish_write(&self, location: &Path, tmp: &std::path::Path, header: &Header, mode: &PutMode) -> object_store::Result<PutResult> {
+    fn finish_write(
+        &self,
+        location: &Path,
+        tmp: &std::path::Path,
+        header: &Header,
+        mode: &PutMode,
+    ) -> object_store::Result<PutResult> {
         let dest = self.file(location);
         if let Some(parent) = dest.parent() {
             std::fs::create_dir_all(parent).map_err(generic)?;
@@ -183,31 +251,51 @@ impl GovernedStore {
                 let linked = std::fs::hard_link(tmp, &dest);
                 let _ = std::fs::remove_file(tmp);
                 linked.map_err(|e| match e.kind() {
-                    std::io::ErrorKind::AlreadyExists => object_store::Error::AlreadyExists { path: location.to_string(), source: Box::new(e) },
+                    std::io::ErrorKind::AlreadyExists => object_store::Error::AlreadyExists {
+                        path: location.to_string(),
+                        source: Box::new(e),
+                    },
                     _ => generic(e),
                 })
             }
             PutMode::Update(_) => {
                 let _ = std::fs::remove_file(tmp);
-                Err(object_store::Error::NotImplemented { operation: "put with PutMode::Update".into(), implementer: self.to_string() })
+                Err(object_store::Error::NotImplemented {
+                    operation: "put with PutMode::Update".into(),
+                    implementer: self.to_string(),
+                })
             }
         };
         if let Err(e) = &written {
             // The record above named a version that did not land: say so, so the version
             // check expects the object's actual one.
             if self.bucket.data_events {
-                if let Err(trail) = self.shared.record_event("data", &self.caller.arn, "s3:PutObject", &arn, "error", Some(versions::not_written(&version))) {
+                if let Err(trail) = self.shared.record_event(
+                    "data",
+                    &self.caller.arn,
+                    "s3:PutObject",
+                    &arn,
+                    "error",
+                    Some(versions::not_written(&version)),
+                ) {
                     tracing::error!("{trail} (after: {e})");
                 }
             }
         }
-        written.map(|()| PutResult { e_tag: Some(version), version: None })
+        written.map(|()| PutResult {
+            e_tag: Some(version),
+            version: None,
+        })
     }
 
     /// An object's metadata and header; its ETag is the version its header names. A file
     /// shorter than the smallest sealed object (a header and one tag) was truncated: an
     /// integrity error, never an empty object whose rows vanish.
-    fn meta_of(&self, location: Path, file: &mut std::fs::File) -> object_store::Result<(ObjectMeta, Header)> {
+    fn meta_of(
+        &self,
+        location: Path,
+        file: &mut std::fs::File,
+    ) -> object_store::Result<(ObjectMeta, Header)> {
         let md = file.metadata().map_err(generic)?;
         let smallest = (HEADER_LEN + crypto::TAG) as u64;
         if md.len() < smallest {
@@ -218,10 +306,25 @@ impl GovernedStore {
             )));
         }
         let mut hbuf = [0u8; HEADER_LEN];
-        file.read_exact(&mut hbuf).map_err(|e| generic(format!("{}: not a dapgov object: {e}", self.object_arn(&location))))?;
-        let header = Header::decode(&hbuf).map_err(|e| generic(format!("{}: {e}", self.object_arn(&location))))?;
-        let last_modified = md.modified().map(chrono::DateTime::<chrono::Utc>::from).unwrap_or_default();
-        let meta = ObjectMeta { location, last_modified, size: crypto::plaintext_len(md.len()), e_tag: Some(header.version_id()), version: None };
+        file.read_exact(&mut hbuf).map_err(|e| {
+            generic(format!(
+                "{}: not a dapgov object: {e}",
+                self.object_arn(&location)
+            ))
+        })?;
+        let header = Header::decode(&hbuf)
+            .map_err(|e| generic(format!("{}: {e}", self.object_arn(&location))))?;
+        let last_modified = md
+            .modified()
+            .map(chrono::DateTime::<chrono::Utc>::from)
+            .unwrap_or_default();
+        let meta = ObjectMeta {
+            location,
+            last_modified,
+            size: crypto::plaintext_len(md.len()),
+            e_tag: Some(header.version_id()),
+            version: None,
+        };
         Ok((meta, header))
     }
 
@@ -231,13 +334,22 @@ impl GovernedStore {
             Some(p) => self.file(p),
             None => self.bucket.dir.clone(),
         };
-        let mut out = ListResult { common_prefixes: vec![], objects: vec![] };
+        let mut out = ListResult {
+            common_prefixes: vec![],
+            objects: vec![],
+        };
         let mut stack = vec![base];
         while let Some(dir) = stack.pop() {
-            let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+            let Ok(rd) = std::fs::read_dir(&dir) else {
+                continue;
+            };
             for entry in rd.flatten() {
                 let path = entry.path();
-                let rel = path.strip_prefix(&self.bucket.dir).map_err(generic)?.to_string_lossy().replace('\\', "/");
+                let rel = path
+                    .strip_prefix(&self.bucket.dir)
+                    .map_err(generic)?
+                    .to_string_lossy()
+                    .replace('\\', "/");
                 let md = entry.metadata().map_err(generic)?;
                 if md.is_dir() {
                     if recursive {
@@ -247,7 +359,8 @@ impl GovernedStore {
                     }
                 } else {
                     let mut file = std::fs::File::open(&path).map_err(generic)?;
-                    out.objects.push(self.meta_of(Path::from(rel), &mut file)?.0);
+                    out.objects
+                        .push(self.meta_of(Path::from(rel), &mut file)?.0);
                 }
             }
         }
@@ -259,16 +372,26 @@ impl GovernedStore {
 
 #[async_trait::async_trait]
 impl ObjectStore for GovernedStore {
-    async fn put_opts(&self, location: &Path, payload: PutPayload, opts: PutOptions) -> object_store::Result<PutResult> {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
         let (header, dek) = self.begin_write(location)?;
         let data: Vec<u8> = payload.iter().flat_map(|b| b.iter().copied()).collect();
         let sealed = crypto::seal_all(&header, &dek, self.name(location), &data);
         let tmp = self.shared.tmp_file();
-        std::io::Write::write_all(&mut crate::create_private(&tmp).map_err(generic)?, &sealed).map_err(generic)?;
+        std::io::Write::write_all(&mut crate::create_private(&tmp).map_err(generic)?, &sealed)
+            .map_err(generic)?;
         self.finish_write(location, &tmp, &header, &opts.mode)
     }
 
-    async fn put_multipart_opts(&self, location: &Path, _opts: PutMultipartOptions) -> object_store::Result<Box<dyn MultipartUpload>> {
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
+        _opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
         let (header, dek) = self.begin_write(location)?;
         let tmp = self.shared.tmp_file();
         let mut file = crate::create_private(&tmp).map_err(generic)?;
@@ -284,7 +407,11 @@ impl ObjectStore for GovernedStore {
         }))
     }
 
-    async fn get_opts(&self, location: &Path, options: GetOptions) -> object_store::Result<GetResult> {
+    async fn get_opts(
+        &self,
+        location: &Path,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
         let arn = self.object_arn(location);
         self.authorize_s3("s3:GetObject", &arn, &[])?;
         let path = self.file(location);
@@ -293,16 +420,28 @@ impl ObjectStore for GovernedStore {
         let len = meta.size;
         // A bucket with a key holds only objects whose data key that key service wrapped.
         if let (false, Some(k)) = (header.wrapped, &self.bucket.key) {
-            return Err(generic(format!("{arn}: integrity error: the object's data key is not wrapped, but the bucket encrypts with {}; it was not written by the platform", k.arn)));
+            return Err(generic(format!(
+                "{arn}: integrity error: the object's data key is not wrapped, but the bucket encrypts with {}; it was not written by the platform",
+                k.arn
+            )));
         }
         let material = if header.wrapped {
-            let key = self.keys.get(&header.key_id).ok_or_else(|| generic(format!("{arn}: sealed with unknown key {}", header.key_id)))?;
+            let key = self.keys.get(&header.key_id).ok_or_else(|| {
+                generic(format!("{arn}: sealed with unknown key {}", header.key_id))
+            })?;
             self.authorize_kms("kms:Decrypt", key)?;
-            Some(self.shared.kms.material(&header.key_id, header.key_version).map_err(generic)?)
+            Some(
+                self.shared
+                    .kms
+                    .material(&header.key_id, header.key_version)
+                    .map_err(generic)?,
+            )
         } else {
             None
         };
-        let dek = header.data_key(material.as_ref()).map_err(|e| generic(format!("{arn}: {e}")))?;
+        let dek = header
+            .data_key(material.as_ref())
+            .map_err(|e| generic(format!("{arn}: {e}")))?;
         let range = match &options.range {
             Some(r) => r.as_range(len).map_err(|e| {
                 generic(format!("{arn}: {e}; the object holds {len} bytes: if a table's log records another size for it, it was replaced or cut outside the platform (`dapgov trail verify` checks)"))
@@ -311,29 +450,53 @@ impl ObjectStore for GovernedStore {
         };
         self.record("s3:GetObject", &arn, None)?;
         if options.head {
-            return Ok(GetResult { payload: GetResultPayload::Stream(stream::empty().boxed()), meta, range, attributes: Default::default() });
+            return Ok(GetResult {
+                payload: GetResultPayload::Stream(stream::empty().boxed()),
+                meta,
+                range,
+                attributes: Default::default(),
+            });
         }
         // Segments are read and opened as the stream is polled, so a large object is never
         // held whole in memory.
         let n = crypto::segment_count(len);
-        let (first, last) = (range.start / SEGMENT as u64, if range.end == 0 { 0 } else { (range.end - 1) / SEGMENT as u64 });
+        let (first, last) = (
+            range.start / SEGMENT as u64,
+            if range.end == 0 {
+                0
+            } else {
+                (range.end - 1) / SEGMENT as u64
+            },
+        );
         let want = range.clone();
         let opener = SegmentOpener::new(&header, &dek, self.name(location));
-        let segments = stream::iter(first..=last.min(n - 1)).map(move |i| -> object_store::Result<Bytes> {
-            let span = crypto::segment_span(i, len);
-            let mut buf = vec![0u8; (span.end - span.start) as usize];
-            f.seek(SeekFrom::Start(span.start)).map_err(generic)?;
-            f.read_exact(&mut buf).map_err(|e| generic(format!("{arn}: truncated object: {e}")))?;
-            let plain = opener.open(i, i + 1 == n, &buf).map_err(|e| generic(format!("{arn}: integrity error: {e}")))?;
-            let seg_start = i * SEGMENT as u64;
-            let a = want.start.saturating_sub(seg_start) as usize;
-            let b = ((want.end - seg_start) as usize).min(plain.len());
-            Ok(Bytes::from(plain).slice(a..b))
-        });
-        Ok(GetResult { payload: GetResultPayload::Stream(segments.boxed()), meta, range, attributes: Default::default() })
+        let segments =
+            stream::iter(first..=last.min(n - 1)).map(move |i| -> object_store::Result<Bytes> {
+                let span = crypto::segment_span(i, len);
+                let mut buf = vec![0u8; (span.end - span.start) as usize];
+                f.seek(SeekFrom::Start(span.start)).map_err(generic)?;
+                f.read_exact(&mut buf)
+                    .map_err(|e| generic(format!("{arn}: truncated object: {e}")))?;
+                let plain = opener
+                    .open(i, i + 1 == n, &buf)
+                    .map_err(|e| generic(format!("{arn}: integrity error: {e}")))?;
+                let seg_start = i * SEGMENT as u64;
+                let a = want.start.saturating_sub(seg_start) as usize;
+                let b = ((want.end - seg_start) as usize).min(plain.len());
+                Ok(Bytes::from(plain).slice(a..b))
+            });
+        Ok(GetResult {
+            payload: GetResultPayload::Stream(segments.boxed()),
+            meta,
+            range,
+            attributes: Default::default(),
+        })
     }
 
-    fn delete_stream(&self, locations: BoxStream<'static, object_store::Result<Path>>) -> BoxStream<'static, object_store::Result<Path>> {
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<Path>>,
+    ) -> BoxStream<'static, object_store::Result<Path>> {
         let me = Arc::new(self.clone());
         locations
             .map(move |p| {
@@ -365,13 +528,30 @@ impl ObjectStore for GovernedStore {
         self.walk(prefix, false)
     }
 
-    async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> object_store::Result<()> {
-        let data = self.get_opts(from, GetOptions::default()).await?.bytes().await?;
+    async fn copy_opts(
+        &self,
+        from: &Path,
+        to: &Path,
+        options: CopyOptions,
+    ) -> object_store::Result<()> {
+        let data = self
+            .get_opts(from, GetOptions::default())
+            .await?
+            .bytes()
+            .await?;
         let mode = match options.mode {
             CopyMode::Overwrite => PutMode::Overwrite,
             CopyMode::Create => PutMode::Create,
         };
-        self.put_opts(to, PutPayload::from_bytes(data), PutOptions { mode, ..Default::default() }).await?;
+        self.put_opts(
+            to,
+            PutPayload::from_bytes(data),
+            PutOptions {
+                mode,
+                ..Default::default()
+            },
+        )
+        .await?;
         Ok(())
     }
 }
@@ -398,10 +578,15 @@ impl std::fmt::Debug for SegmentSealer {
 impl Upload {
     /// Seal every full segment except the last one, which may turn out to be final.
     fn drain(&mut self) -> object_store::Result<()> {
-        let file = self.file.as_mut().ok_or_else(|| generic("upload already finished"))?;
+        let file = self
+            .file
+            .as_mut()
+            .ok_or_else(|| generic("upload already finished"))?;
         let mut start = 0;
         while self.pending.len() - start > SEGMENT {
-            let sealed = self.sealer.seal(&self.pending[start..start + SEGMENT], false);
+            let sealed = self
+                .sealer
+                .seal(&self.pending[start..start + SEGMENT], false);
             file.write_all(&sealed).map_err(generic)?;
             start += SEGMENT;
         }
@@ -422,13 +607,17 @@ impl MultipartUpload for Upload {
 
     async fn complete(&mut self) -> object_store::Result<PutResult> {
         self.drain()?;
-        let mut file = self.file.take().ok_or_else(|| generic("upload already finished"))?;
+        let mut file = self
+            .file
+            .take()
+            .ok_or_else(|| generic("upload already finished"))?;
         let sealed = self.sealer.seal(&self.pending, true);
         file.write_all(&sealed).map_err(generic)?;
         file.sync_all().map_err(generic)?;
         drop(file);
         self.pending.clear();
-        self.store.finish_write(&self.location, &self.tmp, &self.header, &PutMode::Overwrite)
+        self.store
+            .finish_write(&self.location, &self.tmp, &self.header, &PutMode::Overwrite)
     }
 
     async fn abort(&mut self) -> object_store::Result<()> {
@@ -448,7 +637,12 @@ impl Drop for Upload {
 
 /// KMS authorisation: the key must be enabled, its key policy must allow the caller, and the
 /// caller's identity policy must allow the action on the key.
-pub(crate) fn check_key(shared: &Shared, caller: &Caller, action: &str, key: &KeyInfo) -> Result<(), TargetError> {
+pub(crate) fn check_key(
+    shared: &Shared,
+    caller: &Caller,
+    action: &str,
+    key: &KeyInfo,
+) -> Result<(), TargetError> {
     let fail = |reason: String| {
         shared.record_denial("management", &caller.arn, action, &key.arn, &reason);
         Err(TargetError::AccessDenied {
@@ -461,8 +655,17 @@ pub(crate) fn check_key(shared: &Shared, caller: &Caller, action: &str, key: &Ke
     if key.state != "Enabled" {
         return fail(format!("the key is {}", key.state));
     }
-    let req = Request { action: action.into(), resource: key.arn.clone(), principal: caller.arn.clone(), context: BTreeMap::new() };
-    let by_key = key.policy.as_ref().map(|p| evaluate(&[p], &req, true)).unwrap_or(Decision::ImplicitDeny);
+    let req = Request {
+        action: action.into(),
+        resource: key.arn.clone(),
+        principal: caller.arn.clone(),
+        context: BTreeMap::new(),
+    };
+    let by_key = key
+        .policy
+        .as_ref()
+        .map(|p| evaluate(&[p], &req, true))
+        .unwrap_or(Decision::ImplicitDeny);
     if !by_key.is_allowed() {
         return fail("the key policy does not allow it".into());
     }
@@ -489,8 +692,24 @@ mod tests {
     fn store(dir: &std::path::Path) -> GovernedStore {
         let shared = Arc::new(Shared::new(dir, &RootSecret::ephemeral()));
         let allow = Document::parse(&serde_json::json!({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})).expect("policy");
-        let bucket = BucketInfo { name: "b".into(), arn: "b".into(), dir: dir.join("buckets/b"), policy: None, key: None, data_events: false };
-        GovernedStore { shared, bucket, caller: Caller { role: "etl".into(), arn: "etl".into(), identity_policies: vec![allow] }, keys: BTreeMap::new() }
+        let bucket = BucketInfo {
+            name: "b".into(),
+            arn: "b".into(),
+            dir: dir.join("buckets/b"),
+            policy: None,
+            key: None,
+            data_events: false,
+        };
+        GovernedStore {
+            shared,
+            bucket,
+            caller: Caller {
+                role: "etl".into(),
+                arn: "etl".into(),
+                identity_policies: vec![allow],
+            },
+            keys: BTreeMap::new(),
+        }
     }
 
     #[tokio::test]
@@ -501,21 +720,54 @@ mod tests {
         let writers: Vec<_> = (0..8u8)
             .map(|i| {
                 let (s, path) = (s.clone(), path.clone());
-                tokio::spawn(async move { (i, s.put_opts(&path, PutPayload::from(vec![i; 100]), PutOptions { mode: PutMode::Create, ..Default::default() }).await) })
+                tokio::spawn(async move {
+                    (
+                        i,
+                        s.put_opts(
+                            &path,
+                            PutPayload::from(vec![i; 100]),
+                            PutOptions {
+                                mode: PutMode::Create,
+                                ..Default::default()
+                            },
+                        )
+                        .await,
+                    )
+                })
             })
             .collect();
         let mut winners = vec![];
         for w in writers {
             match w.await.expect("task") {
                 (i, Ok(_)) => winners.push(i),
-                (_, Err(object_store::Error::AlreadyExists { path: p, .. })) => assert_eq!(p, path.to_string()),
+                (_, Err(object_store::Error::AlreadyExists { path: p, .. })) => {
+                    assert_eq!(p, path.to_string())
+                }
                 (_, Err(e)) => panic!("a losing writer must get AlreadyExists, got {e}"),
             }
         }
-        assert_eq!(winners.len(), 1, "exactly one writer creates the object: {winners:?}");
-        assert_eq!(s.get(&path).await.expect("get").bytes().await.expect("bytes").as_ref(), &[winners[0]; 100]);
+        assert_eq!(
+            winners.len(),
+            1,
+            "exactly one writer creates the object: {winners:?}"
+        );
+        assert_eq!(
+            s.get(&path)
+                .await
+                .expect("get")
+                .bytes()
+                .await
+                .expect("bytes")
+                .as_ref(),
+            &[winners[0]; 100]
+        );
         // No temporaries are left behind by the losers.
-        assert_eq!(std::fs::read_dir(dir.path().join(crate::TMP_DIR)).expect("tmp dir").count(), 0);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join(crate::TMP_DIR))
+                .expect("tmp dir")
+                .count(),
+            0
+        );
     }
 
     #[tokio::test]
@@ -523,13 +775,43 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let s = store(dir.path());
         let (a, b) = (Path::from("a"), Path::from("b"));
-        s.put(&a, PutPayload::from_static(b"new")).await.expect("put a");
-        s.put(&b, PutPayload::from_static(b"kept")).await.expect("put b");
-        assert!(matches!(s.copy_if_not_exists(&a, &b).await, Err(object_store::Error::AlreadyExists { .. })));
-        assert!(matches!(s.rename_if_not_exists(&a, &b).await, Err(object_store::Error::AlreadyExists { .. })));
-        assert_eq!(s.get(&b).await.expect("get").bytes().await.expect("bytes").as_ref(), b"kept");
+        s.put(&a, PutPayload::from_static(b"new"))
+            .await
+            .expect("put a");
+        s.put(&b, PutPayload::from_static(b"kept"))
+            .await
+            .expect("put b");
         assert!(matches!(
-            s.put_opts(&b, PutPayload::from_static(b"x"), PutOptions { mode: PutMode::Update(object_store::UpdateVersion { e_tag: None, version: None }), ..Default::default() }).await,
+            s.copy_if_not_exists(&a, &b).await,
+            Err(object_store::Error::AlreadyExists { .. })
+        ));
+        assert!(matches!(
+            s.rename_if_not_exists(&a, &b).await,
+            Err(object_store::Error::AlreadyExists { .. })
+        ));
+        assert_eq!(
+            s.get(&b)
+                .await
+                .expect("get")
+                .bytes()
+                .await
+                .expect("bytes")
+                .as_ref(),
+            b"kept"
+        );
+        assert!(matches!(
+            s.put_opts(
+                &b,
+                PutPayload::from_static(b"x"),
+                PutOptions {
+                    mode: PutMode::Update(object_store::UpdateVersion {
+                        e_tag: None,
+                        version: None
+                    }),
+                    ..Default::default()
+                }
+            )
+            .await,
             Err(object_store::Error::NotImplemented { .. })
         ));
     }

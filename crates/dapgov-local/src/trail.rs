@@ -56,9 +56,16 @@ pub struct EventFilter {
 
 impl EventFilter {
     pub fn matches(&self, e: &Event) -> bool {
-        self.since.is_none_or(|s| chrono::DateTime::parse_from_rfc3339(&e.time).is_ok_and(|t| t >= s))
-            && self.role.as_ref().is_none_or(|r| e.principal.ends_with(&format!("-{r}")))
-            && self.action.as_ref().is_none_or(|a| e.action.contains(a.as_str()))
+        self.since
+            .is_none_or(|s| chrono::DateTime::parse_from_rfc3339(&e.time).is_ok_and(|t| t >= s))
+            && self
+                .role
+                .as_ref()
+                .is_none_or(|r| e.principal.ends_with(&format!("-{r}")))
+            && self
+                .action
+                .as_ref()
+                .is_none_or(|a| e.action.contains(a.as_str()))
             && (!self.denied_only || e.outcome == "denied")
     }
 }
@@ -86,8 +93,14 @@ pub struct PublicKey([u8; 32]);
 impl PublicKey {
     /// `ed25519 <64 hex digits>`, as `trail public-key` prints it.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let hex_key = text.trim().strip_prefix("ed25519 ").ok_or("a trail public key reads `ed25519 <64 hex digits>`")?;
-        let bytes: [u8; 32] = hex::decode(hex_key.trim()).ok().and_then(|b| b.try_into().ok()).ok_or("a trail public key reads `ed25519 <64 hex digits>`")?;
+        let hex_key = text
+            .trim()
+            .strip_prefix("ed25519 ")
+            .ok_or("a trail public key reads `ed25519 <64 hex digits>`")?;
+        let bytes: [u8; 32] = hex::decode(hex_key.trim())
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or("a trail public key reads `ed25519 <64 hex digits>`")?;
         Ok(PublicKey(bytes))
     }
 
@@ -96,7 +109,11 @@ impl PublicKey {
     }
 
     fn verifies(&self, message: &[u8], signature_hex: &str) -> bool {
-        hex::decode(signature_hex).is_ok_and(|sig| UnparsedPublicKey::new(&ED25519, self.0).verify(message, &sig).is_ok())
+        hex::decode(signature_hex).is_ok_and(|sig| {
+            UnparsedPublicKey::new(&ED25519, self.0)
+                .verify(message, &sig)
+                .is_ok()
+        })
     }
 }
 
@@ -117,18 +134,31 @@ const ANCHOR_PREFIX: &str = "dapgov-trail-anchor/v1";
 impl Anchor {
     /// `dapgov-trail-anchor/v1 <seq> <hash> <signature>`, as `trail anchor` prints it.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let shape = || format!("a trail anchor reads `{ANCHOR_PREFIX} <record> <sha-256 hex> <signature hex>`, as `dapgov trail anchor` prints it");
+        let shape = || {
+            format!(
+                "a trail anchor reads `{ANCHOR_PREFIX} <record> <sha-256 hex> <signature hex>`, as `dapgov trail anchor` prints it"
+            )
+        };
         let parts: Vec<&str> = text.split_whitespace().collect();
         match parts.as_slice() {
-            [ANCHOR_PREFIX, seq, hash, signature] if hash.len() == 64 && hex::decode(hash).is_ok() => {
-                Ok(Anchor { seq: seq.parse().map_err(|_| shape())?, hash: hash.to_string(), signature: signature.to_string() })
+            [ANCHOR_PREFIX, seq, hash, signature]
+                if hash.len() == 64 && hex::decode(hash).is_ok() =>
+            {
+                Ok(Anchor {
+                    seq: seq.parse().map_err(|_| shape())?,
+                    hash: hash.to_string(),
+                    signature: signature.to_string(),
+                })
             }
             _ => Err(shape()),
         }
     }
 
     pub fn to_text(&self) -> String {
-        format!("{ANCHOR_PREFIX} {} {} {}\n", self.seq, self.hash, self.signature)
+        format!(
+            "{ANCHOR_PREFIX} {} {} {}\n",
+            self.seq, self.hash, self.signature
+        )
     }
 }
 
@@ -162,13 +192,20 @@ pub struct NewEvent<'a> {
 fn record_hash(e: &Event) -> String {
     let mut unsigned = e.clone();
     unsigned.hash = String::new();
-    hex::encode(Sha256::digest(serde_json::to_vec(&unsigned).expect("serialize")))
+    hex::encode(Sha256::digest(
+        serde_json::to_vec(&unsigned).expect("serialize"),
+    ))
 }
 
 impl Trail {
     pub fn new(dir: &Path, seed: [u8; 32]) -> Self {
-        let signer = Ed25519KeyPair::from_seed_unchecked(&seed).expect("a 32-byte seed is an Ed25519 key");
-        Self { dir: dir.to_path_buf(), signer: std::sync::Arc::new(signer), legacy_key: None }
+        let signer =
+            Ed25519KeyPair::from_seed_unchecked(&seed).expect("a 32-byte seed is an Ed25519 key");
+        Self {
+            dir: dir.to_path_buf(),
+            signer: std::sync::Arc::new(signer),
+            legacy_key: None,
+        }
     }
 
     /// Accept a head and digests HMAC-signed with `key` (the scheme before Ed25519) and
@@ -180,14 +217,26 @@ impl Trail {
 
     /// The key that verifies this trail's signatures.
     pub fn public_key(&self) -> PublicKey {
-        PublicKey(self.signer.public_key().as_ref().try_into().expect("Ed25519 public keys are 32 bytes"))
+        PublicKey(
+            self.signer
+                .public_key()
+                .as_ref()
+                .try_into()
+                .expect("Ed25519 public keys are 32 bytes"),
+        )
     }
 
     /// The public key published beside the trail.
     pub fn published_key(&self) -> Result<PublicKey, VerifyError> {
         let path = self.dir.join(PUBLIC_KEY);
-        let text = std::fs::read_to_string(&path).map_err(|e| VerifyError { record: 0, problem: format!("cannot read the trail's public key {}: {e}", path.display()) })?;
-        PublicKey::parse(&text).map_err(|e| VerifyError { record: 0, problem: format!("{}: {e}", path.display()) })
+        let text = std::fs::read_to_string(&path).map_err(|e| VerifyError {
+            record: 0,
+            problem: format!("cannot read the trail's public key {}: {e}", path.display()),
+        })?;
+        PublicKey::parse(&text).map_err(|e| VerifyError {
+            record: 0,
+            problem: format!("{}: {e}", path.display()),
+        })
     }
 
     pub fn events_path(&self) -> PathBuf {
@@ -196,14 +245,22 @@ impl Trail {
 
     fn sign(&self, kind: &str, seq: u64, hash: &str) -> Signed {
         let signature = hex::encode(self.signer.sign(&signed_message(kind, seq, hash)).as_ref());
-        Signed { seq, hash: hash.into(), signature, scheme: Some(SCHEME.into()) }
+        Signed {
+            seq,
+            hash: hash.into(),
+            signature,
+            scheme: Some(SCHEME.into()),
+        }
     }
 
     fn legacy_signature_holds(&self, s: &Signed) -> bool {
-        let Some(key) = self.legacy_key else { return false };
+        let Some(key) = self.legacy_key else {
+            return false;
+        };
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&key).expect("any key length");
         mac.update(format!("{}:{}", s.seq, s.hash).as_bytes());
-        mac.verify_slice(&hex::decode(&s.signature).unwrap_or_default()).is_ok()
+        mac.verify_slice(&hex::decode(&s.signature).unwrap_or_default())
+            .is_ok()
     }
 
     /// Digest files, oldest first, with their names.
@@ -212,7 +269,12 @@ impl Trail {
             .map(|rd| {
                 rd.filter_map(|d| d.ok())
                     .filter(|d| d.file_name().to_string_lossy().starts_with("digest-"))
-                    .map(|d| (d.file_name().to_string_lossy().to_string(), self.read_signed(&d.path())))
+                    .map(|d| {
+                        (
+                            d.file_name().to_string_lossy().to_string(),
+                            self.read_signed(&d.path()),
+                        )
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -231,10 +293,21 @@ impl Trail {
         }
         let head = self.read_signed(&self.dir.join(HEAD));
         if head.as_ref().is_some_and(|h| h.scheme.is_none()) {
-            let digests = self.digests().into_iter().filter_map(|(name, d)| Some((self.dir.join(name), "digest", d?)));
-            for (path, kind, old) in head.iter().map(|h| (self.dir.join(HEAD), "head", h.clone())).chain(digests) {
+            let digests = self
+                .digests()
+                .into_iter()
+                .filter_map(|(name, d)| Some((self.dir.join(name), "digest", d?)));
+            for (path, kind, old) in head
+                .iter()
+                .map(|h| (self.dir.join(HEAD), "head", h.clone()))
+                .chain(digests)
+            {
                 if old.scheme.is_none() && self.legacy_signature_holds(&old) {
-                    crate::write_atomic(&path, &serde_json::to_vec(&self.sign(kind, old.seq, &old.hash)).expect("serialize"))?;
+                    crate::write_atomic(
+                        &path,
+                        &serde_json::to_vec(&self.sign(kind, old.seq, &old.hash))
+                            .expect("serialize"),
+                    )?;
                 }
             }
         }
@@ -248,10 +321,15 @@ impl Trail {
     /// Append one event. A lock on the events file serialises writers across processes.
     pub fn append(&self, ev: NewEvent) -> std::io::Result<Event> {
         std::fs::create_dir_all(&self.dir)?;
-        let file = crate::private_options().create(true).append(true).open(self.events_path())?;
+        let file = crate::private_options()
+            .create(true)
+            .append(true)
+            .open(self.events_path())?;
         file.lock()?;
         let head = self.prepare()?;
-        let (seq, prev) = head.map(|h| (h.seq + 1, h.hash)).unwrap_or((1, GENESIS.to_string()));
+        let (seq, prev) = head
+            .map(|h| (h.seq + 1, h.hash))
+            .unwrap_or((1, GENESIS.to_string()));
         let mut e = Event {
             seq,
             time: crate::now(),
@@ -268,9 +346,15 @@ impl Trail {
         let mut line = serde_json::to_vec(&e).expect("serialize");
         line.push(b'\n');
         (&file).write_all(&line)?;
-        crate::write_atomic(&self.dir.join(HEAD), &serde_json::to_vec(&self.sign("head", seq, &e.hash)).expect("serialize"))?;
+        crate::write_atomic(
+            &self.dir.join(HEAD),
+            &serde_json::to_vec(&self.sign("head", seq, &e.hash)).expect("serialize"),
+        )?;
         if seq % DIGEST_EVERY == 0 {
-            crate::write_atomic(&self.dir.join(format!("digest-{seq:012}.json")), &serde_json::to_vec(&self.sign("digest", seq, &e.hash)).expect("serialize"))?;
+            crate::write_atomic(
+                &self.dir.join(format!("digest-{seq:012}.json")),
+                &serde_json::to_vec(&self.sign("digest", seq, &e.hash)).expect("serialize"),
+            )?;
         }
         file.unlock()?;
         Ok(e)
@@ -286,8 +370,12 @@ impl Trail {
         let mut out = Vec::new();
         for (i, line) in f.lines().enumerate() {
             let line = line?;
-            let e: Event = serde_json::from_str(&line)
-                .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("trail record {}: {err}", i + 1)))?;
+            let e: Event = serde_json::from_str(&line).map_err(|err| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("trail record {}: {err}", i + 1),
+                )
+            })?;
             out.push(e);
         }
         Ok(out)
@@ -295,30 +383,56 @@ impl Trail {
 
     /// The events `filter` lets through, in file order.
     pub fn events(&self, filter: &EventFilter) -> std::io::Result<Vec<Event>> {
-        Ok(self.read()?.into_iter().filter(|e| filter.matches(e)).collect())
+        Ok(self
+            .read()?
+            .into_iter()
+            .filter(|e| filter.matches(e))
+            .collect())
     }
 
     /// An anchor at the signed head, to keep away from the platform. Verify the trail first:
     /// an anchor vouches for what the trail holds now.
     pub fn anchor(&self) -> Result<Anchor, VerifyError> {
-        let head = self.read_signed(&self.dir.join(HEAD)).ok_or_else(|| VerifyError { record: 0, problem: format!("{HEAD} is missing: there is nothing to anchor") })?;
+        let head = self
+            .read_signed(&self.dir.join(HEAD))
+            .ok_or_else(|| VerifyError {
+                record: 0,
+                problem: format!("{HEAD} is missing: there is nothing to anchor"),
+            })?;
         let signature = self.sign("anchor", head.seq, &head.hash).signature;
-        Ok(Anchor { seq: head.seq, hash: head.hash, signature })
+        Ok(Anchor {
+            seq: head.seq,
+            hash: head.hash,
+            signature,
+        })
     }
 
     /// Does the trail still hold the anchored record, unchanged? Run after `verify`, which
     /// proves the records chain up to it.
     pub fn verify_anchor(&self, key: &PublicKey, anchor: &Anchor) -> Result<(), VerifyError> {
-        if !key.verifies(&signed_message("anchor", anchor.seq, &anchor.hash), &anchor.signature) {
+        if !key.verifies(
+            &signed_message("anchor", anchor.seq, &anchor.hash),
+            &anchor.signature,
+        ) {
             return Err(VerifyError { record: anchor.seq, problem: "the anchor's signature does not hold: it was edited, or made by another platform".into() });
         }
-        let events = self.read().map_err(|e| VerifyError { record: 0, problem: e.to_string() })?;
+        let events = self.read().map_err(|e| VerifyError {
+            record: 0,
+            problem: e.to_string(),
+        })?;
         match events.get((anchor.seq as usize).wrapping_sub(1)) {
             None => Err(VerifyError {
                 record: anchor.seq,
-                problem: format!("is missing: the anchor vouches for {} records but the trail holds {} (rolled back to an older copy, or truncated)", anchor.seq, events.len()),
+                problem: format!(
+                    "is missing: the anchor vouches for {} records but the trail holds {} (rolled back to an older copy, or truncated)",
+                    anchor.seq,
+                    events.len()
+                ),
             }),
-            Some(e) if e.hash != anchor.hash => Err(VerifyError { record: anchor.seq, problem: "is not the anchored record: the trail's history was rewritten".into() }),
+            Some(e) if e.hash != anchor.hash => Err(VerifyError {
+                record: anchor.seq,
+                problem: "is not the anchored record: the trail's history was rewritten".into(),
+            }),
             Some(_) => Ok(()),
         }
     }
@@ -327,7 +441,10 @@ impl Trail {
     pub fn verify(&self, key: &PublicKey) -> Result<u64, VerifyError> {
         let path = self.events_path();
         let text = if path.exists() {
-            std::fs::read_to_string(&path).map_err(|e| VerifyError { record: 0, problem: e.to_string() })?
+            std::fs::read_to_string(&path).map_err(|e| VerifyError {
+                record: 0,
+                problem: e.to_string(),
+            })?
         } else {
             String::new()
         };
@@ -336,9 +453,13 @@ impl Trail {
         for (i, line) in text.lines().enumerate() {
             let n = i as u64 + 1;
             let bad = |problem: String| VerifyError { record: n, problem };
-            let e: Event = serde_json::from_str(line).map_err(|err| bad(format!("is not a valid record ({err})")))?;
+            let e: Event = serde_json::from_str(line)
+                .map_err(|err| bad(format!("is not a valid record ({err})")))?;
             if e.seq != n {
-                return Err(bad(format!("has sequence number {} where {n} was expected (records deleted, inserted or reordered)", e.seq)));
+                return Err(bad(format!(
+                    "has sequence number {} where {n} was expected (records deleted, inserted or reordered)",
+                    e.seq
+                )));
             }
             if e.prev_hash != prev {
                 return Err(bad("does not chain to the record before it (a record was deleted, inserted or reordered)".into()));
@@ -352,36 +473,68 @@ impl Trail {
         let count = hashes.len() as u64;
         let head = self.read_signed(&self.dir.join(HEAD));
         if head.is_none() && (count > 0 || self.dir.join(HEAD).exists()) {
-            return Err(VerifyError { record: count, problem: format!("{HEAD} is missing or unreadable: the trail's signed end was deleted or replaced") });
+            return Err(VerifyError {
+                record: count,
+                problem: format!(
+                    "{HEAD} is missing or unreadable: the trail's signed end was deleted or replaced"
+                ),
+            });
         }
         let mut signed: Vec<(String, &str, Signed)> = vec![];
         for (name, d) in self.digests() {
-            let d = d.ok_or_else(|| VerifyError { record: 0, problem: format!("{name} is not a signed digest (edited)") })?;
+            let d = d.ok_or_else(|| VerifyError {
+                record: 0,
+                problem: format!("{name} is not a signed digest (edited)"),
+            })?;
             signed.push((name, "digest", d));
         }
         signed.extend(head.map(|h| (HEAD.to_string(), "head", h)));
         for (name, kind, s) in &signed {
             if s.scheme.as_deref() != Some(SCHEME) {
-                return Err(VerifyError { record: s.seq, problem: format!("{name} is signed with the retired HMAC scheme; it is re-signed with Ed25519 on the platform's next operation") });
+                return Err(VerifyError {
+                    record: s.seq,
+                    problem: format!(
+                        "{name} is signed with the retired HMAC scheme; it is re-signed with Ed25519 on the platform's next operation"
+                    ),
+                });
             }
             if !key.verifies(&signed_message(kind, s.seq, &s.hash), &s.signature) {
-                return Err(VerifyError { record: s.seq, problem: format!("{name} has a bad signature (forged, edited, or signed with another key)") });
+                return Err(VerifyError {
+                    record: s.seq,
+                    problem: format!(
+                        "{name} has a bad signature (forged, edited, or signed with another key)"
+                    ),
+                });
             }
             match hashes.get((s.seq as usize).wrapping_sub(1)) {
                 None => {
                     return Err(VerifyError {
                         record: count + 1,
-                        problem: format!("is missing: {name} vouches for {} records but only {count} remain (trail truncated)", s.seq),
-                    })
+                        problem: format!(
+                            "is missing: {name} vouches for {} records but only {count} remain (trail truncated)",
+                            s.seq
+                        ),
+                    });
                 }
-                Some(h) if *h != s.hash => return Err(VerifyError { record: s.seq, problem: format!("does not match the hash {name} recorded for it") }),
+                Some(h) if *h != s.hash => {
+                    return Err(VerifyError {
+                        record: s.seq,
+                        problem: format!("does not match the hash {name} recorded for it"),
+                    });
+                }
                 _ => {}
             }
         }
         // Records past the signed head were appended without the signing key.
         if let Some((_, _, h)) = signed.iter().find(|(_, kind, _)| *kind == "head") {
             if h.seq != count {
-                return Err(VerifyError { record: h.seq + 1, problem: format!("and the {} after it are not covered by the signed head (appended without the signing key)", count - h.seq) });
+                return Err(VerifyError {
+                    record: h.seq + 1,
+                    problem: format!(
+                        "and the {} after it are not covered by the signed head (appended without the signing key)",
+                        count - h.seq
+                    ),
+                });
             }
         }
         Ok(count)
@@ -412,19 +565,62 @@ mod tests {
     #[test]
     fn the_event_filter_selects_by_role_action_refusal_and_time() {
         let (_d, t) = trail_with(2);
-        t.append(NewEvent { category: "data", principal: "arn:aws:iam::000000000000:role/p-analyst", action: "dapgov:Query", resource: "raw.metrics", outcome: "denied", detail: None }).unwrap();
+        t.append(NewEvent {
+            category: "data",
+            principal: "arn:aws:iam::000000000000:role/p-analyst",
+            action: "dapgov:Query",
+            resource: "raw.metrics",
+            outcome: "denied",
+            detail: None,
+        })
+        .unwrap();
         let all = t.events(&EventFilter::default()).unwrap();
         assert_eq!(all.len(), 3);
-        let by = |f: EventFilter| t.events(&f).unwrap().iter().map(|e| e.seq).collect::<Vec<_>>();
-        assert_eq!(by(EventFilter { role: Some("analyst".into()), ..Default::default() }), [all[2].seq]);
-        assert_eq!(by(EventFilter { role: Some("etl".into()), action: Some("s3:Get".into()), ..Default::default() }), [all[0].seq, all[1].seq]);
-        assert_eq!(by(EventFilter { denied_only: true, ..Default::default() }), [all[2].seq]);
+        let by = |f: EventFilter| {
+            t.events(&f)
+                .unwrap()
+                .iter()
+                .map(|e| e.seq)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            by(EventFilter {
+                role: Some("analyst".into()),
+                ..Default::default()
+            }),
+            [all[2].seq]
+        );
+        assert_eq!(
+            by(EventFilter {
+                role: Some("etl".into()),
+                action: Some("s3:Get".into()),
+                ..Default::default()
+            }),
+            [all[0].seq, all[1].seq]
+        );
+        assert_eq!(
+            by(EventFilter {
+                denied_only: true,
+                ..Default::default()
+            }),
+            [all[2].seq]
+        );
         let later = chrono::DateTime::parse_from_rfc3339("2999-01-01T00:00:00Z").unwrap();
-        assert!(by(EventFilter { since: Some(later), ..Default::default() }).is_empty());
+        assert!(
+            by(EventFilter {
+                since: Some(later),
+                ..Default::default()
+            })
+            .is_empty()
+        );
     }
 
     fn rewrite(t: &Trail, f: impl FnOnce(&mut Vec<String>)) {
-        let mut lines: Vec<String> = std::fs::read_to_string(t.events_path()).unwrap().lines().map(String::from).collect();
+        let mut lines: Vec<String> = std::fs::read_to_string(t.events_path())
+            .unwrap()
+            .lines()
+            .map(String::from)
+            .collect();
         f(&mut lines);
         std::fs::write(t.events_path(), lines.join("\n") + "\n").unwrap();
     }
@@ -494,11 +690,23 @@ mod tests {
             e.hash = record_hash(&e);
             l[2] = serde_json::to_string(&e).unwrap();
         });
-        let last: Event = serde_json::from_str(std::fs::read_to_string(t.events_path()).unwrap().lines().last().unwrap()).unwrap();
+        let last: Event = serde_json::from_str(
+            std::fs::read_to_string(t.events_path())
+                .unwrap()
+                .lines()
+                .last()
+                .unwrap(),
+        )
+        .unwrap();
         let forger = Trail::new(&t.dir, [9u8; 32]);
         write_signed(&t, HEAD, &forger.sign("head", 3, &last.hash));
         // With the published key left in place, the forged head fails.
-        assert!(t.verify(&t.published_key().unwrap()).unwrap_err().problem.contains("bad signature"));
+        assert!(
+            t.verify(&t.published_key().unwrap())
+                .unwrap_err()
+                .problem
+                .contains("bad signature")
+        );
         // The forger also replaces the published key: only a pinned key catches it.
         std::fs::write(t.dir.join(PUBLIC_KEY), forger.public_key().to_text()).unwrap();
         assert_eq!(t.verify(&t.published_key().unwrap()).unwrap(), 3);
@@ -513,25 +721,58 @@ mod tests {
         // Deleting the head, with or without truncating the records.
         let head = std::fs::read(t.dir.join(HEAD)).unwrap();
         std::fs::remove_file(t.dir.join(HEAD)).unwrap();
-        assert!(t.verify(&key).unwrap_err().problem.contains("head.json is missing"));
+        assert!(
+            t.verify(&key)
+                .unwrap_err()
+                .problem
+                .contains("head.json is missing")
+        );
         rewrite(&t, |l| l.truncate(DIGEST_EVERY as usize + 2));
         assert!(t.verify(&key).is_err());
         // Truncating to the last digest and copying the digest over the head.
         rewrite(&t, |l| l.truncate(DIGEST_EVERY as usize));
-        std::fs::copy(t.dir.join(format!("digest-{DIGEST_EVERY:012}.json")), t.dir.join(HEAD)).unwrap();
-        assert!(t.verify(&key).unwrap_err().problem.contains("bad signature"));
+        std::fs::copy(
+            t.dir.join(format!("digest-{DIGEST_EVERY:012}.json")),
+            t.dir.join(HEAD),
+        )
+        .unwrap();
+        assert!(
+            t.verify(&key)
+                .unwrap_err()
+                .problem
+                .contains("bad signature")
+        );
         // An empty head file is no head.
         std::fs::write(t.dir.join(HEAD), &head[..0]).unwrap();
-        assert!(t.verify(&key).unwrap_err().problem.contains("head.json is missing"));
+        assert!(
+            t.verify(&key)
+                .unwrap_err()
+                .problem
+                .contains("head.json is missing")
+        );
         // A correctly chained record appended after the signed head.
         let (_d, t) = trail_with(4);
         let head = t.read_signed(&t.dir.join(HEAD)).unwrap();
-        let mut e = Event { seq: 5, time: "2026-01-01T00:00:00Z".into(), category: "data".into(), principal: "p".into(), action: "s3:GetObject".into(), resource: "r".into(), outcome: "allowed".into(), detail: None, prev_hash: head.hash, hash: String::new() };
+        let mut e = Event {
+            seq: 5,
+            time: "2026-01-01T00:00:00Z".into(),
+            category: "data".into(),
+            principal: "p".into(),
+            action: "s3:GetObject".into(),
+            resource: "r".into(),
+            outcome: "allowed".into(),
+            detail: None,
+            prev_hash: head.hash,
+            hash: String::new(),
+        };
         e.hash = record_hash(&e);
         rewrite(&t, |l| l.push(serde_json::to_string(&e).unwrap()));
         let err = t.verify(&t.public_key()).unwrap_err();
         assert_eq!(err.record, 5);
-        assert!(err.problem.contains("not covered by the signed head"), "{err}");
+        assert!(
+            err.problem.contains("not covered by the signed head"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -539,14 +780,44 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let hmac_key = [5u8; 32];
         let t = Trail::new(dir.path(), [3u8; 32]).migrating_from(hmac_key);
-        t.append(NewEvent { category: "data", principal: "p", action: "a", resource: "r", outcome: "allowed", detail: None }).unwrap();
+        t.append(NewEvent {
+            category: "data",
+            principal: "p",
+            action: "a",
+            resource: "r",
+            outcome: "allowed",
+            detail: None,
+        })
+        .unwrap();
         // Rewrite the head as the HMAC scheme wrote it.
         let head = t.read_signed(&t.dir.join(HEAD)).unwrap();
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&hmac_key).unwrap();
         mac.update(format!("{}:{}", head.seq, head.hash).as_bytes());
-        write_signed(&t, HEAD, &Signed { seq: head.seq, hash: head.hash.clone(), signature: hex::encode(mac.finalize().into_bytes()), scheme: None });
-        assert!(t.verify(&t.public_key()).unwrap_err().problem.contains("retired HMAC"));
-        t.append(NewEvent { category: "data", principal: "p", action: "a", resource: "r", outcome: "allowed", detail: None }).unwrap();
+        write_signed(
+            &t,
+            HEAD,
+            &Signed {
+                seq: head.seq,
+                hash: head.hash.clone(),
+                signature: hex::encode(mac.finalize().into_bytes()),
+                scheme: None,
+            },
+        );
+        assert!(
+            t.verify(&t.public_key())
+                .unwrap_err()
+                .problem
+                .contains("retired HMAC")
+        );
+        t.append(NewEvent {
+            category: "data",
+            principal: "p",
+            action: "a",
+            resource: "r",
+            outcome: "allowed",
+            detail: None,
+        })
+        .unwrap();
         assert_eq!(t.verify(&t.public_key()).unwrap(), 2);
     }
 
@@ -560,7 +831,15 @@ mod tests {
             std::fs::copy(t.dir.join(f), older.join(f)).unwrap();
         }
         for i in 0..3 {
-            t.append(NewEvent { category: "data", principal: "p", action: "a", resource: &format!("r{i}"), outcome: "allowed", detail: None }).unwrap();
+            t.append(NewEvent {
+                category: "data",
+                principal: "p",
+                action: "a",
+                resource: &format!("r{i}"),
+                outcome: "allowed",
+                detail: None,
+            })
+            .unwrap();
         }
         let anchor = Anchor::parse(&t.anchor().unwrap().to_text()).unwrap();
         assert_eq!(anchor.seq, 8);
@@ -577,7 +856,12 @@ mod tests {
         // An edited anchor does not verify.
         let mut forged = anchor.clone();
         forged.seq = 4;
-        assert!(t.verify_anchor(&key, &forged).unwrap_err().problem.contains("signature"));
+        assert!(
+            t.verify_anchor(&key, &forged)
+                .unwrap_err()
+                .problem
+                .contains("signature")
+        );
         assert!(Anchor::parse("dapgov-trail-anchor/v1 x y z").is_err());
     }
 }

@@ -6,9 +6,9 @@
 //! to an older copy of itself, deleted, or brought back after its deletion, outside the
 //! platform, no longer matches it.
 
-use crate::trail::Event;
 use crate::LocalTarget;
-use crate::crypto::{Header, HEADER_LEN};
+use crate::crypto::{HEADER_LEN, Header};
+use crate::trail::Event;
 use std::collections::BTreeMap;
 use std::io::Read;
 
@@ -49,15 +49,29 @@ fn recorded_versions(events: &[Event]) -> BTreeMap<String, Vec<(u64, Option<Stri
     let mut by_object: BTreeMap<String, Vec<(u64, Option<String>)>> = BTreeMap::new();
     let mut unversioned = std::collections::BTreeSet::new();
     for e in events.iter().filter(|e| e.category == "data") {
-        let version = e.detail.as_deref().and_then(|d| d.strip_prefix(VERSION_DETAIL)).map(String::from);
+        let version = e
+            .detail
+            .as_deref()
+            .and_then(|d| d.strip_prefix(VERSION_DETAIL))
+            .map(String::from);
         match (e.action.as_str(), e.outcome.as_str()) {
-            ("s3:PutObject", "allowed") if version.is_some() => by_object.entry(e.resource.clone()).or_default().push((e.seq, version)),
+            ("s3:PutObject", "allowed") if version.is_some() => by_object
+                .entry(e.resource.clone())
+                .or_default()
+                .push((e.seq, version)),
             ("s3:PutObject", "allowed") => {
                 unversioned.insert(e.resource.clone());
             }
-            ("s3:DeleteObject", "allowed") => by_object.entry(e.resource.clone()).or_default().push((e.seq, None)),
+            ("s3:DeleteObject", "allowed") => by_object
+                .entry(e.resource.clone())
+                .or_default()
+                .push((e.seq, None)),
             ("s3:PutObject", "error") => {
-                let failed = e.detail.as_deref().and_then(|d| d.strip_prefix(NOT_WRITTEN)).and_then(|d| d.strip_prefix(VERSION_DETAIL));
+                let failed = e
+                    .detail
+                    .as_deref()
+                    .and_then(|d| d.strip_prefix(NOT_WRITTEN))
+                    .and_then(|d| d.strip_prefix(VERSION_DETAIL));
                 if let (Some(failed), Some(history)) = (failed, by_object.get_mut(&e.resource)) {
                     history.retain(|(_, v)| v.as_deref() != Some(failed));
                 }
@@ -71,8 +85,14 @@ fn recorded_versions(events: &[Event]) -> BTreeMap<String, Vec<(u64, Option<Stri
 
 fn version_on_disk(path: &std::path::Path) -> Result<String, String> {
     let mut buf = [0u8; HEADER_LEN];
-    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut buf)).map_err(|e| format!("its header cannot be read ({e}): truncated or not written by the platform"))?;
-    Header::decode(&buf).map(|h| h.version_id()).map_err(|e| e.to_string())
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .map_err(|e| {
+            format!("its header cannot be read ({e}): truncated or not written by the platform")
+        })?;
+    Header::decode(&buf)
+        .map(|h| h.version_id())
+        .map_err(|e| e.to_string())
 }
 
 impl LocalTarget {
@@ -86,7 +106,10 @@ impl LocalTarget {
             let dir = self.bucket_dir(&name);
             let watched = watched_buckets.contains(&name);
             for file in crate::state::files_under(&dir) {
-                let key = file.strip_prefix(&dir).map(|k| k.to_string_lossy().replace('\\', "/")).unwrap_or_default();
+                let key = file
+                    .strip_prefix(&dir)
+                    .map(|k| k.to_string_lossy().replace('\\', "/"))
+                    .unwrap_or_default();
                 let arn = dapgov_inventory::names::s3_object_arn(&name, &key);
                 let Some(history) = recorded.get(&arn).filter(|_| watched) else {
                     check.unrecorded += 1;
@@ -95,16 +118,30 @@ impl LocalTarget {
                 seen.insert(arn.clone());
                 let problem = match (version_on_disk(&file), history.last()) {
                     (Err(e), _) => Some(e),
-                    (Ok(_), Some((seq, None))) => Some(format!("was deleted at trail record {seq} and is back")),
+                    (Ok(_), Some((seq, None))) => {
+                        Some(format!("was deleted at trail record {seq} and is back"))
+                    }
                     (Ok(v), Some((_, Some(last)))) if &v == last => None,
-                    (Ok(v), Some((seq, Some(_)))) => Some(match history.iter().find(|(_, h)| h.as_deref() == Some(v.as_str())) {
-                        Some((older, _)) => format!("holds the version written at trail record {older}, not the one written at record {seq}: rolled back to an older copy"),
-                        None => format!("holds version {v}, which the trail never recorded (last write: record {seq}): replaced outside the platform"),
-                    }),
+                    (Ok(v), Some((seq, Some(_)))) => Some(
+                        match history
+                            .iter()
+                            .find(|(_, h)| h.as_deref() == Some(v.as_str()))
+                        {
+                            Some((older, _)) => format!(
+                                "holds the version written at trail record {older}, not the one written at record {seq}: rolled back to an older copy"
+                            ),
+                            None => format!(
+                                "holds version {v}, which the trail never recorded (last write: record {seq}): replaced outside the platform"
+                            ),
+                        },
+                    ),
                     (Ok(_), None) => None,
                 };
                 match problem {
-                    Some(problem) => check.problems.push(ObjectProblem { object: arn, problem }),
+                    Some(problem) => check.problems.push(ObjectProblem {
+                        object: arn,
+                        problem,
+                    }),
                     None => check.matched += 1,
                 }
             }
@@ -145,11 +182,23 @@ mod tests {
             event(3, "s3:PutObject", "error", Some("not written: version bb")),
             event(4, "s3:GetObject", "allowed", None),
         ];
-        assert_eq!(recorded_versions(&events)[&dapgov_inventory::names::s3_object_arn("b", "k")], vec![(1, Some("aa".into()))]);
-        let deleted = [event(1, "s3:PutObject", "allowed", Some("version aa")), event(2, "s3:DeleteObject", "allowed", None)];
-        assert_eq!(recorded_versions(&deleted)[&dapgov_inventory::names::s3_object_arn("b", "k")].last(), Some(&(2, None)));
+        assert_eq!(
+            recorded_versions(&events)[&dapgov_inventory::names::s3_object_arn("b", "k")],
+            vec![(1, Some("aa".into()))]
+        );
+        let deleted = [
+            event(1, "s3:PutObject", "allowed", Some("version aa")),
+            event(2, "s3:DeleteObject", "allowed", None),
+        ];
+        assert_eq!(
+            recorded_versions(&deleted)[&dapgov_inventory::names::s3_object_arn("b", "k")].last(),
+            Some(&(2, None))
+        );
         // A write recorded before versions were: the object is not checked.
-        let old = [event(1, "s3:PutObject", "allowed", None), event(2, "s3:PutObject", "allowed", Some("version aa"))];
+        let old = [
+            event(1, "s3:PutObject", "allowed", None),
+            event(2, "s3:PutObject", "allowed", Some("version aa")),
+        ];
         assert!(recorded_versions(&old).is_empty());
     }
 }

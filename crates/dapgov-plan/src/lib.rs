@@ -1,7 +1,9 @@
 //! Desired × Inventory → Plan, and its renderings (`+ ~ -/+ -` text, JSON).
 //! Pure: no IO. Drift is measured only on the properties the desired resource declares.
 
-use dapgov_inventory::{Inventory, MANAGED_BY, MANAGED_BY_TAG, PROJECT_TAG, ResourceKind, ResourceRef};
+use dapgov_inventory::{
+    Inventory, MANAGED_BY, MANAGED_BY_TAG, PROJECT_TAG, ResourceKind, ResourceRef,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -70,7 +72,12 @@ pub struct Plan {
 
 /// Properties whose change cannot be made in place.
 fn forces_replacement(kind: ResourceKind, path: &str) -> bool {
-    matches!((kind, path), (ResourceKind::Bucket, "region") | (ResourceKind::Bucket, "object_lock.enabled") | (ResourceKind::Alarm, "region"))
+    matches!(
+        (kind, path),
+        (ResourceKind::Bucket, "region")
+            | (ResourceKind::Bucket, "object_lock.enabled")
+            | (ResourceKind::Alarm, "region")
+    )
 }
 
 /// Whose an observed resource is.
@@ -88,7 +95,10 @@ pub enum Ownership {
 /// Kinds whose services carry tags (and whose tags both targets read).
 fn carries_tags(kind: ResourceKind) -> bool {
     use ResourceKind::*;
-    matches!(kind, Bucket | Key | Role | Trail | LogGroup | Topic | Alarm | AthenaWorkgroup)
+    matches!(
+        kind,
+        Bucket | Key | Role | Trail | LogGroup | Topic | Alarm | AthenaWorkgroup
+    )
 }
 
 /// Whose `observed` (a resource as the target read it) is, for the platform `project`.
@@ -100,20 +110,41 @@ pub fn ownership(project: &str, r: &ResourceRef, observed: &Value) -> Ownership 
     if !dapgov_inventory::names::owns(project, n) {
         return Ownership::Foreign;
     }
-    let tag = |k: &str| observed.get("tags").and_then(|t| t.get(k)).and_then(Value::as_str);
-    if !carries_tags(r.kind) || (tag(MANAGED_BY_TAG) == Some(MANAGED_BY) && tag(PROJECT_TAG) == Some(project)) { Ownership::Managed } else { Ownership::LookAlike }
+    let tag = |k: &str| {
+        observed
+            .get("tags")
+            .and_then(|t| t.get(k))
+            .and_then(Value::as_str)
+    };
+    if !carries_tags(r.kind)
+        || (tag(MANAGED_BY_TAG) == Some(MANAGED_BY) && tag(PROJECT_TAG) == Some(project))
+    {
+        Ownership::Managed
+    } else {
+        Ownership::LookAlike
+    }
 }
 
 /// Deletes of the observed resources that `keep` does not want, dependents first, and the
 /// look-alikes left alone.
-fn deletes(project: &str, observed: &Inventory, keep: impl Fn(&ResourceRef) -> bool) -> (Vec<Change>, Vec<String>) {
+fn deletes(
+    project: &str,
+    observed: &Inventory,
+    keep: impl Fn(&ResourceRef) -> bool,
+) -> (Vec<Change>, Vec<String>) {
     let mut changes = vec![];
     let mut left_alone = vec![];
     for (r, have) in observed.resources() {
         match ownership(project, &r, &have) {
-            Ownership::Managed if !keep(&r) => {
-                changes.push(Change { address: r.to_string(), resource: r, action: ChangeAction::Delete, before: Some(have), after: None, properties: vec![], waits_on: vec![] })
-            }
+            Ownership::Managed if !keep(&r) => changes.push(Change {
+                address: r.to_string(),
+                resource: r,
+                action: ChangeAction::Delete,
+                before: Some(have),
+                after: None,
+                properties: vec![],
+                waits_on: vec![],
+            }),
             Ownership::LookAlike if !keep(&r) => left_alone.push(r.to_string()),
             _ => {}
         }
@@ -132,18 +163,30 @@ fn diff(path: &str, desired: &Value, observed: Option<&Value>, out: &mut Vec<Pro
     match (desired, observed) {
         (Value::Object(d), Some(Value::Object(o))) => {
             for (k, dv) in d {
-                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
                 diff(&p, dv, o.get(k), out);
             }
             if EXACT_MAPS.contains(&path) {
                 for (k, ov) in o.iter().filter(|(k, _)| !d.contains_key(*k)) {
-                    out.push(PropertyChange { path: format!("{path}.{k}"), before: ov.clone(), after: Value::Null });
+                    out.push(PropertyChange {
+                        path: format!("{path}.{k}"),
+                        before: ov.clone(),
+                        after: Value::Null,
+                    });
                 }
             }
         }
         (d, o) => {
             if o != Some(d) && !(d.is_null() && o.is_none()) {
-                out.push(PropertyChange { path: path.to_string(), before: o.cloned().unwrap_or(Value::Null), after: d.clone() });
+                out.push(PropertyChange {
+                    path: path.to_string(),
+                    before: o.cloned().unwrap_or(Value::Null),
+                    after: d.clone(),
+                });
             }
         }
     }
@@ -155,30 +198,64 @@ pub fn plan(desired: &Inventory, observed: &Inventory) -> Plan {
     for (r, want) in desired.resources() {
         let address = r.to_string();
         match observed.get(&r) {
-            None => changes.push(Change { address, resource: r, action: ChangeAction::Create, before: None, waits_on: waits_on(&want), after: Some(want), properties: vec![] }),
+            None => changes.push(Change {
+                address,
+                resource: r,
+                action: ChangeAction::Create,
+                before: None,
+                waits_on: waits_on(&want),
+                after: Some(want),
+                properties: vec![],
+            }),
             Some(have) => {
                 let mut props = Vec::new();
                 diff("", &want, Some(&have), &mut props);
                 // What the target could not read is not drift.
-                props.retain(|p| observed.is_readable(&address, p.path.split('.').next().unwrap_or_default()));
+                props.retain(|p| {
+                    observed.is_readable(&address, p.path.split('.').next().unwrap_or_default())
+                });
                 if props.is_empty() {
                     continue;
                 }
-                let action = if props.iter().any(|p| forces_replacement(r.kind, &p.path)) { ChangeAction::Replace } else { ChangeAction::Update };
-                changes.push(Change { address, resource: r, action, before: Some(have), waits_on: waits_on(&want), after: Some(want), properties: props });
+                let action = if props.iter().any(|p| forces_replacement(r.kind, &p.path)) {
+                    ChangeAction::Replace
+                } else {
+                    ChangeAction::Update
+                };
+                changes.push(Change {
+                    address,
+                    resource: r,
+                    action,
+                    before: Some(have),
+                    waits_on: waits_on(&want),
+                    after: Some(want),
+                    properties: props,
+                });
             }
         }
     }
-    let wanted: std::collections::BTreeSet<String> = desired.resources().into_iter().map(|(r, _)| r.to_string()).collect();
-    let (removed, left_alone) = deletes(&desired.project, observed, |r| wanted.contains(&r.to_string()));
+    let wanted: std::collections::BTreeSet<String> = desired
+        .resources()
+        .into_iter()
+        .map(|(r, _)| r.to_string())
+        .collect();
+    let (removed, left_alone) = deletes(&desired.project, observed, |r| {
+        wanted.contains(&r.to_string())
+    });
     changes.extend(removed);
-    Plan { changes, left_alone }
+    Plan {
+        changes,
+        left_alone,
+    }
 }
 
 /// Plan removing everything dapgov made for the project, dependents first.
 pub fn destroy_plan(observed: &Inventory) -> Plan {
     let (changes, left_alone) = deletes(&observed.project, observed, |_| false);
-    Plan { changes, left_alone }
+    Plan {
+        changes,
+        left_alone,
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -263,7 +340,12 @@ impl Plan {
                 ChangeAction::Delete => ("-", "will be destroyed"),
             };
             let _ = writeln!(out, "\n  # {} {verb}", c.address);
-            let _ = writeln!(out, "  {sym} {} \"{}\"", c.resource.kind.as_str(), c.resource.name);
+            let _ = writeln!(
+                out,
+                "  {sym} {} \"{}\"",
+                c.resource.kind.as_str(),
+                c.resource.name
+            );
             match c.action {
                 ChangeAction::Create => {
                     if let Some(Value::Object(m)) = &c.after {
@@ -274,15 +356,29 @@ impl Plan {
                 }
                 ChangeAction::Update | ChangeAction::Replace => {
                     for p in &c.properties {
-                        let mark = if forces_replacement(c.resource.kind, &p.path) { "  # forces replacement" } else { "" };
-                        let _ = writeln!(out, "      ~ {}: {} -> {}{mark}", p.path, short(&p.before), short(&p.after));
+                        let mark = if forces_replacement(c.resource.kind, &p.path) {
+                            "  # forces replacement"
+                        } else {
+                            ""
+                        };
+                        let _ = writeln!(
+                            out,
+                            "      ~ {}: {} -> {}{mark}",
+                            p.path,
+                            short(&p.before),
+                            short(&p.after)
+                        );
                     }
                 }
                 ChangeAction::Delete => {}
             }
         }
         let s = self.summary();
-        let _ = writeln!(out, "\nPlan: {} to add, {} to change, {} to destroy.", s.add, s.change, s.destroy);
+        let _ = writeln!(
+            out,
+            "\nPlan: {} to add, {} to change, {} to destroy.",
+            s.add, s.change, s.destroy
+        );
         out
     }
 }
@@ -293,7 +389,11 @@ fn short(v: &Value) -> String {
         Value::Null => "(none)".to_string(),
         other => other.to_string(),
     };
-    if s.chars().count() > 96 { format!("{}…", s.chars().take(95).collect::<String>()) } else { s }
+    if s.chars().count() > 96 {
+        format!("{}…", s.chars().take(95).collect::<String>())
+    } else {
+        s
+    }
 }
 
 #[cfg(test)]
@@ -303,7 +403,10 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn dapgov_tags() -> Tags {
-        Tags::from([("managed-by".to_string(), "dapgov".to_string()), ("project".to_string(), "p".to_string())])
+        Tags::from([
+            ("managed-by".to_string(), "dapgov".to_string()),
+            ("project".to_string(), "p".to_string()),
+        ])
     }
 
     fn bucket(versioning: Versioning) -> Bucket {
@@ -317,7 +420,10 @@ mod tests {
     }
 
     fn inv(b: Option<Bucket>) -> Inventory {
-        let mut i = Inventory { project: "p".into(), ..Default::default() };
+        let mut i = Inventory {
+            project: "p".into(),
+            ..Default::default()
+        };
         if let Some(b) = b {
             i.buckets.insert(b.name.clone(), b);
         }
@@ -328,7 +434,14 @@ mod tests {
     fn missing_resource_is_created_and_matching_one_is_left_alone() {
         let d = inv(Some(bucket(Versioning::Enabled)));
         let p = plan(&d, &inv(None));
-        assert_eq!(p.summary(), Summary { add: 1, change: 0, destroy: 0 });
+        assert_eq!(
+            p.summary(),
+            Summary {
+                add: 1,
+                change: 0,
+                destroy: 0
+            }
+        );
         assert!(plan(&d, &d).is_empty());
     }
 
@@ -339,7 +452,11 @@ mod tests {
         observed.arn = Some("arn:aws:s3:::p-raw-1".into()); // observed-only property: not drift
         observed.public_access_block = None;
         let p = plan(&d, &inv(Some(observed)));
-        let paths: Vec<_> = p.changes[0].properties.iter().map(|c| c.path.as_str()).collect();
+        let paths: Vec<_> = p.changes[0]
+            .properties
+            .iter()
+            .map(|c| c.path.as_str())
+            .collect();
         assert_eq!(paths, vec!["versioning", "public_access_block"]);
         assert_eq!(p.changes[0].action, ChangeAction::Update);
         insta::assert_snapshot!(p.render());
@@ -349,47 +466,123 @@ mod tests {
     fn a_policy_attached_behind_dapgovs_back_is_drift() {
         let role = |attached: BTreeMap<String, serde_json::Value>| {
             let mut i = inv(None);
-            i.roles.insert("p-etl".into(), Role { name: "p-etl".into(), attached_policies: Some(attached), tags: Some(Tags::new()), ..Default::default() });
+            i.roles.insert(
+                "p-etl".into(),
+                Role {
+                    name: "p-etl".into(),
+                    attached_policies: Some(attached),
+                    tags: Some(Tags::new()),
+                    ..Default::default()
+                },
+            );
             i
         };
         let d = role(BTreeMap::new());
-        let mut o = role(BTreeMap::from([("arn:aws:iam::aws:policy/AdministratorAccess".to_string(), serde_json::json!({}))]));
+        let mut o = role(BTreeMap::from([(
+            "arn:aws:iam::aws:policy/AdministratorAccess".to_string(),
+            serde_json::json!({}),
+        )]));
         // An extra tag is not drift: tags are not an exact collection.
-        o.roles.get_mut("p-etl").unwrap().tags = Some(Tags::from([("cost-centre".to_string(), "311".to_string())]));
+        o.roles.get_mut("p-etl").unwrap().tags =
+            Some(Tags::from([("cost-centre".to_string(), "311".to_string())]));
         let p = plan(&d, &o);
-        let paths: Vec<_> = p.changes[0].properties.iter().map(|c| c.path.as_str()).collect();
-        assert_eq!(paths, vec!["attached_policies.arn:aws:iam::aws:policy/AdministratorAccess"]);
+        let paths: Vec<_> = p.changes[0]
+            .properties
+            .iter()
+            .map(|c| c.path.as_str())
+            .collect();
+        assert_eq!(
+            paths,
+            vec!["attached_policies.arn:aws:iam::aws:policy/AdministratorAccess"]
+        );
         assert_eq!(p.changes[0].properties[0].after, serde_json::Value::Null);
     }
 
     #[test]
     fn undeclared_managed_resources_are_deleted_and_foreign_ones_kept() {
         let mut observed = inv(Some(bucket(Versioning::Enabled)));
-        observed.buckets.insert("someone-elses".into(), Bucket { name: "someone-elses".into(), ..Default::default() });
+        observed.buckets.insert(
+            "someone-elses".into(),
+            Bucket {
+                name: "someone-elses".into(),
+                ..Default::default()
+            },
+        );
         let p = plan(&inv(None), &observed);
         assert_eq!(p.changes.len(), 1);
-        assert_eq!((p.changes[0].action, p.changes[0].address.as_str()), (ChangeAction::Delete, "bucket.p-raw-1"));
-        assert_eq!(p.to_json()["resource_changes"][0]["change"]["actions"], serde_json::json!(["delete"]));
+        assert_eq!(
+            (p.changes[0].action, p.changes[0].address.as_str()),
+            (ChangeAction::Delete, "bucket.p-raw-1")
+        );
+        assert_eq!(
+            p.to_json()["resource_changes"][0]["change"]["actions"],
+            serde_json::json!(["delete"])
+        );
     }
 
     /// Named like the project's, but not made by dapgov: listed, never deleted, by plan or destroy.
     #[test]
     fn look_alikes_without_dapgovs_tags_are_left_alone() {
         let mut observed = inv(Some(bucket(Versioning::Enabled)));
-        observed.buckets.insert("p-other-team-data".into(), Bucket { name: "p-other-team-data".into(), tags: Some(Tags::new()), ..Default::default() });
-        observed.roles.insert("p-backup".into(), Role { name: "p-backup".into(), ..Default::default() });
-        let other_project = Tags::from([("managed-by".to_string(), "dapgov".to_string()), ("project".to_string(), "p-two".to_string())]);
-        observed.roles.insert("p-two-etl".into(), Role { name: "p-two-etl".into(), tags: Some(other_project), ..Default::default() });
+        observed.buckets.insert(
+            "p-other-team-data".into(),
+            Bucket {
+                name: "p-other-team-data".into(),
+                tags: Some(Tags::new()),
+                ..Default::default()
+            },
+        );
+        observed.roles.insert(
+            "p-backup".into(),
+            Role {
+                name: "p-backup".into(),
+                ..Default::default()
+            },
+        );
+        let other_project = Tags::from([
+            ("managed-by".to_string(), "dapgov".to_string()),
+            ("project".to_string(), "p-two".to_string()),
+        ]);
+        observed.roles.insert(
+            "p-two-etl".into(),
+            Role {
+                name: "p-two-etl".into(),
+                tags: Some(other_project),
+                ..Default::default()
+            },
+        );
         for p in [plan(&inv(None), &observed), destroy_plan(&observed)] {
             let deleted: Vec<&str> = p.changes.iter().map(|c| c.address.as_str()).collect();
             assert_eq!(deleted, vec!["bucket.p-raw-1"]);
-            assert_eq!(p.left_alone, vec!["bucket.p-other-team-data", "role.p-backup", "role.p-two-etl"]);
-            assert!(p.render().starts_with("Not managed by dapgov, left alone"), "{}", p.render());
+            assert_eq!(
+                p.left_alone,
+                vec![
+                    "bucket.p-other-team-data",
+                    "role.p-backup",
+                    "role.p-two-etl"
+                ]
+            );
+            assert!(
+                p.render().starts_with("Not managed by dapgov, left alone"),
+                "{}",
+                p.render()
+            );
             assert_eq!(p.to_json()["left_alone"][1], "role.p-backup");
         }
         // Kinds without tags are recognised by name.
-        observed.glue_databases.insert("p_catalog".into(), GlueDatabase { name: "p_catalog".into(), ..Default::default() });
-        assert!(destroy_plan(&observed).changes.iter().any(|c| c.address == "glue_database.p_catalog"));
+        observed.glue_databases.insert(
+            "p_catalog".into(),
+            GlueDatabase {
+                name: "p_catalog".into(),
+                ..Default::default()
+            },
+        );
+        assert!(
+            destroy_plan(&observed)
+                .changes
+                .iter()
+                .any(|c| c.address == "glue_database.p_catalog")
+        );
     }
 
     #[test]
@@ -400,6 +593,13 @@ mod tests {
         o.region = Some("us-west-2".into());
         let p = plan(&inv(Some(d)), &inv(Some(o)));
         assert_eq!(p.changes[0].action, ChangeAction::Replace);
-        assert_eq!(p.summary(), Summary { add: 1, change: 0, destroy: 1 });
+        assert_eq!(
+            p.summary(),
+            Summary {
+                add: 1,
+                change: 0,
+                destroy: 1
+            }
+        );
     }
 }

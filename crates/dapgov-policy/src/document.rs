@@ -42,7 +42,11 @@ pub struct Statement {
     pub effect: String,
     #[serde(rename = "Principal", default, skip_serializing_if = "Option::is_none")]
     pub principal: Option<Principal>,
-    #[serde(rename = "NotPrincipal", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "NotPrincipal",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub not_principal: Option<Principal>,
     #[serde(rename = "Action", default, skip_serializing_if = "Option::is_none")]
     pub action: Option<OneOrMany<String>>,
@@ -50,7 +54,11 @@ pub struct Statement {
     pub not_action: Option<OneOrMany<String>>,
     #[serde(rename = "Resource", default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<OneOrMany<String>>,
-    #[serde(rename = "NotResource", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "NotResource",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub not_resource: Option<OneOrMany<String>>,
     /// operator → condition key → values
     #[serde(rename = "Condition", default, skip_serializing_if = "Option::is_none")]
@@ -71,7 +79,10 @@ impl Statement {
         self.action.as_ref().map(OneOrMany::as_slice).unwrap_or(&[])
     }
     pub fn resources(&self) -> &[String] {
-        self.resource.as_ref().map(OneOrMany::as_slice).unwrap_or(&[])
+        self.resource
+            .as_ref()
+            .map(OneOrMany::as_slice)
+            .unwrap_or(&[])
     }
 }
 
@@ -88,12 +99,17 @@ impl Principal {
     pub fn identifiers(&self) -> Vec<(String, String)> {
         match self {
             Principal::Wildcard(s) => vec![("*".into(), s.clone())],
-            Principal::Map(m) => m.iter().flat_map(|(k, v)| v.as_slice().iter().map(move |id| (k.clone(), id.clone()))).collect(),
+            Principal::Map(m) => m
+                .iter()
+                .flat_map(|(k, v)| v.as_slice().iter().map(move |id| (k.clone(), id.clone())))
+                .collect(),
         }
     }
     /// True when anyone at all is named (`*` or `{"AWS": "*"}`).
     pub fn is_public(&self) -> bool {
-        self.identifiers().iter().any(|(kind, id)| id == "*" && (kind == "*" || kind == "AWS"))
+        self.identifiers()
+            .iter()
+            .any(|(kind, id)| id == "*" && (kind == "*" || kind == "AWS"))
     }
 }
 

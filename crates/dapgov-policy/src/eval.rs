@@ -53,8 +53,14 @@ pub fn evaluate(documents: &[&Document], request: &Request, resource_policies: b
 fn applies(st: &Statement, req: &Request, resource_policy: bool) -> bool {
     if resource_policy {
         let named = match (&st.principal, &st.not_principal) {
-            (Some(p), _) => p.identifiers().iter().any(|(_, id)| principal_matches(id, &req.principal)),
-            (None, Some(np)) => !np.identifiers().iter().any(|(_, id)| principal_matches(id, &req.principal)),
+            (Some(p), _) => p
+                .identifiers()
+                .iter()
+                .any(|(_, id)| principal_matches(id, &req.principal)),
+            (None, Some(np)) => !np
+                .identifiers()
+                .iter()
+                .any(|(_, id)| principal_matches(id, &req.principal)),
             (None, None) => false,
         };
         if !named {
@@ -62,16 +68,28 @@ fn applies(st: &Statement, req: &Request, resource_policy: bool) -> bool {
         }
     }
     let action_ok = match (&st.action, &st.not_action) {
-        (Some(a), _) => a.as_slice().iter().any(|p| wildcard_match_ci(p, &req.action)),
-        (None, Some(na)) => !na.as_slice().iter().any(|p| wildcard_match_ci(p, &req.action)),
+        (Some(a), _) => a
+            .as_slice()
+            .iter()
+            .any(|p| wildcard_match_ci(p, &req.action)),
+        (None, Some(na)) => !na
+            .as_slice()
+            .iter()
+            .any(|p| wildcard_match_ci(p, &req.action)),
         (None, None) => false,
     };
     if !action_ok {
         return false;
     }
     let resource_ok = match (&st.resource, &st.not_resource) {
-        (Some(r), _) => r.as_slice().iter().any(|p| wildcard_match(p, &req.resource)),
-        (None, Some(nr)) => !nr.as_slice().iter().any(|p| wildcard_match(p, &req.resource)),
+        (Some(r), _) => r
+            .as_slice()
+            .iter()
+            .any(|p| wildcard_match(p, &req.resource)),
+        (None, Some(nr)) => !nr
+            .as_slice()
+            .iter()
+            .any(|p| wildcard_match(p, &req.resource)),
         // Trust policies have no Resource; they apply to the role itself.
         (None, None) => true,
     };
@@ -90,8 +108,13 @@ fn principal_matches(id: &str, caller: &str) -> bool {
 }
 
 fn conditions_hold(st: &Statement, ctx: &BTreeMap<String, String>) -> bool {
-    let Some(cond) = &st.condition else { return true };
-    cond.iter().all(|(op, keys)| keys.iter().all(|(key, values)| condition_holds(op, ctx.get(key), values)))
+    let Some(cond) = &st.condition else {
+        return true;
+    };
+    cond.iter().all(|(op, keys)| {
+        keys.iter()
+            .all(|(key, values)| condition_holds(op, ctx.get(key), values))
+    })
 }
 
 fn condition_holds(op: &str, actual: Option<&String>, expected: &OneOrMany<Value>) -> bool {
@@ -107,7 +130,9 @@ fn condition_holds(op: &str, actual: Option<&String>, expected: &OneOrMany<Value
         Some(base) => (base, true),
         None => (op, false),
     };
-    let op = op.trim_start_matches("ForAnyValue:").trim_start_matches("ForAllValues:");
+    let op = op
+        .trim_start_matches("ForAnyValue:")
+        .trim_start_matches("ForAllValues:");
     if op == "Null" {
         let want_null = expected.iter().any(|e| e == "true");
         return actual.is_none() == want_null;
@@ -129,9 +154,15 @@ fn condition_holds(op: &str, actual: Option<&String>, expected: &OneOrMany<Value
         "NumericEquals" => any(&|e| num(e) == num(actual) && num(e).is_some()),
         "NumericNotEquals" => !any(&|e| num(e) == num(actual)),
         "NumericLessThan" => any(&|e| matches!((num(actual), num(e)), (Some(a), Some(b)) if a < b)),
-        "NumericLessThanEquals" => any(&|e| matches!((num(actual), num(e)), (Some(a), Some(b)) if a <= b)),
-        "NumericGreaterThan" => any(&|e| matches!((num(actual), num(e)), (Some(a), Some(b)) if a > b)),
-        "NumericGreaterThanEquals" => any(&|e| matches!((num(actual), num(e)), (Some(a), Some(b)) if a >= b)),
+        "NumericLessThanEquals" => {
+            any(&|e| matches!((num(actual), num(e)), (Some(a), Some(b)) if a <= b))
+        }
+        "NumericGreaterThan" => {
+            any(&|e| matches!((num(actual), num(e)), (Some(a), Some(b)) if a > b))
+        }
+        "NumericGreaterThanEquals" => {
+            any(&|e| matches!((num(actual), num(e)), (Some(a), Some(b)) if a >= b))
+        }
         // Unknown operators never match: a deny guarded by one does not apply, an allow is not granted.
         _ => false,
     }
@@ -175,7 +206,12 @@ mod tests {
     }
 
     fn req(action: &str, resource: &str) -> Request {
-        Request { action: action.into(), resource: resource.into(), principal: "arn:aws:iam::111122223333:role/etl".into(), ..Default::default() }
+        Request {
+            action: action.into(),
+            resource: resource.into(),
+            principal: "arn:aws:iam::111122223333:role/etl".into(),
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -193,25 +229,40 @@ mod tests {
             {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
             {"Sid": "NoRaw", "Effect": "Deny", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::raw/*"}
         ]}));
-        assert_eq!(evaluate(&[&d], &req("s3:GetObject", "arn:aws:s3:::raw/a"), false), Decision::ExplicitDeny("statement 1 (Sid \"NoRaw\")".into()));
+        assert_eq!(
+            evaluate(&[&d], &req("s3:GetObject", "arn:aws:s3:::raw/a"), false),
+            Decision::ExplicitDeny("statement 1 (Sid \"NoRaw\")".into())
+        );
         assert!(evaluate(&[&d], &req("s3:GetObject", "arn:aws:s3:::cur/a"), false).is_allowed());
     }
 
     #[test]
     fn nothing_matching_is_implicit_deny() {
-        let d = doc(json!({"Statement": {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::cur/*"]}}));
-        assert_eq!(evaluate(&[&d], &req("s3:PutObject", "arn:aws:s3:::cur/a"), false), Decision::ImplicitDeny);
+        let d = doc(
+            json!({"Statement": {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::cur/*"]}}),
+        );
+        assert_eq!(
+            evaluate(&[&d], &req("s3:PutObject", "arn:aws:s3:::cur/a"), false),
+            Decision::ImplicitDeny
+        );
         assert!(evaluate(&[&d], &req("S3:getobject", "arn:aws:s3:::cur/a"), false).is_allowed());
     }
 
     #[test]
     fn secure_transport_condition() {
-        let d = doc(json!({"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*",
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}));
+        let d = doc(
+            json!({"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*",
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}),
+        );
         let mut r = req("s3:GetObject", "arn:aws:s3:::b/k");
-        r.context.insert("aws:SecureTransport".into(), "false".into());
-        assert!(matches!(evaluate(&[&d], &r, true), Decision::ExplicitDeny(_)));
-        r.context.insert("aws:SecureTransport".into(), "true".into());
+        r.context
+            .insert("aws:SecureTransport".into(), "false".into());
+        assert!(matches!(
+            evaluate(&[&d], &r, true),
+            Decision::ExplicitDeny(_)
+        ));
+        r.context
+            .insert("aws:SecureTransport".into(), "true".into());
         assert_eq!(evaluate(&[&d], &r, true), Decision::ImplicitDeny);
     }
 
@@ -225,30 +276,60 @@ mod tests {
         ]}));
         let mut r = req("s3:PutObject", "arn:aws:s3:::b/k");
         r.context.insert("s3:TlsVersion".into(), "1.1".into());
-        assert_eq!(evaluate(&[&d], &r, true), Decision::ExplicitDeny("statement 0 (Sid \"OldTls\")".into()));
+        assert_eq!(
+            evaluate(&[&d], &r, true),
+            Decision::ExplicitDeny("statement 0 (Sid \"OldTls\")".into())
+        );
         r.context.insert("s3:TlsVersion".into(), "1.3".into());
-        assert_eq!(evaluate(&[&d], &r, true), Decision::ExplicitDeny("statement 1 (Sid \"NoSse\")".into()));
-        r.context.insert("s3:x-amz-server-side-encryption".into(), "aws:kms".into());
+        assert_eq!(
+            evaluate(&[&d], &r, true),
+            Decision::ExplicitDeny("statement 1 (Sid \"NoSse\")".into())
+        );
+        r.context
+            .insert("s3:x-amz-server-side-encryption".into(), "aws:kms".into());
         assert_eq!(evaluate(&[&d], &r, true), Decision::ImplicitDeny);
     }
 
     #[test]
     fn string_not_equals_if_exists_denies_missing_keys() {
-        let d = doc(json!({"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": "*",
-            "Condition": {"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": "k1"}}}]}));
+        let d = doc(
+            json!({"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": "*",
+            "Condition": {"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": "k1"}}}]}),
+        );
         let mut r = req("s3:PutObject", "arn:aws:s3:::b/k");
-        assert!(matches!(evaluate(&[&d], &r, true), Decision::ExplicitDeny(_)), "an upload without the header is denied");
-        r.context.insert("s3:x-amz-server-side-encryption-aws-kms-key-id".into(), "k2".into());
-        assert!(matches!(evaluate(&[&d], &r, true), Decision::ExplicitDeny(_)));
-        r.context.insert("s3:x-amz-server-side-encryption-aws-kms-key-id".into(), "k1".into());
+        assert!(
+            matches!(evaluate(&[&d], &r, true), Decision::ExplicitDeny(_)),
+            "an upload without the header is denied"
+        );
+        r.context.insert(
+            "s3:x-amz-server-side-encryption-aws-kms-key-id".into(),
+            "k2".into(),
+        );
+        assert!(matches!(
+            evaluate(&[&d], &r, true),
+            Decision::ExplicitDeny(_)
+        ));
+        r.context.insert(
+            "s3:x-amz-server-side-encryption-aws-kms-key-id".into(),
+            "k1".into(),
+        );
         assert_eq!(evaluate(&[&d], &r, true), Decision::ImplicitDeny);
     }
 
     #[test]
     fn resource_policy_principal_matching() {
-        let d = doc(json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
-            "Action": "kms:*", "Resource": "*"}]}));
-        assert!(evaluate(&[&d], &req("kms:Decrypt", "arn:aws:kms:ca-central-1:111122223333:key/x"), true).is_allowed());
+        let d = doc(
+            json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+            "Action": "kms:*", "Resource": "*"}]}),
+        );
+        assert!(
+            evaluate(
+                &[&d],
+                &req("kms:Decrypt", "arn:aws:kms:ca-central-1:111122223333:key/x"),
+                true
+            )
+            .is_allowed()
+        );
         let mut other = req("kms:Decrypt", "k");
         other.principal = "arn:aws:iam::999999999999:role/x".into();
         assert_eq!(evaluate(&[&d], &other, true), Decision::ImplicitDeny);

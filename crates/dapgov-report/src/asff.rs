@@ -23,7 +23,8 @@ fn compliance_status(f: &Finding) -> &'static str {
 
 /// The findings as ASFF objects, for `--format asff` and for the Security Hub import.
 pub fn findings(audit: &Audit) -> Vec<Value> {
-    let product_arn = dapgov_inventory::names::security_hub_product_arn(&audit.run.region, &audit.run.account_id);
+    let product_arn =
+        dapgov_inventory::names::security_hub_product_arn(&audit.run.region, &audit.run.account_id);
     audit
         .findings
         .iter()
@@ -75,7 +76,8 @@ pub fn findings(audit: &Audit) -> Vec<Value> {
 }
 
 pub fn render(audit: &Audit) -> Result<String, ReportError> {
-    let mut s = serde_json::to_string_pretty(&findings(audit)).map_err(|e| ReportError::Render("asff", e.to_string()))?;
+    let mut s = serde_json::to_string_pretty(&findings(audit))
+        .map_err(|e| ReportError::Render("asff", e.to_string()))?;
     s.push('\n');
     Ok(s)
 }
@@ -88,14 +90,38 @@ mod tests {
     fn asff_has_one_finding_per_verdict_with_a_stable_id_and_the_account_product() {
         let a = fixture_audit(None);
         let found = super::findings(&a);
-        let verdicts = a.findings.iter().filter(|f| f.status != dapgov_audit::Status::NotApplicable).count();
+        let verdicts = a
+            .findings
+            .iter()
+            .filter(|f| f.status != dapgov_audit::Status::NotApplicable)
+            .count();
         assert_eq!(found.len(), verdicts);
-        let ids: std::collections::BTreeSet<&str> = found.iter().map(|f| f["Id"].as_str().unwrap()).collect();
+        let ids: std::collections::BTreeSet<&str> =
+            found.iter().map(|f| f["Id"].as_str().unwrap()).collect();
         assert_eq!(ids.len(), found.len(), "ids are unique");
-        let rotation = found.iter().find(|f| f["GeneratorId"] == "dapgov-kms_cmk_rotation_enabled" && f["Compliance"]["Status"] == "FAILED").unwrap();
-        assert_eq!(rotation["ProductArn"], "arn:aws:securityhub:ca-central-1:000000000000:product/000000000000/default");
+        let rotation = found
+            .iter()
+            .find(|f| {
+                f["GeneratorId"] == "dapgov-kms_cmk_rotation_enabled"
+                    && f["Compliance"]["Status"] == "FAILED"
+            })
+            .unwrap();
+        assert_eq!(
+            rotation["ProductArn"],
+            "arn:aws:securityhub:ca-central-1:000000000000:product/000000000000/default"
+        );
         assert_eq!(rotation["Severity"]["Label"], "HIGH");
-        assert!(rotation["Compliance"]["RelatedRequirements"].as_array().unwrap().contains(&"well-architected SEC02-BP05".into()), "{rotation:#}");
-        assert!(found.iter().all(|f| f["Description"].as_str().unwrap().chars().count() <= 1024));
+        assert!(
+            rotation["Compliance"]["RelatedRequirements"]
+                .as_array()
+                .unwrap()
+                .contains(&"well-architected SEC02-BP05".into()),
+            "{rotation:#}"
+        );
+        assert!(
+            found
+                .iter()
+                .all(|f| f["Description"].as_str().unwrap().chars().count() <= 1024)
+        );
     }
 }

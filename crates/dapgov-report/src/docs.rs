@@ -85,11 +85,20 @@ fn action_name(a: PiiAction) -> &'static str {
 }
 
 fn count(v: Option<&Value>) -> String {
-    v.and_then(Value::as_u64).map(|n| n.to_string()).unwrap_or_else(|| "–".into())
+    v.and_then(Value::as_u64)
+        .map(|n| n.to_string())
+        .unwrap_or_else(|| "–".into())
 }
 
 fn view(spec: &Spec, manifests: &BTreeMap<String, Vec<Value>>, generated_at: &str) -> View {
-    let action_of = |e: PiiEntity| spec.etl.pii.get(&e).copied().map(action_name).unwrap_or("kept (no action declared)");
+    let action_of = |e: PiiEntity| {
+        spec.etl
+            .pii
+            .get(&e)
+            .copied()
+            .map(action_name)
+            .unwrap_or("kept (no action declared)")
+    };
     let datasets = spec
         .datasets
         .iter()
@@ -176,7 +185,12 @@ fn view(spec: &Spec, manifests: &BTreeMap<String, Vec<Value>>, generated_at: &st
         .map(|t| TrustedDoc {
             name: t.name.clone(),
             description: t.description.clone().unwrap_or_default(),
-            inputs: t.inputs.iter().map(|i| format!("curated.{i}")).collect::<Vec<_>>().join(", "),
+            inputs: t
+                .inputs
+                .iter()
+                .map(|i| format!("curated.{i}"))
+                .collect::<Vec<_>>()
+                .join(", "),
             rebuild: match t.rebuild {
                 dapgov_spec::TrustedRebuild::Whole => "whole, on every load of an input",
                 dapgov_spec::TrustedRebuild::TouchedYears => "the years a load delivers",
@@ -185,7 +199,12 @@ fn view(spec: &Spec, manifests: &BTreeMap<String, Vec<Value>>, generated_at: &st
             reconcile: t.reconcile.clone().unwrap_or_default().trim().to_string(),
         })
         .collect();
-    View { project: spec.platform.name.clone(), generated_at: generated_at.to_string(), datasets, trusted }
+    View {
+        project: spec.platform.name.clone(),
+        generated_at: generated_at.to_string(),
+        datasets,
+        trusted,
+    }
 }
 
 fn render(template: &str, view: &View, markdown: bool) -> Result<String, ReportError> {
@@ -195,13 +214,51 @@ fn render(template: &str, view: &View, markdown: bool) -> Result<String, ReportE
         // Table cells cannot hold a pipe or a line break.
         hb.register_escape_fn(|s| s.replace('|', "\\|").replace('\n', " "));
     }
-    hb.register_template_string("docs", template).map_err(|e| ReportError::Render("data docs", e.to_string()))?;
-    hb.render("docs", view).map_err(|e| ReportError::Render("data docs", e.to_string()))
+    hb.register_template_string("docs", template)
+        .map_err(|e| ReportError::Render("data docs", e.to_string()))?;
+    hb.render("docs", view)
+        .map_err(|e| ReportError::Render("data docs", e.to_string()))
 }
 
-/// `data-docs.md` and `data-docs.html` in `dir`, from the spec and each dataset's recent run
+/// `data-docs.md`, `data-docs.html` and `data-docs.json` in `dir`, from the spec and each dataset's recent run
 /// manifests (newest first).
-pub fn write(spec: &Spec, manifests: &BTreeMap<String, Vec<Value>>, generated_at: &str, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+pub fn write(
+    spec: &Spec,
+    manifests: &BTreeMap<String, Vec<Value>>,
+    generated_at: &str,
+    dir: &Path,
+) -> Result<Vec<PathBuf>, ReportError> {
     let v = view(spec, manifests, generated_at);
-    Ok(vec![crate::write_file(dir, "data-docs.md", &render(MARKDOWN, &v, true)?)?, crate::write_file(dir, "data-docs.html", &render(HTML, &v, false)?)?])
+    Ok(vec![
+        crate::write_file(dir, "data-docs.md", &render(MARKDOWN, &v, true)?)?,
+        crate::write_file(dir, "data-docs.html", &render(HTML, &v, false)?)?,
+        crate::write_json(dir, "data-docs.json", &v)?,
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_docs_json_holds_each_dataset_its_rules_protection_and_loads() {
+        let spec = Spec::parse(
+            &dapgov_spec::init_text("van311", dapgov_spec::Target::Local).unwrap(),
+            "dapgov.toml",
+        )
+        .unwrap();
+        let load = serde_json::json!({
+            "run_id": "20261201T100000Z-calls", "finished_at": "2026-12-01T10:00:07Z", "input": {"file": "calls.csv"},
+            "stages": {"raw": {"rows_in": 1000}, "curated": {"rows_out": 990, "rows_quarantined": 10}},
+            "quarantine_reasons": {}, "warnings_by_rule": {}, "pii_found": {"PHONE_NUMBER": 4}, "pii_columns": {"notes": "EMAIL_ADDRESS"}
+        });
+        let manifests = BTreeMap::from([("calls".to_string(), vec![load])]);
+        let dir = std::env::temp_dir().join(format!("dapgov-docs-{}", std::process::id()));
+        let written = write(&spec, &manifests, "2026-12-02T00:00:00Z", &dir).unwrap();
+        assert_eq!(written.len(), 3);
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&written[2]).unwrap()).unwrap();
+        insta::assert_json_snapshot!("data_docs_json", json);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }

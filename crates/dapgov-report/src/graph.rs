@@ -24,7 +24,9 @@ impl std::str::FromStr for GraphFormat {
             "dot" => Ok(GraphFormat::Dot),
             "drawio" => Ok(GraphFormat::Drawio),
             "svg" => Ok(GraphFormat::Svg),
-            other => Err(format!("unknown graph format `{other}`; expected mermaid, dot, drawio or svg")),
+            other => Err(format!(
+                "unknown graph format `{other}`; expected mermaid, dot, drawio or svg"
+            )),
         }
     }
 }
@@ -50,16 +52,28 @@ fn svg(dot: &str) -> Result<String, GraphError> {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .map_err(|e| GraphError::NoGraphviz(e.to_string()))?;
-    child.stdin.take().expect("piped").write_all(dot.as_bytes()).map_err(|e| GraphError::Graphviz(e.to_string()))?;
-    let out = child.wait_with_output().map_err(|e| GraphError::Graphviz(e.to_string()))?;
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(dot.as_bytes())
+        .map_err(|e| GraphError::Graphviz(e.to_string()))?;
+    let out = child
+        .wait_with_output()
+        .map_err(|e| GraphError::Graphviz(e.to_string()))?;
     if !out.status.success() {
-        return Err(GraphError::Graphviz(String::from_utf8_lossy(&out.stderr).trim().to_string()));
+        return Err(GraphError::Graphviz(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ));
     }
     String::from_utf8(out.stdout).map_err(|e| GraphError::Graphviz(e.to_string()))
 }
 
 fn xml_escaped(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,7 +107,10 @@ struct Graph {
 
 /// An identifier both languages accept for any name.
 fn id(kind: &str, name: &str) -> String {
-    let clean: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+    let clean: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
     format!("{kind}_{clean}")
 }
 
@@ -105,13 +122,22 @@ impl Graph {
     fn node(&mut self, kind: &str, name: &str, label: String, shape: Shape) -> String {
         let node_id = id(kind, name);
         if !self.nodes.iter().any(|n| n.id == node_id) {
-            self.nodes.push(Node { id: node_id.clone(), label, shape });
+            self.nodes.push(Node {
+                id: node_id.clone(),
+                label,
+                shape,
+            });
         }
         node_id
     }
 
     fn edge(&mut self, from: &str, to: &str, label: &str, dashed: bool) {
-        self.edges.push(Edge { from: from.into(), to: to.into(), label: label.into(), dashed });
+        self.edges.push(Edge {
+            from: from.into(),
+            to: to.into(),
+            label: label.into(),
+            dashed,
+        });
     }
 
     /// Columns by longest path from a source (so edges run left to right), rows in order.
@@ -144,14 +170,26 @@ impl Graph {
     }
 
     fn drawio(&self) -> String {
-        let mut out = String::from("<mxfile host=\"dapgov\">\n  <diagram id=\"dapgov\" name=\"dapgov\">\n    <mxGraphModel dx=\"1200\" dy=\"800\" grid=\"1\" gridSize=\"10\" page=\"0\">\n      <root>\n        <mxCell id=\"0\"/>\n        <mxCell id=\"1\" parent=\"0\"/>\n");
+        let mut out = String::from(
+            "<mxfile host=\"dapgov\">\n  <diagram id=\"dapgov\" name=\"dapgov\">\n    <mxGraphModel dx=\"1200\" dy=\"800\" grid=\"1\" gridSize=\"10\" page=\"0\">\n      <root>\n        <mxCell id=\"0\"/>\n        <mxCell id=\"1\" parent=\"0\"/>\n",
+        );
         for (n, (col, row)) in self.nodes.iter().zip(self.layout()) {
             let style = match n.shape {
-                Shape::Store => "shape=cylinder3;whiteSpace=wrap;html=1;boundedLbl=1;size=10;fillColor=#dae8fc;strokeColor=#6c8ebf;",
-                Shape::Key => "shape=hexagon;perimeter=hexagonPerimeter2;whiteSpace=wrap;html=1;size=0.2;fillColor=#fff2cc;strokeColor=#d6b656;",
-                Shape::Role => "ellipse;whiteSpace=wrap;html=1;fillColor=#d5e8d4;strokeColor=#82b366;",
-                Shape::Service => "rounded=1;whiteSpace=wrap;html=1;fillColor=#f5f5f5;strokeColor=#666666;",
-                Shape::Table => "shape=parallelogram;perimeter=parallelogramPerimeter;whiteSpace=wrap;html=1;size=0.1;fillColor=#e1d5e7;strokeColor=#9673a6;",
+                Shape::Store => {
+                    "shape=cylinder3;whiteSpace=wrap;html=1;boundedLbl=1;size=10;fillColor=#dae8fc;strokeColor=#6c8ebf;"
+                }
+                Shape::Key => {
+                    "shape=hexagon;perimeter=hexagonPerimeter2;whiteSpace=wrap;html=1;size=0.2;fillColor=#fff2cc;strokeColor=#d6b656;"
+                }
+                Shape::Role => {
+                    "ellipse;whiteSpace=wrap;html=1;fillColor=#d5e8d4;strokeColor=#82b366;"
+                }
+                Shape::Service => {
+                    "rounded=1;whiteSpace=wrap;html=1;fillColor=#f5f5f5;strokeColor=#666666;"
+                }
+                Shape::Table => {
+                    "shape=parallelogram;perimeter=parallelogramPerimeter;whiteSpace=wrap;html=1;size=0.1;fillColor=#e1d5e7;strokeColor=#9673a6;"
+                }
             };
             let label = xml_escaped(&n.label).replace('\n', "&lt;br&gt;");
             let _ = writeln!(
@@ -201,7 +239,13 @@ impl Graph {
                 }
                 for e in &self.edges {
                     let arrow = if e.dashed { "-.->" } else { "-->" };
-                    let _ = writeln!(out, "  {} {arrow}|\"{}\"| {}", e.from, quoted(&e.label), e.to);
+                    let _ = writeln!(
+                        out,
+                        "  {} {arrow}|\"{}\"| {}",
+                        e.from,
+                        quoted(&e.label),
+                        e.to
+                    );
                 }
             }
             GraphFormat::Dot => {
@@ -214,11 +258,22 @@ impl Graph {
                         Shape::Service => "box",
                         Shape::Table => "parallelogram",
                     };
-                    let _ = writeln!(out, "  {} [label=\"{}\", shape={shape}];", n.id, quoted(&n.label).replace('\n', "\\n"));
+                    let _ = writeln!(
+                        out,
+                        "  {} [label=\"{}\", shape={shape}];",
+                        n.id,
+                        quoted(&n.label).replace('\n', "\\n")
+                    );
                 }
                 for e in &self.edges {
                     let style = if e.dashed { ", style=dashed" } else { "" };
-                    let _ = writeln!(out, "  {} -> {} [label=\"{}\"{style}];", e.from, e.to, quoted(&e.label));
+                    let _ = writeln!(
+                        out,
+                        "  {} -> {} [label=\"{}\"{style}];",
+                        e.from,
+                        e.to,
+                        quoted(&e.label)
+                    );
                 }
                 out.push_str("}\n");
             }
@@ -238,34 +293,65 @@ pub fn architecture(inv: &Inventory, format: GraphFormat) -> Result<String, Grap
     let mut bucket_ids = std::collections::BTreeMap::new();
     for b in inv.buckets.values() {
         let zone = b.zone.clone().unwrap_or_else(|| "bucket".into());
-        bucket_ids.insert(b.name.clone(), g.node("bucket", &b.name, zone_label(&zone, &b.name), Shape::Store));
+        bucket_ids.insert(
+            b.name.clone(),
+            g.node("bucket", &b.name, zone_label(&zone, &b.name), Shape::Store),
+        );
     }
     for (name, k) in &inv.keys {
         let key = g.node("key", name, format!("key {name}"), Shape::Key);
-        for b in inv.buckets.values().filter(|b| b.encryption.as_ref().and_then(|e| e.kms_key.as_deref()).is_some_and(|a| Some(a) == k.arn.as_deref())) {
+        for b in inv.buckets.values().filter(|b| {
+            b.encryption
+                .as_ref()
+                .and_then(|e| e.kms_key.as_deref())
+                .is_some_and(|a| Some(a) == k.arn.as_deref())
+        }) {
             g.edge(&key, &bucket_ids[&b.name], "encrypts", false);
         }
     }
     for b in inv.buckets.values() {
-        if let Some(target) = b.logging.as_ref().and_then(|l| bucket_ids.get(&l.target_bucket)) {
+        if let Some(target) = b
+            .logging
+            .as_ref()
+            .and_then(|l| bucket_ids.get(&l.target_bucket))
+        {
             g.edge(&bucket_ids[&b.name], target, "access logs", true);
         }
     }
     for t in inv.trails.values() {
-        let trail = g.node("trail", &t.name, format!("trail {}", t.name), Shape::Service);
+        let trail = g.node(
+            "trail",
+            &t.name,
+            format!("trail {}", t.name),
+            Shape::Service,
+        );
         if let Some(to) = t.s3_bucket.as_ref().and_then(|b| bucket_ids.get(b)) {
             g.edge(&trail, to, "delivers logs", false);
         }
     }
     for d in inv.glue_databases.values() {
-        g.node("glue", &d.name, format!("Glue catalog {}", d.name), Shape::Service);
+        g.node(
+            "glue",
+            &d.name,
+            format!("Glue catalog {}", d.name),
+            Shape::Service,
+        );
     }
     for w in inv.athena_workgroups.values() {
-        let wg = g.node("workgroup", &w.name, format!("Athena workgroup {}", w.name), Shape::Service);
+        let wg = g.node(
+            "workgroup",
+            &w.name,
+            format!("Athena workgroup {}", w.name),
+            Shape::Service,
+        );
         for d in inv.glue_databases.values() {
             g.edge(&wg, &id("glue", &d.name), "queries", true);
         }
-        let results = w.result_location.as_deref().and_then(|l| l.strip_prefix("s3://")).and_then(|l| l.split('/').next());
+        let results = w
+            .result_location
+            .as_deref()
+            .and_then(|l| l.strip_prefix("s3://"))
+            .and_then(|l| l.split('/').next());
         if let Some(to) = results.and_then(|b| bucket_ids.get(b)) {
             g.edge(&wg, to, "writes results", false);
         }
@@ -279,8 +365,17 @@ pub fn access(edges: &[ZoneAccess], format: GraphFormat) -> Result<String, Graph
     let mut g = Graph::default();
     for a in edges {
         let role = g.node("role", &a.role, format!("{} role", a.role), Shape::Role);
-        let zone = g.node("bucket", &a.bucket, zone_label(&a.zone, &a.bucket), Shape::Store);
-        let rights: Vec<&str> = [(a.list, "list"), (a.read, "read"), (a.write, "write")].into_iter().filter(|(may, _)| *may).map(|(_, r)| r).collect();
+        let zone = g.node(
+            "bucket",
+            &a.bucket,
+            zone_label(&a.zone, &a.bucket),
+            Shape::Store,
+        );
+        let rights: Vec<&str> = [(a.list, "list"), (a.read, "read"), (a.write, "write")]
+            .into_iter()
+            .filter(|(may, _)| *may)
+            .map(|(_, r)| r)
+            .collect();
         if !rights.is_empty() {
             g.edge(&role, &zone, &rights.join(", "), !a.read && !a.write);
         }
@@ -290,12 +385,30 @@ pub fn access(edges: &[ZoneAccess], format: GraphFormat) -> Result<String, Graph
 
 /// landing → raw → curated per dataset (quarantine beside raw), and the trusted tables each
 /// dataset feeds.
-pub fn lineage(datasets: &[String], trusted: &[(String, Vec<String>)], format: GraphFormat) -> Result<String, GraphError> {
+pub fn lineage(
+    datasets: &[String],
+    trusted: &[(String, Vec<String>)],
+    format: GraphFormat,
+) -> Result<String, GraphError> {
     let mut g = Graph::default();
     for d in datasets {
         // A dataset's own zones: every data zone but trusted, which the trusted tables fill.
         let zones = &dapgov_inventory::names::DATA_ZONES[..3];
-        let stages: Vec<String> = zones.iter().map(|z| g.node(z, d, format!("{z}.{d}"), if *z == zones[0] { Shape::Store } else { Shape::Table })).collect();
+        let stages: Vec<String> = zones
+            .iter()
+            .map(|z| {
+                g.node(
+                    z,
+                    d,
+                    format!("{z}.{d}"),
+                    if *z == zones[0] {
+                        Shape::Store
+                    } else {
+                        Shape::Table
+                    },
+                )
+            })
+            .collect();
         g.edge(&stages[0], &stages[1], "typed, lineage", false);
         g.edge(&stages[1], &stages[2], "rules, PII protected", false);
         let q = g.node("quarantine", d, format!("quarantine.{d}"), Shape::Table);
@@ -315,45 +428,105 @@ mod tests {
     use super::*;
 
     fn access_row(role: &str, zone: &str, list: bool, read: bool, write: bool) -> ZoneAccess {
-        ZoneAccess { role: role.into(), zone: zone.into(), bucket: format!("p-{zone}-1"), list, read, write }
+        ZoneAccess {
+            role: role.into(),
+            zone: zone.into(),
+            bucket: format!("p-{zone}-1"),
+            list,
+            read,
+            write,
+        }
     }
 
     #[test]
     fn only_allowed_access_is_drawn() {
-        let rows = [access_row("analyst", "raw", false, false, false), access_row("analyst", "curated", true, true, false), access_row("etl", "raw", true, true, true)];
+        let rows = [
+            access_row("analyst", "raw", false, false, false),
+            access_row("analyst", "curated", true, true, false),
+            access_row("etl", "raw", true, true, true),
+        ];
         let m = access(&rows, GraphFormat::Mermaid).unwrap();
         assert!(m.starts_with("flowchart LR\n"), "{m}");
-        assert!(m.contains("role_analyst -->|\"list, read\"| bucket_p_curated_1"), "{m}");
-        assert!(m.contains("role_etl -->|\"list, read, write\"| bucket_p_raw_1"), "{m}");
-        assert!(!m.contains("role_analyst -->|\"list, read\"| bucket_p_raw_1") && !m.lines().any(|l| l.contains("role_analyst") && l.contains("bucket_p_raw_1")), "{m}");
+        assert!(
+            m.contains("role_analyst -->|\"list, read\"| bucket_p_curated_1"),
+            "{m}"
+        );
+        assert!(
+            m.contains("role_etl -->|\"list, read, write\"| bucket_p_raw_1"),
+            "{m}"
+        );
+        assert!(
+            !m.contains("role_analyst -->|\"list, read\"| bucket_p_raw_1")
+                && !m
+                    .lines()
+                    .any(|l| l.contains("role_analyst") && l.contains("bucket_p_raw_1")),
+            "{m}"
+        );
         let d = access(&rows, GraphFormat::Dot).unwrap();
-        assert!(d.starts_with("digraph dapgov {") && d.contains("role_etl -> bucket_p_raw_1 [label=\"list, read, write\"];") && d.trim_end().ends_with('}'), "{d}");
+        assert!(
+            d.starts_with("digraph dapgov {")
+                && d.contains("role_etl -> bucket_p_raw_1 [label=\"list, read, write\"];")
+                && d.trim_end().ends_with('}'),
+            "{d}"
+        );
         // One statement per line in both languages: a label's line break is written as the
         // language writes it.
-        assert!(m.contains("[(\"raw zone<br/>p-raw-1\")]") && d.contains("label=\"raw zone\\np-raw-1\""), "{m}\n{d}");
+        assert!(
+            m.contains("[(\"raw zone<br/>p-raw-1\")]")
+                && d.contains("label=\"raw zone\\np-raw-1\""),
+            "{m}\n{d}"
+        );
     }
 
     #[test]
     fn lineage_follows_each_dataset_to_the_trusted_tables_it_feeds() {
-        let m = lineage(&["calls".into(), "metrics".into()], &[("daily_consolidated".into(), vec!["metrics".into(), "calls".into()])], GraphFormat::Mermaid).unwrap();
-        for edge in ["landing_calls -->", "raw_calls -.->|\"rejected rows\"| quarantine_calls", "curated_calls -->|\"gates passed\"| trusted_daily_consolidated", "curated_metrics -->|\"gates passed\"| trusted_daily_consolidated"] {
+        let m = lineage(
+            &["calls".into(), "metrics".into()],
+            &[(
+                "daily_consolidated".into(),
+                vec!["metrics".into(), "calls".into()],
+            )],
+            GraphFormat::Mermaid,
+        )
+        .unwrap();
+        for edge in [
+            "landing_calls -->",
+            "raw_calls -.->|\"rejected rows\"| quarantine_calls",
+            "curated_calls -->|\"gates passed\"| trusted_daily_consolidated",
+            "curated_metrics -->|\"gates passed\"| trusted_daily_consolidated",
+        ] {
             assert!(m.contains(edge), "{edge}\n{m}");
         }
     }
 
     #[test]
     fn drawio_is_a_diagrams_net_file_with_every_node_and_edge() {
-        let rows = [access_row("analyst", "curated", true, true, false), access_row("etl", "raw", true, true, true)];
+        let rows = [
+            access_row("analyst", "curated", true, true, false),
+            access_row("etl", "raw", true, true, true),
+        ];
         let x = access(&rows, GraphFormat::Drawio).unwrap();
-        assert!(x.starts_with("<mxfile") && x.trim_end().ends_with("</mxfile>"), "{x}");
+        assert!(
+            x.starts_with("<mxfile") && x.trim_end().ends_with("</mxfile>"),
+            "{x}"
+        );
         assert_eq!(x.matches("vertex=\"1\"").count(), 4);
         assert_eq!(x.matches("edge=\"1\"").count(), 2);
-        assert!(x.contains("source=\"role_etl\" target=\"bucket_p_raw_1\"") && x.contains("value=\"raw zone&lt;br&gt;p-raw-1\""), "{x}");
+        assert!(
+            x.contains("source=\"role_etl\" target=\"bucket_p_raw_1\"")
+                && x.contains("value=\"raw zone&lt;br&gt;p-raw-1\""),
+            "{x}"
+        );
         // Roles sit left of the zones they reach.
         let x_of = |id: &str| -> usize {
             let at = x.find(&format!("id=\"{id}\"")).unwrap();
             let g = &x[at..];
-            g[g.find("<mxGeometry x=\"").unwrap() + 15..].split('"').next().unwrap().parse().unwrap()
+            g[g.find("<mxGeometry x=\"").unwrap() + 15..]
+                .split('"')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
         };
         assert!(x_of("role_etl") < x_of("bucket_p_raw_1"));
     }

@@ -35,9 +35,19 @@ struct CostView {
 }
 
 fn cost_view(c: &dapgov_audit::CostCard) -> CostView {
-    let usd = |v: Option<f64>| v.map(|v| format!("US${}", crate::cost::usd(v))).unwrap_or_else(|| "unknown".into());
-    let over = c.actual_usd.is_some_and(|a| a > c.limit_usd) || c.forecast_usd.is_some_and(|f| f > c.limit_usd);
-    CostView { actual: usd(c.actual_usd), limit: usd(Some(c.limit_usd)), forecast: usd(c.forecast_usd), class: if over { "fail" } else { "pass" }, estimated: c.estimated }
+    let usd = |v: Option<f64>| {
+        v.map(|v| format!("US${}", crate::cost::usd(v)))
+            .unwrap_or_else(|| "unknown".into())
+    };
+    let over = c.actual_usd.is_some_and(|a| a > c.limit_usd)
+        || c.forecast_usd.is_some_and(|f| f > c.limit_usd);
+    CostView {
+        actual: usd(c.actual_usd),
+        limit: usd(Some(c.limit_usd)),
+        forecast: usd(c.forecast_usd),
+        class: if over { "fail" } else { "pass" },
+        estimated: c.estimated,
+    }
 }
 
 /// One framework's requirements and their verdicts (`--framework`).
@@ -91,7 +101,14 @@ fn framework_view(f: &dapgov_audit::FrameworkResult) -> FrameworkView {
             }
         })
         .collect();
-    FrameworkView { id: f.id.clone(), title: f.title.clone(), version: f.version.clone(), url: f.url.clone(), totals: f.totals.clone(), rows }
+    FrameworkView {
+        id: f.id.clone(),
+        title: f.title.clone(),
+        version: f.version.clone(),
+        url: f.url.clone(),
+        totals: f.totals.clone(),
+        rows,
+    }
 }
 
 /// Roles by zones: what each role may do there, as the policies evaluate.
@@ -122,11 +139,26 @@ fn access_view(audit: &Audit) -> AccessView {
     }
     for a in &audit.access {
         if !v.rows.iter().any(|r| r.role == a.role) {
-            v.rows.push(AccessRow { role: a.role.clone(), cells: vec![] });
+            v.rows.push(AccessRow {
+                role: a.role.clone(),
+                cells: vec![],
+            });
         }
-        let row = v.rows.iter_mut().find(|r| r.role == a.role).expect("just added");
-        let rights: Vec<&str> = [(a.list, "list"), (a.read, "read"), (a.write, "write")].into_iter().filter(|(may, _)| *may).map(|(_, r)| r).collect();
-        let (rights, class) = if rights.is_empty() { ("none".to_string(), "na") } else { (rights.join(", "), "") };
+        let row = v
+            .rows
+            .iter_mut()
+            .find(|r| r.role == a.role)
+            .expect("just added");
+        let rights: Vec<&str> = [(a.list, "list"), (a.read, "read"), (a.write, "write")]
+            .into_iter()
+            .filter(|(may, _)| *may)
+            .map(|(_, r)| r)
+            .collect();
+        let (rights, class) = if rights.is_empty() {
+            ("none".to_string(), "na")
+        } else {
+            (rights.join(", "), "")
+        };
         row.cells.push(AccessCell { rights, class });
     }
     v
@@ -198,9 +230,15 @@ fn view<'a>(audit: &'a Audit, f: &'a Finding) -> FindingView<'a> {
         muted: f.muted.as_deref(),
         risk: m.map(|m| m.risk.as_str()).unwrap_or_default(),
         // Fixes are shown where there is something to fix; it also keeps the page light.
-        remediation: m.filter(|_| f.status == Status::Fail).map(|m| &m.remediation),
+        remediation: m
+            .filter(|_| f.status == Status::Fail)
+            .map(|m| &m.remediation),
         account: &f.account,
-        search: format!("{} {} {} {} {} {} {}", f.check_id, f.title, f.resource, f.arn, f.detail, f.best_practice, f.account).to_lowercase(),
+        search: format!(
+            "{} {} {} {} {} {} {}",
+            f.check_id, f.title, f.resource, f.arn, f.detail, f.best_practice, f.account
+        )
+        .to_lowercase(),
         open: f.is_failing(),
     }
 }
@@ -230,7 +268,10 @@ pub fn render(audit: &Audit) -> Result<String, ReportError> {
                     .iter()
                     .map(|s| {
                         let count = row.and_then(|r| r.get(s)).copied().unwrap_or(0);
-                        Cell { count, class: if count == 0 { "zero" } else { s.as_str() } }
+                        Cell {
+                            count,
+                            class: if count == 0 { "zero" } else { s.as_str() },
+                        }
                     })
                     .collect(),
                 counts: audit.summary.by_pillar.get(p).cloned().unwrap_or_default(),
@@ -250,13 +291,25 @@ pub fn render(audit: &Audit) -> Result<String, ReportError> {
             } else {
                 ("Not applicable", "na")
             };
-            BestPracticeView { id: b.id.clone(), pillar: b.pillar.title(), checks: b.checks.join(", "), counts: b.counts.clone(), verdict, class }
+            BestPracticeView {
+                id: b.id.clone(),
+                pillar: b.pillar.title(),
+                checks: b.checks.join(", "),
+                counts: b.counts.clone(),
+                verdict,
+                class,
+            }
         })
         .collect();
     let mut ordered: Vec<&Finding> = audit.findings.iter().collect();
     ordered.sort_by_key(|f| rank(f));
     let findings = ordered.iter().map(|f| view(audit, f)).collect();
-    let muted = audit.findings.iter().filter(|f| f.muted.is_some()).map(|f| view(audit, f)).collect();
+    let muted = audit
+        .findings
+        .iter()
+        .filter(|f| f.muted.is_some())
+        .map(|f| view(audit, f))
+        .collect();
     let v = View {
         audit,
         comparison: audit.comparison.as_ref(),
@@ -268,7 +321,11 @@ pub fn render(audit: &Audit) -> Result<String, ReportError> {
         best_practices,
         findings,
         muted,
-        fixed: audit.comparison.as_ref().map(|c| c.fixed.len()).unwrap_or(0),
+        fixed: audit
+            .comparison
+            .as_ref()
+            .map(|c| c.fixed.len())
+            .unwrap_or(0),
         access: access_view(audit),
         frameworks: audit.frameworks.iter().map(framework_view).collect(),
         cost: audit.cost.as_ref().map(cost_view),
@@ -287,7 +344,12 @@ mod tests {
         let m = Mutelist::parse("[[mute]]\ncheck = \"kms_cmk_rotation_enabled\"\nresource = \"*\"\nreason = \"rotated <by hand>\"\n", "m.toml", &c).unwrap();
         let a = fixture_audit(Some(&m));
         let html = super::render(&a).unwrap();
-        for external in ["src=\"http", "href=\"http://", "<link rel=\"stylesheet\"", "@import"] {
+        for external in [
+            "src=\"http",
+            "href=\"http://",
+            "<link rel=\"stylesheet\"",
+            "@import",
+        ] {
             assert!(!html.contains(external), "external resource: {external}");
         }
         // The failing finding comes before any passing one, and values are escaped.
@@ -298,6 +360,12 @@ mod tests {
         assert!(html.contains("SEC08-BP02") && html.contains("put-bucket-versioning"));
         // The budget card: the month's spend and forecast beside the limit.
         let card = &html[html.find("id=\"cost\"").expect("a cost card")..];
-        assert!(card.contains("budget") && card.contains("US$50.00") && card.contains("local storage estimate"), "{}", &card[..200]);
+        assert!(
+            card.contains("budget")
+                && card.contains("US$50.00")
+                && card.contains("local storage estimate"),
+            "{}",
+            &card[..200]
+        );
     }
 }

@@ -32,9 +32,14 @@ pub fn render(audit: &Audit) -> String {
         audit.findings.len()
     );
     for pillar in &audit.run.pillars {
-        let findings: Vec<_> = audit.findings.iter().filter(|f| f.pillar == *pillar).collect();
+        let findings: Vec<_> = audit
+            .findings
+            .iter()
+            .filter(|f| f.pillar == *pillar)
+            .collect();
         let failing = findings.iter().filter(|f| f.is_failing()).count();
-        let skipped = findings.len() - failing - findings.iter().filter(|f| f.status == Status::Pass).count();
+        let skipped =
+            findings.len() - failing - findings.iter().filter(|f| f.status == Status::Pass).count();
         let _ = writeln!(
             out,
             "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failing}\" errors=\"0\" skipped=\"{skipped}\" time=\"0\" timestamp=\"{}\" hostname=\"{}\">",
@@ -44,7 +49,13 @@ pub fn render(audit: &Audit) -> String {
             escaped(&format!("{} {}", audit.run.account_id, audit.run.region))
         );
         for f in findings {
-            let _ = write!(out, "    <testcase classname=\"{}.{}\" name=\"{}\" time=\"0\"", pillar.as_str(), escaped(&f.check_id), escaped(&f.resource));
+            let _ = write!(
+                out,
+                "    <testcase classname=\"{}.{}\" name=\"{}\" time=\"0\"",
+                pillar.as_str(),
+                escaped(&f.check_id),
+                escaped(&f.resource)
+            );
             match (f.status, &f.muted) {
                 (Status::Pass, _) => out.push_str("/>\n"),
                 (Status::Fail, None) => {
@@ -59,10 +70,18 @@ pub fn render(audit: &Audit) -> String {
                     );
                 }
                 (Status::Fail, Some(reason)) => {
-                    let _ = writeln!(out, ">\n      <skipped message=\"muted: {}\"/>\n    </testcase>", escaped(reason));
+                    let _ = writeln!(
+                        out,
+                        ">\n      <skipped message=\"muted: {}\"/>\n    </testcase>",
+                        escaped(reason)
+                    );
                 }
                 (Status::NotApplicable, _) => {
-                    let _ = writeln!(out, ">\n      <skipped message=\"not applicable: {}\"/>\n    </testcase>", escaped(&f.detail));
+                    let _ = writeln!(
+                        out,
+                        ">\n      <skipped message=\"not applicable: {}\"/>\n    </testcase>",
+                        escaped(&f.detail)
+                    );
                 }
             }
         }
@@ -76,6 +95,9 @@ pub fn render(audit: &Audit) -> String {
 mod tests {
     #[test]
     fn markup_in_details_is_escaped_and_control_characters_dropped() {
-        assert_eq!(super::escaped("a<b & \"c\" 'd'>\u{1}"), "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt; ");
+        assert_eq!(
+            super::escaped("a<b & \"c\" 'd'>\u{1}"),
+            "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt; "
+        );
     }
 }

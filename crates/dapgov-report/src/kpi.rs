@@ -27,14 +27,27 @@ fn render_err(e: impl std::fmt::Display) -> ReportError {
 }
 
 /// Lines over labelled points (months), with an optional dashed target line.
-fn line_chart(title: &str, labels: &[String], series: &[Series], target: Option<(&str, f64)>, percent: bool) -> Result<String, ReportError> {
+fn line_chart(
+    title: &str,
+    labels: &[String],
+    series: &[Series],
+    target: Option<(&str, f64)>,
+    percent: bool,
+) -> Result<String, ReportError> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
         root.fill(&WHITE).map_err(render_err)?;
-        let values = series.iter().flat_map(|s| s.values.iter().flatten().copied()).chain(target.map(|t| t.1));
+        let values = series
+            .iter()
+            .flat_map(|s| s.values.iter().flatten().copied())
+            .chain(target.map(|t| t.1));
         let max = values.fold(0.0_f64, f64::max);
-        let top = if percent { 1.0_f64.max(max) } else { (max * 1.1).max(1.0) };
+        let top = if percent {
+            1.0_f64.max(max)
+        } else {
+            (max * 1.1).max(1.0)
+        };
         let n = labels.len().max(2);
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 18))
@@ -47,27 +60,55 @@ fn line_chart(title: &str, labels: &[String], series: &[Series], target: Option<
             .configure_mesh()
             .x_labels(labels.len().min(12))
             .x_label_formatter(&|i| labels.get(*i).cloned().unwrap_or_default())
-            .y_label_formatter(&|v| if percent { format!("{:.0}%", v * 100.0) } else { format!("{v:.0}") })
+            .y_label_formatter(&|v| {
+                if percent {
+                    format!("{:.0}%", v * 100.0)
+                } else {
+                    format!("{v:.0}")
+                }
+            })
             .light_line_style(WHITE.mix(0.0))
             .draw()
             .map_err(render_err)?;
         for s in series {
             let color = s.color;
-            let points: Vec<(usize, f64)> = s.values.iter().enumerate().filter_map(|(i, v)| v.map(|v| (i, v))).collect();
+            let points: Vec<(usize, f64)> = s
+                .values
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| v.map(|v| (i, v)))
+                .collect();
             chart
                 .draw_series(LineSeries::new(points, color.stroke_width(2)))
                 .map_err(render_err)?
                 .label(s.name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
         }
         if let Some((name, value)) = target {
             chart
-                .draw_series(DashedLineSeries::new(vec![(0, value), (n - 1, value)], 6, 4, GREY.stroke_width(1)))
+                .draw_series(DashedLineSeries::new(
+                    vec![(0, value), (n - 1, value)],
+                    6,
+                    4,
+                    GREY.stroke_width(1),
+                ))
                 .map_err(render_err)?
                 .label(name)
                 .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], GREY));
         }
-        chart.configure_series_labels().background_style(WHITE.mix(0.9)).border_style(GREY).position(if percent { SeriesLabelPosition::LowerRight } else { SeriesLabelPosition::UpperRight }).draw().map_err(render_err)?;
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.9))
+            .border_style(GREY)
+            .position(if percent {
+                SeriesLabelPosition::LowerRight
+            } else {
+                SeriesLabelPosition::UpperRight
+            })
+            .draw()
+            .map_err(render_err)?;
         root.present().map_err(render_err)?;
     }
     Ok(svg)
@@ -75,7 +116,13 @@ fn line_chart(title: &str, labels: &[String], series: &[Series], target: Option<
 
 /// One bar per label.
 fn bar_chart(title: &str, patterns: &[Pattern]) -> Result<String, ReportError> {
-    bars(title, &patterns.iter().map(|p| (p.label.clone(), p.calls as f64)).collect::<Vec<_>>())
+    bars(
+        title,
+        &patterns
+            .iter()
+            .map(|p| (p.label.clone(), p.calls as f64))
+            .collect::<Vec<_>>(),
+    )
 }
 
 /// One bar per (label, value).
@@ -97,13 +144,23 @@ pub(crate) fn bars(title: &str, points: &[(String, f64)]) -> Result<String, Repo
             .disable_x_mesh()
             .x_labels(points.len().min(24))
             .x_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) => points.get(*i).map(|p| p.0.clone()).unwrap_or_default(),
+                SegmentValue::CenterOf(i) => {
+                    points.get(*i).map(|p| p.0.clone()).unwrap_or_default()
+                }
                 _ => String::new(),
             })
             .draw()
             .map_err(render_err)?;
         chart
-            .draw_series(points.iter().enumerate().map(|(i, p)| Rectangle::new([(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), p.1)], BLUE.mix(0.8).filled())))
+            .draw_series(points.iter().enumerate().map(|(i, p)| {
+                Rectangle::new(
+                    [
+                        (SegmentValue::Exact(i), 0.0),
+                        (SegmentValue::Exact(i + 1), p.1),
+                    ],
+                    BLUE.mix(0.8).filled(),
+                )
+            }))
             .map_err(render_err)?;
         root.present().map_err(render_err)?;
     }
@@ -129,7 +186,8 @@ struct View<'a> {
 }
 
 fn pct(v: Option<f64>) -> String {
-    v.map(|v| format!("{:.1}%", v * 100.0)).unwrap_or_else(|| "–".into())
+    v.map(|v| format!("{:.1}%", v * 100.0))
+        .unwrap_or_else(|| "–".into())
 }
 
 fn num(v: Option<f64>) -> String {
@@ -137,9 +195,16 @@ fn num(v: Option<f64>) -> String {
 }
 
 fn charts(kpi: &Kpi) -> Result<Vec<Chart>, ReportError> {
-    let labels: Vec<String> = kpi.monthly.iter().map(|m| format!("{}-{:02}", m.year, m.month)).collect();
+    let labels: Vec<String> = kpi
+        .monthly
+        .iter()
+        .map(|m| format!("{}-{:02}", m.year, m.month))
+        .collect();
     let month_rows = |cells: &dyn Fn(&dapgov_etl::kpi::Month) -> Vec<String>| -> Vec<Vec<String>> {
-        kpi.monthly.iter().map(|m| [vec![format!("{}-{:02}", m.year, m.month)], cells(m)].concat()).collect()
+        kpi.monthly
+            .iter()
+            .map(|m| [vec![format!("{}-{:02}", m.year, m.month)], cells(m)].concat())
+            .collect()
     };
     let mut out = vec![
         Chart {
@@ -149,15 +214,45 @@ fn charts(kpi: &Kpi) -> Result<Vec<Chart>, ReportError> {
                 "Calls by month",
                 &labels,
                 &[
-                    Series { name: "offered", values: kpi.monthly.iter().map(|m| Some(m.calls_offered as f64)).collect(), color: BLUE },
-                    Series { name: "handled", values: kpi.monthly.iter().map(|m| Some(m.calls_handled as f64)).collect(), color: GREEN },
-                    Series { name: "abandoned", values: kpi.monthly.iter().map(|m| Some(m.calls_abandoned as f64)).collect(), color: ORANGE },
+                    Series {
+                        name: "offered",
+                        values: kpi
+                            .monthly
+                            .iter()
+                            .map(|m| Some(m.calls_offered as f64))
+                            .collect(),
+                        color: BLUE,
+                    },
+                    Series {
+                        name: "handled",
+                        values: kpi
+                            .monthly
+                            .iter()
+                            .map(|m| Some(m.calls_handled as f64))
+                            .collect(),
+                        color: GREEN,
+                    },
+                    Series {
+                        name: "abandoned",
+                        values: kpi
+                            .monthly
+                            .iter()
+                            .map(|m| Some(m.calls_abandoned as f64))
+                            .collect(),
+                        color: ORANGE,
+                    },
                 ],
                 None,
                 false,
             )?,
             header: vec!["month", "offered", "handled", "abandoned"],
-            rows: month_rows(&|m| vec![m.calls_offered.to_string(), m.calls_handled.to_string(), m.calls_abandoned.to_string()]),
+            rows: month_rows(&|m| {
+                vec![
+                    m.calls_offered.to_string(),
+                    m.calls_handled.to_string(),
+                    m.calls_abandoned.to_string(),
+                ]
+            }),
         },
         Chart {
             id: "service",
@@ -166,51 +261,136 @@ fn charts(kpi: &Kpi) -> Result<Vec<Chart>, ReportError> {
                 "Call Handling Percentage and service level",
                 &labels,
                 &[
-                    Series { name: "Call Handling Percentage", values: kpi.monthly.iter().map(|m| m.call_handling_pct).collect(), color: GREEN },
-                    Series { name: "service level", values: kpi.monthly.iter().map(|m| m.service_level).collect(), color: BLUE },
+                    Series {
+                        name: "Call Handling Percentage",
+                        values: kpi.monthly.iter().map(|m| m.call_handling_pct).collect(),
+                        color: GREEN,
+                    },
+                    Series {
+                        name: "service level",
+                        values: kpi.monthly.iter().map(|m| m.service_level).collect(),
+                        color: BLUE,
+                    },
                 ],
                 Some(("service level target", kpi.service_level_target)),
                 true,
             )?,
-            header: vec!["month", "Call Handling Percentage", "service level", "target met"],
+            header: vec![
+                "month",
+                "Call Handling Percentage",
+                "service level",
+                "target met",
+            ],
             rows: month_rows(&|m| {
-                let met = m.service_level.map(|s| if s >= kpi.service_level_target { "yes" } else { "no" }).unwrap_or("–");
-                vec![pct(m.call_handling_pct), pct(m.service_level), met.to_string()]
+                let met = m
+                    .service_level
+                    .map(|s| {
+                        if s >= kpi.service_level_target {
+                            "yes"
+                        } else {
+                            "no"
+                        }
+                    })
+                    .unwrap_or("–");
+                vec![
+                    pct(m.call_handling_pct),
+                    pct(m.service_level),
+                    met.to_string(),
+                ]
             }),
         },
         Chart {
             id: "abandonment",
             title: "Abandonment rate, by month",
-            svg: line_chart("Abandonment rate", &labels, &[Series { name: "abandonment rate", values: kpi.monthly.iter().map(|m| m.abandonment_rate).collect(), color: ORANGE }], None, true)?,
+            svg: line_chart(
+                "Abandonment rate",
+                &labels,
+                &[Series {
+                    name: "abandonment rate",
+                    values: kpi.monthly.iter().map(|m| m.abandonment_rate).collect(),
+                    color: ORANGE,
+                }],
+                None,
+                true,
+            )?,
             header: vec!["month", "abandonment rate"],
             rows: month_rows(&|m| vec![pct(m.abandonment_rate)]),
         },
         Chart {
             id: "speed",
             title: "Average speed of answer (seconds, weighted by calls handled), by month",
-            svg: line_chart("Average speed of answer (s)", &labels, &[Series { name: "seconds", values: kpi.monthly.iter().map(|m| m.average_speed_of_answer).collect(), color: BLUE }], None, false)?,
+            svg: line_chart(
+                "Average speed of answer (s)",
+                &labels,
+                &[Series {
+                    name: "seconds",
+                    values: kpi
+                        .monthly
+                        .iter()
+                        .map(|m| m.average_speed_of_answer)
+                        .collect(),
+                    color: BLUE,
+                }],
+                None,
+                false,
+            )?,
             header: vec!["month", "seconds"],
             rows: month_rows(&|m| vec![num(m.average_speed_of_answer)]),
         },
     ];
     if kpi.call_records_loaded {
-        let rows = |ps: &[Pattern]| ps.iter().map(|p| vec![p.label.clone(), p.calls.to_string(), p.abandoned.to_string(), num(p.avg_wait_seconds)]).collect();
-        out.push(Chart { id: "weekday", title: "Calls by day of the week (call records)", svg: bar_chart("Calls by day of the week", &kpi.day_of_week)?, header: vec!["day", "calls", "abandoned", "average wait (s)"], rows: rows(&kpi.day_of_week) });
-        out.push(Chart { id: "hour", title: "Calls by hour of the day (call records)", svg: bar_chart("Calls by hour of the day", &kpi.hour_of_day)?, header: vec!["hour", "calls", "abandoned", "average wait (s)"], rows: rows(&kpi.hour_of_day) });
+        let rows = |ps: &[Pattern]| {
+            ps.iter()
+                .map(|p| {
+                    vec![
+                        p.label.clone(),
+                        p.calls.to_string(),
+                        p.abandoned.to_string(),
+                        num(p.avg_wait_seconds),
+                    ]
+                })
+                .collect()
+        };
+        out.push(Chart {
+            id: "weekday",
+            title: "Calls by day of the week (call records)",
+            svg: bar_chart("Calls by day of the week", &kpi.day_of_week)?,
+            header: vec!["day", "calls", "abandoned", "average wait (s)"],
+            rows: rows(&kpi.day_of_week),
+        });
+        out.push(Chart {
+            id: "hour",
+            title: "Calls by hour of the day (call records)",
+            svg: bar_chart("Calls by hour of the day", &kpi.hour_of_day)?,
+            header: vec!["hour", "calls", "abandoned", "average wait (s)"],
+            rows: rows(&kpi.hour_of_day),
+        });
     }
     Ok(out)
 }
 
 /// `kpi.html` as text.
 pub fn render_html(kpi: &Kpi) -> Result<String, ReportError> {
-    let missing = kpi.freshness.as_ref().map(|f| f.missing_days.join(", ")).unwrap_or_default();
+    let missing = kpi
+        .freshness
+        .as_ref()
+        .map(|f| f.missing_days.join(", "))
+        .unwrap_or_default();
     let missing_count = kpi.freshness.as_ref().map_or(0, |f| f.missing_days.len());
-    let view = View { kpi, target: pct(Some(kpi.service_level_target)), charts: charts(kpi)?, missing, missing_count };
+    let view = View {
+        kpi,
+        target: pct(Some(kpi.service_level_target)),
+        charts: charts(kpi)?,
+        missing,
+        missing_count,
+    };
     crate::render_page(TEMPLATE, &view)
 }
 
 /// Write `kpi.html` and `kpi.json` into `dir`; returns their paths.
 pub fn write(kpi: &Kpi, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
-    let json = serde_json::to_string_pretty(kpi).map_err(|e| ReportError::Render("json", e.to_string()))? + "\n";
-    Ok(vec![crate::write_file(dir, "kpi.html", &render_html(kpi)?)?, crate::write_file(dir, "kpi.json", &json)?])
+    Ok(vec![
+        crate::write_file(dir, "kpi.html", &render_html(kpi)?)?,
+        crate::write_json(dir, "kpi.json", kpi)?,
+    ])
 }

@@ -30,7 +30,15 @@ pub enum Format {
 }
 
 impl Format {
-    pub const ALL: [Format; 7] = [Format::Html, Format::Json, Format::Csv, Format::Sarif, Format::Junit, Format::Ocsf, Format::Asff];
+    pub const ALL: [Format; 7] = [
+        Format::Html,
+        Format::Json,
+        Format::Csv,
+        Format::Sarif,
+        Format::Junit,
+        Format::Ocsf,
+        Format::Asff,
+    ];
     /// As `--format` names it.
     pub fn name(self) -> &'static str {
         match self {
@@ -58,7 +66,15 @@ impl Format {
 impl std::str::FromStr for Format {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        Format::ALL.into_iter().find(|f| f.name() == s).ok_or_else(|| format!("unknown report format `{s}`; expected {}", Format::ALL.map(Format::name).join(", ")))
+        Format::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown report format `{s}`; expected {}",
+                    Format::ALL.map(Format::name).join(", ")
+                )
+            })
     }
 }
 
@@ -67,7 +83,10 @@ pub enum ReportError {
     #[error("rendering the {0} report: {1}")]
     Render(&'static str, String),
     #[error("writing {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path} is not an audit.json written by dapgov: {message}")]
     Previous { path: PathBuf, message: String },
 }
@@ -87,31 +106,65 @@ pub fn render(audit: &Audit, format: Format) -> Result<String, ReportError> {
 
 /// An HTML page from a handlebars `template` and its view; strict, so a misspelt field is an
 /// error rather than an empty cell.
-pub(crate) fn render_page<T: serde::Serialize>(template: &str, view: &T) -> Result<String, ReportError> {
+pub(crate) fn render_page<T: serde::Serialize>(
+    template: &str,
+    view: &T,
+) -> Result<String, ReportError> {
     let mut hb = handlebars::Handlebars::new();
     hb.set_strict_mode(true);
-    hb.register_template_string("page", template).map_err(|e| ReportError::Render("html", e.to_string()))?;
-    hb.render("page", view).map_err(|e| ReportError::Render("html", e.to_string()))
+    hb.register_template_string("page", template)
+        .map_err(|e| ReportError::Render("html", e.to_string()))?;
+    hb.render("page", view)
+        .map_err(|e| ReportError::Render("html", e.to_string()))
 }
 
 /// Write `text` as `<dir>/<name>` (making `dir`): beside it first, then renamed into place,
 /// so a reader never sees half a report.
 pub(crate) fn write_file(dir: &Path, name: &str, text: &str) -> Result<PathBuf, ReportError> {
-    std::fs::create_dir_all(dir).map_err(|source| ReportError::Write { path: dir.to_path_buf(), source })?;
+    std::fs::create_dir_all(dir).map_err(|source| ReportError::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     let (path, tmp) = (dir.join(name), dir.join(format!(".{name}.tmp")));
-    std::fs::write(&tmp, text).map_err(|source| ReportError::Write { path: tmp.clone(), source })?;
-    std::fs::rename(&tmp, &path).map_err(|source| ReportError::Write { path: path.clone(), source })?;
+    std::fs::write(&tmp, text).map_err(|source| ReportError::Write {
+        path: tmp.clone(),
+        source,
+    })?;
+    std::fs::rename(&tmp, &path).map_err(|source| ReportError::Write {
+        path: path.clone(),
+        source,
+    })?;
     Ok(path)
+}
+
+/// Write `value` as pretty JSON to `<dir>/<name>`: the numbers behind an HTML page, beside it.
+pub(crate) fn write_json<T: serde::Serialize>(
+    dir: &Path,
+    name: &str,
+    value: &T,
+) -> Result<PathBuf, ReportError> {
+    let json = serde_json::to_string_pretty(value)
+        .map_err(|e| ReportError::Render("json", e.to_string()))?
+        + "\n";
+    write_file(dir, name, &json)
 }
 
 /// Write each format to `<dir>/audit.<ext>`; returns the paths written.
 pub fn write(audit: &Audit, formats: &[Format], dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
     let mut written = Vec::new();
     for f in formats {
-        written.push(write_file(dir, &format!("audit.{}", f.extension()), &render(audit, *f)?)?);
+        written.push(write_file(
+            dir,
+            &format!("audit.{}", f.extension()),
+            &render(audit, *f)?,
+        )?);
         if *f == Format::Csv {
             for fw in &audit.frameworks {
-                written.push(write_file(dir, &format!("compliance-{}.csv", fw.id), &render_framework_csv(fw)?)?);
+                written.push(write_file(
+                    dir,
+                    &format!("compliance-{}.csv", fw.id),
+                    &render_framework_csv(fw)?,
+                )?);
             }
         }
     }
@@ -122,7 +175,19 @@ pub fn write(audit: &Audit, formats: &[Format], dir: &Path) -> Result<Vec<PathBu
 pub fn render_framework_csv(fw: &dapgov_audit::FrameworkResult) -> Result<String, ReportError> {
     let err = |e: csv::Error| ReportError::Render("csv", e.to_string());
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["framework", "version", "requirement", "title", "section", "reference", "status", "checks", "failing_resources", "note"]).map_err(err)?;
+    w.write_record([
+        "framework",
+        "version",
+        "requirement",
+        "title",
+        "section",
+        "reference",
+        "status",
+        "checks",
+        "failing_resources",
+        "note",
+    ])
+    .map_err(err)?;
     for r in &fw.requirements {
         w.write_record([
             fw.id.as_str(),
@@ -138,36 +203,60 @@ pub fn render_framework_csv(fw: &dapgov_audit::FrameworkResult) -> Result<String
         ])
         .map_err(err)?;
     }
-    let bytes = w.into_inner().map_err(|e| ReportError::Render("csv", e.to_string()))?;
+    let bytes = w
+        .into_inner()
+        .map_err(|e| ReportError::Render("csv", e.to_string()))?;
     String::from_utf8(bytes).map_err(|e| ReportError::Render("csv", e.to_string()))
 }
 
 /// Read a previous `audit.json` for `--compare`.
 pub fn read_previous(path: &Path) -> Result<Audit, ReportError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ReportError::Previous { path: path.into(), message: e.to_string() })?;
-    let audit: Audit = serde_json::from_str(&text).map_err(|e| ReportError::Previous { path: path.into(), message: e.to_string() })?;
+    let text = std::fs::read_to_string(path).map_err(|e| ReportError::Previous {
+        path: path.into(),
+        message: e.to_string(),
+    })?;
+    let audit: Audit = serde_json::from_str(&text).map_err(|e| ReportError::Previous {
+        path: path.into(),
+        message: e.to_string(),
+    })?;
     if audit.schema_version != dapgov_audit::AUDIT_SCHEMA_VERSION {
         return Err(ReportError::Previous {
             path: path.into(),
-            message: format!("schema version {} (this dapgov reads {})", audit.schema_version, dapgov_audit::AUDIT_SCHEMA_VERSION),
+            message: format!(
+                "schema version {} (this dapgov reads {})",
+                audit.schema_version,
+                dapgov_audit::AUDIT_SCHEMA_VERSION
+            ),
         });
     }
     Ok(audit)
 }
 
 fn render_json(audit: &Audit) -> Result<String, ReportError> {
-    let mut s = serde_json::to_string_pretty(audit).map_err(|e| ReportError::Render("json", e.to_string()))?;
+    let mut s = serde_json::to_string_pretty(audit)
+        .map_err(|e| ReportError::Render("json", e.to_string()))?;
     s.push('\n');
     Ok(s)
 }
 
 /// The requirements a check gives evidence for: its Well-Architected best practice, and each
 /// requirement of the frameworks the audit judged, keyed by framework.
-pub(crate) fn compliance_of(audit: &Audit, check: &str, best_practice: &str) -> std::collections::BTreeMap<String, Vec<String>> {
-    let mut out = std::collections::BTreeMap::from([("well-architected".to_string(), vec![best_practice.to_string()])]);
+pub(crate) fn compliance_of(
+    audit: &Audit,
+    check: &str,
+    best_practice: &str,
+) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut out = std::collections::BTreeMap::from([(
+        "well-architected".to_string(),
+        vec![best_practice.to_string()],
+    )]);
     for fw in &audit.frameworks {
         let ids = out.entry(fw.id.clone()).or_default();
-        for r in fw.requirements.iter().filter(|r| r.checks.iter().any(|c| c == check)) {
+        for r in fw
+            .requirements
+            .iter()
+            .filter(|r| r.checks.iter().any(|c| c == check))
+        {
             if !ids.contains(&r.id) {
                 ids.push(r.id.clone());
             }
@@ -237,7 +326,9 @@ fn render_csv(audit: &Audit) -> Result<String, ReportError> {
         ])
         .map_err(err)?;
     }
-    let bytes = w.into_inner().map_err(|e| ReportError::Render("csv", e.to_string()))?;
+    let bytes = w
+        .into_inner()
+        .map_err(|e| ReportError::Render("csv", e.to_string()))?;
     String::from_utf8(bytes).map_err(|e| ReportError::Render("csv", e.to_string()))
 }
 
@@ -251,10 +342,21 @@ pub(crate) mod tests {
         let text = include_str!("../../../tests/fixtures/platform.json");
         let mut inv: Inventory = serde_json::from_str(text).unwrap();
         // Two findings to show: versioning suspended and rotation off.
-        inv.buckets.get_mut("van311-raw-000000000000").unwrap().versioning = Some(dapgov_inventory::Versioning::Suspended);
+        inv.buckets
+            .get_mut("van311-raw-000000000000")
+            .unwrap()
+            .versioning = Some(dapgov_inventory::Versioning::Suspended);
         inv.keys.get_mut("van311-pii").unwrap().rotation_enabled = Some(false);
         let now = "2026-11-21T00:00:00Z".parse().unwrap();
-        run(&inv, &Catalogue::builtin().unwrap(), &AuditOptions { now, mutelist: mutelist.map(|m| (m, "mutelist.toml".to_string())), ..Default::default() })
+        run(
+            &inv,
+            &Catalogue::builtin().unwrap(),
+            &AuditOptions {
+                now,
+                mutelist: mutelist.map(|m| (m, "mutelist.toml".to_string())),
+                ..Default::default()
+            },
+        )
     }
 
     #[test]
@@ -262,8 +364,12 @@ pub(crate) mod tests {
         let a = fixture_audit(None);
         let mut b = a.clone();
         b.run.generated_at = "2026-11-22T00:00:00Z".into();
-        let (ja, jb) = (render(&a, Format::Json).unwrap(), render(&b, Format::Json).unwrap());
-        let differing: Vec<(&str, &str)> = ja.lines().zip(jb.lines()).filter(|(x, y)| x != y).collect();
+        let (ja, jb) = (
+            render(&a, Format::Json).unwrap(),
+            render(&b, Format::Json).unwrap(),
+        );
+        let differing: Vec<(&str, &str)> =
+            ja.lines().zip(jb.lines()).filter(|(x, y)| x != y).collect();
         assert_eq!(differing.len(), 1, "{differing:?}");
         assert!(differing[0].0.contains("generated_at"));
         let back: Audit = serde_json::from_str(&ja).unwrap();
@@ -275,10 +381,16 @@ pub(crate) mod tests {
         let a = fixture_audit(None);
         let text = render(&a, Format::Csv).unwrap();
         let mut r = csv::Reader::from_reader(text.as_bytes());
-        assert_eq!(r.headers().unwrap().iter().collect::<Vec<_>>(), CSV_COLUMNS.to_vec());
+        assert_eq!(
+            r.headers().unwrap().iter().collect::<Vec<_>>(),
+            CSV_COLUMNS.to_vec()
+        );
         let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
         assert_eq!(rows.len(), a.findings.len());
-        let fail = rows.iter().find(|r| &r[8] == "s3_bucket_object_versioning" && &r[1] == "FAIL").expect("the versioning failure");
+        let fail = rows
+            .iter()
+            .find(|r| &r[8] == "s3_bucket_object_versioning" && &r[1] == "FAIL")
+            .expect("the versioning failure");
         assert_eq!(&fail[12], "bucket.van311-raw-000000000000");
         assert!(fail[18].contains("put-bucket-versioning"));
     }
@@ -286,15 +398,45 @@ pub(crate) mod tests {
 
 /// The check catalogue as a Markdown table (one section per pillar), as `docs/checks.md` shows it.
 /// The catalogue as Markdown tables, one per pillar (only `only`'s, when given).
-pub fn catalogue_markdown(catalogue: &dapgov_audit::Catalogue, only: Option<dapgov_audit::Pillar>) -> String {
+pub fn catalogue_markdown(
+    catalogue: &dapgov_audit::Catalogue,
+    only: Option<dapgov_audit::Pillar>,
+) -> String {
     let mut out = String::new();
-    for pillar in dapgov_audit::Pillar::ALL.into_iter().filter(|p| only.is_none_or(|o| o == *p)) {
-        let checks: Vec<_> = catalogue.checks().iter().filter(|c| c.pillar == pillar).collect();
-        out.push_str(&format!("### {} ({} checks)\n\n", pillar.title(), checks.len()));
+    for pillar in dapgov_audit::Pillar::ALL
+        .into_iter()
+        .filter(|p| only.is_none_or(|o| o == *p))
+    {
+        let checks: Vec<_> = catalogue
+            .checks()
+            .iter()
+            .filter(|c| c.pillar == pillar)
+            .collect();
+        out.push_str(&format!(
+            "### {} ({} checks)\n\n",
+            pillar.title(),
+            checks.len()
+        ));
         out.push_str("| Check | Severity | Best practice | Resource | Title | Prowler counterpart |\n|---|---|---|---|---|---|\n");
         for c in checks {
-            let prowler = if c.prowler.is_empty() { "none".to_string() } else { c.prowler.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ") };
-            out.push_str(&format!("| `{}` | {} | {} | {} | {} | {} |\n", c.id, c.severity.as_str(), c.best_practice, c.resource_type, c.title.replace('|', "\\|"), prowler));
+            let prowler = if c.prowler.is_empty() {
+                "none".to_string()
+            } else {
+                c.prowler
+                    .iter()
+                    .map(|p| format!("`{p}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            out.push_str(&format!(
+                "| `{}` | {} | {} | {} | {} | {} |\n",
+                c.id,
+                c.severity.as_str(),
+                c.best_practice,
+                c.resource_type,
+                c.title.replace('|', "\\|"),
+                prowler
+            ));
         }
         out.push('\n');
     }
@@ -306,22 +448,45 @@ mod docs_tests {
     #[test]
     fn docs_checks_md_lists_the_catalogue_as_it_is() {
         let doc = include_str!("../../../docs/checks.md");
-        let start = doc.find("<!-- catalogue:start -->\n").expect("start marker") + "<!-- catalogue:start -->\n".len();
+        let start = doc
+            .find("<!-- catalogue:start -->\n")
+            .expect("start marker")
+            + "<!-- catalogue:start -->\n".len();
         let end = doc.find("<!-- catalogue:end -->").expect("end marker");
-        let generated = super::catalogue_markdown(&dapgov_audit::Catalogue::builtin().unwrap(), None);
-        assert!(doc[start..end] == generated, "docs/checks.md is out of date: run `dapgov checks --format markdown` and paste it between the markers");
-        let security = super::catalogue_markdown(&dapgov_audit::Catalogue::builtin().unwrap(), Some(dapgov_audit::Pillar::Security));
-        assert!(security.starts_with("### Security") && security.matches("### ").count() == 1, "{security}");
+        let generated =
+            super::catalogue_markdown(&dapgov_audit::Catalogue::builtin().unwrap(), None);
+        assert!(
+            doc[start..end] == generated,
+            "docs/checks.md is out of date: run `dapgov checks --format markdown` and paste it between the markers"
+        );
+        let security = super::catalogue_markdown(
+            &dapgov_audit::Catalogue::builtin().unwrap(),
+            Some(dapgov_audit::Pillar::Security),
+        );
+        assert!(
+            security.starts_with("### Security") && security.matches("### ").count() == 1,
+            "{security}"
+        );
     }
 
     #[test]
     fn docs_compliance_md_lists_every_framework_mapping_as_it_is() {
         let doc = include_str!("../../../docs/compliance.md");
-        let start = doc.find("<!-- frameworks:start -->\n").expect("start marker") + "<!-- frameworks:start -->\n".len();
+        let start = doc
+            .find("<!-- frameworks:start -->\n")
+            .expect("start marker")
+            + "<!-- frameworks:start -->\n".len();
         let end = doc.find("<!-- frameworks:end -->").expect("end marker");
         let catalogue = dapgov_audit::Catalogue::builtin().unwrap();
-        let generated: String = dapgov_audit::Framework::builtin(&catalogue).unwrap().iter().map(super::framework_markdown).collect();
-        assert!(doc[start..end] == generated, "docs/compliance.md is out of date: run `dapgov checks --framework NAME --format markdown` for each framework and paste them between the markers");
+        let generated: String = dapgov_audit::Framework::builtin(&catalogue)
+            .unwrap()
+            .iter()
+            .map(super::framework_markdown)
+            .collect();
+        assert!(
+            doc[start..end] == generated,
+            "docs/compliance.md is out of date: run `dapgov checks --framework NAME --format markdown` for each framework and paste them between the markers"
+        );
     }
 }
 
@@ -339,12 +504,25 @@ pub fn framework_markdown(fw: &dapgov_audit::Framework) -> String {
         fw.requirements.len() - manual
     );
     for r in &fw.requirements {
-        let checks = if r.manual { "MANUAL".to_string() } else { r.checks.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ") };
+        let checks = if r.manual {
+            "MANUAL".to_string()
+        } else {
+            r.checks
+                .iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         let title = match &r.reference {
             Some(reference) => format!("{} ({reference})", r.title),
             None => r.title.clone(),
         };
-        out.push_str(&format!("| {} | {} | {} | {checks} |\n", r.id, cell(&title), cell(&r.section)));
+        out.push_str(&format!(
+            "| {} | {} | {} | {checks} |\n",
+            r.id,
+            cell(&title),
+            cell(&r.section)
+        ));
     }
     out.push('\n');
     out
@@ -353,13 +531,26 @@ pub fn framework_markdown(fw: &dapgov_audit::Framework) -> String {
 /// A data-quality profile (the ETL's `Profile`, serialised) as a self-contained HTML page.
 pub fn profile_html<T: serde::Serialize>(profile: &T) -> Result<String, ReportError> {
     let mut hb = handlebars::Handlebars::new();
-    hb.register_template_string("profile", include_str!("../../../templates/profile.html.hbs")).map_err(|e| ReportError::Render("profile html", e.to_string()))?;
-    hb.render("profile", profile).map_err(|e| ReportError::Render("profile html", e.to_string()))
+    hb.register_template_string(
+        "profile",
+        include_str!("../../../templates/profile.html.hbs"),
+    )
+    .map_err(|e| ReportError::Render("profile html", e.to_string()))?;
+    hb.render("profile", profile)
+        .map_err(|e| ReportError::Render("profile html", e.to_string()))
 }
 
 /// Write `<dir>/<stem>.json` and `<dir>/<stem>.html` for a profile; returns the paths.
-pub fn write_profile<T: serde::Serialize>(profile: &T, dir: &Path, stem: &str) -> Result<Vec<PathBuf>, ReportError> {
-    let mut json = serde_json::to_string_pretty(profile).map_err(|e| ReportError::Render("profile json", e.to_string()))?;
+pub fn write_profile<T: serde::Serialize>(
+    profile: &T,
+    dir: &Path,
+    stem: &str,
+) -> Result<Vec<PathBuf>, ReportError> {
+    let mut json = serde_json::to_string_pretty(profile)
+        .map_err(|e| ReportError::Render("profile json", e.to_string()))?;
     json.push('\n');
-    [("json", json), ("html", profile_html(profile)?)].iter().map(|(ext, text)| write_file(dir, &format!("{stem}.{ext}"), text)).collect()
+    [("json", json), ("html", profile_html(profile)?)]
+        .iter()
+        .map(|(ext, text)| write_file(dir, &format!("{stem}.{ext}"), text))
+        .collect()
 }

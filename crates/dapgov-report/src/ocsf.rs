@@ -22,7 +22,12 @@ fn severity_id(s: Severity) -> (u8, &'static str) {
 
 pub fn render(audit: &Audit) -> Result<String, ReportError> {
     let time = chrono::DateTime::parse_from_rfc3339(&audit.run.generated_at)
-        .map_err(|e| ReportError::Render("ocsf", format!("generated_at `{}`: {e}", audit.run.generated_at)))?
+        .map_err(|e| {
+            ReportError::Render(
+                "ocsf",
+                format!("generated_at `{}`: {e}", audit.run.generated_at),
+            )
+        })?
         .timestamp();
     let findings: Vec<Value> = audit
         .findings
@@ -91,7 +96,8 @@ pub fn render(audit: &Audit) -> Result<String, ReportError> {
             finding
         })
         .collect();
-    let mut s = serde_json::to_string_pretty(&findings).map_err(|e| ReportError::Render("ocsf", e.to_string()))?;
+    let mut s = serde_json::to_string_pretty(&findings)
+        .map_err(|e| ReportError::Render("ocsf", e.to_string()))?;
     s.push('\n');
     Ok(s)
 }
@@ -106,17 +112,46 @@ mod tests {
         let c = Catalogue::builtin().unwrap();
         let m = Mutelist::parse("[[mute]]\ncheck = \"kms_cmk_rotation_enabled\"\nresource = \"key.van311-pii\"\nreason = \"rotated by hand\"\n", "m.toml", &c).unwrap();
         let a = fixture_audit(Some(&m));
-        let found: Vec<serde_json::Value> = serde_json::from_str(&super::render(&a).unwrap()).unwrap();
+        let found: Vec<serde_json::Value> =
+            serde_json::from_str(&super::render(&a).unwrap()).unwrap();
         assert_eq!(found.len(), a.findings.len());
         for f in &found {
-            assert_eq!((f["class_uid"].as_u64(), f["type_uid"].as_u64(), f["metadata"]["version"].as_str()), (Some(2004), Some(200401), Some("1.5.0")));
+            assert_eq!(
+                (
+                    f["class_uid"].as_u64(),
+                    f["type_uid"].as_u64(),
+                    f["metadata"]["version"].as_str()
+                ),
+                (Some(2004), Some(200401), Some("1.5.0"))
+            );
             assert!(f["time"].as_i64().unwrap() > 1_700_000_000);
         }
-        let rotation = found.iter().find(|f| f["metadata"]["event_code"] == "kms_cmk_rotation_enabled" && f["status_code"] == "FAIL").unwrap();
-        assert_eq!((rotation["status"].as_str(), rotation["status_id"].as_u64()), (Some("Suppressed"), Some(3)));
+        let rotation = found
+            .iter()
+            .find(|f| {
+                f["metadata"]["event_code"] == "kms_cmk_rotation_enabled"
+                    && f["status_code"] == "FAIL"
+            })
+            .unwrap();
+        assert_eq!(
+            (rotation["status"].as_str(), rotation["status_id"].as_u64()),
+            (Some("Suppressed"), Some(3))
+        );
         assert_eq!(rotation["unmapped"]["mute_reason"], "rotated by hand");
-        let versioning = found.iter().find(|f| f["metadata"]["event_code"] == "s3_bucket_object_versioning" && f["status_code"] == "FAIL").unwrap();
+        let versioning = found
+            .iter()
+            .find(|f| {
+                f["metadata"]["event_code"] == "s3_bucket_object_versioning"
+                    && f["status_code"] == "FAIL"
+            })
+            .unwrap();
         assert_eq!(versioning["status"], "New");
-        assert!(versioning["remediation"]["desc"].as_str().unwrap().contains("versioning"), "{versioning:#}");
+        assert!(
+            versioning["remediation"]["desc"]
+                .as_str()
+                .unwrap()
+                .contains("versioning"),
+            "{versioning:#}"
+        );
     }
 }

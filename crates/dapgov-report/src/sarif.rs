@@ -95,7 +95,8 @@ pub fn render(audit: &Audit) -> Result<String, ReportError> {
             "results": results,
         }],
     });
-    let mut s = serde_json::to_string_pretty(&doc).map_err(|e| ReportError::Render("sarif", e.to_string()))?;
+    let mut s = serde_json::to_string_pretty(&doc)
+        .map_err(|e| ReportError::Render("sarif", e.to_string()))?;
     s.push('\n');
     Ok(s)
 }
@@ -113,16 +114,38 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&super::render(&a).unwrap()).unwrap();
         assert_eq!(v["version"], "2.1.0");
         let run = &v["runs"][0];
-        assert_eq!(run["tool"]["driver"]["rules"].as_array().unwrap().len(), a.checks.len());
+        assert_eq!(
+            run["tool"]["driver"]["rules"].as_array().unwrap().len(),
+            a.checks.len()
+        );
         let results = run["results"].as_array().unwrap();
         assert_eq!(results.len(), 2, "{results:#?}");
-        let rot = results.iter().find(|r| r["ruleId"] == "kms_cmk_rotation_enabled").unwrap();
-        assert_eq!(rot["suppressions"][0]["justification"], "rotated by hand each quarter");
-        let ver = results.iter().find(|r| r["ruleId"] == "s3_bucket_object_versioning").unwrap();
-        assert_eq!(ver["suppressions"], serde_json::json!([]), "every result states its suppressions, none here");
+        let rot = results
+            .iter()
+            .find(|r| r["ruleId"] == "kms_cmk_rotation_enabled")
+            .unwrap();
+        assert_eq!(
+            rot["suppressions"][0]["justification"],
+            "rotated by hand each quarter"
+        );
+        let ver = results
+            .iter()
+            .find(|r| r["ruleId"] == "s3_bucket_object_versioning")
+            .unwrap();
+        assert_eq!(
+            ver["suppressions"],
+            serde_json::json!([]),
+            "every result states its suppressions, none here"
+        );
         assert_eq!(ver["level"], "warning");
-        assert_eq!(ver["locations"][0]["logicalLocations"][0]["fullyQualifiedName"], "arn:aws:s3:::van311-raw-000000000000");
+        assert_eq!(
+            ver["locations"][0]["logicalLocations"][0]["fullyQualifiedName"],
+            "arn:aws:s3:::van311-raw-000000000000"
+        );
         let idx = ver["ruleIndex"].as_u64().unwrap() as usize;
-        assert_eq!(run["tool"]["driver"]["rules"][idx]["id"], "s3_bucket_object_versioning");
+        assert_eq!(
+            run["tool"]["driver"]["rules"][idx]["id"],
+            "s3_bucket_object_versioning"
+        );
     }
 }

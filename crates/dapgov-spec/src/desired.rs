@@ -7,8 +7,8 @@
 //! once keys are created.
 
 use crate::model::{Spec, Zone};
-use dapgov_inventory::*;
 use dapgov_inventory::names::{DATA_ZONES, SERVICE_BUCKETS, TABLE_ZONES};
+use dapgov_inventory::*;
 use dapgov_policy::Templates;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -18,7 +18,6 @@ use dapgov_inventory::names::pending_key_arn;
 
 pub use dapgov_inventory::{BILLING_NAMESPACE, BILLING_REGION};
 
-
 /// Which key protects a zone.
 pub fn zone_key_purpose(zone: &Zone) -> &'static str {
     if zone.holds_pii() { "pii" } else { "analytics" }
@@ -27,7 +26,11 @@ pub fn zone_key_purpose(zone: &Zone) -> &'static str {
 /// The key ARN for an alias, as observed, or a placeholder before creation.
 fn key_arn(observed: &Inventory, names: &Names, purpose: &str) -> String {
     let alias = names.key_alias(purpose);
-    observed.keys.get(&alias).and_then(|k| k.arn.clone()).unwrap_or_else(|| pending_key_arn(&names.arns, &alias))
+    observed
+        .keys
+        .get(&alias)
+        .and_then(|k| k.arn.clone())
+        .unwrap_or_else(|| pending_key_arn(&names.arns, &alias))
 }
 
 /// The desired Inventory with each key's ARN, as observed or (not created yet) its
@@ -36,7 +39,13 @@ pub fn with_key_arns(mut desired: Inventory, observed: &Inventory) -> Inventory 
     let arns = dapgov_inventory::names::Arns::new(&desired.account_id, &desired.region);
     for (alias, key) in desired.keys.iter_mut() {
         if key.arn.is_none() {
-            key.arn = Some(observed.keys.get(alias).and_then(|k| k.arn.clone()).unwrap_or_else(|| pending_key_arn(&arns, alias)));
+            key.arn = Some(
+                observed
+                    .keys
+                    .get(alias)
+                    .and_then(|k| k.arn.clone())
+                    .unwrap_or_else(|| pending_key_arn(&arns, alias)),
+            );
         }
     }
     desired
@@ -57,11 +66,26 @@ fn tags(spec: &Spec, extra: &[(&str, &str)]) -> Tags {
 /// are the CIS AWS Foundations Benchmark's monitoring controls (4.1–4.8), plus the
 /// public-access-block and trust-policy changes that matter to this platform.
 pub const SECURITY_FILTERS: [(&str, &str); 8] = [
-    ("unauthorized-api-calls", "{ ($.errorCode = \"*UnauthorizedOperation\") || ($.errorCode = \"AccessDenied*\") }"),
-    ("console-sign-in-without-mfa", "{ ($.eventName = \"ConsoleLogin\") && ($.additionalEventData.MFAUsed != \"Yes\") }"),
-    ("root-account-usage", "{ $.userIdentity.type = \"Root\" && $.userIdentity.invokedBy NOT EXISTS && $.eventType != \"AwsServiceEvent\" }"),
-    ("console-sign-in-failures", "{ ($.eventName = ConsoleLogin) && ($.errorMessage = \"Failed authentication\") }"),
-    ("kms-key-disable-or-deletion", "{ ($.eventSource = kms.amazonaws.com) && (($.eventName = DisableKey) || ($.eventName = ScheduleKeyDeletion)) }"),
+    (
+        "unauthorized-api-calls",
+        "{ ($.errorCode = \"*UnauthorizedOperation\") || ($.errorCode = \"AccessDenied*\") }",
+    ),
+    (
+        "console-sign-in-without-mfa",
+        "{ ($.eventName = \"ConsoleLogin\") && ($.additionalEventData.MFAUsed != \"Yes\") }",
+    ),
+    (
+        "root-account-usage",
+        "{ $.userIdentity.type = \"Root\" && $.userIdentity.invokedBy NOT EXISTS && $.eventType != \"AwsServiceEvent\" }",
+    ),
+    (
+        "console-sign-in-failures",
+        "{ ($.eventName = ConsoleLogin) && ($.errorMessage = \"Failed authentication\") }",
+    ),
+    (
+        "kms-key-disable-or-deletion",
+        "{ ($.eventSource = kms.amazonaws.com) && (($.eventName = DisableKey) || ($.eventName = ScheduleKeyDeletion)) }",
+    ),
     (
         "bucket-policy-changes",
         "{ ($.eventSource = s3.amazonaws.com) && (($.eventName = PutBucketAcl) || ($.eventName = PutBucketPolicy) || ($.eventName = PutBucketCors) || ($.eventName = PutBucketLifecycle) || ($.eventName = PutBucketReplication) || ($.eventName = DeleteBucketPolicy) || ($.eventName = DeleteBucketCors) || ($.eventName = DeleteBucketLifecycle) || ($.eventName = DeleteBucketReplication) || ($.eventName = PutBucketPublicAccessBlock) || ($.eventName = DeleteBucketPublicAccessBlock)) }",
@@ -81,7 +105,11 @@ use dapgov_inventory::names::{ETL_FAILURE_METRIC, etl_failure_dimensions};
 pub const SECURITY_NAMESPACE: &str = "dapgov/security";
 
 /// Build the Desired Inventory. Fails only if a policy template does not render.
-pub fn desired(spec: &Spec, observed: &Inventory, account: &str) -> Result<Inventory, dapgov_policy::RenderError> {
+pub fn desired(
+    spec: &Spec,
+    observed: &Inventory,
+    account: &str,
+) -> Result<Inventory, dapgov_policy::RenderError> {
     let names = spec.names(account);
     let tpl = Templates::builtin();
     let mut inv = Inventory {
@@ -92,9 +120,15 @@ pub fn desired(spec: &Spec, observed: &Inventory, account: &str) -> Result<Inven
         project: names.project.clone(),
         ..Default::default()
     };
-    let keys: BTreeMap<&str, String> = ["pii", "analytics", "logs"].iter().map(|p| (*p, key_arn(observed, &names, p))).collect();
-    let buckets: BTreeMap<&str, String> =
-        DATA_ZONES.iter().chain(SERVICE_BUCKETS.iter()).map(|z| (*z, names.bucket(z))).collect();
+    let keys: BTreeMap<&str, String> = ["pii", "analytics", "logs"]
+        .iter()
+        .map(|p| (*p, key_arn(observed, &names, p)))
+        .collect();
+    let buckets: BTreeMap<&str, String> = DATA_ZONES
+        .iter()
+        .chain(SERVICE_BUCKETS.iter())
+        .map(|z| (*z, names.bucket(z)))
+        .collect();
     let ctx = json!({
         "partition": names.arns.partition, "account": names.arns.account, "region": names.arns.region,
         "buckets": buckets, "keys": keys,
@@ -116,17 +150,38 @@ pub fn desired(spec: &Spec, observed: &Inventory, account: &str) -> Result<Inven
     };
 
     // Keys: administrators never use keys; users are the roles that need each one.
-    let admins = if spec.platform.key_admins.is_empty() { vec![names.arns.root()] } else { spec.platform.key_admins.clone() };
+    let admins = if spec.platform.key_admins.is_empty() {
+        vec![names.arns.root()]
+    } else {
+        spec.platform.key_admins.clone()
+    };
     let logs_service = format!("logs.{}.amazonaws.com", names.region());
     let key_users: [(&str, Vec<String>, Vec<&str>); 3] = [
         ("pii", vec![names.role_arn("etl")], vec![]),
-        ("analytics", vec![names.role_arn("etl"), names.role_arn("analyst")], vec!["athena.amazonaws.com"]),
-        ("logs", vec![], vec!["cloudtrail.amazonaws.com", "logging.s3.amazonaws.com", "cloudwatch.amazonaws.com", &logs_service]),
+        (
+            "analytics",
+            vec![names.role_arn("etl"), names.role_arn("analyst")],
+            vec!["athena.amazonaws.com"],
+        ),
+        (
+            "logs",
+            vec![],
+            vec![
+                "cloudtrail.amazonaws.com",
+                "logging.s3.amazonaws.com",
+                "cloudwatch.amazonaws.com",
+                &logs_service,
+            ],
+        ),
     ];
     for (purpose, users, services) in key_users {
         let alias = names.key_alias(purpose);
         let services: Vec<_> = services.iter().map(|s| json!({"principal": s})).collect();
-        let users = if users.is_empty() { admins.clone() } else { users };
+        let users = if users.is_empty() {
+            admins.clone()
+        } else {
+            users
+        };
         let policy = tpl.render(
             "key",
             &json!({"admins": admins, "users": users, "readers": [names.role_arn("auditor")], "services": services, "account": names.account()}),
@@ -161,7 +216,14 @@ pub fn desired(spec: &Spec, observed: &Inventory, account: &str) -> Result<Inven
     let filters = SECURITY_FILTERS
         .iter()
         .map(|(name, pattern)| {
-            (name.to_string(), MetricFilter { pattern: pattern.to_string(), metric_namespace: SECURITY_NAMESPACE.into(), metric_name: metric_name(name) })
+            (
+                name.to_string(),
+                MetricFilter {
+                    pattern: pattern.to_string(),
+                    metric_namespace: SECURITY_NAMESPACE.into(),
+                    metric_name: metric_name(name),
+                },
+            )
         })
         .collect();
     inv.log_groups.insert(
@@ -177,7 +239,12 @@ pub fn desired(spec: &Spec, observed: &Inventory, account: &str) -> Result<Inven
 
     // Roles.
     for (role, template, service, source_arn) in [
-        ("etl", "role-etl", Some("glue.amazonaws.com"), names.arns.glue_any()),
+        (
+            "etl",
+            "role-etl",
+            Some("glue.amazonaws.com"),
+            names.arns.glue_any(),
+        ),
         ("analyst", "role-analyst", None, String::new()),
         ("auditor", "role-auditor", None, String::new()),
     ] {
@@ -250,14 +317,21 @@ pub fn desired(spec: &Spec, observed: &Inventory, account: &str) -> Result<Inven
                 zone: Some((*zone).into()),
                 region: Some(names.region().into()),
                 tags: Some(tags(spec, &bucket_tags)),
-                encryption: Some(BucketEncryption { algorithm: "aws:kms".into(), kms_key: Some(keys[purpose].clone()), bucket_key_enabled: true }),
+                encryption: Some(BucketEncryption {
+                    algorithm: "aws:kms".into(),
+                    kms_key: Some(keys[purpose].clone()),
+                    bucket_key_enabled: true,
+                }),
                 versioning: Some(Versioning::Enabled),
                 public_access_block: Some(PublicAccessBlock::all_on()),
                 // CloudTrail writes with the bucket-owner-full-control ACL, which BucketOwnerEnforced accepts.
                 object_ownership: Some("BucketOwnerEnforced".into()),
                 policy: Some(policy),
                 lifecycle: Some(lifecycle(zone, z, spec.logs.retention_days)),
-                logging: (*zone != "logs").then(|| BucketLogging { target_bucket: names.bucket("logs"), target_prefix: format!("{zone}/") }),
+                logging: (*zone != "logs").then(|| BucketLogging {
+                    target_bucket: names.bucket("logs"),
+                    target_prefix: format!("{zone}/"),
+                }),
                 acl_grants: Some(vec![]),
                 ..Default::default()
             },
@@ -282,7 +356,14 @@ pub fn desired(spec: &Spec, observed: &Inventory, account: &str) -> Result<Inven
     );
 
     let topic = names.topic_arn();
-    let alarm = |name: String, region: &str, ns: &str, metric: &str, dims: BTreeMap<String, String>, stat: &str, period: u32, threshold: f64| Alarm {
+    let alarm = |name: String,
+                 region: &str,
+                 ns: &str,
+                 metric: &str,
+                 dims: BTreeMap<String, String>,
+                 stat: &str,
+                 period: u32,
+                 threshold: f64| Alarm {
         name,
         region: Some(region.into()),
         namespace: Some(ns.into()),
@@ -292,21 +373,52 @@ pub fn desired(spec: &Spec, observed: &Inventory, account: &str) -> Result<Inven
         period_seconds: Some(period),
         evaluation_periods: Some(1),
         threshold: Some(threshold),
-        comparison: Some(if ns == "AWS/Billing" { "GreaterThanThreshold" } else { "GreaterThanOrEqualToThreshold" }.into()),
+        comparison: Some(
+            if ns == "AWS/Billing" {
+                "GreaterThanThreshold"
+            } else {
+                "GreaterThanOrEqualToThreshold"
+            }
+            .into(),
+        ),
         actions_enabled: Some(true),
         alarm_actions: Some(vec![topic.clone()]),
         tags: Some(tags(spec, &[])),
         ..Default::default()
     };
-    let billing_threshold = spec.budget.billing_alarm_usd.unwrap_or(spec.budget.monthly_usd);
+    let billing_threshold = spec
+        .budget
+        .billing_alarm_usd
+        .unwrap_or(spec.budget.monthly_usd);
     let name = names.billing_alarm();
     inv.alarms.insert(
         name.clone(),
-        alarm(name, BILLING_REGION, BILLING_NAMESPACE, "EstimatedCharges", BTreeMap::from([("Currency".into(), "USD".into())]), "Maximum", 21600, billing_threshold),
+        alarm(
+            name,
+            BILLING_REGION,
+            BILLING_NAMESPACE,
+            "EstimatedCharges",
+            BTreeMap::from([("Currency".into(), "USD".into())]),
+            "Maximum",
+            21600,
+            billing_threshold,
+        ),
     );
     for (filter, _) in SECURITY_FILTERS {
         let name = names.security_alarm(filter);
-        inv.alarms.insert(name.clone(), alarm(name, names.region(), SECURITY_NAMESPACE, &metric_name(filter), BTreeMap::new(), "Sum", 300, 1.0));
+        inv.alarms.insert(
+            name.clone(),
+            alarm(
+                name,
+                names.region(),
+                SECURITY_NAMESPACE,
+                &metric_name(filter),
+                BTreeMap::new(),
+                "Sum",
+                300,
+                1.0,
+            ),
+        );
     }
     let name = names.etl_failure_alarm();
     inv.alarms.insert(
@@ -326,16 +438,25 @@ pub fn desired(spec: &Spec, observed: &Inventory, account: &str) -> Result<Inven
     let notifications = ["ACTUAL", "FORECASTED"]
         .iter()
         .flat_map(|kind| {
-            spec.budget.thresholds.iter().map(move |t| BudgetNotification {
-                kind: kind.to_string(),
-                threshold_percent: *t,
-                subscribers: vec![format!("email:{}", spec.budget.alarm_email)],
-            })
+            spec.budget
+                .thresholds
+                .iter()
+                .map(move |t| BudgetNotification {
+                    kind: kind.to_string(),
+                    threshold_percent: *t,
+                    subscribers: vec![format!("email:{}", spec.budget.alarm_email)],
+                })
         })
         .collect();
     inv.budgets.insert(
         names.budget(),
-        Budget { name: names.budget(), limit_usd: Some(spec.budget.monthly_usd), time_unit: Some("MONTHLY".into()), notifications: Some(notifications), ..Default::default() },
+        Budget {
+            name: names.budget(),
+            limit_usd: Some(spec.budget.monthly_usd),
+            time_unit: Some("MONTHLY".into()),
+            notifications: Some(notifications),
+            ..Default::default()
+        },
     );
 
     let glue_sc = names.glue_security_configuration();
@@ -348,7 +469,13 @@ pub fn desired(spec: &Spec, observed: &Inventory, account: &str) -> Result<Inven
             job_bookmarks_kms_key: Some(keys["analytics"].clone()),
         },
     );
-    inv.glue_databases.insert(names.glue_database(), GlueDatabase { name: names.glue_database(), tables: None });
+    inv.glue_databases.insert(
+        names.glue_database(),
+        GlueDatabase {
+            name: names.glue_database(),
+            tables: None,
+        },
+    );
     inv.athena_workgroups.insert(
         names.workgroup(),
         AthenaWorkgroup {
@@ -363,19 +490,32 @@ pub fn desired(spec: &Spec, observed: &Inventory, account: &str) -> Result<Inven
         },
     );
     let dashboard = names.dashboard();
-    inv.dashboards.insert(dashboard.clone(), Dashboard { name: dashboard, body: Some(dashboard_body(spec, &names, &inv)) });
+    inv.dashboards.insert(
+        dashboard.clone(),
+        Dashboard {
+            name: dashboard,
+            body: Some(dashboard_body(spec, &names, &inv)),
+        },
+    );
     Ok(inv)
 }
 
 /// The operations dashboard: what the ETL runs did (failures, rows quarantined, personal
 /// information found, durations), the alarms' states, and the estimated charges.
 fn dashboard_body(spec: &Spec, names: &Names, inv: &Inventory) -> serde_json::Value {
-    let (ns, project, region) = (spec.etl.metrics_namespace.as_str(), names.project.as_str(), names.region());
+    let (ns, project, region) = (
+        spec.etl.metrics_namespace.as_str(),
+        names.project.as_str(),
+        names.region(),
+    );
     // Runs publish their counts per project, dataset and run: a search sums every run's.
-    let search = |metric: &str, stat: &str| {
-        json!([[{"expression": format!("SEARCH('{{{ns},Dataset,Project,RunId}} MetricName=\"{metric}\" Project=\"{project}\"', '{stat}', 86400)"), "id": "m", "label": metric}]])
-    };
-    let panel = |x: u32, y: u32, title: &str, metrics: serde_json::Value, stat: &str, panel_region: &str| {
+    let search = |metric: &str, stat: &str| json!([[{"expression": format!("SEARCH('{{{ns},Dataset,Project,RunId}} MetricName=\"{metric}\" Project=\"{project}\"', '{stat}', 86400)"), "id": "m", "label": metric}]]);
+    let panel = |x: u32,
+                 y: u32,
+                 title: &str,
+                 metrics: serde_json::Value,
+                 stat: &str,
+                 panel_region: &str| {
         json!({"type": "metric", "x": x, "y": y, "width": 12, "height": 6,
                "properties": {"title": title, "region": panel_region, "stat": stat, "period": 86400, "view": "timeSeries", "metrics": metrics}})
     };
@@ -385,7 +525,15 @@ fn dashboard_body(spec: &Spec, names: &Names, inv: &Inventory) -> serde_json::Va
         failed.push(json!(k));
         failed.push(json!(v));
     }
-    let alarms: Vec<String> = inv.alarms.values().map(|a| names.arns.alarm(a.region.as_deref().unwrap_or(region), &a.name)).collect();
+    let alarms: Vec<String> = inv
+        .alarms
+        .values()
+        .map(|a| {
+            names
+                .arns
+                .alarm(a.region.as_deref().unwrap_or(region), &a.name)
+        })
+        .collect();
     json!({"widgets": [
         panel(0, 0, "ETL runs failed", json!([failed]), "Sum", region),
         panel(12, 0, "Rows quarantined", search("RowsQuarantined", "Sum"), "Sum", region),
@@ -398,7 +546,10 @@ fn dashboard_body(spec: &Spec, names: &Names, inv: &Inventory) -> serde_json::Va
 
 /// `unauthorized-api-calls` → `UnauthorizedApiCalls`.
 fn metric_name(filter: &str) -> String {
-    filter.split('-').map(|w| w[..1].to_uppercase() + &w[1..]).collect()
+    filter
+        .split('-')
+        .map(|w| w[..1].to_uppercase() + &w[1..])
+        .collect()
 }
 
 fn lifecycle(zone: &str, z: Option<&Zone>, log_retention_days: u32) -> Vec<LifecycleRule> {
@@ -414,13 +565,23 @@ fn lifecycle(zone: &str, z: Option<&Zone>, log_retention_days: u32) -> Vec<Lifec
             rule.expiration_days = z.expire_days;
             rule.noncurrent_expiration_days = Some(z.noncurrent_expire_days);
             if let Some(d) = z.transition_ia_days {
-                rule.transitions.push(Transition { days: d, storage_class: "STANDARD_IA".into() });
+                rule.transitions.push(Transition {
+                    days: d,
+                    storage_class: "STANDARD_IA".into(),
+                });
             }
             if let Some(d) = z.transition_glacier_days {
                 // Delta tables read any file of any load at any time: their zones archive to the
                 // Glacier class that reads in milliseconds, never to one that needs a restore.
-                let class = if TABLE_ZONES.contains(&zone) { "GLACIER_IR" } else { "GLACIER" };
-                rule.transitions.push(Transition { days: d, storage_class: class.into() });
+                let class = if TABLE_ZONES.contains(&zone) {
+                    "GLACIER_IR"
+                } else {
+                    "GLACIER"
+                };
+                rule.transitions.push(Transition {
+                    days: d,
+                    storage_class: class.into(),
+                });
             }
         }
         None if zone == "athena" => {
@@ -431,7 +592,10 @@ fn lifecycle(zone: &str, z: Option<&Zone>, log_retention_days: u32) -> Vec<Lifec
         None => {
             rule.expiration_days = Some(log_retention_days.max(365));
             rule.noncurrent_expiration_days = Some(30);
-            rule.transitions.push(Transition { days: 90, storage_class: "STANDARD_IA".into() });
+            rule.transitions.push(Transition {
+                days: 90,
+                storage_class: "STANDARD_IA".into(),
+            });
         }
     }
     vec![rule]
@@ -454,10 +618,24 @@ mod tests {
         assert_eq!(inv.roles.len(), 4);
         assert_eq!(inv.alarms.len(), 10); // billing, ETL failures, eight security events
         assert!(inv.buckets.contains_key("van311-raw-123456789012"));
-        assert_eq!(inv.alarms["van311-billing"].region.as_deref(), Some("us-east-1"));
+        assert_eq!(
+            inv.alarms["van311-billing"].region.as_deref(),
+            Some("us-east-1")
+        );
         let raw = &inv.buckets["van311-raw-123456789012"];
-        assert_eq!(raw.tags.as_ref().unwrap()["classification"], "confidential-pii");
-        assert!(raw.encryption.as_ref().unwrap().kms_key.as_ref().unwrap().ends_with(&format!("{KEY_PENDING}: van311-pii")));
+        assert_eq!(
+            raw.tags.as_ref().unwrap()["classification"],
+            "confidential-pii"
+        );
+        assert!(
+            raw.encryption
+                .as_ref()
+                .unwrap()
+                .kms_key
+                .as_ref()
+                .unwrap()
+                .ends_with(&format!("{KEY_PENDING}: van311-pii"))
+        );
     }
 
     #[test]
@@ -465,7 +643,11 @@ mod tests {
         let mut observed = Inventory::default();
         observed.keys.insert(
             "van311-pii".into(),
-            Key { alias: "van311-pii".into(), arn: Some("arn:aws:kms:ca-central-1:1:key/abc".into()), ..Default::default() },
+            Key {
+                alias: "van311-pii".into(),
+                arn: Some("arn:aws:kms:ca-central-1:1:key/abc".into()),
+                ..Default::default()
+            },
         );
         let inv = desired(&spec(), &observed, "123456789012").unwrap();
         let etl = serde_json::to_string(&inv.roles["van311-etl"].inline_policies).unwrap();
@@ -477,7 +659,8 @@ mod tests {
         let inv = desired(&spec(), &Inventory::default(), "123456789012").unwrap();
         for role in inv.roles.values() {
             for (name, doc) in role.inline_policies.as_ref().unwrap() {
-                let errors = dapgov_policy::lint(name, &dapgov_policy::Document::parse(doc).unwrap());
+                let errors =
+                    dapgov_policy::lint(name, &dapgov_policy::Document::parse(doc).unwrap());
                 assert!(errors.is_empty(), "{errors:?}");
             }
         }
@@ -487,8 +670,14 @@ mod tests {
     fn rendered_policies_snapshot() {
         let inv = desired(&spec(), &Inventory::default(), "123456789012").unwrap();
         insta::assert_json_snapshot!("etl_role_policy", inv.roles["van311-etl"].inline_policies);
-        insta::assert_json_snapshot!("analyst_role_policy", inv.roles["van311-analyst"].inline_policies);
-        insta::assert_json_snapshot!("raw_bucket_policy", inv.buckets["van311-raw-123456789012"].policy);
+        insta::assert_json_snapshot!(
+            "analyst_role_policy",
+            inv.roles["van311-analyst"].inline_policies
+        );
+        insta::assert_json_snapshot!(
+            "raw_bucket_policy",
+            inv.buckets["van311-raw-123456789012"].policy
+        );
         insta::assert_json_snapshot!("pii_key_policy", inv.keys["van311-pii"].policy);
     }
 }

@@ -2,12 +2,12 @@
 //! and turn it into the Desired platform: an Inventory of what should exist.
 
 mod desired;
-pub mod portable;
 mod model;
+pub mod portable;
 
 pub use dapgov_inventory::Names;
 use dapgov_inventory::names::{DATA_ZONES, TABLE_ZONES};
-pub use desired::{desired, with_key_arns, zone_key_purpose, KEY_PENDING};
+pub use desired::{KEY_PENDING, desired, with_key_arns, zone_key_purpose};
 pub use model::*;
 
 use std::path::Path;
@@ -18,9 +18,17 @@ pub const INIT_TEMPLATE: &str = include_str!("init.toml");
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
     #[error("cannot read {path}: {source}. Run `dapgov init` to create one, or pass --config FILE")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path}:{line}:{column}: {message}")]
-    Invalid { path: String, line: usize, column: usize, message: String },
+    Invalid {
+        path: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
 }
 
 impl Spec {
@@ -33,15 +41,19 @@ impl Spec {
 /// Render the init template for a platform name and target.
 pub fn init_text(name: &str, target: Target) -> Result<String, String> {
     validate_name(name)?;
-    Ok(INIT_TEMPLATE.replace("name = \"van311\"", &format!("name = \"{name}\"")).replace(
-        "target = \"local\"",
-        &format!("target = \"{}\"", target.as_str()),
-    ))
+    Ok(INIT_TEMPLATE
+        .replace("name = \"van311\"", &format!("name = \"{name}\""))
+        .replace(
+            "target = \"local\"",
+            &format!("target = \"{}\"", target.as_str()),
+        ))
 }
 
 fn validate_name(name: &str) -> Result<(), String> {
     let ok = (3..=24).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && name.as_bytes()[0].is_ascii_lowercase()
         && !name.ends_with('-');
     if ok {
@@ -55,7 +67,10 @@ fn validate_name(name: &str) -> Result<(), String> {
 
 impl Spec {
     pub fn load(path: &Path) -> Result<Spec, SpecError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
         Spec::parse(&text, &path.display().to_string())
     }
 
@@ -63,11 +78,21 @@ impl Spec {
     pub fn parse(text: &str, origin: &str) -> Result<Spec, SpecError> {
         let spec: Spec = toml::from_str(text).map_err(|e| {
             let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
-            SpecError::Invalid { path: origin.into(), line, column, message: e.message().trim().to_string() }
+            SpecError::Invalid {
+                path: origin.into(),
+                line,
+                column,
+                message: e.message().trim().to_string(),
+            }
         })?;
         if let Err((key_path, message)) = spec.validate() {
             let (line, column) = locate(text, &key_path);
-            return Err(SpecError::Invalid { path: origin.into(), line, column, message: format!("`{}`: {message}", key_path.join(".")) });
+            return Err(SpecError::Invalid {
+                path: origin.into(),
+                line,
+                column,
+                message: format!("`{}`: {message}", key_path.join(".")),
+            });
         }
         Ok(spec)
     }
@@ -78,68 +103,125 @@ impl Spec {
         validate_name(&self.platform.name).map_err(|m| (at(&["platform", "name"]), m))?;
         let target = self.kpi.service_level_target;
         if !(0.0..=1.0).contains(&target) || target.is_nan() {
-            return Err((at(&["kpi", "service_level_target"]), format!("{target} is not a share between 0 and 1 (write 0.8 for 80 %)")));
+            return Err((
+                at(&["kpi", "service_level_target"]),
+                format!("{target} is not a share between 0 and 1 (write 0.8 for 80 %)"),
+            ));
         }
         for zone in DATA_ZONES {
             if !self.zones.contains_key(zone) {
-                return Err((at(&["zones"]), format!("zone `{zone}` is missing; every platform has landing, raw, curated and trusted zones")));
+                return Err((
+                    at(&["zones"]),
+                    format!(
+                        "zone `{zone}` is missing; every platform has landing, raw, curated and trusted zones"
+                    ),
+                ));
             }
         }
         for (zone, z) in &self.zones {
             if !DATA_ZONES.contains(&zone.as_str()) {
-                return Err((at(&["zones", zone]), "unknown zone; use landing, raw, curated or trusted".into()));
+                return Err((
+                    at(&["zones", zone]),
+                    "unknown zone; use landing, raw, curated or trusted".into(),
+                ));
             }
             if let (Some(ia), Some(gl)) = (z.transition_ia_days, z.transition_glacier_days) {
                 if gl <= ia {
-                    return Err((at(&["zones", zone, "transition_glacier_days"]), format!("must be after transition_ia_days ({ia})")));
+                    return Err((
+                        at(&["zones", zone, "transition_glacier_days"]),
+                        format!("must be after transition_ia_days ({ia})"),
+                    ));
                 }
             }
             if let (Some(exp), true) = (z.expire_days, TABLE_ZONES.contains(&zone.as_str())) {
                 return Err((
                     at(&["zones", zone, "expire_days"]),
-                    format!("zone `{zone}` holds Delta tables whose current versions reference the files of every load: expiring objects after {exp} days would delete live data; remove `expire_days` (a load is undone with `dapgov etl rollback`)"),
+                    format!(
+                        "zone `{zone}` holds Delta tables whose current versions reference the files of every load: expiring objects after {exp} days would delete live data; remove `expire_days` (a load is undone with `dapgov etl rollback`)"
+                    ),
                 ));
             }
             if let (Some(exp), Some(ret)) = (z.expire_days, z.retention_days) {
                 if exp < ret {
-                    return Err((at(&["zones", zone, "expire_days"]), format!("expires objects after {exp} days, before their {ret}-day retention")));
+                    return Err((
+                        at(&["zones", zone, "expire_days"]),
+                        format!(
+                            "expires objects after {exp} days, before their {ret}-day retention"
+                        ),
+                    ));
                 }
             }
         }
         if self.budget.monthly_usd <= 0.0 {
-            return Err((at(&["budget", "monthly_usd"]), "must be a positive amount in USD".into()));
+            return Err((
+                at(&["budget", "monthly_usd"]),
+                "must be a positive amount in USD".into(),
+            ));
         }
         for t in &self.budget.thresholds {
             if !(1.0..=1000.0).contains(t) {
-                return Err((at(&["budget", "thresholds"]), format!("threshold {t} must be a percentage between 1 and 1000")));
+                return Err((
+                    at(&["budget", "thresholds"]),
+                    format!("threshold {t} must be a percentage between 1 and 1000"),
+                ));
             }
         }
         if !self.budget.alarm_email.contains('@') {
-            return Err((at(&["budget", "alarm_email"]), "must be an e-mail address".into()));
+            return Err((
+                at(&["budget", "alarm_email"]),
+                "must be an e-mail address".into(),
+            ));
         }
         for (name, ds) in &self.datasets {
             // The name becomes object keys, table names and SQL identifiers.
-            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') || name.as_bytes()[0].is_ascii_digit() {
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                || name.as_bytes()[0].is_ascii_digit()
+            {
                 return Err((at(&["datasets", name]), "a dataset name uses lowercase letters, digits and '_', and starts with a letter".into()));
             }
-            let cols: std::collections::BTreeSet<&str> = ds.columns.keys().map(String::as_str).collect();
+            let cols: std::collections::BTreeSet<&str> =
+                ds.columns.keys().map(String::as_str).collect();
             for (key, listed) in [("unique_key", &ds.unique_key), ("required", &ds.required)] {
                 if let Some(k) = listed.iter().find(|k| !cols.contains(k.as_str())) {
-                    return Err((at(&["datasets", name, key]), format!("column `{k}` is not declared under [datasets.{name}.columns]")));
+                    return Err((
+                        at(&["datasets", name, key]),
+                        format!("column `{k}` is not declared under [datasets.{name}.columns]"),
+                    ));
                 }
             }
             for (i, rule) in ds.rules.iter().enumerate() {
-                if let Err((_, what)) = portable::check(&format!("SELECT 1 FROM t WHERE {}", rule.check)) {
-                    return Err((vec!["datasets".into(), name.clone(), "rules".into(), i.to_string(), "check".into()], format!("rule `{}`: {what}", rule.name)));
+                if let Err((_, what)) =
+                    portable::check(&format!("SELECT 1 FROM t WHERE {}", rule.check))
+                {
+                    return Err((
+                        vec![
+                            "datasets".into(),
+                            name.clone(),
+                            "rules".into(),
+                            i.to_string(),
+                            "check".into(),
+                        ],
+                        format!("rule `{}`: {what}", rule.name),
+                    ));
                 }
             }
             if let Some(d) = &ds.date_column {
                 if !cols.contains(d.as_str()) {
-                    return Err((at(&["datasets", name, "date_column"]), format!("column `{d}` is not declared under [datasets.{name}.columns]")));
+                    return Err((
+                        at(&["datasets", name, "date_column"]),
+                        format!("column `{d}` is not declared under [datasets.{name}.columns]"),
+                    ));
                 }
             }
             if ds.partition_by.is_some_and(|p| p != PartitionBy::None) && ds.date_column.is_none() {
-                return Err((at(&["datasets", name, "partition_by"]), "partitions are derived from the date column: set `date_column`, or use `none`".into()));
+                return Err((
+                    at(&["datasets", name, "partition_by"]),
+                    "partitions are derived from the date column: set `date_column`, or use `none`"
+                        .into(),
+                ));
             }
             if ds.load == Some(LoadMode::ReplacePartitions) && ds.date_column.is_none() {
                 return Err((at(&["datasets", name, "load"]), "`replace_partitions` replaces the days a delivery contains: set `date_column`, or use `append` or `replace`".into()));
@@ -147,32 +229,68 @@ impl Spec {
             for (col, c) in &ds.columns {
                 if let Some(e) = c.pii {
                     if c.data_type != "string" {
-                        return Err((at(&["datasets", name, "columns", col]), format!("holds {} but is typed `{}`; personal information is text: use type = \"string\"", e.name(), c.data_type)));
+                        return Err((
+                            at(&["datasets", name, "columns", col]),
+                            format!(
+                                "holds {} but is typed `{}`; personal information is text: use type = \"string\"",
+                                e.name(),
+                                c.data_type
+                            ),
+                        ));
                     }
                 }
                 if let (Some(min), Some(max)) = (c.min, c.max) {
                     if min > max {
-                        return Err((at(&["datasets", name, "columns", col]), format!("min {min} is above max {max}")));
+                        return Err((
+                            at(&["datasets", name, "columns", col]),
+                            format!("min {min} is above max {max}"),
+                        ));
                     }
                 }
             }
         }
         for (i, t) in self.trusted.iter().enumerate() {
-            if !t.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
-                return Err((vec!["trusted".into(), i.to_string(), "name".into()], "use lowercase letters, digits and '_'".into()));
+            if !t
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            {
+                return Err((
+                    vec!["trusted".into(), i.to_string(), "name".into()],
+                    "use lowercase letters, digits and '_'".into(),
+                ));
             }
             if t.rebuild == TrustedRebuild::TouchedYears {
                 let at_rebuild = vec!["trusted".into(), i.to_string(), "rebuild".into()];
                 if !t.partition_by_year {
-                    return Err((at_rebuild, format!("trusted `{}`: rebuild = \"touched_years\" replaces year partitions; add partition_by_year = true", t.name)));
+                    return Err((
+                        at_rebuild,
+                        format!(
+                            "trusted `{}`: rebuild = \"touched_years\" replaces year partitions; add partition_by_year = true",
+                            t.name
+                        ),
+                    ));
                 }
-                if let Some(input) = t.inputs.iter().find(|d| self.datasets.get(*d).is_none_or(|ds| ds.date_column.is_none())) {
-                    return Err((at_rebuild, format!("trusted `{}`: rebuild = \"touched_years\" needs a date_column on every input; `{input}` has none", t.name)));
+                if let Some(input) = t.inputs.iter().find(|d| {
+                    self.datasets
+                        .get(*d)
+                        .is_none_or(|ds| ds.date_column.is_none())
+                }) {
+                    return Err((
+                        at_rebuild,
+                        format!(
+                            "trusted `{}`: rebuild = \"touched_years\" needs a date_column on every input; `{input}` has none",
+                            t.name
+                        ),
+                    ));
                 }
             }
             // Analysts re-run trusted SQL in Athena: it must mean the same there.
             if let Err((line, what)) = portable::check(&t.sql) {
-                return Err((vec!["trusted".into(), i.to_string(), "sql".into()], format!("trusted `{}`, line {line} of its sql: {what}", t.name)));
+                return Err((
+                    vec!["trusted".into(), i.to_string(), "sql".into()],
+                    format!("trusted `{}`, line {line} of its sql: {what}", t.name),
+                ));
             }
         }
         Ok(())
@@ -182,7 +300,12 @@ impl Spec {
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
     (line, column)
 }
 
@@ -212,9 +335,18 @@ pub fn declaring_line(text: &str, address: &str, zone: Option<&str>) -> usize {
         _ => vec!["platform"],
     };
     let header = format!("[{}]", path.join("."));
-    match text.lines().position(|l| l.trim() == header || l.trim() == format!("[{header}]")) {
+    match text
+        .lines()
+        .position(|l| l.trim() == header || l.trim() == format!("[{header}]"))
+    {
         Some(i) => i + 1,
-        None => locate(text, &path.iter().map(|s| s.to_string()).collect::<Vec<_>>()).0,
+        None => {
+            locate(
+                text,
+                &path.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            )
+            .0
+        }
     }
 }
 
@@ -227,16 +359,24 @@ fn locate(text: &str, path: &[String]) -> (usize, usize) {
         let start = if table.is_empty() {
             Some(0)
         } else {
-            lines.iter().position(|l| l.trim() == header || l.trim() == format!("[{header}]"))
+            lines
+                .iter()
+                .position(|l| l.trim() == header || l.trim() == format!("[{header}]"))
         };
         let Some(start) = start else { continue };
         if let Some(key) = key {
-            for (i, l) in lines.iter().enumerate().skip(start + usize::from(!table.is_empty())) {
+            for (i, l) in lines
+                .iter()
+                .enumerate()
+                .skip(start + usize::from(!table.is_empty()))
+            {
                 let t = l.trim_start();
                 if t.starts_with('[') {
                     break;
                 }
-                if t.strip_prefix(key.as_str()).is_some_and(|rest| rest.trim_start().starts_with('=')) {
+                if t.strip_prefix(key.as_str())
+                    .is_some_and(|rest| rest.trim_start().starts_with('='))
+                {
                     return (i + 1, l.len() - t.len() + 1);
                 }
             }
@@ -254,23 +394,62 @@ mod tests {
 
     #[test]
     fn a_trusted_table_rebuilt_by_year_needs_year_partitions_and_dated_inputs() {
-        let text = INIT_TEMPLATE.replacen("name = \"metrics_monthly\"\ninputs = [\"metrics\"]\npartition_by_year = true", "name = \"metrics_monthly\"\ninputs = [\"metrics\"]\npartition_by_year = false", 1);
+        let text = INIT_TEMPLATE.replacen(
+            "name = \"metrics_monthly\"\ninputs = [\"metrics\"]\npartition_by_year = true",
+            "name = \"metrics_monthly\"\ninputs = [\"metrics\"]\npartition_by_year = false",
+            1,
+        );
         let e = Spec::parse(&text, "dapgov.toml").unwrap_err().to_string();
         assert!(e.contains("add partition_by_year = true"), "{e}");
-        let text = INIT_TEMPLATE.replacen("date_column = \"date\"\nload = \"replace_partitions\"", "load = \"replace\"", 1);
+        let text = INIT_TEMPLATE.replacen(
+            "date_column = \"date\"\nload = \"replace_partitions\"",
+            "load = \"replace\"",
+            1,
+        );
         let e = Spec::parse(&text, "dapgov.toml").unwrap_err().to_string();
-        assert!(e.contains("needs a date_column on every input; `metrics` has none"), "{e}");
+        assert!(
+            e.contains("needs a date_column on every input; `metrics` has none"),
+            "{e}"
+        );
     }
 
     #[test]
     fn a_resource_points_at_the_line_that_declares_it() {
-        let line_of = |starts: &str| INIT_TEMPLATE.lines().position(|l| l.starts_with(starts)).unwrap() + 1;
-        assert_eq!(declaring_line(INIT_TEMPLATE, "bucket.van311-raw-1", Some("raw")), line_of("[zones.raw]"));
-        assert_eq!(declaring_line(INIT_TEMPLATE, "key.van311-pii", None), line_of("[keys]"));
-        assert_eq!(declaring_line(INIT_TEMPLATE, "alarm.van311-billing", None), line_of("alarm_email"));
-        assert_eq!(declaring_line(INIT_TEMPLATE, "etl_dataset.calls", None), line_of("[datasets.calls]"));
-        assert_eq!(declaring_line(INIT_TEMPLATE, "glue_table.van311_catalog.trusted_metrics_yearly", None), line_of("[[trusted]]"));
-        assert_eq!(declaring_line(INIT_TEMPLATE, "role.van311-analyst", None), line_of("[platform]"));
+        let line_of = |starts: &str| {
+            INIT_TEMPLATE
+                .lines()
+                .position(|l| l.starts_with(starts))
+                .unwrap()
+                + 1
+        };
+        assert_eq!(
+            declaring_line(INIT_TEMPLATE, "bucket.van311-raw-1", Some("raw")),
+            line_of("[zones.raw]")
+        );
+        assert_eq!(
+            declaring_line(INIT_TEMPLATE, "key.van311-pii", None),
+            line_of("[keys]")
+        );
+        assert_eq!(
+            declaring_line(INIT_TEMPLATE, "alarm.van311-billing", None),
+            line_of("alarm_email")
+        );
+        assert_eq!(
+            declaring_line(INIT_TEMPLATE, "etl_dataset.calls", None),
+            line_of("[datasets.calls]")
+        );
+        assert_eq!(
+            declaring_line(
+                INIT_TEMPLATE,
+                "glue_table.van311_catalog.trusted_metrics_yearly",
+                None
+            ),
+            line_of("[[trusted]]")
+        );
+        assert_eq!(
+            declaring_line(INIT_TEMPLATE, "role.van311-analyst", None),
+            line_of("[platform]")
+        );
     }
 
     /// The error parsing an edited spec gives, and the line that starts with `starts`.
@@ -282,14 +461,27 @@ mod tests {
 
     #[test]
     fn table_zones_never_expire_their_objects() {
-        let text = INIT_TEMPLATE.replacen("retention_days = 2555", "expire_days = 3000\nretention_days = 2555", 1);
+        let text = INIT_TEMPLATE.replacen(
+            "retention_days = 2555",
+            "expire_days = 3000\nretention_days = 2555",
+            1,
+        );
         let (err, line) = error_at(&text, "dapgov.toml", "expire_days = 3000");
-        assert!(err.starts_with(&format!("dapgov.toml:{line}:1: `zones.raw.expire_days`: zone `raw` holds Delta tables")), "{err}");
+        assert!(
+            err.starts_with(&format!(
+                "dapgov.toml:{line}:1: `zones.raw.expire_days`: zone `raw` holds Delta tables"
+            )),
+            "{err}"
+        );
     }
 
     #[test]
     fn partitions_need_a_date_column() {
-        let text = INIT_TEMPLATE.replacen("date_column = \"date\"\nload = \"replace_partitions\"", "partition_by = \"month\"\nload = \"replace\"", 1);
+        let text = INIT_TEMPLATE.replacen(
+            "date_column = \"date\"\nload = \"replace_partitions\"",
+            "partition_by = \"month\"\nload = \"replace\"",
+            1,
+        );
         let (err, line) = error_at(&text, "dapgov.toml", "partition_by = \"month\"");
         assert!(err.starts_with(&format!("dapgov.toml:{line}:1: `datasets.metrics.partition_by`: partitions are derived from the date column")), "{err}");
         let spec = Spec::parse(INIT_TEMPLATE, "dapgov.toml").unwrap();
@@ -302,7 +494,10 @@ mod tests {
         let (err, line) = error_at(&text, "dapgov.toml", "load = \"replace_partitions\"");
         assert!(err.starts_with(&format!("dapgov.toml:{line}:1: `datasets.metrics.load`: `replace_partitions` replaces the days")), "{err}");
         let spec = Spec::parse(INIT_TEMPLATE, "dapgov.toml").unwrap();
-        assert_eq!(spec.datasets["metrics"].load_mode(), LoadMode::ReplacePartitions);
+        assert_eq!(
+            spec.datasets["metrics"].load_mode(),
+            LoadMode::ReplacePartitions
+        );
     }
 
     #[test]
@@ -317,14 +512,20 @@ mod tests {
     fn unknown_key_names_line_and_column() {
         let text = INIT_TEMPLATE.replace("owner = ", "ownr = ");
         let (err, line) = error_at(&text, "dapgov.toml", "ownr");
-        assert!(err.starts_with(&format!("dapgov.toml:{line}:1: unknown field `ownr`")), "{err}");
+        assert!(
+            err.starts_with(&format!("dapgov.toml:{line}:1: unknown field `ownr`")),
+            "{err}"
+        );
     }
 
     #[test]
     fn semantic_error_names_key_and_line() {
         let text = INIT_TEMPLATE.replace("monthly_usd = 50.0", "monthly_usd = -5.0");
         let (err, line) = error_at(&text, "x.toml", "monthly_usd");
-        assert_eq!(err, format!("x.toml:{line}:1: `budget.monthly_usd`: must be a positive amount in USD"));
+        assert_eq!(
+            err,
+            format!("x.toml:{line}:1: `budget.monthly_usd`: must be a positive amount in USD")
+        );
     }
 
     /// A misspelled entity would switch its protection off; it is an error at its line.
@@ -332,7 +533,11 @@ mod tests {
     fn a_misspelled_pii_entity_names_its_line() {
         let text = INIT_TEMPLATE.replace("EMAIL = \"hash\"", "EMAL = \"hash\"");
         let (err, line) = error_at(&text, "dapgov.toml", "EMAL");
-        assert!(err.starts_with(&format!("dapgov.toml:{line}:1: unknown variant `EMAL`")) && err.contains("PERSON_NAME"), "{err}");
+        assert!(
+            err.starts_with(&format!("dapgov.toml:{line}:1: unknown variant `EMAL`"))
+                && err.contains("PERSON_NAME"),
+            "{err}"
+        );
         let spec = Spec::parse(INIT_TEMPLATE, "dapgov.toml").unwrap();
         assert_eq!(spec.etl.pii.get(&PiiEntity::Email), Some(&PiiAction::Hash));
     }
@@ -340,11 +545,24 @@ mod tests {
     #[test]
     fn pii_columns_name_a_known_entity_on_a_text_column() {
         let spec = Spec::parse(INIT_TEMPLATE, "dapgov.toml").unwrap();
-        assert_eq!(spec.datasets["calls"].columns["caller_name"].pii, Some(PiiEntity::PersonName));
-        let text = INIT_TEMPLATE.replace("caller_name = { pii = \"PERSON_NAME\" }", "caller_name = { pii = \"PERSON\" }");
+        assert_eq!(
+            spec.datasets["calls"].columns["caller_name"].pii,
+            Some(PiiEntity::PersonName)
+        );
+        let text = INIT_TEMPLATE.replace(
+            "caller_name = { pii = \"PERSON_NAME\" }",
+            "caller_name = { pii = \"PERSON\" }",
+        );
         let (err, line) = error_at(&text, "dapgov.toml", "caller_name");
-        assert!(err.starts_with(&format!("dapgov.toml:{line}:")) && err.contains("unknown variant `PERSON`"), "{err}");
-        let text = INIT_TEMPLATE.replace("caller_phone = { pii = \"PHONE_NUMBER\" }", "caller_phone = { type = \"bigint\", pii = \"PHONE_NUMBER\" }");
+        assert!(
+            err.starts_with(&format!("dapgov.toml:{line}:"))
+                && err.contains("unknown variant `PERSON`"),
+            "{err}"
+        );
+        let text = INIT_TEMPLATE.replace(
+            "caller_phone = { pii = \"PHONE_NUMBER\" }",
+            "caller_phone = { type = \"bigint\", pii = \"PHONE_NUMBER\" }",
+        );
         let (err, line) = error_at(&text, "dapgov.toml", "caller_phone");
         assert!(err.starts_with(&format!("dapgov.toml:{line}:1: `datasets.calls.columns.caller_phone`: holds PHONE_NUMBER but is typed `bigint`")), "{err}");
     }
@@ -353,11 +571,19 @@ mod tests {
     fn dataset_errors_name_the_key_at_fault() {
         let text = INIT_TEMPLATE.replacen("required = [", "required = [\"nope\", ", 1);
         let (err, line) = error_at(&text, "dapgov.toml", "required = [\"nope\"");
-        assert!(err.starts_with(&format!("dapgov.toml:{line}:1: `datasets.metrics.required`: column `nope`")), "{err}");
+        assert!(
+            err.starts_with(&format!(
+                "dapgov.toml:{line}:1: `datasets.metrics.required`: column `nope`"
+            )),
+            "{err}"
+        );
         for bad in ["\"../x\"", "\"a/b\"", "\"it's\"", "\"Calls\"", "\"1st\""] {
             let text = INIT_TEMPLATE.replace("[datasets.calls]", &format!("[datasets.{bad}]"));
             let err = Spec::parse(&text, "dapgov.toml").unwrap_err().to_string();
-            assert!(err.contains("a dataset name uses lowercase letters"), "{bad}: {err}");
+            assert!(
+                err.contains("a dataset name uses lowercase letters"),
+                "{bad}: {err}"
+            );
         }
     }
 
@@ -366,6 +592,9 @@ mod tests {
         assert!(init_text("Bad_Name", Target::Local).is_err());
         let text = init_text("city-ops", Target::Aws).unwrap();
         let spec = Spec::parse(&text, "t").unwrap();
-        assert_eq!((spec.platform.name.as_str(), spec.platform.target), ("city-ops", Target::Aws));
+        assert_eq!(
+            (spec.platform.name.as_str(), spec.platform.target),
+            ("city-ops", Target::Aws)
+        );
     }
 }

@@ -36,7 +36,9 @@ pub struct KpiSpec {
 
 impl Default for KpiSpec {
     fn default() -> Self {
-        Self { service_level_target: default_service_level_target() }
+        Self {
+            service_level_target: default_service_level_target(),
+        }
     }
 }
 
@@ -121,7 +123,10 @@ pub struct Keys {
 
 impl Default for Keys {
     fn default() -> Self {
-        Self { deletion_window_days: default_deletion_window(), rotation_period_days: default_rotation_days() }
+        Self {
+            deletion_window_days: default_deletion_window(),
+            rotation_period_days: default_rotation_days(),
+        }
     }
 }
 
@@ -157,7 +162,9 @@ pub struct Logs {
 
 impl Default for Logs {
     fn default() -> Self {
-        Self { retention_days: default_log_retention() }
+        Self {
+            retention_days: default_log_retention(),
+        }
     }
 }
 
@@ -174,7 +181,9 @@ pub struct Athena {
 
 impl Default for Athena {
     fn default() -> Self {
-        Self { bytes_scanned_cutoff: default_cutoff() }
+        Self {
+            bytes_scanned_cutoff: default_cutoff(),
+        }
     }
 }
 
@@ -192,12 +201,22 @@ pub struct LocalSpec {
 
 impl Default for LocalSpec {
     fn default() -> Self {
-        Self { price_per_gb_month: default_prices() }
+        Self {
+            price_per_gb_month: default_prices(),
+        }
     }
 }
 
 fn default_prices() -> BTreeMap<String, f64> {
-    [("STANDARD", 0.025), ("STANDARD_IA", 0.0138), ("GLACIER_IR", 0.005), ("GLACIER", 0.0045)].into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+    [
+        ("STANDARD", 0.025),
+        ("STANDARD_IA", 0.0138),
+        ("GLACIER_IR", 0.005),
+        ("GLACIER", 0.0045),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -406,12 +425,20 @@ impl LoadMode {
 impl Dataset {
     /// The declared partitioning, else `year` with a date column and `none` without.
     pub fn partition(&self) -> PartitionBy {
-        self.partition_by.unwrap_or(if self.date_column.is_some() { PartitionBy::Year } else { PartitionBy::None })
+        self.partition_by.unwrap_or(if self.date_column.is_some() {
+            PartitionBy::Year
+        } else {
+            PartitionBy::None
+        })
     }
 
     /// The declared load mode, else the default for the dataset's shape.
     pub fn load_mode(&self) -> LoadMode {
-        self.load.unwrap_or(if self.date_column.is_some() { LoadMode::ReplacePartitions } else { LoadMode::Replace })
+        self.load.unwrap_or(if self.date_column.is_some() {
+            LoadMode::ReplacePartitions
+        } else {
+            LoadMode::Replace
+        })
     }
 }
 

@@ -25,7 +25,12 @@ pub struct ChangeRequest {
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
     #[error("access denied: {principal} may not {action} on {resource}{}", reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default())]
-    AccessDenied { principal: String, action: String, resource: String, reason: Option<String> },
+    AccessDenied {
+        principal: String,
+        action: String,
+        resource: String,
+        reason: Option<String>,
+    },
     #[error("{resource}: {message}")]
     Refused { resource: String, message: String },
     #[error("{0}")]
@@ -37,7 +42,6 @@ impl TargetError {
         TargetError::Other(e.to_string())
     }
 }
-
 
 pub type TargetResult<T> = Result<T, TargetError>;
 

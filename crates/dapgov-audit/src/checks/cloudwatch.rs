@@ -46,8 +46,12 @@ pub fn log_group_retention_bounded(ctx: &Ctx) -> Vec<Outcome> {
             let r = ctx.log_group(g);
             match g.retention_days {
                 None => Outcome::fail(r, "events never expire and are billed forever"),
-                Some(d) if d <= MAX_RETENTION_DAYS => Outcome::pass(r, format!("events expire after {d} days")),
-                Some(d) => Outcome::fail(r, format!("events are kept {d} days, more than ten years")),
+                Some(d) if d <= MAX_RETENTION_DAYS => {
+                    Outcome::pass(r, format!("events expire after {d} days"))
+                }
+                Some(d) => {
+                    Outcome::fail(r, format!("events are kept {d} days, more than ten years"))
+                }
             }
         })
         .collect()
@@ -84,7 +88,14 @@ pub fn alarm_actions_enabled(ctx: &Ctx) -> Vec<Outcome> {
             } else {
                 None
             };
-            Outcome::verdict(r, failure, format!("notifies {}", a.alarm_actions.clone().unwrap_or_default().join(", ")))
+            Outcome::verdict(
+                r,
+                failure,
+                format!(
+                    "notifies {}",
+                    a.alarm_actions.clone().unwrap_or_default().join(", ")
+                ),
+            )
         })
         .collect()
 }
@@ -95,14 +106,34 @@ pub fn alarm_action_topic_exists(ctx: &Ctx) -> Vec<Outcome> {
         .values()
         .map(|a| {
             let r = ctx.alarm(&a.name, a.region.as_deref());
-            let topics: Vec<&String> = a.alarm_actions.iter().flatten().filter(|x| service_of(x) == Some("sns") && account_of(x) == Some(ctx.inv.account_id.as_str())).collect();
+            let topics: Vec<&String> = a
+                .alarm_actions
+                .iter()
+                .flatten()
+                .filter(|x| {
+                    service_of(x) == Some("sns")
+                        && account_of(x) == Some(ctx.inv.account_id.as_str())
+                })
+                .collect();
             if topics.is_empty() {
-                return Outcome::not_applicable(r, "the alarm notifies no SNS topic of this account");
+                return Outcome::not_applicable(
+                    r,
+                    "the alarm notifies no SNS topic of this account",
+                );
             }
-            let missing: Vec<&str> = topics.iter().filter(|arn| !ctx.inv.topics.values().any(|t| ctx.topic(t).arn == ***arn)).map(|s| s.as_str()).collect();
+            let missing: Vec<&str> = topics
+                .iter()
+                .filter(|arn| !ctx.inv.topics.values().any(|t| ctx.topic(t).arn == ***arn))
+                .map(|s| s.as_str())
+                .collect();
             Outcome::verdict(
                 r,
-                (!missing.is_empty()).then(|| format!("the alarm notifies {}, which does not exist", missing.join(", "))),
+                (!missing.is_empty()).then(|| {
+                    format!(
+                        "the alarm notifies {}, which does not exist",
+                        missing.join(", ")
+                    )
+                }),
                 "every topic the alarm notifies exists",
             )
         })
@@ -127,7 +158,9 @@ pub fn topic_has_subscriptions(ctx: &Ctx) -> Vec<Outcome> {
 /// satisfied by `CreatePolicyVersion` alone.
 fn mentions(pattern: &str, token: &str) -> bool {
     let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
-    pattern.match_indices(token).any(|(i, _)| !word(pattern[..i].chars().next_back()) && !word(pattern[i + token.len()..].chars().next()))
+    pattern.match_indices(token).any(|(i, _)| {
+        !word(pattern[..i].chars().next_back()) && !word(pattern[i + token.len()..].chars().next())
+    })
 }
 
 /// A metric filter on a log group that receives trail events, mentioning every token (the
@@ -138,47 +171,95 @@ fn security_filter(ctx: &Ctx, tokens: &[&str], what: &str) -> Vec<Outcome> {
         return vec![];
     }
     let r = ctx.account();
-    let groups: Vec<&dapgov_inventory::LogGroup> = ctx.inv.trails.values().filter_map(|t| t.log_group.as_deref()).filter_map(|g| ctx.inv.log_groups.get(g)).collect();
+    let groups: Vec<&dapgov_inventory::LogGroup> = ctx
+        .inv
+        .trails
+        .values()
+        .filter_map(|t| t.log_group.as_deref())
+        .filter_map(|g| ctx.inv.log_groups.get(g))
+        .collect();
     if groups.is_empty() {
-        return vec![Outcome::fail(r, format!("no trail delivers to CloudWatch Logs, so {what} cannot raise an alarm"))];
+        return vec![Outcome::fail(
+            r,
+            format!("no trail delivers to CloudWatch Logs, so {what} cannot raise an alarm"),
+        )];
     }
     let filters: Vec<(&str, &str, &dapgov_inventory::MetricFilter)> = groups
         .iter()
-        .flat_map(|g| g.metric_filters.iter().flatten().map(move |(n, f)| (g.name.as_str(), n.as_str(), f)))
+        .flat_map(|g| {
+            g.metric_filters
+                .iter()
+                .flatten()
+                .map(move |(n, f)| (g.name.as_str(), n.as_str(), f))
+        })
         .filter(|(_, _, f)| tokens.iter().all(|t| mentions(&f.pattern, t)))
         .collect();
     if filters.is_empty() {
-        return vec![Outcome::fail(r, format!("no metric filter matches {what} ({})", tokens.join(", ")))];
+        return vec![Outcome::fail(
+            r,
+            format!("no metric filter matches {what} ({})", tokens.join(", ")),
+        )];
     }
     for (group, name, f) in &filters {
         if let Some(a) = ctx.inv.alarms.values().find(|a| {
-            a.namespace.as_deref() == Some(f.metric_namespace.as_str()) && a.metric_name.as_deref() == Some(f.metric_name.as_str()) && has_actions(a)
+            a.namespace.as_deref() == Some(f.metric_namespace.as_str())
+                && a.metric_name.as_deref() == Some(f.metric_name.as_str())
+                && has_actions(a)
         }) {
-            return vec![Outcome::pass(r, format!("filter {name} on {group} feeds alarm {}", a.name))];
+            return vec![Outcome::pass(
+                r,
+                format!("filter {name} on {group} feeds alarm {}", a.name),
+            )];
         }
     }
     let (_, name, f) = filters[0];
-    vec![Outcome::fail(r, format!("filter {name} counts {what} in {}/{}, but no alarm with actions watches it", f.metric_namespace, f.metric_name))]
+    vec![Outcome::fail(
+        r,
+        format!(
+            "filter {name} counts {what} in {}/{}, but no alarm with actions watches it",
+            f.metric_namespace, f.metric_name
+        ),
+    )]
 }
 
 pub fn filter_unauthorized_api_calls(ctx: &Ctx) -> Vec<Outcome> {
-    security_filter(ctx, &["UnauthorizedOperation", "AccessDenied"], "unauthorized API calls")
+    security_filter(
+        ctx,
+        &["UnauthorizedOperation", "AccessDenied"],
+        "unauthorized API calls",
+    )
 }
 
 pub fn filter_console_sign_in_without_mfa(ctx: &Ctx) -> Vec<Outcome> {
-    security_filter(ctx, &["ConsoleLogin", "additionalEventData.MFAUsed"], "console sign-ins without MFA")
+    security_filter(
+        ctx,
+        &["ConsoleLogin", "additionalEventData.MFAUsed"],
+        "console sign-ins without MFA",
+    )
 }
 
 pub fn filter_root_account_usage(ctx: &Ctx) -> Vec<Outcome> {
-    security_filter(ctx, &["userIdentity.type", "Root", "invokedBy", "AwsServiceEvent"], "use of the root user")
+    security_filter(
+        ctx,
+        &["userIdentity.type", "Root", "invokedBy", "AwsServiceEvent"],
+        "use of the root user",
+    )
 }
 
 pub fn filter_console_sign_in_failures(ctx: &Ctx) -> Vec<Outcome> {
-    security_filter(ctx, &["ConsoleLogin", "Failed authentication"], "failed console sign-ins")
+    security_filter(
+        ctx,
+        &["ConsoleLogin", "Failed authentication"],
+        "failed console sign-ins",
+    )
 }
 
 pub fn filter_kms_key_disable_or_deletion(ctx: &Ctx) -> Vec<Outcome> {
-    security_filter(ctx, &["kms.amazonaws.com", "DisableKey", "ScheduleKeyDeletion"], "KMS keys being disabled or scheduled for deletion")
+    security_filter(
+        ctx,
+        &["kms.amazonaws.com", "DisableKey", "ScheduleKeyDeletion"],
+        "KMS keys being disabled or scheduled for deletion",
+    )
 }
 
 pub fn filter_bucket_policy_changes(ctx: &Ctx) -> Vec<Outcome> {
@@ -220,7 +301,17 @@ pub fn filter_iam_policy_changes(ctx: &Ctx) -> Vec<Outcome> {
 }
 
 pub fn filter_cloudtrail_changes(ctx: &Ctx) -> Vec<Outcome> {
-    security_filter(ctx, &["CreateTrail", "UpdateTrail", "DeleteTrail", "StartLogging", "StopLogging"], "CloudTrail configuration changes")
+    security_filter(
+        ctx,
+        &[
+            "CreateTrail",
+            "UpdateTrail",
+            "DeleteTrail",
+            "StartLogging",
+            "StopLogging",
+        ],
+        "CloudTrail configuration changes",
+    )
 }
 
 pub fn etl_failure_alarm(ctx: &Ctx) -> Vec<Outcome> {
@@ -229,11 +320,25 @@ pub fn etl_failure_alarm(ctx: &Ctx) -> Vec<Outcome> {
     }
     let metric = dapgov_inventory::names::ETL_FAILURE_METRIC;
     let r = ctx.account();
-    let alarms: Vec<&Alarm> = ctx.inv.alarms.values().filter(|a| a.metric_name.as_deref() == Some(metric)).collect();
+    let alarms: Vec<&Alarm> = ctx
+        .inv
+        .alarms
+        .values()
+        .filter(|a| a.metric_name.as_deref() == Some(metric))
+        .collect();
     vec![match alarms.iter().find(|a| has_actions(a)) {
         Some(a) => Outcome::pass(r, format!("alarm {} watches {metric} and notifies", a.name)),
-        None if alarms.is_empty() => Outcome::fail(r, format!("no alarm watches {metric}: a failed ETL run goes unnoticed")),
-        None => Outcome::fail(r, format!("alarm {} watches {metric} but notifies no one", alarms[0].name)),
+        None if alarms.is_empty() => Outcome::fail(
+            r,
+            format!("no alarm watches {metric}: a failed ETL run goes unnoticed"),
+        ),
+        None => Outcome::fail(
+            r,
+            format!(
+                "alarm {} watches {metric} but notifies no one",
+                alarms[0].name
+            ),
+        ),
     }]
 }
 
@@ -247,14 +352,37 @@ pub fn dashboard_present(ctx: &Ctx) -> Vec<Outcome> {
     let r = ctx.account();
     let shows = |d: &dapgov_inventory::Dashboard| {
         let text = d.body.as_ref().map(|b| b.to_string()).unwrap_or_default();
-        let widgets = d.body.as_ref().and_then(|b| b["widgets"].as_array()).cloned().unwrap_or_default();
-        (text.contains(metric), widgets.iter().any(|w| w["type"] == "alarm"))
+        let widgets = d
+            .body
+            .as_ref()
+            .and_then(|b| b["widgets"].as_array())
+            .cloned()
+            .unwrap_or_default();
+        (
+            text.contains(metric),
+            widgets.iter().any(|w| w["type"] == "alarm"),
+        )
     };
     let dashboards: Vec<&dapgov_inventory::Dashboard> = ctx.inv.dashboards.values().collect();
     vec![match dashboards.iter().find(|d| shows(d) == (true, true)) {
-        Some(d) => Outcome::pass(r, format!("dashboard {} shows the ETL runs' failures and the alarms", d.name)),
-        None if dashboards.is_empty() => Outcome::fail(r, "no CloudWatch dashboard: operators have nowhere to see the runs and alarms at a glance"),
-        None => Outcome::fail(r, format!("dashboard {} shows neither the ETL runs' {metric} nor the alarms together", dashboards[0].name)),
+        Some(d) => Outcome::pass(
+            r,
+            format!(
+                "dashboard {} shows the ETL runs' failures and the alarms",
+                d.name
+            ),
+        ),
+        None if dashboards.is_empty() => Outcome::fail(
+            r,
+            "no CloudWatch dashboard: operators have nowhere to see the runs and alarms at a glance",
+        ),
+        None => Outcome::fail(
+            r,
+            format!(
+                "dashboard {} shows neither the ETL runs' {metric} nor the alarms together",
+                dashboards[0].name
+            ),
+        ),
     }]
 }
 
@@ -267,18 +395,40 @@ pub fn billing_alarm(ctx: &Ctx) -> Vec<Outcome> {
         .inv
         .alarms
         .values()
-        .filter(|a| a.namespace.as_deref() == Some(BILLING_NAMESPACE) && a.metric_name.as_deref() == Some("EstimatedCharges"))
+        .filter(|a| {
+            a.namespace.as_deref() == Some(BILLING_NAMESPACE)
+                && a.metric_name.as_deref() == Some("EstimatedCharges")
+        })
         .collect();
     let good = billing.iter().find(|a| {
-        a.region.as_deref() == Some(BILLING_REGION) && has_actions(a) && a.dimensions.as_ref().and_then(|d| d.get("Currency")).map(String::as_str) == Some("USD")
+        a.region.as_deref() == Some(BILLING_REGION)
+            && has_actions(a)
+            && a.dimensions
+                .as_ref()
+                .and_then(|d| d.get("Currency"))
+                .map(String::as_str)
+                == Some("USD")
     });
     vec![match (good, billing.first()) {
-        (Some(a), _) => Outcome::pass(r, format!("alarm {} watches estimated charges in us-east-1", a.name)),
+        (Some(a), _) => Outcome::pass(
+            r,
+            format!("alarm {} watches estimated charges in us-east-1", a.name),
+        ),
         (None, Some(a)) if a.region.as_deref() != Some(BILLING_REGION) => Outcome::fail(
             r,
-            format!("alarm {} is in {}; billing metrics exist only in us-east-1, so it never fires", a.name, a.region.as_deref().unwrap_or("?")),
+            format!(
+                "alarm {} is in {}; billing metrics exist only in us-east-1, so it never fires",
+                a.name,
+                a.region.as_deref().unwrap_or("?")
+            ),
         ),
-        (None, Some(a)) => Outcome::fail(r, format!("alarm {} lacks actions or the Currency=USD dimension", a.name)),
+        (None, Some(a)) => Outcome::fail(
+            r,
+            format!(
+                "alarm {} lacks actions or the Currency=USD dimension",
+                a.name
+            ),
+        ),
         (None, None) => Outcome::fail(r, "no alarm on AWS/Billing EstimatedCharges"),
     }]
 }

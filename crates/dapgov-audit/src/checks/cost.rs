@@ -6,10 +6,22 @@ pub fn budget_present(ctx: &Ctx) -> Vec<Outcome> {
     if !ctx.platform_exists() {
         return vec![];
     }
-    let monthly = ctx.inv.budgets.values().find(|b| b.time_unit.as_deref() == Some("MONTHLY") && b.limit_usd.is_some_and(|l| l > 0.0));
+    let monthly = ctx.inv.budgets.values().find(|b| {
+        b.time_unit.as_deref() == Some("MONTHLY") && b.limit_usd.is_some_and(|l| l > 0.0)
+    });
     vec![match monthly {
-        Some(b) => Outcome::pass(ctx.account(), format!("budget {} limits monthly cost to {:.2} USD", b.name, b.limit_usd.unwrap_or_default())),
-        None => Outcome::fail(ctx.account(), "no monthly cost budget: overspending is noticed only on the invoice"),
+        Some(b) => Outcome::pass(
+            ctx.account(),
+            format!(
+                "budget {} limits monthly cost to {:.2} USD",
+                b.name,
+                b.limit_usd.unwrap_or_default()
+            ),
+        ),
+        None => Outcome::fail(
+            ctx.account(),
+            "no monthly cost budget: overspending is noticed only on the invoice",
+        ),
     }]
 }
 
@@ -18,15 +30,25 @@ pub fn budget_notifications(ctx: &Ctx) -> Vec<Outcome> {
         .budgets
         .values()
         .map(|b| {
-            if !ctx.inv.is_readable(&format!("budget.{}", b.name), "notifications") {
-                return Outcome::not_applicable(ctx.budget(&b.name), "the target could not report this budget's notification subscribers");
+            if !ctx
+                .inv
+                .is_readable(&format!("budget.{}", b.name), "notifications")
+            {
+                return Outcome::not_applicable(
+                    ctx.budget(&b.name),
+                    "the target could not report this budget's notification subscribers",
+                );
             }
             let n = b.notifications.clone().unwrap_or_default();
             let kinds = |k: &str| n.iter().any(|x| x.kind == k && !x.subscribers.is_empty());
-            let missing: Vec<&str> = ["ACTUAL", "FORECASTED"].into_iter().filter(|k| !kinds(k)).collect();
+            let missing: Vec<&str> = ["ACTUAL", "FORECASTED"]
+                .into_iter()
+                .filter(|k| !kinds(k))
+                .collect();
             Outcome::verdict(
                 ctx.budget(&b.name),
-                (!missing.is_empty()).then(|| format!("no {} notification with a subscriber", missing.join(" or "))),
+                (!missing.is_empty())
+                    .then(|| format!("no {} notification with a subscriber", missing.join(" or "))),
                 "notifies on actual and forecasted spend",
             )
         })
@@ -44,11 +66,22 @@ pub fn spend_within_limit(ctx: &Ctx) -> Vec<Outcome> {
             };
             let forecast = b.forecast_usd.unwrap_or(actual);
             if actual > limit {
-                Outcome::fail(r, format!("spend {actual:.2} USD is over the {limit:.2} USD limit"))
+                Outcome::fail(
+                    r,
+                    format!("spend {actual:.2} USD is over the {limit:.2} USD limit"),
+                )
             } else if forecast > limit {
-                Outcome::fail(r, format!("forecast {forecast:.2} USD is over the {limit:.2} USD limit"))
+                Outcome::fail(
+                    r,
+                    format!("forecast {forecast:.2} USD is over the {limit:.2} USD limit"),
+                )
             } else {
-                Outcome::pass(r, format!("spend {actual:.2} USD, forecast {forecast:.2} USD, limit {limit:.2} USD"))
+                Outcome::pass(
+                    r,
+                    format!(
+                        "spend {actual:.2} USD, forecast {forecast:.2} USD, limit {limit:.2} USD"
+                    ),
+                )
             }
         })
         .collect()

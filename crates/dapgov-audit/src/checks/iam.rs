@@ -24,10 +24,16 @@ fn lint_kind(ctx: &Ctx, kind: LintKind, ok: &'static str) -> Vec<Outcome> {
         let found: Vec<String> = docs
             .iter()
             .flat_map(|(name, d)| lint(name, d))
-            .filter(|e| e.kind == kind || (kind == LintKind::AllActions && e.kind == LintKind::NotAction))
+            .filter(|e| {
+                e.kind == kind || (kind == LintKind::AllActions && e.kind == LintKind::NotAction)
+            })
             .map(|e| e.to_string())
             .collect();
-        Outcome::verdict(ctx.role(r), (!found.is_empty()).then(|| found.join("; ")), ok)
+        Outcome::verdict(
+            ctx.role(r),
+            (!found.is_empty()).then(|| found.join("; ")),
+            ok,
+        )
     })
 }
 
@@ -43,8 +49,17 @@ pub fn inline_no_admin(ctx: &Ctx) -> Vec<Outcome> {
             doc.statements()
                 .iter()
                 .enumerate()
-                .find(|(_, st)| st.is_allow() && st.actions().iter().any(|a| a == "*" || a == "*:*") && st.resources().iter().any(|x| x == "*"))
-                .map(|(i, st)| format!("inline policy {name} {} allows every action on every resource", st.label(i)))
+                .find(|(_, st)| {
+                    st.is_allow()
+                        && st.actions().iter().any(|a| a == "*" || a == "*:*")
+                        && st.resources().iter().any(|x| x == "*")
+                })
+                .map(|(i, st)| {
+                    format!(
+                        "inline policy {name} {} allows every action on every resource",
+                        st.label(i)
+                    )
+                })
         });
         Outcome::verdict(res, found, "no inline policy grants `*:*`")
     })
@@ -60,7 +75,11 @@ pub fn administrator_access_attached(ctx: &Ctx) -> Vec<Outcome> {
             let doc = Document::parse(v).ok()?;
             doc.statements()
                 .iter()
-                .any(|st| st.is_allow() && st.actions().iter().any(|a| a == "*" || a == "*:*") && st.resources().iter().any(|x| x == "*"))
+                .any(|st| {
+                    st.is_allow()
+                        && st.actions().iter().any(|a| a == "*" || a == "*:*")
+                        && st.resources().iter().any(|x| x == "*")
+                })
                 .then(|| format!("attached policy {arn} allows every action on every resource"))
         });
         Outcome::verdict(res, found, "no attached policy grants administrator access")
@@ -72,38 +91,72 @@ pub fn no_full_service_access(ctx: &Ctx) -> Vec<Outcome> {
         let found: Vec<String> = docs
             .iter()
             .flat_map(|(name, d)| {
-                d.statements().iter().enumerate().filter(|(_, st)| st.is_allow()).flat_map(move |(i, st)| {
-                    st.actions()
-                        .iter()
-                        // `*` grants `service:*` for every service at once.
-                        .filter(|a| a.ends_with(":*") || a.as_str() == "*")
-                        .map(move |a| format!("{name} {} allows {a}", st.label(i)))
-                        .collect::<Vec<_>>()
-                })
+                d.statements()
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, st)| st.is_allow())
+                    .flat_map(move |(i, st)| {
+                        st.actions()
+                            .iter()
+                            // `*` grants `service:*` for every service at once.
+                            .filter(|a| a.ends_with(":*") || a.as_str() == "*")
+                            .map(move |a| format!("{name} {} allows {a}", st.label(i)))
+                            .collect::<Vec<_>>()
+                    })
             })
             .collect();
-        Outcome::verdict(ctx.role(r), (!found.is_empty()).then(|| found.join("; ")), "every allowed action is named (no `service:*`)")
+        Outcome::verdict(
+            ctx.role(r),
+            (!found.is_empty()).then(|| found.join("; ")),
+            "every allowed action is named (no `service:*`)",
+        )
     })
 }
 
 pub fn no_write_on_all_resources(ctx: &Ctx) -> Vec<Outcome> {
-    lint_kind(ctx, LintKind::WriteOnAllResources, "write actions are scoped to named resources or by condition")
+    lint_kind(
+        ctx,
+        LintKind::WriteOnAllResources,
+        "write actions are scoped to named resources or by condition",
+    )
 }
 
 pub fn no_passrole_on_all(ctx: &Ctx) -> Vec<Outcome> {
-    lint_kind(ctx, LintKind::PassRoleOnAll, "iam:PassRole is not granted on every role")
+    lint_kind(
+        ctx,
+        LintKind::PassRoleOnAll,
+        "iam:PassRole is not granted on every role",
+    )
 }
 
 pub fn privilege_escalation(ctx: &Ctx) -> Vec<Outcome> {
-    lint_kind(ctx, LintKind::Escalation, "no known privilege-escalation combination is granted")
+    lint_kind(
+        ctx,
+        LintKind::Escalation,
+        "no known privilege-escalation combination is granted",
+    )
 }
 
 fn trust_statements(r: &Role) -> Vec<(usize, dapgov_policy::Statement)> {
-    parse(&r.trust_policy).map(|d| d.statements().iter().cloned().enumerate().filter(|(_, s)| s.is_allow()).collect()).unwrap_or_default()
+    parse(&r.trust_policy)
+        .map(|d| {
+            d.statements()
+                .iter()
+                .cloned()
+                .enumerate()
+                .filter(|(_, s)| s.is_allow())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn principal_kinds(st: &dapgov_policy::Statement, kind: &str) -> Vec<String> {
-    st.principal.iter().flat_map(|p| p.identifiers()).filter(|(k, _)| k == kind).map(|(_, id)| id).collect()
+    st.principal
+        .iter()
+        .flat_map(|p| p.identifiers())
+        .filter(|(k, _)| k == kind)
+        .map(|(_, id)| id)
+        .collect()
 }
 
 pub fn confused_deputy(ctx: &Ctx) -> Vec<Outcome> {
@@ -112,20 +165,37 @@ pub fn confused_deputy(ctx: &Ctx) -> Vec<Outcome> {
         .values()
         .map(|r| {
             let res = ctx.role(r);
-            let service: Vec<_> = trust_statements(r).into_iter().filter(|(_, st)| !principal_kinds(st, "Service").is_empty()).collect();
+            let service: Vec<_> = trust_statements(r)
+                .into_iter()
+                .filter(|(_, st)| !principal_kinds(st, "Service").is_empty())
+                .collect();
             if service.is_empty() {
                 return Outcome::not_applicable(res, "no AWS service may assume the role");
             }
             let bare: Vec<String> = service
                 .iter()
                 .filter(|(_, st)| {
-                    ["aws:SourceAccount", "aws:SourceArn", "aws:SourceOrgID"].iter().all(|k| {
-                        ["StringEquals", "StringLike", "ArnEquals", "ArnLike"].iter().all(|op| condition_values(st, op, k).is_empty())
-                    })
+                    ["aws:SourceAccount", "aws:SourceArn", "aws:SourceOrgID"]
+                        .iter()
+                        .all(|k| {
+                            ["StringEquals", "StringLike", "ArnEquals", "ArnLike"]
+                                .iter()
+                                .all(|op| condition_values(st, op, k).is_empty())
+                        })
                 })
-                .map(|(i, st)| format!("trust {} lets {} assume the role on behalf of any account", st.label(*i), principal_kinds(st, "Service").join(", ")))
+                .map(|(i, st)| {
+                    format!(
+                        "trust {} lets {} assume the role on behalf of any account",
+                        st.label(*i),
+                        principal_kinds(st, "Service").join(", ")
+                    )
+                })
                 .collect();
-            Outcome::verdict(res, (!bare.is_empty()).then(|| bare.join("; ")), "service principals are confined by aws:SourceAccount / aws:SourceArn")
+            Outcome::verdict(
+                res,
+                (!bare.is_empty()).then(|| bare.join("; ")),
+                "service principals are confined by aws:SourceAccount / aws:SourceArn",
+            )
         })
         .collect()
 }
@@ -136,16 +206,27 @@ pub fn trust_requires_mfa(ctx: &Ctx) -> Vec<Outcome> {
         .values()
         .map(|r| {
             let res = ctx.role(r);
-            let human: Vec<_> = trust_statements(r).into_iter().filter(|(_, st)| !principal_kinds(st, "AWS").is_empty()).collect();
+            let human: Vec<_> = trust_statements(r)
+                .into_iter()
+                .filter(|(_, st)| !principal_kinds(st, "AWS").is_empty())
+                .collect();
             if human.is_empty() {
                 return Outcome::not_applicable(res, "only AWS services may assume the role");
             }
             let missing: Vec<String> = human
                 .iter()
-                .filter(|(_, st)| !condition_values(st, "Bool", "aws:MultiFactorAuthPresent").iter().any(|v| v == "true"))
+                .filter(|(_, st)| {
+                    !condition_values(st, "Bool", "aws:MultiFactorAuthPresent")
+                        .iter()
+                        .any(|v| v == "true")
+                })
                 .map(|(i, st)| format!("trust {} does not require MFA", st.label(*i)))
                 .collect();
-            Outcome::verdict(res, (!missing.is_empty()).then(|| missing.join("; ")), "people assume the role only with MFA")
+            Outcome::verdict(
+                res,
+                (!missing.is_empty()).then(|| missing.join("; ")),
+                "people assume the role only with MFA",
+            )
         })
         .collect()
 }
@@ -159,15 +240,29 @@ pub fn trust_no_external(ctx: &Ctx) -> Vec<Outcome> {
             let bad: Vec<String> = trust_statements(r)
                 .iter()
                 .filter_map(|(i, st)| {
-                    let has_external_id = !condition_values(st, "StringEquals", "sts:ExternalId").is_empty();
+                    let has_external_id =
+                        !condition_values(st, "StringEquals", "sts:ExternalId").is_empty();
                     if st.principal.as_ref().is_some_and(|p| p.is_public()) {
-                        return Some(format!("trust {} lets anyone assume the role", st.label(*i)));
+                        return Some(format!(
+                            "trust {} lets anyone assume the role",
+                            st.label(*i)
+                        ));
                     }
                     let foreign = foreign_principals(st, &ctx.inv.account_id);
-                    (!foreign.is_empty() && !has_external_id).then(|| format!("trust {} lets {} assume the role without an external id", st.label(*i), foreign.join(", ")))
+                    (!foreign.is_empty() && !has_external_id).then(|| {
+                        format!(
+                            "trust {} lets {} assume the role without an external id",
+                            st.label(*i),
+                            foreign.join(", ")
+                        )
+                    })
                 })
                 .collect();
-            Outcome::verdict(res, (!bad.is_empty()).then(|| bad.join("; ")), "only this account and AWS services may assume the role")
+            Outcome::verdict(
+                res,
+                (!bad.is_empty()).then(|| bad.join("; ")),
+                "only this account and AWS services may assume the role",
+            )
         })
         .collect()
 }
@@ -176,14 +271,32 @@ pub fn trust_no_external(ctx: &Ctx) -> Vec<Outcome> {
 /// deny in any policy wins; otherwise an allow in the identity or the resource policy grants.
 /// The request is the most compliant one a caller could send (TLS 1.3, the bucket's own key),
 /// so only a real grant, never a missing header, decides. Returns the granting statement.
-pub(crate) fn may(ctx: &Ctx, role: &Role, docs: &[(String, Document)], action: &str, resource: &str, bucket: Option<&Bucket>) -> Option<String> {
-    let mut context = BTreeMap::from([("aws:SecureTransport".to_string(), "true".to_string()), ("s3:TlsVersion".to_string(), "1.3".to_string())]);
-    if let Some(key) = bucket.and_then(|b| b.encryption.as_ref()).and_then(|e| e.kms_key.clone()) {
+pub(crate) fn may(
+    ctx: &Ctx,
+    role: &Role,
+    docs: &[(String, Document)],
+    action: &str,
+    resource: &str,
+    bucket: Option<&Bucket>,
+) -> Option<String> {
+    let mut context = BTreeMap::from([
+        ("aws:SecureTransport".to_string(), "true".to_string()),
+        ("s3:TlsVersion".to_string(), "1.3".to_string()),
+    ]);
+    if let Some(key) = bucket
+        .and_then(|b| b.encryption.as_ref())
+        .and_then(|e| e.kms_key.clone())
+    {
         context.insert("s3:x-amz-server-side-encryption".into(), "aws:kms".into());
         context.insert("s3:x-amz-server-side-encryption-aws-kms-key-id".into(), key);
     }
     let resource_policy = bucket.and_then(|b| parse(&b.policy));
-    let request = Request { action: action.into(), resource: resource.into(), principal: ctx.role(role).arn, context };
+    let request = Request {
+        action: action.into(),
+        resource: resource.into(),
+        principal: ctx.role(role).arn,
+        context,
+    };
     let mut grant = None;
     for (name, doc) in docs {
         match evaluate(&[doc], &request, false) {
@@ -207,35 +320,55 @@ pub(crate) fn may(ctx: &Ctx, role: &Role, docs: &[(String, Document)], action: &
 }
 
 pub fn analyst_cannot_read_pii(ctx: &Ctx) -> Vec<Outcome> {
-    let Some(role) = ctx.platform_role("analyst") else { return vec![] };
+    let Some(role) = ctx.platform_role("analyst") else {
+        return vec![];
+    };
     let res = ctx.role(role);
     let docs = match Ctx::identity_policies(role) {
         Ok(d) => d,
         Err(e) => return vec![Outcome::fail(res, e)],
     };
-    let pii: Vec<_> = ctx.inv.buckets.values().filter(|b| matches!(b.zone.as_deref(), Some("landing" | "raw"))).collect();
+    let pii: Vec<_> = ctx
+        .inv
+        .buckets
+        .values()
+        .filter(|b| matches!(b.zone.as_deref(), Some("landing" | "raw")))
+        .collect();
     if pii.is_empty() {
-        return vec![Outcome::not_applicable(res, "there is no landing or raw bucket")];
+        return vec![Outcome::not_applicable(
+            res,
+            "there is no landing or raw bucket",
+        )];
     }
     let mut granted = Vec::new();
     for b in &pii {
         let arn = ctx.bucket(b).arn;
-        for (action, resource) in [("s3:GetObject", format!("{arn}/any/object.csv")), ("s3:ListBucket", arn.clone())] {
+        for (action, resource) in [
+            ("s3:GetObject", format!("{arn}/any/object.csv")),
+            ("s3:ListBucket", arn.clone()),
+        ] {
             if let Some(by) = may(ctx, role, &docs, action, &resource, Some(b)) {
                 granted.push(format!("{action} on {resource} is allowed by {by}"));
             }
         }
     }
-    let zones = pii.iter().map(|b| b.name.as_str()).collect::<Vec<_>>().join(", ");
+    let zones = pii
+        .iter()
+        .map(|b| b.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
     vec![Outcome::verdict(
         res,
-        (!granted.is_empty()).then(|| format!("the analyst can read personal data: {}", granted.join("; "))),
+        (!granted.is_empty())
+            .then(|| format!("the analyst can read personal data: {}", granted.join("; "))),
         format!("evaluated: s3:GetObject and s3:ListBucket are denied on {zones}"),
     )]
 }
 
 pub fn auditor_read_only(ctx: &Ctx) -> Vec<Outcome> {
-    let Some(role) = ctx.platform_role("auditor") else { return vec![] };
+    let Some(role) = ctx.platform_role("auditor") else {
+        return vec![];
+    };
     let res = ctx.role(role);
     let docs = match Ctx::identity_policies(role) {
         Ok(d) => d,
@@ -247,7 +380,11 @@ pub fn auditor_read_only(ctx: &Ctx) -> Vec<Outcome> {
         for a in ["s3:PutObject", "s3:DeleteObject", "s3:GetObject"] {
             requests.push((a, format!("{arn}/any/object"), Some(b)));
         }
-        for a in ["s3:PutBucketPolicy", "s3:DeleteBucket", "s3:PutEncryptionConfiguration"] {
+        for a in [
+            "s3:PutBucketPolicy",
+            "s3:DeleteBucket",
+            "s3:PutEncryptionConfiguration",
+        ] {
             requests.push((a, arn.clone(), Some(b)));
         }
         // Object keys in the personal-data zones are file names, which often name people.
@@ -257,33 +394,59 @@ pub fn auditor_read_only(ctx: &Ctx) -> Vec<Outcome> {
     }
     for (name, k) in &ctx.inv.keys {
         let arn = ctx.key(name, k).arn;
-        for a in ["kms:Decrypt", "kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:PutKeyPolicy"] {
+        for a in [
+            "kms:Decrypt",
+            "kms:ScheduleKeyDeletion",
+            "kms:DisableKey",
+            "kms:PutKeyPolicy",
+        ] {
             requests.push((a, arn.clone(), None));
         }
     }
     for r in ctx.inv.roles.values() {
-        for a in ["iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:UpdateAssumeRolePolicy"] {
+        for a in [
+            "iam:PutRolePolicy",
+            "iam:AttachRolePolicy",
+            "iam:UpdateAssumeRolePolicy",
+        ] {
             requests.push((a, ctx.role(r).arn, None));
         }
     }
     for t in ctx.inv.trails.values() {
-        for a in ["cloudtrail:StopLogging", "cloudtrail:DeleteTrail", "cloudtrail:UpdateTrail"] {
+        for a in [
+            "cloudtrail:StopLogging",
+            "cloudtrail:DeleteTrail",
+            "cloudtrail:UpdateTrail",
+        ] {
             requests.push((a, ctx.trail(t).arn, None));
         }
     }
     let granted: Vec<String> = requests
         .iter()
-        .filter_map(|(a, resource, bucket)| may(ctx, role, &docs, a, resource, *bucket).map(|by| format!("{a} on {resource} ({by})")))
+        .filter_map(|(a, resource, bucket)| {
+            may(ctx, role, &docs, a, resource, *bucket)
+                .map(|by| format!("{a} on {resource} ({by})"))
+        })
         .collect();
     vec![Outcome::verdict(
         res,
-        (!granted.is_empty()).then(|| format!("the auditor can change or read data: {}", granted.into_iter().take(5).collect::<Vec<_>>().join("; "))),
-        format!("evaluated {} write and data-read requests: all denied", requests.len()),
+        (!granted.is_empty()).then(|| {
+            format!(
+                "the auditor can change or read data: {}",
+                granted.into_iter().take(5).collect::<Vec<_>>().join("; ")
+            )
+        }),
+        format!(
+            "evaluated {} write and data-read requests: all denied",
+            requests.len()
+        ),
     )]
 }
 
 pub fn etl_cannot_delete_landing(ctx: &Ctx) -> Vec<Outcome> {
-    let Some(role) = ctx.platform_role("etl") else { return vec![] };
+    let Some(role) = ctx.platform_role("etl") else {
+        return vec![];
+    };
     let res = ctx.role(role);
     let Some(landing) = ctx.inv.zone_bucket("landing") else {
         return vec![Outcome::not_applicable(res, "there is no landing bucket")];
@@ -293,17 +456,33 @@ pub fn etl_cannot_delete_landing(ctx: &Ctx) -> Vec<Outcome> {
         Err(e) => return vec![Outcome::fail(res, e)],
     };
     let arn = ctx.bucket(landing).arn;
-    let granted: Vec<String> = ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutLifecycleConfiguration"]
-        .iter()
-        .filter_map(|a| {
-            let resource = if a.contains("Lifecycle") { arn.clone() } else { format!("{arn}/any/object.csv") };
-            may(ctx, role, &docs, a, &resource, Some(landing)).map(|by| format!("{a} ({by})"))
-        })
-        .collect();
+    let granted: Vec<String> = [
+        "s3:DeleteObject",
+        "s3:DeleteObjectVersion",
+        "s3:PutLifecycleConfiguration",
+    ]
+    .iter()
+    .filter_map(|a| {
+        let resource = if a.contains("Lifecycle") {
+            arn.clone()
+        } else {
+            format!("{arn}/any/object.csv")
+        };
+        may(ctx, role, &docs, a, &resource, Some(landing)).map(|by| format!("{a} ({by})"))
+    })
+    .collect();
     vec![Outcome::verdict(
         res,
-        (!granted.is_empty()).then(|| format!("the ETL role can remove landed files: {}", granted.join("; "))),
-        format!("evaluated: the ETL role cannot delete from {}", landing.name),
+        (!granted.is_empty()).then(|| {
+            format!(
+                "the ETL role can remove landed files: {}",
+                granted.join("; ")
+            )
+        }),
+        format!(
+            "evaluated: the ETL role cannot delete from {}",
+            landing.name
+        ),
     )]
 }
 
@@ -319,19 +498,32 @@ fn password(ctx: &Ctx, f: impl Fn(&PasswordPolicy) -> Option<String>, ok: &str) 
 }
 
 pub fn password_length(ctx: &Ctx) -> Vec<Outcome> {
-    password(ctx, |p| (p.minimum_length < 14).then(|| format!("minimum length is {}, below 14", p.minimum_length)), "passwords are at least 14 characters")
+    password(
+        ctx,
+        |p| {
+            (p.minimum_length < 14)
+                .then(|| format!("minimum length is {}, below 14", p.minimum_length))
+        },
+        "passwords are at least 14 characters",
+    )
 }
 
 pub fn password_complexity(ctx: &Ctx) -> Vec<Outcome> {
     password(
         ctx,
         |p| {
-            let missing: Vec<&str> = [("symbols", p.require_symbols), ("numbers", p.require_numbers), ("uppercase", p.require_uppercase), ("lowercase", p.require_lowercase)]
-                .into_iter()
-                .filter(|(_, on)| !on)
-                .map(|(n, _)| n)
-                .collect();
-            (!missing.is_empty()).then(|| format!("passwords need not contain {}", missing.join(", ")))
+            let missing: Vec<&str> = [
+                ("symbols", p.require_symbols),
+                ("numbers", p.require_numbers),
+                ("uppercase", p.require_uppercase),
+                ("lowercase", p.require_lowercase),
+            ]
+            .into_iter()
+            .filter(|(_, on)| !on)
+            .map(|(n, _)| n)
+            .collect();
+            (!missing.is_empty())
+                .then(|| format!("passwords need not contain {}", missing.join(", ")))
         },
         "passwords need symbols, numbers, uppercase and lowercase",
     )

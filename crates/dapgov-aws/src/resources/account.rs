@@ -1,15 +1,28 @@
 //! The account-wide settings dapgov owns: the password policy and S3 Block Public Access.
 
 use crate::AwsTarget;
-use crate::resources::s3::public_access_block;
 use crate::error::sdk;
 use crate::read::absent;
+use crate::resources::s3::public_access_block;
 use dapgov_inventory::*;
 use dapgov_target::TargetResult;
 
 pub(crate) async fn read(t: &AwsTarget, account: &str) -> TargetResult<AccountSettings> {
-    let (pw, pab) = tokio::join!(t.clients.iam.get_account_password_policy().send(), t.clients.s3control.get_public_access_block().account_id(account).send());
-    let password_policy = absent(pw, &["NoSuchEntity"], "iam:GetAccountPasswordPolicy", "the account")?.and_then(|p| {
+    let (pw, pab) = tokio::join!(
+        t.clients.iam.get_account_password_policy().send(),
+        t.clients
+            .s3control
+            .get_public_access_block()
+            .account_id(account)
+            .send()
+    );
+    let password_policy = absent(
+        pw,
+        &["NoSuchEntity"],
+        "iam:GetAccountPasswordPolicy",
+        "the account",
+    )?
+    .and_then(|p| {
         p.password_policy().map(|p| PasswordPolicy {
             minimum_length: p.minimum_password_length().unwrap_or(0) as u32,
             require_symbols: p.require_symbols(),
@@ -21,10 +34,25 @@ pub(crate) async fn read(t: &AwsTarget, account: &str) -> TargetResult<AccountSe
             reuse_prevention: p.password_reuse_prevention().map(|d| d as u32),
         })
     });
-    let public_access_block = absent(pab, &["NoSuchPublicAccessBlockConfiguration"], "s3:GetAccountPublicAccessBlock", "the account")?
-        .and_then(|o| o.public_access_block_configuration().cloned())
-        .map(|c| public_access_block([c.block_public_acls(), c.ignore_public_acls(), c.block_public_policy(), c.restrict_public_buckets()]));
-    Ok(AccountSettings { password_policy, public_access_block })
+    let public_access_block = absent(
+        pab,
+        &["NoSuchPublicAccessBlockConfiguration"],
+        "s3:GetAccountPublicAccessBlock",
+        "the account",
+    )?
+    .and_then(|o| o.public_access_block_configuration().cloned())
+    .map(|c| {
+        public_access_block([
+            c.block_public_acls(),
+            c.ignore_public_acls(),
+            c.block_public_policy(),
+            c.restrict_public_buckets(),
+        ])
+    });
+    Ok(AccountSettings {
+        password_policy,
+        public_access_block,
+    })
 }
 
 pub(crate) async fn put(t: &AwsTarget, want: AccountSettings) -> TargetResult<()> {
@@ -44,12 +72,19 @@ pub(crate) async fn put(t: &AwsTarget, want: AccountSettings) -> TargetResult<()
         if let Some(n) = p.reuse_prevention {
             req = req.password_reuse_prevention(n as i32);
         }
-        req.send().await.map_err(|e| sdk("iam:UpdateAccountPasswordPolicy", "the account", e))?;
+        req.send()
+            .await
+            .map_err(|e| sdk("iam:UpdateAccountPasswordPolicy", "the account", e))?;
     }
     if let Some(p) = &want.public_access_block {
         use aws_sdk_s3control::types::PublicAccessBlockConfiguration as Pab;
         let account = t.account().await?;
-        let conf = Pab::builder().block_public_acls(p.block_public_acls).ignore_public_acls(p.ignore_public_acls).block_public_policy(p.block_public_policy).restrict_public_buckets(p.restrict_public_buckets).build();
+        let conf = Pab::builder()
+            .block_public_acls(p.block_public_acls)
+            .ignore_public_acls(p.ignore_public_acls)
+            .block_public_policy(p.block_public_policy)
+            .restrict_public_buckets(p.restrict_public_buckets)
+            .build();
         t.clients
             .s3control
             .put_public_access_block()

@@ -8,16 +8,33 @@ use dapgov_inventory::*;
 use dapgov_target::{ChangeRequest, TargetResult};
 use std::collections::BTreeMap;
 
-pub(crate) async fn read_all(t: &AwsTarget, project: &str, account: &str) -> TargetResult<(BTreeMap<String, Budget>, Vec<String>)> {
+pub(crate) async fn read_all(
+    t: &AwsTarget,
+    project: &str,
+    account: &str,
+) -> TargetResult<(BTreeMap<String, Budget>, Vec<String>)> {
     let b = &t.clients.budgets;
-    let list = absent(b.describe_budgets().account_id(account).send().await, &["NotFoundException"], "budgets:ViewBudget", "the account")?;
+    let list = absent(
+        b.describe_budgets().account_id(account).send().await,
+        &["NotFoundException"],
+        "budgets:ViewBudget",
+        "the account",
+    )?;
     let mut out = BTreeMap::new();
     let mut unreadable = Vec::new();
-    for budget in list.iter().flat_map(|l| l.budgets()).filter(|x| x.budget_name().starts_with(&project_prefix(project))) {
+    for budget in list
+        .iter()
+        .flat_map(|l| l.budgets())
+        .filter(|x| x.budget_name().starts_with(&project_prefix(project)))
+    {
         let name = budget.budget_name().to_string();
         let what = format!("budget {name}");
         let notes = absent(
-            b.describe_notifications_for_budget().account_id(account).budget_name(&name).send().await,
+            b.describe_notifications_for_budget()
+                .account_id(account)
+                .budget_name(&name)
+                .send()
+                .await,
             &["NotFoundException"],
             "budgets:DescribeNotificationsForBudget",
             &what,
@@ -34,27 +51,51 @@ pub(crate) async fn read_all(t: &AwsTarget, project: &str, account: &str) -> Tar
                     .notification(n.clone())
                     .customize()
                     // A server error here is an endpoint without the operation, not a blip: ask once.
-                    .config_override(aws_sdk_budgets::config::Builder::default().retry_config(aws_config::retry::RetryConfig::disabled()))
+                    .config_override(
+                        aws_sdk_budgets::config::Builder::default()
+                            .retry_config(aws_config::retry::RetryConfig::disabled()),
+                    )
                     .send()
                     .await;
                 // Some AWS-compatible endpoints do not serve subscribers: say so rather than guess.
                 if let Err(e) = &asked
-                    && e.raw_response().is_some_and(|r| r.status().is_server_error())
+                    && e.raw_response()
+                        .is_some_and(|r| r.status().is_server_error())
                 {
-                    tracing::info!("{what}: the endpoint does not report notification subscribers ({})", crate::describe(e));
+                    tracing::info!(
+                        "{what}: the endpoint does not report notification subscribers ({})",
+                        crate::describe(e)
+                    );
                     unreadable.push(format!("budget.{name}:notifications"));
                     subscribers_readable = false;
                 } else {
-                    subs = absent(asked, &["NotFoundException"], "budgets:DescribeSubscribersForNotification", &what)?;
+                    subs = absent(
+                        asked,
+                        &["NotFoundException"],
+                        "budgets:DescribeSubscribersForNotification",
+                        &what,
+                    )?;
                 }
             }
             notifications.push(BudgetNotification {
                 kind: n.notification_type().as_str().to_string(),
                 threshold_percent: n.threshold(),
-                subscribers: subs.iter().flat_map(|s| s.subscribers()).map(|s| format!("{}:{}", s.subscription_type().as_str().to_lowercase(), s.address())).collect(),
+                subscribers: subs
+                    .iter()
+                    .flat_map(|s| s.subscribers())
+                    .map(|s| {
+                        format!(
+                            "{}:{}",
+                            s.subscription_type().as_str().to_lowercase(),
+                            s.address()
+                        )
+                    })
+                    .collect(),
             });
         }
-        let amount = |s: Option<&aws_sdk_budgets::types::Spend>| s.and_then(|s| s.amount().parse::<f64>().ok());
+        let amount = |s: Option<&aws_sdk_budgets::types::Spend>| {
+            s.and_then(|s| s.amount().parse::<f64>().ok())
+        };
         let spend = budget.calculated_spend();
         out.insert(
             name.clone(),
@@ -88,22 +129,41 @@ fn subscribers(n: &BudgetNotification) -> TargetResult<Vec<aws_sdk_budgets::type
         .iter()
         .map(|s| {
             let (kind, address) = s.split_once(':').unwrap_or(("email", s));
-            let kind = if kind.eq_ignore_ascii_case("sns") { SubscriptionType::Sns } else { SubscriptionType::Email };
-            Subscriber::builder().subscription_type(kind).address(address).build().map_err(|e| build("a budget subscriber", e))
+            let kind = if kind.eq_ignore_ascii_case("sns") {
+                SubscriptionType::Sns
+            } else {
+                SubscriptionType::Email
+            };
+            Subscriber::builder()
+                .subscription_type(kind)
+                .address(address)
+                .build()
+                .map_err(|e| build("a budget subscriber", e))
         })
         .collect()
 }
 
-pub(crate) async fn put(t: &AwsTarget, want: Budget, have: Option<Budget>, create: bool) -> TargetResult<()> {
+pub(crate) async fn put(
+    t: &AwsTarget,
+    want: Budget,
+    have: Option<Budget>,
+    create: bool,
+) -> TargetResult<()> {
     use aws_sdk_budgets::types::*;
     let b = &t.clients.budgets;
     let account = t.account().await?;
     let what = format!("budget {}", want.name);
-    let limit = Spend::builder().amount(format!("{:.2}", want.limit_usd.unwrap_or(0.0))).unit("USD").build().map_err(|e| build("a budget limit", e))?;
+    let limit = Spend::builder()
+        .amount(format!("{:.2}", want.limit_usd.unwrap_or(0.0)))
+        .unit("USD")
+        .build()
+        .map_err(|e| build("a budget limit", e))?;
     let spec = aws_sdk_budgets::types::Budget::builder()
         .budget_name(&want.name)
         .budget_limit(limit)
-        .time_unit(TimeUnit::from(want.time_unit.as_deref().unwrap_or("MONTHLY")))
+        .time_unit(TimeUnit::from(
+            want.time_unit.as_deref().unwrap_or("MONTHLY"),
+        ))
         .budget_type(BudgetType::Cost)
         .build()
         .map_err(|e| build("a budget", e))?;
@@ -111,18 +171,51 @@ pub(crate) async fn put(t: &AwsTarget, want: Budget, have: Option<Budget>, creat
     if create {
         let with: Vec<NotificationWithSubscribers> = wanted
             .iter()
-            .map(|n| NotificationWithSubscribers::builder().notification(notification(n)?).set_subscribers(Some(subscribers(n)?)).build().map_err(|e| build("a budget notification", e)))
+            .map(|n| {
+                NotificationWithSubscribers::builder()
+                    .notification(notification(n)?)
+                    .set_subscribers(Some(subscribers(n)?))
+                    .build()
+                    .map_err(|e| build("a budget notification", e))
+            })
             .collect::<TargetResult<_>>()?;
-        b.create_budget().account_id(&account).budget(spec).set_notifications_with_subscribers(Some(with)).send().await.map_err(|e| sdk("budgets:CreateBudget", &what, e))?;
+        b.create_budget()
+            .account_id(&account)
+            .budget(spec)
+            .set_notifications_with_subscribers(Some(with))
+            .send()
+            .await
+            .map_err(|e| sdk("budgets:CreateBudget", &what, e))?;
         return Ok(());
     }
-    b.update_budget().account_id(&account).new_budget(spec).send().await.map_err(|e| sdk("budgets:ModifyBudget", &what, e))?;
+    b.update_budget()
+        .account_id(&account)
+        .new_budget(spec)
+        .send()
+        .await
+        .map_err(|e| sdk("budgets:ModifyBudget", &what, e))?;
     let existing = have.and_then(|h| h.notifications).unwrap_or_default();
-    let same = |a: &BudgetNotification, x: &BudgetNotification| a.kind == x.kind && a.threshold_percent == x.threshold_percent;
-    for old in existing.iter().filter(|o| !wanted.iter().any(|w| same(w, o) && w.subscribers == o.subscribers)) {
-        b.delete_notification().account_id(&account).budget_name(&want.name).notification(notification(old)?).send().await.map_err(|e| sdk("budgets:DeleteNotification", &what, e))?;
+    let same = |a: &BudgetNotification, x: &BudgetNotification| {
+        a.kind == x.kind && a.threshold_percent == x.threshold_percent
+    };
+    for old in existing.iter().filter(|o| {
+        !wanted
+            .iter()
+            .any(|w| same(w, o) && w.subscribers == o.subscribers)
+    }) {
+        b.delete_notification()
+            .account_id(&account)
+            .budget_name(&want.name)
+            .notification(notification(old)?)
+            .send()
+            .await
+            .map_err(|e| sdk("budgets:DeleteNotification", &what, e))?;
     }
-    for new in wanted.iter().filter(|w| !existing.iter().any(|o| same(w, o) && w.subscribers == o.subscribers)) {
+    for new in wanted.iter().filter(|w| {
+        !existing
+            .iter()
+            .any(|o| same(w, o) && w.subscribers == o.subscribers)
+    }) {
         b.create_notification()
             .account_id(&account)
             .budget_name(&want.name)
@@ -138,5 +231,13 @@ pub(crate) async fn put(t: &AwsTarget, want: Budget, have: Option<Budget>, creat
 pub(crate) async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()> {
     let what = c.resource.to_string();
     let account = t.account().await?;
-    t.clients.budgets.delete_budget().account_id(account).budget_name(&c.resource.name).send().await.map(|_| ()).map_err(|e| sdk("budgets:DeleteBudget", &what, e))
+    t.clients
+        .budgets
+        .delete_budget()
+        .account_id(account)
+        .budget_name(&c.resource.name)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| sdk("budgets:DeleteBudget", &what, e))
 }

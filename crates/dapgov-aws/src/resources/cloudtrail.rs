@@ -9,18 +9,31 @@ use dapgov_inventory::*;
 use dapgov_target::{ChangeRequest, TargetError, TargetResult};
 use std::collections::BTreeMap;
 
-pub(crate) async fn read_all(t: &AwsTarget, project: &str) -> TargetResult<BTreeMap<String, Trail>> {
+pub(crate) async fn read_all(
+    t: &AwsTarget,
+    project: &str,
+) -> TargetResult<BTreeMap<String, Trail>> {
     let ct = &t.clients.cloudtrail;
-    let list = ct.describe_trails().include_shadow_trails(false).send().await.map_err(|e| sdk("cloudtrail:DescribeTrails", "the account", e))?;
+    let list = ct
+        .describe_trails()
+        .include_shadow_trails(false)
+        .send()
+        .await
+        .map_err(|e| sdk("cloudtrail:DescribeTrails", "the account", e))?;
     let mut out = BTreeMap::new();
-    for tr in list.trail_list().iter().filter(|tr| tr.name().is_some_and(|n| n.starts_with(&project_prefix(project)))) {
+    for tr in list.trail_list().iter().filter(|tr| {
+        tr.name()
+            .is_some_and(|n| n.starts_with(&project_prefix(project)))
+    }) {
         let name = tr.name().unwrap_or_default().to_string();
         let what = format!("trail {name}");
         let arn = tr.trail_arn().map(str::to_string);
         let (status, selectors, tags) = tokio::join!(
             ct.get_trail_status().name(&name).send(),
             ct.get_event_selectors().trail_name(&name).send(),
-            ct.list_tags().resource_id_list(arn.clone().unwrap_or_else(|| name.clone())).send(),
+            ct.list_tags()
+                .resource_id_list(arn.clone().unwrap_or_else(|| name.clone()))
+                .send(),
         );
         let status = status.map_err(|e| sdk("cloudtrail:GetTrailStatus", &what, e))?;
         let selectors = selectors.map_err(|e| sdk("cloudtrail:GetEventSelectors", &what, e))?;
@@ -37,9 +50,19 @@ pub(crate) async fn read_all(t: &AwsTarget, project: &str) -> TargetResult<BTree
             .map_err(|e| sdk("cloudtrail:ListTags", &what, e))?
             .resource_tag_list()
             .first()
-            .map(|r| tags_from(r.tags_list().iter().map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string()))));
+            .map(|r| {
+                tags_from(r.tags_list().iter().map(|t| {
+                    (
+                        t.key().to_string(),
+                        t.value().unwrap_or_default().to_string(),
+                    )
+                }))
+            });
         // arn:aws:logs:REGION:ACCOUNT:log-group:NAME:*
-        let log_group = tr.cloud_watch_logs_log_group_arn().and_then(|a| a.split(":log-group:").nth(1)).map(|g| g.trim_end_matches(":*").to_string());
+        let log_group = tr
+            .cloud_watch_logs_log_group_arn()
+            .and_then(|a| a.split(":log-group:").nth(1))
+            .map(|g| g.trim_end_matches(":*").to_string());
         out.insert(
             name.clone(),
             Trail {
@@ -67,9 +90,20 @@ pub(crate) async fn put(t: &AwsTarget, want: Trail, create: bool) -> TargetResul
     let what = format!("trail {name}");
     let arns = t.arns().await?;
     let group_arn = want.log_group.as_ref().map(|g| arns.log_group_streams(g));
-    let role_arn = want.log_group.as_ref().map(|_| arns.trail_delivery_role(name));
-    let bucket = want.s3_bucket.clone().ok_or_else(|| TargetError::Other(format!("{what}: no bucket")))?;
-    let tags = sdk_tags(want.tags.iter().flatten(), "a CloudTrail tag", |k, v| aws_sdk_cloudtrail::types::Tag::builder().key(k).value(v).build())?;
+    let role_arn = want
+        .log_group
+        .as_ref()
+        .map(|_| arns.trail_delivery_role(name));
+    let bucket = want
+        .s3_bucket
+        .clone()
+        .ok_or_else(|| TargetError::Other(format!("{what}: no bucket")))?;
+    let tags = sdk_tags(want.tags.iter().flatten(), "a CloudTrail tag", |k, v| {
+        aws_sdk_cloudtrail::types::Tag::builder()
+            .key(k)
+            .value(v)
+            .build()
+    })?;
     if create {
         ct.create_trail()
             .name(name)
@@ -99,16 +133,45 @@ pub(crate) async fn put(t: &AwsTarget, want: Trail, create: bool) -> TargetResul
             .await
             .map_err(|e| sdk("cloudtrail:UpdateTrail", &what, e))?;
         let arn = r.trail_arn().unwrap_or_default();
-        ct.add_tags().resource_id(arn).set_tags_list(Some(tags)).send().await.map_err(|e| sdk("cloudtrail:AddTags", &what, e))?;
+        ct.add_tags()
+            .resource_id(arn)
+            .set_tags_list(Some(tags))
+            .send()
+            .await
+            .map_err(|e| sdk("cloudtrail:AddTags", &what, e))?;
     }
     if let Some(buckets) = &want.data_event_buckets {
-        let data = DataResource::builder().r#type("AWS::S3::Object").set_values(Some(buckets.iter().map(|b| s3_object_arn(b, "")).collect())).build();
-        let selector = EventSelector::builder().read_write_type(ReadWriteType::All).include_management_events(true).data_resources(data).build();
-        ct.put_event_selectors().trail_name(name).event_selectors(selector).send().await.map_err(|e| sdk("cloudtrail:PutEventSelectors", &what, e))?;
+        let data = DataResource::builder()
+            .r#type("AWS::S3::Object")
+            .set_values(Some(buckets.iter().map(|b| s3_object_arn(b, "")).collect()))
+            .build();
+        let selector = EventSelector::builder()
+            .read_write_type(ReadWriteType::All)
+            .include_management_events(true)
+            .data_resources(data)
+            .build();
+        ct.put_event_selectors()
+            .trail_name(name)
+            .event_selectors(selector)
+            .send()
+            .await
+            .map_err(|e| sdk("cloudtrail:PutEventSelectors", &what, e))?;
     }
     match want.logging {
-        Some(true) => ct.start_logging().name(name).send().await.map(|_| ()).map_err(|e| sdk("cloudtrail:StartLogging", &what, e))?,
-        Some(false) => ct.stop_logging().name(name).send().await.map(|_| ()).map_err(|e| sdk("cloudtrail:StopLogging", &what, e))?,
+        Some(true) => ct
+            .start_logging()
+            .name(name)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sdk("cloudtrail:StartLogging", &what, e))?,
+        Some(false) => ct
+            .stop_logging()
+            .name(name)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sdk("cloudtrail:StopLogging", &what, e))?,
         None => {}
     }
     Ok(())
@@ -116,5 +179,12 @@ pub(crate) async fn put(t: &AwsTarget, want: Trail, create: bool) -> TargetResul
 
 pub(crate) async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()> {
     let what = c.resource.to_string();
-    t.clients.cloudtrail.delete_trail().name(&c.resource.name).send().await.map(|_| ()).map_err(|e| sdk("cloudtrail:DeleteTrail", &what, e))
+    t.clients
+        .cloudtrail
+        .delete_trail()
+        .name(&c.resource.name)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| sdk("cloudtrail:DeleteTrail", &what, e))
 }

@@ -9,13 +9,27 @@ use dapgov_inventory::*;
 use dapgov_target::{ChangeRequest, TargetError, TargetResult};
 use std::collections::BTreeMap;
 
-pub(crate) async fn read_all(t: &AwsTarget, project: &str) -> TargetResult<BTreeMap<String, Dashboard>> {
+pub(crate) async fn read_all(
+    t: &AwsTarget,
+    project: &str,
+) -> TargetResult<BTreeMap<String, Dashboard>> {
     let cw = &t.clients.cloudwatch;
     let mut names = vec![];
     let mut token = None;
     loop {
-        let page = cw.list_dashboards().dashboard_name_prefix(project_prefix(project)).set_next_token(token).send().await.map_err(|e| sdk("cloudwatch:ListDashboards", "the account", e))?;
-        names.extend(page.dashboard_entries().iter().filter_map(|d| d.dashboard_name()).map(String::from));
+        let page = cw
+            .list_dashboards()
+            .dashboard_name_prefix(project_prefix(project))
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| sdk("cloudwatch:ListDashboards", "the account", e))?;
+        names.extend(
+            page.dashboard_entries()
+                .iter()
+                .filter_map(|d| d.dashboard_name())
+                .map(String::from),
+        );
         token = page.next_token().map(String::from);
         if token.is_none() {
             break;
@@ -24,8 +38,19 @@ pub(crate) async fn read_all(t: &AwsTarget, project: &str) -> TargetResult<BTree
     let mut out = BTreeMap::new();
     for name in names {
         let what = format!("dashboard {name}");
-        let got = cw.get_dashboard().dashboard_name(&name).send().await.map_err(|e| sdk("cloudwatch:GetDashboard", &what, e))?;
-        let body = got.dashboard_body().map(|b| serde_json::from_str(b).map_err(|e| TargetError::Other(format!("{what}: the body is not JSON: {e}")))).transpose()?;
+        let got = cw
+            .get_dashboard()
+            .dashboard_name(&name)
+            .send()
+            .await
+            .map_err(|e| sdk("cloudwatch:GetDashboard", &what, e))?;
+        let body = got
+            .dashboard_body()
+            .map(|b| {
+                serde_json::from_str(b)
+                    .map_err(|e| TargetError::Other(format!("{what}: the body is not JSON: {e}")))
+            })
+            .transpose()?;
         out.insert(name.clone(), Dashboard { name, body });
     }
     Ok(out)
@@ -33,16 +58,38 @@ pub(crate) async fn read_all(t: &AwsTarget, project: &str) -> TargetResult<BTree
 
 pub(crate) async fn put(t: &AwsTarget, want: Dashboard) -> TargetResult<()> {
     let what = format!("dashboard {}", want.name);
-    let body = want.body.as_ref().ok_or_else(|| TargetError::Other(format!("{what}: no body to put")))?;
-    let got = t.clients.cloudwatch.put_dashboard().dashboard_name(&want.name).dashboard_body(json(body)).send().await.map_err(|e| sdk("cloudwatch:PutDashboard", &what, e))?;
+    let body = want
+        .body
+        .as_ref()
+        .ok_or_else(|| TargetError::Other(format!("{what}: no body to put")))?;
+    let got = t
+        .clients
+        .cloudwatch
+        .put_dashboard()
+        .dashboard_name(&want.name)
+        .dashboard_body(json(body))
+        .send()
+        .await
+        .map_err(|e| sdk("cloudwatch:PutDashboard", &what, e))?;
     // CloudWatch accepts a dashboard with widgets it cannot draw, and says so.
     if let Some(m) = got.dashboard_validation_messages().first() {
-        tracing::warn!("{what}: {} ({})", m.message().unwrap_or_default(), m.data_path().unwrap_or_default());
+        tracing::warn!(
+            "{what}: {} ({})",
+            m.message().unwrap_or_default(),
+            m.data_path().unwrap_or_default()
+        );
     }
     Ok(())
 }
 
 pub(crate) async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()> {
     let what = c.resource.to_string();
-    t.clients.cloudwatch.delete_dashboards().dashboard_names(&c.resource.name).send().await.map(|_| ()).map_err(|e| sdk("cloudwatch:DeleteDashboards", &what, e))
+    t.clients
+        .cloudwatch
+        .delete_dashboards()
+        .dashboard_names(&c.resource.name)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| sdk("cloudwatch:DeleteDashboards", &what, e))
 }

@@ -16,7 +16,12 @@ pub(crate) async fn read_all(t: &AwsTarget, project: &str) -> TargetResult<BTree
     let mut pages = t.clients.iam.list_roles().into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| sdk("iam:ListRoles", "the account", e))?;
-        names.extend(page.roles().iter().map(|r| r.role_name().to_string()).filter(|n| n.starts_with(&project_prefix(project))));
+        names.extend(
+            page.roles()
+                .iter()
+                .map(|r| r.role_name().to_string())
+                .filter(|n| n.starts_with(&project_prefix(project))),
+        );
     }
     let read = try_join_all(names.into_iter().map(|n| read_one(t, n))).await?;
     Ok(read.into_iter().map(|r| (r.name.clone(), r)).collect())
@@ -32,19 +37,47 @@ async fn read_one(t: &AwsTarget, name: String) -> TargetResult<Role> {
         iam.list_role_tags().role_name(&name).send(),
     );
     let got = got.map_err(|e| sdk("iam:GetRole", &what, e))?;
-    let r = got.role().ok_or_else(|| TargetError::Other(format!("{what}: not returned")))?;
-    let trust_policy = r.assume_role_policy_document().map(|d| policy_json(d, &format!("{what} trust policy"))).transpose()?;
+    let r = got
+        .role()
+        .ok_or_else(|| TargetError::Other(format!("{what}: not returned")))?;
+    let trust_policy = r
+        .assume_role_policy_document()
+        .map(|d| policy_json(d, &format!("{what} trust policy")))
+        .transpose()?;
     let mut inline_policies = BTreeMap::new();
-    for p in inline.map_err(|e| sdk("iam:ListRolePolicies", &what, e))?.policy_names() {
-        let doc = iam.get_role_policy().role_name(&name).policy_name(p).send().await.map_err(|e| sdk("iam:GetRolePolicy", &what, e))?;
-        inline_policies.insert(p.to_string(), policy_json(doc.policy_document(), &format!("{what} policy {p}"))?);
+    for p in inline
+        .map_err(|e| sdk("iam:ListRolePolicies", &what, e))?
+        .policy_names()
+    {
+        let doc = iam
+            .get_role_policy()
+            .role_name(&name)
+            .policy_name(p)
+            .send()
+            .await
+            .map_err(|e| sdk("iam:GetRolePolicy", &what, e))?;
+        inline_policies.insert(
+            p.to_string(),
+            policy_json(doc.policy_document(), &format!("{what} policy {p}"))?,
+        );
     }
     let mut attached_policies = BTreeMap::new();
-    for a in attached.map_err(|e| sdk("iam:ListAttachedRolePolicies", &what, e))?.attached_policies() {
+    for a in attached
+        .map_err(|e| sdk("iam:ListAttachedRolePolicies", &what, e))?
+        .attached_policies()
+    {
         let Some(arn) = a.policy_arn() else { continue };
-        attached_policies.insert(arn.to_string(), attached_document(t, arn).await.unwrap_or(Value::Null));
+        attached_policies.insert(
+            arn.to_string(),
+            attached_document(t, arn).await.unwrap_or(Value::Null),
+        );
     }
-    let tags = tags_from(tags.map_err(|e| sdk("iam:ListRoleTags", &what, e))?.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())));
+    let tags = tags_from(
+        tags.map_err(|e| sdk("iam:ListRoleTags", &what, e))?
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string())),
+    );
     Ok(Role {
         arn: Some(r.arn().to_string()),
         trust_policy,
@@ -58,18 +91,44 @@ async fn read_one(t: &AwsTarget, name: String) -> TargetResult<Role> {
 
 /// The default version of a managed policy; `None` when it cannot be read.
 async fn attached_document(t: &AwsTarget, arn: &str) -> Option<Value> {
-    let p = t.clients.iam.get_policy().policy_arn(arn).send().await.ok()?;
+    let p = t
+        .clients
+        .iam
+        .get_policy()
+        .policy_arn(arn)
+        .send()
+        .await
+        .ok()?;
     let version = p.policy()?.default_version_id()?.to_string();
-    let v = t.clients.iam.get_policy_version().policy_arn(arn).version_id(version).send().await.ok()?;
+    let v = t
+        .clients
+        .iam
+        .get_policy_version()
+        .policy_arn(arn)
+        .version_id(version)
+        .send()
+        .await
+        .ok()?;
     policy_json(v.policy_version()?.document()?, arn).ok()
 }
 
-pub(crate) async fn put(t: &AwsTarget, want: Role, have: Option<Role>, create: bool) -> TargetResult<()> {
+pub(crate) async fn put(
+    t: &AwsTarget,
+    want: Role,
+    have: Option<Role>,
+    create: bool,
+) -> TargetResult<()> {
     let iam = &t.clients.iam;
     let name = &want.name;
     let what = format!("role {name}");
-    let tags = sdk_tags(want.tags.iter().flatten(), "an IAM tag", |k, v| aws_sdk_iam::types::Tag::builder().key(k).value(v).build())?;
-    let trust = want.trust_policy.as_ref().map(json).ok_or_else(|| TargetError::Other(format!("{what}: no trust policy")))?;
+    let tags = sdk_tags(want.tags.iter().flatten(), "an IAM tag", |k, v| {
+        aws_sdk_iam::types::Tag::builder().key(k).value(v).build()
+    })?;
+    let trust = want
+        .trust_policy
+        .as_ref()
+        .map(json)
+        .ok_or_else(|| TargetError::Other(format!("{what}: no trust policy")))?;
     let created = if create {
         let r = iam
             .create_role()
@@ -88,26 +147,74 @@ pub(crate) async fn put(t: &AwsTarget, want: Role, have: Option<Role>, create: b
         false
     };
     if !created {
-        iam.update_assume_role_policy().role_name(name).policy_document(&trust).send().await.map_err(|e| sdk("iam:UpdateAssumeRolePolicy", &what, e))?;
+        iam.update_assume_role_policy()
+            .role_name(name)
+            .policy_document(&trust)
+            .send()
+            .await
+            .map_err(|e| sdk("iam:UpdateAssumeRolePolicy", &what, e))?;
         if let Some(d) = want.max_session_duration {
-            iam.update_role().role_name(name).max_session_duration(d as i32).send().await.map_err(|e| sdk("iam:UpdateRole", &what, e))?;
+            iam.update_role()
+                .role_name(name)
+                .max_session_duration(d as i32)
+                .send()
+                .await
+                .map_err(|e| sdk("iam:UpdateRole", &what, e))?;
         }
-        iam.tag_role().role_name(name).set_tags(Some(tags)).send().await.map_err(|e| sdk("iam:TagRole", &what, e))?;
+        iam.tag_role()
+            .role_name(name)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| sdk("iam:TagRole", &what, e))?;
     }
     let inline = want.inline_policies.clone().unwrap_or_default();
     for (policy, doc) in &inline {
-        iam.put_role_policy().role_name(name).policy_name(policy).policy_document(json(doc)).send().await.map_err(|e| sdk("iam:PutRolePolicy", &what, e))?;
+        iam.put_role_policy()
+            .role_name(name)
+            .policy_name(policy)
+            .policy_document(json(doc))
+            .send()
+            .await
+            .map_err(|e| sdk("iam:PutRolePolicy", &what, e))?;
     }
     let have = have.unwrap_or_default();
-    for policy in have.inline_policies.iter().flatten().map(|(p, _)| p).filter(|p| !inline.contains_key(*p)) {
-        iam.delete_role_policy().role_name(name).policy_name(policy).send().await.map_err(|e| sdk("iam:DeleteRolePolicy", &what, e))?;
+    for policy in have
+        .inline_policies
+        .iter()
+        .flatten()
+        .map(|(p, _)| p)
+        .filter(|p| !inline.contains_key(*p))
+    {
+        iam.delete_role_policy()
+            .role_name(name)
+            .policy_name(policy)
+            .send()
+            .await
+            .map_err(|e| sdk("iam:DeleteRolePolicy", &what, e))?;
     }
     let attached = want.attached_policies.clone().unwrap_or_default();
-    for arn in have.attached_policies.iter().flatten().map(|(a, _)| a).filter(|a| !attached.contains_key(*a)) {
-        iam.detach_role_policy().role_name(name).policy_arn(arn).send().await.map_err(|e| sdk("iam:DetachRolePolicy", &what, e))?;
+    for arn in have
+        .attached_policies
+        .iter()
+        .flatten()
+        .map(|(a, _)| a)
+        .filter(|a| !attached.contains_key(*a))
+    {
+        iam.detach_role_policy()
+            .role_name(name)
+            .policy_arn(arn)
+            .send()
+            .await
+            .map_err(|e| sdk("iam:DetachRolePolicy", &what, e))?;
     }
     for arn in attached.keys() {
-        iam.attach_role_policy().role_name(name).policy_arn(arn).send().await.map_err(|e| sdk("iam:AttachRolePolicy", &what, e))?;
+        iam.attach_role_policy()
+            .role_name(name)
+            .policy_arn(arn)
+            .send()
+            .await
+            .map_err(|e| sdk("iam:AttachRolePolicy", &what, e))?;
     }
     Ok(())
 }
@@ -117,10 +224,25 @@ pub(crate) async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()>
     let iam = &t.clients.iam;
     let have: Role = parse(c.observed.as_ref(), &c.resource)?;
     for p in have.inline_policies.iter().flatten().map(|(p, _)| p) {
-        iam.delete_role_policy().role_name(name).policy_name(p).send().await.map_err(|e| sdk("iam:DeleteRolePolicy", &what, e))?;
+        iam.delete_role_policy()
+            .role_name(name)
+            .policy_name(p)
+            .send()
+            .await
+            .map_err(|e| sdk("iam:DeleteRolePolicy", &what, e))?;
     }
     for a in have.attached_policies.iter().flatten().map(|(a, _)| a) {
-        iam.detach_role_policy().role_name(name).policy_arn(a).send().await.map_err(|e| sdk("iam:DetachRolePolicy", &what, e))?;
+        iam.detach_role_policy()
+            .role_name(name)
+            .policy_arn(a)
+            .send()
+            .await
+            .map_err(|e| sdk("iam:DetachRolePolicy", &what, e))?;
     }
-    iam.delete_role().role_name(name).send().await.map(|_| ()).map_err(|e| sdk("iam:DeleteRole", &what, e))
+    iam.delete_role()
+        .role_name(name)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| sdk("iam:DeleteRole", &what, e))
 }

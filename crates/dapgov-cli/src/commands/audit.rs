@@ -9,9 +9,11 @@ use std::path::{Path, PathBuf};
 pub const EXIT_FINDINGS: u8 = 3;
 
 #[derive(clap::Args)]
-#[command(after_help = "Exit status: 0 when no un-muted failing finding is at or above --fail-on, \
+#[command(
+    after_help = "Exit status: 0 when no un-muted failing finding is at or above --fail-on, \
 3 when at least one is, 1 on error (bad flag, unreadable snapshot or mutelist, target unreachable, \
-an account of --accounts that could not be audited).")]
+an account of --accounts that could not be audited)."
+)]
 pub struct Args {
     /// Only these pillars (repeat or comma-separate): security, reliability,
     /// operational-excellence, performance-efficiency, cost-optimization.
@@ -71,71 +73,138 @@ pub struct FailOn(pub Option<Severity>);
 fn parse_fail_on(s: &str) -> Result<FailOn, String> {
     match s {
         "none" => Ok(FailOn(None)),
-        other => other.parse::<Severity>().map(|l| FailOn(Some(l))).map_err(|e| format!("{e}; or `none` to report without failing")),
+        other => other
+            .parse::<Severity>()
+            .map(|l| FailOn(Some(l)))
+            .map_err(|e| format!("{e}; or `none` to report without failing")),
     }
 }
 
 fn read_snapshot(path: &Path) -> anyhow::Result<Inventory> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the snapshot {}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the snapshot {}", path.display()))?;
     serde_json::from_str(&text).map_err(|e| {
-        anyhow::anyhow!("{}:{}:{}: not an Inventory: {e}; write one with `dapgov inventory --out FILE`", path.display(), e.line(), e.column())
+        anyhow::anyhow!(
+            "{}:{}:{}: not an Inventory: {e}; write one with `dapgov inventory --out FILE`",
+            path.display(),
+            e.line(),
+            e.column()
+        )
     })
 }
 
 /// The accounts a FILE names: one 12-digit id per line, optionally a name after it; `#` comments.
 fn read_accounts_file(path: &Path) -> anyhow::Result<Vec<dapgov_aws::Account>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the accounts file {} (or pass `--accounts org`)", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "cannot read the accounts file {} (or pass `--accounts org`)",
+            path.display()
+        )
+    })?;
     let mut out: Vec<dapgov_aws::Account> = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.split('#').next().unwrap_or_default().trim();
         if line.is_empty() {
             continue;
         }
-        let (id, name) = line.split_once(char::is_whitespace).map(|(i, n)| (i, n.trim())).unwrap_or((line, line));
+        let (id, name) = line
+            .split_once(char::is_whitespace)
+            .map(|(i, n)| (i, n.trim()))
+            .unwrap_or((line, line));
         if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
-            anyhow::bail!("{}:{}: `{id}` is not a 12-digit AWS account id; write one account id per line, a name after it if you like", path.display(), n + 1);
+            anyhow::bail!(
+                "{}:{}: `{id}` is not a 12-digit AWS account id; write one account id per line, a name after it if you like",
+                path.display(),
+                n + 1
+            );
         }
         if !out.iter().any(|a| a.id == id) {
-            out.push(dapgov_aws::Account { id: id.to_string(), name: name.to_string() });
+            out.push(dapgov_aws::Account {
+                id: id.to_string(),
+                name: name.to_string(),
+            });
         }
     }
     if out.is_empty() {
-        anyhow::bail!("{} names no account: write one 12-digit account id per line", path.display());
+        anyhow::bail!(
+            "{} names no account: write one 12-digit account id per line",
+            path.display()
+        );
     }
     Ok(out)
 }
 
-fn need_aws<'a>(ctx: &Context, l: &'a crate::ops::Loaded, flag: &str) -> anyhow::Result<&'a std::sync::Arc<dapgov_aws::AwsTarget>> {
+fn need_aws<'a>(
+    ctx: &Context,
+    l: &'a crate::ops::Loaded,
+    flag: &str,
+) -> anyhow::Result<&'a std::sync::Arc<dapgov_aws::AwsTarget>> {
     l.aws.as_ref().ok_or_else(|| anyhow::anyhow!("{flag} works on AWS accounts: set platform.target = \"aws\" in {} (the local target has none)", ctx.config.display()))
 }
 
 /// Import each account's findings into its Security Hub; prints what was imported.
-async fn import_to_security_hub(target: &dapgov_aws::AwsTarget, audit: &Audit, account: &str) -> anyhow::Result<()> {
+async fn import_to_security_hub(
+    target: &dapgov_aws::AwsTarget,
+    audit: &Audit,
+    account: &str,
+) -> anyhow::Result<()> {
     let findings = dapgov_report::asff::findings(audit);
     let got = target.import_findings(&findings).await?;
-    println!("Security Hub of account {account}: {} finding(s) imported or updated", got.imported);
+    println!(
+        "Security Hub of account {account}: {} finding(s) imported or updated",
+        got.imported
+    );
     if !got.refused.is_empty() {
-        anyhow::bail!("Security Hub refused {} finding(s): {}", got.refused.len(), got.refused.join("; "));
+        anyhow::bail!(
+            "Security Hub refused {} finding(s): {}",
+            got.refused.len(),
+            got.refused.join("; ")
+        );
     }
     Ok(())
 }
 
 /// Audit every account (and region) of --accounts through --role-name, into one audit.
-async fn audit_accounts(ctx: &Context, a: &Args, catalogue: &Catalogue, frameworks: Vec<Framework>, source: &str) -> anyhow::Result<Audit> {
+async fn audit_accounts(
+    ctx: &Context,
+    a: &Args,
+    catalogue: &Catalogue,
+    frameworks: Vec<Framework>,
+    source: &str,
+) -> anyhow::Result<Audit> {
     use futures::StreamExt;
     let l = ctx.open(false).await?;
     let base = need_aws(ctx, &l, "--accounts")?;
-    let accounts = if source == "org" { base.organization_accounts().await? } else { read_accounts_file(Path::new(source))? };
-    let regions = if a.regions.is_empty() { vec![l.spec.platform.region.clone()] } else { a.regions.clone() };
-    let role_name = a.role_name.as_deref().expect("clap requires --role-name with --accounts");
+    let accounts = if source == "org" {
+        base.organization_accounts().await?
+    } else {
+        read_accounts_file(Path::new(source))?
+    };
+    let regions = if a.regions.is_empty() {
+        vec![l.spec.platform.region.clone()]
+    } else {
+        a.regions.clone()
+    };
+    let role_name = a
+        .role_name
+        .as_deref()
+        .expect("clap requires --role-name with --accounts");
     let mutelist = crate::ops::read_mutelist(a.mutelist.as_deref(), catalogue)?;
     let project = l.spec.platform.name.clone();
     let now = chrono::Utc::now();
-    let pairs: Vec<(dapgov_aws::Account, String)> = accounts.iter().flat_map(|acct| regions.iter().map(move |r| (acct.clone(), r.clone()))).collect();
+    let pairs: Vec<(dapgov_aws::Account, String)> = accounts
+        .iter()
+        .flat_map(|acct| regions.iter().map(move |r| (acct.clone(), r.clone())))
+        .collect();
     // A handful at a time: each account's read is itself dozens of concurrent calls.
     let parts: Vec<dapgov_audit::AccountPart> = futures::stream::iter(pairs)
         .map(|(acct, region)| {
-            let (base, project, frameworks, mutelist) = (base.clone(), project.clone(), frameworks.clone(), mutelist.as_ref());
+            let (base, project, frameworks, mutelist) = (
+                base.clone(),
+                project.clone(),
+                frameworks.clone(),
+                mutelist.as_ref(),
+            );
             async move {
                 let outcome = async {
                     let t = base.in_account(&acct.id, role_name, &region).await?;
@@ -157,7 +226,12 @@ async fn audit_accounts(ctx: &Context, a: &Args, catalogue: &Catalogue, framewor
                 }
                 .await
                 .map_err(|e| format!("{e:#}"));
-                dapgov_audit::AccountPart { account_id: acct.id, name: acct.name, region, outcome }
+                dapgov_audit::AccountPart {
+                    account_id: acct.id,
+                    name: acct.name,
+                    region,
+                    outcome,
+                }
             }
         })
         .buffer_unordered(4)
@@ -165,14 +239,27 @@ async fn audit_accounts(ctx: &Context, a: &Args, catalogue: &Catalogue, framewor
         .await;
     let mut parts = parts;
     parts.sort_by(|x, y| (&x.account_id, &x.region).cmp(&(&y.account_id, &y.region)));
-    let errors: Vec<String> = parts.iter().filter_map(|p| p.outcome.as_ref().err().map(|e| format!("{} ({}): {e}", p.account_id, p.region))).collect();
-    dapgov_audit::combine(parts, a.fail_on.0, &frameworks).ok_or_else(|| anyhow::anyhow!("no account could be audited:\n  {}", errors.join("\n  ")))
+    let errors: Vec<String> = parts
+        .iter()
+        .filter_map(|p| {
+            p.outcome
+                .as_ref()
+                .err()
+                .map(|e| format!("{} ({}): {e}", p.account_id, p.region))
+        })
+        .collect();
+    dapgov_audit::combine(parts, a.fail_on.0, &frameworks)
+        .ok_or_else(|| anyhow::anyhow!("no account could be audited:\n  {}", errors.join("\n  ")))
 }
 
 /// Run an audit and write its reports; returns the audit and the report paths.
 pub async fn audit(ctx: &Context, a: &Args) -> anyhow::Result<(Audit, Vec<PathBuf>)> {
     let catalogue = Catalogue::builtin()?;
-    let frameworks = a.framework.iter().map(|name| Framework::named(name, &catalogue)).collect::<Result<Vec<_>, _>>()?;
+    let frameworks = a
+        .framework
+        .iter()
+        .map(|name| Framework::named(name, &catalogue))
+        .collect::<Result<Vec<_>, _>>()?;
     if let Some(source) = &a.accounts {
         let result = audit_accounts(ctx, a, &catalogue, frameworks, source).await?;
         let written = dapgov_report::write(&result, &a.format, &a.out)?;
@@ -193,7 +280,11 @@ pub async fn audit(ctx: &Context, a: &Args) -> anyhow::Result<(Audit, Vec<PathBu
     };
     let mutelist = crate::ops::read_mutelist(a.mutelist.as_deref(), &catalogue)?;
     // Read before writing: --compare may name the file this run replaces.
-    let previous = a.compare.as_deref().map(dapgov_report::read_previous).transpose()?;
+    let previous = a
+        .compare
+        .as_deref()
+        .map(dapgov_report::read_previous)
+        .transpose()?;
     let options = AuditOptions {
         pillars: a.pillar.clone(),
         min_severity: a.severity,
@@ -207,8 +298,15 @@ pub async fn audit(ctx: &Context, a: &Args) -> anyhow::Result<(Audit, Vec<PathBu
     // Findings point at the spec line that declares their resource (SARIF shows them there).
     if a.snapshot.is_none() {
         if let Ok(text) = std::fs::read_to_string(&ctx.config) {
-            let zone_of = |address: &str| address.strip_prefix("bucket.").and_then(|b| inventory.buckets.get(b)).and_then(|b| b.zone.clone());
-            result.locate_in_spec(&ctx.config.display().to_string(), |address| dapgov_spec::declaring_line(&text, address, zone_of(address).as_deref()));
+            let zone_of = |address: &str| {
+                address
+                    .strip_prefix("bucket.")
+                    .and_then(|b| inventory.buckets.get(b))
+                    .and_then(|b| b.zone.clone())
+            };
+            result.locate_in_spec(&ctx.config.display().to_string(), |address| {
+                dapgov_spec::declaring_line(&text, address, zone_of(address).as_deref())
+            });
         }
     }
     let written = dapgov_report::write(&result, &a.format, &a.out)?;
@@ -240,27 +338,68 @@ pub fn print_summary(audit: &Audit, written: &[PathBuf], fail_on: Option<Severit
         .map(|p| {
             let (f, c) = (&audit.summary.failing[p], &audit.summary.by_pillar[p]);
             let mut row = vec![p.as_str().to_string()];
-            row.extend([Severity::Critical, Severity::High, Severity::Medium, Severity::Low, Severity::Informational].iter().map(|s| f[s].to_string()));
-            row.extend([c.pass, c.fail, c.muted, c.not_applicable].iter().map(usize::to_string));
+            row.extend(
+                [
+                    Severity::Critical,
+                    Severity::High,
+                    Severity::Medium,
+                    Severity::Low,
+                    Severity::Informational,
+                ]
+                .iter()
+                .map(|s| f[s].to_string()),
+            );
+            row.extend(
+                [c.pass, c.fail, c.muted, c.not_applicable]
+                    .iter()
+                    .map(usize::to_string),
+            );
             row
         })
         .collect();
-    println!("{}", dapgov_report::text::table(&["pillar", "critical", "high", "medium", "low", "info", "pass", "fail", "muted", "n/a"], &rows));
+    println!(
+        "{}",
+        dapgov_report::text::table(
+            &[
+                "pillar", "critical", "high", "medium", "low", "info", "pass", "fail", "muted",
+                "n/a"
+            ],
+            &rows
+        )
+    );
     let mut failing: Vec<_> = audit.findings.iter().filter(|f| f.is_failing()).collect();
     failing.sort_by_key(|f| std::cmp::Reverse(f.severity));
     for f in failing.iter().take(25) {
-        let delta = f.delta.map(|d| format!(" [{}]", d.as_str())).unwrap_or_default();
-        println!("  FAIL {:<8} {} {}: {}{delta}", f.severity.as_str(), f.check_id, f.resource, f.detail);
+        let delta = f
+            .delta
+            .map(|d| format!(" [{}]", d.as_str()))
+            .unwrap_or_default();
+        println!(
+            "  FAIL {:<8} {} {}: {}{delta}",
+            f.severity.as_str(),
+            f.check_id,
+            f.resource,
+            f.detail
+        );
     }
     if failing.len() > 25 {
         println!("  … and {} more in the reports", failing.len() - 25);
     }
     for acct in &audit.accounts {
         match &acct.error {
-            Some(e) => println!("  account {} ({}, {}): NOT AUDITED: {e}", acct.account_id, acct.name, acct.region),
+            Some(e) => println!(
+                "  account {} ({}, {}): NOT AUDITED: {e}",
+                acct.account_id, acct.name, acct.region
+            ),
             None => println!(
                 "  account {} ({}, {}): {} failing, {} passed, {} muted (exit {})",
-                acct.account_id, acct.name, acct.region, acct.totals.fail, acct.totals.pass, acct.totals.muted, acct.exit_status
+                acct.account_id,
+                acct.name,
+                acct.region,
+                acct.totals.fail,
+                acct.totals.pass,
+                acct.totals.muted,
+                acct.exit_status
             ),
         }
     }
@@ -280,7 +419,13 @@ pub fn print_summary(audit: &Audit, written: &[PathBuf], fail_on: Option<Severit
         );
     }
     if let Some(c) = &audit.comparison {
-        println!("Since {}: {} new, {} unchanged, {} fixed", c.previous_generated_at, c.new, c.unchanged, c.fixed.len());
+        println!(
+            "Since {}: {} new, {} unchanged, {} fixed",
+            c.previous_generated_at,
+            c.new,
+            c.unchanged,
+            c.fixed.len()
+        );
     }
     for p in written {
         println!("Wrote {}", p.display());
@@ -288,7 +433,11 @@ pub fn print_summary(audit: &Audit, written: &[PathBuf], fail_on: Option<Severit
     match fail_on {
         None => println!("Reported without failing (--fail-on none)."),
         Some(level) if audit.failing_at_or_above(level) > 0 => {
-            println!("{} failing finding(s) at or above {}: exit {EXIT_FINDINGS}", audit.failing_at_or_above(level), level.as_str())
+            println!(
+                "{} failing finding(s) at or above {}: exit {EXIT_FINDINGS}",
+                audit.failing_at_or_above(level),
+                level.as_str()
+            )
         }
         Some(level) => println!("No failing finding at or above {}.", level.as_str()),
     }
@@ -301,7 +450,16 @@ pub async fn run(ctx: &Context, a: Args) -> anyhow::Result<u8> {
         // An account that could not be read is an error, whatever the others found.
         return Ok(1);
     }
-    Ok(if a.fail_on.0.is_some_and(|level| audit.failing_at_or_above(level) > 0) { EXIT_FINDINGS } else { 0 })
+    Ok(
+        if a.fail_on
+            .0
+            .is_some_and(|level| audit.failing_at_or_above(level) > 0)
+        {
+            EXIT_FINDINGS
+        } else {
+            0
+        },
+    )
 }
 
 #[derive(clap::Args)]
@@ -327,26 +485,67 @@ pub fn checks(a: ChecksArgs) -> anyhow::Result<u8> {
             "markdown" => print!("{}", dapgov_report::framework_markdown(&fw)),
             _ => {
                 println!("{} ({})", fw.title, fw.version);
-                let rows: Vec<Vec<String>> =
-                    fw.requirements.iter().map(|r| vec![r.id.clone(), r.title.clone(), if r.manual { "MANUAL".to_string() } else { r.checks.join(", ") }]).collect();
-                println!("{}", dapgov_report::text::table(&["requirement", "title", "checks"], &rows));
+                let rows: Vec<Vec<String>> = fw
+                    .requirements
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            r.id.clone(),
+                            r.title.clone(),
+                            if r.manual {
+                                "MANUAL".to_string()
+                            } else {
+                                r.checks.join(", ")
+                            },
+                        ]
+                    })
+                    .collect();
+                println!(
+                    "{}",
+                    dapgov_report::text::table(&["requirement", "title", "checks"], &rows)
+                );
                 let manual = fw.requirements.iter().filter(|r| r.manual).count();
-                println!("{} requirements: {} mapped to checks, {manual} manual", fw.requirements.len(), fw.requirements.len() - manual);
+                println!(
+                    "{} requirements: {} mapped to checks, {manual} manual",
+                    fw.requirements.len(),
+                    fw.requirements.len() - manual
+                );
             }
         }
         return Ok(0);
     }
-    let selected: Vec<_> = catalogue.checks().iter().filter(|c| a.pillar.is_none_or(|p| c.pillar == p)).collect();
+    let selected: Vec<_> = catalogue
+        .checks()
+        .iter()
+        .filter(|c| a.pillar.is_none_or(|p| c.pillar == p))
+        .collect();
     if a.format == "markdown" {
-        print!("{}", dapgov_report::catalogue_markdown(&catalogue, a.pillar));
+        print!(
+            "{}",
+            dapgov_report::catalogue_markdown(&catalogue, a.pillar)
+        );
         return Ok(0);
     }
     if a.format == "json" {
         println!("{}", serde_json::to_string_pretty(&selected)?);
         return Ok(0);
     }
-    let rows: Vec<Vec<&str>> = selected.iter().map(|c| vec![c.id.as_str(), c.pillar.as_str(), c.severity.as_str(), c.best_practice.as_str(), c.title.as_str()]).collect();
-    println!("{}", dapgov_report::text::table(&["id", "pillar", "severity", "practice", "title"], &rows));
+    let rows: Vec<Vec<&str>> = selected
+        .iter()
+        .map(|c| {
+            vec![
+                c.id.as_str(),
+                c.pillar.as_str(),
+                c.severity.as_str(),
+                c.best_practice.as_str(),
+                c.title.as_str(),
+            ]
+        })
+        .collect();
+    println!(
+        "{}",
+        dapgov_report::text::table(&["id", "pillar", "severity", "practice", "title"], &rows)
+    );
     println!("{} checks", selected.len());
     Ok(0)
 }

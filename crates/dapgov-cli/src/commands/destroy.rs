@@ -17,7 +17,11 @@ pub async fn run(ctx: &Context, a: Args) -> anyhow::Result<u8> {
     let (observed, _) = observe(&l).await?;
     let mut plan = dapgov_plan::destroy_plan(&observed);
     // Keys already waiting out their deletion window need nothing more.
-    plan.changes.retain(|c| !c.before.as_ref().is_some_and(|b| b["state"] == "PendingDeletion"));
+    plan.changes.retain(|c| {
+        !c.before
+            .as_ref()
+            .is_some_and(|b| b["state"] == "PendingDeletion")
+    });
     if plan.is_empty() {
         print!("{}", plan.render_left_alone());
         println!("Nothing to destroy.");
@@ -31,7 +35,13 @@ pub async fn run(ctx: &Context, a: Args) -> anyhow::Result<u8> {
     }
     let mut refused = vec![];
     for c in &plan.changes {
-        let req = ChangeRequest { resource: c.resource.clone(), action: c.action, desired: None, observed: c.before.clone(), force_delete_data: a.force_delete_data };
+        let req = ChangeRequest {
+            resource: c.resource.clone(),
+            action: c.action,
+            desired: None,
+            observed: c.before.clone(),
+            force_delete_data: a.force_delete_data,
+        };
         match l.target.apply(&req).await {
             Ok(()) => println!("{} {}", symbol(c.action), c.address),
             Err(e @ dapgov_target::TargetError::Refused { .. }) => refused.push(e.to_string()),

@@ -3,7 +3,7 @@ use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Directory for data-docs.md and data-docs.html.
+    /// Directory for data-docs.md, data-docs.html and data-docs.json.
     #[arg(long, default_value = "reports")]
     pub out: PathBuf,
     /// How many recent loads to list per dataset.
@@ -18,7 +18,10 @@ pub async fn run(ctx: &Context, a: Args) -> anyhow::Result<u8> {
     let session = l.target.session(&l.spec.platform.name, "etl").await?;
     let mut manifests = std::collections::BTreeMap::new();
     for dataset in l.spec.datasets.keys() {
-        manifests.insert(dataset.clone(), dapgov_etl::recent_manifests(&session, dataset, a.loads).await?);
+        manifests.insert(
+            dataset.clone(),
+            dapgov_etl::recent_manifests(&session, dataset, a.loads).await?,
+        );
     }
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     for p in dapgov_report::docs::write(&l.spec, &manifests, &now, &a.out)? {

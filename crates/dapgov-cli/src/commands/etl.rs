@@ -1,14 +1,18 @@
 use crate::ops::Context;
 use anyhow::Context as _;
-use std::path::PathBuf;
 use dapgov_inventory::names::DATA_ZONES;
+use std::path::PathBuf;
 
 #[derive(clap::Subcommand)]
 pub enum EtlCommand {
     /// Run every stage (landing → raw → curated → trusted) for one input, as the etl role.
     Run {
         /// A file to load (CSV, Excel or Parquet).
-        #[arg(long, required_unless_present = "from_landing", conflicts_with = "from_landing")]
+        #[arg(
+            long,
+            required_unless_present = "from_landing",
+            conflicts_with = "from_landing"
+        )]
         input: Option<PathBuf>,
         /// Instead of --input: load every file delivered into the landing zone under
         /// KEY_PREFIX (default `DATASET/`) that the dataset has not taken yet (by sha256),
@@ -62,11 +66,27 @@ pub enum EtlCommand {
 
 pub async fn run(ctx: &Context, cmd: EtlCommand) -> anyhow::Result<u8> {
     let (input, dataset, force) = match cmd {
-        EtlCommand::Run { from_landing: Some(prefix), dataset, force, .. } => return from_landing(ctx, &dataset, &prefix, force).await,
-        EtlCommand::Run { input: Some(input), dataset, force, .. } => (input, dataset, force),
+        EtlCommand::Run {
+            from_landing: Some(prefix),
+            dataset,
+            force,
+            ..
+        } => return from_landing(ctx, &dataset, &prefix, force).await,
+        EtlCommand::Run {
+            input: Some(input),
+            dataset,
+            force,
+            ..
+        } => (input, dataset, force),
         EtlCommand::Run { .. } => anyhow::bail!("etl run needs --input FILE or --from-landing"),
-        EtlCommand::History { dataset, zone, format } => return history(ctx, &dataset, &zone, &format).await,
-        EtlCommand::Rollback { dataset, to, zone } => return rollback(ctx, &dataset, to, &zone).await,
+        EtlCommand::History {
+            dataset,
+            zone,
+            format,
+        } => return history(ctx, &dataset, &zone, &format).await,
+        EtlCommand::Rollback { dataset, to, zone } => {
+            return rollback(ctx, &dataset, to, &zone).await;
+        }
         EtlCommand::Maintain { dataset } => return maintain(ctx, dataset.as_deref()).await,
         EtlCommand::Profile { path, out } => {
             let (p, written) = profile(&path, &out)?;
@@ -79,13 +99,21 @@ pub async fn run(ctx: &Context, cmd: EtlCommand) -> anyhow::Result<u8> {
     };
     let l = ctx.open(false).await?;
     let session = l.target.session(&l.spec.platform.name, "etl").await?;
-    let m = run_one(&session, &l.spec, &input, &dataset, force).await.with_context(|| format!("etl run of {} as dataset {dataset}", input.display()))?;
+    let m = run_one(&session, &l.spec, &input, &dataset, force)
+        .await
+        .with_context(|| format!("etl run of {} as dataset {dataset}", input.display()))?;
     print_run(&m, &input.display().to_string(), &dataset);
     Ok(0)
 }
 
 /// One run, with a spinner on a terminal.
-async fn run_one(session: &dapgov_target::RoleSession, spec: &dapgov_spec::Spec, input: &std::path::Path, dataset: &str, force: bool) -> anyhow::Result<dapgov_etl::Manifest> {
+async fn run_one(
+    session: &dapgov_target::RoleSession,
+    spec: &dapgov_spec::Spec,
+    input: &std::path::Path,
+    dataset: &str,
+    force: bool,
+) -> anyhow::Result<dapgov_etl::Manifest> {
     let bar = indicatif::ProgressBar::new_spinner();
     if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
@@ -96,30 +124,56 @@ async fn run_one(session: &dapgov_target::RoleSession, spec: &dapgov_spec::Spec,
         tracing::info!("{msg}");
         bar.set_message(msg.to_string());
     };
-    let m = dapgov_etl::run(session, spec, dapgov_etl::RunOptions { input, dataset, force, progress: &progress }).await;
+    let m = dapgov_etl::run(
+        session,
+        spec,
+        dapgov_etl::RunOptions {
+            input,
+            dataset,
+            force,
+            progress: &progress,
+        },
+    )
+    .await;
     bar.finish_and_clear();
     Ok(m?)
 }
 
 /// Every delivery under the prefix the dataset has not taken, oldest first; one that fails
 /// is reported and the others still run.
-async fn from_landing(ctx: &Context, dataset: &str, prefix: &str, force: bool) -> anyhow::Result<u8> {
+async fn from_landing(
+    ctx: &Context,
+    dataset: &str,
+    prefix: &str,
+    force: bool,
+) -> anyhow::Result<u8> {
     let l = ctx.open(false).await?;
     if !l.spec.datasets.contains_key(dataset) {
         return Err(dapgov_etl::EtlError::UnknownDataset(dataset.into()).into());
     }
     let session = l.target.session(&l.spec.platform.name, "etl").await?;
-    let prefix = if prefix.is_empty() { format!("{dataset}/") } else { prefix.to_string() };
+    let prefix = if prefix.is_empty() {
+        format!("{dataset}/")
+    } else {
+        prefix.to_string()
+    };
     let deliveries = dapgov_etl::landing::deliveries(&session, &prefix).await?;
     let mut loaded = dapgov_etl::landing::loaded_inputs(&session, dataset).await?;
-    let landing_url = session.zones.get("landing").map(|z| z.url.clone()).unwrap_or_default();
+    let landing_url = session
+        .zones
+        .get("landing")
+        .map(|z| z.url.clone())
+        .unwrap_or_default();
     let (mut ran, mut skipped, mut failed) = (0, 0, 0);
     for d in &deliveries {
         let label = format!("{landing_url}{}", d.location);
         let dir = tempfile::tempdir()?;
         let (file, sha) = dapgov_etl::landing::fetch(&session, d, dir.path()).await?;
         if loaded.contains(&sha) && !force {
-            println!("Skipped {label}: already taken by dataset {dataset} (sha256 {}).", &sha[..12]);
+            println!(
+                "Skipped {label}: already taken by dataset {dataset} (sha256 {}).",
+                &sha[..12]
+            );
             skipped += 1;
             continue;
         }
@@ -135,29 +189,63 @@ async fn from_landing(ctx: &Context, dataset: &str, prefix: &str, force: bool) -
             }
         }
     }
-    println!("From {landing_url}{prefix}: {} delivery(ies); {ran} loaded, {skipped} already taken, {failed} failed.", deliveries.len());
+    println!(
+        "From {landing_url}{prefix}: {} delivery(ies); {ran} loaded, {skipped} already taken, {failed} failed.",
+        deliveries.len()
+    );
     Ok(u8::from(failed > 0))
 }
 
 fn print_run(m: &dapgov_etl::Manifest, input: &str, dataset: &str) {
     if m.no_op {
-        println!("No-op: {input} was already loaded as dataset {dataset} (run {}). Pass --force to run again.", m.run_id);
+        println!(
+            "No-op: {input} was already loaded as dataset {dataset} (run {}). Pass --force to run again.",
+            m.run_id
+        );
         return;
     }
-    println!("Run {} of dataset {dataset}, input {input} ({} ms)", m.run_id, m.duration_ms);
-    let in_order = DATA_ZONES.into_iter().filter_map(|s| m.stages.get_key_value(s));
-    for (stage, c) in in_order.chain(m.stages.iter().filter(|(s, _)| !DATA_ZONES.contains(&s.as_str()))) {
-        println!("  {stage:<8} rows in {:>8}  out {:>8}  quarantined {:>6}", c.rows_in, c.rows_out, c.rows_quarantined);
+    println!(
+        "Run {} of dataset {dataset}, input {input} ({} ms)",
+        m.run_id, m.duration_ms
+    );
+    let in_order = DATA_ZONES
+        .into_iter()
+        .filter_map(|s| m.stages.get_key_value(s));
+    for (stage, c) in in_order.chain(
+        m.stages
+            .iter()
+            .filter(|(s, _)| !DATA_ZONES.contains(&s.as_str())),
+    ) {
+        println!(
+            "  {stage:<8} rows in {:>8}  out {:>8}  quarantined {:>6}",
+            c.rows_in, c.rows_out, c.rows_quarantined
+        );
     }
     let l = &m.load;
     if let Some(version) = l.curated_version {
         let what = match l.mode.as_str() {
-            "replace_partitions" => format!("{} day(s) delivered: {} row(s) replaced, {} added", l.days, l.rows_replaced, l.rows_added),
-            "replace" => format!("table replaced: {} row(s) out, {} in", l.rows_replaced, l.rows_added),
+            "replace_partitions" => format!(
+                "{} day(s) delivered: {} row(s) replaced, {} added",
+                l.days, l.rows_replaced, l.rows_added
+            ),
+            "replace" => format!(
+                "table replaced: {} row(s) out, {} in",
+                l.rows_replaced, l.rows_added
+            ),
             _ => format!("{} row(s) appended", l.rows_added),
         };
-        let retried = if l.retries > 0 { format!(" (retried {} time(s): a concurrent load committed first)", l.retries) } else { String::new() };
-        println!("  load     {}: {what}; curated is at version {version}{retried}", l.mode);
+        let retried = if l.retries > 0 {
+            format!(
+                " (retried {} time(s): a concurrent load committed first)",
+                l.retries
+            )
+        } else {
+            String::new()
+        };
+        println!(
+            "  load     {}: {what}; curated is at version {version}{retried}",
+            l.mode
+        );
     }
     for (rule, n) in &m.quarantine_reasons {
         println!("  quarantined by {rule}: {n}");
@@ -169,7 +257,14 @@ fn print_run(m: &dapgov_etl::Manifest, input: &str, dataset: &str) {
         println!("  schema drift: {d}");
     }
     if !m.pii_found.is_empty() {
-        println!("  PII found: {}", m.pii_found.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", "));
+        println!(
+            "  PII found: {}",
+            m.pii_found
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     for (t, status) in &m.trusted {
         println!("  trusted.{t}: {status}");
@@ -191,7 +286,13 @@ async fn history(ctx: &Context, dataset: &str, zone: &str, format: &str) -> anyh
     let rows: Vec<Vec<String>> = commits
         .iter()
         .map(|c| {
-            let field = |k: &str| c.load.get(k).and_then(|v| v.as_str()).unwrap_or("-").to_string();
+            let field = |k: &str| {
+                c.load
+                    .get(k)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("-")
+                    .to_string()
+            };
             let (sha, role) = (field("sha256"), field("role"));
             vec![
                 c.version.to_string(),
@@ -206,7 +307,15 @@ async fn history(ctx: &Context, dataset: &str, zone: &str, format: &str) -> anyh
             ]
         })
         .collect();
-    println!("{}", dapgov_report::text::table(&["version", "time", "op", "added", "removed", "run", "input", "sha256", "role"], &rows));
+    println!(
+        "{}",
+        dapgov_report::text::table(
+            &[
+                "version", "time", "op", "added", "removed", "run", "input", "sha256", "role"
+            ],
+            &rows
+        )
+    );
     Ok(0)
 }
 
@@ -218,8 +327,14 @@ async fn maintain(ctx: &Context, dataset: Option<&str>) -> anyhow::Result<u8> {
         None => l.spec.datasets.keys().cloned().collect(),
     };
     for d in &datasets {
-        for (table, m) in dapgov_etl::maintain(&session, &l.spec, d).await.with_context(|| format!("maintenance of dataset {d}"))? {
-            println!("{table}: {} small file(s) compacted into {}, {} unreferenced file(s) removed", m.files_compacted, m.files_written, m.files_removed);
+        for (table, m) in dapgov_etl::maintain(&session, &l.spec, d)
+            .await
+            .with_context(|| format!("maintenance of dataset {d}"))?
+        {
+            println!(
+                "{table}: {} small file(s) compacted into {}, {} unreferenced file(s) removed",
+                m.files_compacted, m.files_written, m.files_removed
+            );
         }
     }
     Ok(0)
@@ -228,8 +343,13 @@ async fn maintain(ctx: &Context, dataset: Option<&str>) -> anyhow::Result<u8> {
 async fn rollback(ctx: &Context, dataset: &str, to: u64, zone: &str) -> anyhow::Result<u8> {
     let l = ctx.open(false).await?;
     let session = l.target.session(&l.spec.platform.name, "etl").await?;
-    let r = dapgov_etl::rollback(&session, &l.spec, zone, dataset, to).await.with_context(|| format!("rollback of {zone}.{dataset} to version {to}"))?;
-    println!("Restored {} to version {} (committed as version {})", r.table, r.restored_version, r.new_version);
+    let r = dapgov_etl::rollback(&session, &l.spec, zone, dataset, to)
+        .await
+        .with_context(|| format!("rollback of {zone}.{dataset} to version {to}"))?;
+    println!(
+        "Restored {} to version {} (committed as version {})",
+        r.table, r.restored_version, r.new_version
+    );
     for (t, status) in &r.trusted {
         println!("  trusted.{t}: {status}");
     }
@@ -237,18 +357,30 @@ async fn rollback(ctx: &Context, dataset: &str, to: u64, zone: &str) -> anyhow::
 }
 
 /// Profile a file and write its reports; returns the profile and the paths written.
-pub fn profile(path: &std::path::Path, out: &std::path::Path) -> anyhow::Result<(dapgov_etl::profile::Profile, Vec<PathBuf>)> {
+pub fn profile(
+    path: &std::path::Path,
+    out: &std::path::Path,
+) -> anyhow::Result<(dapgov_etl::profile::Profile, Vec<PathBuf>)> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| path.display().to_string());
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| path.display().to_string());
     let p = dapgov_etl::profile::profile(&bytes, &name)?;
-    let stem = format!("profile-{}", name.rsplit_once('.').map(|(s, _)| s).unwrap_or(&name));
+    let stem = format!(
+        "profile-{}",
+        name.rsplit_once('.').map(|(s, _)| s).unwrap_or(&name)
+    );
     let written = dapgov_report::write_profile(&p, out, &stem)?;
     Ok((p, written))
 }
 
 /// One line for the file, then one per column with what needs attention.
 pub fn print_profile(p: &dapgov_etl::profile::Profile) {
-    println!("{}: {} rows, {} columns, {} duplicate rows, {} malformed rows", p.file, p.rows, p.columns_count, p.duplicate_rows, p.ragged_rows);
+    println!(
+        "{}: {} rows, {} columns, {} duplicate rows, {} malformed rows",
+        p.file, p.rows, p.columns_count, p.duplicate_rows, p.ragged_rows
+    );
     for c in &p.columns {
         let mut notes = vec![];
         if c.nulls > 0 {
@@ -258,7 +390,16 @@ pub fn print_profile(p: &dapgov_etl::profile::Profile) {
             notes.push(format!("{} not {}", c.invalid.count, c.inferred_type));
         }
         if let Some(g) = c.date_gaps.as_ref().filter(|g| g.missing_days > 0) {
-            notes.push(format!("{} missing day(s): {}", g.missing_days, g.missing.iter().take(5).cloned().collect::<Vec<_>>().join(", ")));
+            notes.push(format!(
+                "{} missing day(s): {}",
+                g.missing_days,
+                g.missing
+                    .iter()
+                    .take(5)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
         }
         for (e, n) in &c.pii {
             notes.push(format!("{e} {n}"));
@@ -267,6 +408,17 @@ pub fn print_profile(p: &dapgov_etl::profile::Profile) {
             (Some(a), Some(b)) => format!(" {a} .. {b}"),
             _ => String::new(),
         };
-        println!("  {:<28} {:<9} {:>7} distinct{range}{}{}", c.name, c.inferred_type, c.distinct, if c.unique { " (key)" } else { "" }, if notes.is_empty() { String::new() } else { format!("  [{}]", notes.join("; ")) });
+        println!(
+            "  {:<28} {:<9} {:>7} distinct{range}{}{}",
+            c.name,
+            c.inferred_type,
+            c.distinct,
+            if c.unique { " (key)" } else { "" },
+            if notes.is_empty() {
+                String::new()
+            } else {
+                format!("  [{}]", notes.join("; "))
+            }
+        );
     }
 }

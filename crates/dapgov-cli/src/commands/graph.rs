@@ -21,14 +21,25 @@ pub async fn run(ctx: &Context, a: Args) -> anyhow::Result<u8> {
     if a.view == "lineage" {
         let spec = ctx.spec()?;
         let datasets: Vec<String> = spec.datasets.keys().cloned().collect();
-        let trusted: Vec<(String, Vec<String>)> = spec.trusted.iter().map(|t| (t.name.clone(), t.inputs.clone())).collect();
+        let trusted: Vec<(String, Vec<String>)> = spec
+            .trusted
+            .iter()
+            .map(|t| (t.name.clone(), t.inputs.clone()))
+            .collect();
         print!("{}", graph::lineage(&datasets, &trusted, a.format)?);
         return Ok(0);
     }
     let l = ctx.open(false).await?;
-    let inventory = if a.desired { make_plan(&l).await?.1 } else { observe(&l).await?.0 };
+    let inventory = if a.desired {
+        make_plan(&l).await?.1
+    } else {
+        observe(&l).await?.0
+    };
     match a.view.as_str() {
-        "access" => print!("{}", graph::access(&dapgov_audit::access::zone_access(&inventory), a.format)?),
+        "access" => print!(
+            "{}",
+            graph::access(&dapgov_audit::access::zone_access(&inventory), a.format)?
+        ),
         _ => print!("{}", graph::architecture(&inventory, a.format)?),
     }
     Ok(0)

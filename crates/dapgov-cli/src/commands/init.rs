@@ -13,12 +13,24 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Context, a: Args) -> anyhow::Result<u8> {
-    let target = if ctx.target.as_deref() == Some("aws") { Target::Aws } else { Target::Local };
+    let target = if ctx.target.as_deref() == Some("aws") {
+        Target::Aws
+    } else {
+        Target::Local
+    };
     if ctx.config.exists() && !a.force {
-        bail!("{} already exists; pass --force to overwrite it", ctx.config.display());
+        bail!(
+            "{} already exists; pass --force to overwrite it",
+            ctx.config.display()
+        );
     }
     let text = dapgov_spec::init_text(&a.name, target).map_err(anyhow::Error::msg)?;
     std::fs::write(&ctx.config, text)?;
-    println!("Wrote {} (platform {}, target {}). Next: `dapgov plan`, then `dapgov apply`.", ctx.config.display(), a.name, target.as_str());
+    println!(
+        "Wrote {} (platform {}, target {}). Next: `dapgov plan`, then `dapgov apply`.",
+        ctx.config.display(),
+        a.name,
+        target.as_str()
+    );
     Ok(0)
 }

@@ -18,7 +18,10 @@ pub mod trail;
 use crate::{Cli, Command};
 
 pub async fn run(cli: Cli) -> anyhow::Result<u8> {
-    let ctx = crate::ops::Context { config: cli.config, target: cli.target };
+    let ctx = crate::ops::Context {
+        config: cli.config,
+        target: cli.target,
+    };
     match cli.command {
         Command::Init(a) => init::run(&ctx, a),
         Command::Demo(a) => demo::run(a).await,
@@ -31,7 +34,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Trail(a) => trail::run(&ctx, a).await,
         Command::RotateKey { alias } => {
             let l = ctx.open(false).await?;
-            let Some(local) = l.local else { anyhow::bail!("rotate-key works on the local target; on AWS use `aws kms rotate-key-on-demand`") };
+            let Some(local) = l.local else {
+                anyhow::bail!(
+                    "rotate-key works on the local target; on AWS use `aws kms rotate-key-on-demand`"
+                )
+            };
             let v = local.rotate_key(&alias)?;
             println!("Key {alias} rotated: version {v} now encrypts new data.");
             Ok(0)

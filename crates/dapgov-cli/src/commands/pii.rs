@@ -72,11 +72,36 @@ fn eval(notes: usize, seed: u64, corpora: &[Corpus], format: &str) -> anyhow::Re
             .filter(|(_, s)| s.true_positives + s.false_negatives + s.false_positives > 0)
             .map(|(e, s)| {
                 let (lo, hi) = s.recall_interval();
-                vec![e.name().to_string(), format!("{:.4}", s.precision()), format!("{:.4}", s.recall()), format!("{lo:.3}–{hi:.3}"), s.true_positives.to_string(), s.false_positives.to_string(), s.false_negatives.to_string()]
+                vec![
+                    e.name().to_string(),
+                    format!("{:.4}", s.precision()),
+                    format!("{:.4}", s.recall()),
+                    format!("{lo:.3}–{hi:.3}"),
+                    s.true_positives.to_string(),
+                    s.false_positives.to_string(),
+                    s.false_negatives.to_string(),
+                ]
             })
             .collect();
-        println!("{}", dapgov_report::text::table(&["entity", "precision", "recall", "recall 95%", "tp", "fp", "fn"], &rows));
-        println!("{notes} notes (seed {seed}), {:.1} MB scanned in {seconds:.2} s\n", *bytes as f64 / 1e6);
+        println!(
+            "{}",
+            dapgov_report::text::table(
+                &[
+                    "entity",
+                    "precision",
+                    "recall",
+                    "recall 95%",
+                    "tp",
+                    "fp",
+                    "fn"
+                ],
+                &rows
+            )
+        );
+        println!(
+            "{notes} notes (seed {seed}), {:.1} MB scanned in {seconds:.2} s\n",
+            *bytes as f64 / 1e6
+        );
     }
     Ok(0)
 }
@@ -84,7 +109,12 @@ fn eval(notes: usize, seed: u64, corpora: &[Corpus], format: &str) -> anyhow::Re
 pub fn run(cmd: PiiCommand) -> anyhow::Result<u8> {
     let (path, format) = match cmd {
         PiiCommand::Scan { path, format } => (path, format),
-        PiiCommand::Eval { notes, seed, corpus, format } => return eval(notes, seed, &corpus, &format),
+        PiiCommand::Eval {
+            notes,
+            seed,
+            corpus,
+            format,
+        } => return eval(notes, seed, &corpus, &format),
     };
     let origin = path.display().to_string();
     let scan = dapgov_etl::pii::scan_file(&path)?;
@@ -92,11 +122,38 @@ pub fn run(cmd: PiiCommand) -> anyhow::Result<u8> {
         eprintln!("warning: {w}");
     }
     if format == "json" {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"file": origin, "totals": scan.totals, "findings": scan.findings}))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"file": origin, "totals": scan.totals, "findings": scan.findings})
+            )?
+        );
     } else {
-        let rows: Vec<Vec<String>> = scan.findings.iter().map(|f| vec![f.row.to_string(), f.column.clone(), f.entity.to_string(), f.value.clone()]).collect();
-        println!("{}", dapgov_report::text::table(&["row", "column", "entity", "value"], &rows));
-        println!("\n{} finding(s): {}", scan.findings.len(), scan.totals.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", "));
+        let rows: Vec<Vec<String>> = scan
+            .findings
+            .iter()
+            .map(|f| {
+                vec![
+                    f.row.to_string(),
+                    f.column.clone(),
+                    f.entity.to_string(),
+                    f.value.clone(),
+                ]
+            })
+            .collect();
+        println!(
+            "{}",
+            dapgov_report::text::table(&["row", "column", "entity", "value"], &rows)
+        );
+        println!(
+            "\n{} finding(s): {}",
+            scan.findings.len(),
+            scan.totals
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     Ok(0)
 }

@@ -34,5 +34,9 @@ pub async fn run(ctx: &Context, a: Args) -> anyhow::Result<u8> {
             return Ok(crate::commands::audit::EXIT_FINDINGS);
         }
     }
-    Ok(if a.detailed_exitcode && !plan.is_empty() { 2 } else { 0 })
+    Ok(if a.detailed_exitcode && !plan.is_empty() {
+        2
+    } else {
+        0
+    })
 }

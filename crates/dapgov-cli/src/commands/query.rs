@@ -23,8 +23,12 @@ pub struct Args {
 }
 
 fn parse_as_of(s: &str) -> Result<(String, u64), String> {
-    let (table, version) = s.split_once('=').ok_or_else(|| format!("`{s}`: expected TABLE=VERSION, e.g. curated.calls=3"))?;
-    let version = version.trim().parse().map_err(|_| format!("`{s}`: the version must be a whole number, as `dapgov etl history` lists them"))?;
+    let (table, version) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}`: expected TABLE=VERSION, e.g. curated.calls=3"))?;
+    let version = version.trim().parse().map_err(|_| {
+        format!("`{s}`: the version must be a whole number, as `dapgov etl history` lists them")
+    })?;
     Ok((table.trim().to_string(), version))
 }
 
@@ -37,7 +41,9 @@ pub async fn run(ctx: &Context, a: Args) -> anyhow::Result<u8> {
         "local" => dapgov_etl::query::sql_as_of(&session, &a.sql, &a.as_of).await?,
         _ if Some(engine) == target_engine => {
             if !a.as_of.is_empty() {
-                anyhow::bail!("--as-of reads a table's history in dapgov's engine: add --engine local ({engine} does not read Delta tables at a version)");
+                anyhow::bail!(
+                    "--as-of reads a table's history in dapgov's engine: add --engine local ({engine} does not read Delta tables at a version)"
+                );
             }
             let cancel: dapgov_target::Cancel = Box::pin(async {
                 let _ = tokio::signal::ctrl_c().await;
@@ -55,7 +61,13 @@ pub async fn run(ctx: &Context, a: Args) -> anyhow::Result<u8> {
             }
             vec![batch]
         }
-        wanted => anyhow::bail!("--engine {wanted}: this target runs queries in {}", target_engine.map_or("dapgov's own engine only (--engine local)".to_string(), |e| format!("{e} or dapgov's own engine (--engine local)"))),
+        wanted => anyhow::bail!(
+            "--engine {wanted}: this target runs queries in {}",
+            target_engine.map_or(
+                "dapgov's own engine only (--engine local)".to_string(),
+                |e| format!("{e} or dapgov's own engine (--engine local)")
+            )
+        ),
     };
     print!("{}", dapgov_report::text::answer(&batches, a.format)?);
     Ok(0)

@@ -22,7 +22,12 @@ pub enum SampleCommand {
 
 pub fn run(c: SampleCommand) -> anyhow::Result<u8> {
     match c {
-        SampleCommand::Calls { from, out, seed, days } => {
+        SampleCommand::Calls {
+            from,
+            out,
+            seed,
+            days,
+        } => {
             let metrics = dapgov_etl::sample::read_metrics(&from)?;
             let wanted = days.unwrap_or(metrics.len());
             let s = dapgov_etl::sample::write_calls(&metrics, wanted, seed, &out)?;

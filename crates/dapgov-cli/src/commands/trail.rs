@@ -42,7 +42,9 @@ pub enum TrailCommand {
 
 pub async fn run(ctx: &Context, cmd: TrailCommand) -> anyhow::Result<u8> {
     let l = ctx.open(false).await?;
-    let Some(local) = l.local else { bail!("the trail commands read the local target's trail") };
+    let Some(local) = l.local else {
+        bail!("the trail commands read the local target's trail")
+    };
     let trail = local.trail();
     match cmd {
         TrailCommand::PublicKey => {
@@ -50,16 +52,31 @@ pub async fn run(ctx: &Context, cmd: TrailCommand) -> anyhow::Result<u8> {
             Ok(0)
         }
         TrailCommand::Anchor => {
-            let key = trail.published_key().map_err(|e| anyhow::anyhow!("the trail cannot be anchored: {e}"))?;
-            trail.verify(&key).map_err(|e| anyhow::anyhow!("the trail cannot be anchored: it fails verification: {e}"))?;
-            print!("{}", trail.anchor().map_err(|e| anyhow::anyhow!("{e}"))?.to_text());
+            let key = trail
+                .published_key()
+                .map_err(|e| anyhow::anyhow!("the trail cannot be anchored: {e}"))?;
+            trail.verify(&key).map_err(|e| {
+                anyhow::anyhow!("the trail cannot be anchored: it fails verification: {e}")
+            })?;
+            print!(
+                "{}",
+                trail
+                    .anchor()
+                    .map_err(|e| anyhow::anyhow!("{e}"))?
+                    .to_text()
+            );
             Ok(0)
         }
         TrailCommand::Verify { public_key, anchor } => {
             let (key, whose) = match &public_key {
                 Some(path) => {
-                    let text = std::fs::read_to_string(path).with_context(|| format!("reading the public key {}", path.display()))?;
-                    (dapgov_local::trail::PublicKey::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?, "the pinned key")
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("reading the public key {}", path.display()))?;
+                    (
+                        dapgov_local::trail::PublicKey::parse(&text)
+                            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+                        "the pinned key",
+                    )
                 }
                 None => match trail.published_key() {
                     Ok(k) => (k, "the key published beside it"),
@@ -77,19 +94,33 @@ pub async fn run(ctx: &Context, cmd: TrailCommand) -> anyhow::Result<u8> {
             match trail.verify(&key) {
                 // A logging trail has recorded at least its own creation: one with none was deleted.
                 Ok(0) if local.trail_is_logging() => {
-                    eprintln!("Trail verification FAILED: the platform exists but its trail holds no record (trail deleted)");
+                    eprintln!(
+                        "Trail verification FAILED: the platform exists but its trail holds no record (trail deleted)"
+                    );
                     Ok(1)
                 }
                 Ok(n) => {
                     if let Some(path) = &anchor {
-                        let text = std::fs::read_to_string(path).with_context(|| format!("reading the anchor {}", path.display()))?;
-                        let anchor = dapgov_local::trail::Anchor::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                        let text = std::fs::read_to_string(path)
+                            .with_context(|| format!("reading the anchor {}", path.display()))?;
+                        let anchor = dapgov_local::trail::Anchor::parse(&text)
+                            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
                         if let Err(e) = trail.verify_anchor(&key, &anchor) {
-                            eprintln!("Trail verification FAILED against the anchor {}: {e}", path.display());
+                            eprintln!(
+                                "Trail verification FAILED against the anchor {}: {e}",
+                                path.display()
+                            );
                             return Ok(1);
                         }
                     }
-                    println!("Trail intact: {n} record(s) verified with {whose}{}.", if anchor.is_some() { ", extending the anchor" } else { "" });
+                    println!(
+                        "Trail intact: {n} record(s) verified with {whose}{}.",
+                        if anchor.is_some() {
+                            ", extending the anchor"
+                        } else {
+                            ""
+                        }
+                    );
                     let objects = local.check_object_versions(&trail.read()?);
                     for p in &objects.problems {
                         eprintln!("Object {} {}", p.object, p.problem);
@@ -108,14 +139,45 @@ pub async fn run(ctx: &Context, cmd: TrailCommand) -> anyhow::Result<u8> {
                 }
             }
         }
-        TrailCommand::Show { since, role, action, denied } => {
+        TrailCommand::Show {
+            since,
+            role,
+            action,
+            denied,
+        } => {
             let since = since
-                .map(|s| chrono::DateTime::parse_from_rfc3339(&s).with_context(|| format!("--since {s:?} is not an RFC 3339 time")))
+                .map(|s| {
+                    chrono::DateTime::parse_from_rfc3339(&s)
+                        .with_context(|| format!("--since {s:?} is not an RFC 3339 time"))
+                })
                 .transpose()?;
-            let filter = dapgov_local::trail::EventFilter { since, role, action, denied_only: denied };
-            let rows: Vec<Vec<String>> =
-                trail.events(&filter)?.into_iter().map(|e| vec![e.seq.to_string(), e.time, e.outcome, e.principal, e.action, e.resource]).collect();
-            println!("{}", dapgov_report::text::table(&["seq", "time", "outcome", "principal", "action", "resource"], &rows));
+            let filter = dapgov_local::trail::EventFilter {
+                since,
+                role,
+                action,
+                denied_only: denied,
+            };
+            let rows: Vec<Vec<String>> = trail
+                .events(&filter)?
+                .into_iter()
+                .map(|e| {
+                    vec![
+                        e.seq.to_string(),
+                        e.time,
+                        e.outcome,
+                        e.principal,
+                        e.action,
+                        e.resource,
+                    ]
+                })
+                .collect();
+            println!(
+                "{}",
+                dapgov_report::text::table(
+                    &["seq", "time", "outcome", "principal", "action", "resource"],
+                    &rows
+                )
+            );
             Ok(0)
         }
     }

@@ -21,17 +21,42 @@ const MAX_SHEET_AREA: u64 = 2 * MAX_SHEET_CELLS;
 pub const MAX_CELL_CHARS: usize = 32_767;
 
 fn too_large(origin: &str, what: String) -> EtlError {
-    EtlError::input(origin, format!("{what}; a workbook is read whole, so dapgov reads at most {} MiB decompressed, {MAX_SHEET_CELLS} cells and {MAX_COLUMNS} columns per sheet: deliver larger data as CSV or Parquet, which stream", MAX_WORKBOOK_BYTES >> 20))
+    EtlError::input(
+        origin,
+        format!(
+            "{what}; a workbook is read whole, so dapgov reads at most {} MiB decompressed, {MAX_SHEET_CELLS} cells and {MAX_COLUMNS} columns per sheet: deliver larger data as CSV or Parquet, which stream",
+            MAX_WORKBOOK_BYTES >> 20
+        ),
+    )
 }
 
 pub(super) fn open(bytes: &[u8], origin: &str, legacy: bool) -> Result<Rows, EtlError> {
-    let (sheet, cells) = if legacy { read_xls(bytes, origin)? } else { read_xlsx(bytes, origin)? };
+    let (sheet, cells) = if legacy {
+        read_xls(bytes, origin)?
+    } else {
+        read_xlsx(bytes, origin)?
+    };
     let mut records = records_from_cells(cells, &sheet, origin)?.into_iter();
     let headers = match records.next() {
-        Some(h) => h.fields.into_iter().map(Option::unwrap_or_default).collect(),
-        None => return Err(EtlError::input(origin, format!("sheet {sheet}: the first sheet is empty"))),
+        Some(h) => h
+            .fields
+            .into_iter()
+            .map(Option::unwrap_or_default)
+            .collect(),
+        None => {
+            return Err(EtlError::input(
+                origin,
+                format!("sheet {sheet}: the first sheet is empty"),
+            ));
+        }
     };
-    Ok(Rows::new(headers, if legacy { Format::Xls } else { Format::Xlsx }, origin, Default::default(), records.map(Ok)))
+    Ok(Rows::new(
+        headers,
+        if legacy { Format::Xls } else { Format::Xlsx },
+        origin,
+        Default::default(),
+        records.map(Ok),
+    ))
 }
 
 /// A cell as text. Whole numbers come back as Float from .xlsx and Int from .xls: both are
@@ -42,10 +67,18 @@ fn cell_text(d: &Data) -> Option<String> {
         Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => Some(format!("{}", *f as i64)),
         Data::DateTime(dt) => {
             // Excel serial days since 1899-12-30.
-            let base = chrono::NaiveDate::from_ymd_opt(1899, 12, 30).expect("valid date").and_hms_opt(0, 0, 0).expect("valid time");
+            let base = chrono::NaiveDate::from_ymd_opt(1899, 12, 30)
+                .expect("valid date")
+                .and_hms_opt(0, 0, 0)
+                .expect("valid time");
             let millis = (dt.as_f64() * 86_400_000.0).round();
-            let d = chrono::Duration::try_milliseconds(millis as i64).and_then(|m| base.checked_add_signed(m))?;
-            Some(if d.time() == chrono::NaiveTime::MIN { d.date().to_string() } else { d.to_string() })
+            let d = chrono::Duration::try_milliseconds(millis as i64)
+                .and_then(|m| base.checked_add_signed(m))?;
+            Some(if d.time() == chrono::NaiveTime::MIN {
+                d.date().to_string()
+            } else {
+                d.to_string()
+            })
         }
         other => Some(other.to_string()),
     }
@@ -69,16 +102,41 @@ struct Cells {
 }
 
 impl Cells {
-    fn push(&mut self, row: u32, col: u32, value: &Data, sheet: &str, origin: &str) -> Result<(), EtlError> {
-        let Some(text) = cell_text(value) else { return Ok(()) };
+    fn push(
+        &mut self,
+        row: u32,
+        col: u32,
+        value: &Data,
+        sheet: &str,
+        origin: &str,
+    ) -> Result<(), EtlError> {
+        let Some(text) = cell_text(value) else {
+            return Ok(());
+        };
         if col as usize >= MAX_COLUMNS {
-            return Err(too_large(origin, format!("sheet {sheet}: cell {} is in column {}", cell_ref(row, col), col + 1)));
+            return Err(too_large(
+                origin,
+                format!(
+                    "sheet {sheet}: cell {} is in column {}",
+                    cell_ref(row, col),
+                    col + 1
+                ),
+            ));
         }
         if text.chars().count() > MAX_CELL_CHARS {
-            return Err(EtlError::input(origin, format!("sheet {sheet}: cell {} holds more than Excel's {MAX_CELL_CHARS} characters", cell_ref(row, col))));
+            return Err(EtlError::input(
+                origin,
+                format!(
+                    "sheet {sheet}: cell {} holds more than Excel's {MAX_CELL_CHARS} characters",
+                    cell_ref(row, col)
+                ),
+            ));
         }
         if self.cells.len() as u64 >= MAX_SHEET_CELLS {
-            return Err(too_large(origin, format!("sheet {sheet}: more than {MAX_SHEET_CELLS} cells")));
+            return Err(too_large(
+                origin,
+                format!("sheet {sheet}: more than {MAX_SHEET_CELLS} cells"),
+            ));
         }
         self.cells.push((row, col, text));
         Ok(())
@@ -87,20 +145,43 @@ impl Cells {
 
 /// One record per sheet row that holds anything, numbered as the sheet numbers its rows; the
 /// first such row is the header. Columns start at the leftmost column used.
-fn records_from_cells(mut cells: Cells, sheet: &str, origin: &str) -> Result<Vec<Record>, EtlError> {
+fn records_from_cells(
+    mut cells: Cells,
+    sheet: &str,
+    origin: &str,
+) -> Result<Vec<Record>, EtlError> {
     cells.cells.sort_unstable_by_key(|(r, c, _)| (*r, *c));
-    let Some(first_col) = cells.cells.iter().map(|(_, c, _)| *c).min() else { return Ok(vec![]) };
-    let width = cells.cells.iter().map(|(_, c, _)| *c).max().unwrap_or(first_col) - first_col + 1;
+    let Some(first_col) = cells.cells.iter().map(|(_, c, _)| *c).min() else {
+        return Ok(vec![]);
+    };
+    let width = cells
+        .cells
+        .iter()
+        .map(|(_, c, _)| *c)
+        .max()
+        .unwrap_or(first_col)
+        - first_col
+        + 1;
     // Sorted, so each row's cells are adjacent.
     let rows = 1 + cells.cells.windows(2).filter(|w| w[0].0 != w[1].0).count() as u64;
     // Rows are materialised whole (every column of the used width), so the rectangle counts.
     if rows.saturating_mul(u64::from(width)) > MAX_SHEET_AREA {
-        return Err(too_large(origin, format!("sheet {sheet}: {rows} rows × {width} columns")));
+        return Err(too_large(
+            origin,
+            format!("sheet {sheet}: {rows} rows × {width} columns"),
+        ));
     }
     let mut out: Vec<Record> = Vec::with_capacity(rows as usize);
     for (row, col, text) in cells.cells {
-        if out.last().is_none_or(|r| r.source_row != i64::from(row) + 1) {
-            out.push(Record { fields: vec![None; width as usize], source_row: i64::from(row) + 1, ragged: None });
+        if out
+            .last()
+            .is_none_or(|r| r.source_row != i64::from(row) + 1)
+        {
+            out.push(Record {
+                fields: vec![None; width as usize],
+                source_row: i64::from(row) + 1,
+                ragged: None,
+            });
         }
         let record = out.last_mut().expect("a record for this row");
         record.fields[(col - first_col) as usize] = Some(text);
@@ -111,7 +192,9 @@ fn records_from_cells(mut cells: Cells, sheet: &str, origin: &str) -> Result<Vec
 /// The decompressed size of every part, measured (a part's declared size can lie), and the
 /// shared-string count the parser reserves room for, checked against what the part can hold.
 fn check_xlsx_container(bytes: &[u8], origin: &str) -> Result<(), EtlError> {
-    let bad = |e: &dyn std::fmt::Display| EtlError::input(origin, format!("not a readable .xlsx workbook: {e}"));
+    let bad = |e: &dyn std::fmt::Display| {
+        EtlError::input(origin, format!("not a readable .xlsx workbook: {e}"))
+    };
     let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| bad(&e))?;
     let mut total = 0u64;
     for i in 0..zip.len() {
@@ -121,19 +204,37 @@ fn check_xlsx_container(bytes: &[u8], origin: &str) -> Result<(), EtlError> {
         let mut head = Vec::new();
         let is_strings = name.ends_with("sharedStrings.xml");
         if is_strings {
-            (&mut part).take(4096).read_to_end(&mut head).map_err(|e| bad(&format!("{name}: {e}")))?;
+            (&mut part)
+                .take(4096)
+                .read_to_end(&mut head)
+                .map_err(|e| bad(&format!("{name}: {e}")))?;
         }
-        let rest = std::io::copy(&mut (&mut part).take(budget + 1 - head.len() as u64), &mut std::io::sink()).map_err(|e| bad(&format!("{name}: {e}")))?;
+        let rest = std::io::copy(
+            &mut (&mut part).take(budget + 1 - head.len() as u64),
+            &mut std::io::sink(),
+        )
+        .map_err(|e| bad(&format!("{name}: {e}")))?;
         let size = head.len() as u64 + rest;
         total += size;
         if total > MAX_WORKBOOK_BYTES {
-            return Err(too_large(origin, format!("part {name} takes the workbook past {} MiB decompressed", MAX_WORKBOOK_BYTES >> 20)));
+            return Err(too_large(
+                origin,
+                format!(
+                    "part {name} takes the workbook past {} MiB decompressed",
+                    MAX_WORKBOOK_BYTES >> 20
+                ),
+            ));
         }
         if is_strings {
             // Each `<si>...</si>` takes at least 9 bytes.
             if let Some(claimed) = attribute(&head, b"uniqueCount=\"") {
                 if claimed > size / 9 + 1 {
-                    return Err(EtlError::input(origin, format!("not a readable .xlsx workbook: {name} claims {claimed} strings in {size} bytes")));
+                    return Err(EtlError::input(
+                        origin,
+                        format!(
+                            "not a readable .xlsx workbook: {name} claims {claimed} strings in {size} bytes"
+                        ),
+                    ));
                 }
             }
         }
@@ -143,20 +244,45 @@ fn check_xlsx_container(bytes: &[u8], origin: &str) -> Result<(), EtlError> {
 
 fn attribute(xml: &[u8], key: &[u8]) -> Option<u64> {
     let at = xml.windows(key.len()).position(|w| w == key)? + key.len();
-    let digits: Vec<u8> = xml[at..].iter().take_while(|b| b.is_ascii_digit()).copied().collect();
-    std::str::from_utf8(&digits).ok()?.parse().ok().or(Some(u64::MAX))
+    let digits: Vec<u8> = xml[at..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .copied()
+        .collect();
+    std::str::from_utf8(&digits)
+        .ok()?
+        .parse()
+        .ok()
+        .or(Some(u64::MAX))
 }
 
 fn read_xlsx(bytes: &[u8], origin: &str) -> Result<(String, Cells), EtlError> {
     check_xlsx_container(bytes, origin)?;
-    let bad = |e: &dyn std::fmt::Display| EtlError::input(origin, format!("not a readable .xlsx workbook: {e}"));
+    let bad = |e: &dyn std::fmt::Display| {
+        EtlError::input(origin, format!("not a readable .xlsx workbook: {e}"))
+    };
     let mut wb: calamine::Xlsx<_> = calamine::Xlsx::new(Cursor::new(bytes)).map_err(|e| bad(&e))?;
-    let sheet = wb.sheet_names().first().cloned().ok_or_else(|| EtlError::input(origin, "the workbook has no sheets"))?;
-    let mut reader = wb.worksheet_cells_reader(&sheet).map_err(|e| EtlError::input(origin, format!("sheet {sheet}: {e}")))?;
+    let sheet = wb
+        .sheet_names()
+        .first()
+        .cloned()
+        .ok_or_else(|| EtlError::input(origin, "the workbook has no sheets"))?;
+    let mut reader = wb
+        .worksheet_cells_reader(&sheet)
+        .map_err(|e| EtlError::input(origin, format!("sheet {sheet}: {e}")))?;
     let mut cells = Cells { cells: vec![] };
-    while let Some(cell) = reader.next_cell().map_err(|e| EtlError::input(origin, format!("sheet {sheet}: {e}")))? {
+    while let Some(cell) = reader
+        .next_cell()
+        .map_err(|e| EtlError::input(origin, format!("sheet {sheet}: {e}")))?
+    {
         let (row, col) = cell.get_position();
-        cells.push(row, col, &Data::from(cell.get_value().clone()), &sheet, origin)?;
+        cells.push(
+            row,
+            col,
+            &Data::from(cell.get_value().clone()),
+            &sheet,
+            origin,
+        )?;
     }
     Ok((sheet, cells))
 }
@@ -164,28 +290,60 @@ fn read_xlsx(bytes: &[u8], origin: &str) -> Result<(String, Cells), EtlError> {
 /// The extents a legacy workbook's records claim, checked before the parser sizes its sheets
 /// from them: the dimensions record of each sheet and the position of every cell record.
 fn check_xls_container(bytes: &[u8], origin: &str) -> Result<(), EtlError> {
-    let bad = |e: &dyn std::fmt::Display| EtlError::input(origin, format!("not a readable .xls workbook: {e}"));
+    let bad = |e: &dyn std::fmt::Display| {
+        EtlError::input(origin, format!("not a readable .xls workbook: {e}"))
+    };
     let mut cfb = cfb::CompoundFile::open(Cursor::new(bytes)).map_err(|e| bad(&e))?;
-    let name = if cfb.is_stream("/Workbook") { "/Workbook" } else { "/Book" };
+    let name = if cfb.is_stream("/Workbook") {
+        "/Workbook"
+    } else {
+        "/Book"
+    };
     let mut stream = Vec::new();
-    cfb.open_stream(name).map_err(|e| bad(&e))?.take(MAX_WORKBOOK_BYTES + 1).read_to_end(&mut stream).map_err(|e| bad(&e))?;
+    cfb.open_stream(name)
+        .map_err(|e| bad(&e))?
+        .take(MAX_WORKBOOK_BYTES + 1)
+        .read_to_end(&mut stream)
+        .map_err(|e| bad(&e))?;
     if stream.len() as u64 > MAX_WORKBOOK_BYTES {
-        return Err(too_large(origin, format!("the workbook stream is over {} MiB", MAX_WORKBOOK_BYTES >> 20)));
+        return Err(too_large(
+            origin,
+            format!(
+                "the workbook stream is over {} MiB",
+                MAX_WORKBOOK_BYTES >> 20
+            ),
+        ));
     }
-    let u16_at = |d: &[u8], i: usize| d.get(i..i + 2).map(|b| u32::from(u16::from_le_bytes([b[0], b[1]])));
-    let u32_at = |d: &[u8], i: usize| d.get(i..i + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    let u16_at = |d: &[u8], i: usize| {
+        d.get(i..i + 2)
+            .map(|b| u32::from(u16::from_le_bytes([b[0], b[1]])))
+    };
+    let u32_at = |d: &[u8], i: usize| {
+        d.get(i..i + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
     // Every sheet's rectangle is allocated when the workbook opens, so they count together.
     let mut area = 0u64;
     let mut sheet: Option<(u32, u32, u32, u32)> = None;
-    let close = |sheet: &mut Option<(u32, u32, u32, u32)>, area: &mut u64| -> Result<(), EtlError> {
-        if let Some((r0, r1, c0, c1)) = sheet.take() {
-            *area += u64::from(r1 - r0 + 1) * u64::from(c1 - c0 + 1);
-            if *area > MAX_SHEET_AREA {
-                return Err(too_large(origin, format!("its sheets span {area} cells (rows {}..{}, columns {}..{} in one)", r0 + 1, r1 + 1, c0 + 1, c1 + 1)));
+    let close =
+        |sheet: &mut Option<(u32, u32, u32, u32)>, area: &mut u64| -> Result<(), EtlError> {
+            if let Some((r0, r1, c0, c1)) = sheet.take() {
+                *area += u64::from(r1 - r0 + 1) * u64::from(c1 - c0 + 1);
+                if *area > MAX_SHEET_AREA {
+                    return Err(too_large(
+                        origin,
+                        format!(
+                            "its sheets span {area} cells (rows {}..{}, columns {}..{} in one)",
+                            r0 + 1,
+                            r1 + 1,
+                            c0 + 1,
+                            c1 + 1
+                        ),
+                    ));
+                }
             }
-        }
-        Ok(())
-    };
+            Ok(())
+        };
     let mut at = 0usize;
     while at + 4 <= stream.len() {
         let typ = u16::from_le_bytes([stream[at], stream[at + 1]]);
@@ -202,12 +360,29 @@ fn check_xls_container(bytes: &[u8], origin: &str) -> Result<(), EtlError> {
             // DIMENSIONS: the parser reserves rows × columns from it.
             0x0200 => {
                 let (rows, cols) = match data.len() {
-                    10 => (u16_at(data, 2).unwrap_or(0).saturating_sub(u16_at(data, 0).unwrap_or(0)), u16_at(data, 6).unwrap_or(0).saturating_sub(u16_at(data, 4).unwrap_or(0))),
-                    14 | 16 => (u32_at(data, 4).unwrap_or(0).saturating_sub(u32_at(data, 0).unwrap_or(0)), u16_at(data, 10).unwrap_or(0).saturating_sub(u16_at(data, 8).unwrap_or(0))),
+                    10 => (
+                        u16_at(data, 2)
+                            .unwrap_or(0)
+                            .saturating_sub(u16_at(data, 0).unwrap_or(0)),
+                        u16_at(data, 6)
+                            .unwrap_or(0)
+                            .saturating_sub(u16_at(data, 4).unwrap_or(0)),
+                    ),
+                    14 | 16 => (
+                        u32_at(data, 4)
+                            .unwrap_or(0)
+                            .saturating_sub(u32_at(data, 0).unwrap_or(0)),
+                        u16_at(data, 10)
+                            .unwrap_or(0)
+                            .saturating_sub(u16_at(data, 8).unwrap_or(0)),
+                    ),
                     _ => (0, 0),
                 };
                 if u64::from(rows).saturating_mul(u64::from(cols)) > MAX_SHEET_AREA {
-                    return Err(too_large(origin, format!("a sheet declares {rows} rows × {cols} columns")));
+                    return Err(too_large(
+                        origin,
+                        format!("a sheet declares {rows} rows × {cols} columns"),
+                    ));
                 }
             }
             // Cell records: row, then column.
@@ -218,7 +393,11 @@ fn check_xls_container(bytes: &[u8], origin: &str) -> Result<(), EtlError> {
             }
             // MULRK: row, first column, ..., last column.
             0x00BD if data.len() >= 6 => {
-                if let (Some(row), Some(first), Some(last)) = (u16_at(data, 0), u16_at(data, 2), u16_at(data, data.len() - 2)) {
+                if let (Some(row), Some(first), Some(last)) = (
+                    u16_at(data, 0),
+                    u16_at(data, 2),
+                    u16_at(data, data.len() - 2),
+                ) {
                     extend(row, first);
                     extend(row, last.max(first));
                 }
@@ -231,9 +410,16 @@ fn check_xls_container(bytes: &[u8], origin: &str) -> Result<(), EtlError> {
 
 fn read_xls(bytes: &[u8], origin: &str) -> Result<(String, Cells), EtlError> {
     check_xls_container(bytes, origin)?;
-    let mut wb: calamine::Xls<_> = calamine::Xls::new(Cursor::new(bytes)).map_err(|e| EtlError::input(origin, format!("not a readable .xls workbook: {e}")))?;
-    let sheet = wb.sheet_names().first().cloned().ok_or_else(|| EtlError::input(origin, "the workbook has no sheets"))?;
-    let range = wb.worksheet_range(&sheet).map_err(|e| EtlError::input(origin, format!("sheet {sheet}: {e}")))?;
+    let mut wb: calamine::Xls<_> = calamine::Xls::new(Cursor::new(bytes))
+        .map_err(|e| EtlError::input(origin, format!("not a readable .xls workbook: {e}")))?;
+    let sheet = wb
+        .sheet_names()
+        .first()
+        .cloned()
+        .ok_or_else(|| EtlError::input(origin, "the workbook has no sheets"))?;
+    let range = wb
+        .worksheet_range(&sheet)
+        .map_err(|e| EtlError::input(origin, format!("sheet {sheet}: {e}")))?;
     let mut cells = Cells { cells: vec![] };
     for (row, col, value) in range.used_cells() {
         let (r0, c0) = range.start().unwrap_or((0, 0));
@@ -250,7 +436,8 @@ mod tests {
     /// A minimal workbook around one sheet's XML (and shared strings, when given).
     fn xlsx(sheet: &[&[u8]], shared_strings: Option<&str>) -> Vec<u8> {
         let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
-        let deflate = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        let deflate = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
         let mut part = |name: &str, chunks: &[&[u8]]| {
             zip.start_file(name, deflate).unwrap();
             for c in chunks {
@@ -277,7 +464,11 @@ mod tests {
     }
 
     fn err(bytes: &[u8]) -> String {
-        read(bytes).map(|r| format!("read {} records", r.len())).err().map(|e| e.to_string()).unwrap_or_else(|| "no error".into())
+        read(bytes)
+            .map(|r| format!("read {} records", r.len()))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_else(|| "no error".into())
     }
 
     #[test]
@@ -288,22 +479,35 @@ mod tests {
         let records: Vec<Record> = rows.collect::<Result<_, _>>().unwrap();
         assert_eq!(records.len(), 1);
         assert_eq!(records[0].source_row, 4);
-        assert_eq!(records[0].fields, vec![Some("2024-09-30".into()), Some("478".into())]);
+        assert_eq!(
+            records[0].fields,
+            vec![Some("2024-09-30".into()), Some("478".into())]
+        );
     }
 
     /// One cell at the sheet's far corner used to size a rectangle of 17 billion cells.
     #[test]
     fn a_cell_at_the_far_corner_is_refused_by_name_without_allocating_the_sheet() {
         let book = xlsx(&[br#"<dimension ref="A1:XFD1048576"/><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>date</t></is></c></row><row r="1048576"><c r="XFD1048576"><v>1</v></c></row></sheetData>"#], None);
-        assert!(book.len() < 2048, "the hostile file is small: {} bytes", book.len());
+        assert!(
+            book.len() < 2048,
+            "the hostile file is small: {} bytes",
+            book.len()
+        );
         let e = err(&book);
-        assert!(e.contains("sheet Calls: cell XFD1048576 is in column 16384") && e.contains("1024 columns"), "{e}");
+        assert!(
+            e.contains("sheet Calls: cell XFD1048576 is in column 16384")
+                && e.contains("1024 columns"),
+            "{e}"
+        );
         // Far down but within the columns: rows that hold nothing cost nothing.
         let tall = xlsx(&[br#"<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>n</t></is></c></row><row r="1048576"><c r="A1048576"><v>7</v></c></row></sheetData>"#], None);
         let records = read(&tall).unwrap();
         assert_eq!((records.len(), records[0].source_row), (1, 1_048_576));
         // Wide and tall together: every row would be materialised at the full width.
-        let mut rows = String::from(r#"<sheetData><row r="1"><c r="A1"><v>1</v></c><c r="AMJ1"><v>1</v></c></row>"#);
+        let mut rows = String::from(
+            r#"<sheetData><row r="1"><c r="A1"><v>1</v></c><c r="AMJ1"><v>1</v></c></row>"#,
+        );
         for r in 2..=20_000 {
             rows.push_str(&format!(r#"<row r="{r}"><c r="A{r}"><v>1</v></c></row>"#));
         }
@@ -316,9 +520,15 @@ mod tests {
     fn a_huge_cell_a_false_string_count_and_a_deflate_bomb_are_refused() {
         let long = "x".repeat(MAX_CELL_CHARS + 1);
         let e = err(&xlsx(&[format!(r#"<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>{long}</t></is></c></row></sheetData>"#).as_bytes()], None));
-        assert!(e.contains("cell A1 holds more than Excel's 32767 characters"), "{e}");
+        assert!(
+            e.contains("cell A1 holds more than Excel's 32767 characters"),
+            "{e}"
+        );
 
-        let e = err(&xlsx(&[b"<sheetData/>"], Some(r#"<sst count="4000000000" uniqueCount="4000000000"><si><t>a</t></si></sst>"#)));
+        let e = err(&xlsx(
+            &[b"<sheetData/>"],
+            Some(r#"<sst count="4000000000" uniqueCount="4000000000"><si><t>a</t></si></sst>"#),
+        ));
         assert!(e.contains("claims 4000000000 strings"), "{e}");
 
         // 520 MiB of one repeated byte deflates to well under a megabyte.
@@ -342,7 +552,10 @@ mod tests {
             stream.extend_from_slice(data);
         }
         let mut cfb = cfb::CompoundFile::create(Cursor::new(Vec::new())).unwrap();
-        cfb.create_stream("/Workbook").unwrap().write_all(&stream).unwrap();
+        cfb.create_stream("/Workbook")
+            .unwrap()
+            .write_all(&stream)
+            .unwrap();
         cfb.flush().unwrap();
         cfb.into_inner().into_inner()
     }
@@ -366,11 +579,33 @@ mod tests {
         dims.extend_from_slice(&0u16.to_le_bytes());
         dims.extend_from_slice(&u16::MAX.to_le_bytes());
         dims.extend_from_slice(&0u16.to_le_bytes());
-        let e = check_xls_container(&xls(&[bof.clone(), (0x0200, dims), eof.clone()]), "calls.xls").unwrap_err().to_string();
-        assert!(e.contains("declares 4294967295 rows × 65535 columns"), "{e}");
-        let e = check_xls_container(&xls(&[bof.clone(), number(0, 0), number(65_535, 65_535), eof.clone()]), "calls.xls").unwrap_err().to_string();
+        let e = check_xls_container(
+            &xls(&[bof.clone(), (0x0200, dims), eof.clone()]),
+            "calls.xls",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("declares 4294967295 rows × 65535 columns"),
+            "{e}"
+        );
+        let e = check_xls_container(
+            &xls(&[
+                bof.clone(),
+                number(0, 0),
+                number(65_535, 65_535),
+                eof.clone(),
+            ]),
+            "calls.xls",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("span 4294967296 cells"), "{e}");
-        check_xls_container(&xls(&[bof, number(0, 0), number(5_000, 6), eof]), "calls.xls").unwrap();
+        check_xls_container(
+            &xls(&[bof, number(0, 0), number(5_000, 6), eof]),
+            "calls.xls",
+        )
+        .unwrap();
     }
 
     #[test]

@@ -30,7 +30,11 @@ pub(super) fn register_udfs(ctx: &SessionContext, redactor: Arc<Redactor>) {
                         return None;
                     }
                     let v = values.value(i).trim();
-                    formats.value(i).split('\u{1f}').find_map(|f| chrono::NaiveDate::parse_from_str(v, f).ok()).map(|d| (d - epoch).num_days() as i32)
+                    formats
+                        .value(i)
+                        .split('\u{1f}')
+                        .find_map(|f| chrono::NaiveDate::parse_from_str(v, f).ok())
+                        .map(|d| (d - epoch).num_days() as i32)
                 })
                 .collect();
             Ok(ColumnarValue::Array(Arc::new(out)))
@@ -78,8 +82,16 @@ pub(super) fn register_udfs(ctx: &SessionContext, redactor: Arc<Redactor>) {
 /// The first row of a query whose columns are all counts (BIGINT), as numbers.
 pub(super) async fn counts(ctx: &SessionContext, sql: &str) -> Result<Vec<u64>, EtlError> {
     let b = ctx.sql(sql).await?.collect().await?;
-    let Some(b) = b.first().filter(|b| b.num_rows() > 0) else { return Ok(vec![]) };
-    Ok(b.columns().iter().map(|c| c.as_primitive::<datafusion::arrow::datatypes::Int64Type>().value(0) as u64).collect())
+    let Some(b) = b.first().filter(|b| b.num_rows() > 0) else {
+        return Ok(vec![]);
+    };
+    Ok(b.columns()
+        .iter()
+        .map(|c| {
+            c.as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+                .value(0) as u64
+        })
+        .collect())
 }
 
 pub(super) async fn count(ctx: &SessionContext, sql: &str) -> Result<u64, EtlError> {
@@ -90,8 +102,12 @@ pub(super) async fn count(ctx: &SessionContext, sql: &str) -> Result<u64, EtlErr
 pub(super) fn string_values(batches: &[RecordBatch], col: &str) -> Vec<String> {
     let mut out = vec![];
     for b in batches {
-        let Some(a) = b.column_by_name(col) else { continue };
-        let Ok(text) = datafusion::arrow::compute::cast(a, &DataType::Utf8) else { continue };
+        let Some(a) = b.column_by_name(col) else {
+            continue;
+        };
+        let Ok(text) = datafusion::arrow::compute::cast(a, &DataType::Utf8) else {
+            continue;
+        };
         if let Some(s) = text.as_string_opt::<i32>() {
             out.extend(s.iter().flatten().map(str::to_string));
         }
@@ -100,31 +116,61 @@ pub(super) fn string_values(batches: &[RecordBatch], col: &str) -> Vec<String> {
 }
 
 /// Write a DataFrame as Parquet under a prefix of the run's own.
-pub(super) async fn write_parquet(df: DataFrame, url: &str, partition_by_year: bool) -> Result<(), EtlError> {
-    let opts = if partition_by_year { DataFrameWriteOptions::new().with_partition_by(vec!["year".into()]) } else { DataFrameWriteOptions::new() };
+pub(super) async fn write_parquet(
+    df: DataFrame,
+    url: &str,
+    partition_by_year: bool,
+) -> Result<(), EtlError> {
+    let opts = if partition_by_year {
+        DataFrameWriteOptions::new().with_partition_by(vec!["year".into()])
+    } else {
+        DataFrameWriteOptions::new()
+    };
     df.write_parquet(url, opts, None).await?;
     Ok(())
 }
 
 /// Write a DataFrame as Parquet under `name` in the run's staging prefix and register it as a
 /// table of that name, so later steps read it back instead of recomputing it. Returns its rows.
-pub(super) async fn stage(ctx: &SessionContext, raw: &ZoneStore, staging: &str, name: &str, df: DataFrame) -> Result<u64, EtlError> {
+pub(super) async fn stage(
+    ctx: &SessionContext,
+    raw: &ZoneStore,
+    staging: &str,
+    name: &str,
+    df: DataFrame,
+) -> Result<u64, EtlError> {
     let url = format!("{}{staging}{name}/", raw.url);
     let schema = df.schema().as_arrow().clone();
-    let written = df.write_parquet(&url, DataFrameWriteOptions::new(), None).await?;
-    let rows: u64 = written.iter().filter_map(|b| b.column(0).as_primitive_opt::<datafusion::arrow::datatypes::UInt64Type>().map(|c| c.iter().flatten().sum::<u64>())).sum();
+    let written = df
+        .write_parquet(&url, DataFrameWriteOptions::new(), None)
+        .await?;
+    let rows: u64 = written
+        .iter()
+        .filter_map(|b| {
+            b.column(0)
+                .as_primitive_opt::<datafusion::arrow::datatypes::UInt64Type>()
+                .map(|c| c.iter().flatten().sum::<u64>())
+        })
+        .sum();
     if rows == 0 {
         // Nothing was written, so there is no file to list: an empty table of the same shape.
-        ctx.register_table(name, Arc::new(MemTable::try_new(Arc::new(schema), vec![vec![]])?))?;
+        ctx.register_table(
+            name,
+            Arc::new(MemTable::try_new(Arc::new(schema), vec![vec![]])?),
+        )?;
     } else {
-        ctx.register_parquet(name, &url, ParquetReadOptions::default()).await?;
+        ctx.register_parquet(name, &url, ParquetReadOptions::default())
+            .await?;
     }
     Ok(rows)
 }
 
 /// Personal information found in every text value a query returns, counted by type. The
 /// partitions are scanned in parallel, batch by batch.
-pub(super) async fn count_pii(ctx: &SessionContext, sql: &str) -> Result<BTreeMap<Entity, u64>, EtlError> {
+pub(super) async fn count_pii(
+    ctx: &SessionContext,
+    sql: &str,
+) -> Result<BTreeMap<Entity, u64>, EtlError> {
     use futures::StreamExt;
     let streams = ctx.sql(sql).await?.execute_stream_partitioned().await?;
     let tasks: Vec<_> = streams

@@ -26,39 +26,66 @@ pub async fn deliveries(session: &RoleSession, prefix: &str) -> Result<Vec<Objec
     use futures::TryStreamExt;
     let landing = zone(session, "landing")?;
     let p = StorePath::from(prefix);
-    let mut found: Vec<ObjectMeta> = landing.store.list(Some(&p)).try_collect().await.map_err(|e| EtlError::Engine(format!("{}{prefix}: {e}", landing.url)))?;
+    let mut found: Vec<ObjectMeta> = landing
+        .store
+        .list(Some(&p))
+        .try_collect()
+        .await
+        .map_err(|e| EtlError::Engine(format!("{}{prefix}: {e}", landing.url)))?;
     found.retain(|o| !is_run_copy(o.location.as_ref()) && !o.location.as_ref().ends_with('/'));
     found.sort_by(|a, b| (a.last_modified, &a.location).cmp(&(b.last_modified, &b.location)));
     Ok(found)
 }
 
 /// The sha256 of every input a dataset's curated table has taken, in any version.
-pub async fn loaded_inputs(session: &RoleSession, dataset: &str) -> Result<BTreeSet<String>, EtlError> {
+pub async fn loaded_inputs(
+    session: &RoleSession,
+    dataset: &str,
+) -> Result<BTreeSet<String>, EtlError> {
     let table = crate::delta::open(zone(session, "curated")?, dataset).await?;
     if table.version().is_none() {
         return Ok(BTreeSet::new());
     }
-    Ok(crate::delta::history(&table).await?.iter().filter_map(|c| c.load.get("sha256")?.as_str().map(String::from)).collect())
+    Ok(crate::delta::history(&table)
+        .await?
+        .iter()
+        .filter_map(|c| c.load.get("sha256")?.as_str().map(String::from))
+        .collect())
 }
 
 /// Fetch a delivery into `dir` under its own file name, as the role; returns the file and its
 /// sha256.
-pub async fn fetch(session: &RoleSession, object: &ObjectMeta, dir: &std::path::Path) -> Result<(std::path::PathBuf, String), EtlError> {
+pub async fn fetch(
+    session: &RoleSession,
+    object: &ObjectMeta,
+    dir: &std::path::Path,
+) -> Result<(std::path::PathBuf, String), EtlError> {
     use futures::StreamExt;
     use tokio::io::AsyncWriteExt;
     let landing = zone(session, "landing")?;
     let name = object.location.filename().unwrap_or("delivery");
     let path = dir.join(name);
     let what = format!("{}{}", landing.url, object.location);
-    let mut file = tokio::fs::File::create(&path).await.map_err(|e| EtlError::Engine(format!("{}: {e}", path.display())))?;
-    let mut body = landing.store.get(&object.location).await.map_err(|e| EtlError::Engine(format!("{what}: {e}")))?.into_stream();
+    let mut file = tokio::fs::File::create(&path)
+        .await
+        .map_err(|e| EtlError::Engine(format!("{}: {e}", path.display())))?;
+    let mut body = landing
+        .store
+        .get(&object.location)
+        .await
+        .map_err(|e| EtlError::Engine(format!("{what}: {e}")))?
+        .into_stream();
     let mut h = Sha256::new();
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| EtlError::Engine(format!("{what}: {e}")))?;
         h.update(&chunk);
-        file.write_all(&chunk).await.map_err(|e| EtlError::Engine(format!("{}: {e}", path.display())))?;
+        file.write_all(&chunk)
+            .await
+            .map_err(|e| EtlError::Engine(format!("{}: {e}", path.display())))?;
     }
-    file.flush().await.map_err(|e| EtlError::Engine(format!("{}: {e}", path.display())))?;
+    file.flush()
+        .await
+        .map_err(|e| EtlError::Engine(format!("{}: {e}", path.display())))?;
     Ok((path, hex::encode(h.finalize())))
 }
 
@@ -68,7 +95,11 @@ mod tests {
     fn a_runs_own_copies_are_told_from_deliveries() {
         let sha = "a".repeat(64);
         assert!(super::is_run_copy(&format!("calls/{sha}/calls.csv")));
-        for delivered in ["calls/2024-09-17.csv", "drops/calls/2024-09-17.csv", &format!("calls/{}/x.csv", "g".repeat(64))] {
+        for delivered in [
+            "calls/2024-09-17.csv",
+            "drops/calls/2024-09-17.csv",
+            &format!("calls/{}/x.csv", "g".repeat(64)),
+        ] {
             assert!(!super::is_run_copy(delivered), "{delivered}");
         }
     }

@@ -5,22 +5,22 @@
 //! `storage.rs` the input's landing copy and staging.
 
 mod engine;
+pub mod landing;
 mod sql;
 mod stages;
-pub mod landing;
 mod storage;
 
 use crate::EtlError;
 use dapgov_inventory::Column;
 use dapgov_inventory::names::{ETL_FAILURE_METRIC, etl_dataset_dimensions, etl_failure_dimensions};
-use dapgov_target::{MetricDatum, RoleSession};
 use dapgov_spec::{Names, Spec};
+use dapgov_target::{MetricDatum, RoleSession};
 use datafusion::object_store::ObjectStoreExt;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use stages::CSV_COPIES;
 use std::collections::BTreeMap;
 use std::time::Instant;
-use stages::CSV_COPIES;
 pub use storage::hash_file;
 use storage::{clear_prefix, zone};
 
@@ -102,17 +102,39 @@ pub(super) fn failpoint(name: &str) {
 /// dataset and run; and the failure flag also with exactly the dimensions the failure alarm
 /// watches, and per dataset, which the audit reads (CloudWatch keeps each dimension set a
 /// metric of its own).
-fn run_metrics(project: &str, dataset: &str, manifest: Option<&Manifest>, seconds: f64) -> Vec<MetricDatum> {
+fn run_metrics(
+    project: &str,
+    dataset: &str,
+    manifest: Option<&Manifest>,
+    seconds: f64,
+) -> Vec<MetricDatum> {
     let failed = manifest.is_none();
-    let datum = |name: &str, value: f64, unit: &str| MetricDatum { name: name.into(), value, unit: unit.into(), dimensions: BTreeMap::new() };
-    let mut data = vec![datum(ETL_FAILURE_METRIC, f64::from(u8::from(failed)), "Count")];
+    let datum = |name: &str, value: f64, unit: &str| MetricDatum {
+        name: name.into(),
+        value,
+        unit: unit.into(),
+        dimensions: BTreeMap::new(),
+    };
+    let mut data = vec![datum(
+        ETL_FAILURE_METRIC,
+        f64::from(u8::from(failed)),
+        "Count",
+    )];
     if let Some(m) = manifest {
         let raw = m.stages.get("raw").cloned().unwrap_or_default();
         let cur = m.stages.get("curated").cloned().unwrap_or_default();
         data.push(datum("RowsIn", raw.rows_in as f64, "Count"));
         data.push(datum("RowsOut", cur.rows_out as f64, "Count"));
-        data.push(datum("RowsQuarantined", (raw.rows_quarantined + cur.rows_quarantined) as f64, "Count"));
-        data.push(datum("PiiFound", m.pii_found.values().sum::<u64>() as f64, "Count"));
+        data.push(datum(
+            "RowsQuarantined",
+            (raw.rows_quarantined + cur.rows_quarantined) as f64,
+            "Count",
+        ));
+        data.push(datum(
+            "PiiFound",
+            m.pii_found.values().sum::<u64>() as f64,
+            "Count",
+        ));
     }
     data.push(datum("DurationSeconds", seconds, "Seconds"));
     for d in &mut data {
@@ -122,13 +144,25 @@ fn run_metrics(project: &str, dataset: &str, manifest: Option<&Manifest>, second
             d.dimensions.insert("RunId".into(), m.run_id.clone());
         }
     }
-    for dimensions in [etl_failure_dimensions(project), etl_dataset_dimensions(project, dataset)] {
-        data.push(MetricDatum { name: ETL_FAILURE_METRIC.into(), value: f64::from(u8::from(failed)), unit: "Count".into(), dimensions });
+    for dimensions in [
+        etl_failure_dimensions(project),
+        etl_dataset_dimensions(project, dataset),
+    ] {
+        data.push(MetricDatum {
+            name: ETL_FAILURE_METRIC.into(),
+            value: f64::from(u8::from(failed)),
+            unit: "Count".into(),
+            dimensions,
+        });
     }
     data
 }
 
-pub async fn run(session: &RoleSession, spec: &Spec, opts: RunOptions<'_>) -> Result<Manifest, EtlError> {
+pub async fn run(
+    session: &RoleSession,
+    spec: &Spec,
+    opts: RunOptions<'_>,
+) -> Result<Manifest, EtlError> {
     let started = Instant::now();
     let names = &session.names;
     let result = run_stages(session, spec, names, &opts, started).await;
@@ -136,9 +170,18 @@ pub async fn run(session: &RoleSession, spec: &Spec, opts: RunOptions<'_>) -> Re
     if result.as_ref().is_ok_and(|m| m.no_op) {
         return result;
     }
-    let data = run_metrics(&names.project, opts.dataset, result.as_ref().ok(), started.elapsed().as_secs_f64());
+    let data = run_metrics(
+        &names.project,
+        opts.dataset,
+        result.as_ref().ok(),
+        started.elapsed().as_secs_f64(),
+    );
     // The failure metric must reach the alarm even when the run failed.
-    if let Err(e) = session.metrics.put(&spec.etl.metrics_namespace, &data).await {
+    if let Err(e) = session
+        .metrics
+        .put(&spec.etl.metrics_namespace, &data)
+        .await
+    {
         if !failed {
             return Err(e.into());
         }
@@ -147,21 +190,47 @@ pub async fn run(session: &RoleSession, spec: &Spec, opts: RunOptions<'_>) -> Re
     result
 }
 
-async fn run_stages(session: &RoleSession, spec: &Spec, names: &Names, opts: &RunOptions<'_>, started: Instant) -> Result<Manifest, EtlError> {
-    let ds = spec.datasets.get(opts.dataset).ok_or_else(|| EtlError::UnknownDataset(opts.dataset.into()))?;
+async fn run_stages(
+    session: &RoleSession,
+    spec: &Spec,
+    names: &Names,
+    opts: &RunOptions<'_>,
+    started: Instant,
+) -> Result<Manifest, EtlError> {
+    let ds = spec
+        .datasets
+        .get(opts.dataset)
+        .ok_or_else(|| EtlError::UnknownDataset(opts.dataset.into()))?;
     let origin = opts.input.display().to_string();
-    let (raw, curated, trusted) = (zone(session, "raw")?, zone(session, "curated")?, zone(session, "trusted")?);
+    let (raw, curated, trusted) = (
+        zone(session, "raw")?,
+        zone(session, "curated")?,
+        zone(session, "trusted")?,
+    );
     let database = names.glue_database();
 
-    let (sha, size) = hash_file(opts.input).await.map_err(|e| EtlError::input(&origin, format!("cannot read: {e}")))?;
-    let config = serde_json::to_string(&(ds, &spec.trusted, &spec.etl, env!("CARGO_PKG_VERSION"))).expect("serialize");
-    let mut run_id = hex::encode(Sha256::digest(format!("{sha}{config}").as_bytes()))[..16].to_string();
-    let file_name = opts.input.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_else(|| "input".into());
+    let (sha, size) = hash_file(opts.input)
+        .await
+        .map_err(|e| EtlError::input(&origin, format!("cannot read: {e}")))?;
+    let config = serde_json::to_string(&(ds, &spec.trusted, &spec.etl, env!("CARGO_PKG_VERSION")))
+        .expect("serialize");
+    let mut run_id =
+        hex::encode(Sha256::digest(format!("{sha}{config}").as_bytes()))[..16].to_string();
+    let file_name = opts
+        .input
+        .file_name()
+        .map(|f| f.to_string_lossy().to_string())
+        .unwrap_or_else(|| "input".into());
     let manifest_path = |id: &str| stages::manifest_path(opts.dataset, id);
     let mut m = Manifest {
         dataset: opts.dataset.into(),
         started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        input: InputInfo { file: file_name.clone(), sha256: sha.clone(), bytes: size, landing_object: String::new() },
+        input: InputInfo {
+            file: file_name.clone(),
+            sha256: sha.clone(),
+            bytes: size,
+            landing_object: String::new(),
+        },
         ..Default::default()
     };
     // The same input, with the same configuration, as the dataset's newest load is a no-op,
@@ -169,13 +238,23 @@ async fn run_stages(session: &RoleSession, spec: &Spec, names: &Names, opts: &Ru
     // run again, which replaces the same days with the same rows and rebuilds trusted). Any
     // other input is loaded, an earlier delivery after another included (A, B, A): it replaces
     // what it delivers, as a person would expect.
-    let newest = crate::delta::latest_info(&crate::delta::open(curated, opts.dataset).await?).await?;
-    let newest_run = newest.as_ref().and_then(|i| i["run_id"].as_str()).map(str::to_string);
+    let newest =
+        crate::delta::latest_info(&crate::delta::open(curated, opts.dataset).await?).await?;
+    let newest_run = newest
+        .as_ref()
+        .and_then(|i| i["run_id"].as_str())
+        .map(str::to_string);
     let finished = match &newest_run {
         Some(r) => curated.store.head(&manifest_path(r)).await.is_ok(),
         None => false,
     };
-    if newest_run.as_deref().map(|r| r.split('-').next().unwrap_or(r)) == Some(run_id.as_str()) && finished && !opts.force {
+    if newest_run
+        .as_deref()
+        .map(|r| r.split('-').next().unwrap_or(r))
+        == Some(run_id.as_str())
+        && finished
+        && !opts.force
+    {
         m.run_id = run_id;
         m.no_op = true;
         return Ok(m);
@@ -190,14 +269,33 @@ async fn run_stages(session: &RoleSession, spec: &Spec, names: &Names, opts: &Ru
     // (A killed commit leaves the tables at their last version; files it wrote but did not
     // commit are never read.)
     let staging = format!("_staging/{}/v={run_id}/", opts.dataset);
-    let mut leftovers = vec![(raw, staging.clone()), (curated, format!("{CSV_COPIES}/{}/{run_id}/", opts.dataset))];
-    for t in spec.trusted.iter().filter(|t| t.inputs.iter().any(|i| i == opts.dataset)) {
+    let mut leftovers = vec![
+        (raw, staging.clone()),
+        (curated, format!("{CSV_COPIES}/{}/{run_id}/", opts.dataset)),
+    ];
+    for t in spec
+        .trusted
+        .iter()
+        .filter(|t| t.inputs.iter().any(|i| i == opts.dataset))
+    {
         leftovers.push((trusted, format!("{CSV_COPIES}/{}/{run_id}/", t.name)));
     }
     for (zone, prefix) in &leftovers {
         clear_prefix(zone, prefix).await?;
     }
-    let result = stages::Run { session, spec, ds, opts, database: &database, staging: &staging, started, origin, m }.execute().await;
+    let result = stages::Run {
+        session,
+        spec,
+        ds,
+        opts,
+        database: &database,
+        staging: &staging,
+        started,
+        origin,
+        m,
+    }
+    .execute()
+    .await;
     // Intermediate files are the run's own; they never outlive it, whatever its outcome.
     let cleared = clear_prefix(raw, &staging).await;
     let m = result?;
@@ -207,36 +305,70 @@ async fn run_stages(session: &RoleSession, spec: &Spec, names: &Names, opts: &Ru
 /// A dataset's table by zone: `raw`, `quarantine` and `curated` name the dataset's tables,
 /// `trusted` a trusted table by its name. Returns the zone store and the table's path.
 /// The newest `limit` run manifests of `dataset`, newest first, as the runs wrote them.
-pub async fn recent_manifests(session: &RoleSession, dataset: &str, limit: usize) -> Result<Vec<serde_json::Value>, EtlError> {
+pub async fn recent_manifests(
+    session: &RoleSession,
+    dataset: &str,
+    limit: usize,
+) -> Result<Vec<serde_json::Value>, EtlError> {
     use futures::TryStreamExt;
     let curated = zone(session, "curated")?;
     let prefix = datafusion::object_store::path::Path::from(format!("_manifests/{dataset}/"));
-    let mut listed: Vec<_> = curated.store.list(Some(&prefix)).try_collect().await.map_err(|e| EtlError::Engine(format!("listing {dataset}'s run manifests: {e}")))?;
-    listed.sort_by(|a, b| b.last_modified.cmp(&a.last_modified).then_with(|| b.location.cmp(&a.location)));
+    let mut listed: Vec<_> = curated
+        .store
+        .list(Some(&prefix))
+        .try_collect()
+        .await
+        .map_err(|e| EtlError::Engine(format!("listing {dataset}'s run manifests: {e}")))?;
+    listed.sort_by(|a, b| {
+        b.last_modified
+            .cmp(&a.last_modified)
+            .then_with(|| b.location.cmp(&a.location))
+    });
     let mut out = vec![];
     for meta in listed.into_iter().take(limit) {
-        let bytes = curated.store.get(&meta.location).await.map_err(|e| EtlError::Engine(format!("reading {}: {e}", meta.location)))?.bytes().await.map_err(|e| EtlError::Engine(format!("reading {}: {e}", meta.location)))?;
-        out.push(serde_json::from_slice(&bytes).map_err(|e| EtlError::Engine(format!("{} is not a run manifest: {e}", meta.location)))?);
+        let bytes = curated
+            .store
+            .get(&meta.location)
+            .await
+            .map_err(|e| EtlError::Engine(format!("reading {}: {e}", meta.location)))?
+            .bytes()
+            .await
+            .map_err(|e| EtlError::Engine(format!("reading {}: {e}", meta.location)))?;
+        out.push(serde_json::from_slice(&bytes).map_err(|e| {
+            EtlError::Engine(format!("{} is not a run manifest: {e}", meta.location))
+        })?);
     }
     Ok(out)
 }
 
-fn table_of<'a>(session: &'a RoleSession, zone_name: &str, name: &str) -> Result<(&'a dapgov_target::ZoneStore, String), EtlError> {
+fn table_of<'a>(
+    session: &'a RoleSession,
+    zone_name: &str,
+    name: &str,
+) -> Result<(&'a dapgov_target::ZoneStore, String), EtlError> {
     match zone_name {
         "raw" => Ok((zone(session, "raw")?, name.to_string())),
         "quarantine" => Ok((zone(session, "raw")?, format!("quarantine/{name}"))),
         "curated" => Ok((zone(session, "curated")?, name.to_string())),
         "trusted" => Ok((zone(session, "trusted")?, name.to_string())),
-        other => Err(EtlError::Engine(format!("no zone `{other}` holds tables: use raw, quarantine, curated or trusted"))),
+        other => Err(EtlError::Engine(format!(
+            "no zone `{other}` holds tables: use raw, quarantine, curated or trusted"
+        ))),
     }
 }
 
 /// The commits of a table, oldest first: what each load (or rollback) did, when and as whom.
-pub async fn history(session: &RoleSession, zone_name: &str, name: &str) -> Result<Vec<crate::delta::Commit>, EtlError> {
+pub async fn history(
+    session: &RoleSession,
+    zone_name: &str,
+    name: &str,
+) -> Result<Vec<crate::delta::Commit>, EtlError> {
     let (store, path) = table_of(session, zone_name, name)?;
     let table = crate::delta::open(store, &path).await?;
     if table.version().is_none() {
-        return Err(EtlError::Engine(format!("{zone_name}.{name} has no loads yet; run `dapgov etl run --dataset {name}` first")));
+        return Err(EtlError::Engine(format!(
+            "{zone_name}.{name} has no loads yet; run `dapgov etl run --dataset {name}` first"
+        )));
     }
     crate::delta::history(&table).await
 }
@@ -253,7 +385,13 @@ pub struct Rollback {
 
 /// Restore a dataset's table to `version`, as a new commit; after a curated rollback the
 /// trusted tables that read the dataset are rebuilt from the restored data.
-pub async fn rollback(session: &RoleSession, spec: &Spec, zone_name: &str, dataset: &str, version: u64) -> Result<Rollback, EtlError> {
+pub async fn rollback(
+    session: &RoleSession,
+    spec: &Spec,
+    zone_name: &str,
+    dataset: &str,
+    version: u64,
+) -> Result<Rollback, EtlError> {
     if zone_name != "trusted" && !spec.datasets.contains_key(dataset) {
         return Err(EtlError::UnknownDataset(dataset.into()));
     }
@@ -261,13 +399,38 @@ pub async fn rollback(session: &RoleSession, spec: &Spec, zone_name: &str, datas
     let table = crate::delta::open(store, &path).await?;
     let run_id = format!("rollback-{}", chrono::Utc::now().format("%Y%m%d%H%M%S"));
     let info = serde_json::json!({"run_id": run_id, "rollback_to": version, "role": session.principal_arn});
-    session.audit.allowed("dapgov:RollbackTable", &format!("{zone_name}.{dataset}"), &format!("restore to version {version} ({run_id})")).await?;
+    session
+        .audit
+        .allowed(
+            "dapgov:RollbackTable",
+            &format!("{zone_name}.{dataset}"),
+            &format!("restore to version {version} ({run_id})"),
+        )
+        .await?;
     let restored = crate::delta::restore(table, version, &info).await?;
-    let mut report = Rollback { table: format!("{zone_name}.{dataset}"), restored_version: version, new_version: restored.version().unwrap_or_default(), trusted: BTreeMap::new() };
+    let mut report = Rollback {
+        table: format!("{zone_name}.{dataset}"),
+        restored_version: version,
+        new_version: restored.version().unwrap_or_default(),
+        trusted: BTreeMap::new(),
+    };
     if zone_name == "curated" {
         let ctx = crate::query::context(session)?;
-        let rebuilt = stages::rebuild_trusted(&ctx, session, spec, &session.names.glue_database(), dataset, &run_id, &info, None).await?;
-        report.trusted = rebuilt.into_iter().map(|(name, (status, _))| (name, status)).collect();
+        let rebuilt = stages::rebuild_trusted(
+            &ctx,
+            session,
+            spec,
+            &session.names.glue_database(),
+            dataset,
+            &run_id,
+            &info,
+            None,
+        )
+        .await?;
+        report.trusted = rebuilt
+            .into_iter()
+            .map(|(name, (status, _))| (name, status))
+            .collect();
     }
     Ok(report)
 }
@@ -275,12 +438,25 @@ pub async fn rollback(session: &RoleSession, spec: &Spec, zone_name: &str, datas
 /// Maintenance of a dataset's tables (raw, quarantine, curated, and the trusted tables that
 /// read it): small files compacted, files no longer referenced removed once older than the
 /// zone's retention and never within the spec's time-travel window.
-pub async fn maintain(session: &RoleSession, spec: &Spec, dataset: &str) -> Result<BTreeMap<String, crate::delta::Maintenance>, EtlError> {
+pub async fn maintain(
+    session: &RoleSession,
+    spec: &Spec,
+    dataset: &str,
+) -> Result<BTreeMap<String, crate::delta::Maintenance>, EtlError> {
     if !spec.datasets.contains_key(dataset) {
         return Err(EtlError::UnknownDataset(dataset.into()));
     }
-    let mut tables = vec![("raw", dataset.to_string()), ("quarantine", dataset.to_string()), ("curated", dataset.to_string())];
-    tables.extend(spec.trusted.iter().filter(|t| t.inputs.iter().any(|i| i == dataset)).map(|t| ("trusted", t.name.clone())));
+    let mut tables = vec![
+        ("raw", dataset.to_string()),
+        ("quarantine", dataset.to_string()),
+        ("curated", dataset.to_string()),
+    ];
+    tables.extend(
+        spec.trusted
+            .iter()
+            .filter(|t| t.inputs.iter().any(|i| i == dataset))
+            .map(|t| ("trusted", t.name.clone())),
+    );
     let info = serde_json::json!({"run_id": format!("maintain-{}", chrono::Utc::now().format("%Y%m%d%H%M%S")), "role": session.principal_arn});
     let mut done = BTreeMap::new();
     for (zone_name, name) in tables {
@@ -290,8 +466,17 @@ pub async fn maintain(session: &RoleSession, spec: &Spec, dataset: &str) -> Resu
             continue;
         }
         // Quarantine lives in the raw zone and keeps its retention.
-        let bucket_zone = if zone_name == "quarantine" { "raw" } else { zone_name };
-        let retention = spec.zones.get(bucket_zone).and_then(|z| z.retention_days).unwrap_or(0).max(spec.etl.time_travel_days);
+        let bucket_zone = if zone_name == "quarantine" {
+            "raw"
+        } else {
+            zone_name
+        };
+        let retention = spec
+            .zones
+            .get(bucket_zone)
+            .and_then(|z| z.retention_days)
+            .unwrap_or(0)
+            .max(spec.etl.time_travel_days);
         let (_, m) = crate::delta::maintain(table, retention, &info).await?;
         done.insert(format!("{zone_name}.{name}"), m);
     }
@@ -307,18 +492,40 @@ mod tests {
     #[test]
     fn every_alarm_on_the_etl_namespace_watches_a_metric_a_run_publishes() {
         let spec = Spec::parse(dapgov_spec::INIT_TEMPLATE, "dapgov.toml").unwrap();
-        let desired = dapgov_spec::desired(&spec, &dapgov_inventory::Inventory::default(), "123456789012").unwrap();
-        let manifest = Manifest { run_id: "r1".into(), ..Default::default() };
-        let published: Vec<(String, BTreeMap<String, String>)> = [run_metrics(&spec.platform.name, "calls", None, 1.0), run_metrics(&spec.platform.name, "calls", Some(&manifest), 1.0)]
-            .concat()
-            .into_iter()
-            .map(|d| (d.name, d.dimensions))
+        let desired = dapgov_spec::desired(
+            &spec,
+            &dapgov_inventory::Inventory::default(),
+            "123456789012",
+        )
+        .unwrap();
+        let manifest = Manifest {
+            run_id: "r1".into(),
+            ..Default::default()
+        };
+        let published: Vec<(String, BTreeMap<String, String>)> = [
+            run_metrics(&spec.platform.name, "calls", None, 1.0),
+            run_metrics(&spec.platform.name, "calls", Some(&manifest), 1.0),
+        ]
+        .concat()
+        .into_iter()
+        .map(|d| (d.name, d.dimensions))
+        .collect();
+        let watching: Vec<_> = desired
+            .alarms
+            .values()
+            .filter(|a| a.namespace.as_deref() == Some(spec.etl.metrics_namespace.as_str()))
             .collect();
-        let watching: Vec<_> = desired.alarms.values().filter(|a| a.namespace.as_deref() == Some(spec.etl.metrics_namespace.as_str())).collect();
         assert!(!watching.is_empty());
         for a in watching {
-            let watched = (a.metric_name.clone().unwrap(), a.dimensions.clone().unwrap_or_default());
-            assert!(published.contains(&watched), "alarm {} watches {watched:?}, which no run publishes", a.name);
+            let watched = (
+                a.metric_name.clone().unwrap(),
+                a.dimensions.clone().unwrap_or_default(),
+            );
+            assert!(
+                published.contains(&watched),
+                "alarm {} watches {watched:?}, which no run publishes",
+                a.name
+            );
         }
     }
 }

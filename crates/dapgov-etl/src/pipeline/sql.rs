@@ -33,15 +33,31 @@ pub(super) fn typed_expr(col: &str, ty: &str, ds: &Dataset) -> String {
             "CASE WHEN TRY_CAST({text} AS DOUBLE) = ROUND(TRY_CAST({text} AS DOUBLE)) THEN CAST(TRY_CAST({text} AS DOUBLE) AS BIGINT) END"
         ),
         "double" => format!("TRY_CAST({text} AS DOUBLE)"),
-        "date" => format!("dapgov_parse_date({text}, {})", lit(&ds.date_formats.join("\u{1f}"))),
-        "boolean" => format!("CASE WHEN LOWER({text}) IN ('true','t','yes','y','1') THEN TRUE WHEN LOWER({text}) IN ('false','f','no','n','0') THEN FALSE END"),
+        "date" => format!(
+            "dapgov_parse_date({text}, {})",
+            lit(&ds.date_formats.join("\u{1f}"))
+        ),
+        "boolean" => format!(
+            "CASE WHEN LOWER({text}) IN ('true','t','yes','y','1') THEN TRUE WHEN LOWER({text}) IN ('false','f','no','n','0') THEN FALSE END"
+        ),
         "timestamp" => format!("TRY_CAST({text} AS TIMESTAMP)"),
         _ => text,
     }
 }
 
-pub(super) fn columns_of(schema: &datafusion::arrow::datatypes::Schema, skip: &[&str]) -> Vec<Column> {
-    schema.fields().iter().filter(|f| !skip.contains(&f.name().as_str())).map(|f| Column { name: f.name().clone(), data_type: glue_type(f.data_type()).into() }).collect()
+pub(super) fn columns_of(
+    schema: &datafusion::arrow::datatypes::Schema,
+    skip: &[&str],
+) -> Vec<Column> {
+    schema
+        .fields()
+        .iter()
+        .filter(|f| !skip.contains(&f.name().as_str()))
+        .map(|f| Column {
+            name: f.name().clone(),
+            data_type: glue_type(f.data_type()).into(),
+        })
+        .collect()
 }
 
 /// A check every row of a dataset passes or fails, in the order rows are judged: the first
@@ -59,23 +75,49 @@ pub(super) struct Check {
 /// `_dup_rank`, the row's rank among rows of its key in source order).
 pub(super) fn checks(ds: &Dataset) -> Vec<Check> {
     let mut out = vec![];
-    let mut push = |rule: String, fails: String, reason: String| out.push(Check { rule, fails: format!("COALESCE(({fails}), FALSE)"), reason });
+    let mut push = |rule: String, fails: String, reason: String| {
+        out.push(Check {
+            rule,
+            fails: format!("COALESCE(({fails}), FALSE)"),
+            reason,
+        })
+    };
     for r in &ds.required {
-        push(format!("required:{r}"), format!("{} IS NULL", ident(r)), format!("required column `{r}` is empty"));
+        push(
+            format!("required:{r}"),
+            format!("{} IS NULL", ident(r)),
+            format!("required column `{r}` is empty"),
+        );
     }
     for (c, rule) in &ds.columns {
         if let Some(min) = rule.min {
-            push(format!("range:{c}"), format!("{} < {min}", ident(c)), format!("`{c}` is below its minimum {min}"));
+            push(
+                format!("range:{c}"),
+                format!("{} < {min}", ident(c)),
+                format!("`{c}` is below its minimum {min}"),
+            );
         }
         if let Some(max) = rule.max {
-            push(format!("range:{c}"), format!("{} > {max}", ident(c)), format!("`{c}` is above its maximum {max}"));
+            push(
+                format!("range:{c}"),
+                format!("{} > {max}", ident(c)),
+                format!("`{c}` is above its maximum {max}"),
+            );
         }
     }
     for r in ds.rules.iter().filter(|r| r.action == RuleAction::Reject) {
-        push(r.name.clone(), format!("NOT COALESCE(({}), FALSE)", r.check), format!("rule `{}` failed: {}", r.name, r.check));
+        push(
+            r.name.clone(),
+            format!("NOT COALESCE(({}), FALSE)", r.check),
+            format!("rule `{}` failed: {}", r.name, r.check),
+        );
     }
     if !ds.unique_key.is_empty() {
-        push("unique_key".into(), "_dup_rank > 1".into(), format!("duplicate key ({})", ds.unique_key.join(", ")));
+        push(
+            "unique_key".into(),
+            "_dup_rank > 1".into(),
+            format!("duplicate key ({})", ds.unique_key.join(", ")),
+        );
     }
     out
 }
@@ -86,7 +128,14 @@ pub(super) fn first_failed(checks: &[Check], pick: impl Fn(&Check) -> &str) -> S
     if checks.is_empty() {
         return "CAST(NULL AS VARCHAR)".into();
     }
-    format!("CASE {} END", checks.iter().map(|c| format!("WHEN {} THEN {}", c.fails, lit(pick(c)))).collect::<Vec<_>>().join(" "))
+    format!(
+        "CASE {} END",
+        checks
+            .iter()
+            .map(|c| format!("WHEN {} THEN {}", c.fails, lit(pick(c))))
+            .collect::<Vec<_>>()
+            .join(" ")
+    )
 }
 
 /// What changed between the previous load's columns and this one's (lineage columns, which
@@ -99,7 +148,10 @@ pub(super) fn schema_drift(before: &[Column], after: &[Column]) -> Vec<String> {
     for c in &after {
         match before.iter().find(|b| b.name == c.name) {
             None => drift.push(format!("added column `{}` ({})", c.name, c.data_type)),
-            Some(b) if b.data_type != c.data_type => drift.push(format!("column `{}` changed type {} → {}", c.name, b.data_type, c.data_type)),
+            Some(b) if b.data_type != c.data_type => drift.push(format!(
+                "column `{}` changed type {} → {}",
+                c.name, b.data_type, c.data_type
+            )),
             _ => {}
         }
     }
@@ -108,7 +160,12 @@ pub(super) fn schema_drift(before: &[Column], after: &[Column]) -> Vec<String> {
             drift.push(format!("removed column `{}`", b.name));
         }
     }
-    let order = |v: &[&Column], other: &[&Column]| v.iter().filter(|c| other.iter().any(|o| o.name == c.name)).map(|c| c.name.clone()).collect::<Vec<_>>();
+    let order = |v: &[&Column], other: &[&Column]| {
+        v.iter()
+            .filter(|c| other.iter().any(|o| o.name == c.name))
+            .map(|c| c.name.clone())
+            .collect::<Vec<_>>()
+    };
     if order(&before, &after) != order(&after, &before) {
         drift.push("columns were reordered (read by name, so no values shifted)".into());
     }
@@ -125,7 +182,10 @@ mod tests {
     use dapgov_spec::{ColumnRule, RowRule};
 
     fn col(name: &str, t: &str) -> Column {
-        Column { name: name.into(), data_type: t.into() }
+        Column {
+            name: name.into(),
+            data_type: t.into(),
+        }
     }
 
     #[test]
@@ -136,37 +196,91 @@ mod tests {
 
     #[test]
     fn declared_types_become_expressions_that_are_null_when_a_value_does_not_parse() {
-        let ds = Dataset { date_formats: vec!["%Y-%m-%d".into(), "%d/%m/%Y".into()], ..Default::default() };
-        assert_eq!(typed_expr("n", "double", &ds), r#"TRY_CAST(NULLIF(TRIM(CAST("n" AS VARCHAR)), '') AS DOUBLE)"#);
-        assert!(typed_expr("d", "date", &ds).starts_with(r#"dapgov_parse_date(NULLIF(TRIM(CAST("d" AS VARCHAR)), ''), '%Y-%m-%d"#));
-        assert!(typed_expr("n", "bigint", &ds).contains("ROUND"), "a bigint refuses fractions");
-        assert_eq!(typed_expr("s", "string", &ds), r#"NULLIF(TRIM(CAST("s" AS VARCHAR)), '')"#);
+        let ds = Dataset {
+            date_formats: vec!["%Y-%m-%d".into(), "%d/%m/%Y".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            typed_expr("n", "double", &ds),
+            r#"TRY_CAST(NULLIF(TRIM(CAST("n" AS VARCHAR)), '') AS DOUBLE)"#
+        );
+        assert!(
+            typed_expr("d", "date", &ds).starts_with(
+                r#"dapgov_parse_date(NULLIF(TRIM(CAST("d" AS VARCHAR)), ''), '%Y-%m-%d"#
+            )
+        );
+        assert!(
+            typed_expr("n", "bigint", &ds).contains("ROUND"),
+            "a bigint refuses fractions"
+        );
+        assert_eq!(
+            typed_expr("s", "string", &ds),
+            r#"NULLIF(TRIM(CAST("s" AS VARCHAR)), '')"#
+        );
     }
 
     #[test]
     fn checks_come_in_order_and_pass_on_empty_optional_values() {
         let ds = Dataset {
             required: vec!["date".into()],
-            columns: [("calls".to_string(), ColumnRule { data_type: "bigint".into(), min: Some(0.0), ..Default::default() })].into(),
+            columns: [(
+                "calls".to_string(),
+                ColumnRule {
+                    data_type: "bigint".into(),
+                    min: Some(0.0),
+                    ..Default::default()
+                },
+            )]
+            .into(),
             rules: vec![
-                RowRule { name: "handled_le_offered".into(), check: "handled <= offered".into(), action: RuleAction::Reject },
-                RowRule { name: "sums".into(), check: "a + b = c".into(), action: RuleAction::Warn },
+                RowRule {
+                    name: "handled_le_offered".into(),
+                    check: "handled <= offered".into(),
+                    action: RuleAction::Reject,
+                },
+                RowRule {
+                    name: "sums".into(),
+                    check: "a + b = c".into(),
+                    action: RuleAction::Warn,
+                },
             ],
             unique_key: vec!["date".into()],
             ..Default::default()
         };
         let c = checks(&ds);
-        assert_eq!(c.iter().map(|c| c.rule.as_str()).collect::<Vec<_>>(), ["required:date", "range:calls", "handled_le_offered", "unique_key"]);
+        assert_eq!(
+            c.iter().map(|c| c.rule.as_str()).collect::<Vec<_>>(),
+            [
+                "required:date",
+                "range:calls",
+                "handled_le_offered",
+                "unique_key"
+            ]
+        );
         assert_eq!(c[1].fails, r#"COALESCE(("calls" < 0), FALSE)"#);
-        assert_eq!(c[2].reason, "rule `handled_le_offered` failed: handled <= offered");
+        assert_eq!(
+            c[2].reason,
+            "rule `handled_le_offered` failed: handled <= offered"
+        );
         assert_eq!(first_failed(&[], |c| &c.rule), "CAST(NULL AS VARCHAR)");
-        assert!(first_failed(&c, |c| &c.rule).starts_with(r#"CASE WHEN COALESCE(("date" IS NULL), FALSE) THEN 'required:date' WHEN"#));
+        assert!(first_failed(&c, |c| &c.rule).starts_with(
+            r#"CASE WHEN COALESCE(("date" IS NULL), FALSE) THEN 'required:date' WHEN"#
+        ));
     }
 
     #[test]
     fn drift_names_added_removed_retyped_and_reordered_columns() {
-        let before = [col("date", "date"), col("calls", "bigint"), col("gone", "string"), col("_source_row", "bigint")];
-        let after = [col("calls", "double"), col("date", "date"), col("new", "string")];
+        let before = [
+            col("date", "date"),
+            col("calls", "bigint"),
+            col("gone", "string"),
+            col("_source_row", "bigint"),
+        ];
+        let after = [
+            col("calls", "double"),
+            col("date", "date"),
+            col("new", "string"),
+        ];
         assert_eq!(
             schema_drift(&before, &after),
             [

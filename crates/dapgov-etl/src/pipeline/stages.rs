@@ -5,17 +5,17 @@ use super::engine::{count, count_pii, counts, register_udfs, stage, string_value
 use super::sql::{self, columns_of, ident, is_text, lit, typed_expr};
 use super::storage::{stage_source, upload, zone};
 use super::{Manifest, RunOptions, StageCounts, failpoint};
-use crate::pii::{self, Redactor};
 use crate::delta::{self, Load};
+use crate::pii::{self, Redactor};
 use crate::{EtlError, ingest, query};
-use dapgov_target::RoleSession;
 use dapgov_inventory::{Column, GlueTable};
 use dapgov_spec::{Dataset, LoadMode, PartitionBy, RuleAction, Spec};
+use dapgov_target::RoleSession;
 use datafusion::arrow::array::AsArray;
 use datafusion::arrow::datatypes::Schema;
+use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::object_store::path::Path as StorePath;
 use datafusion::object_store::{ObjectStoreExt, PutPayload};
-use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::prelude::*;
 use std::sync::Arc;
 use std::time::Instant;
@@ -73,11 +73,26 @@ pub const CSV_COPIES: &str = "_csv";
 
 /// The columns quarantine adds to the values as received: where a row came from, why it was
 /// set aside, the record as written (for a row that did not fit the header), and its load.
-const QUARANTINE_COLUMNS: [(&str, &str); 7] =
-    [("_source_row", "bigint"), ("_rule", "string"), ("_reason", "string"), ("_record", "string"), ("_run_id", "string"), ("_source_file", "string"), ("_source_sha256", "string")];
+const QUARANTINE_COLUMNS: [(&str, &str); 7] = [
+    ("_source_row", "bigint"),
+    ("_rule", "string"),
+    ("_reason", "string"),
+    ("_record", "string"),
+    ("_run_id", "string"),
+    ("_source_file", "string"),
+    ("_source_sha256", "string"),
+];
 
 /// Commit `df` to the Delta table at `path` in `zone`; returns the table as committed.
-async fn commit(ctx: &SessionContext, zone: &dapgov_target::ZoneStore, path: &str, df: DataFrame, load: &Load, partition_by: &[String], info: &serde_json::Value) -> Result<deltalake_core::DeltaTable, EtlError> {
+async fn commit(
+    ctx: &SessionContext,
+    zone: &dapgov_target::ZoneStore,
+    path: &str,
+    df: DataFrame,
+    load: &Load,
+    partition_by: &[String],
+    info: &serde_json::Value,
+) -> Result<deltalake_core::DeltaTable, EtlError> {
     let table = delta::open(zone, path).await?;
     delta::write(ctx, table, df, load, partition_by, info).await
 }
@@ -91,13 +106,26 @@ const PASSES: &str = "_rule IS NULL";
 const SAMPLE_ROWS: usize = 2000;
 
 /// The entity a column of the sample holds whole, if any (`pii::classify_column`).
-fn classify(sample: &[datafusion::arrow::record_batch::RecordBatch], column: &str) -> Option<pii::Entity> {
+fn classify(
+    sample: &[datafusion::arrow::record_batch::RecordBatch],
+    column: &str,
+) -> Option<pii::Entity> {
     let values = string_values(sample, column);
-    pii::classify_column(column, &values.iter().map(String::as_str).collect::<Vec<_>>())
+    pii::classify_column(
+        column,
+        &values.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
 }
 
 fn year_partition(p: bool) -> Vec<Column> {
-    if p { vec![Column { name: "year".into(), data_type: "int".into() }] } else { vec![] }
+    if p {
+        vec![Column {
+            name: "year".into(),
+            data_type: "int".into(),
+        }]
+    } else {
+        vec![]
+    }
 }
 
 fn year_columns(p: bool) -> Vec<String> {
@@ -115,7 +143,8 @@ impl Run<'_> {
         let protection = self.protect_pii(&ctx, &raw, &redactor).await?;
         let curated = self.curated(&ctx, &raw, &protection, quarantined).await?;
         let gate_failures = self.gates(&ctx, &raw, &curated).await?;
-        self.publish(&ctx, raw, &curated, gate_failures.is_empty()).await?;
+        self.publish(&ctx, raw, &curated, gate_failures.is_empty())
+            .await?;
         self.trusted(&ctx, &gate_failures).await?;
         self.finish(gate_failures).await
     }
@@ -128,7 +157,11 @@ impl Run<'_> {
     async fn landing(&mut self) -> Result<StorePath, EtlError> {
         self.progress("landing: storing the input");
         let landing = zone(self.session, "landing")?;
-        let key = super::landing::landing_key(self.opts.dataset, &self.m.input.sha256, &self.m.input.file);
+        let key = super::landing::landing_key(
+            self.opts.dataset,
+            &self.m.input.sha256,
+            &self.m.input.file,
+        );
         if landing.store.head(&key).await.is_err() {
             upload(self.opts.input, landing, &key).await?;
         }
@@ -141,15 +174,25 @@ impl Run<'_> {
         self.progress("ingest: reading the landing copy");
         let (ds, origin) = (self.ds, &self.origin);
         let name_columns = |headers: &[String]| -> Result<Vec<String>, EtlError> {
-            let cols: Vec<String> = ingest::snake_case_names(headers).into_iter().map(|c| ds.rename.get(&c).cloned().unwrap_or(c)).collect();
+            let cols: Vec<String> = ingest::snake_case_names(headers)
+                .into_iter()
+                .map(|c| ds.rename.get(&c).cloned().unwrap_or(c))
+                .collect();
             match ds.required.iter().find(|r| !cols.contains(r)) {
-                Some(req) => Err(EtlError::input(origin, format!("required column `{req}` is missing; the file has columns {}", ingest::name_list(&cols)))),
+                Some(req) => Err(EtlError::input(
+                    origin,
+                    format!(
+                        "required column `{req}` is missing; the file has columns {}",
+                        ingest::name_list(&cols)
+                    ),
+                )),
                 None => Ok(cols),
             }
         };
         let source_key = StorePath::from(format!("{}source/part-0.parquet", self.staging));
         let (landing, raw) = (zone(self.session, "landing")?, zone(self.session, "raw")?);
-        let (cols, warnings) = stage_source(landing, landing_key, raw, source_key, origin, name_columns).await?;
+        let (cols, warnings) =
+            stage_source(landing, landing_key, raw, source_key, origin, name_columns).await?;
         self.m.warnings.extend(warnings);
         Ok(cols)
     }
@@ -159,9 +202,17 @@ impl Run<'_> {
     async fn engine(&self) -> Result<(SessionContext, Arc<Redactor>), EtlError> {
         let ctx = query::context(self.session)?;
         let key = self.session.keys.pseudonymisation_key().await?;
-        let redactor = Arc::new(Redactor { policy: self.spec.etl.pii.clone(), key });
+        let redactor = Arc::new(Redactor {
+            policy: self.spec.etl.pii.clone(),
+            key,
+        });
         register_udfs(&ctx, redactor.clone());
-        ctx.register_parquet("source", &format!("{}{}source/", zone(self.session, "raw")?.url, self.staging), ParquetReadOptions::default()).await?;
+        ctx.register_parquet(
+            "source",
+            &format!("{}{}source/", zone(self.session, "raw")?.url, self.staging),
+            ParquetReadOptions::default(),
+        )
+        .await?;
         Ok((ctx, redactor))
     }
 
@@ -178,7 +229,14 @@ impl Run<'_> {
                 Some(rule) if rule.data_type != "string" => {
                     let e = typed_expr(c, &rule.data_type, ds);
                     select.push(format!("{e} AS {}", ident(c)));
-                    type_fails.push((c.clone(), rule.data_type.clone(), format!("(NULLIF(TRIM(CAST({} AS VARCHAR)), '') IS NOT NULL AND ({e}) IS NULL)", ident(c))));
+                    type_fails.push((
+                        c.clone(),
+                        rule.data_type.clone(),
+                        format!(
+                            "(NULLIF(TRIM(CAST({} AS VARCHAR)), '') IS NOT NULL AND ({e}) IS NULL)",
+                            ident(c)
+                        ),
+                    ));
                 }
                 _ => select.push(format!("NULLIF(TRIM({0}), '') AS {0}", ident(c))),
             }
@@ -189,14 +247,37 @@ impl Run<'_> {
             lit(&self.m.input.sha256),
             lit(&loaded_at)
         );
-        let any_fail = if type_fails.is_empty() { "FALSE".to_string() } else { type_fails.iter().map(|f| f.2.clone()).collect::<Vec<_>>().join(" OR ") };
-        let raw_df = ctx.sql(&format!("SELECT {}, {lineage} FROM source WHERE _shape IS NULL AND NOT ({any_fail})", select.join(", "))).await?;
+        let any_fail = if type_fails.is_empty() {
+            "FALSE".to_string()
+        } else {
+            type_fails
+                .iter()
+                .map(|f| f.2.clone())
+                .collect::<Vec<_>>()
+                .join(" OR ")
+        };
+        let raw_df = ctx
+            .sql(&format!(
+                "SELECT {}, {lineage} FROM source WHERE _shape IS NULL AND NOT ({any_fail})",
+                select.join(", ")
+            ))
+            .await?;
         let url = format!("{}{}raw/", raw.url, self.staging);
         write_parquet(raw_df, &url, false).await?;
         let reason = if type_fails.is_empty() {
             "''".to_string()
         } else {
-            format!("CASE {} END", type_fails.iter().map(|(c, t, f)| format!("WHEN {f} THEN {}", lit(&format!("type: `{c}` is not a valid {t}")))).collect::<Vec<_>>().join(" "))
+            format!(
+                "CASE {} END",
+                type_fails
+                    .iter()
+                    .map(|(c, t, f)| format!(
+                        "WHEN {f} THEN {}",
+                        lit(&format!("type: `{c}` is not a valid {t}"))
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )
         };
         let [rows_in, q_shape, q_type] =
             counts(ctx, &format!("SELECT COUNT(*), COUNT(_shape), COALESCE(SUM(CASE WHEN _shape IS NULL AND ({any_fail}) THEN 1 ELSE 0 END), 0) FROM source")).await?[..]
@@ -205,10 +286,18 @@ impl Run<'_> {
         };
         // Quarantine keeps the original text of every rejected row, with the rule and reason,
         // and for a ragged row the record as written.
-        let all_text = cols.iter().map(|c| format!("CAST({} AS VARCHAR) AS {}", ident(c), ident(c))).collect::<Vec<_>>().join(", ");
+        let all_text = cols
+            .iter()
+            .map(|c| format!("CAST({} AS VARCHAR) AS {}", ident(c), ident(c)))
+            .collect::<Vec<_>>()
+            .join(", ");
         let quarantine_parts = vec![
-            format!("SELECT {all_text}, _source_row, 'type' AS _rule, {reason} AS _reason, CAST(NULL AS VARCHAR) AS _record FROM source WHERE _shape IS NULL AND ({any_fail})"),
-            format!("SELECT {all_text}, _source_row, 'shape' AS _rule, _shape AS _reason, _record FROM source WHERE _shape IS NOT NULL"),
+            format!(
+                "SELECT {all_text}, _source_row, 'type' AS _rule, {reason} AS _reason, CAST(NULL AS VARCHAR) AS _record FROM source WHERE _shape IS NULL AND ({any_fail})"
+            ),
+            format!(
+                "SELECT {all_text}, _source_row, 'shape' AS _rule, _shape AS _reason, _record FROM source WHERE _shape IS NOT NULL"
+            ),
         ];
         if q_type > 0 {
             *self.m.quarantine_reasons.entry("type".into()).or_default() += q_type;
@@ -216,11 +305,32 @@ impl Run<'_> {
         if q_shape > 0 {
             self.m.quarantine_reasons.insert("shape".into(), q_shape);
         }
-        self.m.stages.insert("raw".into(), StageCounts { rows_in, rows_out: rows_in - q_type - q_shape, rows_quarantined: q_type + q_shape });
-        ctx.register_parquet("raw_new", &url, ParquetReadOptions::default()).await?;
+        self.m.stages.insert(
+            "raw".into(),
+            StageCounts {
+                rows_in,
+                rows_out: rows_in - q_type - q_shape,
+                rows_quarantined: q_type + q_shape,
+            },
+        );
+        ctx.register_parquet("raw_new", &url, ParquetReadOptions::default())
+            .await?;
         let schema = ctx.table("raw_new").await?.schema().as_arrow().clone();
-        let table = GlueTable { name: format!("raw_{dataset}"), location: delta::table_url(raw, dataset), format: delta::FORMAT.into(), columns: columns_of(&schema, &[]), partition_keys: vec![] };
-        Ok(Raw { cols, table, schema, rows_in, quarantine_parts, all_text })
+        let table = GlueTable {
+            name: format!("raw_{dataset}"),
+            location: delta::table_url(raw, dataset),
+            format: delta::FORMAT.into(),
+            columns: columns_of(&schema, &[]),
+            partition_keys: vec![],
+        };
+        Ok(Raw {
+            cols,
+            table,
+            schema,
+            rows_in,
+            quarantine_parts,
+            all_text,
+        })
     }
 
     /// Schema drift against the previous load: reported, never silently shifted (columns
@@ -229,16 +339,36 @@ impl Run<'_> {
     /// empty for earlier loads) but not remove or retype a declared one: that is refused before
     /// anything is committed.
     async fn drift(&mut self, raw: &Raw) -> Result<(), EtlError> {
-        let previous = self.session.catalog.tables(self.database).await?.into_iter().find(|t| t.name == raw.table.name);
+        let previous = self
+            .session
+            .catalog
+            .tables(self.database)
+            .await?
+            .into_iter()
+            .find(|t| t.name == raw.table.name);
         let Some(prev) = previous else { return Ok(()) };
-        self.m.schema_drift.extend(sql::schema_drift(&prev.columns, &raw.table.columns));
-        for c in prev.columns.iter().filter(|c| self.ds.columns.contains_key(&c.name)) {
+        self.m
+            .schema_drift
+            .extend(sql::schema_drift(&prev.columns, &raw.table.columns));
+        for c in prev
+            .columns
+            .iter()
+            .filter(|c| self.ds.columns.contains_key(&c.name))
+        {
             let problem = match raw.table.columns.iter().find(|n| n.name == c.name) {
                 None => format!("declared column `{}` is missing", c.name),
-                Some(n) if n.data_type != c.data_type => format!("declared column `{}` is {} where the table holds {}", c.name, n.data_type, c.data_type),
+                Some(n) if n.data_type != c.data_type => format!(
+                    "declared column `{}` is {} where the table holds {}",
+                    c.name, n.data_type, c.data_type
+                ),
                 Some(_) => continue,
             };
-            return Err(EtlError::input(&self.origin, format!("{problem}; the dataset's tables keep every earlier load, so nothing was committed. Deliver the column as before, or declare the change in dapgov.toml under a new dataset")));
+            return Err(EtlError::input(
+                &self.origin,
+                format!(
+                    "{problem}; the dataset's tables keep every earlier load, so nothing was committed. Deliver the column as before, or declare the change in dapgov.toml under a new dataset"
+                ),
+            ));
         }
         Ok(())
     }
@@ -251,7 +381,16 @@ impl Run<'_> {
         let (ds, staging) = (self.ds, self.staging);
         let raw_zone = zone(self.session, "raw")?;
         let checks = sql::checks(ds);
-        self.m.rules_applied = checks.iter().map(|c| c.rule.clone()).chain(ds.rules.iter().filter(|r| r.action == RuleAction::Warn).map(|r| format!("warn:{}", r.name))).collect();
+        self.m.rules_applied = checks
+            .iter()
+            .map(|c| c.rule.clone())
+            .chain(
+                ds.rules
+                    .iter()
+                    .filter(|r| r.action == RuleAction::Warn)
+                    .map(|r| format!("warn:{}", r.name)),
+            )
+            .collect();
         self.m.rules_applied.dedup();
         // Duplicate keys: every row after the first (in source order) of a key that repeats.
         // Found by aggregating the key alone (spilled to disk when large); rows are joined only
@@ -261,22 +400,37 @@ impl Run<'_> {
             let keys = ds.unique_key.iter().map(|k| ident(k)).collect::<Vec<_>>();
             let repeated = ctx.sql(&format!("SELECT {k}, MIN(_source_row) AS _first FROM raw_new GROUP BY {k} HAVING COUNT(*) > 1", k = keys.join(", "))).await?;
             if stage(ctx, raw_zone, staging, "repeated_keys", repeated).await? > 0 {
-                let on = keys.iter().map(|k| format!("d.{k} = r.{k}")).collect::<Vec<_>>().join(" AND ");
+                let on = keys
+                    .iter()
+                    .map(|k| format!("d.{k} = r.{k}"))
+                    .collect::<Vec<_>>()
+                    .join(" AND ");
                 let dups = ctx.sql(&format!("SELECT r._source_row FROM repeated_keys d JOIN raw_new r ON {on} WHERE r._source_row <> d._first")).await?;
                 stage(ctx, raw_zone, staging, "duplicates", dups).await?;
                 ranked = "SELECT r.*, CASE WHEN d._source_row IS NULL THEN 1 ELSE 2 END AS _dup_rank FROM duplicates d RIGHT JOIN raw_new r ON d._source_row = r._source_row".into();
             }
         }
-        let (rule, reason) = (sql::first_failed(&checks, |c| &c.rule), sql::first_failed(&checks, |c| &c.reason));
-        let checked = ctx.sql(&format!("SELECT *, {rule} AS _rule, {reason} AS _reason FROM ({ranked})")).await?;
+        let (rule, reason) = (
+            sql::first_failed(&checks, |c| &c.rule),
+            sql::first_failed(&checks, |c| &c.reason),
+        );
+        let checked = ctx
+            .sql(&format!(
+                "SELECT *, {rule} AS _rule, {reason} AS _reason FROM ({ranked})"
+            ))
+            .await?;
         stage(ctx, raw_zone, staging, "checked", checked).await?;
         let reasons = ctx.sql("SELECT _rule, COUNT(*) AS n FROM checked WHERE _rule IS NOT NULL GROUP BY 1 ORDER BY 1").await?.collect().await?;
         let mut quarantined = 0;
         for b in &reasons {
             let rule = b.column(0).as_string::<i32>();
-            let n = b.column(1).as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+            let n = b
+                .column(1)
+                .as_primitive::<datafusion::arrow::datatypes::Int64Type>();
             for i in 0..b.num_rows() {
-                self.m.quarantine_reasons.insert(rule.value(i).into(), n.value(i) as u64);
+                self.m
+                    .quarantine_reasons
+                    .insert(rule.value(i).into(), n.value(i) as u64);
                 quarantined += n.value(i) as u64;
             }
         }
@@ -284,9 +438,22 @@ impl Run<'_> {
         raw.quarantine_parts.push(format!("SELECT {all_text}, _source_row, _rule, _reason, CAST(NULL AS VARCHAR) AS _record FROM checked WHERE _rule IS NOT NULL"));
         let quarantine = ctx.sql(&raw.quarantine_parts.join(" UNION ALL ")).await?;
         stage(ctx, raw_zone, staging, "quarantine_new", quarantine).await?;
-        let warn_rules: Vec<_> = ds.rules.iter().filter(|r| r.action == RuleAction::Warn).collect();
+        let warn_rules: Vec<_> = ds
+            .rules
+            .iter()
+            .filter(|r| r.action == RuleAction::Warn)
+            .collect();
         if !warn_rules.is_empty() {
-            let sums = warn_rules.iter().map(|r| format!("COALESCE(SUM(CASE WHEN COALESCE(({}), FALSE) THEN 0 ELSE 1 END), 0)", r.check)).collect::<Vec<_>>().join(", ");
+            let sums = warn_rules
+                .iter()
+                .map(|r| {
+                    format!(
+                        "COALESCE(SUM(CASE WHEN COALESCE(({}), FALSE) THEN 0 ELSE 1 END), 0)",
+                        r.check
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
             let n = counts(ctx, &format!("SELECT {sums} FROM checked WHERE {PASSES}")).await?;
             for (r, n) in warn_rules.iter().zip(n) {
                 self.m.warnings_by_rule.insert(r.name.clone(), n);
@@ -298,13 +465,34 @@ impl Run<'_> {
     /// PII: a column the spec declares, or one its sample classifies, is protected whole;
     /// free text and every other text column are scanned value by value. Every finding in the
     /// rows that reach curated is counted.
-    async fn protect_pii(&mut self, ctx: &SessionContext, raw: &Raw, redactor: &Redactor) -> Result<Protection, EtlError> {
+    async fn protect_pii(
+        &mut self,
+        ctx: &SessionContext,
+        raw: &Raw,
+        redactor: &Redactor,
+    ) -> Result<Protection, EtlError> {
         let ds = self.ds;
         // Lineage columns aside, but for the input's file name, which often names a person.
-        let string_cols: Vec<String> =
-            raw.schema.fields().iter().filter(|f| is_text(f.data_type()) && (!f.name().starts_with('_') || f.name() == "_source_file")).map(|f| f.name().clone()).collect();
-        let sample = ctx.sql(&format!("SELECT * FROM checked WHERE {PASSES} LIMIT {SAMPLE_ROWS}")).await?.collect().await?;
-        let mut protection = Protection { expressions: vec![], dropped: ds.drop.clone() };
+        let string_cols: Vec<String> = raw
+            .schema
+            .fields()
+            .iter()
+            .filter(|f| {
+                is_text(f.data_type()) && (!f.name().starts_with('_') || f.name() == "_source_file")
+            })
+            .map(|f| f.name().clone())
+            .collect();
+        let sample = ctx
+            .sql(&format!(
+                "SELECT * FROM checked WHERE {PASSES} LIMIT {SAMPLE_ROWS}"
+            ))
+            .await?
+            .collect()
+            .await?;
+        let mut protection = Protection {
+            expressions: vec![],
+            dropped: ds.drop.clone(),
+        };
         for c in &string_cols {
             let declared = ds.columns.get(c).and_then(|r| r.pii);
             let class = declared.or_else(|| {
@@ -319,27 +507,52 @@ impl Run<'_> {
                     if redactor.action(e) == pii::Action::Drop {
                         protection.dropped.push(c.clone());
                     } else {
-                        protection.expressions.push((c.clone(), format!("dapgov_replace_value({}, {})", ident(c), lit(e.name()))));
+                        protection.expressions.push((
+                            c.clone(),
+                            format!("dapgov_replace_value({}, {})", ident(c), lit(e.name())),
+                        ));
                     }
                 }
                 None => {
                     if ds.free_text.contains(c) {
                         self.m.pii_columns.insert(c.clone(), "free text".into());
                     }
-                    protection.expressions.push((c.clone(), format!("dapgov_redact_text({})", ident(c))));
+                    protection
+                        .expressions
+                        .push((c.clone(), format!("dapgov_redact_text({})", ident(c))));
                 }
             }
         }
         self.progress("curated: counting PII");
         if !string_cols.is_empty() {
-            let found = count_pii(ctx, &format!("SELECT {} FROM checked WHERE {PASSES}", string_cols.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", "))).await?;
-            self.m.pii_found = found.iter().map(|(e, n)| (e.name().to_string(), *n)).collect();
+            let found = count_pii(
+                ctx,
+                &format!(
+                    "SELECT {} FROM checked WHERE {PASSES}",
+                    string_cols
+                        .iter()
+                        .map(|c| ident(c))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+            .await?;
+            self.m.pii_found = found
+                .iter()
+                .map(|(e, n)| (e.name().to_string(), *n))
+                .collect();
         }
         Ok(protection)
     }
 
     /// Curated: the rows that passed, PII protected, derived metrics, a `year` partition.
-    async fn curated(&mut self, ctx: &SessionContext, raw: &Raw, protection: &Protection, quarantined: u64) -> Result<Curated, EtlError> {
+    async fn curated(
+        &mut self,
+        ctx: &SessionContext,
+        raw: &Raw,
+        protection: &Protection,
+        quarantined: u64,
+    ) -> Result<Curated, EtlError> {
         let (ds, dataset) = (self.ds, self.opts.dataset);
         let curated = zone(self.session, "curated")?;
         let mut select = vec![];
@@ -353,33 +566,71 @@ impl Run<'_> {
                 None => select.push(ident(n)),
             }
         }
-        let derived: String = ds.derive.iter().map(|d| format!(", {} AS {}", d.sql, ident(&d.name))).collect();
+        let derived: String = ds
+            .derive
+            .iter()
+            .map(|d| format!(", {} AS {}", d.sql, ident(&d.name)))
+            .collect();
         // The partition column: derived from the date column, or the date column itself.
         let (partition, derived_partition) = match (ds.partition(), &ds.date_column) {
-            (PartitionBy::Year, Some(dc)) => (Some("year".to_string()), format!(", CAST(date_part('year', {}) AS INT) AS year", ident(dc))),
-            (PartitionBy::Month, Some(dc)) => {
-                (Some("month".to_string()), format!(", CAST(date_part('year', {d}) * 100 + date_part('month', {d}) AS INT) AS month", d = ident(dc)))
-            }
+            (PartitionBy::Year, Some(dc)) => (
+                Some("year".to_string()),
+                format!(", CAST(date_part('year', {}) AS INT) AS year", ident(dc)),
+            ),
+            (PartitionBy::Month, Some(dc)) => (
+                Some("month".to_string()),
+                format!(
+                    ", CAST(date_part('year', {d}) * 100 + date_part('month', {d}) AS INT) AS month",
+                    d = ident(dc)
+                ),
+            ),
             (PartitionBy::Date, Some(dc)) => (Some(dc.clone()), String::new()),
             _ => (None, String::new()),
         };
         self.progress("curated: writing");
-        let df = ctx.sql(&format!("SELECT {}{derived}{derived_partition} FROM checked WHERE {PASSES}", select.join(", "))).await?;
+        let df = ctx
+            .sql(&format!(
+                "SELECT {}{derived}{derived_partition} FROM checked WHERE {PASSES}",
+                select.join(", ")
+            ))
+            .await?;
         let rows_out = count(ctx, &format!("SELECT COUNT(*) FROM checked WHERE {PASSES}")).await?;
         let typed = self.m.stages["raw"].rows_out;
         if rows_out + quarantined != typed {
-            return Err(EtlError::Engine(format!("curated would keep {rows_out} and quarantine {quarantined} of {typed} rows; refusing to lose rows")));
+            return Err(EtlError::Engine(format!(
+                "curated would keep {rows_out} and quarantine {quarantined} of {typed} rows; refusing to lose rows"
+            )));
         }
         let schema = df.schema().as_arrow().clone();
-        stage(ctx, zone(self.session, "raw")?, self.staging, "curated_new", df).await?;
-        self.m.stages.insert("curated".into(), StageCounts { rows_in: typed, rows_out, rows_quarantined: quarantined });
+        stage(
+            ctx,
+            zone(self.session, "raw")?,
+            self.staging,
+            "curated_new",
+            df,
+        )
+        .await?;
+        self.m.stages.insert(
+            "curated".into(),
+            StageCounts {
+                rows_in: typed,
+                rows_out,
+                rows_quarantined: quarantined,
+            },
+        );
         self.m.schema = columns_of(&schema, &[]);
         let table = GlueTable {
             name: format!("curated_{dataset}"),
             location: delta::table_url(curated, dataset),
             format: delta::FORMAT.into(),
-            columns: columns_of(&schema, &partition.iter().map(String::as_str).collect::<Vec<_>>()),
-            partition_keys: columns_of(&schema, &[]).into_iter().filter(|c| partition.as_ref() == Some(&c.name)).collect(),
+            columns: columns_of(
+                &schema,
+                &partition.iter().map(String::as_str).collect::<Vec<_>>(),
+            ),
+            partition_keys: columns_of(&schema, &[])
+                .into_iter()
+                .filter(|c| partition.as_ref() == Some(&c.name))
+                .collect(),
         };
         let raw_zone = zone(self.session, "raw")?;
         let quarantine_table = GlueTable {
@@ -391,47 +642,117 @@ impl Run<'_> {
             columns: raw
                 .cols
                 .iter()
-                .map(|c| Column { name: c.clone(), data_type: "string".into() })
-                .chain(QUARANTINE_COLUMNS.map(|(n, t)| Column { name: n.into(), data_type: t.into() }))
+                .map(|c| Column {
+                    name: c.clone(),
+                    data_type: "string".into(),
+                })
+                .chain(QUARANTINE_COLUMNS.map(|(n, t)| Column {
+                    name: n.into(),
+                    data_type: t.into(),
+                }))
                 .collect(),
             partition_keys: vec![],
         };
-        Ok(Curated { table, schema, quarantine_table, rows_out })
+        Ok(Curated {
+            table,
+            schema,
+            quarantine_table,
+            rows_out,
+        })
     }
 
     /// Trusted's gates: completeness, and a second PII scan of curated with the same rules
     /// (findings, and columns that still read as personal information whole).
-    async fn gates(&mut self, ctx: &SessionContext, raw: &Raw, curated: &Curated) -> Result<Vec<String>, EtlError> {
+    async fn gates(
+        &mut self,
+        ctx: &SessionContext,
+        raw: &Raw,
+        curated: &Curated,
+    ) -> Result<Vec<String>, EtlError> {
         self.progress("trusted: quality gates and consolidation");
-        let (rows_in, rows_out, min) = (raw.rows_in, curated.rows_out, self.spec.etl.min_completeness);
-        let completeness = if rows_in == 0 { 0.0 } else { rows_out as f64 / rows_in as f64 };
+        let (rows_in, rows_out, min) = (
+            raw.rows_in,
+            curated.rows_out,
+            self.spec.etl.min_completeness,
+        );
+        let completeness = if rows_in == 0 {
+            0.0
+        } else {
+            rows_out as f64 / rows_in as f64
+        };
         let mut failures = vec![];
         if completeness < min {
             failures.push(format!("completeness {completeness:.4} is below {min} ({rows_out} of {rows_in} rows reached curated)"));
         }
         self.progress("trusted: scanning curated for PII left");
         // The load's curated rows read back as staged, through the role's store.
-        let text_cols: Vec<String> = curated.schema.fields().iter().filter(|f| is_text(f.data_type())).map(|f| f.name().clone()).collect();
+        let text_cols: Vec<String> = curated
+            .schema
+            .fields()
+            .iter()
+            .filter(|f| is_text(f.data_type()))
+            .map(|f| f.name().clone())
+            .collect();
         // Identifiers hide in columns typed as numbers too (a SIN column declared bigint): one
         // that reads as personal information, whole, fails the gate; it is declared as text
         // with its `pii` entity to be protected.
-        let number_cols: Vec<String> = curated.schema.fields().iter().filter(|f| f.data_type().is_integer()).map(|f| f.name().clone()).collect();
+        let number_cols: Vec<String> = curated
+            .schema
+            .fields()
+            .iter()
+            .filter(|f| f.data_type().is_integer())
+            .map(|f| f.name().clone())
+            .collect();
         if !text_cols.is_empty() {
-            let list = text_cols.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
+            let list = text_cols
+                .iter()
+                .map(|c| ident(c))
+                .collect::<Vec<_>>()
+                .join(", ");
             let left = count_pii(ctx, &format!("SELECT {list} FROM curated_new")).await?;
             if !left.is_empty() {
-                failures.push(format!("a second scan found PII left in curated: {}", left.iter().map(|(e, n)| format!("{} {n}", e.name())).collect::<Vec<_>>().join(", ")));
+                failures.push(format!(
+                    "a second scan found PII left in curated: {}",
+                    left.iter()
+                        .map(|(e, n)| format!("{} {n}", e.name()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
             }
         }
         // One sample of both kinds of column, for the same column rules as the first pass.
         if !text_cols.is_empty() || !number_cols.is_empty() {
-            let list = text_cols.iter().map(|c| ident(c)).chain(number_cols.iter().map(|c| format!("CAST({} AS VARCHAR) AS {}", ident(c), ident(c)))).collect::<Vec<_>>().join(", ");
-            let sample = ctx.sql(&format!("SELECT {list} FROM curated_new LIMIT {SAMPLE_ROWS}")).await?.collect().await?;
-            for (c, e) in number_cols.iter().filter_map(|c| Some((c, classify(&sample, c)?))) {
+            let list = text_cols
+                .iter()
+                .map(|c| ident(c))
+                .chain(
+                    number_cols
+                        .iter()
+                        .map(|c| format!("CAST({} AS VARCHAR) AS {}", ident(c), ident(c))),
+                )
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sample = ctx
+                .sql(&format!(
+                    "SELECT {list} FROM curated_new LIMIT {SAMPLE_ROWS}"
+                ))
+                .await?
+                .collect()
+                .await?;
+            for (c, e) in number_cols
+                .iter()
+                .filter_map(|c| Some((c, classify(&sample, c)?)))
+            {
                 failures.push(format!("column `{c}` in curated is typed as a number but holds {} values; declare it `{{ type = \"string\", pii = \"{}\" }}`", e.name(), e.name()));
             }
-            for (c, e) in text_cols.iter().filter_map(|c| Some((c, classify(&sample, c)?))) {
-                failures.push(format!("a second scan found column `{c}` in curated holding {} values", e.name()));
+            for (c, e) in text_cols
+                .iter()
+                .filter_map(|c| Some((c, classify(&sample, c)?)))
+            {
+                failures.push(format!(
+                    "a second scan found column `{c}` in curated holding {} values",
+                    e.name()
+                ));
             }
         }
         Ok(failures)
@@ -441,40 +762,93 @@ impl Run<'_> {
     /// delivery (appended, the etl role's, to investigate a load); curated takes the load only
     /// when every gate passed, as the spec's `load` says, so nothing reaches the analyst before
     /// then. Each commit is atomic; the catalog names the tables, not their versions.
-    async fn publish(&mut self, ctx: &SessionContext, raw: Raw, curated: &Curated, gates_passed: bool) -> Result<(), EtlError> {
+    async fn publish(
+        &mut self,
+        ctx: &SessionContext,
+        raw: Raw,
+        curated: &Curated,
+        gates_passed: bool,
+    ) -> Result<(), EtlError> {
         self.progress("publishing");
         failpoint("before-publish");
         let (dataset, info) = (self.opts.dataset, self.load_info());
         let (raw_zone, curated_zone) = (zone(self.session, "raw")?, zone(self.session, "curated")?);
-        let raw_version = commit(ctx, raw_zone, dataset, ctx.table("raw_new").await?, &Load::Append, &[], &info).await?.version().unwrap_or_default();
+        let raw_version = commit(
+            ctx,
+            raw_zone,
+            dataset,
+            ctx.table("raw_new").await?,
+            &Load::Append,
+            &[],
+            &info,
+        )
+        .await?
+        .version()
+        .unwrap_or_default();
         let lineage = format!(
             "SELECT *, {} AS _run_id, {} AS _source_file, {} AS _source_sha256 FROM quarantine_new",
             lit(&self.m.run_id),
             lit(&self.m.input.file),
             lit(&self.m.input.sha256)
         );
-        let quarantine_version = commit(ctx, raw_zone, &format!("quarantine/{dataset}"), ctx.sql(&lineage).await?, &Load::Append, &[], &info).await?.version().unwrap_or_default();
-        let mut tables = vec![(&raw.table, "raw", raw_version), (&curated.quarantine_table, "quarantine", quarantine_version)];
+        let quarantine_version = commit(
+            ctx,
+            raw_zone,
+            &format!("quarantine/{dataset}"),
+            ctx.sql(&lineage).await?,
+            &Load::Append,
+            &[],
+            &info,
+        )
+        .await?
+        .version()
+        .unwrap_or_default();
+        let mut tables = vec![
+            (&raw.table, "raw", raw_version),
+            (&curated.quarantine_table, "quarantine", quarantine_version),
+        ];
         if gates_passed {
             let load = self.curated_load(ctx, curated).await?;
-            let partition_by: Vec<String> = curated.table.partition_keys.iter().map(|c| c.name.clone()).collect();
+            let partition_by: Vec<String> = curated
+                .table
+                .partition_keys
+                .iter()
+                .map(|c| c.name.clone())
+                .collect();
             // The writer counts the rows it adds; what a load replaces is counted here.
             let mut info = info.clone();
             info["rows_replaced"] = self.m.load.rows_replaced.into();
-            let written = commit(ctx, curated_zone, dataset, ctx.table("curated_new").await?, &load, &partition_by, &info).await?;
+            let written = commit(
+                ctx,
+                curated_zone,
+                dataset,
+                ctx.table("curated_new").await?,
+                &load,
+                &partition_by,
+                &info,
+            )
+            .await?;
             let version = written.version().unwrap_or_default();
             self.m.load.curated_version = Some(version);
             failpoint("after-curated-commit");
             self.m.load.retries = delta::retries_of_newest(&written).await?;
             // The City's CSV copy of what each load delivered.
-            let csv = format!("{}{CSV_COPIES}/{dataset}/{}/", curated_zone.url, self.m.run_id);
-            ctx.table("curated_new").await?.write_csv(&csv, DataFrameWriteOptions::new(), None).await?;
+            let csv = format!(
+                "{}{CSV_COPIES}/{dataset}/{}/",
+                curated_zone.url, self.m.run_id
+            );
+            ctx.table("curated_new")
+                .await?
+                .write_csv(&csv, DataFrameWriteOptions::new(), None)
+                .await?;
             self.m.outputs.insert("curated_csv".into(), csv);
             tables.push((&curated.table, "curated", version));
         }
         for (t, what, version) in tables {
             self.session.catalog.put_table(self.database, t).await?;
-            self.m.outputs.insert(what.into(), format!("{} (version {version})", t.location));
+            self.m
+                .outputs
+                .insert(what.into(), format!("{} (version {version})", t.location));
         }
         Ok(())
     }
@@ -492,7 +866,11 @@ impl Run<'_> {
 
     /// How this load changes curated: the spec's `load`; for `replace_partitions`, the days
     /// it delivers (a typed predicate, so only files holding those days are rewritten).
-    async fn curated_load(&mut self, ctx: &SessionContext, curated: &Curated) -> Result<Load, EtlError> {
+    async fn curated_load(
+        &mut self,
+        ctx: &SessionContext,
+        curated: &Curated,
+    ) -> Result<Load, EtlError> {
         let mode = self.ds.load_mode();
         self.m.load.mode = mode.as_str().into();
         self.m.load.rows_added = curated.rows_out;
@@ -500,20 +878,51 @@ impl Run<'_> {
             LoadMode::Append => Load::Append,
             LoadMode::Replace => Load::Replace,
             LoadMode::ReplacePartitions => {
-                let dc = self.ds.date_column.as_deref().ok_or_else(|| EtlError::Engine("replace_partitions needs a date column".into()))?;
+                let dc = self.ds.date_column.as_deref().ok_or_else(|| {
+                    EtlError::Engine("replace_partitions needs a date column".into())
+                })?;
                 let as_text = ctx.sql(&format!("SELECT DISTINCT CAST({} AS VARCHAR) AS d FROM curated_new WHERE {} IS NOT NULL", ident(dc), ident(dc))).await?.collect().await?;
                 let days = string_values(&as_text, "d");
-                let is_date = curated.schema.field_with_name(dc).is_ok_and(|f| f.data_type() == &datafusion::arrow::datatypes::DataType::Date32);
+                let is_date = curated.schema.field_with_name(dc).is_ok_and(|f| {
+                    f.data_type() == &datafusion::arrow::datatypes::DataType::Date32
+                });
                 let mut terms = vec![];
                 if !days.is_empty() {
-                    let values = days.iter().map(|d| if is_date { format!("DATE {}", lit(d)) } else { lit(d) }).collect::<Vec<_>>().join(", ");
-                    terms.push(if is_date { format!("{} IN ({values})", ident(dc)) } else { format!("CAST({} AS VARCHAR) IN ({values})", ident(dc)) });
+                    let values = days
+                        .iter()
+                        .map(|d| {
+                            if is_date {
+                                format!("DATE {}", lit(d))
+                            } else {
+                                lit(d)
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    terms.push(if is_date {
+                        format!("{} IN ({values})", ident(dc))
+                    } else {
+                        format!("CAST({} AS VARCHAR) IN ({values})", ident(dc))
+                    });
                 }
-                if count(ctx, &format!("SELECT COUNT(*) FROM curated_new WHERE {} IS NULL", ident(dc))).await? > 0 {
+                if count(
+                    ctx,
+                    &format!(
+                        "SELECT COUNT(*) FROM curated_new WHERE {} IS NULL",
+                        ident(dc)
+                    ),
+                )
+                .await?
+                    > 0
+                {
                     terms.push(format!("{} IS NULL", ident(dc)));
                 }
                 self.m.load.days = days.len() as u64;
-                Load::ReplaceWhere(if terms.is_empty() { "FALSE".into() } else { terms.join(" OR ") })
+                Load::ReplaceWhere(if terms.is_empty() {
+                    "FALSE".into()
+                } else {
+                    terms.join(" OR ")
+                })
             }
         };
         // What the load takes out of curated: the rows it replaces.
@@ -526,7 +935,11 @@ impl Run<'_> {
             let table = delta::open(zone(self.session, "curated")?, self.opts.dataset).await?;
             if table.version().is_some() {
                 ctx.register_table("curated_before", delta::provider(table, None).await?)?;
-                self.m.load.rows_replaced = count(ctx, &format!("SELECT COUNT(*) FROM curated_before WHERE {predicate}")).await?;
+                self.m.load.rows_replaced = count(
+                    ctx,
+                    &format!("SELECT COUNT(*) FROM curated_before WHERE {predicate}"),
+                )
+                .await?;
                 ctx.deregister_table("curated_before")?;
             }
         }
@@ -535,17 +948,39 @@ impl Run<'_> {
 
     /// Trusted: the spec's tables that read this dataset, rebuilt from curated only when the
     /// gates passed, each reconciled before it is written.
-    async fn trusted(&mut self, ctx: &SessionContext, gate_failures: &[String]) -> Result<(), EtlError> {
+    async fn trusted(
+        &mut self,
+        ctx: &SessionContext,
+        gate_failures: &[String],
+    ) -> Result<(), EtlError> {
         let dataset = self.opts.dataset;
         if !gate_failures.is_empty() {
-            for t in self.spec.trusted.iter().filter(|t| t.inputs.iter().any(|i| i == dataset)) {
-                self.m.trusted.insert(t.name.clone(), format!("not written: {}", gate_failures.join("; ")));
+            for t in self
+                .spec
+                .trusted
+                .iter()
+                .filter(|t| t.inputs.iter().any(|i| i == dataset))
+            {
+                self.m.trusted.insert(
+                    t.name.clone(),
+                    format!("not written: {}", gate_failures.join("; ")),
+                );
             }
             return Ok(());
         }
         let info = self.load_info();
         let touched = self.touched_years(ctx).await?;
-        let rebuilt = rebuild_trusted(ctx, self.session, self.spec, self.database, dataset, &self.m.run_id, &info, touched.as_ref()).await?;
+        let rebuilt = rebuild_trusted(
+            ctx,
+            self.session,
+            self.spec,
+            self.database,
+            dataset,
+            &self.m.run_id,
+            &info,
+            touched.as_ref(),
+        )
+        .await?;
         for (name, (status, output)) in rebuilt {
             self.m.trusted.insert(name.clone(), status);
             if let Some(o) = output {
@@ -558,13 +993,38 @@ impl Run<'_> {
     /// The years this load changes in curated: those of the days it delivers (a
     /// `replace_partitions` load replaces the same days). None when that is not known
     /// (no date column, rows without a date, a load that replaces the table, nothing delivered).
-    async fn touched_years(&self, ctx: &SessionContext) -> Result<Option<std::collections::BTreeSet<i32>>, EtlError> {
-        let Some(dc) = self.ds.date_column.as_deref() else { return Ok(None) };
-        if self.ds.load_mode() == LoadMode::Replace || count(ctx, &format!("SELECT COUNT(*) FROM curated_new WHERE {} IS NULL", ident(dc))).await? > 0 {
+    async fn touched_years(
+        &self,
+        ctx: &SessionContext,
+    ) -> Result<Option<std::collections::BTreeSet<i32>>, EtlError> {
+        let Some(dc) = self.ds.date_column.as_deref() else {
+            return Ok(None);
+        };
+        if self.ds.load_mode() == LoadMode::Replace
+            || count(
+                ctx,
+                &format!(
+                    "SELECT COUNT(*) FROM curated_new WHERE {} IS NULL",
+                    ident(dc)
+                ),
+            )
+            .await?
+                > 0
+        {
             return Ok(None);
         }
-        let b = ctx.sql(&format!("SELECT DISTINCT CAST(EXTRACT(YEAR FROM {}) AS VARCHAR) AS y FROM curated_new", ident(dc))).await?.collect().await?;
-        let years: std::collections::BTreeSet<i32> = string_values(&b, "y").iter().filter_map(|y| y.parse().ok()).collect();
+        let b = ctx
+            .sql(&format!(
+                "SELECT DISTINCT CAST(EXTRACT(YEAR FROM {}) AS VARCHAR) AS y FROM curated_new",
+                ident(dc)
+            ))
+            .await?
+            .collect()
+            .await?;
+        let years: std::collections::BTreeSet<i32> = string_values(&b, "y")
+            .iter()
+            .filter_map(|y| y.parse().ok())
+            .collect();
         Ok((!years.is_empty()).then_some(years))
     }
 
@@ -574,7 +1034,14 @@ impl Run<'_> {
         self.m.duration_ms = self.started.elapsed().as_millis();
         let text = serde_json::to_vec_pretty(&self.m).expect("serialize");
         let curated = zone(self.session, "curated")?;
-        curated.store.put(&manifest_path(self.opts.dataset, &self.m.run_id), PutPayload::from(text)).await.map_err(|e| EtlError::Engine(e.to_string()))?;
+        curated
+            .store
+            .put(
+                &manifest_path(self.opts.dataset, &self.m.run_id),
+                PutPayload::from(text),
+            )
+            .await
+            .map_err(|e| EtlError::Engine(e.to_string()))?;
         if !gate_failures.is_empty() {
             return Err(EtlError::Gate(gate_failures.join("; ")));
         }
@@ -599,14 +1066,42 @@ pub(super) async fn rebuild_trusted(
     let trusted = zone(session, "trusted")?;
     let catalog_tables = session.catalog.tables(database).await?;
     // Every dataset's curated table, this one's as just committed.
-    for t in catalog_tables.iter().filter(|t| t.name.starts_with("curated_")) {
+    for t in catalog_tables
+        .iter()
+        .filter(|t| t.name.starts_with("curated_"))
+    {
         let _ = ctx.deregister_table(format!("curated.{}", &t.name["curated_".len()..]))?;
         query::register(ctx, t).await?;
     }
-    for t in spec.trusted.iter().filter(|t| t.inputs.iter().any(|i| i == dataset)) {
-        let missing: Vec<&String> = t.inputs.iter().filter(|i| !catalog_tables.iter().any(|c| c.name == format!("curated_{i}"))).collect();
+    for t in spec
+        .trusted
+        .iter()
+        .filter(|t| t.inputs.iter().any(|i| i == dataset))
+    {
+        let missing: Vec<&String> = t
+            .inputs
+            .iter()
+            .filter(|i| {
+                !catalog_tables
+                    .iter()
+                    .any(|c| c.name == format!("curated_{i}"))
+            })
+            .collect();
         if !missing.is_empty() {
-            out.insert(t.name.clone(), (format!("waiting for curated input(s) {}", missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")), None));
+            out.insert(
+                t.name.clone(),
+                (
+                    format!(
+                        "waiting for curated input(s) {}",
+                        missing
+                            .iter()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    None,
+                ),
+            );
             continue;
         }
         // Rebuilt whole from curated: small tables of aggregates. A concurrent load's rebuild
@@ -615,15 +1110,24 @@ pub(super) async fn rebuild_trusted(
         // Only the years this load delivered, where the table declares that its years are
         // independent and it already exists (the catalog names it once it is committed);
         // else whole.
-        let exists = catalog_tables.iter().any(|c| c.name == format!("trusted_{}", t.name));
-        let years = touched_years.filter(|_| exists && t.rebuild == dapgov_spec::TrustedRebuild::TouchedYears);
+        let exists = catalog_tables
+            .iter()
+            .any(|c| c.name == format!("trusted_{}", t.name));
+        let years = touched_years
+            .filter(|_| exists && t.rebuild == dapgov_spec::TrustedRebuild::TouchedYears);
         let mut retried = 0;
         let built = loop {
             // Computed once, then reconciled and committed from memory: both read it, and a
             // trusted table is aggregates, small beside the curated tables it reads.
             let df = match years {
                 Some(years) => touched_years_of(ctx, session, spec, t, years).await?,
-                None => query::read_only(ctx, &t.sql, &session.role).await.map_err(|e| EtlError::Engine(format!("trusted table {}: {e}", t.name)))?.cache().await?,
+                None => {
+                    query::read_only(ctx, &t.sql, &session.role)
+                        .await
+                        .map_err(|e| EtlError::Engine(format!("trusted table {}: {e}", t.name)))?
+                        .cache()
+                        .await?
+                }
             };
             if let Some(refusal) = reconciliation_refusal(ctx, session, spec, t, &df).await? {
                 break Err(refusal);
@@ -631,12 +1135,34 @@ pub(super) async fn rebuild_trusted(
             let schema = df.schema().as_arrow().clone();
             let by_year = t.partition_by_year && schema.field_with_name("year").is_ok();
             let load = match (years, by_year) {
-                (Some(years), true) => Load::ReplaceWhere(format!("year IN ({})", years.iter().map(|y| y.to_string()).collect::<Vec<_>>().join(", "))),
+                (Some(years), true) => Load::ReplaceWhere(format!(
+                    "year IN ({})",
+                    years
+                        .iter()
+                        .map(|y| y.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
                 // Rows of some years only must never replace the whole table.
-                (Some(_), false) => return Err(EtlError::Engine(format!("trusted table {}: rebuild = \"touched_years\" needs a `year` column in its result", t.name))),
+                (Some(_), false) => {
+                    return Err(EtlError::Engine(format!(
+                        "trusted table {}: rebuild = \"touched_years\" needs a `year` column in its result",
+                        t.name
+                    )));
+                }
                 (None, _) => Load::Replace,
             };
-            match commit(ctx, trusted, &t.name, df, &load, &year_columns(by_year), info).await {
+            match commit(
+                ctx,
+                trusted,
+                &t.name,
+                df,
+                &load,
+                &year_columns(by_year),
+                info,
+            )
+            .await
+            {
                 Err(EtlError::Conflict(_)) if retried < MAX_REBUILDS => retried += 1,
                 other => break Ok((other?, schema, by_year)),
             }
@@ -650,7 +1176,9 @@ pub(super) async fn rebuild_trusted(
         };
         let version = written.version().unwrap_or_default();
         let csv = format!("{}{CSV_COPIES}/{}/{run_id}/", trusted.url, t.name);
-        ctx.read_table(delta::provider(written, None).await?)?.write_csv(&csv, DataFrameWriteOptions::new(), None).await?;
+        ctx.read_table(delta::provider(written, None).await?)?
+            .write_csv(&csv, DataFrameWriteOptions::new(), None)
+            .await?;
         let location = delta::table_url(trusted, &t.name);
         let table = GlueTable {
             name: format!("trusted_{}", t.name),
@@ -660,8 +1188,15 @@ pub(super) async fn rebuild_trusted(
             partition_keys: year_partition(by_year),
         };
         session.catalog.put_table(database, &table).await?;
-        let status = if retried == 0 { "written".to_string() } else { format!("written (rebuilt {retried} more time(s) after a concurrent load)") };
-        out.insert(t.name.clone(), (status, Some(format!("{location} (version {version})"))));
+        let status = if retried == 0 {
+            "written".to_string()
+        } else {
+            format!("written (rebuilt {retried} more time(s) after a concurrent load)")
+        };
+        out.insert(
+            t.name.clone(),
+            (status, Some(format!("{location} (version {version})"))),
+        );
     }
     Ok(out)
 }
@@ -669,13 +1204,38 @@ pub(super) async fn rebuild_trusted(
 /// A trusted table's rows for `years` only, computed from its inputs' rows of those years
 /// (each input is seen, for this query, through a view of those years; the inputs are
 /// restored after).
-async fn touched_years_of(ctx: &SessionContext, session: &RoleSession, spec: &Spec, t: &dapgov_spec::TrustedTable, years: &std::collections::BTreeSet<i32>) -> Result<DataFrame, EtlError> {
-    let list = years.iter().map(|y| y.to_string()).collect::<Vec<_>>().join(", ");
+async fn touched_years_of(
+    ctx: &SessionContext,
+    session: &RoleSession,
+    spec: &Spec,
+    t: &dapgov_spec::TrustedTable,
+    years: &std::collections::BTreeSet<i32>,
+) -> Result<DataFrame, EtlError> {
+    let list = years
+        .iter()
+        .map(|y| y.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
     let mut originals = vec![];
     for input in &t.inputs {
-        let dc = spec.datasets.get(input).and_then(|d| d.date_column.as_deref()).ok_or_else(|| EtlError::Engine(format!("trusted table {}: input {input} has no date column", t.name)))?;
+        let dc = spec
+            .datasets
+            .get(input)
+            .and_then(|d| d.date_column.as_deref())
+            .ok_or_else(|| {
+                EtlError::Engine(format!(
+                    "trusted table {}: input {input} has no date column",
+                    t.name
+                ))
+            })?;
         let name = format!("curated.{input}");
-        let view = ctx.sql(&format!("SELECT * FROM {name} WHERE CAST(EXTRACT(YEAR FROM {}) AS INT) IN ({list})", ident(dc))).await?.into_view();
+        let view = ctx
+            .sql(&format!(
+                "SELECT * FROM {name} WHERE CAST(EXTRACT(YEAR FROM {}) AS INT) IN ({list})",
+                ident(dc)
+            ))
+            .await?
+            .into_view();
         if let Some(original) = ctx.deregister_table(&name)? {
             originals.push((name.clone(), original));
         }
@@ -694,15 +1254,45 @@ async fn touched_years_of(ctx: &SessionContext, session: &RoleSession, spec: &Sp
 
 /// Why a trusted table must not be written, when its reconciliation (`reconcile` SQL over the
 /// table as `result`) is off by more than the spec's tolerance.
-async fn reconciliation_refusal(ctx: &SessionContext, session: &RoleSession, spec: &Spec, t: &dapgov_spec::TrustedTable, df: &DataFrame) -> Result<Option<String>, EtlError> {
-    let Some(rec) = &t.reconcile else { return Ok(None) };
+async fn reconciliation_refusal(
+    ctx: &SessionContext,
+    session: &RoleSession,
+    spec: &Spec,
+    t: &dapgov_spec::TrustedTable,
+    df: &DataFrame,
+) -> Result<Option<String>, EtlError> {
+    let Some(rec) = &t.reconcile else {
+        return Ok(None);
+    };
     ctx.deregister_table("result")?;
     ctx.register_table("result", df.clone().into_view())?;
-    let b = query::read_only(ctx, rec, &session.role).await?.collect().await?;
-    let get = |name: &str| b.first().and_then(|b| b.column_by_name(name)).and_then(|a| a.as_primitive_opt::<datafusion::arrow::datatypes::Float64Type>().map(|p| p.value(0)));
-    let (Some(expected), Some(actual)) = (get("expected"), get("actual")) else {
-        return Err(EtlError::Engine(format!("trusted table {}: reconcile must return DOUBLE columns `expected` and `actual`", t.name)));
+    let b = query::read_only(ctx, rec, &session.role)
+        .await?
+        .collect()
+        .await?;
+    let get = |name: &str| {
+        b.first()
+            .and_then(|b| b.column_by_name(name))
+            .and_then(|a| {
+                a.as_primitive_opt::<datafusion::arrow::datatypes::Float64Type>()
+                    .map(|p| p.value(0))
+            })
     };
-    let diff = if expected == 0.0 { actual.abs() } else { ((actual - expected) / expected).abs() };
-    Ok((diff > spec.etl.reconciliation_tolerance).then(|| format!("not written: reconciliation off by {:.4}% (expected {expected}, actual {actual})", diff * 100.0)))
+    let (Some(expected), Some(actual)) = (get("expected"), get("actual")) else {
+        return Err(EtlError::Engine(format!(
+            "trusted table {}: reconcile must return DOUBLE columns `expected` and `actual`",
+            t.name
+        )));
+    };
+    let diff = if expected == 0.0 {
+        actual.abs()
+    } else {
+        ((actual - expected) / expected).abs()
+    };
+    Ok((diff > spec.etl.reconciliation_tolerance).then(|| {
+        format!(
+            "not written: reconciliation off by {:.4}% (expected {expected}, actual {actual})",
+            diff * 100.0
+        )
+    }))
 }

@@ -10,16 +10,31 @@ use sha2::{Digest, Sha256};
 
 /// A zone's store in the session, or what to do when it is missing.
 pub(super) fn zone<'a>(session: &'a RoleSession, name: &str) -> Result<&'a ZoneStore, EtlError> {
-    session.zones.get(name).ok_or_else(|| EtlError::Engine(format!("the {name} zone does not exist; run `dapgov apply`")))
+    session.zones.get(name).ok_or_else(|| {
+        EtlError::Engine(format!(
+            "the {name} zone does not exist; run `dapgov apply`"
+        ))
+    })
 }
 
 /// Delete every object under `prefix` in a zone.
-pub(super) async fn clear_prefix(zone: &dapgov_target::ZoneStore, prefix: &str) -> Result<(), EtlError> {
+pub(super) async fn clear_prefix(
+    zone: &dapgov_target::ZoneStore,
+    prefix: &str,
+) -> Result<(), EtlError> {
     use futures::TryStreamExt;
     let p = StorePath::from(prefix);
-    let objects: Vec<_> = zone.store.list(Some(&p)).try_collect().await.map_err(|e| EtlError::Engine(e.to_string()))?;
+    let objects: Vec<_> = zone
+        .store
+        .list(Some(&p))
+        .try_collect()
+        .await
+        .map_err(|e| EtlError::Engine(e.to_string()))?;
     for o in objects {
-        zone.store.delete(&o.location).await.map_err(|e| EtlError::Engine(e.to_string()))?;
+        zone.store
+            .delete(&o.location)
+            .await
+            .map_err(|e| EtlError::Engine(e.to_string()))?;
     }
     Ok(())
 }
@@ -47,15 +62,27 @@ pub async fn hash_file(path: &std::path::Path) -> std::io::Result<(String, u64)>
 }
 
 /// Copy a local file into a store object in blocks (a multipart upload for large files).
-pub(super) async fn upload(path: &std::path::Path, zone: &ZoneStore, key: &StorePath) -> Result<(), EtlError> {
+pub(super) async fn upload(
+    path: &std::path::Path,
+    zone: &ZoneStore,
+    key: &StorePath,
+) -> Result<(), EtlError> {
     use tokio::io::AsyncWriteExt;
-    let mut file = tokio::fs::File::open(path).await.map_err(|e| EtlError::input(&path.display().to_string(), format!("cannot read: {e}")))?;
+    let mut file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| EtlError::input(&path.display().to_string(), format!("cannot read: {e}")))?;
     let mut writer = BufWriter::new(zone.store.clone(), key.clone());
     if let Err(e) = tokio::io::copy(&mut file, &mut writer).await {
         let _ = writer.abort().await;
-        return Err(EtlError::Engine(format!("{}{key}: cannot store the input: {e}", zone.url)));
+        return Err(EtlError::Engine(format!(
+            "{}{key}: cannot store the input: {e}",
+            zone.url
+        )));
     }
-    writer.shutdown().await.map_err(|e| EtlError::Engine(format!("{}{key}: cannot store the input: {e}", zone.url)))
+    writer
+        .shutdown()
+        .await
+        .map_err(|e| EtlError::Engine(format!("{}{key}: cannot store the input: {e}", zone.url)))
 }
 
 /// A store object as a blocking reader, for parsers that pull bytes; runs on a blocking thread.
@@ -108,8 +135,17 @@ pub(super) async fn stage_source(
     name_columns: impl Fn(&[String]) -> Result<Vec<String>, EtlError>,
 ) -> Result<(Vec<String>, Vec<String>), EtlError> {
     use datafusion::parquet::arrow::AsyncArrowWriter;
-    let stream = landing.store.get(landing_key).await.map_err(|e| EtlError::Engine(e.to_string()))?.into_stream();
-    let reader = ObjectReader { runtime: tokio::runtime::Handle::current(), stream, chunk: bytes::Bytes::new() };
+    let stream = landing
+        .store
+        .get(landing_key)
+        .await
+        .map_err(|e| EtlError::Engine(e.to_string()))?
+        .into_stream();
+    let reader = ObjectReader {
+        runtime: tokio::runtime::Handle::current(),
+        stream,
+        chunk: bytes::Bytes::new(),
+    };
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Ingested, EtlError>>(2);
     let origin_owned = origin.to_string();
     let parser = tokio::task::spawn_blocking(move || -> Vec<String> {
@@ -120,7 +156,10 @@ pub(super) async fn stage_source(
                 return vec![];
             }
         };
-        if tx.blocking_send(Ok(Ingested::Headers(rows.headers.clone()))).is_err() {
+        if tx
+            .blocking_send(Ok(Ingested::Headers(rows.headers.clone())))
+            .is_err()
+        {
             return vec![];
         }
         let batch = ingest_batch(rows.headers.len());
@@ -133,7 +172,11 @@ pub(super) async fn stage_source(
                     return rows.warnings();
                 }
             }
-            if chunk.len() == batch && tx.blocking_send(Ok(Ingested::Records(std::mem::take(&mut chunk)))).is_err() {
+            if chunk.len() == batch
+                && tx
+                    .blocking_send(Ok(Ingested::Records(std::mem::take(&mut chunk))))
+                    .is_err()
+            {
                 return rows.warnings();
             }
         }
@@ -145,22 +188,49 @@ pub(super) async fn stage_source(
     let cols = match rx.recv().await {
         Some(Ok(Ingested::Headers(h))) => name_columns(&h)?,
         Some(Err(e)) => return Err(e),
-        _ => return Err(EtlError::Engine(format!("{origin}: the reader stopped before the header"))),
+        _ => {
+            return Err(EtlError::Engine(format!(
+                "{origin}: the reader stopped before the header"
+            )));
+        }
     };
     let schema = ingest::to_batch(&cols, &[])?.schema();
-    let engine = |e: datafusion::parquet::errors::ParquetError| EtlError::Engine(format!("staging the input: {e}"));
-    let props = datafusion::parquet::file::properties::WriterProperties::builder().set_max_row_group_row_count(Some(query::engine_config().options().execution.parquet.max_row_group_size)).build();
-    let mut writer = AsyncArrowWriter::try_new(BufWriter::new(raw.store.clone(), source_key), schema, Some(props)).map_err(engine)?;
+    let engine = |e: datafusion::parquet::errors::ParquetError| {
+        EtlError::Engine(format!("staging the input: {e}"))
+    };
+    let props = datafusion::parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(
+            query::engine_config()
+                .options()
+                .execution
+                .parquet
+                .max_row_group_size,
+        ))
+        .build();
+    let mut writer = AsyncArrowWriter::try_new(
+        BufWriter::new(raw.store.clone(), source_key),
+        schema,
+        Some(props),
+    )
+    .map_err(engine)?;
     let mut records = 0usize;
     while let Some(msg) = rx.recv().await {
-        let Ingested::Records(chunk) = msg? else { continue };
+        let Ingested::Records(chunk) = msg? else {
+            continue;
+        };
         records += chunk.len();
-        writer.write(&ingest::to_batch(&cols, &chunk)?).await.map_err(engine)?;
+        writer
+            .write(&ingest::to_batch(&cols, &chunk)?)
+            .await
+            .map_err(engine)?;
     }
     writer.close().await.map_err(engine)?;
     let warnings = parser.await.map_err(|e| EtlError::Engine(e.to_string()))?;
     if records == 0 {
-        return Err(EtlError::input(origin, "the file has a header but no data rows"));
+        return Err(EtlError::input(
+            origin,
+            "the file has a header but no data rows",
+        ));
     }
     Ok((cols, warnings))
 }
