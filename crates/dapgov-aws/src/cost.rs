@@ -5,8 +5,8 @@
 use crate::AwsTarget;
 use crate::error::{code, sdk};
 use aws_sdk_costexplorer::types::{
-    DateInterval, Dimension, Expression, Granularity, GroupDefinition, GroupDefinitionType, Metric,
-    TagValues,
+    CostAllocationTagType, DateInterval, Dimension, Expression, Granularity, GroupDefinition,
+    GroupDefinitionType, Metric, TagValues,
 };
 use chrono::{Datelike, NaiveDate};
 use dapgov_inventory::PROJECT_TAG;
@@ -210,6 +210,40 @@ pub(crate) async fn report(
     })
 }
 
+/// Whether Cost Explorer counts the `project` tag: its status (`Active`, `Inactive`) by tag
+/// key, absent when Cost Explorer has not seen the key on any billed resource. `Err` carries
+/// why the list could not be read (a linked account, a role without `ce:` read, an endpoint
+/// without Cost Explorer): the audit then says the check does not apply, and why.
+pub(crate) async fn allocation_tags(
+    ce: &aws_sdk_costexplorer::Client,
+) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    let mut token = None;
+    loop {
+        let page = ce
+            .list_cost_allocation_tags()
+            .tag_keys(PROJECT_TAG)
+            .r#type(CostAllocationTagType::UserDefined)
+            .set_next_token(token)
+            .customize()
+            // An endpoint without the operation answers with a server error: ask once.
+            .config_override(
+                aws_sdk_costexplorer::config::Builder::default()
+                    .retry_config(aws_config::retry::RetryConfig::disabled()),
+            )
+            .send()
+            .await
+            .map_err(|e| crate::describe(&e))?;
+        for t in page.cost_allocation_tags() {
+            out.insert(t.tag_key().to_string(), t.status().as_str().to_string());
+        }
+        token = page.next_token().map(String::from);
+        if token.is_none() {
+            return Ok(out);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,5 +375,63 @@ mod tests {
         assert_eq!(first_of_month(d, 0).to_string(), "2026-02-01");
         assert_eq!(first_of_month(d, 2).to_string(), "2025-12-01");
         assert_eq!(first_of_month(d, 14).to_string(), "2024-12-01");
+    }
+
+    #[tokio::test]
+    async fn the_project_tags_status_is_read_across_pages_and_a_refusal_says_why() {
+        use aws_sdk_costexplorer::operation::list_cost_allocation_tags::{
+            ListCostAllocationTagsError, ListCostAllocationTagsOutput,
+        };
+        use aws_sdk_costexplorer::types::{CostAllocationTag, CostAllocationTagStatus};
+        let tag = |key: &str, status| {
+            CostAllocationTag::builder()
+                .tag_key(key)
+                .r#type(CostAllocationTagType::UserDefined)
+                .status(status)
+                .build()
+                .unwrap()
+        };
+        let first = mock!(aws_sdk_costexplorer::Client::list_cost_allocation_tags)
+            .match_requests(|r| {
+                r.next_token().is_none() && r.tag_keys() == [PROJECT_TAG.to_string()]
+            })
+            .then_output(move || {
+                ListCostAllocationTagsOutput::builder()
+                    .cost_allocation_tags(tag("project", CostAllocationTagStatus::Inactive))
+                    .next_token("page-2")
+                    .build()
+            });
+        let second = mock!(aws_sdk_costexplorer::Client::list_cost_allocation_tags)
+            .match_requests(|r| r.next_token() == Some("page-2"))
+            .then_output(move || {
+                ListCostAllocationTagsOutput::builder()
+                    .cost_allocation_tags(tag("Project", CostAllocationTagStatus::Active))
+                    .build()
+            });
+        let ce = mock_client!(aws_sdk_costexplorer, RuleMode::MatchAny, [&first, &second]);
+        let tags = allocation_tags(&ce).await.unwrap();
+        assert_eq!(
+            tags,
+            BTreeMap::from([
+                ("Project".to_string(), "Active".to_string()),
+                ("project".to_string(), "Inactive".to_string())
+            ])
+        );
+
+        let refused =
+            mock!(aws_sdk_costexplorer::Client::list_cost_allocation_tags).then_error(|| {
+                ListCostAllocationTagsError::generic(
+                    aws_smithy_types::error::ErrorMetadata::builder()
+                        .code("AccessDeniedException")
+                        .message("Linked account doesn't have access to cost allocation tags")
+                        .build(),
+                )
+            });
+        let ce = mock_client!(aws_sdk_costexplorer, [&refused]);
+        let why = allocation_tags(&ce).await.unwrap_err();
+        assert!(
+            why.contains("AccessDeniedException") && why.contains("Linked account"),
+            "{why}"
+        );
     }
 }

@@ -13,6 +13,7 @@ mod cost;
 mod emulator;
 mod error;
 mod read;
+pub use read::INVENTORY_READ_ACTIONS;
 mod resources;
 pub mod securityhub;
 mod session;

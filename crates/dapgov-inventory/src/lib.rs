@@ -459,6 +459,11 @@ pub struct AccountSettings {
     pub password_policy: Option<PasswordPolicy>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_access_block: Option<PublicAccessBlock>,
+    /// The cost-allocation tags Cost Explorer lists for the `project` key, with their status
+    /// (`Active` or `Inactive`); a key it has not yet seen on a bill is absent. Read for the
+    /// audit, never set by dapgov; `None` where the target has no Cost Explorer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_allocation_tags: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -147,6 +147,7 @@ pub fn desired(
             reuse_prevention: Some(24),
         }),
         public_access_block: Some(PublicAccessBlock::all_on()),
+        cost_allocation_tags: None,
     };
 
     // Keys: administrators never use keys; users are the roles that need each one.

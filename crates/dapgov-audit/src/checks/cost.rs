@@ -1,6 +1,7 @@
 //! AWS Budgets.
 
 use crate::context::{Ctx, Outcome};
+use dapgov_inventory::PROJECT_TAG;
 
 pub fn budget_present(ctx: &Ctx) -> Vec<Outcome> {
     if !ctx.platform_exists() {
@@ -21,6 +22,40 @@ pub fn budget_present(ctx: &Ctx) -> Vec<Outcome> {
         None => Outcome::fail(
             ctx.account(),
             "no monthly cost budget: overspending is noticed only on the invoice",
+        ),
+    }]
+}
+
+pub fn project_tag_active(ctx: &Ctx) -> Vec<Outcome> {
+    if !ctx.platform_exists() {
+        return vec![];
+    }
+    let r = ctx.account();
+    if !ctx.inv.is_readable("account", "cost_allocation_tags") {
+        return vec![Outcome::not_applicable(
+            r,
+            "Cost Explorer did not list the cost-allocation tags (a linked account, a role without ce:ListCostAllocationTags, or an endpoint without Cost Explorer; the reason is in the log)",
+        )];
+    }
+    let Some(tags) = &ctx.inv.account.cost_allocation_tags else {
+        return vec![Outcome::not_applicable(
+            r,
+            "the target has no Cost Explorer: its cost is estimated from what the platform stores",
+        )];
+    };
+    vec![match tags.get(PROJECT_TAG).map(String::as_str) {
+        Some("Active") => Outcome::pass(r, format!("Cost Explorer counts the {PROJECT_TAG} tag")),
+        Some(status) => Outcome::fail(
+            r,
+            format!(
+                "the {PROJECT_TAG} cost-allocation tag is {status}: Cost Explorer cannot split the platform's cost from the account's, so `dapgov cost` shows nothing"
+            ),
+        ),
+        None => Outcome::fail(
+            r,
+            format!(
+                "Cost Explorer has no {PROJECT_TAG} cost-allocation tag yet (it lists a tag once a bill carries it): activate it when it appears"
+            ),
         ),
     }]
 }

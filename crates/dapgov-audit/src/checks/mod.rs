@@ -275,6 +275,10 @@ const REGISTRY: &[(&str, CheckFn)] = &[
     ),
     ("budgets_spend_within_limit", cost::spend_within_limit),
     (
+        "ce_cost_allocation_tag_project_active",
+        cost::project_tag_active,
+    ),
+    (
         "cloudwatch_billing_alarm_us_east_1",
         cloudwatch::billing_alarm,
     ),

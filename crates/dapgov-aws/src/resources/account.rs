@@ -1,4 +1,5 @@
-//! The account-wide settings dapgov owns: the password policy and S3 Block Public Access.
+//! The account-wide settings dapgov owns: the password policy and S3 Block Public Access; and
+//! one it reads for the audit: whether Cost Explorer counts the `project` tag.
 
 use crate::AwsTarget;
 use crate::error::sdk;
@@ -7,14 +8,25 @@ use crate::resources::s3::public_access_block;
 use dapgov_inventory::*;
 use dapgov_target::TargetResult;
 
-pub(crate) async fn read(t: &AwsTarget, account: &str) -> TargetResult<AccountSettings> {
-    let (pw, pab) = tokio::join!(
+/// The settings, and the properties that could not be read (as `account:<property>`).
+pub(crate) async fn read(
+    t: &AwsTarget,
+    account: &str,
+) -> TargetResult<(AccountSettings, Vec<String>)> {
+    let tags = async {
+        match crate::cost::client(t) {
+            Ok(ce) => crate::cost::allocation_tags(&ce).await,
+            Err(e) => Err(e.to_string()),
+        }
+    };
+    let (pw, pab, tags) = tokio::join!(
         t.clients.iam.get_account_password_policy().send(),
         t.clients
             .s3control
             .get_public_access_block()
             .account_id(account)
-            .send()
+            .send(),
+        tags
     );
     let password_policy = absent(
         pw,
@@ -49,10 +61,23 @@ pub(crate) async fn read(t: &AwsTarget, account: &str) -> TargetResult<AccountSe
             c.restrict_public_buckets(),
         ])
     });
-    Ok(AccountSettings {
-        password_policy,
-        public_access_block,
-    })
+    let mut unreadable = vec![];
+    let cost_allocation_tags = match tags {
+        Ok(tags) => Some(tags),
+        Err(why) => {
+            tracing::warn!("Cost Explorer did not list the cost-allocation tags: {why}");
+            unreadable.push("account:cost_allocation_tags".to_string());
+            None
+        }
+    };
+    Ok((
+        AccountSettings {
+            password_policy,
+            public_access_block,
+            cost_allocation_tags,
+        },
+        unreadable,
+    ))
 }
 
 pub(crate) async fn put(t: &AwsTarget, want: AccountSettings) -> TargetResult<()> {
