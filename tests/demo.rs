@@ -24,7 +24,7 @@ fn demo_builds_loads_audits_and_reports_then_reruns_as_a_no_op() {
         String::from_utf8_lossy(&o.stderr)
     );
     assert!(
-        out.contains("[8/10] five-pillar audit: 90 checks") && out.contains(", 0 failing,"),
+        out.contains("[8/10] five-pillar audit: 91 checks") && out.contains(", 0 failing,"),
         "{out}"
     );
     assert!(out.contains("trusted: daily_consolidated written"), "{out}");
@@ -47,8 +47,11 @@ fn demo_builds_loads_audits_and_reports_then_reruns_as_a_no_op() {
         "kpi.json",
         "data-docs.md",
         "data-docs.html",
+        "data-docs.json",
         "health.html",
+        "health.json",
         "cost.html",
+        "cost.json",
         "architecture.drawio",
         "access.drawio",
         "compliance-foippa.csv",
@@ -58,6 +61,33 @@ fn demo_builds_loads_audits_and_reports_then_reruns_as_a_no_op() {
             demo.join("reports").join(f).is_file(),
             "reports/{f} missing\n{out}"
         );
+    }
+    // Every page works offline: nothing it shows is fetched (links to documentation are only links).
+    for entry in std::fs::read_dir(demo.join("reports")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "html" && e != "svg") {
+            continue;
+        }
+        let page = std::fs::read_to_string(&path)
+            .unwrap()
+            .to_lowercase()
+            .replace('\'', "\"");
+        for fetch in [
+            "src=\"http",
+            "src=\"//",
+            "<link",
+            "url(http",
+            "url(\"http",
+            "url(//",
+            "@import",
+            "<iframe",
+        ] {
+            assert!(
+                !page.contains(fetch),
+                "{} fetches from the network ({fetch})",
+                path.display()
+            );
+        }
     }
     assert!(out.contains("[9/10] KPI report for the call centre's managers: 184 months, 16 years, staffing patterns from"), "{out}");
     for announced in [
