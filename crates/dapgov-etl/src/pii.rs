@@ -358,11 +358,24 @@ static ASCII_PATTERNS: LazyLock<Vec<(Entity, String)>> = LazyLock::new(|| {
 
 /// One tier of the detector: the patterns compiled alone and all in one automaton.
 struct Tier {
+    /// Which slot of a thread's [`CACHES`] holds this tier's search caches.
+    slot: usize,
     patterns: Vec<Pattern>,
     combined: meta::Regex,
 }
 
-fn tier(patterns: &[(Entity, String)], cache: usize) -> Tier {
+/// A thread's search state for one tier. Each thread keeps its own: a regex shared across
+/// threads hands its cache out from a shared pool, which the ETL's threads contend on.
+struct TierCaches {
+    combined: meta::Cache,
+    alone: Vec<meta::Cache>,
+}
+
+thread_local! {
+    static CACHES: std::cell::RefCell<[Option<TierCaches>; 2]> = const { std::cell::RefCell::new([None, None]) };
+}
+
+fn tier(slot: usize, patterns: &[(Entity, String)], cache: usize) -> Tier {
     let compiled = patterns
         .iter()
         .enumerate()
@@ -382,15 +395,16 @@ fn tier(patterns: &[(Entity, String)], cache: usize) -> Tier {
         .build_many(&patterns.iter().map(|(_, p)| p.as_str()).collect::<Vec<_>>())
         .expect("PII patterns compile");
     Tier {
+        slot,
         patterns: compiled,
         combined,
     }
 }
 
-static ASCII_TIER: LazyLock<Tier> = LazyLock::new(|| tier(&ASCII_PATTERNS, 2 << 20));
+static ASCII_TIER: LazyLock<Tier> = LazyLock::new(|| tier(0, &ASCII_PATTERNS, 2 << 20));
 /// Unicode classes make a large automaton: with the default 2 MiB cache the lazy DFA keeps
 /// clearing it and runs ~50× slower.
-static UNICODE_TIER: LazyLock<Tier> = LazyLock::new(|| tier(&PATTERNS, 16 << 20));
+static UNICODE_TIER: LazyLock<Tier> = LazyLock::new(|| tier(1, &PATTERNS, 16 << 20));
 
 /// Lower case with the accents of Latin letters removed, to look a name up in the gazetteer.
 pub(crate) fn folded(word: &str) -> String {
@@ -608,11 +622,27 @@ pub fn scan(text: &str) -> Vec<Finding> {
 }
 
 fn scan_with(tier: &Tier, text: &str) -> Vec<Finding> {
+    CACHES.with_borrow_mut(|caches| {
+        let c = caches[tier.slot].get_or_insert_with(|| TierCaches {
+            combined: tier.combined.create_cache(),
+            alone: tier
+                .patterns
+                .iter()
+                .map(|p| p.alone.create_cache())
+                .collect(),
+        });
+        scan_cached(tier, c, text)
+    })
+}
+
+fn scan_cached(tier: &Tier, caches: &mut TierCaches, text: &str) -> Vec<Finding> {
     let (pats, combined) = (&tier.patterns, &tier.combined);
     let mut found: Vec<Finding> = Vec::new();
     let mut at = 0;
     while at < text.len() {
-        let Some(first) = combined.search(&Input::new(text).span(at..text.len())) else {
+        let Some(first) =
+            combined.search_with(&mut caches.combined, &Input::new(text).span(at..text.len()))
+        else {
             break;
         };
         let start = first.start();
@@ -623,7 +653,8 @@ fn scan_with(tier: &Tier, text: &str) -> Vec<Finding> {
             let whole = if pid == first.pattern().as_usize() {
                 first
             } else {
-                match p.alone.search(
+                match p.alone.search_with(
+                    &mut caches.alone[pid],
                     &Input::new(text)
                         .span(start..text.len())
                         .anchored(Anchored::Yes),

@@ -6,8 +6,10 @@ use dapgov_target::ZoneStore;
 use datafusion::arrow::array::{Array, AsArray, StringArray};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::ScalarValue;
 use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::datasource::MemTable;
+use datafusion::error::DataFusionError;
 use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
 use datafusion::prelude::*;
 use std::collections::BTreeMap;
@@ -20,20 +22,39 @@ pub(super) fn register_udfs(ctx: &SessionContext, redactor: Arc<Redactor>) {
         DataType::Date32,
         Volatility::Immutable,
         Arc::new(|args: &[ColumnarValue]| {
-            let arrays = ColumnarValue::values_to_arrays(args)?;
-            let values = arrays[0].as_string::<i32>();
-            let formats = arrays[1].as_string::<i32>();
-            let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
-            let out: datafusion::arrow::array::Date32Array = (0..values.len())
-                .map(|i| {
-                    if values.is_null(i) {
-                        return None;
+            // The formats are one literal: parse them once per batch, not once per value.
+            let formats = match &args[1] {
+                ColumnarValue::Scalar(ScalarValue::Utf8(Some(f))) => f.clone(),
+                ColumnarValue::Array(a) if a.null_count() == 0 && !a.is_empty() => {
+                    let a = a.as_string::<i32>();
+                    if a.iter().any(|f| f != Some(a.value(0))) {
+                        return Err(DataFusionError::Execution(
+                            "dapgov_parse_date takes one list of formats for every value".into(),
+                        ));
                     }
-                    let v = values.value(i).trim();
+                    a.value(0).to_string()
+                }
+                _ => String::new(),
+            };
+            let formats: Vec<Vec<chrono::format::Item<'_>>> = formats
+                .split('\u{1f}')
+                .filter(|f| !f.is_empty())
+                .map(|f| chrono::format::StrftimeItems::new(f).collect())
+                .collect();
+            let values = ColumnarValue::values_to_arrays(&args[..1])?;
+            let values = values[0].as_string::<i32>();
+            let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+            let out: datafusion::arrow::array::Date32Array = values
+                .iter()
+                .map(|v| {
+                    let v = v?.trim();
                     formats
-                        .value(i)
-                        .split('\u{1f}')
-                        .find_map(|f| chrono::NaiveDate::parse_from_str(v, f).ok())
+                        .iter()
+                        .find_map(|items| {
+                            let mut parsed = chrono::format::Parsed::new();
+                            chrono::format::parse(&mut parsed, v, items.iter()).ok()?;
+                            parsed.to_naive_date().ok()
+                        })
                         .map(|d| (d - epoch).num_days() as i32)
                 })
                 .collect();
@@ -50,7 +71,24 @@ pub(super) fn register_udfs(ctx: &SessionContext, redactor: Arc<Redactor>) {
         Arc::new(move |args: &[ColumnarValue]| {
             let arrays = ColumnarValue::values_to_arrays(args)?;
             let values = arrays[0].as_string::<i32>();
-            let out: StringArray = values.iter().map(|v| v.map(|s| r.redact_text(s))).collect();
+            // Codes, queues and file names repeat within a batch: redact each value once.
+            let mut seen: std::collections::HashMap<&str, String> =
+                std::collections::HashMap::new();
+            let out: StringArray = values
+                .iter()
+                .map(|v| {
+                    v.map(|s| match seen.get(s) {
+                        Some(done) => done.clone(),
+                        None => {
+                            let done = r.redact_text(s);
+                            if seen.len() < ScanMemo::VALUES {
+                                seen.insert(s, done.clone());
+                            }
+                            done
+                        }
+                    })
+                })
+                .collect();
             Ok(ColumnarValue::Array(Arc::new(out)))
         }),
     );
@@ -167,6 +205,36 @@ pub(super) async fn stage(
 
 /// Personal information found in every text value a query returns, counted by type. The
 /// partitions are scanned in parallel, batch by batch.
+/// A column's findings per value, for the values it repeats (queues, outcomes, agents, the
+/// file name): each is scanned once. It remembers the first [`ScanMemo::VALUES`] distinct
+/// values, so a column of free text costs a lookup per value and bounded memory.
+#[derive(Default)]
+struct ScanMemo {
+    seen: std::collections::HashMap<String, Vec<(Entity, u64)>>,
+}
+
+impl ScanMemo {
+    const VALUES: usize = 4096;
+
+    fn count(&mut self, v: &str, into: &mut BTreeMap<Entity, u64>) {
+        if let Some(hits) = self.seen.get(v) {
+            for (e, n) in hits {
+                *into.entry(*e).or_default() += n;
+            }
+            return;
+        }
+        if self.seen.len() >= Self::VALUES {
+            return pii::count(v, into);
+        }
+        let mut one = BTreeMap::new();
+        pii::count(v, &mut one);
+        for (e, n) in &one {
+            *into.entry(*e).or_default() += n;
+        }
+        self.seen.insert(v.to_string(), one.into_iter().collect());
+    }
+}
+
 pub(super) async fn count_pii(
     ctx: &SessionContext,
     sql: &str,
@@ -178,12 +246,14 @@ pub(super) async fn count_pii(
         .map(|mut s| {
             tokio::spawn(async move {
                 let mut found: BTreeMap<Entity, u64> = BTreeMap::new();
+                let mut memos: Vec<ScanMemo> = vec![];
                 while let Some(b) = s.next().await {
                     let b = b?;
-                    for c in b.columns() {
+                    memos.resize_with(b.num_columns(), ScanMemo::default);
+                    for (c, memo) in b.columns().iter().zip(&mut memos) {
                         let text = datafusion::arrow::compute::cast(c, &DataType::Utf8)?;
                         for v in text.as_string::<i32>().iter().flatten() {
-                            pii::count(v, &mut found);
+                            memo.count(v, &mut found);
                         }
                     }
                 }
