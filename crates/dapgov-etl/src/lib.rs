@@ -14,7 +14,7 @@ pub mod remote_query;
 pub mod sample;
 
 pub use pipeline::{
-    LoadReport, Manifest, Rollback, RunOptions, hash_file, history, landing, maintain,
+    LoadReport, Manifest, Rollback, RunOptions, StageTiming, hash_file, history, landing, maintain,
     recent_manifests, rollback, run,
 };
 

@@ -221,6 +221,13 @@ fn print_run(m: &dapgov_etl::Manifest, input: &str, dataset: &str) {
             c.rows_in, c.rows_out, c.rows_quarantined
         );
     }
+    for t in &m.timings {
+        let cpu = t
+            .cpu_seconds
+            .map(|c| format!("  CPU {c:>7.2} s"))
+            .unwrap_or_default();
+        println!("  time     {:<44} {:>7.2} s{cpu}", t.stage, t.wall_seconds);
+    }
     let l = &m.load;
     if let Some(version) = l.curated_version {
         let what = match l.mode.as_str() {

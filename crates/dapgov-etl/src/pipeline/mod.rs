@@ -61,6 +61,27 @@ pub struct Manifest {
     pub warnings: Vec<String>,
     /// What the load did to curated (empty when the gates kept it out).
     pub load: LoadReport,
+    /// Where the run's time went, stage by stage, in the order they ran.
+    pub timings: Vec<StageTiming>,
+}
+
+/// One stage's wall time, and the CPU time the whole process spent in it (all threads; absent
+/// where the system does not report it).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StageTiming {
+    pub stage: String,
+    pub wall_seconds: f64,
+    pub cpu_seconds: Option<f64>,
+}
+
+/// CPU seconds this process has used, user and system, over all its threads (Linux).
+pub(super) fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<u64>().ok();
+    // utime and stime (fields 14 and 15 of the line), in the kernel's USER_HZ of 100.
+    Some((ticks(11)? + ticks(12)?) as f64 / 100.0)
 }
 
 /// What one load did to a dataset's curated table.
@@ -293,6 +314,7 @@ async fn run_stages(
         started,
         origin,
         m,
+        marks: Default::default(),
     }
     .execute()
     .await;

@@ -38,6 +38,8 @@ pub(super) struct Run<'a> {
     /// The input as the user named it, for messages.
     pub origin: String,
     pub m: Manifest,
+    /// Each stage's start: its name, the time, and the process's CPU seconds then.
+    pub marks: std::sync::Mutex<Vec<(String, Instant, Option<f64>)>>,
 }
 
 /// Raw as staged for this load (`raw_new`): the source's columns, the table it is appended
@@ -150,7 +152,28 @@ impl Run<'_> {
     }
 
     fn progress(&self, what: &str) {
+        if let Ok(mut marks) = self.marks.lock() {
+            marks.push((
+                what.to_string(),
+                Instant::now(),
+                super::process_cpu_seconds(),
+            ));
+        }
         (self.opts.progress)(what)
+    }
+
+    /// The stages' timings from their marks, each ending where the next began.
+    fn timings(&self) -> Vec<super::StageTiming> {
+        let mut marks = self.marks.lock().map(|m| m.clone()).unwrap_or_default();
+        marks.push((String::new(), Instant::now(), super::process_cpu_seconds()));
+        marks
+            .windows(2)
+            .map(|w| super::StageTiming {
+                stage: w[0].0.clone(),
+                wall_seconds: (w[1].1 - w[0].1).as_secs_f64(),
+                cpu_seconds: w[0].2.zip(w[1].2).map(|(a, b)| b - a),
+            })
+            .collect()
     }
 
     /// Landing: the file as received, never changed afterwards.
@@ -669,7 +692,7 @@ impl Run<'_> {
         raw: &Raw,
         curated: &Curated,
     ) -> Result<Vec<String>, EtlError> {
-        self.progress("trusted: quality gates and consolidation");
+        self.progress("trusted: quality gates");
         let (rows_in, rows_out, min) = (
             raw.rows_in,
             curated.rows_out,
@@ -968,6 +991,7 @@ impl Run<'_> {
             }
             return Ok(());
         }
+        self.progress("trusted: consolidating and reconciling");
         let info = self.load_info();
         let touched = self.touched_years(ctx).await?;
         let rebuilt = rebuild_trusted(
@@ -1032,6 +1056,7 @@ impl Run<'_> {
     async fn finish(mut self, gate_failures: Vec<String>) -> Result<Manifest, EtlError> {
         self.m.finished_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         self.m.duration_ms = self.started.elapsed().as_millis();
+        self.m.timings = self.timings();
         let text = serde_json::to_vec_pretty(&self.m).expect("serialize");
         let curated = zone(self.session, "curated")?;
         curated
