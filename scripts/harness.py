@@ -52,6 +52,7 @@ class Run:
     seconds: float
     peak_mib: float  # the process's own peak resident set (wait4), not its parent's
     requests: int = 0  # API requests the emulator served meanwhile
+    cpu_seconds: float = 0.0  # user + system time of the process and its threads
 
 
 def timed(cmd, cwd=None, env=None):
@@ -65,7 +66,7 @@ def timed(cmd, cwd=None, env=None):
         out.seek(0)
         err.seek(0)
         return Run(p.returncode, out.read().decode(errors="replace"), err.read().decode(errors="replace"),
-                   seconds, usage.ru_maxrss / 1024)
+                   seconds, usage.ru_maxrss / 1024, cpu_seconds=usage.ru_utime + usage.ru_stime)
 
 
 def call_records(work, sizes, metrics=METRICS, name="calls"):
