@@ -153,19 +153,27 @@ pub(super) fn string_values(batches: &[RecordBatch], col: &str) -> Vec<String> {
     out
 }
 
-/// Write a DataFrame as Parquet under a prefix of the run's own.
+/// Write a DataFrame as Parquet under a prefix of the run's own; returns the rows written.
+/// These files live only as long as the run, so they are compressed for speed (LZ4), not size.
 pub(super) async fn write_parquet(
+    ctx: &SessionContext,
     df: DataFrame,
     url: &str,
-    partition_by_year: bool,
-) -> Result<(), EtlError> {
-    let opts = if partition_by_year {
-        DataFrameWriteOptions::new().with_partition_by(vec!["year".into()])
-    } else {
-        DataFrameWriteOptions::new()
-    };
-    df.write_parquet(url, opts, None).await?;
-    Ok(())
+) -> Result<u64, EtlError> {
+    let mut options = ctx.state().default_table_options().parquet.clone();
+    options.global.compression = Some("lz4_raw".into());
+    let written = df
+        .write_parquet(url, DataFrameWriteOptions::new(), Some(options))
+        .await?;
+    // The writer answers with the count of rows it wrote.
+    Ok(written
+        .iter()
+        .filter_map(|b| {
+            b.column(0)
+                .as_primitive_opt::<datafusion::arrow::datatypes::UInt64Type>()
+                .map(|c| c.iter().flatten().sum::<u64>())
+        })
+        .sum())
 }
 
 /// Write a DataFrame as Parquet under `name` in the run's staging prefix and register it as a
@@ -179,17 +187,7 @@ pub(super) async fn stage(
 ) -> Result<u64, EtlError> {
     let url = format!("{}{staging}{name}/", raw.url);
     let schema = df.schema().as_arrow().clone();
-    let written = df
-        .write_parquet(&url, DataFrameWriteOptions::new(), None)
-        .await?;
-    let rows: u64 = written
-        .iter()
-        .filter_map(|b| {
-            b.column(0)
-                .as_primitive_opt::<datafusion::arrow::datatypes::UInt64Type>()
-                .map(|c| c.iter().flatten().sum::<u64>())
-        })
-        .sum();
+    let rows = write_parquet(ctx, df, &url).await?;
     if rows == 0 {
         // Nothing was written, so there is no file to list: an empty table of the same shape.
         ctx.register_table(

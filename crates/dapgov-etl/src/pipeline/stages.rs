@@ -3,7 +3,7 @@
 
 use super::engine::{count, count_pii, counts, register_udfs, stage, string_values, write_parquet};
 use super::sql::{self, columns_of, ident, is_text, lit, typed_expr};
-use super::storage::{stage_source, upload, zone};
+use super::storage::{StagedSource, stage_source, upload, zone};
 use super::{Manifest, RunOptions, StageCounts, failpoint};
 use crate::delta::{self, Load};
 use crate::pii::{self, Redactor};
@@ -137,9 +137,9 @@ fn year_columns(p: bool) -> Vec<String> {
 impl Run<'_> {
     pub(super) async fn execute(mut self) -> Result<Manifest, EtlError> {
         let landing_key = self.landing().await?;
-        let cols = self.ingest(&landing_key).await?;
+        let source = self.ingest(&landing_key).await?;
         let (ctx, redactor) = self.engine().await?;
-        let mut raw = self.raw(&ctx, cols).await?;
+        let mut raw = self.raw(&ctx, source).await?;
         self.drift(&raw).await?;
         let quarantined = self.check_rows(&ctx, &mut raw).await?;
         let protection = self.protect_pii(&ctx, &raw, &redactor).await?;
@@ -193,7 +193,7 @@ impl Run<'_> {
     }
 
     /// Ingest from the landing copy, as the role, into a staged table of text columns.
-    async fn ingest(&mut self, landing_key: &StorePath) -> Result<Vec<String>, EtlError> {
+    async fn ingest(&mut self, landing_key: &StorePath) -> Result<StagedSource, EtlError> {
         self.progress("ingest: reading the landing copy");
         let (ds, origin) = (self.ds, &self.origin);
         let name_columns = |headers: &[String]| -> Result<Vec<String>, EtlError> {
@@ -214,10 +214,10 @@ impl Run<'_> {
         };
         let source_key = StorePath::from(format!("{}source/part-0.parquet", self.staging));
         let (landing, raw) = (zone(self.session, "landing")?, zone(self.session, "raw")?);
-        let (cols, warnings) =
+        let mut source =
             stage_source(landing, landing_key, raw, source_key, origin, name_columns).await?;
-        self.m.warnings.extend(warnings);
-        Ok(cols)
+        self.m.warnings.append(&mut source.warnings);
+        Ok(source)
     }
 
     /// The run's DataFusion session, with dapgov's functions and the staged source, and the
@@ -240,7 +240,8 @@ impl Run<'_> {
     }
 
     /// Raw: typed, with lineage; values that do not parse send their row to quarantine.
-    async fn raw(&mut self, ctx: &SessionContext, cols: Vec<String>) -> Result<Raw, EtlError> {
+    async fn raw(&mut self, ctx: &SessionContext, source: StagedSource) -> Result<Raw, EtlError> {
+        let cols = source.cols;
         self.progress("raw: typing and lineage");
         let (ds, dataset) = (self.ds, self.opts.dataset);
         let raw = zone(self.session, "raw")?;
@@ -286,7 +287,7 @@ impl Run<'_> {
             ))
             .await?;
         let url = format!("{}{}raw/", raw.url, self.staging);
-        write_parquet(raw_df, &url, false).await?;
+        let typed = write_parquet(ctx, raw_df, &url).await?;
         let reason = if type_fails.is_empty() {
             "''".to_string()
         } else {
@@ -302,11 +303,11 @@ impl Run<'_> {
                     .join(" ")
             )
         };
-        let [rows_in, q_shape, q_type] =
-            counts(ctx, &format!("SELECT COUNT(*), COUNT(_shape), COALESCE(SUM(CASE WHEN _shape IS NULL AND ({any_fail}) THEN 1 ELSE 0 END), 0) FROM source")).await?[..]
-        else {
-            return Err(EtlError::Engine("counting the staged input returned no row".into()));
-        };
+        // What typing set aside, from the counts the reader and the writer kept.
+        let (rows_in, q_shape) = (source.records, source.ragged);
+        let q_type = rows_in.checked_sub(q_shape + typed).ok_or_else(|| {
+            EtlError::Engine(format!("typing wrote {typed} rows of {rows_in} read ({q_shape} ragged); refusing to lose rows"))
+        })?;
         // Quarantine keeps the original text of every rejected row, with the rule and reason,
         // and for a ragged row the record as written.
         let all_text = cols

@@ -125,7 +125,7 @@ enum Ingested {
 
 /// Stream the landing copy into a staged Parquet file of text columns (named `cols`, derived
 /// from the header by `name_columns`), reading and writing at the same time, so a file of any
-/// size passes through in bounded memory. Returns the columns and the reader's warnings.
+/// size passes through in bounded memory.
 pub(super) async fn stage_source(
     landing: &ZoneStore,
     landing_key: &StorePath,
@@ -133,7 +133,7 @@ pub(super) async fn stage_source(
     source_key: StorePath,
     origin: &str,
     name_columns: impl Fn(&[String]) -> Result<Vec<String>, EtlError>,
-) -> Result<(Vec<String>, Vec<String>), EtlError> {
+) -> Result<StagedSource, EtlError> {
     use datafusion::parquet::arrow::AsyncArrowWriter;
     let stream = landing
         .store
@@ -213,12 +213,13 @@ pub(super) async fn stage_source(
         Some(props),
     )
     .map_err(engine)?;
-    let mut records = 0usize;
+    let (mut records, mut ragged) = (0u64, 0u64);
     while let Some(msg) = rx.recv().await {
         let Ingested::Records(chunk) = msg? else {
             continue;
         };
-        records += chunk.len();
+        records += chunk.len() as u64;
+        ragged += chunk.iter().filter(|r| r.ragged.is_some()).count() as u64;
         writer
             .write(&ingest::to_batch(&cols, &chunk)?)
             .await
@@ -232,5 +233,19 @@ pub(super) async fn stage_source(
             "the file has a header but no data rows",
         ));
     }
-    Ok((cols, warnings))
+    Ok(StagedSource {
+        cols,
+        warnings,
+        records,
+        ragged,
+    })
+}
+
+/// The input as staged: its columns, the reader's warnings, its records, and how many of them
+/// are ragged (their field count differs from the header's).
+pub(super) struct StagedSource {
+    pub cols: Vec<String>,
+    pub warnings: Vec<String>,
+    pub records: u64,
+    pub ragged: u64,
 }
