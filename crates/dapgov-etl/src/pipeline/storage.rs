@@ -67,12 +67,27 @@ pub(super) async fn upload(
     zone: &ZoneStore,
     key: &StorePath,
 ) -> Result<(), EtlError> {
-    use tokio::io::AsyncWriteExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // Large blocks: each read of an async file is a hand-off to a blocking thread, and
+    // `tokio::io::copy`'s 8 KiB would make a million of them for a gigabyte or so.
+    const BLOCK: usize = 8 << 20;
     let mut file = tokio::fs::File::open(path)
         .await
         .map_err(|e| EtlError::input(&path.display().to_string(), format!("cannot read: {e}")))?;
+    file.set_max_buf_size(BLOCK);
     let mut writer = BufWriter::new(zone.store.clone(), key.clone());
-    if let Err(e) = tokio::io::copy(&mut file, &mut writer).await {
+    let mut block = vec![0u8; BLOCK];
+    let copied: std::io::Result<()> = async {
+        loop {
+            let n = file.read(&mut block).await?;
+            if n == 0 {
+                return Ok(());
+            }
+            writer.write_all(&block[..n]).await?;
+        }
+    }
+    .await;
+    if let Err(e) = copied {
         let _ = writer.abort().await;
         return Err(EtlError::Engine(format!(
             "{}{key}: cannot store the input: {e}",
