@@ -618,15 +618,10 @@ impl Run<'_> {
                 select.join(", ")
             ))
             .await?;
-        let rows_out = count(ctx, &format!("SELECT COUNT(*) FROM checked WHERE {PASSES}")).await?;
-        let typed = self.m.stages["raw"].rows_out;
-        if rows_out + quarantined != typed {
-            return Err(EtlError::Engine(format!(
-                "curated would keep {rows_out} and quarantine {quarantined} of {typed} rows; refusing to lose rows"
-            )));
-        }
         let schema = df.schema().as_arrow().clone();
-        stage(
+        // The writer's count: staged curated rows are checked against what typing kept before
+        // anything is committed.
+        let rows_out = stage(
             ctx,
             zone(self.session, "raw")?,
             self.staging,
@@ -634,6 +629,12 @@ impl Run<'_> {
             df,
         )
         .await?;
+        let typed = self.m.stages["raw"].rows_out;
+        if rows_out + quarantined != typed {
+            return Err(EtlError::Engine(format!(
+                "curated would keep {rows_out} and quarantine {quarantined} of {typed} rows; refusing to lose rows"
+            )));
+        }
         self.m.stages.insert(
             "curated".into(),
             StageCounts {
