@@ -827,21 +827,27 @@ fn name_shape(value: &str) -> Option<bool> {
 /// Replaces findings per entity policy. Hashes are keyed (HMAC-SHA256), so equal values
 /// still join but cannot be reversed without the key.
 pub struct Redactor {
-    pub policy: BTreeMap<Entity, Action>,
-    pub key: Vec<u8>,
+    policy: BTreeMap<Entity, Action>,
+    /// The HMAC with its key already absorbed: each hash clones it rather than keying anew.
+    keyed: hmac::Hmac<sha2::Sha256>,
 }
 
 impl Redactor {
+    pub fn new(policy: BTreeMap<Entity, Action>, key: &[u8]) -> Redactor {
+        use hmac::Mac;
+        let keyed = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(key).expect("any key length");
+        Redactor { policy, keyed }
+    }
+
     pub fn action(&self, e: Entity) -> Action {
         self.policy.get(&e).copied().unwrap_or(Action::Redact)
     }
 
     pub fn hash(&self, value: &str) -> String {
         use hmac::Mac;
-        let mut mac =
-            <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.key).expect("any key length");
+        let mut mac = self.keyed.clone();
         mac.update(value.trim().to_lowercase().as_bytes());
-        format!("h:{}", &hex::encode(mac.finalize().into_bytes())[..20])
+        format!("h:{}", hex::encode(&mac.finalize().into_bytes()[..10]))
     }
 
     pub fn replace_value(&self, e: Entity, value: &str) -> String {
@@ -1205,10 +1211,16 @@ mod tests {
 
     #[test]
     fn redaction_by_policy() {
-        let r = Redactor {
-            policy: BTreeMap::from([(Entity::Email, Action::Hash), (Entity::Phone, Action::Mask)]),
-            key: b"k".to_vec(),
-        };
+        let r = Redactor::new(
+            BTreeMap::from([(Entity::Email, Action::Hash), (Entity::Phone, Action::Mask)]),
+            b"k",
+        );
+        // The keyed hash is HMAC-SHA256 over the trimmed, lower-cased value (RFC 4231 test 2).
+        let jefe = Redactor::new(BTreeMap::new(), b"Jefe");
+        assert_eq!(
+            jefe.hash(" what do ya want for nothing? "),
+            "h:5bdcc146bf60754e6a04"
+        );
         let out = r.redact_text("Reach Jane at jane@x.org or 604-555-0199");
         assert!(
             out.contains("h:") && out.contains("***-***-0199") && !out.contains("jane@x.org"),

@@ -225,10 +225,7 @@ impl Run<'_> {
     async fn engine(&self) -> Result<(SessionContext, Arc<Redactor>), EtlError> {
         let ctx = query::context(self.session)?;
         let key = self.session.keys.pseudonymisation_key().await?;
-        let redactor = Arc::new(Redactor {
-            policy: self.spec.etl.pii.clone(),
-            key,
-        });
+        let redactor = Arc::new(Redactor::new(self.spec.etl.pii.clone(), &key));
         register_udfs(&ctx, redactor.clone());
         ctx.register_parquet(
             "source",
