@@ -70,25 +70,7 @@ pub(super) fn register_udfs(ctx: &SessionContext, redactor: Arc<Redactor>) {
         Volatility::Immutable,
         Arc::new(move |args: &[ColumnarValue]| {
             let arrays = ColumnarValue::values_to_arrays(args)?;
-            let values = arrays[0].as_string::<i32>();
-            // Codes, queues and file names repeat within a batch: redact each value once.
-            let mut seen: std::collections::HashMap<&str, String> =
-                std::collections::HashMap::new();
-            let out: StringArray = values
-                .iter()
-                .map(|v| {
-                    v.map(|s| match seen.get(s) {
-                        Some(done) => done.clone(),
-                        None => {
-                            let done = r.redact_text(s);
-                            if seen.len() < ScanMemo::VALUES {
-                                seen.insert(s, done.clone());
-                            }
-                            done
-                        }
-                    })
-                })
-                .collect();
+            let out = each_distinct(arrays[0].as_string::<i32>(), |s| r.redact_text(s));
             Ok(ColumnarValue::Array(Arc::new(out)))
         }),
     );
@@ -100,21 +82,56 @@ pub(super) fn register_udfs(ctx: &SessionContext, redactor: Arc<Redactor>) {
         DataType::Utf8,
         Volatility::Immutable,
         Arc::new(move |args: &[ColumnarValue]| {
-            let arrays = ColumnarValue::values_to_arrays(args)?;
-            let values = arrays[0].as_string::<i32>();
-            let entity = arrays[1].as_string::<i32>();
-            let out: StringArray = (0..values.len())
-                .map(|i| {
-                    (!values.is_null(i)).then(|| match Entity::from_name(entity.value(i)) {
-                        Some(e) => r.replace_value(e, values.value(i)),
-                        None => r.redact_text(values.value(i)),
-                    })
-                })
-                .collect();
+            let out = match &args[1] {
+                // The entity is a literal: one policy for the whole batch.
+                ColumnarValue::Scalar(ScalarValue::Utf8(Some(name))) => {
+                    let values = ColumnarValue::values_to_arrays(&args[..1])?;
+                    match Entity::from_name(name) {
+                        Some(e) => {
+                            each_distinct(values[0].as_string::<i32>(), |v| r.replace_value(e, v))
+                        }
+                        None => each_distinct(values[0].as_string::<i32>(), |v| r.redact_text(v)),
+                    }
+                }
+                _ => {
+                    let arrays = ColumnarValue::values_to_arrays(args)?;
+                    let (values, entity) =
+                        (arrays[0].as_string::<i32>(), arrays[1].as_string::<i32>());
+                    (0..values.len())
+                        .map(|i| {
+                            (!values.is_null(i)).then(|| match Entity::from_name(entity.value(i)) {
+                                Some(e) => r.replace_value(e, values.value(i)),
+                                None => r.redact_text(values.value(i)),
+                            })
+                        })
+                        .collect()
+                }
+            };
             Ok(ColumnarValue::Array(Arc::new(out)))
         }),
     );
     ctx.register_udf(replace);
+}
+
+/// `f` of each value of a batch, computed once per distinct value: codes, queues, agents and
+/// file names repeat within a batch. Up to [`ScanMemo::VALUES`] values are remembered.
+fn each_distinct(values: &StringArray, f: impl Fn(&str) -> String) -> StringArray {
+    let mut seen: std::collections::HashMap<&str, String> = std::collections::HashMap::new();
+    values
+        .iter()
+        .map(|v| {
+            v.map(|s| match seen.get(s) {
+                Some(done) => done.clone(),
+                None => {
+                    let done = f(s);
+                    if seen.len() < ScanMemo::VALUES {
+                        seen.insert(s, done.clone());
+                    }
+                    done
+                }
+            })
+        })
+        .collect()
 }
 
 /// The first row of a query whose columns are all counts (BIGINT), as numbers.
