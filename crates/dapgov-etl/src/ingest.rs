@@ -52,11 +52,68 @@ pub fn detect(bytes: &[u8]) -> Format {
 /// One source record as text, numbered as the file counts it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
-    pub fields: Vec<Option<String>>,
+    pub fields: Fields,
     /// 1-based; for CSV and Excel the header is row 1, so quoted newlines do not shift it.
     pub source_row: i64,
     /// The record as written, kept for rows whose field count differs from the header's.
     pub ragged: Option<String>,
+}
+
+/// A record's fields in one buffer: a file of millions of records is read with a few
+/// allocations per record rather than one per field.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fields {
+    text: String,
+    /// Where each field ends in `text`, and whether it has a value (an Excel cell may not).
+    /// A record is at most `MAX_RECORD_BYTES` (as text, up to three times that), so `u32`.
+    ends: Vec<(u32, bool)>,
+}
+
+impl Fields {
+    pub fn with_capacity(fields: usize, bytes: usize) -> Fields {
+        Fields {
+            text: String::with_capacity(bytes),
+            ends: Vec::with_capacity(fields),
+        }
+    }
+
+    pub fn push(&mut self, value: Option<&str>) {
+        self.text.push_str(value.unwrap_or_default());
+        self.ends.push((self.text.len() as u32, value.is_some()));
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Field `i`, or `None` when it has no value or the record is shorter.
+    pub fn get(&self, i: usize) -> Option<&str> {
+        let (end, present) = *self.ends.get(i)?;
+        let start = if i == 0 { 0 } else { self.ends[i - 1].0 };
+        present.then(|| &self.text[start as usize..end as usize])
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Option<&str>> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    pub fn to_vec(&self) -> Vec<Option<String>> {
+        self.iter().map(|f| f.map(String::from)).collect()
+    }
+}
+
+impl<S: AsRef<str>> FromIterator<Option<S>> for Fields {
+    fn from_iter<I: IntoIterator<Item = Option<S>>>(values: I) -> Fields {
+        let mut f = Fields::default();
+        for v in values {
+            f.push(v.as_ref().map(AsRef::as_ref));
+        }
+        f
+    }
 }
 
 /// An input read record by record, so a file of any size is read in bounded memory.
@@ -124,8 +181,18 @@ pub struct Table {
 /// Bytes as text: UTF-8, or Windows-1252/Latin-1 when they are not valid UTF-8, with one warning
 /// naming the first such row.
 fn decode(bytes: &[u8], row: i64, warnings: &Mutex<Vec<String>>, warned: &mut bool) -> String {
+    decode_cow(bytes, row, warnings, warned).into_owned()
+}
+
+/// A field as text: as it is when UTF-8, else read as Latin-1 (Windows-1252), said once.
+fn decode_cow<'a>(
+    bytes: &'a [u8],
+    row: i64,
+    warnings: &Mutex<Vec<String>>,
+    warned: &mut bool,
+) -> std::borrow::Cow<'a, str> {
     match std::str::from_utf8(bytes) {
-        Ok(s) => s.to_string(),
+        Ok(s) => std::borrow::Cow::Borrowed(s),
         Err(_) => {
             if !*warned {
                 *warned = true;
@@ -138,7 +205,6 @@ fn decode(bytes: &[u8], row: i64, warnings: &Mutex<Vec<String>>, warned: &mut bo
             encoding_rs::WINDOWS_1252
                 .decode_without_bom_handling(bytes)
                 .0
-                .into_owned()
         }
     }
 }
@@ -244,7 +310,7 @@ pub fn read(bytes: &[u8], origin: &str) -> Result<Table, EtlError> {
         if r.ragged.is_some() {
             t.ragged.push((r.source_row, r.fields.len()));
         } else {
-            t.rows.push(r.fields);
+            t.rows.push(r.fields.to_vec());
             t.source_rows.push(r.source_row);
         }
     }
@@ -378,17 +444,17 @@ fn open_csv<R: Read + Send + 'static>(
             if rec.len() == 1 && rec[0].is_empty() {
                 continue;
             }
-            let fields: Vec<Option<String>> = rec
-                .iter()
-                .map(|f| Some(decode(f, row, &shared, &mut warned)))
-                .collect();
+            let mut fields = Fields::with_capacity(rec.len(), rec.as_slice().len());
+            for f in rec.iter() {
+                fields.push(Some(&decode_cow(f, row, &shared, &mut warned)));
+            }
             let ragged = (fields.len() != width).then(|| {
                 let mut w = csv::WriterBuilder::new()
                     .delimiter(delimiter)
                     .terminator(csv::Terminator::Any(b'\n'))
                     .from_writer(vec![]);
                 let text = w
-                    .write_record(fields.iter().map(|f| f.as_deref().unwrap_or_default()))
+                    .write_record(fields.iter().map(|f| f.unwrap_or_default()))
                     .and_then(|_| w.into_inner().map_err(|e| e.into_error().into()));
                 String::from_utf8_lossy(&text.unwrap_or_default())
                     .trim_end_matches('\n')
@@ -623,7 +689,7 @@ pub fn to_batch(names: &[String], records: &[Record]) -> Result<RecordBatch, Etl
                 if r.ragged.is_some() {
                     None
                 } else {
-                    r.fields.get(c).and_then(|v| v.as_deref())
+                    r.fields.get(c)
                 }
             }))) as ArrayRef
         })

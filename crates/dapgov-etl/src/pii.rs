@@ -925,7 +925,7 @@ pub fn scan_file(path: &std::path::Path) -> Result<FileScan, crate::EtlError> {
     let mut out = FileScan::default();
     for record in &mut rows {
         let record = record?;
-        for (column, v) in headers.iter().zip(&record.fields) {
+        for (column, v) in headers.iter().zip(record.fields.iter()) {
             let Some(v) = v else { continue };
             for f in scan(v) {
                 *out.totals.entry(f.entity.name()).or_default() += 1;

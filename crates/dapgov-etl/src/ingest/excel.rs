@@ -40,8 +40,8 @@ pub(super) fn open(bytes: &[u8], origin: &str, legacy: bool) -> Result<Rows, Etl
     let headers = match records.next() {
         Some(h) => h
             .fields
-            .into_iter()
-            .map(Option::unwrap_or_default)
+            .iter()
+            .map(|f| f.unwrap_or_default().to_string())
             .collect(),
         None => {
             return Err(EtlError::input(
@@ -171,22 +171,22 @@ fn records_from_cells(
             format!("sheet {sheet}: {rows} rows × {width} columns"),
         ));
     }
-    let mut out: Vec<Record> = Vec::with_capacity(rows as usize);
+    let mut out: Vec<(i64, Vec<Option<String>>)> = Vec::with_capacity(rows as usize);
     for (row, col, text) in cells.cells {
-        if out
-            .last()
-            .is_none_or(|r| r.source_row != i64::from(row) + 1)
-        {
-            out.push(Record {
-                fields: vec![None; width as usize],
-                source_row: i64::from(row) + 1,
-                ragged: None,
-            });
+        if out.last().is_none_or(|r| r.0 != i64::from(row) + 1) {
+            out.push((i64::from(row) + 1, vec![None; width as usize]));
         }
         let record = out.last_mut().expect("a record for this row");
-        record.fields[(col - first_col) as usize] = Some(text);
+        record.1[(col - first_col) as usize] = Some(text);
     }
-    Ok(out)
+    Ok(out
+        .into_iter()
+        .map(|(source_row, fields)| Record {
+            fields: fields.into_iter().collect(),
+            source_row,
+            ragged: None,
+        })
+        .collect())
 }
 
 /// The decompressed size of every part, measured (a part's declared size can lie), and the
@@ -480,7 +480,7 @@ mod tests {
         assert_eq!(records.len(), 1);
         assert_eq!(records[0].source_row, 4);
         assert_eq!(
-            records[0].fields,
+            records[0].fields.to_vec(),
             vec![Some("2024-09-30".into()), Some("478".into())]
         );
     }
