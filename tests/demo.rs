@@ -99,6 +99,50 @@ fn demo_builds_loads_audits_and_reports_then_reruns_as_a_no_op() {
     ] {
         assert!(out.contains(announced), "{announced} not announced\n{out}");
     }
+    // Each run's manifest says where its time went, stage by stage, in the order they ran.
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(demo.join("reports/manifest-calls.json")).unwrap(),
+    )
+    .unwrap();
+    let stages: Vec<&str> = manifest["timings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["stage"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        stages.first(),
+        Some(&"landing: storing the input"),
+        "{stages:?}"
+    );
+    for later in [
+        "raw: typing and lineage",
+        "curated: counting PII",
+        "publishing",
+        "trusted: consolidating and reconciling",
+    ] {
+        assert!(stages.contains(&later), "{later} missing from {stages:?}");
+    }
+    assert!(
+        manifest["timings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["cpu_seconds"].as_f64().is_some_and(|c| c >= 0.0)),
+        "Linux reports CPU time: {}",
+        manifest["timings"]
+    );
+    let wall: f64 = manifest["timings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["wall_seconds"].as_f64().unwrap())
+        .sum();
+    assert!(
+        wall > 0.0 && wall * 1000.0 <= manifest["duration_ms"].as_f64().unwrap() + 1.0,
+        "{wall} s of stages in a run of {} ms",
+        manifest["duration_ms"]
+    );
     let profile: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(demo.join("reports/profile-3-1-1-contact-centre-metrics.json"))
             .unwrap(),
