@@ -1,7 +1,7 @@
 //! The stages of a run, in order, around the `Run` they share: each reads what the spec and
 //! the stages before it decided and records what it did in the manifest.
 
-use super::engine::{count, count_pii, counts, register_udfs, stage, string_values, write_parquet};
+use super::engine::{count, count_pii, register_udfs, stage, string_values, write_parquet};
 use super::sql::{self, columns_of, ident, is_text, lit, typed_expr};
 use super::storage::{StagedSource, stage_source, upload, zone};
 use super::{Manifest, RunOptions, StageCounts, failpoint};
@@ -441,45 +441,70 @@ impl Run<'_> {
             ))
             .await?;
         stage(ctx, raw_zone, staging, "checked", checked).await?;
-        let reasons = ctx.sql("SELECT _rule, COUNT(*) AS n FROM checked WHERE _rule IS NOT NULL GROUP BY 1 ORDER BY 1").await?.collect().await?;
+        // One pass over `checked`: rows set aside by rule, and what each warn rule flags among
+        // the rows that pass (the group without a rule).
+        let warn_rules: Vec<_> = ds
+            .rules
+            .iter()
+            .filter(|r| r.action == RuleAction::Warn)
+            .collect();
+        let warn_sums: String = warn_rules
+            .iter()
+            .map(|r| {
+                format!(
+                    ", COALESCE(SUM(CASE WHEN COALESCE(({}), FALSE) THEN 0 ELSE 1 END), 0)",
+                    r.check
+                )
+            })
+            .collect();
+        let groups = ctx
+            .sql(&format!(
+                "SELECT _rule, COUNT(*) AS n{warn_sums} FROM checked GROUP BY _rule"
+            ))
+            .await?
+            .collect()
+            .await?;
         let mut quarantined = 0;
-        for b in &reasons {
-            let rule = b.column(0).as_string::<i32>();
-            let n = b
-                .column(1)
-                .as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+        for r in &warn_rules {
+            self.m.warnings_by_rule.insert(r.name.clone(), 0);
+        }
+        for b in &groups {
+            // `_rule` is typed NULL when the dataset has no checks; counts are BIGINT.
+            use datafusion::arrow::{compute::cast, datatypes::DataType};
+            let arrow = |e: datafusion::arrow::error::ArrowError| {
+                EtlError::Engine(format!("counting the checks' verdicts: {e}"))
+            };
+            let rule = cast(b.column(0), &DataType::Utf8).map_err(arrow)?;
+            let rule = rule.as_string::<i32>();
+            let ints = b.columns()[1..]
+                .iter()
+                .map(|c| cast(c, &DataType::Int64))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(arrow)?;
+            let int = |c: usize, i: usize| {
+                ints[c - 1]
+                    .as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+                    .value(i) as u64
+            };
             for i in 0..b.num_rows() {
-                self.m
-                    .quarantine_reasons
-                    .insert(rule.value(i).into(), n.value(i) as u64);
-                quarantined += n.value(i) as u64;
+                if datafusion::arrow::array::Array::is_null(rule, i) {
+                    for (w, r) in warn_rules.iter().enumerate() {
+                        self.m
+                            .warnings_by_rule
+                            .insert(r.name.clone(), int(2 + w, i));
+                    }
+                } else {
+                    self.m
+                        .quarantine_reasons
+                        .insert(rule.value(i).into(), int(1, i));
+                    quarantined += int(1, i);
+                }
             }
         }
         let all_text = &raw.all_text;
         raw.quarantine_parts.push(format!("SELECT {all_text}, _source_row, _rule, _reason, CAST(NULL AS VARCHAR) AS _record FROM checked WHERE _rule IS NOT NULL"));
         let quarantine = ctx.sql(&raw.quarantine_parts.join(" UNION ALL ")).await?;
         stage(ctx, raw_zone, staging, "quarantine_new", quarantine).await?;
-        let warn_rules: Vec<_> = ds
-            .rules
-            .iter()
-            .filter(|r| r.action == RuleAction::Warn)
-            .collect();
-        if !warn_rules.is_empty() {
-            let sums = warn_rules
-                .iter()
-                .map(|r| {
-                    format!(
-                        "COALESCE(SUM(CASE WHEN COALESCE(({}), FALSE) THEN 0 ELSE 1 END), 0)",
-                        r.check
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
-            let n = counts(ctx, &format!("SELECT {sums} FROM checked WHERE {PASSES}")).await?;
-            for (r, n) in warn_rules.iter().zip(n) {
-                self.m.warnings_by_rule.insert(r.name.clone(), n);
-            }
-        }
         Ok(quarantined)
     }
 
