@@ -201,12 +201,13 @@ fn panels(
 }
 
 /// The panels' numbers, as `health.json` holds them: the page without its drawings.
-fn json(view: &View) -> serde_json::Value {
-    let mut v = serde_json::to_value(view).unwrap_or_default();
+fn json(view: &View) -> Result<serde_json::Value, ReportError> {
+    let mut v = serde_json::to_value(view)
+        .map_err(|e| ReportError::Render("health.json", e.to_string()))?;
     for p in v["panels"].as_array_mut().into_iter().flatten() {
         p.as_object_mut().map(|o| o.remove("svg"));
     }
-    v
+    Ok(v)
 }
 
 /// Write `health.html` and `health.json` into `dir`; returns their paths.
@@ -225,7 +226,7 @@ pub fn write(
     let html = crate::render_page(TEMPLATE, &view)?;
     Ok(vec![
         crate::write_file(dir, "health.html", &html)?,
-        crate::write_json(dir, "health.json", &json(&view))?,
+        crate::write_json(dir, "health.json", &json(&view)?)?,
     ])
 }
 

@@ -67,6 +67,9 @@ struct Curated {
     schema: Schema,
     quarantine_table: GlueTable,
     rows_out: u64,
+    /// Rows without a value in the date column: a `replace_partitions` load replaces curated's
+    /// undated rows too, and a trusted rebuild cannot be cut to the years delivered.
+    undated: u64,
 }
 
 /// Where each load's CSV copies are written in the curated and trusted zones
@@ -147,7 +150,7 @@ impl Run<'_> {
         let gate_failures = self.gates(&ctx, &raw, &curated).await?;
         self.publish(&ctx, raw, &curated, gate_failures.is_empty())
             .await?;
-        self.trusted(&ctx, &gate_failures).await?;
+        self.trusted(&ctx, &curated, &gate_failures).await?;
         self.finish(gate_failures).await
     }
 
@@ -402,15 +405,15 @@ impl Run<'_> {
         let (ds, staging) = (self.ds, self.staging);
         let raw_zone = zone(self.session, "raw")?;
         let checks = sql::checks(ds);
+        let warn_rules: Vec<_> = ds
+            .rules
+            .iter()
+            .filter(|r| r.action == RuleAction::Warn)
+            .collect();
         self.m.rules_applied = checks
             .iter()
             .map(|c| c.rule.clone())
-            .chain(
-                ds.rules
-                    .iter()
-                    .filter(|r| r.action == RuleAction::Warn)
-                    .map(|r| format!("warn:{}", r.name)),
-            )
+            .chain(warn_rules.iter().map(|r| format!("warn:{}", r.name)))
             .collect();
         self.m.rules_applied.dedup();
         // Duplicate keys: every row after the first (in source order) of a key that repeats.
@@ -443,11 +446,6 @@ impl Run<'_> {
         stage(ctx, raw_zone, staging, "checked", checked).await?;
         // One pass over `checked`: rows set aside by rule, and what each warn rule flags among
         // the rows that pass (the group without a rule).
-        let warn_rules: Vec<_> = ds
-            .rules
-            .iter()
-            .filter(|r| r.action == RuleAction::Warn)
-            .collect();
         let warn_sums: String = warn_rules
             .iter()
             .map(|r| {
@@ -476,28 +474,27 @@ impl Run<'_> {
             };
             let rule = cast(b.column(0), &DataType::Utf8).map_err(arrow)?;
             let rule = rule.as_string::<i32>();
-            let ints = b.columns()[1..]
+            // Column 0 of `counts` is the rows of the group, then one per warn rule.
+            let counts = b.columns()[1..]
                 .iter()
                 .map(|c| cast(c, &DataType::Int64))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(arrow)?;
-            let int = |c: usize, i: usize| {
-                ints[c - 1]
+            let n = |c: usize, i: usize| {
+                counts[c]
                     .as_primitive::<datafusion::arrow::datatypes::Int64Type>()
                     .value(i) as u64
             };
             for i in 0..b.num_rows() {
                 if datafusion::arrow::array::Array::is_null(rule, i) {
                     for (w, r) in warn_rules.iter().enumerate() {
-                        self.m
-                            .warnings_by_rule
-                            .insert(r.name.clone(), int(2 + w, i));
+                        self.m.warnings_by_rule.insert(r.name.clone(), n(1 + w, i));
                     }
                 } else {
                     self.m
                         .quarantine_reasons
-                        .insert(rule.value(i).into(), int(1, i));
-                    quarantined += int(1, i);
+                        .insert(rule.value(i).into(), n(0, i));
+                    quarantined += n(0, i);
                 }
             }
         }
@@ -700,11 +697,27 @@ impl Run<'_> {
                 .collect(),
             partition_keys: vec![],
         };
+        // Counted once, for the load's predicate and the trusted rebuild; a load that replaces
+        // the whole table needs neither.
+        let undated = match (&ds.date_column, ds.load_mode()) {
+            (Some(dc), mode) if mode != LoadMode::Replace => {
+                count(
+                    ctx,
+                    &format!(
+                        "SELECT COUNT(*) FROM curated_new WHERE {} IS NULL",
+                        ident(dc)
+                    ),
+                )
+                .await?
+            }
+            _ => 0,
+        };
         Ok(Curated {
             table,
             schema,
             quarantine_table,
             rows_out,
+            undated,
         })
     }
 
@@ -952,16 +965,7 @@ impl Run<'_> {
                         format!("CAST({} AS VARCHAR) IN ({values})", ident(dc))
                     });
                 }
-                if count(
-                    ctx,
-                    &format!(
-                        "SELECT COUNT(*) FROM curated_new WHERE {} IS NULL",
-                        ident(dc)
-                    ),
-                )
-                .await?
-                    > 0
-                {
+                if curated.undated > 0 {
                     terms.push(format!("{} IS NULL", ident(dc)));
                 }
                 self.m.load.days = days.len() as u64;
@@ -998,6 +1002,7 @@ impl Run<'_> {
     async fn trusted(
         &mut self,
         ctx: &SessionContext,
+        curated: &Curated,
         gate_failures: &[String],
     ) -> Result<(), EtlError> {
         let dataset = self.opts.dataset;
@@ -1017,7 +1022,7 @@ impl Run<'_> {
         }
         self.progress("trusted: consolidating and reconciling");
         let info = self.load_info();
-        let touched = self.touched_years(ctx).await?;
+        let touched = self.touched_years(ctx, curated).await?;
         let rebuilt = rebuild_trusted(
             ctx,
             self.session,
@@ -1044,21 +1049,12 @@ impl Run<'_> {
     async fn touched_years(
         &self,
         ctx: &SessionContext,
+        curated: &Curated,
     ) -> Result<Option<std::collections::BTreeSet<i32>>, EtlError> {
         let Some(dc) = self.ds.date_column.as_deref() else {
             return Ok(None);
         };
-        if self.ds.load_mode() == LoadMode::Replace
-            || count(
-                ctx,
-                &format!(
-                    "SELECT COUNT(*) FROM curated_new WHERE {} IS NULL",
-                    ident(dc)
-                ),
-            )
-            .await?
-                > 0
-        {
+        if self.ds.load_mode() == LoadMode::Replace || curated.undated > 0 {
             return Ok(None);
         }
         let b = ctx
