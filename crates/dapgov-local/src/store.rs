@@ -442,10 +442,28 @@ impl ObjectStore for GovernedStore {
         let dek = header
             .data_key(material.as_ref())
             .map_err(|e| generic(format!("{arn}: {e}")))?;
+        let opener = SegmentOpener::new(&header, &dek, self.name(location));
+        let n = crypto::segment_count(len);
         let range = match &options.range {
-            Some(r) => r.as_range(len).map_err(|e| {
-                generic(format!("{arn}: {e}; the object holds {len} bytes: if a table's log records another size for it, it was replaced or cut outside the platform (`dapgov trail verify` checks)"))
-            })?,
+            Some(r) => match r.as_range(len) {
+                Ok(range) => range,
+                Err(e) => {
+                    // A wanted range past the end means the object is not the one the reader
+                    // expects: say whether it even opens under this name (copied from
+                    // elsewhere) before speaking of its size.
+                    let span = crypto::segment_span(0, len);
+                    let mut buf = vec![0u8; (span.end - span.start) as usize];
+                    f.seek(SeekFrom::Start(span.start)).map_err(generic)?;
+                    if f.read_exact(&mut buf).is_ok() {
+                        opener
+                            .open(0, n == 1, &buf)
+                            .map_err(|e| generic(format!("{arn}: integrity error: {e}")))?;
+                    }
+                    return Err(generic(format!(
+                        "{arn}: integrity error: {e}; the object holds {len} bytes: if a table's log records another size for it, it was replaced or cut outside the platform (`dapgov trail verify` checks)"
+                    )));
+                }
+            },
             None => 0..len,
         };
         self.record("s3:GetObject", &arn, None)?;
@@ -459,7 +477,6 @@ impl ObjectStore for GovernedStore {
         }
         // Segments are read and opened as the stream is polled, so a large object is never
         // held whole in memory.
-        let n = crypto::segment_count(len);
         let (first, last) = (
             range.start / SEGMENT as u64,
             if range.end == 0 {
@@ -469,7 +486,6 @@ impl ObjectStore for GovernedStore {
             },
         );
         let want = range.clone();
-        let opener = SegmentOpener::new(&header, &dek, self.name(location));
         let segments =
             stream::iter(first..=last.min(n - 1)).map(move |i| -> object_store::Result<Bytes> {
                 let span = crypto::segment_span(i, len);
@@ -767,6 +783,39 @@ mod tests {
                 .expect("tmp dir")
                 .count(),
             0
+        );
+    }
+
+    #[tokio::test]
+    async fn a_range_past_the_end_names_a_copied_object_as_copied_and_a_cut_one_as_cut() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = store(dir.path());
+        let (a, b) = (Path::from("t/a"), Path::from("t/b"));
+        s.put(&a, PutPayload::from(vec![1u8; 3535]))
+            .await
+            .expect("put a");
+        s.put(&b, PutPayload::from(vec![2u8; 3534]))
+            .await
+            .expect("put b");
+        let files = dir.path().join("buckets/b/t");
+        // b copied over a outside the platform: one byte shorter than a's readers expect.
+        std::fs::copy(files.join("b"), files.join("a")).expect("copy");
+        let err = s
+            .get_range(&a, 3534..3535)
+            .await
+            .expect_err("a copy must not open");
+        assert!(
+            err.to_string().contains("written under another name"),
+            "{err}"
+        );
+        // b asked for a byte it does not hold: it opens under its name, so the size is wrong.
+        let err = s.get_range(&b, 3534..3535).await.expect_err("past the end");
+        assert!(
+            err.to_string().contains("integrity error")
+                && err
+                    .to_string()
+                    .contains("replaced or cut outside the platform"),
+            "{err}"
         );
     }
 
