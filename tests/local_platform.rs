@@ -1041,6 +1041,38 @@ fn pii_scan_reports_masked_findings_by_row_and_column() {
     );
     assert_eq!(out["findings"][0]["row"], 2);
     assert_eq!(out["findings"][0]["column"], "notes");
+    // What the detector looks for, as regexes other tools compile: every entity the spec's
+    // policy names, and each finding above matched by a pattern of its entity.
+    let patterns: Vec<(String, String)> =
+        serde_json::from_str(&p.ok(&["pii", "patterns"])).unwrap();
+    for entity in [
+        "PERSON_NAME",
+        "EMAIL",
+        "PHONE_NUMBER",
+        "STREET_ADDRESS",
+        "CANADA_POSTAL_CODE",
+        "CREDIT_CARD",
+        "IP_ADDRESS",
+        "CANADA_SOCIAL_INSURANCE_NUMBER",
+        "CANADA_PERSONAL_HEALTH_NUMBER",
+        "CANADA_PASSPORT_NUMBER",
+        "CANADA_DRIVING_LICENSE",
+    ] {
+        assert!(patterns.iter().any(|(e, _)| e == entity), "{entity}");
+    }
+    for (entity, value) in [
+        ("PERSON_NAME", "Caller Maria Gonzalez"),
+        ("PHONE_NUMBER", "604-555-0199"),
+        ("EMAIL", "maria.g@example.org"),
+    ] {
+        assert!(
+            patterns
+                .iter()
+                .filter(|(e, _)| e == entity)
+                .any(|(_, p)| regex::Regex::new(p).unwrap().is_match(value)),
+            "{entity}"
+        );
+    }
 }
 
 fn audit_json(p: &Platform) -> serde_json::Value {

@@ -1,5 +1,5 @@
-"""The Python baseline for PII scanning throughput: dapgov's own patterns (printed by the
-pii_scan bench), compiled with the `regex` module (Python's `re` has no Unicode classes such
+"""The Python baseline for PII scanning throughput: dapgov's own patterns (printed by
+`dapgov pii patterns`), compiled with the `regex` module (Python's `re` has no Unicode classes such
 as \p{L}), with the same check digits (Luhn for cards and SINs, mod 11 for BC PHNs) but
 without dapgov's context rules. One core.
 

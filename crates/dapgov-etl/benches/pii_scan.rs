@@ -1,12 +1,11 @@
 //! PII scanning throughput on one core, for `scripts/bench-etl`, which runs a Python baseline
-//! with the same patterns on the same text.
+//! with the same patterns (`dapgov pii patterns`) on the same text.
 //!
 //! Usage (cargo bench -p dapgov-etl --bench pii_scan -- ...):
-//!   patterns                 print the patterns as JSON [[entity, regex], ...]
 //!   corpus OUT NOTES SEED    write the labelled set's notes, one per line
 //!   scan FILE                scan every line; print {"bytes", "seconds", "findings"} as JSON
 
-use dapgov_etl::pii::{PATTERNS, scan};
+use dapgov_etl::pii::scan;
 use dapgov_etl::pii_eval::labelled_set;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -20,13 +19,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect::<Vec<_>>()
         .as_slice()
     {
-        ["patterns"] => {
-            let list: Vec<(&str, &str)> = PATTERNS
-                .iter()
-                .map(|(e, p)| (e.name(), p.as_str()))
-                .collect();
-            println!("{}", serde_json::to_string(&list)?);
-        }
         ["corpus", out, notes, seed] => {
             let text: String = labelled_set(seed.parse()?, notes.parse()?)
                 .into_iter()
@@ -44,7 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 serde_json::json!({"bytes": text.len(), "seconds": seconds, "findings": findings})
             );
         }
-        _ => return Err("usage: pii_scan patterns | corpus OUT NOTES SEED | scan FILE".into()),
+        _ => return Err("usage: pii_scan corpus OUT NOTES SEED | scan FILE".into()),
     }
     Ok(())
 }

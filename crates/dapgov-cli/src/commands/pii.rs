@@ -23,6 +23,10 @@ pub enum PiiCommand {
         #[arg(long, default_value = "table", value_parser = ["table", "json"])]
         format: String,
     },
+    /// Print the detector's patterns as JSON, `[[entity, regex], ...]`, in the order they are
+    /// tried: what it looks for. A match is then checked (check digits, the name gazetteer,
+    /// words nearby) before it counts.
+    Patterns,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -115,6 +119,14 @@ pub fn run(cmd: PiiCommand) -> anyhow::Result<u8> {
             corpus,
             format,
         } => return eval(notes, seed, &corpus, &format),
+        PiiCommand::Patterns => {
+            let list: Vec<(&str, &str)> = dapgov_etl::pii::PATTERNS
+                .iter()
+                .map(|(e, p)| (e.name(), p.as_str()))
+                .collect();
+            println!("{}", serde_json::to_string(&list)?);
+            return Ok(0);
+        }
     };
     let origin = path.display().to_string();
     let scan = dapgov_etl::pii::scan_file(&path)?;
