@@ -21,6 +21,7 @@ stages on the same file, as a data engineer would write them with each tool.
 Nothing is encrypted and no access is checked: dapgov's governance has no equivalent here.
 
 Usage: python pipeline.py duckdb|polars CALLS.csv METRICS.csv PATTERNS.json OUT_DIR
+       python pipeline.py fingerprint OUT_DIR < SQL.json   (for scripts/etl-vs-peers)
 Prints a JSON summary: counts per stage, quarantine reasons, PII found, the second scan,
 the reconciliation, and each stage's wall and CPU seconds.
 """
@@ -35,7 +36,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pii_detector import ACTIONS, Detector, for_re2, keyed_hash, load_patterns, mask  # noqa: E402
+from pii_detector import ACTIONS, KEY, Detector, for_re2, keyed_hash, mask, prefilters  # noqa: E402
 
 # dapgov.toml's `calls` dataset.
 TYPES = {"date": "date", "started_at": "timestamp", "wait_seconds": "double", "handle_seconds": "double"}
@@ -105,7 +106,11 @@ def duckdb_pipeline(calls, metrics, patterns, out):
     con = duckdb.connect()
     con.execute(f"SET temp_directory = '{out / 'spill'}'")
     detector = Detector(patterns)
-    prefilter = "|".join(f"(?:{for_re2(p)})" for _, p in load_patterns(patterns))
+    # Literals, so DuckDB compiles each once (a bound parameter is compiled per row).
+    ascii, unicode = ("'" + for_re2(p).replace("'", "''") + "'" for p in prefilters(patterns))
+
+    def flagged(c):
+        return f"CASE WHEN strlen({c}) = length({c}) THEN regexp_matches({c}, {ascii}) ELSE regexp_matches({c}, {unicode}) END"
     loaded_at = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
     columns = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_csv('{landing}', header = true, all_varchar = true)").fetchall()]
     text = {c: f"NULLIF(TRIM({c}), '')" for c in columns}
@@ -119,6 +124,11 @@ def duckdb_pipeline(calls, metrics, patterns, out):
         if t == "double":
             return f"TRY_CAST({text[c]} AS DOUBLE)"
         return text[c]
+
+    def table(name, mapping):
+        """A two-column table (value, protected) from a dict, in one statement."""
+        con.execute(f"CREATE TABLE {name} AS SELECT unnest(?::VARCHAR[]) AS value, unnest(?::VARCHAR[]) AS protected",
+                    [list(mapping), list(mapping.values())])
 
     fails = [(c, f"({text[c]} IS NOT NULL AND {typed(c)} IS NULL)") for c in columns if c in TYPES]
     type_reason = "CASE " + " ".join(f"WHEN {f} THEN 'type: `{c}` is not a valid {TYPES[c]}'" for c, f in fails) + " END"
@@ -152,19 +162,17 @@ def duckdb_pipeline(calls, metrics, patterns, out):
     scanned = [c for c in columns if c not in DECLARED_PII and c not in TYPES] + ["_source_file"]
     mappings = {}
     for c in scanned:
-        values = con.execute(f"SELECT {c}, COUNT(*) FROM checked WHERE _rule IS NULL AND regexp_matches({c}, ?) GROUP BY 1", [prefilter]).fetchall()
+        values = con.execute(f"SELECT {c}, COUNT(*) FROM checked WHERE _rule IS NULL AND {flagged(c)} GROUP BY 1").fetchall()
         mapping, more = protect_distinct(detector, values)
         merge(found, more)
         if mapping:
-            con.execute(f"CREATE TABLE map_{c} (value VARCHAR, protected VARCHAR)")
-            con.executemany(f"INSERT INTO map_{c} VALUES (?, ?)", list(mapping.items()))
+            table(f"map_{c}", mapping)
             mappings[c] = f"map_{c}"
     masked = {}
     for c, e in DECLARED_PII.items():
         if ACTIONS[e] == "mask":
             values = [v for (v,) in con.execute(f"SELECT DISTINCT {c} FROM checked WHERE {c} IS NOT NULL").fetchall()]
-            con.execute(f"CREATE TABLE mask_{c} (value VARCHAR, protected VARCHAR)")
-            con.executemany(f"INSERT INTO mask_{c} VALUES (?, ?)", [(v, mask(v)) for v in values])
+            table(f"mask_{c}", {v: mask(v) for v in values})
             masked[c] = f"mask_{c}"
     st.done("curated: counting PII")
     select, joins = [], []
@@ -172,7 +180,7 @@ def duckdb_pipeline(calls, metrics, patterns, out):
         if c in DECLARED_PII:
             action = ACTIONS[DECLARED_PII[c]]
             if action == "hash":
-                select.append(f"'h:' || LEFT(SHA256('{KEY_SQL}' || LOWER(TRIM(k.{c}))), 20) AS {c}")
+                select.append(f"'h:' || LEFT(SHA256('{KEY.decode()}' || LOWER(TRIM(k.{c}))), 20) AS {c}")
             elif action == "mask":
                 joins.append(f"LEFT JOIN {masked[c]} ON {masked[c]}.value = k.{c}")
                 select.append(f"{masked[c]}.protected AS {c}")
@@ -190,12 +198,13 @@ def duckdb_pipeline(calls, metrics, patterns, out):
     text_cols = [r[0] for r in con.execute("DESCRIBE curated_calls").fetchall() if r[1] == "VARCHAR"]
     left = {}
     for c in text_cols:
-        values = con.execute(f"SELECT {c}, COUNT(*) FROM curated_calls WHERE regexp_matches({c}, ?) GROUP BY 1", [prefilter]).fetchall()
+        values = con.execute(f"SELECT {c}, COUNT(*) FROM curated_calls WHERE {flagged(c)} GROUP BY 1").fetchall()
         merge(left, protect_distinct(detector, values)[1])
     st.done("trusted: scanning curated for PII left")
     all_text = ", ".join(f"CAST({c} AS VARCHAR) AS {c}" for c in columns)
     con.execute(f"COPY (SELECT * EXCLUDE (_type_reason) FROM typed WHERE _type_reason IS NULL) TO '{out / 'raw-calls.parquet'}' (FORMAT parquet)")
-    con.execute(f"""COPY (SELECT {all_text}, _source_row, 'type' AS _rule, _type_reason AS _reason FROM source s JOIN typed t USING (_source_row) WHERE _type_reason IS NOT NULL
+    source_text = ", ".join(f"CAST(s.{c} AS VARCHAR) AS {c}" for c in columns)
+    con.execute(f"""COPY (SELECT {source_text}, _source_row, 'type' AS _rule, _type_reason AS _reason FROM source s JOIN typed t USING (_source_row) WHERE _type_reason IS NOT NULL
                     UNION ALL SELECT {all_text}, _source_row, _rule, _reason FROM checked WHERE _rule IS NOT NULL)
                     TO '{out / 'quarantine-calls.parquet'}' (FORMAT parquet)""")
     st.done("publishing")
@@ -228,7 +237,14 @@ def polars_pipeline(calls, metrics, patterns, out):
     landing, sha = land(calls, out)
     st.done("landing")
     detector = Detector(patterns)
-    prefilter = "|".join(f"(?:{p})" for _, p in load_patterns(patterns))
+    ascii, unicode = prefilters(patterns)
+
+    def flagged(df, c):
+        """The distinct values of `c` the detector must read, with how often each occurs."""
+        is_ascii = pl.col(c).str.len_bytes() == pl.col(c).str.len_chars()
+        hits = pl.concat([df.filter(is_ascii).filter(pl.col(c).str.contains(ascii)).select(c),
+                          df.filter(~is_ascii).filter(pl.col(c).str.contains(unicode)).select(c)])
+        return hits.group_by(c).len().iter_rows()
     loaded_at = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None, microsecond=0)
     source = pl.read_csv(landing, infer_schema=False).with_row_index("_source_row", offset=2).with_columns(pl.col("_source_row").cast(pl.Int64))
     columns = [c for c in source.columns if c != "_source_row"]
@@ -279,7 +295,7 @@ def polars_pipeline(calls, metrics, patterns, out):
     scanned = [c for c in columns if c not in DECLARED_PII and c not in TYPES] + ["_source_file"]
     replaced = []
     for c in scanned:
-        values = passing.filter(pl.col(c).str.contains(prefilter)).group_by(c).len().iter_rows()
+        values = flagged(passing.select(c), c)
         mapping, more = protect_distinct(detector, values)
         merge(found, more)
         if mapping:
@@ -303,7 +319,7 @@ def polars_pipeline(calls, metrics, patterns, out):
     st.done("curated: writing")
     left = {}
     for c in [c for c, t in curated.schema.items() if t == pl.Utf8]:
-        values = curated.filter(pl.col(c).str.contains(prefilter)).group_by(c).len().iter_rows()
+        values = flagged(curated.select(c), c)
         merge(left, protect_distinct(detector, values)[1])
     st.done("trusted: scanning curated for PII left")
     typed_df.filter(pl.col("_type_reason").is_null()).drop("_type_reason").write_parquet(out / "raw-calls.parquet")
@@ -344,9 +360,6 @@ def polars_pipeline(calls, metrics, patterns, out):
     return summary(counts, reasons, found, left, expected, actual, st)
 
 
-KEY_SQL = __import__("pii_detector").KEY.decode()
-
-
 def summary(counts, reasons, found, left, expected, actual, st):
     rows_in, typed_rows, curated_rows = counts
     reconciled = expected > 0 and abs(expected - actual) / expected <= TOLERANCE
@@ -360,12 +373,32 @@ def summary(counts, reasons, found, left, expected, actual, st):
             "reconciliation": {"expected": expected, "actual": actual}, "timings": st.timings}
 
 
+def fingerprint(out):
+    """Run the SQL statements given on stdin (a JSON list) over a run's curated calls and
+    trusted daily_consolidated, in DuckDB, and print each result as CSV, `--` between them."""
+    import csv
+    import duckdb
+    con = duckdb.connect()
+    con.execute(f"CREATE VIEW curated_calls AS SELECT * FROM read_parquet('{out}/curated/calls/**/*.parquet', hive_partitioning = true)")
+    con.execute(f"CREATE VIEW daily_consolidated AS SELECT * FROM read_parquet('{out}/trusted/daily_consolidated/**/*.parquet', hive_partitioning = true)")
+    w = csv.writer(sys.stdout, lineterminator="\n")
+    for i, sql in enumerate(json.load(sys.stdin)):
+        if i:
+            w.writerow(["--"])
+        cur = con.execute(sql)
+        w.writerow([d[0] for d in cur.description])
+        w.writerows(["" if v is None else v for v in row] for row in cur.fetchall())
+
+
 def main():
+    if sys.argv[1] == "fingerprint":
+        return fingerprint(Path(sys.argv[2]))
     engine, calls, metrics, patterns, out = sys.argv[1:6]
     out = Path(out)
     if out.exists():
         shutil.rmtree(out)
-    out.mkdir(parents=True)
+    for zone in ("curated", "trusted"):
+        (out / zone).mkdir(parents=True)
     run = {"duckdb": duckdb_pipeline, "polars": polars_pipeline}[engine]
     print(json.dumps(run(os.path.abspath(calls), os.path.abspath(metrics), patterns, out)))
 
