@@ -385,8 +385,8 @@ def fingerprint(out):
     trusted daily_consolidated, in DuckDB, and print each result as CSV, `--` between them."""
     import duckdb
     con = duckdb.connect()
-    con.execute(f"CREATE VIEW curated_calls AS SELECT * FROM read_parquet('{out}/curated/calls/**/*.parquet', hive_partitioning = true)")
-    con.execute(f"CREATE VIEW daily_consolidated AS SELECT * FROM read_parquet('{out}/trusted/daily_consolidated/**/*.parquet', hive_partitioning = true)")
+    con.execute(f"CREATE VIEW curated_calls AS SELECT * FROM read_parquet('{out}/curated/calls/**/*.parquet', hive_partitioning = true, hive_types = {{'year': INTEGER}})")
+    con.execute(f"CREATE VIEW daily_consolidated AS SELECT * FROM read_parquet('{out}/trusted/daily_consolidated/**/*.parquet', hive_partitioning = true, hive_types = {{'year': INTEGER}})")
     w = csv.writer(sys.stdout, lineterminator="\n")
     for i, sql in enumerate(json.load(sys.stdin)):
         if i:
