@@ -180,6 +180,15 @@ fn arrow_schema(columns: &[dapgov_inventory::Column]) -> datafusion::arrow::data
 /// DataFusion wraps store errors in layers of context; keep the part a user can act on.
 pub fn clean_error(e: &datafusion::error::DataFusionError) -> String {
     let s = e.to_string();
+    if matches!(
+        e.find_root(),
+        datafusion::error::DataFusionError::ResourcesExhausted(_)
+    ) {
+        return format!(
+            "{s}\nThe query needed more than the engine's {} MiB of memory. Sorts, joins and GROUP BY spill to disk; DISTINCT aggregates over millions of values do not: count distinct values by grouping, as in SELECT COUNT(*) FROM (SELECT x FROM t GROUP BY x)",
+            MEMORY_LIMIT >> 20
+        );
+    }
     if let Some(i) = s.find("access denied") {
         let mut line = s[i..].lines().next().unwrap_or_default().to_string();
         while line.ends_with(')') && line.matches(')').count() > line.matches('(').count() {
@@ -383,6 +392,27 @@ mod tests {
             .into_view();
         ctx.register_table("curated.calls", calls).unwrap();
         ctx
+    }
+
+    #[tokio::test]
+    async fn a_query_out_of_memory_says_how_to_count_distinct_values_by_grouping() {
+        use datafusion::execution::memory_pool::FairSpillPool;
+        use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+        // The engine's settings with a pool small enough for a million distinct values to fill.
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_pool(Arc::new(FairSpillPool::new(1 << 20)))
+            .build_arc()
+            .unwrap();
+        let ctx = SessionContext::new_with_config_rt(engine_config(), runtime);
+        let err = run(
+            &ctx,
+            "SELECT COUNT(DISTINCT value) FROM generate_series(1, 1000000)",
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("Resources exhausted"), "{err}");
+        assert!(err.contains("count distinct values by grouping"), "{err}");
     }
 
     #[tokio::test]
