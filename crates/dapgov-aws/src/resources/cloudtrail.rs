@@ -104,31 +104,29 @@ pub(crate) async fn put(t: &AwsTarget, want: Trail, create: bool) -> TargetResul
             .value(v)
             .build()
     })?;
+    // The trail's settings, the same on create and update: the SDK's two builders share no
+    // trait, so a macro sets them on either.
+    macro_rules! settings {
+        ($builder:expr) => {
+            $builder
+                .name(name)
+                .s3_bucket_name(&bucket)
+                .set_is_multi_region_trail(want.multi_region)
+                .set_include_global_service_events(want.include_global_events)
+                .set_enable_log_file_validation(want.log_file_validation)
+                .set_kms_key_id(want.kms_key.clone())
+                .set_cloud_watch_logs_log_group_arn(group_arn.clone())
+                .set_cloud_watch_logs_role_arn(role_arn.clone())
+        };
+    }
     if create {
-        ct.create_trail()
-            .name(name)
-            .s3_bucket_name(&bucket)
-            .set_is_multi_region_trail(want.multi_region)
-            .set_include_global_service_events(want.include_global_events)
-            .set_enable_log_file_validation(want.log_file_validation)
-            .set_kms_key_id(want.kms_key.clone())
-            .set_cloud_watch_logs_log_group_arn(group_arn.clone())
-            .set_cloud_watch_logs_role_arn(role_arn.clone())
+        settings!(ct.create_trail())
             .set_tags_list(Some(tags))
             .send()
             .await
             .map_err(|e| sdk("cloudtrail:CreateTrail", &what, e))?;
     } else {
-        let r = ct
-            .update_trail()
-            .name(name)
-            .s3_bucket_name(&bucket)
-            .set_is_multi_region_trail(want.multi_region)
-            .set_include_global_service_events(want.include_global_events)
-            .set_enable_log_file_validation(want.log_file_validation)
-            .set_kms_key_id(want.kms_key.clone())
-            .set_cloud_watch_logs_log_group_arn(group_arn)
-            .set_cloud_watch_logs_role_arn(role_arn)
+        let r = settings!(ct.update_trail())
             .send()
             .await
             .map_err(|e| sdk("cloudtrail:UpdateTrail", &what, e))?;
