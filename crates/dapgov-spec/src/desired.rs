@@ -110,33 +110,463 @@ pub fn desired(
     observed: &Inventory,
     account: &str,
 ) -> Result<Inventory, dapgov_policy::RenderError> {
-    let names = spec.names(account);
-    let tpl = Templates::builtin();
+    let builder = Builder::new(spec, observed, account);
+    let names = &builder.names;
     let mut inv = Inventory {
         schema_version: SCHEMA_VERSION,
         target: spec.platform.target.as_str().into(),
         account_id: account.into(),
         region: names.region().into(),
         project: names.project.clone(),
+        account: account_settings(),
         ..Default::default()
     };
-    let keys: BTreeMap<&str, String> = ["pii", "analytics", "logs"]
-        .iter()
-        .map(|p| (*p, key_arn(observed, &names, p)))
-        .collect();
-    let buckets: BTreeMap<&str, String> = DATA_ZONES
-        .iter()
-        .chain(SERVICE_BUCKETS.iter())
-        .map(|z| (*z, names.bucket(z)))
-        .collect();
-    let ctx = json!({
-        "partition": names.arns.partition, "account": names.arns.account, "region": names.arns.region,
-        "buckets": buckets, "keys": keys,
-        "glue_database": names.glue_database(), "athena_workgroup": names.workgroup(),
-        "metrics_namespace": spec.etl.metrics_namespace,
-    });
+    builder.add_keys(&mut inv)?;
+    builder.add_alerting(&mut inv);
+    builder.add_roles(&mut inv)?;
+    builder.add_buckets(&mut inv)?;
+    builder.add_trail(&mut inv);
+    builder.add_alarms(&mut inv);
+    builder.add_budget(&mut inv);
+    builder.add_analytics(&mut inv);
+    let dashboard = names.dashboard();
+    inv.dashboards.insert(
+        dashboard.clone(),
+        Dashboard {
+            name: dashboard,
+            body: Some(dashboard_body(spec, names, &inv)),
+        },
+    );
+    Ok(inv)
+}
 
-    inv.account = AccountSettings {
+/// What every part of the Desired Inventory is built from: the spec, the names it gives, the
+/// policy templates, the keys' ARNs, and the values the role policies are rendered with.
+struct Builder<'a> {
+    spec: &'a Spec,
+    names: Names,
+    tpl: Templates,
+    keys: BTreeMap<&'static str, String>,
+    ctx: serde_json::Value,
+}
+
+impl<'a> Builder<'a> {
+    fn new(spec: &'a Spec, observed: &Inventory, account: &str) -> Builder<'a> {
+        let names = spec.names(account);
+        let keys: BTreeMap<&'static str, String> = ["pii", "analytics", "logs"]
+            .iter()
+            .map(|p| (*p, key_arn(observed, &names, p)))
+            .collect();
+        let buckets: BTreeMap<&str, String> = DATA_ZONES
+            .iter()
+            .chain(SERVICE_BUCKETS.iter())
+            .map(|z| (*z, names.bucket(z)))
+            .collect();
+        let ctx = json!({
+            "partition": names.arns.partition, "account": names.arns.account, "region": names.arns.region,
+            "buckets": buckets, "keys": keys,
+            "glue_database": names.glue_database(), "athena_workgroup": names.workgroup(),
+            "metrics_namespace": spec.etl.metrics_namespace,
+        });
+        Builder {
+            spec,
+            names,
+            tpl: Templates::builtin(),
+            keys,
+            ctx,
+        }
+    }
+
+    /// Keys: administrators never use keys; users are the roles that need each one.
+    fn add_keys(&self, inv: &mut Inventory) -> Result<(), dapgov_policy::RenderError> {
+        let Builder {
+            spec, names, tpl, ..
+        } = self;
+        let admins = if spec.platform.key_admins.is_empty() {
+            vec![names.arns.root()]
+        } else {
+            spec.platform.key_admins.clone()
+        };
+        let logs_service = format!("logs.{}.amazonaws.com", names.region());
+        let key_users: [(&str, Vec<String>, Vec<&str>); 3] = [
+            ("pii", vec![names.role_arn("etl")], vec![]),
+            (
+                "analytics",
+                vec![names.role_arn("etl"), names.role_arn("analyst")],
+                vec!["athena.amazonaws.com"],
+            ),
+            (
+                "logs",
+                vec![],
+                vec![
+                    "cloudtrail.amazonaws.com",
+                    "logging.s3.amazonaws.com",
+                    "cloudwatch.amazonaws.com",
+                    &logs_service,
+                ],
+            ),
+        ];
+        for (purpose, users, services) in key_users {
+            let alias = names.key_alias(purpose);
+            let services: Vec<_> = services.iter().map(|s| json!({"principal": s})).collect();
+            let users = if users.is_empty() {
+                admins.clone()
+            } else {
+                users
+            };
+            let policy = tpl.render(
+                "key",
+                &json!({"admins": admins, "users": users, "readers": [names.role_arn("auditor")], "services": services, "account": names.account()}),
+            )?;
+            inv.keys.insert(
+                alias.clone(),
+                Key {
+                    alias,
+                    description: Some(format!("dapgov {} key for {}", purpose, names.project)),
+                    rotation_enabled: Some(true),
+                    rotation_period_days: Some(spec.keys.rotation_period_days),
+                    state: Some("Enabled".into()),
+                    policy: Some(policy),
+                    deletion_window_days: Some(spec.keys.deletion_window_days),
+                    tags: Some(tags(spec, &[("purpose", purpose)])),
+                    ..Default::default()
+                },
+            );
+        }
+        Ok(())
+    }
+    /// The alarms' topic, and the trail's log group with the security metric filters.
+    fn add_alerting(&self, inv: &mut Inventory) {
+        let Builder {
+            spec, names, keys, ..
+        } = self;
+        inv.topics.insert(
+            names.topic(),
+            Topic {
+                name: names.topic(),
+                kms_key: Some(keys["logs"].clone()),
+                subscriptions: Some(vec![format!("email:{}", spec.budget.alarm_email)]),
+                tags: Some(tags(spec, &[])),
+                ..Default::default()
+            },
+        );
+
+        let filters = SECURITY_FILTERS
+            .iter()
+            .map(|(name, pattern)| {
+                (
+                    name.to_string(),
+                    MetricFilter {
+                        pattern: pattern.to_string(),
+                        metric_namespace: SECURITY_NAMESPACE.into(),
+                        metric_name: metric_name(name),
+                    },
+                )
+            })
+            .collect();
+        inv.log_groups.insert(
+            names.trail_log_group(),
+            LogGroup {
+                name: names.trail_log_group(),
+                retention_days: Some(spec.logs.retention_days),
+                kms_key: Some(keys["logs"].clone()),
+                metric_filters: Some(filters),
+                tags: Some(tags(spec, &[])),
+            },
+        );
+    }
+    /// The ETL, analyst and auditor roles, and the role CloudTrail delivers to its log group with.
+    fn add_roles(&self, inv: &mut Inventory) -> Result<(), dapgov_policy::RenderError> {
+        let Builder {
+            spec,
+            names,
+            tpl,
+            ctx,
+            ..
+        } = self;
+        for (role, template, service, source_arn) in [
+            (
+                "etl",
+                "role-etl",
+                Some("glue.amazonaws.com"),
+                names.arns.glue_any(),
+            ),
+            ("analyst", "role-analyst", None, String::new()),
+            ("auditor", "role-auditor", None, String::new()),
+        ] {
+            let trust = tpl.render("trust-role", &json!({"service": service, "account": names.arns.account, "partition": names.arns.partition, "source_arn": source_arn}))?;
+            let policy = tpl.render(template, &ctx)?;
+            inv.roles.insert(
+                names.role(role),
+                Role {
+                    name: names.role(role),
+                    trust_policy: Some(trust),
+                    inline_policies: Some(BTreeMap::from([(names.role_policy(role), policy)])),
+                    attached_policies: Some(BTreeMap::new()),
+                    max_session_duration: Some(3600),
+                    tags: Some(tags(spec, &[("role", role)])),
+                    ..Default::default()
+                },
+            );
+        }
+        let delivery_trust = tpl.render(
+            "trust-role",
+            &json!({"service": "cloudtrail.amazonaws.com", "account": names.arns.account, "partition": names.arns.partition, "source_arn": names.trail_arn()}),
+        )?;
+        let log_group_arn = names.arns.log_group_streams(&names.trail_log_group());
+        inv.roles.insert(
+            names.role("trail-delivery"),
+            Role {
+                name: names.role("trail-delivery"),
+                trust_policy: Some(delivery_trust),
+                inline_policies: Some(BTreeMap::from([(
+                    names.role_policy("trail-delivery"),
+                    json!({"Version": "2012-10-17", "Statement": [{"Sid": "DeliverTrailEvents", "Effect": "Allow",
+                        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": log_group_arn}]}),
+                )])),
+                attached_policies: Some(BTreeMap::new()),
+                max_session_duration: Some(3600),
+                tags: Some(tags(spec, &[("role", "trail-delivery")])),
+                ..Default::default()
+            },
+        );
+        Ok(())
+    }
+    /// A bucket per zone and service, encrypted with its key, logged to the log bucket.
+    fn add_buckets(&self, inv: &mut Inventory) -> Result<(), dapgov_policy::RenderError> {
+        let Builder {
+            spec,
+            names,
+            tpl,
+            keys,
+            ..
+        } = self;
+        for zone in DATA_ZONES.iter().chain(SERVICE_BUCKETS.iter()) {
+            let z = spec.zones.get(*zone);
+            let purpose = match z {
+                Some(z) => zone_key_purpose(z),
+                None if *zone == "athena" => "analytics",
+                None => "logs",
+            };
+            let classification = z.map(|z| z.classification.as_str()).unwrap_or("internal");
+            let name = names.bucket(zone);
+            // The retention period travels with the bucket so an audit can hold lifecycle to it.
+            let retention = z.and_then(|z| z.retention_days).map(|d| d.to_string());
+            let mut bucket_tags = vec![("zone", *zone), ("classification", classification)];
+            if let Some(days) = &retention {
+                bucket_tags.push(("retention-days", days.as_str()));
+            }
+            let template = match *zone {
+                "logs" => "bucket-logs",
+                "trail" => "bucket-trail",
+                _ => "bucket-zone",
+            };
+            let policy = tpl.render(
+                template,
+                &json!({"partition": names.arns.partition, "bucket": name, "key_arn": keys[purpose], "account": names.account(), "trail_arn": names.trail_arn()}),
+            )?;
+            inv.buckets.insert(
+                name.clone(),
+                Bucket {
+                    name: name.clone(),
+                    zone: Some((*zone).into()),
+                    region: Some(names.region().into()),
+                    tags: Some(tags(spec, &bucket_tags)),
+                    encryption: Some(BucketEncryption {
+                        algorithm: "aws:kms".into(),
+                        kms_key: Some(keys[purpose].clone()),
+                        bucket_key_enabled: true,
+                    }),
+                    versioning: Some(Versioning::Enabled),
+                    public_access_block: Some(PublicAccessBlock::all_on()),
+                    // CloudTrail writes with the bucket-owner-full-control ACL, which BucketOwnerEnforced accepts.
+                    object_ownership: Some("BucketOwnerEnforced".into()),
+                    policy: Some(policy),
+                    lifecycle: Some(lifecycle(zone, z, spec.logs.retention_days)),
+                    logging: (*zone != "logs").then(|| BucketLogging {
+                        target_bucket: names.bucket("logs"),
+                        target_prefix: format!("{zone}/"),
+                    }),
+                    acl_grants: Some(vec![]),
+                    ..Default::default()
+                },
+            );
+        }
+        Ok(())
+    }
+    /// The trail: every region, validated, to its bucket and log group, with data events of landing and raw.
+    fn add_trail(&self, inv: &mut Inventory) {
+        let Builder {
+            spec, names, keys, ..
+        } = self;
+        inv.trails.insert(
+            names.trail(),
+            Trail {
+                name: names.trail(),
+                s3_bucket: Some(names.bucket("trail")),
+                multi_region: Some(true),
+                include_global_events: Some(true),
+                log_file_validation: Some(true),
+                kms_key: Some(keys["logs"].clone()),
+                log_group: Some(names.trail_log_group()),
+                data_event_buckets: Some(vec![names.bucket("landing"), names.bucket("raw")]),
+                logging: Some(true),
+                tags: Some(tags(spec, &[])),
+                ..Default::default()
+            },
+        );
+    }
+    /// The billing alarm, one alarm per security metric filter, and the ETL failure alarm.
+    fn add_alarms(&self, inv: &mut Inventory) {
+        let Builder { spec, names, .. } = self;
+        let topic = names.topic_arn();
+        let alarm = |name: String,
+                     region: &str,
+                     ns: &str,
+                     metric: &str,
+                     dims: BTreeMap<String, String>,
+                     stat: &str,
+                     period: u32,
+                     threshold: f64| Alarm {
+            name,
+            region: Some(region.into()),
+            namespace: Some(ns.into()),
+            metric_name: Some(metric.into()),
+            dimensions: Some(dims),
+            statistic: Some(stat.into()),
+            period_seconds: Some(period),
+            evaluation_periods: Some(1),
+            threshold: Some(threshold),
+            comparison: Some(
+                if ns == "AWS/Billing" {
+                    "GreaterThanThreshold"
+                } else {
+                    "GreaterThanOrEqualToThreshold"
+                }
+                .into(),
+            ),
+            actions_enabled: Some(true),
+            alarm_actions: Some(vec![topic.clone()]),
+            tags: Some(tags(spec, &[])),
+            ..Default::default()
+        };
+        let billing_threshold = spec
+            .budget
+            .billing_alarm_usd
+            .unwrap_or(spec.budget.monthly_usd);
+        let name = names.billing_alarm();
+        inv.alarms.insert(
+            name.clone(),
+            alarm(
+                name,
+                BILLING_REGION,
+                BILLING_NAMESPACE,
+                "EstimatedCharges",
+                BTreeMap::from([("Currency".into(), "USD".into())]),
+                "Maximum",
+                21600,
+                billing_threshold,
+            ),
+        );
+        for (filter, _) in SECURITY_FILTERS {
+            let name = names.security_alarm(filter);
+            inv.alarms.insert(
+                name.clone(),
+                alarm(
+                    name,
+                    names.region(),
+                    SECURITY_NAMESPACE,
+                    &metric_name(filter),
+                    BTreeMap::new(),
+                    "Sum",
+                    300,
+                    1.0,
+                ),
+            );
+        }
+        let name = names.etl_failure_alarm();
+        inv.alarms.insert(
+            name.clone(),
+            alarm(
+                name,
+                names.region(),
+                &spec.etl.metrics_namespace,
+                ETL_FAILURE_METRIC,
+                etl_failure_dimensions(&names.project),
+                "Sum",
+                300,
+                1.0,
+            ),
+        );
+    }
+    /// The monthly budget, notified on actual and forecast spend at each threshold.
+    fn add_budget(&self, inv: &mut Inventory) {
+        let Builder { spec, names, .. } = self;
+        let notifications = ["ACTUAL", "FORECASTED"]
+            .iter()
+            .flat_map(|kind| {
+                spec.budget
+                    .thresholds
+                    .iter()
+                    .map(move |t| BudgetNotification {
+                        kind: kind.to_string(),
+                        threshold_percent: *t,
+                        subscribers: vec![format!("email:{}", spec.budget.alarm_email)],
+                    })
+            })
+            .collect();
+        inv.budgets.insert(
+            names.budget(),
+            Budget {
+                name: names.budget(),
+                limit_usd: Some(spec.budget.monthly_usd),
+                time_unit: Some("MONTHLY".into()),
+                notifications: Some(notifications),
+                ..Default::default()
+            },
+        );
+    }
+    /// Glue's security configuration and database, and the Athena workgroup.
+    fn add_analytics(&self, inv: &mut Inventory) {
+        let Builder {
+            spec, names, keys, ..
+        } = self;
+        let glue_sc = names.glue_security_configuration();
+        inv.glue_security_configurations.insert(
+            glue_sc.clone(),
+            GlueSecurityConfiguration {
+                name: glue_sc,
+                s3_kms_key: Some(keys["analytics"].clone()),
+                cloudwatch_kms_key: Some(keys["logs"].clone()),
+                job_bookmarks_kms_key: Some(keys["analytics"].clone()),
+            },
+        );
+        inv.glue_databases.insert(
+            names.glue_database(),
+            GlueDatabase {
+                name: names.glue_database(),
+                tables: None,
+            },
+        );
+        inv.athena_workgroups.insert(
+            names.workgroup(),
+            AthenaWorkgroup {
+                name: names.workgroup(),
+                enforce_configuration: Some(true),
+                result_location: Some(format!("s3://{}/results/", names.bucket("athena"))),
+                result_kms_key: Some(keys["analytics"].clone()),
+                bytes_scanned_cutoff: Some(spec.athena.bytes_scanned_cutoff),
+                publish_metrics: Some(true),
+                engine_version: Some(dapgov_inventory::ATHENA_ENGINE_VERSION.into()),
+                tags: Some(tags(spec, &[])),
+            },
+        );
+    }
+}
+
+/// The account-wide settings: a strict password policy and S3 public access blocked.
+fn account_settings() -> AccountSettings {
+    AccountSettings {
         password_policy: Some(PasswordPolicy {
             minimum_length: 14,
             require_symbols: true,
@@ -148,357 +578,7 @@ pub fn desired(
         }),
         public_access_block: Some(PublicAccessBlock::all_on()),
         cost_allocation_tags: None,
-    };
-
-    // Keys: administrators never use keys; users are the roles that need each one.
-    let admins = if spec.platform.key_admins.is_empty() {
-        vec![names.arns.root()]
-    } else {
-        spec.platform.key_admins.clone()
-    };
-    let logs_service = format!("logs.{}.amazonaws.com", names.region());
-    let key_users: [(&str, Vec<String>, Vec<&str>); 3] = [
-        ("pii", vec![names.role_arn("etl")], vec![]),
-        (
-            "analytics",
-            vec![names.role_arn("etl"), names.role_arn("analyst")],
-            vec!["athena.amazonaws.com"],
-        ),
-        (
-            "logs",
-            vec![],
-            vec![
-                "cloudtrail.amazonaws.com",
-                "logging.s3.amazonaws.com",
-                "cloudwatch.amazonaws.com",
-                &logs_service,
-            ],
-        ),
-    ];
-    for (purpose, users, services) in key_users {
-        let alias = names.key_alias(purpose);
-        let services: Vec<_> = services.iter().map(|s| json!({"principal": s})).collect();
-        let users = if users.is_empty() {
-            admins.clone()
-        } else {
-            users
-        };
-        let policy = tpl.render(
-            "key",
-            &json!({"admins": admins, "users": users, "readers": [names.role_arn("auditor")], "services": services, "account": names.account()}),
-        )?;
-        inv.keys.insert(
-            alias.clone(),
-            Key {
-                alias,
-                description: Some(format!("dapgov {} key for {}", purpose, names.project)),
-                rotation_enabled: Some(true),
-                rotation_period_days: Some(spec.keys.rotation_period_days),
-                state: Some("Enabled".into()),
-                policy: Some(policy),
-                deletion_window_days: Some(spec.keys.deletion_window_days),
-                tags: Some(tags(spec, &[("purpose", purpose)])),
-                ..Default::default()
-            },
-        );
     }
-
-    inv.topics.insert(
-        names.topic(),
-        Topic {
-            name: names.topic(),
-            kms_key: Some(keys["logs"].clone()),
-            subscriptions: Some(vec![format!("email:{}", spec.budget.alarm_email)]),
-            tags: Some(tags(spec, &[])),
-            ..Default::default()
-        },
-    );
-
-    let filters = SECURITY_FILTERS
-        .iter()
-        .map(|(name, pattern)| {
-            (
-                name.to_string(),
-                MetricFilter {
-                    pattern: pattern.to_string(),
-                    metric_namespace: SECURITY_NAMESPACE.into(),
-                    metric_name: metric_name(name),
-                },
-            )
-        })
-        .collect();
-    inv.log_groups.insert(
-        names.trail_log_group(),
-        LogGroup {
-            name: names.trail_log_group(),
-            retention_days: Some(spec.logs.retention_days),
-            kms_key: Some(keys["logs"].clone()),
-            metric_filters: Some(filters),
-            tags: Some(tags(spec, &[])),
-        },
-    );
-
-    // Roles.
-    for (role, template, service, source_arn) in [
-        (
-            "etl",
-            "role-etl",
-            Some("glue.amazonaws.com"),
-            names.arns.glue_any(),
-        ),
-        ("analyst", "role-analyst", None, String::new()),
-        ("auditor", "role-auditor", None, String::new()),
-    ] {
-        let trust = tpl.render("trust-role", &json!({"service": service, "account": names.arns.account, "partition": names.arns.partition, "source_arn": source_arn}))?;
-        let policy = tpl.render(template, &ctx)?;
-        inv.roles.insert(
-            names.role(role),
-            Role {
-                name: names.role(role),
-                trust_policy: Some(trust),
-                inline_policies: Some(BTreeMap::from([(names.role_policy(role), policy)])),
-                attached_policies: Some(BTreeMap::new()),
-                max_session_duration: Some(3600),
-                tags: Some(tags(spec, &[("role", role)])),
-                ..Default::default()
-            },
-        );
-    }
-    let delivery_trust = tpl.render(
-        "trust-role",
-        &json!({"service": "cloudtrail.amazonaws.com", "account": names.arns.account, "partition": names.arns.partition, "source_arn": names.trail_arn()}),
-    )?;
-    let log_group_arn = names.arns.log_group_streams(&names.trail_log_group());
-    inv.roles.insert(
-        names.role("trail-delivery"),
-        Role {
-            name: names.role("trail-delivery"),
-            trust_policy: Some(delivery_trust),
-            inline_policies: Some(BTreeMap::from([(
-                names.role_policy("trail-delivery"),
-                json!({"Version": "2012-10-17", "Statement": [{"Sid": "DeliverTrailEvents", "Effect": "Allow",
-                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": log_group_arn}]}),
-            )])),
-            attached_policies: Some(BTreeMap::new()),
-            max_session_duration: Some(3600),
-            tags: Some(tags(spec, &[("role", "trail-delivery")])),
-            ..Default::default()
-        },
-    );
-
-    // Buckets.
-    for zone in DATA_ZONES.iter().chain(SERVICE_BUCKETS.iter()) {
-        let z = spec.zones.get(*zone);
-        let purpose = match z {
-            Some(z) => zone_key_purpose(z),
-            None if *zone == "athena" => "analytics",
-            None => "logs",
-        };
-        let classification = z.map(|z| z.classification.as_str()).unwrap_or("internal");
-        let name = names.bucket(zone);
-        // The retention period travels with the bucket so an audit can hold lifecycle to it.
-        let retention = z.and_then(|z| z.retention_days).map(|d| d.to_string());
-        let mut bucket_tags = vec![("zone", *zone), ("classification", classification)];
-        if let Some(days) = &retention {
-            bucket_tags.push(("retention-days", days.as_str()));
-        }
-        let template = match *zone {
-            "logs" => "bucket-logs",
-            "trail" => "bucket-trail",
-            _ => "bucket-zone",
-        };
-        let policy = tpl.render(
-            template,
-            &json!({"partition": names.arns.partition, "bucket": name, "key_arn": keys[purpose], "account": names.account(), "trail_arn": names.trail_arn()}),
-        )?;
-        inv.buckets.insert(
-            name.clone(),
-            Bucket {
-                name: name.clone(),
-                zone: Some((*zone).into()),
-                region: Some(names.region().into()),
-                tags: Some(tags(spec, &bucket_tags)),
-                encryption: Some(BucketEncryption {
-                    algorithm: "aws:kms".into(),
-                    kms_key: Some(keys[purpose].clone()),
-                    bucket_key_enabled: true,
-                }),
-                versioning: Some(Versioning::Enabled),
-                public_access_block: Some(PublicAccessBlock::all_on()),
-                // CloudTrail writes with the bucket-owner-full-control ACL, which BucketOwnerEnforced accepts.
-                object_ownership: Some("BucketOwnerEnforced".into()),
-                policy: Some(policy),
-                lifecycle: Some(lifecycle(zone, z, spec.logs.retention_days)),
-                logging: (*zone != "logs").then(|| BucketLogging {
-                    target_bucket: names.bucket("logs"),
-                    target_prefix: format!("{zone}/"),
-                }),
-                acl_grants: Some(vec![]),
-                ..Default::default()
-            },
-        );
-    }
-
-    inv.trails.insert(
-        names.trail(),
-        Trail {
-            name: names.trail(),
-            s3_bucket: Some(names.bucket("trail")),
-            multi_region: Some(true),
-            include_global_events: Some(true),
-            log_file_validation: Some(true),
-            kms_key: Some(keys["logs"].clone()),
-            log_group: Some(names.trail_log_group()),
-            data_event_buckets: Some(vec![names.bucket("landing"), names.bucket("raw")]),
-            logging: Some(true),
-            tags: Some(tags(spec, &[])),
-            ..Default::default()
-        },
-    );
-
-    let topic = names.topic_arn();
-    let alarm = |name: String,
-                 region: &str,
-                 ns: &str,
-                 metric: &str,
-                 dims: BTreeMap<String, String>,
-                 stat: &str,
-                 period: u32,
-                 threshold: f64| Alarm {
-        name,
-        region: Some(region.into()),
-        namespace: Some(ns.into()),
-        metric_name: Some(metric.into()),
-        dimensions: Some(dims),
-        statistic: Some(stat.into()),
-        period_seconds: Some(period),
-        evaluation_periods: Some(1),
-        threshold: Some(threshold),
-        comparison: Some(
-            if ns == "AWS/Billing" {
-                "GreaterThanThreshold"
-            } else {
-                "GreaterThanOrEqualToThreshold"
-            }
-            .into(),
-        ),
-        actions_enabled: Some(true),
-        alarm_actions: Some(vec![topic.clone()]),
-        tags: Some(tags(spec, &[])),
-        ..Default::default()
-    };
-    let billing_threshold = spec
-        .budget
-        .billing_alarm_usd
-        .unwrap_or(spec.budget.monthly_usd);
-    let name = names.billing_alarm();
-    inv.alarms.insert(
-        name.clone(),
-        alarm(
-            name,
-            BILLING_REGION,
-            BILLING_NAMESPACE,
-            "EstimatedCharges",
-            BTreeMap::from([("Currency".into(), "USD".into())]),
-            "Maximum",
-            21600,
-            billing_threshold,
-        ),
-    );
-    for (filter, _) in SECURITY_FILTERS {
-        let name = names.security_alarm(filter);
-        inv.alarms.insert(
-            name.clone(),
-            alarm(
-                name,
-                names.region(),
-                SECURITY_NAMESPACE,
-                &metric_name(filter),
-                BTreeMap::new(),
-                "Sum",
-                300,
-                1.0,
-            ),
-        );
-    }
-    let name = names.etl_failure_alarm();
-    inv.alarms.insert(
-        name.clone(),
-        alarm(
-            name,
-            names.region(),
-            &spec.etl.metrics_namespace,
-            ETL_FAILURE_METRIC,
-            etl_failure_dimensions(&names.project),
-            "Sum",
-            300,
-            1.0,
-        ),
-    );
-
-    let notifications = ["ACTUAL", "FORECASTED"]
-        .iter()
-        .flat_map(|kind| {
-            spec.budget
-                .thresholds
-                .iter()
-                .map(move |t| BudgetNotification {
-                    kind: kind.to_string(),
-                    threshold_percent: *t,
-                    subscribers: vec![format!("email:{}", spec.budget.alarm_email)],
-                })
-        })
-        .collect();
-    inv.budgets.insert(
-        names.budget(),
-        Budget {
-            name: names.budget(),
-            limit_usd: Some(spec.budget.monthly_usd),
-            time_unit: Some("MONTHLY".into()),
-            notifications: Some(notifications),
-            ..Default::default()
-        },
-    );
-
-    let glue_sc = names.glue_security_configuration();
-    inv.glue_security_configurations.insert(
-        glue_sc.clone(),
-        GlueSecurityConfiguration {
-            name: glue_sc,
-            s3_kms_key: Some(keys["analytics"].clone()),
-            cloudwatch_kms_key: Some(keys["logs"].clone()),
-            job_bookmarks_kms_key: Some(keys["analytics"].clone()),
-        },
-    );
-    inv.glue_databases.insert(
-        names.glue_database(),
-        GlueDatabase {
-            name: names.glue_database(),
-            tables: None,
-        },
-    );
-    inv.athena_workgroups.insert(
-        names.workgroup(),
-        AthenaWorkgroup {
-            name: names.workgroup(),
-            enforce_configuration: Some(true),
-            result_location: Some(format!("s3://{}/results/", names.bucket("athena"))),
-            result_kms_key: Some(keys["analytics"].clone()),
-            bytes_scanned_cutoff: Some(spec.athena.bytes_scanned_cutoff),
-            publish_metrics: Some(true),
-            engine_version: Some(dapgov_inventory::ATHENA_ENGINE_VERSION.into()),
-            tags: Some(tags(spec, &[])),
-        },
-    );
-    let dashboard = names.dashboard();
-    inv.dashboards.insert(
-        dashboard.clone(),
-        Dashboard {
-            name: dashboard,
-            body: Some(dashboard_body(spec, &names, &inv)),
-        },
-    );
-    Ok(inv)
 }
 
 /// The operations dashboard: what the ETL runs did (failures, rows quarantined, personal
