@@ -235,6 +235,7 @@ impl<'a> Builder<'a> {
         }
         Ok(())
     }
+
     /// The alarms' topic, and the trail's log group with the security metric filters.
     fn add_alerting(&self, inv: &mut Inventory) {
         let Builder {
@@ -275,6 +276,7 @@ impl<'a> Builder<'a> {
             },
         );
     }
+
     /// The ETL, analyst and auditor roles, and the role CloudTrail delivers to its log group with.
     fn add_roles(&self, inv: &mut Inventory) -> Result<(), dapgov_policy::RenderError> {
         let Builder {
@@ -332,6 +334,7 @@ impl<'a> Builder<'a> {
         );
         Ok(())
     }
+
     /// A bucket per zone and service, encrypted with its key, logged to the log bucket.
     fn add_buckets(&self, inv: &mut Inventory) -> Result<(), dapgov_policy::RenderError> {
         let Builder {
@@ -394,7 +397,9 @@ impl<'a> Builder<'a> {
         }
         Ok(())
     }
-    /// The trail: every region, validated, to its bucket and log group, with data events of landing and raw.
+
+    /// The trail: every region, validated, to its bucket and log group, with the data events
+    /// of landing and raw.
     fn add_trail(&self, inv: &mut Inventory) {
         let Builder {
             spec, names, keys, ..
@@ -416,6 +421,7 @@ impl<'a> Builder<'a> {
             },
         );
     }
+
     /// The billing alarm, one alarm per security metric filter, and the ETL failure alarm.
     fn add_alarms(&self, inv: &mut Inventory) {
         let Builder { spec, names, .. } = self;
@@ -499,6 +505,7 @@ impl<'a> Builder<'a> {
             ),
         );
     }
+
     /// The monthly budget, notified on actual and forecast spend at each threshold.
     fn add_budget(&self, inv: &mut Inventory) {
         let Builder { spec, names, .. } = self;
@@ -526,6 +533,7 @@ impl<'a> Builder<'a> {
             },
         );
     }
+
     /// Glue's security configuration and database, and the Athena workgroup.
     fn add_analytics(&self, inv: &mut Inventory) {
         let Builder {
