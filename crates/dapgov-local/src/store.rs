@@ -92,6 +92,15 @@ fn io_err(path: &Path, e: std::io::Error) -> object_store::Error {
     }
 }
 
+/// Segment `i` of an object of `plain_len` bytes, as sealed on disk.
+fn read_segment(f: &mut std::fs::File, i: u64, plain_len: u64) -> std::io::Result<Vec<u8>> {
+    let span = crypto::segment_span(i, plain_len);
+    let mut sealed = vec![0u8; (span.end - span.start) as usize];
+    f.seek(SeekFrom::Start(span.start))?;
+    f.read_exact(&mut sealed)?;
+    Ok(sealed)
+}
+
 impl GovernedStore {
     fn file(&self, location: &Path) -> PathBuf {
         self.bucket.dir.join(location.as_ref())
@@ -451,12 +460,9 @@ impl ObjectStore for GovernedStore {
                     // A wanted range past the end means the object is not the one the reader
                     // expects: say whether it even opens under this name (copied from
                     // elsewhere) before speaking of its size.
-                    let span = crypto::segment_span(0, len);
-                    let mut buf = vec![0u8; (span.end - span.start) as usize];
-                    f.seek(SeekFrom::Start(span.start)).map_err(generic)?;
-                    if f.read_exact(&mut buf).is_ok() {
+                    if let Ok(sealed) = read_segment(&mut f, 0, len) {
                         opener
-                            .open(0, n == 1, &buf)
+                            .open(0, n == 1, &sealed)
                             .map_err(|e| generic(format!("{arn}: integrity error: {e}")))?;
                     }
                     return Err(generic(format!(
@@ -488,13 +494,10 @@ impl ObjectStore for GovernedStore {
         let want = range.clone();
         let segments =
             stream::iter(first..=last.min(n - 1)).map(move |i| -> object_store::Result<Bytes> {
-                let span = crypto::segment_span(i, len);
-                let mut buf = vec![0u8; (span.end - span.start) as usize];
-                f.seek(SeekFrom::Start(span.start)).map_err(generic)?;
-                f.read_exact(&mut buf)
+                let sealed = read_segment(&mut f, i, len)
                     .map_err(|e| generic(format!("{arn}: truncated object: {e}")))?;
                 let plain = opener
-                    .open(i, i + 1 == n, &buf)
+                    .open(i, i + 1 == n, &sealed)
                     .map_err(|e| generic(format!("{arn}: integrity error: {e}")))?;
                 let seg_start = i * SEGMENT as u64;
                 let a = want.start.saturating_sub(seg_start) as usize;
