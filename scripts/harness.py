@@ -3,6 +3,7 @@ own virtualenvs, the dapgov release binary, and a command runner that measures w
 the command's own peak memory."""
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -93,3 +94,24 @@ def call_records(work, sizes, metrics=METRICS, name="calls"):
                     dst.write(line)
         files[n] = part
     return files
+
+
+def etl_run_on_fresh_platform(dapgov, metrics, calls, keep=None):
+    """`etl run` of `calls` on a fresh local platform (init, apply and the `metrics` load
+    first, untimed): the timed Run and the platform's directory, removed unless `keep` names
+    it. Exits with the run's output if it fails."""
+    d = keep or tempfile.mkdtemp(prefix="dapgov-run-")
+    for args in (["init"], ["apply", "--auto-approve"], ["etl", "run", "--input", str(metrics), "--dataset", "metrics"]):
+        subprocess.run([dapgov, *args], cwd=d, check=True, stdout=subprocess.DEVNULL)
+    r = timed([dapgov, "etl", "run", "--input", str(calls), "--dataset", "calls"], cwd=d)
+    if not keep:
+        subprocess.run(["rm", "-rf", d], check=True)
+    if r.code != 0:
+        raise SystemExit(f"etl run of {calls} failed:\n{r.stdout}\n{r.stderr}")
+    return r, d
+
+
+def stage_cpu(stdout):
+    """{stage: CPU seconds} from a run's `time` lines."""
+    return {m.group(1).strip(): float(m.group(3) or 0)
+            for m in re.finditer(r"^  time     (.+?)\s+([\d.]+) s(?:  CPU\s+([\d.]+) s)?$", stdout, re.M)}

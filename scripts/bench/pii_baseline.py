@@ -1,4 +1,4 @@
-"""The Python baseline for PII scanning throughput: dapgov's own patterns (printed by
+r"""The Python baseline for PII scanning throughput: dapgov's own patterns (printed by
 `dapgov pii patterns`), compiled with the `regex` module (Python's `re` has no Unicode classes such
 as \p{L}), with the same check digits (Luhn for cards and SINs, mod 11 for BC PHNs) but
 without dapgov's context rules. One core.
@@ -36,9 +36,14 @@ CHECKS = {
 }
 
 
+def plain_boundaries(pattern):
+    r"""dapgov's ASCII word boundaries (`(?-u:\b)`, `(?-u)`) as the plain ones Python's
+    `regex` and RE2 (DuckDB) read."""
+    return pattern.replace("(?-u:\\b)", "\\b").replace("(?-u)", "")
+
+
 def main():
-    # dapgov's ASCII word boundaries (`(?-u:\b)`, `(?-u)`) are plain boundaries here.
-    patterns = [(entity, regex.compile(p.replace("(?-u:\\b)", "\\b").replace("(?-u)", ""))) for entity, p in json.load(open(sys.argv[1]))]
+    patterns = [(entity, regex.compile(plain_boundaries(p))) for entity, p in json.load(open(sys.argv[1]))]
     text = open(sys.argv[2], encoding="utf-8").read()
     started = time.perf_counter()
     findings = 0

@@ -16,7 +16,7 @@ import json
 
 import regex
 
-from pii_baseline import CHECKS, digits
+from pii_baseline import CHECKS, digits, plain_boundaries
 
 ACTIONS = {
     "PERSON_NAME": "hash", "EMAIL": "hash", "PHONE_NUMBER": "mask", "STREET_ADDRESS": "redact",
@@ -26,11 +26,6 @@ ACTIONS = {
 }
 # The keyed hash's key: the peers' own, as dapgov's is its platform's.
 KEY = b"peer-pipeline-hash-key"
-
-
-def for_re2(pattern):
-    """dapgov's patterns as RE2 (DuckDB) reads them: ASCII word boundaries are plain ones."""
-    return pattern.replace("(?-u:\\b)", "\\b").replace("(?-u)", "")
 
 
 def ascii_form(pattern):
@@ -97,8 +92,7 @@ def valid(entity, m):
 
 class Detector:
     def __init__(self, patterns_json):
-        # dapgov's ASCII word boundaries (`(?-u:\b)`, `(?-u)`) are plain boundaries here.
-        plain = [(e, for_re2(p)) for e, p in load_patterns(patterns_json)]
+        plain = [(e, plain_boundaries(p)) for e, p in load_patterns(patterns_json)]
         self.patterns = [(e, regex.compile(p)) for e, p in plain]
         # Leftmost-first, as dapgov's single automaton: where the next finding may start.
         self.combined = regex.compile("|".join(f"(?:{p})" for _, p in plain))

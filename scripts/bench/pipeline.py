@@ -37,7 +37,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pii_detector import ACTIONS, KEY, Detector, for_re2, keyed_hash, mask, prefilters  # noqa: E402
+from pii_baseline import plain_boundaries  # noqa: E402
+from pii_detector import ACTIONS, KEY, Detector, keyed_hash, mask, prefilters  # noqa: E402
 
 # dapgov.toml's `calls` dataset.
 TYPES = {"date": "date", "started_at": "timestamp", "wait_seconds": "double", "handle_seconds": "double"}
@@ -108,7 +109,7 @@ def duckdb_pipeline(calls, metrics, patterns, out):
     con.execute(f"SET temp_directory = '{out / 'spill'}'")
     detector = Detector(patterns)
     # Literals, so DuckDB compiles each once (a bound parameter is compiled per row).
-    ascii, unicode = ("'" + for_re2(p).replace("'", "''") + "'" for p in prefilters(patterns))
+    ascii, unicode = ("'" + plain_boundaries(p).replace("'", "''") + "'" for p in prefilters(patterns))
 
     def flagged(c):
         return f"CASE WHEN strlen({c}) = length({c}) THEN regexp_matches({c}, {ascii}) ELSE regexp_matches({c}, {unicode}) END"
