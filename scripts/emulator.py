@@ -17,9 +17,11 @@ import urllib.request
 from pathlib import Path
 
 from harness import CACHE, ROOT, Run, dapgov_binary, say, timed, venv  # noqa: F401 (re-exported)
+from pyenv import locked
 
-MOTO_PIN = "moto[server]==5.1.22"
-PROWLER_PIN = "prowler==5.46.0"
+# What bench-aws prints it ran against, as the environments' locks pin them.
+MOTO_PIN = f"moto=={locked('test')['moto']}"
+PROWLER_PIN = f"prowler=={locked('prowler')['prowler']}"
 REGION = "ca-central-1"
 ACCOUNT = "123456789012"  # moto's account
 # The services of the comparison: Prowler's s3, kms, iam, cloudtrail and cloudwatch checks.
@@ -31,7 +33,7 @@ class Moto:
     counted, for dapgov and Prowler alike."""
 
     def __init__(self):
-        env = venv("DAPGOV_MOTO_VENV", "moto", MOTO_PIN)
+        env = venv("test")
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
@@ -115,7 +117,7 @@ class Project:
 def prowler(moto):
     """Run Prowler's s3, kms, iam, cloudtrail and cloudwatch checks against the emulator.
     Returns (findings as OCSF dicts, Run)."""
-    env_dir = venv("DAPGOV_PROWLER_VENV", "prowler", PROWLER_PIN)
+    env_dir = venv("prowler")
     out = Path(tempfile.mkdtemp(prefix="prowler-"))
     before = moto.requests_served()
     r = timed([str(env_dir / "bin/prowler"), "aws", "--services", *PROWLER_SERVICES, "--region", REGION,

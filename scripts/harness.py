@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from pyenv import ensure
+
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(os.environ.get("HOME", "/root")) / ".cache" / "dapgov"
 CARGO_TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
@@ -21,17 +23,9 @@ def say(*parts):
     print(*parts, file=sys.stderr, flush=True)
 
 
-def venv(env_var, default, *pins):
-    """The virtualenv (`$env_var`, else ~/.cache/dapgov/<default>) holding exactly these pins,
-    installed on first use."""
-    path = Path(os.environ.get(env_var, CACHE / default))
-    marker = path / (".pins-" + "+".join(sorted(pins)).replace("/", "_"))
-    if not marker.exists():
-        say(f"installing {' '.join(pins)} into {path} (once)")
-        subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
-        subprocess.run([str(path / "bin/pip"), "install", "--quiet", *pins], check=True)
-        marker.touch()
-    return path
+def venv(name):
+    """The Python environment `name`, installed exactly as scripts/python/<name>.lock pins it."""
+    return ensure(name)
 
 
 def dapgov_binary():

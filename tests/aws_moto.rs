@@ -1,7 +1,7 @@
 //! The aws target against a real AWS API emulator: moto in server mode, started once per
 //! test binary on a free loopback port. Each test uses its own project name, so tests run in
-//! parallel on one server. `scripts/test` installs the pinned moto into
-//! `~/.cache/dapgov/moto` (or set `DAPGOV_MOTO_VENV`).
+//! parallel on one server. `scripts/test` installs moto as `scripts/python/test.lock` pins it
+//! (`tests/common/moto.rs` says where).
 
 mod common;
 

@@ -1,23 +1,34 @@
 //! moto in server mode, started once per test binary on a free loopback port. `scripts/test`
-//! installs the pinned moto into `~/.cache/dapgov/moto` (or set `DAPGOV_MOTO_VENV`).
+//! builds the test tools' Python environment exactly as `scripts/python/test.lock` pins it
+//! and names it in `DAPGOV_MOTO_VENV`; without that, the environment `scripts/pyenv.py` keeps
+//! for the lock is used when it matches.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
+/// The test tools' Python environment (moto, boto3, sqlglot, the report validators).
 pub fn venv() -> PathBuf {
-    let v = std::env::var_os("DAPGOV_MOTO_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/dapgov/moto")
-        });
-    assert!(
-        v.join("bin/moto_server").is_file(),
-        "no moto server at {}: run scripts/test (it installs moto[server]==5.1.22 there) or set DAPGOV_MOTO_VENV",
-        v.display()
-    );
-    v
+    static VENV: OnceLock<PathBuf> = OnceLock::new();
+    VENV.get_or_init(|| {
+        if let Some(v) = std::env::var_os("DAPGOV_MOTO_VENV") {
+            return PathBuf::from(v);
+        }
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/pyenv.py");
+        let o = Command::new("python3")
+            .args([script, "--check", "test"])
+            .output()
+            .expect("run python3 scripts/pyenv.py");
+        assert!(
+            o.status.success(),
+            "the test tools' Python environment is missing or differs from scripts/python/test.lock: \
+             run scripts/test (or scripts/pyenv.py test) first\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        PathBuf::from(String::from_utf8_lossy(&o.stdout).trim())
+    })
+    .clone()
 }
 
 fn http_ok(port: u16) -> bool {
