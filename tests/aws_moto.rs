@@ -16,11 +16,16 @@ struct Project {
 
 impl Project {
     fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let name = format!("t{:05x}{n}", std::process::id() & 0xfffff);
-        let p = Project { dir, name };
+        Project::named(&format!("t{:05x}{n}", std::process::id() & 0xfffff))
+    }
+
+    fn named(name: &str) -> Self {
+        let p = Project {
+            dir: tempfile::tempdir().unwrap(),
+            name: name.into(),
+        };
         p.ok(&["init", "--target", "aws", "--name", &p.name]);
         p
     }
@@ -30,10 +35,13 @@ impl Project {
     /// would refuse every object request: they are lifted from the data zones (tests check the
     /// objects' keys instead).
     fn applied_for_data() -> Self {
-        let p = Project::new();
-        p.ok(&["apply", "--auto-approve"]);
-        p.boto3("for zone in ('landing', 'raw', 'curated', 'trusted'):\n    c('s3').delete_bucket_policy(Bucket=f'{p}-{zone}-{acct}')");
-        p
+        Project::new().apply_for_data()
+    }
+
+    fn apply_for_data(self) -> Self {
+        self.ok(&["apply", "--auto-approve"]);
+        self.boto3("for zone in ('landing', 'raw', 'curated', 'trusted'):\n    c('s3').delete_bucket_policy(Bucket=f'{p}-{zone}-{acct}')");
+        self
     }
 
     fn run(&self, args: &[&str]) -> Output {
@@ -235,6 +243,72 @@ fn look_alikes_another_team_made_are_listed_and_never_deleted() {
         "{out}"
     );
     p.boto3("c('iam').get_role(RoleName=f'{p}-backup')\nc('s3').head_bucket(Bucket=f'{p}-other-team-data')");
+}
+
+/// Platforms whose names share a prefix (`P` and `P-ops`), and look-alikes another team made
+/// (a bucket named like P's with a zone tag, a Glue database named like P's catalog): each
+/// platform plans, loads, audits and destroys only its own, for every resource kind.
+#[test]
+fn platforms_sharing_a_name_prefix_never_touch_each_other() {
+    let city = Project::new().apply_for_data();
+    let ops = Project::named(&format!("{}-ops", city.name)).apply_for_data();
+    city.boto3(
+        "c('s3').create_bucket(Bucket=f'{p}-lookalike-{acct}', CreateBucketConfiguration={'LocationConstraint': 'ca-central-1'})\n\
+         c('s3').put_bucket_tagging(Bucket=f'{p}-lookalike-{acct}', Tagging={'TagSet': [{'Key': 'zone', 'Value': 'landing'}, {'Key': 'project', 'Value': p}]})\n\
+         c('glue').create_database(DatabaseInput={'Name': p + '_website'})",
+    );
+    // Each plan is empty: the other platform's resources are not drift, not deletes.
+    for p in [&city, &ops] {
+        let plan = p.run(&["plan", "--detailed-exitcode"]);
+        let out = String::from_utf8_lossy(&plan.stdout);
+        assert_eq!(plan.status.code(), Some(0), "{}: {out}", p.name);
+        assert!(!out.contains("will be destroyed"), "{out}");
+    }
+    let plan: serde_json::Value = serde_json::from_str(&city.ok(&["plan", "--json"])).unwrap();
+    let left_alone = plan["left_alone"].to_string();
+    for look_alike in [
+        format!("bucket.{}-lookalike-123456789012", city.name),
+        format!("glue_database.{}_website", city.name),
+    ] {
+        assert!(left_alone.contains(&look_alike), "{left_alone}");
+    }
+    assert!(!left_alone.contains(&format!("bucket.{}-", ops.name)), "{left_alone}");
+    // City's load lands in city's zones only.
+    let metrics = repo("data/3-1-1-contact-centre-metrics.csv");
+    let load = ["etl", "run", "--input", metrics.to_str().unwrap(), "--dataset", "metrics"];
+    city.ok(&load);
+    city.boto3(&format!(
+        "s3 = c('s3')\n\
+         objects = lambda b: [o['Key'] for o in s3.list_objects_v2(Bucket=b).get('Contents', [])]\n\
+         for zone in ('landing', 'raw', 'curated', 'trusted'):\n\
+         \x20   assert objects(f'{{p}}-{{zone}}-{{acct}}'), zone\n\
+         \x20   assert not objects(f'{{p}}-ops-{{zone}}-{{acct}}'), ('written into the other platform', zone)\n\
+         assert not objects(f'{{p}}-lookalike-{{acct}}')\n\
+         tables = [t['Name'] for t in c('glue').get_tables(DatabaseName={ops:?})['TableList']]\n\
+         assert not tables, tables",
+        ops = format!("{}_catalog", ops.name.replace('-', "_"))
+    ));
+    // The other platform's own load is its own, not a no-op.
+    let out = ops.ok(&load);
+    assert!(!out.starts_with("No-op"), "{out}");
+    // City's audit reads city's resources only.
+    city.run(&["audit", "--format", "json"]);
+    let audit = std::fs::read_to_string(city.dir.path().join("reports/audit.json")).unwrap();
+    assert!(!audit.contains(&ops.name), "the audit read the other platform's resources");
+    assert!(!audit.contains("lookalike"), "the audit read a look-alike");
+    // Destroying city leaves every resource of the other platform and the look-alikes.
+    city.ok(&["destroy", "--auto-approve", "--force-delete-data"]);
+    let plan = ops.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "destroy removed some of the other platform: {}",
+        String::from_utf8_lossy(&plan.stdout)
+    );
+    city.boto3(
+        "c('s3').head_bucket(Bucket=f'{p}-lookalike-{acct}')\n\
+         c('glue').get_database(Name=p + '_website')",
+    );
 }
 
 /// The spec's region wins over the environment's: nothing is planned in us-east-1 but the

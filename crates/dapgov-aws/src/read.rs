@@ -133,7 +133,7 @@ pub(crate) async fn inventory(t: &AwsTarget, project: &str) -> TargetResult<Inve
         account::read(t, &account_id),
         dashboard::read_all(t, project),
     )?;
-    Ok(Inventory {
+    let mut inventory = Inventory {
         schema_version: SCHEMA_VERSION,
         target: "aws".into(),
         account_id,
@@ -158,7 +158,10 @@ pub(crate) async fn inventory(t: &AwsTarget, project: &str) -> TargetResult<Inve
             .chain(unreadable_keys)
             .chain(unreadable_account)
             .collect(),
-    })
+        not_managed: Default::default(),
+    };
+    inventory.retain_owned();
+    Ok(inventory)
 }
 
 #[cfg(test)]

@@ -89,9 +89,8 @@ pub(crate) async fn session(t: &AwsTarget, project: &str, role: &str) -> TargetR
     // then reached only with the role's credentials.
     let mut zones = BTreeMap::new();
     for (name, b) in crate::resources::s3::read_all(t, project).await? {
-        let Some(zone) = b
-            .zone
-            .clone()
+        let Some(zone) = names
+            .zone_of_bucket(&name, &b)
             .filter(|z| !SERVICE_BUCKETS.contains(&z.as_str()))
         else {
             continue;

@@ -10,8 +10,10 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 pub mod names;
+pub mod ownership;
 
 pub use names::{Arns, Names};
+pub use ownership::{Ownership, ownership};
 
 pub type Tags = BTreeMap<String, String>;
 
@@ -82,6 +84,11 @@ pub struct Inventory {
     /// subscribers). The planner reports no drift on them; checks that need them do not apply.
     #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
     pub unreadable: std::collections::BTreeSet<String>,
+    /// Resources named like the platform's that it does not own (no `managed-by = dapgov` and
+    /// `project` tags, or, for kinds without tags, not exactly the platform's name), by
+    /// address: read, then set aside (see [`ownership`]); never changed or deleted.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub not_managed: std::collections::BTreeSet<String>,
 }
 
 fn schema_version() -> u32 {

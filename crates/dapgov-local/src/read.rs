@@ -44,6 +44,7 @@ impl LocalTarget {
         if let Some(v) = self.record(ResourceKind::AccountSettings, "account") {
             inv.account = serde_json::from_value(v).map_err(TargetError::other)?;
         }
+        inv.retain_owned();
         for k in inv.keys.values_mut() {
             if let Some(id) = &k.key_id {
                 k.versions = self.shared.kms.version_count(id).ok();

@@ -22,7 +22,9 @@ pub(crate) fn open(t: &LocalTarget, project: &str, role: &str) -> TargetResult<R
     let mut zones = BTreeMap::new();
     for (name, v) in t.records(ResourceKind::Bucket) {
         let b: Bucket = serde_json::from_value(v).map_err(TargetError::other)?;
-        let Some(zone) = b.zone.clone() else { continue };
+        let Some(zone) = names.zone_of_bucket(&name, &b) else {
+            continue;
+        };
         let key = b
             .encryption
             .as_ref()

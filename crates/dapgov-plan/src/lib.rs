@@ -1,9 +1,7 @@
 //! Desired × Inventory → Plan, and its renderings (`+ ~ -/+ -` text, JSON).
 //! Pure: no IO. Drift is measured only on the properties the desired resource declares.
 
-use dapgov_inventory::{
-    Inventory, MANAGED_BY, MANAGED_BY_TAG, PROJECT_TAG, ResourceKind, ResourceRef,
-};
+use dapgov_inventory::{Inventory, Ownership, ResourceKind, ResourceRef, ownership};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -68,6 +66,9 @@ pub struct Plan {
     /// Resources named like the project's that dapgov did not make (no `managed-by = dapgov`
     /// and `project` tags): listed so nobody wonders, never changed or deleted.
     pub left_alone: Vec<String>,
+    /// Resources the spec wants whose name is taken by one the platform does not own: nothing
+    /// is planned for them, and apply refuses until they are renamed, removed or adopted.
+    pub conflicts: Vec<String>,
 }
 
 /// Properties whose change cannot be made in place.
@@ -80,63 +81,18 @@ fn forces_replacement(kind: ResourceKind, path: &str) -> bool {
     )
 }
 
-/// Whose an observed resource is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ownership {
-    /// Made by dapgov for this project: its name has the project's prefix and, where the
-    /// service has tags, they say `managed-by = dapgov` and `project = <project>`.
-    Managed,
-    /// Named like the project's resources but not tagged as dapgov's: someone else's.
-    LookAlike,
-    /// Nothing to do with the project.
-    Foreign,
-}
-
-/// Kinds whose services carry tags (and whose tags both targets read).
-fn carries_tags(kind: ResourceKind) -> bool {
-    use ResourceKind::*;
-    matches!(
-        kind,
-        Bucket | Key | Role | Trail | LogGroup | Topic | Alarm | AthenaWorkgroup
-    )
-}
-
-/// Whose `observed` (a resource as the target read it) is, for the platform `project`.
-pub fn ownership(project: &str, r: &ResourceRef, observed: &Value) -> Ownership {
-    if r.kind == ResourceKind::AccountSettings {
-        return Ownership::Foreign;
-    }
-    let n = &r.name;
-    if !dapgov_inventory::names::owns(project, n) {
-        return Ownership::Foreign;
-    }
-    let tag = |k: &str| {
-        observed
-            .get("tags")
-            .and_then(|t| t.get(k))
-            .and_then(Value::as_str)
-    };
-    if !carries_tags(r.kind)
-        || (tag(MANAGED_BY_TAG) == Some(MANAGED_BY) && tag(PROJECT_TAG) == Some(project))
-    {
-        Ownership::Managed
-    } else {
-        Ownership::LookAlike
-    }
-}
-
 /// Deletes of the observed resources that `keep` does not want, dependents first, and the
 /// look-alikes left alone.
 fn deletes(
     project: &str,
     observed: &Inventory,
-    keep: impl Fn(&ResourceRef) -> bool,
+    keep: impl Fn(&str) -> bool,
 ) -> (Vec<Change>, Vec<String>) {
     let mut changes = vec![];
     let mut left_alone = vec![];
     for (r, have) in observed.resources() {
         match ownership(project, &r, &have) {
-            Ownership::Managed if !keep(&r) => changes.push(Change {
+            Ownership::Managed if !keep(&r.to_string()) => changes.push(Change {
                 address: r.to_string(),
                 resource: r,
                 action: ChangeAction::Delete,
@@ -145,12 +101,15 @@ fn deletes(
                 properties: vec![],
                 waits_on: vec![],
             }),
-            Ownership::LookAlike if !keep(&r) => left_alone.push(r.to_string()),
+            Ownership::LookAlike if !keep(&r.to_string()) => left_alone.push(r.to_string()),
             _ => {}
         }
     }
     changes.reverse();
+    // What the target already set aside when it read the platform.
+    left_alone.extend(observed.not_managed.iter().filter(|a| !keep(a)).cloned());
     left_alone.sort();
+    left_alone.dedup();
     (changes, left_alone)
 }
 
@@ -195,8 +154,18 @@ fn diff(path: &str, desired: &Value, observed: Option<&Value>, out: &mut Vec<Pro
 /// Plan the changes that make `observed` match `desired`.
 pub fn plan(desired: &Inventory, observed: &Inventory) -> Plan {
     let mut changes = Vec::new();
+    let mut conflicts = Vec::new();
     for (r, want) in desired.resources() {
         let address = r.to_string();
+        let taken = observed.not_managed.contains(&address)
+            || observed.get(&r).is_some_and(|have| {
+                r.kind != ResourceKind::AccountSettings
+                    && ownership(&desired.project, &r, &have) != Ownership::Managed
+            });
+        if taken {
+            conflicts.push(address);
+            continue;
+        }
         match observed.get(&r) {
             None => changes.push(Change {
                 address,
@@ -239,13 +208,12 @@ pub fn plan(desired: &Inventory, observed: &Inventory) -> Plan {
         .into_iter()
         .map(|(r, _)| r.to_string())
         .collect();
-    let (removed, left_alone) = deletes(&desired.project, observed, |r| {
-        wanted.contains(&r.to_string())
-    });
+    let (removed, left_alone) = deletes(&desired.project, observed, |a| wanted.contains(a));
     changes.extend(removed);
     Plan {
         changes,
         left_alone,
+        conflicts,
     }
 }
 
@@ -255,6 +223,7 @@ pub fn destroy_plan(observed: &Inventory) -> Plan {
     Plan {
         changes,
         left_alone,
+        conflicts: vec![],
     }
 }
 
@@ -307,7 +276,24 @@ impl Plan {
                 })
             })
             .collect();
-        serde_json::json!({"format_version": "1.0", "resource_changes": changes, "left_alone": self.left_alone, "summary": self.summary()})
+        let mut json = serde_json::json!({"format_version": "1.0", "resource_changes": changes, "left_alone": self.left_alone, "summary": self.summary()});
+        if !self.conflicts.is_empty() {
+            json["conflicts"] = serde_json::json!(self.conflicts);
+        }
+        json
+    }
+
+    /// The resources the spec wants whose names another owner holds, or nothing.
+    pub fn render_conflicts(&self) -> String {
+        if self.conflicts.is_empty() {
+            return String::new();
+        }
+        let mut out = "Cannot be made: the name is taken by a resource dapgov does not manage for this platform (rename or remove it, or tag it managed-by = dapgov and project = <name> to adopt it):\n".to_string();
+        for a in &self.conflicts {
+            out.push_str(&format!("  {a}\n"));
+        }
+        out.push('\n');
+        out
     }
 
     /// The look-alikes, once each, or nothing.
@@ -327,6 +313,7 @@ impl Plan {
     pub fn render(&self) -> String {
         use std::fmt::Write;
         let mut out = self.render_left_alone();
+        out.push_str(&self.render_conflicts());
         if self.changes.is_empty() {
             out.push_str("No changes. The platform matches the spec.\n");
             return out;
@@ -554,13 +541,10 @@ mod tests {
         for p in [plan(&inv(None), &observed), destroy_plan(&observed)] {
             let deleted: Vec<&str> = p.changes.iter().map(|c| c.address.as_str()).collect();
             assert_eq!(deleted, vec!["bucket.p-raw-1"]);
+            // Platform p-two's role is another platform's, not a look-alike: not listed.
             assert_eq!(
                 p.left_alone,
-                vec![
-                    "bucket.p-other-team-data",
-                    "role.p-backup",
-                    "role.p-two-etl"
-                ]
+                vec!["bucket.p-other-team-data", "role.p-backup"]
             );
             assert!(
                 p.render().starts_with("Not managed by dapgov, left alone"),
@@ -583,6 +567,25 @@ mod tests {
                 .iter()
                 .any(|c| c.address == "glue_database.p_catalog")
         );
+    }
+
+    /// A name the spec wants, taken by someone else's resource: nothing is planned for it
+    /// (an update would take the resource over), and the plan names it as a conflict.
+    #[test]
+    fn a_wanted_name_held_by_a_look_alike_is_a_conflict_not_an_update() {
+        let d = inv(Some(bucket(Versioning::Enabled)));
+        let mut theirs = bucket(Versioning::Suspended);
+        theirs.tags = Some(Tags::from([("team".to_string(), "web".to_string())]));
+        let p = plan(&d, &inv(Some(theirs)));
+        assert!(p.changes.is_empty(), "{:?}", p.changes);
+        assert_eq!(p.conflicts, vec!["bucket.p-raw-1"]);
+        assert!(p.render().contains("Cannot be made"), "{}", p.render());
+        assert_eq!(p.to_json()["conflicts"][0], "bucket.p-raw-1");
+        // As a target reports it after setting the look-alike aside.
+        let mut observed = inv(None);
+        observed.not_managed.insert("bucket.p-raw-1".into());
+        assert_eq!(plan(&d, &observed).conflicts, vec!["bucket.p-raw-1"]);
+        assert!(plan(&d, &inv(None)).to_json().get("conflicts").is_none());
     }
 
     #[test]

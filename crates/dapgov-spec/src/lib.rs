@@ -49,6 +49,55 @@ pub fn init_text(name: &str, target: Target) -> Result<String, String> {
         ))
 }
 
+/// The column types a dataset may declare (Glue's names, as the ETL types them).
+pub const COLUMN_TYPES: [&str; 7] = [
+    "string",
+    "bigint",
+    "int",
+    "double",
+    "boolean",
+    "date",
+    "timestamp",
+];
+
+/// The longest dataset name: with the zone before it, it stays within every service's limit
+/// on table names and object keys.
+const MAX_DATASET_NAME: usize = 64;
+
+/// One address, `local@domain.tld`: nothing that could add a header or a second recipient.
+fn is_email_address(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    let atom = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c);
+    s.len() <= 254
+        && (1..=64).contains(&local.len())
+        && local.chars().all(atom)
+        && domain.contains('.')
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
+/// An AWS region name: `ca-central-1`, `us-gov-west-1`.
+fn is_region(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    s.len() <= 25
+        && parts.len() >= 3
+        && parts[0].len() == 2
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[parts.len() - 1]
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+        && !parts[parts.len() - 1].is_empty()
+}
+
 fn validate_name(name: &str) -> Result<(), String> {
     let ok = (3..=24).contains(&name.len())
         && name
@@ -166,10 +215,43 @@ impl Spec {
                 ));
             }
         }
-        if !self.budget.alarm_email.contains('@') {
+        if !is_email_address(&self.budget.alarm_email) {
             return Err((
                 at(&["budget", "alarm_email"]),
-                "must be an e-mail address".into(),
+                "must be one e-mail address (name@domain.example: no spaces, line breaks or lists)"
+                    .into(),
+            ));
+        }
+        if !is_region(&self.platform.region) {
+            return Err((
+                at(&["platform", "region"]),
+                format!(
+                    "{:?} is not an AWS region name (like ca-central-1)",
+                    self.platform.region
+                ),
+            ));
+        }
+        let state_dir = Path::new(&self.platform.state_dir);
+        if self.platform.state_dir.is_empty()
+            || !state_dir
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir))
+        {
+            return Err((
+                at(&["platform", "state_dir"]),
+                format!(
+                    "{:?} must be a directory inside the project: a relative path without `..`",
+                    self.platform.state_dir
+                ),
+            ));
+        }
+        if !(7..=30).contains(&self.keys.deletion_window_days) {
+            return Err((
+                at(&["keys", "deletion_window_days"]),
+                format!(
+                    "{} days: KMS schedules a key's deletion 7 to 30 days ahead",
+                    self.keys.deletion_window_days
+                ),
             ));
         }
         for (name, ds) in &self.datasets {
@@ -181,6 +263,15 @@ impl Spec {
                 || name.as_bytes()[0].is_ascii_digit()
             {
                 return Err((at(&["datasets", name]), "a dataset name uses lowercase letters, digits and '_', and starts with a letter".into()));
+            }
+            if name.len() > MAX_DATASET_NAME {
+                return Err((
+                    at(&["datasets", name]),
+                    format!(
+                        "a dataset name has at most {MAX_DATASET_NAME} characters ({} here): it becomes table names and object keys",
+                        name.len()
+                    ),
+                ));
             }
             let cols: std::collections::BTreeSet<&str> =
                 ds.columns.keys().map(String::as_str).collect();
@@ -227,6 +318,16 @@ impl Spec {
                 return Err((at(&["datasets", name, "load"]), "`replace_partitions` replaces the days a delivery contains: set `date_column`, or use `append` or `replace`".into()));
             }
             for (col, c) in &ds.columns {
+                if !COLUMN_TYPES.contains(&c.data_type.as_str()) {
+                    return Err((
+                        at(&["datasets", name, "columns", col]),
+                        format!(
+                            "unknown type {:?}; use one of {}",
+                            c.data_type,
+                            COLUMN_TYPES.join(", ")
+                        ),
+                    ));
+                }
                 if let Some(e) = c.pii {
                     if c.data_type != "string" {
                         return Err((
@@ -498,6 +599,67 @@ mod tests {
             spec.datasets["metrics"].load_mode(),
             LoadMode::ReplacePartitions
         );
+    }
+
+    /// Values that would fail later, in an engine or a service, are refused at their line.
+    #[test]
+    fn bad_values_are_refused_at_their_line() {
+        let cases = [
+            (
+                "calls_offered = { type = \"bigint\"",
+                "calls_offered = { type = \"integr\"",
+                "`datasets.metrics.columns.calls_offered`: unknown type \"integr\"",
+            ),
+            (
+                "calls_offered = { type = \"bigint\"",
+                "calls_offered = { type = \"varchar(10)\"",
+                "unknown type \"varchar(10)\"; use one of string, bigint",
+            ),
+            (
+                "region = \"ca-central-1\"",
+                "region = \"../x\"",
+                "`platform.region`: \"../x\" is not an AWS region name",
+            ),
+            (
+                "alarm_email = \"311-data-team@example.org\"",
+                "alarm_email = \"311-data-team@example.org\\r\\nBcc: x@evil.example\"",
+                "`budget.alarm_email`: must be one e-mail address",
+            ),
+            (
+                "deletion_window_days = 30",
+                "deletion_window_days = 0",
+                "`keys.deletion_window_days`: 0 days: KMS schedules a key's deletion 7 to 30 days ahead",
+            ),
+            (
+                "state_dir = \".dapgov\"",
+                "state_dir = \"../elsewhere\"",
+                "`platform.state_dir`: \"../elsewhere\" must be a directory inside the project",
+            ),
+            (
+                "state_dir = \".dapgov\"",
+                "state_dir = \"/var/tmp/x\"",
+                "must be a directory inside the project",
+            ),
+        ];
+        for (from, to, want) in cases {
+            assert!(INIT_TEMPLATE.contains(from), "{from}");
+            let text = INIT_TEMPLATE.replacen(from, to, 1);
+            let (err, line) = error_at(&text, "dapgov.toml", to.split(" = ").next().unwrap());
+            assert!(
+                err.starts_with(&format!("dapgov.toml:{line}:")) && err.contains(want),
+                "{to}: {err}"
+            );
+        }
+        let long = "d".repeat(200);
+        let text = INIT_TEMPLATE.replace("[datasets.metrics", &format!("[datasets.{long}"));
+        let err = Spec::parse(&text, "dapgov.toml").unwrap_err().to_string();
+        assert!(err.contains("at most 64 characters (200 here)"), "{err}");
+        for ok in ["a.b@example.org", "x+y@sub.example.ca"] {
+            assert!(is_email_address(ok), "{ok}");
+        }
+        for region in ["ca-central-1", "us-gov-west-1", "ca-west-1"] {
+            assert!(is_region(region), "{region}");
+        }
     }
 
     #[test]

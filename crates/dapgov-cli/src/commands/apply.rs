@@ -22,6 +22,13 @@ pub async fn run(ctx: &Context, a: Args) -> anyhow::Result<u8> {
         }
     }
     let (plan, desired) = make_plan(&l).await?;
+    if !plan.conflicts.is_empty() {
+        print!("{}", plan.render_conflicts());
+        anyhow::bail!(
+            "apply refused: {} resource(s) the spec wants are named like ones dapgov does not manage for this platform",
+            plan.conflicts.len()
+        );
+    }
     if plan.is_empty() {
         println!("No changes. The platform matches the spec.");
         return Ok(0);

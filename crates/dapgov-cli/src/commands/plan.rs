@@ -28,6 +28,13 @@ pub async fn run(ctx: &Context, a: Args) -> anyhow::Result<u8> {
     } else {
         print!("{}", plan.render());
     }
+    if !plan.conflicts.is_empty() {
+        eprintln!(
+            "error: {} resource(s) the spec wants cannot be made: their names are taken (see above)",
+            plan.conflicts.len()
+        );
+        return Ok(1);
+    }
     if a.audit {
         let blockers = audit_planned(&desired, &plan, a.fail_on, a.mutelist.as_deref())?;
         if report_planned_audit(&blockers, a.fail_on, plan.changes.len()) {
