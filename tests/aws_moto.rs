@@ -272,10 +272,20 @@ fn platforms_sharing_a_name_prefix_never_touch_each_other() {
     ] {
         assert!(left_alone.contains(&look_alike), "{left_alone}");
     }
-    assert!(!left_alone.contains(&format!("bucket.{}-", ops.name)), "{left_alone}");
+    assert!(
+        !left_alone.contains(&format!("bucket.{}-", ops.name)),
+        "{left_alone}"
+    );
     // City's load lands in city's zones only.
     let metrics = repo("data/3-1-1-contact-centre-metrics.csv");
-    let load = ["etl", "run", "--input", metrics.to_str().unwrap(), "--dataset", "metrics"];
+    let load = [
+        "etl",
+        "run",
+        "--input",
+        metrics.to_str().unwrap(),
+        "--dataset",
+        "metrics",
+    ];
     city.ok(&load);
     city.boto3(&format!(
         "s3 = c('s3')\n\
@@ -294,7 +304,10 @@ fn platforms_sharing_a_name_prefix_never_touch_each_other() {
     // City's audit reads city's resources only.
     city.run(&["audit", "--format", "json"]);
     let audit = std::fs::read_to_string(city.dir.path().join("reports/audit.json")).unwrap();
-    assert!(!audit.contains(&ops.name), "the audit read the other platform's resources");
+    assert!(
+        !audit.contains(&ops.name),
+        "the audit read the other platform's resources"
+    );
     assert!(!audit.contains("lookalike"), "the audit read a look-alike");
     // Destroying city leaves every resource of the other platform and the look-alikes.
     city.ok(&["destroy", "--auto-approve", "--force-delete-data"]);

@@ -548,17 +548,54 @@ fn the_state_directory_is_private_whatever_the_umask() {
     assert!(run(&["init"]).status.success());
     let o = run(&["apply", "--auto-approve"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let city = city_file();
+    let o = run(&[
+        "etl",
+        "run",
+        "--input",
+        city.to_str().unwrap(),
+        "--dataset",
+        "metrics",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let state = dir.path().join(".dapgov");
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&state), 0o700);
     let files = files_under(&state);
     assert!(files.len() > 10);
+    let mut dirs: Vec<std::path::PathBuf> = files
+        .iter()
+        .flat_map(|f| f.ancestors().skip(1).take_while(|d| d.starts_with(&state)))
+        .map(Path::to_path_buf)
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    assert!(dirs.len() > 20, "{dirs:?}");
     let open: Vec<String> = files
         .iter()
+        .chain(&dirs)
         .filter(|f| mode(f) & 0o077 != 0)
         .map(|f| format!("{} {:o}", f.display(), mode(f)))
         .collect();
-    assert!(open.is_empty(), "files others can read or write: {open:?}");
+    assert!(
+        open.is_empty(),
+        "files or directories others can reach: {open:?}"
+    );
+    // A directory inside that others may write (the top one readable only): refused, naming it.
+    let trail = state.join("trail");
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&trail, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let o = run(&["plan"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!(
+            "{}: writable by others (mode 777)",
+            trail.display()
+        )),
+        "{err}"
+    );
+    std::fs::set_permissions(&trail, std::fs::Permissions::from_mode(0o700)).unwrap();
     // A temporary left by a run that was killed is removed by the next command.
     std::fs::create_dir_all(state.join("tmp")).unwrap();
     let stale = state

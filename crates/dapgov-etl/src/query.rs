@@ -242,6 +242,7 @@ pub(crate) fn not_a_read(statement: &DFStatement) -> Option<String> {
     use datafusion::sql::sqlparser::ast::Statement as S;
     match statement {
         DFStatement::Statement(s) => match s.as_ref() {
+            S::Query(q) if selects_into(q) => Some("SELECT INTO".into()),
             S::Query(_)
             | S::ShowTables { .. }
             | S::ShowColumns { .. }
@@ -253,6 +254,32 @@ pub(crate) fn not_a_read(statement: &DFStatement) -> Option<String> {
         DFStatement::Explain(e) => not_a_read(&e.statement),
         other => Some(statement_kind(&other.to_string())),
     }
+}
+
+/// Whether a query, or any query inside it, is a `SELECT ... INTO` (a table created from a
+/// read, in every engine that takes it).
+fn selects_into(query: &datafusion::sql::sqlparser::ast::Query) -> bool {
+    use datafusion::sql::sqlparser::ast::{Query, SetExpr, Visit, Visitor};
+    use std::ops::ControlFlow;
+    fn body(b: &SetExpr) -> bool {
+        match b {
+            SetExpr::Select(s) => s.into.is_some(),
+            SetExpr::SetOperation { left, right, .. } => body(left) || body(right),
+            _ => false,
+        }
+    }
+    struct Into;
+    impl Visitor for Into {
+        type Break = ();
+        fn pre_visit_query(&mut self, q: &Query) -> ControlFlow<()> {
+            if body(&q.body) {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        }
+    }
+    query.visit(&mut Into).is_break()
 }
 
 /// The leading keywords that name a statement's kind: `INSERT`, `CREATE EXTERNAL TABLE`,
@@ -525,7 +552,15 @@ mod tests {
             ),
             (
                 "SELECT * INTO stolen FROM curated.calls".into(),
-                "CreateMemoryTable",
+                "SELECT INTO",
+            ),
+            (
+                "SELECT 1 AS a UNION ALL SELECT * INTO stolen FROM curated.calls".into(),
+                "SELECT INTO",
+            ),
+            (
+                "WITH c AS (SELECT * FROM curated.calls) SELECT * INTO stolen FROM c".into(),
+                "SELECT INTO",
             ),
             (
                 "EXPLAIN ANALYZE INSERT INTO curated.calls VALUES (3, 'c')".into(),
@@ -554,6 +589,11 @@ mod tests {
                 Err(EtlError::Refused { role, statement })
                     if role == "analyst" && &statement == kind => {}
                 other => wrong.push(format!("{text}: {:?}", other.map_err(|e| e.to_string()))),
+            }
+            // The same statement on its way to the target's engine (Athena) is refused too.
+            match crate::remote_query::for_catalog_engine(text, "analyst") {
+                Err(EtlError::Refused { .. }) => {}
+                other => wrong.push(format!("{text} (for Athena): {other:?}")),
             }
         }
         assert!(

@@ -84,7 +84,8 @@ impl LocalTarget {
                 obj.remove("deletion_date");
             }
             ResourceKind::Bucket => {
-                std::fs::create_dir_all(self.bucket_dir(name)).map_err(TargetError::other)?;
+                crate::state::create_private_dir_all(&self.bucket_dir(name))
+                    .map_err(TargetError::other)?;
                 obj.insert("arn".into(), s3_arn(name).into());
             }
             ResourceKind::Role => {

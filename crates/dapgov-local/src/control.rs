@@ -65,7 +65,8 @@ impl LocalTarget {
         v: &Value,
     ) -> TargetResult<()> {
         let path = self.record_path(kind, name);
-        std::fs::create_dir_all(path.parent().expect("has parent")).map_err(TargetError::other)?;
+        crate::state::create_private_dir_all(path.parent().expect("has parent"))
+            .map_err(TargetError::other)?;
         write_atomic(
             &path,
             serde_json::to_string_pretty(v)

@@ -62,7 +62,7 @@ impl LocalKms {
     }
 
     fn write(&self, f: &KeyFile) -> Result<(), KmsError> {
-        std::fs::create_dir_all(&self.dir).map_err(|e| KmsError::Io(e.to_string()))?;
+        crate::state::create_private_dir_all(&self.dir).map_err(|e| KmsError::Io(e.to_string()))?;
         crate::write_atomic(
             &self.path(&f.key_id),
             serde_json::to_string_pretty(f)

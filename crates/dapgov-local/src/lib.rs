@@ -65,7 +65,7 @@ impl Shared {
 
     pub(crate) fn tmp_file(&self) -> PathBuf {
         let dir = self.root.join(TMP_DIR);
-        let _ = std::fs::create_dir_all(&dir);
+        let _ = crate::state::create_private_dir_all(&dir);
         dir.join(format!(
             "{}-{:016x}",
             std::process::id(),

@@ -54,7 +54,7 @@ impl RootSecret {
             if !create {
                 return Err(SecretError::Missing { path: shown });
             }
-            std::fs::create_dir_all(state_dir).map_err(io)?;
+            crate::state::create_private_dir_all(state_dir).map_err(io)?;
             let mut bytes = [0u8; 32];
             rand::thread_rng().fill_bytes(&mut bytes);
             write_private(&path, hex::encode(bytes).as_bytes()).map_err(io)?;

@@ -204,7 +204,7 @@ impl MetricsSink for LocalMetrics {
                 reason: Some(reason),
             }
         })?;
-        std::fs::create_dir_all(&self.dir).map_err(TargetError::other)?;
+        crate::state::create_private_dir_all(&self.dir).map_err(TargetError::other)?;
         use std::io::Write;
         let mut f = private_options()
             .create(true)

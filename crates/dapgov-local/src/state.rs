@@ -36,6 +36,44 @@ pub(crate) fn private_options() -> std::fs::OpenOptions {
     opts
 }
 
+/// Create a directory and its missing parents 0700, whatever the umask: everything under the
+/// state directory is its owner's alone.
+pub(crate) fn create_private_dir_all(path: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(path)
+}
+
+/// The first directory or file under `dir` (itself excluded) that others may write, with its mode.
+#[cfg(unix)]
+fn writable_by_others(dir: &Path) -> Option<(std::path::PathBuf, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(meta) = entry.path().symlink_metadata() else {
+                continue;
+            };
+            let mode = meta.permissions().mode() & 0o777;
+            if !meta.file_type().is_symlink() && mode & 0o022 != 0 {
+                return Some((entry.path(), mode));
+            }
+            if meta.is_dir() {
+                stack.push(entry.path());
+            }
+        }
+    }
+    None
+}
+
 /// The state directory holds policies, key material and the trail: it is created 0700
 /// whatever the umask; one that others can write is refused (they could rewrite policies or
 /// the trail), and one that others can only read is closed to them.
@@ -45,14 +83,7 @@ pub(crate) fn secure_state_dir(dir: &Path, create: bool) -> Result<(), LocalErro
         if !create {
             return Ok(());
         }
-        let mut builder = std::fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::DirBuilderExt;
-            builder.mode(0o700);
-        }
-        builder.create(dir).map_err(|e| {
+        create_private_dir_all(dir).map_err(|e| {
             LocalError::Io(format!("{shown}: cannot create the state directory: {e}"))
         })?;
     }
@@ -67,6 +98,14 @@ pub(crate) fn secure_state_dir(dir: &Path, create: bool) -> Result<(), LocalErro
         if mode & 0o022 != 0 {
             return Err(LocalError::Io(format!(
                 "{shown}: the state directory is writable by others (mode {mode:o}), who could rewrite its policies, keys or trail; check its contents, then run `chmod 700 {shown}`"
+            )));
+        }
+        // Whoever can write anywhere in the tree can rename a trail head or plant an object.
+        if let Some((path, mode)) = writable_by_others(dir) {
+            let shown = path.display();
+            return Err(LocalError::Io(format!(
+                "{shown}: writable by others (mode {mode:o}) inside the state directory, so its policies, keys, data or trail could have been changed; check it, then run `chmod -R go-w {}`",
+                dir.display()
             )));
         }
         if mode & 0o077 != 0 {

@@ -248,7 +248,7 @@ impl GovernedStore {
     ) -> object_store::Result<PutResult> {
         let dest = self.file(location);
         if let Some(parent) = dest.parent() {
-            std::fs::create_dir_all(parent).map_err(generic)?;
+            crate::state::create_private_dir_all(parent).map_err(generic)?;
         }
         let version = header.version_id();
         let arn = self.object_arn(location);

@@ -320,7 +320,7 @@ impl Trail {
 
     /// Append one event. A lock on the events file serialises writers across processes.
     pub fn append(&self, ev: NewEvent) -> std::io::Result<Event> {
-        std::fs::create_dir_all(&self.dir)?;
+        crate::state::create_private_dir_all(&self.dir)?;
         let file = crate::private_options()
             .create(true)
             .append(true)

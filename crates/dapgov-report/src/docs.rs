@@ -211,13 +211,49 @@ fn render(template: &str, view: &View, markdown: bool) -> Result<String, ReportE
     let mut hb = handlebars::Handlebars::new();
     hb.set_strict_mode(true);
     if markdown {
-        // Table cells cannot hold a pipe or a line break.
-        hb.register_escape_fn(|s| s.replace('|', "\\|").replace('\n', " "));
+        hb.register_escape_fn(markdown_text);
+        hb.register_helper("code_block", Box::new(code_block));
     }
     hb.register_template_string("docs", template)
         .map_err(|e| ReportError::Render("data docs", e.to_string()))?;
     hb.render("docs", view)
         .map_err(|e| ReportError::Render("data docs", e.to_string()))
+}
+
+/// Spec and data text as Markdown shows it, never as markup: the characters that start HTML,
+/// links, code, emphasis or table cells are backslash-escaped, and a line break (which would
+/// end a table row) becomes a space.
+fn markdown_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '&' | '|' | '!' | '~' | '#' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\r' => {}
+            '\n' => out.push(' '),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// `{{code_block "sql" text}}`: a fenced block whose fence is longer than any run of
+/// backticks in the text, so the text cannot close it.
+fn code_block(
+    h: &handlebars::Helper,
+    _: &handlebars::Handlebars,
+    _: &handlebars::Context,
+    _: &mut handlebars::RenderContext,
+    out: &mut dyn handlebars::Output,
+) -> handlebars::HelperResult {
+    let lang = h.param(0).and_then(|p| p.value().as_str()).unwrap_or("");
+    let text = h.param(1).and_then(|p| p.value().as_str()).unwrap_or("");
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
+    out.write(&format!("{fence}{lang}\n{}\n{fence}", text.trim_end()))?;
+    Ok(())
 }
 
 /// `data-docs.md`, `data-docs.html` and `data-docs.json` in `dir`, from the spec and each dataset's recent run
@@ -260,5 +296,36 @@ mod tests {
             serde_json::from_str(&std::fs::read_to_string(&written[2]).unwrap()).unwrap();
         insta::assert_json_snapshot!("data_docs_json", json);
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// Text from the spec or the data is shown as text in Markdown renderers, as the HTML
+    /// report escapes it: no markup, link or table cell comes from it, and SQL cannot leave
+    /// its code block.
+    #[test]
+    fn spec_and_data_text_cannot_become_markup_in_markdown() {
+        let text = dapgov_spec::init_text("van311", dapgov_spec::Target::Local)
+            .unwrap()
+            .replacen(
+                "description = \"",
+                "description = \"<script>alert(1)</script> [x](javascript:alert(1)) a|b `c` ",
+                1,
+            );
+        let mut spec = Spec::parse(&text, "dapgov.toml").unwrap();
+        spec.trusted[0].sql = "SELECT 1 -- ```\n<img src=x onerror=alert(1)>".into();
+        let dir = std::env::temp_dir().join(format!("dapgov-docs-md-{}", std::process::id()));
+        let written = write(&spec, &BTreeMap::new(), "2026-12-02T00:00:00Z", &dir).unwrap();
+        let md = std::fs::read_to_string(&written[0]).unwrap();
+        std::fs::remove_dir_all(dir).unwrap();
+        assert!(md.contains("\\<script\\>alert(1)\\</script\\>"), "{md}");
+        assert!(
+            md.contains("\\[x\\](javascript:alert(1)) a\\|b \\`c\\`"),
+            "{md}"
+        );
+        assert!(!md.contains("<script") && !md.contains("[x]("), "{md}");
+        // The SQL stays whole inside a fence longer than its own backticks.
+        assert!(
+            md.contains("````sql\nSELECT 1 -- ```\n<img src=x onerror=alert(1)>\n````"),
+            "{md}"
+        );
     }
 }

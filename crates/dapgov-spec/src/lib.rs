@@ -92,9 +92,7 @@ fn is_region(s: &str) -> bool {
         && parts[..parts.len() - 1]
             .iter()
             .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
-        && parts[parts.len() - 1]
-            .bytes()
-            .all(|b| b.is_ascii_digit())
+        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
         && !parts[parts.len() - 1].is_empty()
 }
 
@@ -233,9 +231,12 @@ impl Spec {
         }
         let state_dir = Path::new(&self.platform.state_dir);
         if self.platform.state_dir.is_empty()
-            || !state_dir
-                .components()
-                .all(|c| matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir))
+            || !state_dir.components().all(|c| {
+                matches!(
+                    c,
+                    std::path::Component::Normal(_) | std::path::Component::CurDir
+                )
+            })
         {
             return Err((
                 at(&["platform", "state_dir"]),
