@@ -2929,3 +2929,30 @@ fn the_local_cost_is_an_estimate_by_zone_beside_the_budget() {
             .contains("<svg")
     );
 }
+
+/// A delivery none of whose rows can be typed is refused naming the file, the rows and the
+/// reason (no value quoted), and nothing is loaded.
+#[test]
+fn a_delivery_whose_every_row_fails_typing_names_the_file_rows_and_reason() {
+    let p = Platform::new();
+    let header = "Date;CallsOffered;CallsHandled;CallsAbandoned;AverageSpeedofAnswer;ServiceLevel;BI_ID\n";
+    let rows: String = (1..=4)
+        .map(|d| format!("2024-01-0{d};secret-{d};10;1;20;0.8;{d}\n"))
+        .collect();
+    std::fs::write(p.dir.path().join("untypable.csv"), format!("{header}{rows}")).unwrap();
+    let o = p.run(&["etl", "run", "--input", "untypable.csv", "--dataset", "metrics"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("untypable.csv")
+            && err.contains("none of its 4 rows could be read")
+            && err.contains("row 1: type: `calls_offered` is not a valid bigint"),
+        "{err}"
+    );
+    assert!(!err.contains("secret-") && !err.contains("No files found"), "{err}");
+    let history = p.run(&["etl", "history", "metrics"]);
+    assert!(
+        String::from_utf8_lossy(&history.stderr).contains("has no loads yet"),
+        "{history:?}"
+    );
+}

@@ -17,6 +17,10 @@ use std::path::{Path, PathBuf};
 
 pub const EVENTS: &str = "events.jsonl";
 const HEAD: &str = "head.json";
+/// The record being appended, signed, written before the record: an append cut short between
+/// the record and its head (a crash) is completed by the next one, and one that failed is
+/// undone, so the trail never holds a record its head does not cover.
+const PENDING: &str = "pending.json";
 /// The public key that verifies head and digests, as `ed25519 <hex>`.
 pub const PUBLIC_KEY: &str = "public-key";
 const SCHEME: &str = "ed25519";
@@ -327,6 +331,7 @@ impl Trail {
             .open(self.events_path())?;
         file.lock()?;
         let head = self.prepare()?;
+        let head = self.complete_interrupted_append(&file, head)?;
         let (seq, prev) = head
             .map(|h| (h.seq + 1, h.hash))
             .unwrap_or((1, GENESIS.to_string()));
@@ -345,19 +350,85 @@ impl Trail {
         e.hash = record_hash(&e);
         let mut line = serde_json::to_vec(&e).expect("serialize");
         line.push(b'\n');
-        (&file).write_all(&line)?;
+        let length_before = file.metadata()?.len();
+        let pending = self.dir.join(PENDING);
+        crate::write_atomic(
+            &pending,
+            &serde_json::to_vec(&self.sign("pending", seq, &e.hash)).expect("serialize"),
+        )?;
+        let written = (&file)
+            .write_all(&line)
+            .and_then(|()| fault::injected("record"))
+            .and_then(|()| self.sign_head(seq, &e.hash));
+        if let Err(err) = written {
+            // Undone, so the record never stands without its head; if even the undo fails,
+            // the pending record lets the next append finish the job.
+            if fault::injected("crash").is_ok() && file.set_len(length_before).is_ok() {
+                let _ = std::fs::remove_file(&pending);
+            }
+            file.unlock()?;
+            return Err(err);
+        }
+        let _ = std::fs::remove_file(&pending);
+        file.unlock()?;
+        Ok(e)
+    }
+
+    /// The head (and, every `DIGEST_EVERY` records, a digest) for record `seq`.
+    fn sign_head(&self, seq: u64, hash: &str) -> std::io::Result<()> {
+        fault::injected("head")?;
         crate::write_atomic(
             &self.dir.join(HEAD),
-            &serde_json::to_vec(&self.sign("head", seq, &e.hash)).expect("serialize"),
+            &serde_json::to_vec(&self.sign("head", seq, hash)).expect("serialize"),
         )?;
         if seq % DIGEST_EVERY == 0 {
             crate::write_atomic(
                 &self.dir.join(format!("digest-{seq:012}.json")),
-                &serde_json::to_vec(&self.sign("digest", seq, &e.hash)).expect("serialize"),
+                &serde_json::to_vec(&self.sign("digest", seq, hash)).expect("serialize"),
             )?;
         }
-        file.unlock()?;
-        Ok(e)
+        Ok(())
+    }
+
+    /// An append that stopped after its record and before its head (the process died): when
+    /// the pending statement is this trail's own signature of exactly the last record, and
+    /// that record follows the head, the head is signed for it now. Anything else is left for
+    /// `verify` to report (records appended without the signing key stay uncovered).
+    fn complete_interrupted_append(
+        &self,
+        file: &std::fs::File,
+        head: Option<Signed>,
+    ) -> std::io::Result<Option<Signed>> {
+        let path = self.dir.join(PENDING);
+        let Some(pending) = self.read_signed(&path) else {
+            return Ok(head);
+        };
+        let (head_seq, head_hash) = head
+            .as_ref()
+            .map_or((0, GENESIS.to_string()), |h| (h.seq, h.hash.clone()));
+        let ours = self.public_key().verifies(
+            &signed_message("pending", pending.seq, &pending.hash),
+            &pending.signature,
+        );
+        let last = last_record(file)?;
+        let completes = ours
+            && pending.seq == head_seq + 1
+            && last.as_ref().is_some_and(|e| {
+                e.seq == pending.seq
+                    && e.hash == pending.hash
+                    && e.prev_hash == head_hash
+                    && record_hash(e) == e.hash
+            });
+        if !completes {
+            if ours && last.as_ref().is_none_or(|e| e.seq <= head_seq) {
+                // The undo of a failed append worked but the statement stayed: stale.
+                let _ = std::fs::remove_file(&path);
+            }
+            return Ok(head);
+        }
+        self.sign_head(pending.seq, &pending.hash)?;
+        let _ = std::fs::remove_file(&path);
+        Ok(Some(self.sign("head", pending.seq, &pending.hash)))
     }
 
     /// All events, in file order.
@@ -541,6 +612,47 @@ impl Trail {
     }
 }
 
+/// The last complete record of the events file (a record is one line, well under 1 MiB).
+fn last_record(file: &std::fs::File) -> std::io::Result<Option<Event>> {
+    use std::io::{Read, Seek, SeekFrom};
+    const TAIL: u64 = 1 << 20;
+    let len = file.metadata()?.len();
+    let start = len.saturating_sub(TAIL);
+    let mut f = file;
+    f.seek(SeekFrom::Start(start))?;
+    let mut tail = Vec::new();
+    f.take(TAIL).read_to_end(&mut tail)?;
+    let text = String::from_utf8_lossy(&tail);
+    Ok(text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .and_then(|l| serde_json::from_str(l).ok()))
+}
+
+/// Failures the tests inject at a named point of an append (never in a build of the crate).
+mod fault {
+    #[cfg(test)]
+    thread_local! {
+        pub static AT: std::cell::Cell<Option<&'static str>> = const { std::cell::Cell::new(None) };
+    }
+
+    #[cfg(test)]
+    pub fn injected(point: &str) -> std::io::Result<()> {
+        match AT.with(|a| a.get()) {
+            Some(p) if p == point || (p == "crash" && point == "record") => Err(
+                std::io::Error::other(format!("injected failure at {point}")),
+            ),
+            _ => Ok(()),
+        }
+    }
+
+    #[cfg(not(test))]
+    pub fn injected(_: &str) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -560,6 +672,61 @@ mod tests {
             .unwrap();
         }
         (dir, t)
+    }
+
+    fn event(i: usize) -> NewEvent<'static> {
+        NewEvent {
+            category: "data",
+            principal: "arn:aws:iam::000000000000:role/p-etl",
+            action: "s3:PutObject",
+            resource: if i % 2 == 0 { "arn:aws:s3:::b/even" } else { "arn:aws:s3:::b/odd" },
+            outcome: "allowed",
+            detail: None,
+        }
+    }
+
+    /// A head that cannot be written (a full disk, a directory made immutable) fails the
+    /// append and leaves the trail as it was: the next append continues it and it verifies.
+    #[test]
+    fn a_failed_head_write_leaves_the_trail_intact() {
+        let (_d, t) = trail_with(3);
+        fault::AT.with(|a| a.set(Some("head")));
+        assert!(t.append(event(4)).is_err());
+        fault::AT.with(|a| a.set(None));
+        assert_eq!(t.read().unwrap().len(), 3);
+        assert_eq!(t.append(event(4)).unwrap().seq, 4);
+        assert_eq!(t.verify(&t.public_key()), Ok(4));
+        assert!(!t.dir.join(PENDING).exists());
+    }
+
+    /// A process that dies between its record and its head: the next append signs the head
+    /// for that record, as its own pending statement shows it to be, and continues.
+    #[test]
+    fn an_append_cut_short_is_completed_by_the_next() {
+        let (_d, t) = trail_with(DIGEST_EVERY as usize - 1);
+        fault::AT.with(|a| a.set(Some("crash")));
+        assert!(t.append(event(0)).is_err());
+        fault::AT.with(|a| a.set(None));
+        assert_eq!(t.read().unwrap().len(), DIGEST_EVERY as usize);
+        assert!(t.verify(&t.public_key()).is_err(), "the cut-short record is uncovered");
+        assert_eq!(t.append(event(1)).unwrap().seq, DIGEST_EVERY + 1);
+        assert_eq!(t.verify(&t.public_key()), Ok(DIGEST_EVERY + 1));
+        assert!(t.dir.join(format!("digest-{DIGEST_EVERY:012}.json")).exists());
+        // A record appended by someone without the signing key is never adopted.
+        let mut forged = t.read().unwrap().pop().unwrap();
+        forged.seq += 1;
+        forged.prev_hash = forged.hash.clone();
+        forged.hash = record_hash(&forged);
+        let mut line = serde_json::to_string(&forged).unwrap();
+        line.push('\n');
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(t.events_path())
+            .unwrap()
+            .write_all(line.as_bytes())
+            .unwrap();
+        t.append(event(2)).unwrap();
+        assert!(t.verify(&t.public_key()).is_err());
     }
 
     #[test]

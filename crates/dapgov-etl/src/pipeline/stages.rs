@@ -303,6 +303,9 @@ impl Run<'_> {
                     .join(" ")
             )
         };
+        if typed == 0 {
+            return Err(self.nothing_typed(ctx, source.records, &reason).await);
+        }
         // What typing set aside, from the counts the reader and the writer kept.
         let (rows_in, q_shape) = (source.records, source.ragged);
         let q_type = rows_in.checked_sub(q_shape + typed).ok_or_else(|| {
@@ -355,6 +358,37 @@ impl Run<'_> {
             quarantine_parts,
             all_text,
         })
+    }
+
+    /// The error for a delivery none of whose rows could be typed: the file, and the first rows
+    /// with the reason each was set aside (no value is quoted). Nothing is loaded.
+    async fn nothing_typed(&self, ctx: &SessionContext, records: u64, reason: &str) -> EtlError {
+        let origin = &self.origin;
+        if records == 0 {
+            return EtlError::input(origin, "the file holds no rows to load");
+        }
+        let first = async {
+            let batches = ctx
+                .sql(&format!(
+                    "SELECT concat('row ', CAST(_source_row AS VARCHAR), ': ', COALESCE(_shape, {reason})) AS why FROM source ORDER BY _source_row LIMIT 3"
+                ))
+                .await?
+                .collect()
+                .await?;
+            Ok::<_, EtlError>(string_values(&batches, "why"))
+        }
+        .await;
+        let first = match first {
+            Ok(rows) if !rows.is_empty() => rows.join("; "),
+            Ok(_) => "no reason recorded".into(),
+            Err(e) => format!("the reasons could not be read ({e})"),
+        };
+        EtlError::input(
+            origin,
+            format!(
+                "none of its {records} rows could be read as the dataset declares them, so nothing was loaded; the first: {first}. Check the file's encoding (UTF-8 or Latin-1), its delimiter and the declared column types"
+            ),
+        )
     }
 
     /// Schema drift against the previous load: reported, never silently shifted (columns
