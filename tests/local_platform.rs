@@ -441,6 +441,28 @@ fn trail_tampering_is_detected() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+    // Wiped, then restarted by the next operation: without an anchor, the tables' history,
+    // older than the trail's first record, shows the wipe.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    p.ok(&["query", "select count(*) from trusted.metrics_yearly"]);
+    let o = p.run(&["trail", "verify"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("metrics version 0 was committed at") && err.contains("wiped and restarted"),
+        "{err}"
+    );
+}
+
+/// Without an anchor and without older history, `trail verify` says what it cannot tell.
+#[test]
+fn trail_verify_without_an_anchor_says_a_wipe_needs_one() {
+    let p = Platform::new();
+    let out = p.ok(&["trail", "verify"]);
+    assert!(
+        out.starts_with("Trail intact") && out.contains("Without --anchor"),
+        "{out}"
+    );
 }
 
 /// The state directory holds policies, key material and the trail: 0700 and its files 0600
@@ -2935,12 +2957,24 @@ fn the_local_cost_is_an_estimate_by_zone_beside_the_budget() {
 #[test]
 fn a_delivery_whose_every_row_fails_typing_names_the_file_rows_and_reason() {
     let p = Platform::new();
-    let header = "Date;CallsOffered;CallsHandled;CallsAbandoned;AverageSpeedofAnswer;ServiceLevel;BI_ID\n";
+    let header =
+        "Date;CallsOffered;CallsHandled;CallsAbandoned;AverageSpeedofAnswer;ServiceLevel;BI_ID\n";
     let rows: String = (1..=4)
         .map(|d| format!("2024-01-0{d};secret-{d};10;1;20;0.8;{d}\n"))
         .collect();
-    std::fs::write(p.dir.path().join("untypable.csv"), format!("{header}{rows}")).unwrap();
-    let o = p.run(&["etl", "run", "--input", "untypable.csv", "--dataset", "metrics"]);
+    std::fs::write(
+        p.dir.path().join("untypable.csv"),
+        format!("{header}{rows}"),
+    )
+    .unwrap();
+    let o = p.run(&[
+        "etl",
+        "run",
+        "--input",
+        "untypable.csv",
+        "--dataset",
+        "metrics",
+    ]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(
@@ -2949,10 +2983,76 @@ fn a_delivery_whose_every_row_fails_typing_names_the_file_rows_and_reason() {
             && err.contains("row 1: type: `calls_offered` is not a valid bigint"),
         "{err}"
     );
-    assert!(!err.contains("secret-") && !err.contains("No files found"), "{err}");
+    assert!(
+        !err.contains("secret-") && !err.contains("No files found"),
+        "{err}"
+    );
     let history = p.run(&["etl", "history", "metrics"]);
     assert!(
         String::from_utf8_lossy(&history.stderr).contains("has no loads yet"),
         "{history:?}"
     );
+}
+
+/// A table commit deleted behind the platform's back, in a zone without data events (curated,
+/// trusted): opening the table fails naming the missing commit instead of serving an older
+/// version, and `trail verify` names it too.
+#[test]
+fn a_table_commit_deleted_in_any_zone_is_an_error_not_fewer_rows() {
+    let p = Platform::new();
+    p.load_city();
+    let city = city_file();
+    p.ok(&[
+        "etl",
+        "run",
+        "--force",
+        "--input",
+        city.to_str().unwrap(),
+        "--dataset",
+        "metrics",
+    ]);
+    for (zone, table, sql) in [
+        ("curated", "metrics", "select count(*) from curated.metrics"),
+        (
+            "trusted",
+            "metrics_yearly",
+            "select count(*) from trusted.metrics_yearly",
+        ),
+    ] {
+        let log = p
+            .state()
+            .join("buckets")
+            .join(format!("van311-{zone}-000000000000"))
+            .join(table)
+            .join("_delta_log");
+        let newest = files_under(&log)
+            .into_iter()
+            .filter(|f| f.extension().is_some_and(|e| e == "json"))
+            .max()
+            .unwrap();
+        let kept = std::fs::read(&newest).unwrap();
+        std::fs::remove_file(&newest).unwrap();
+        let version = newest.file_name().unwrap().to_string_lossy().to_string();
+        let o = p.run(&["query", "--as", "etl", sql]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{zone}: {err}");
+        assert!(
+            err.contains("commit log is missing 1 commit") && err.contains(&version),
+            "{zone}: {err}"
+        );
+        let o = p.run(&["trail", "verify"]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{zone}: {err}");
+        assert!(
+            err.contains(&version) && err.contains("is missing"),
+            "{zone}: {err}"
+        );
+        std::fs::write(&newest, &kept).unwrap();
+        assert_eq!(
+            p.ok(&["query", "--as", "etl", "--format", "csv", sql])
+                .lines()
+                .count(),
+            2
+        );
+    }
 }

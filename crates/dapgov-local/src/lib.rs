@@ -49,6 +49,9 @@ pub(crate) struct Shared {
     pseudonym_salt: [u8; 32],
     /// The trail, while one exists with logging on.
     trail: RwLock<Option<Trail>>,
+    /// The table commits the trail recorded as present (object ARN → record), read from the
+    /// trail on first use and kept current by this process's own records.
+    table_logs: std::sync::Mutex<Option<BTreeMap<String, u64>>>,
 }
 
 impl Shared {
@@ -60,7 +63,41 @@ impl Shared {
             legacy_trail_key: secret.derive("dapgov/trail/v1"),
             pseudonym_salt: secret.derive("dapgov/pseudonymisation/v1"),
             trail: RwLock::new(None),
+            table_logs: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Read the table commits from the trail again when next needed.
+    pub(crate) fn forget_table_logs(&self) {
+        *self.table_logs.lock().expect("table log lock") = None;
+    }
+
+    /// The table commits under `log_prefix` (an object ARN ending in `_delta_log`) that the
+    /// trail recorded and that were never deleted through the platform: none while there is no
+    /// trail.
+    pub(crate) fn recorded_table_logs(
+        &self,
+        log_prefix: &str,
+    ) -> Result<Vec<(String, u64)>, TargetError> {
+        let trail = self.trail.read().expect("trail lock");
+        let Some(t) = trail.as_ref() else {
+            return Ok(vec![]);
+        };
+        let mut cache = self.table_logs.lock().expect("table log lock");
+        if cache.is_none() {
+            let events = t
+                .read()
+                .map_err(|e| TargetError::Other(format!("the audit trail cannot be read ({e})")))?;
+            *cache = Some(versions::recorded_table_logs(&events));
+        }
+        let under = format!("{log_prefix}/");
+        Ok(cache
+            .as_ref()
+            .expect("filled above")
+            .range(under.clone()..)
+            .take_while(|(arn, _)| arn.starts_with(&under))
+            .map(|(arn, seq)| (arn.clone(), *seq))
+            .collect())
     }
 
     pub(crate) fn tmp_file(&self) -> PathBuf {
@@ -85,8 +122,18 @@ impl Shared {
         detail: Option<String>,
     ) -> Result<(), TargetError> {
         if let Some(t) = self.trail.read().expect("trail lock").as_ref() {
-            t.append(NewEvent { category, principal, action, resource, outcome, detail })
+            let e = t.append(NewEvent { category, principal, action, resource, outcome, detail })
                 .map_err(|e| TargetError::Other(format!("{action} on {resource}: the audit trail cannot be written ({e}), so the operation is refused")))?;
+            if versions::is_table_log(resource) {
+                let mut cache = self.table_logs.lock().expect("table log lock");
+                match (cache.as_mut(), action, outcome) {
+                    (Some(c), "s3:PutObject", "allowed") => drop(c.insert(e.resource, e.seq)),
+                    (Some(c), "s3:DeleteObject", "allowed") => drop(c.remove(&e.resource)),
+                    // A write that did not land: read again from the trail when next needed.
+                    (Some(_), "s3:PutObject", _) => *cache = None,
+                    _ => {}
+                }
+            }
         }
         Ok(())
     }

@@ -118,7 +118,15 @@ impl GovernedStore {
         dapgov_inventory::names::s3_object_arn(&self.bucket.name, location.as_ref())
     }
 
-    /// Record an allowed data operation (buckets with data events), before it takes effect.
+    /// Whether the trail records `action` on `resource`: every data operation in a bucket
+    /// with data events, and every write and delete of a table commit in any bucket.
+    fn recorded(&self, action: &str, resource: &str) -> bool {
+        self.bucket.data_events
+            || (matches!(action, "s3:PutObject" | "s3:DeleteObject")
+                && versions::is_table_log(resource))
+    }
+
+    /// Record an allowed data operation (see `recorded`), before it takes effect.
     /// A write names the version it creates, so `trail verify` can tell an object rolled back
     /// to an older copy from the one last written.
     fn record(
@@ -127,7 +135,7 @@ impl GovernedStore {
         resource: &str,
         version: Option<&str>,
     ) -> object_store::Result<()> {
-        if self.bucket.data_events {
+        if self.recorded(action, resource) {
             let detail = version.map(versions::written);
             self.shared
                 .record_event(
@@ -278,7 +286,7 @@ impl GovernedStore {
         if let Err(e) = &written {
             // The record above named a version that did not land: say so, so the version
             // check expects the object's actual one.
-            if self.bucket.data_events {
+            if self.recorded("s3:PutObject", &arn) {
                 if let Err(trail) = self.shared.record_event(
                     "data",
                     &self.caller.arn,
@@ -375,7 +383,46 @@ impl GovernedStore {
         }
         out.objects.sort_by(|a, b| a.location.cmp(&b.location));
         out.common_prefixes.sort();
+        if let Some(log) = prefix.filter(|p| p.as_ref().ends_with("_delta_log")) {
+            self.check_table_log(log, &out.objects)?;
+        }
         Ok(out)
+    }
+
+    /// A table's commit log, listed as a table is opened, must hold every commit the trail
+    /// recorded there: a log cut short would silently serve an older version of the table.
+    fn check_table_log(&self, log: &Path, listed: &[ObjectMeta]) -> object_store::Result<()> {
+        let present: std::collections::BTreeSet<String> = listed
+            .iter()
+            .map(|o| self.object_arn(&o.location))
+            .collect();
+        let missing = |fresh: bool| -> object_store::Result<Vec<String>> {
+            if fresh {
+                // Another process may have removed commits through the platform meanwhile.
+                self.shared.forget_table_logs();
+            }
+            let recorded = self
+                .shared
+                .recorded_table_logs(&self.object_arn(log))
+                .map_err(generic)?;
+            Ok(recorded
+                .iter()
+                .filter(|(arn, _)| !present.contains(arn))
+                .map(|(arn, seq)| format!("{arn} (written at trail record {seq})"))
+                .collect())
+        };
+        if missing(false)?.is_empty() {
+            return Ok(());
+        }
+        let missing = missing(true)?;
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(generic(format!(
+            "integrity error: the table's commit log is missing {} commit(s) the trail recorded and that were never deleted through the platform: {}; the table would read as an older version. Restore the missing files from a backup (`dapgov trail verify` lists every object that differs)",
+            missing.len(),
+            missing.join(", ")
+        )))
     }
 }
 

@@ -679,7 +679,11 @@ mod tests {
             category: "data",
             principal: "arn:aws:iam::000000000000:role/p-etl",
             action: "s3:PutObject",
-            resource: if i % 2 == 0 { "arn:aws:s3:::b/even" } else { "arn:aws:s3:::b/odd" },
+            resource: if i % 2 == 0 {
+                "arn:aws:s3:::b/even"
+            } else {
+                "arn:aws:s3:::b/odd"
+            },
             outcome: "allowed",
             detail: None,
         }
@@ -708,10 +712,17 @@ mod tests {
         assert!(t.append(event(0)).is_err());
         fault::AT.with(|a| a.set(None));
         assert_eq!(t.read().unwrap().len(), DIGEST_EVERY as usize);
-        assert!(t.verify(&t.public_key()).is_err(), "the cut-short record is uncovered");
+        assert!(
+            t.verify(&t.public_key()).is_err(),
+            "the cut-short record is uncovered"
+        );
         assert_eq!(t.append(event(1)).unwrap().seq, DIGEST_EVERY + 1);
         assert_eq!(t.verify(&t.public_key()), Ok(DIGEST_EVERY + 1));
-        assert!(t.dir.join(format!("digest-{DIGEST_EVERY:012}.json")).exists());
+        assert!(
+            t.dir
+                .join(format!("digest-{DIGEST_EVERY:012}.json"))
+                .exists()
+        );
         // A record appended by someone without the signing key is never adopted.
         let mut forged = t.read().unwrap().pop().unwrap();
         forged.seq += 1;

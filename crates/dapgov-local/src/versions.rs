@@ -12,6 +12,26 @@ use crate::trail::Event;
 use std::collections::BTreeMap;
 use std::io::Read;
 
+/// Whether an object is a table commit (`…/_delta_log/…`): these are recorded in every zone,
+/// whatever its data events, so a commit deleted or rolled back outside the platform is caught
+/// in every table.
+pub(crate) fn is_table_log(object_arn: &str) -> bool {
+    object_arn.contains("/_delta_log/")
+}
+
+/// Every table commit the trail recorded, with the record that last wrote it, for those
+/// still present by the trail's account (never deleted through the platform).
+pub(crate) fn recorded_table_logs(events: &[Event]) -> BTreeMap<String, u64> {
+    recorded_versions(events)
+        .into_iter()
+        .filter(|(arn, _)| is_table_log(arn))
+        .filter_map(|(arn, history)| match history.last() {
+            Some((seq, Some(_))) => Some((arn, *seq)),
+            _ => None,
+        })
+        .collect()
+}
+
 /// How a write's trail record names the version it created.
 const VERSION_DETAIL: &str = "version ";
 /// A write that lost a create-if-absent race, or failed after its record, did not land.
@@ -104,13 +124,14 @@ impl LocalTarget {
         let watched_buckets = self.data_event_buckets();
         for (name, _) in self.records(dapgov_inventory::ResourceKind::Bucket) {
             let dir = self.bucket_dir(&name);
-            let watched = watched_buckets.contains(&name);
+            let bucket_watched = watched_buckets.contains(&name);
             for file in crate::state::files_under(&dir) {
                 let key = file
                     .strip_prefix(&dir)
                     .map(|k| k.to_string_lossy().replace('\\', "/"))
                     .unwrap_or_default();
                 let arn = dapgov_inventory::names::s3_object_arn(&name, &key);
+                let watched = bucket_watched || is_table_log(&arn);
                 let Some(history) = recorded.get(&arn).filter(|_| watched) else {
                     check.unrecorded += 1;
                     continue;

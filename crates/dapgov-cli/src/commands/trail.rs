@@ -113,6 +113,16 @@ pub async fn run(ctx: &Context, cmd: TrailCommand) -> anyhow::Result<u8> {
                             return Ok(1);
                         }
                     }
+                    if anchor.is_none() {
+                        if let Some(evidence) =
+                            history_older_than_trail(&l.target, &l.spec, &trail.read()?).await?
+                        {
+                            eprintln!(
+                                "Trail verification FAILED: {evidence}, so records before the trail's first are gone (the trail was wiped and restarted); verify it against an anchor kept away from the platform (`trail verify --anchor`)"
+                            );
+                            return Ok(1);
+                        }
+                    }
                     println!(
                         "Trail intact: {n} record(s) verified with {whose}{}.",
                         if anchor.is_some() {
@@ -121,6 +131,11 @@ pub async fn run(ctx: &Context, cmd: TrailCommand) -> anyhow::Result<u8> {
                             ""
                         }
                     );
+                    if anchor.is_none() {
+                        println!(
+                            "Without --anchor, a trail wiped and restarted cannot be told from a new one once nothing older than it remains: keep `dapgov trail anchor` output away from the platform."
+                        );
+                    }
                     let objects = local.check_object_versions(&trail.read()?);
                     for p in &objects.problems {
                         eprintln!("Object {} {}", p.object, p.problem);
@@ -181,4 +196,48 @@ pub async fn run(ctx: &Context, cmd: TrailCommand) -> anyhow::Result<u8> {
             Ok(0)
         }
     }
+}
+
+/// Evidence that the platform is older than its trail: a table version committed before the
+/// trail's first record (every commit is made by an operation the trail records).
+async fn history_older_than_trail(
+    target: &std::sync::Arc<dyn dapgov_target::Target>,
+    spec: &dapgov_spec::Spec,
+    events: &[dapgov_local::trail::Event],
+) -> anyhow::Result<Option<String>> {
+    let Some(first) = events.first() else {
+        return Ok(None);
+    };
+    let Ok(trail_start) = chrono::DateTime::parse_from_rfc3339(&first.time) else {
+        return Ok(Some(format!(
+            "its first record has no readable time ({:?})",
+            first.time
+        )));
+    };
+    let mut tables: Vec<(&str, &str)> = vec![];
+    for dataset in spec.datasets.keys() {
+        for zone in ["raw", "quarantine", "curated"] {
+            tables.push((zone, dataset));
+        }
+    }
+    tables.extend(spec.trusted.iter().map(|t| ("trusted", t.name.as_str())));
+    let session = target.session(&spec.platform.name, "etl").await?;
+    for (zone, table) in tables {
+        // A table with no loads has no history to compare.
+        let Ok(commits) = dapgov_etl::history(&session, zone, table).await else {
+            continue;
+        };
+        let Some(oldest) = commits.first() else {
+            continue;
+        };
+        // Commit times are kept to the second: earlier by a whole second, to be sure.
+        let committed = chrono::DateTime::parse_from_rfc3339(&oldest.time);
+        if committed.is_ok_and(|t| t + chrono::TimeDelta::seconds(1) <= trail_start) {
+            return Ok(Some(format!(
+                "{zone}.{table} version {} was committed at {}, before the trail's first record ({})",
+                oldest.version, oldest.time, first.time
+            )));
+        }
+    }
+    Ok(None)
 }
