@@ -3056,3 +3056,76 @@ fn a_table_commit_deleted_in_any_zone_is_an_error_not_fewer_rows() {
         );
     }
 }
+
+/// A column declared personal information after it was loaded: the version that holds it in
+/// the clear is no longer readable by the analyst, nor restorable by a rollback.
+#[test]
+fn a_version_older_than_a_columns_protection_is_neither_readable_nor_restorable() {
+    let p = Platform::new();
+    let spec_path = p.dir.path().join("dapgov.toml");
+    let spec = std::fs::read_to_string(&spec_path).unwrap();
+    let declared = |member: &str| {
+        format!("{spec}\n[datasets.visits]\n[datasets.visits.columns]\nmember = {member}\n")
+    };
+    std::fs::write(&spec_path, declared("{ type = \"string\" }")).unwrap();
+    std::fs::write(
+        p.dir.path().join("visits.csv"),
+        "member,visits\nM-0001,3\nM-0002,5\n",
+    )
+    .unwrap();
+    let load = ["etl", "run", "--input", "visits.csv", "--dataset", "visits"];
+    p.ok(&load);
+    std::fs::write(
+        &spec_path,
+        declared("{ type = \"string\", pii = \"PERSON_NAME\" }"),
+    )
+    .unwrap();
+    p.ok(&[
+        "etl",
+        "run",
+        "--force",
+        "--input",
+        "visits.csv",
+        "--dataset",
+        "visits",
+    ]);
+    let now = p.ok(&[
+        "query",
+        "--format",
+        "csv",
+        "select member from curated.visits",
+    ]);
+    assert!(!now.contains("M-0001"), "{now}");
+    let old = [
+        "query",
+        "--as-of",
+        "curated.visits=0",
+        "select member from curated.visits",
+    ];
+    let o = p.run(&old);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("refused as role `analyst`") && err.contains("`member`"),
+        "{err}"
+    );
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("M-0001"));
+    let o = p.run(&["etl", "rollback", "visits", "--to", "0"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("rollback of curated.visits to version 0 refused"),
+        "{err}"
+    );
+    assert!(
+        !p.ok(&["query", "select member from curated.visits"])
+            .contains("M-0001")
+    );
+    // The version as protected now stays readable.
+    p.ok(&[
+        "query",
+        "--as-of",
+        "curated.visits=1",
+        "select member from curated.visits",
+    ]);
+}

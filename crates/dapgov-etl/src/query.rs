@@ -374,6 +374,23 @@ pub async fn sql_as_of(
                 t.format
             )));
         }
+        // Only the role that loads (and reads raw) may see a version whose personal
+        // information was protected less than the table's is now.
+        if let Some((zone, table)) = name.split_once('.').filter(|_| session.role != "etl") {
+            let weaker =
+                crate::pipeline::weaker_protection_at(session, zone, table, *version).await?;
+            if !weaker.is_empty() {
+                return Err(EtlError::Engine(format!(
+                    "--as-of {name}={version}: refused as role `{}`: version {version} holds {} without the protection {name} has now (declared personal information since)",
+                    session.role,
+                    weaker
+                        .iter()
+                        .map(|c| format!("`{c}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        }
     }
     for t in &tables {
         let version = as_of

@@ -71,6 +71,19 @@ pub struct Plan {
     pub conflicts: Vec<String>,
 }
 
+/// A titled list of addresses and a blank line, or nothing when there are none.
+fn address_list(title: &str, addresses: &[String]) -> String {
+    if addresses.is_empty() {
+        return String::new();
+    }
+    let mut out = format!("{title}:\n");
+    for a in addresses {
+        out.push_str(&format!("  {a}\n"));
+    }
+    out.push('\n');
+    out
+}
+
 /// Properties whose change cannot be made in place.
 fn forces_replacement(kind: ResourceKind, path: &str) -> bool {
     matches!(
@@ -285,28 +298,18 @@ impl Plan {
 
     /// The resources the spec wants whose names another owner holds, or nothing.
     pub fn render_conflicts(&self) -> String {
-        if self.conflicts.is_empty() {
-            return String::new();
-        }
-        let mut out = "Cannot be made: the name is taken by a resource dapgov does not manage for this platform (rename or remove it, or tag it managed-by = dapgov and project = <name> to adopt it):\n".to_string();
-        for a in &self.conflicts {
-            out.push_str(&format!("  {a}\n"));
-        }
-        out.push('\n');
-        out
+        address_list(
+            "Cannot be made: the name is taken by a resource dapgov does not manage for this platform (rename or remove it, or tag it managed-by = dapgov and project = <name> to adopt it)",
+            &self.conflicts,
+        )
     }
 
     /// The look-alikes, once each, or nothing.
     pub fn render_left_alone(&self) -> String {
-        if self.left_alone.is_empty() {
-            return String::new();
-        }
-        let mut out = "Not managed by dapgov, left alone (named like the platform's resources, without its managed-by and project tags):\n".to_string();
-        for a in &self.left_alone {
-            out.push_str(&format!("  {a}\n"));
-        }
-        out.push('\n');
-        out
+        address_list(
+            "Not managed by dapgov, left alone (named like the platform's resources, without its managed-by and project tags)",
+            &self.left_alone,
+        )
     }
 
     /// Terraform-style text.

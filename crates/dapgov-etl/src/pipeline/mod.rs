@@ -395,6 +395,52 @@ pub async fn history(
     crate::delta::history(&table).await
 }
 
+/// The commit record of the columns a load protected as personal information (column →
+/// what they hold), so a version with weaker protection than the table's newest is known.
+pub(crate) const PROTECTED: &str = "protected";
+
+/// The columns the table's newest version protects that `version` held unprotected, or may
+/// have (it was written before loads recorded their protection): reading or restoring that
+/// version would show them in the clear. Empty when `version` is protected as the newest is.
+pub async fn weaker_protection_at(
+    session: &RoleSession,
+    zone_name: &str,
+    name: &str,
+    version: u64,
+) -> Result<Vec<String>, EtlError> {
+    let commits = history(session, zone_name, name).await?;
+    let protected = |c: &crate::delta::Commit| {
+        c.load.get(PROTECTED).and_then(|p| p.as_object()).map(|p| {
+            p.keys()
+                .cloned()
+                .collect::<std::collections::BTreeSet<String>>()
+        })
+    };
+    // A rollback records no load of its own: its protection is the version it restored.
+    let effective = |i: usize| -> Option<std::collections::BTreeSet<String>> {
+        let c = &commits[i];
+        match c.load.get("rollback_to").and_then(|v| v.as_u64()) {
+            Some(to) => commits
+                .iter()
+                .position(|o| o.version == to)
+                .filter(|&j| j < i)
+                .and_then(|j| protected(&commits[j])),
+            None => protected(c),
+        }
+    };
+    let Some(newest) = commits.len().checked_sub(1) else {
+        return Ok(vec![]);
+    };
+    let Some(at) = commits.iter().position(|c| c.version == version) else {
+        return Ok(vec![]);
+    };
+    let now = effective(newest).unwrap_or_default();
+    Ok(match effective(at) {
+        Some(then) => now.difference(&then).cloned().collect(),
+        None => now.into_iter().collect(),
+    })
+}
+
 /// What a rollback did.
 #[derive(Debug, Clone, Serialize)]
 pub struct Rollback {
@@ -416,6 +462,17 @@ pub async fn rollback(
 ) -> Result<Rollback, EtlError> {
     if zone_name != "trusted" && !spec.datasets.contains_key(dataset) {
         return Err(EtlError::UnknownDataset(dataset.into()));
+    }
+    let weaker = weaker_protection_at(session, zone_name, dataset, version).await?;
+    if !weaker.is_empty() {
+        return Err(EtlError::Engine(format!(
+            "rollback of {zone_name}.{dataset} to version {version} refused: that version holds {} without the protection the table has now (declared personal information since); load the delivery again under the current spec instead (`dapgov etl run --force`)",
+            weaker
+                .iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
     }
     let (store, path) = table_of(session, zone_name, dataset)?;
     let table = crate::delta::open(store, &path).await?;

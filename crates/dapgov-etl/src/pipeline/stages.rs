@@ -958,6 +958,7 @@ impl Run<'_> {
             "sha256": self.m.input.sha256,
             "role": self.session.principal_arn,
             "load": self.ds.load_mode().as_str(),
+            super::PROTECTED: self.m.pii_columns,
         })
     }
 
