@@ -3129,3 +3129,52 @@ fn a_version_older_than_a_columns_protection_is_neither_readable_nor_restorable(
         "select member from curated.visits",
     ]);
 }
+
+/// The same delivery run several times at once: each run ends well, exactly one loads it,
+/// and no zone holds its rows twice.
+#[test]
+fn the_same_delivery_run_at_once_is_loaded_exactly_once() {
+    let p = Platform::new();
+    let city = city_file();
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            p.command(&[
+                "etl",
+                "run",
+                "--input",
+                city.to_str().unwrap(),
+                "--dataset",
+                "metrics",
+            ])
+            .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    let mut no_ops = 0;
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        no_ops += usize::from(String::from_utf8_lossy(&o.stdout).starts_with("No-op"));
+    }
+    assert_eq!(no_ops, 2, "exactly one run loads the delivery");
+    for (zone, table) in [("raw", "metrics"), ("curated", "metrics")] {
+        let versions = p.ok(&[
+            "etl", "history", "metrics", "--zone", zone, "--format", "json",
+        ]);
+        let commits: Vec<serde_json::Value> = serde_json::from_str(&versions).unwrap();
+        assert_eq!(commits.len(), 1, "{zone}.{table}: {versions}");
+    }
+    assert_eq!(
+        p.ok(&[
+            "query",
+            "--as",
+            "etl",
+            "--format",
+            "csv",
+            "select count(*) as n from raw.metrics"
+        ]),
+        "n\n5585\n"
+    );
+}

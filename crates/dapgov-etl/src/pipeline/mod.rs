@@ -6,6 +6,7 @@
 
 mod engine;
 pub mod landing;
+mod lock;
 mod sql;
 mod stages;
 mod storage;
@@ -259,70 +260,78 @@ async fn run_stages(
     // run again, which replaces the same days with the same rows and rebuilds trusted). Any
     // other input is loaded, an earlier delivery after another included (A, B, A): it replaces
     // what it delivers, as a person would expect.
-    let newest =
-        crate::delta::latest_info(&crate::delta::open(curated, opts.dataset).await?).await?;
-    let newest_run = newest
-        .as_ref()
-        .and_then(|i| i["run_id"].as_str())
-        .map(str::to_string);
-    let finished = match &newest_run {
-        Some(r) => curated.store.head(&manifest_path(r)).await.is_ok(),
-        None => false,
-    };
-    if newest_run
-        .as_deref()
-        .map(|r| r.split('-').next().unwrap_or(r))
-        == Some(run_id.as_str())
-        && finished
-        && !opts.force
-    {
-        m.run_id = run_id;
-        m.no_op = true;
-        return Ok(m);
-    }
-    if curated.store.head(&manifest_path(&run_id)).await.is_ok() {
-        run_id = format!("{run_id}-{}", chrono::Utc::now().format("%Y%m%d%H%M%S"));
-    }
-    m.run_id = run_id.clone();
+    // One run of a delivery at a time: a second run of the same input waits for the first,
+    // then finds it loaded (a no-op) or, if it failed, loads it itself.
+    let lock = lock::DeliveryLock::acquire(curated, opts.dataset, &run_id).await?;
+    let result = async {
+        let newest =
+            crate::delta::latest_info(&crate::delta::open(curated, opts.dataset).await?).await?;
+        let newest_run = newest
+            .as_ref()
+            .and_then(|i| i["run_id"].as_str())
+            .map(str::to_string);
+        let finished = match &newest_run {
+            Some(r) => curated.store.head(&manifest_path(r)).await.is_ok(),
+            None => false,
+        };
+        if newest_run
+            .as_deref()
+            .map(|r| r.split('-').next().unwrap_or(r))
+            == Some(run_id.as_str())
+            && finished
+            && !opts.force
+        {
+            m.run_id = run_id;
+            m.no_op = true;
+            return Ok(m);
+        }
+        if curated.store.head(&manifest_path(&run_id)).await.is_ok() {
+            run_id = format!("{run_id}-{}", chrono::Utc::now().format("%Y%m%d%H%M%S"));
+        }
+        m.run_id = run_id.clone();
 
-    // This run's own prefixes hold nothing published (its manifest does not exist), so
-    // anything there is left by an attempt that was killed: clear it rather than read it back.
-    // (A killed commit leaves the tables at their last version; files it wrote but did not
-    // commit are never read.)
-    let staging = format!("_staging/{}/v={run_id}/", opts.dataset);
-    let mut leftovers = vec![
-        (raw, staging.clone()),
-        (curated, format!("{CSV_COPIES}/{}/{run_id}/", opts.dataset)),
-    ];
-    for t in spec
-        .trusted
-        .iter()
-        .filter(|t| t.inputs.iter().any(|i| i == opts.dataset))
-    {
-        leftovers.push((trusted, format!("{CSV_COPIES}/{}/{run_id}/", t.name)));
+        // This run's own prefixes hold nothing published (its manifest does not exist), so
+        // anything there is left by an attempt that was killed: clear it rather than read it back.
+        // (A killed commit leaves the tables at their last version; files it wrote but did not
+        // commit are never read.)
+        let staging = format!("_staging/{}/v={run_id}/", opts.dataset);
+        let mut leftovers = vec![
+            (raw, staging.clone()),
+            (curated, format!("{CSV_COPIES}/{}/{run_id}/", opts.dataset)),
+        ];
+        for t in spec
+            .trusted
+            .iter()
+            .filter(|t| t.inputs.iter().any(|i| i == opts.dataset))
+        {
+            leftovers.push((trusted, format!("{CSV_COPIES}/{}/{run_id}/", t.name)));
+        }
+        for (zone, prefix) in &leftovers {
+            clear_prefix(zone, prefix).await?;
+        }
+        let result = stages::Run {
+            session,
+            spec,
+            ds,
+            opts,
+            database: &database,
+            staging: &staging,
+            started,
+            origin,
+            m,
+            marks: Default::default(),
+        }
+        .execute()
+        .await;
+        // Intermediate files are the run's own; they never outlive it, whatever its outcome.
+        let cleared = clear_prefix(raw, &staging).await;
+        let m = result?;
+        cleared?;
+        Ok::<Manifest, EtlError>(m)
     }
-    for (zone, prefix) in &leftovers {
-        clear_prefix(zone, prefix).await?;
-    }
-    let result = stages::Run {
-        session,
-        spec,
-        ds,
-        opts,
-        database: &database,
-        staging: &staging,
-        started,
-        origin,
-        m,
-        marks: Default::default(),
-    }
-    .execute()
     .await;
-    // Intermediate files are the run's own; they never outlive it, whatever its outcome.
-    let cleared = clear_prefix(raw, &staging).await;
-    let m = result?;
-    cleared?;
-    Ok(m)
+    lock.release().await;
+    result
 }
 /// A dataset's table by zone: `raw`, `quarantine` and `curated` name the dataset's tables,
 /// `trusted` a trusted table by its name. Returns the zone store and the table's path.

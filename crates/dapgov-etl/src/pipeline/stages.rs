@@ -88,6 +88,25 @@ const QUARANTINE_COLUMNS: [(&str, &str); 7] = [
     ("_source_sha256", "string"),
 ];
 
+/// Append `df` to the Delta table at `path` in `zone` once per run: when the table's newest
+/// commit is already this run's (a rerun after a run that died past this commit), nothing is
+/// appended again. Returns the version holding the run's rows.
+async fn append_once(
+    ctx: &SessionContext,
+    zone: &dapgov_target::ZoneStore,
+    path: &str,
+    df: DataFrame,
+    info: &serde_json::Value,
+) -> Result<u64, EtlError> {
+    let table = delta::open(zone, path).await?;
+    let newest = delta::latest_info(&table).await?;
+    if newest.as_ref().and_then(|i| i.get("run_id")) == info.get("run_id") && newest.is_some() {
+        return Ok(table.version().unwrap_or_default());
+    }
+    let written = delta::write(ctx, table, df, &Load::Append, &[], info).await?;
+    Ok(written.version().unwrap_or_default())
+}
+
 /// Commit `df` to the Delta table at `path` in `zone`; returns the table as committed.
 async fn commit(
     ctx: &SessionContext,
@@ -870,36 +889,22 @@ impl Run<'_> {
         failpoint("before-publish");
         let (dataset, info) = (self.opts.dataset, self.load_info());
         let (raw_zone, curated_zone) = (zone(self.session, "raw")?, zone(self.session, "curated")?);
-        let raw_version = commit(
-            ctx,
-            raw_zone,
-            dataset,
-            ctx.table("raw_new").await?,
-            &Load::Append,
-            &[],
-            &info,
-        )
-        .await?
-        .version()
-        .unwrap_or_default();
+        let raw_version =
+            append_once(ctx, raw_zone, dataset, ctx.table("raw_new").await?, &info).await?;
         let lineage = format!(
             "SELECT *, {} AS _run_id, {} AS _source_file, {} AS _source_sha256 FROM quarantine_new",
             lit(&self.m.run_id),
             lit(&self.m.input.file),
             lit(&self.m.input.sha256)
         );
-        let quarantine_version = commit(
+        let quarantine_version = append_once(
             ctx,
             raw_zone,
             &format!("quarantine/{dataset}"),
             ctx.sql(&lineage).await?,
-            &Load::Append,
-            &[],
             &info,
         )
-        .await?
-        .version()
-        .unwrap_or_default();
+        .await?;
         let mut tables = vec![
             (&raw.table, "raw", raw_version),
             (&curated.quarantine_table, "quarantine", quarantine_version),
