@@ -10,6 +10,7 @@ never reused.
 Usage:
   scripts/pyenv.py NAME           make sure the environment matches its lock; print its path
   scripts/pyenv.py --check NAME   exit 1, listing the differences, unless it matches already
+  scripts/pyenv.py --self-test    check the comparison that decides a rebuild
 
 Where: $DAPGOV_<NAME>_VENV when set (the test environment also answers to
 $DAPGOV_MOTO_VENV), else ~/.cache/dapgov/python-<name>-<digest of the lock>.
@@ -134,7 +135,22 @@ def ensure(name):
     return path
 
 
+def self_test():
+    """The comparison that decides a rebuild, on the case it exists for."""
+    lock = pins("moto[server]==5.1.22\nboto3==1.40.61\nbotocore==1.40.61  # pinned\n")
+    assert lock == {"moto": "5.1.22", "boto3": "1.40.61", "botocore": "1.40.61"}, lock
+    assert differences(lock, dict(lock)) == []
+    drifted = {**lock, "botocore": "1.44.18"}
+    assert differences(lock, drifted) == ["botocore: locked 1.40.61, installed 1.44.18"]
+    extra = {**lock, **pins("Flask_Cors==6.0.5")}
+    assert differences(lock, extra) == ["flask-cors: locked (not locked), installed 6.0.5"]
+    assert differences(lock, None) == ["no environment (or no working pip in it)"]
+    return 0
+
+
 def main(argv):
+    if argv == ["--self-test"]:
+        return self_test()
     check = "--check" in argv
     names = [a for a in argv if a != "--check"]
     if len(names) != 1:

@@ -257,13 +257,38 @@ fn platforms_sharing_a_name_prefix_never_touch_each_other() {
          c('s3').put_bucket_tagging(Bucket=f'{p}-lookalike-{acct}', Tagging={'TagSet': [{'Key': 'zone', 'Value': 'landing'}, {'Key': 'project', 'Value': p}]})\n\
          c('glue').create_database(DatabaseInput={'Name': p + '_website'})",
     );
-    // Each plan is empty: the other platform's resources are not drift, not deletes.
-    for p in [&city, &ops] {
-        let plan = p.run(&["plan", "--detailed-exitcode"]);
-        let out = String::from_utf8_lossy(&plan.stdout);
-        assert_eq!(plan.status.code(), Some(0), "{}: {out}", p.name);
-        assert!(!out.contains("will be destroyed"), "{out}");
+    // Each plan holds only its own lifted bucket policies: the other platform's resources are
+    // neither drift nor deletes.
+    let changes = |p: &Project| -> Vec<String> {
+        let plan: serde_json::Value = serde_json::from_str(&p.ok(&["plan", "--json"])).unwrap();
+        plan["resource_changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                format!(
+                    "{} {}",
+                    c["change"]["actions"],
+                    c["address"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    let ops_before = changes(&ops);
+    let city_changes = changes(&city);
+    for (p, mine) in [(&city, &city_changes), (&ops, &ops_before)] {
+        assert_eq!(mine.len(), 4, "{}: {mine:?}", p.name);
+        assert!(
+            mine.iter().all(|c| c.starts_with("[\"update\"] bucket.")
+                && c.contains(&format!("bucket.{}-", p.name))),
+            "{}: {mine:?}",
+            p.name
+        );
     }
+    assert!(
+        !city_changes.iter().any(|c| c.contains(&ops.name)),
+        "{city_changes:?}"
+    );
     let plan: serde_json::Value = serde_json::from_str(&city.ok(&["plan", "--json"])).unwrap();
     let left_alone = plan["left_alone"].to_string();
     for look_alike in [
@@ -311,12 +336,10 @@ fn platforms_sharing_a_name_prefix_never_touch_each_other() {
     assert!(!audit.contains("lookalike"), "the audit read a look-alike");
     // Destroying city leaves every resource of the other platform and the look-alikes.
     city.ok(&["destroy", "--auto-approve", "--force-delete-data"]);
-    let plan = ops.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(
-        plan.status.code(),
-        Some(0),
-        "destroy removed some of the other platform: {}",
-        String::from_utf8_lossy(&plan.stdout)
+        changes(&ops),
+        ops_before,
+        "destroy removed some of the other platform"
     );
     city.boto3(
         "c('s3').head_bucket(Bucket=f'{p}-lookalike-{acct}')\n\

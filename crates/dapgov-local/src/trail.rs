@@ -331,7 +331,7 @@ impl Trail {
             .open(self.events_path())?;
         file.lock()?;
         let head = self.prepare()?;
-        let head = self.complete_interrupted_append(&file, head)?;
+        let head = self.complete_interrupted_append(head)?;
         let (seq, prev) = head
             .map(|h| (h.seq + 1, h.hash))
             .unwrap_or((1, GENESIS.to_string()));
@@ -394,11 +394,7 @@ impl Trail {
     /// the pending statement is this trail's own signature of exactly the last record, and
     /// that record follows the head, the head is signed for it now. Anything else is left for
     /// `verify` to report (records appended without the signing key stay uncovered).
-    fn complete_interrupted_append(
-        &self,
-        file: &std::fs::File,
-        head: Option<Signed>,
-    ) -> std::io::Result<Option<Signed>> {
+    fn complete_interrupted_append(&self, head: Option<Signed>) -> std::io::Result<Option<Signed>> {
         let path = self.dir.join(PENDING);
         let Some(pending) = self.read_signed(&path) else {
             return Ok(head);
@@ -410,7 +406,7 @@ impl Trail {
             &signed_message("pending", pending.seq, &pending.hash),
             &pending.signature,
         );
-        let last = last_record(file)?;
+        let last = last_record(&self.events_path())?;
         let completes = ours
             && pending.seq == head_seq + 1
             && last.as_ref().is_some_and(|e| {
@@ -613,12 +609,12 @@ impl Trail {
 }
 
 /// The last complete record of the events file (a record is one line, well under 1 MiB).
-fn last_record(file: &std::fs::File) -> std::io::Result<Option<Event>> {
+fn last_record(path: &Path) -> std::io::Result<Option<Event>> {
     use std::io::{Read, Seek, SeekFrom};
     const TAIL: u64 = 1 << 20;
-    let len = file.metadata()?.len();
+    let mut f = std::fs::File::open(path)?;
+    let len = f.metadata()?.len();
     let start = len.saturating_sub(TAIL);
-    let mut f = file;
     f.seek(SeekFrom::Start(start))?;
     let mut tail = Vec::new();
     f.take(TAIL).read_to_end(&mut tail)?;

@@ -473,8 +473,9 @@ mod tests {
             serde_json::json!({}),
         )]));
         // An extra tag is not drift: tags are not an exact collection.
-        o.roles.get_mut("p-etl").unwrap().tags =
-            Some(Tags::from([("cost-centre".to_string(), "311".to_string())]));
+        let mut tags = dapgov_tags();
+        tags.insert("cost-centre".to_string(), "311".to_string());
+        o.roles.get_mut("p-etl").unwrap().tags = Some(tags);
         let p = plan(&d, &o);
         let paths: Vec<_> = p.changes[0]
             .properties
