@@ -178,3 +178,27 @@ fn the_seeds_are_valid_inputs() {
         assert!(n >= 2, "{name}: {n} records");
     }
 }
+
+/// Found by `edited_files`: a DIMENSIONS record whose first column lies past its last. The
+/// parser then counts columns from 0 and reserved rows × columns cells at once (449 TB: the
+/// process aborted); the check now sizes the sheet as the parser does and refuses it.
+#[test]
+fn a_sheet_whose_first_column_is_past_its_last_is_sized_as_the_parser_sizes_it() {
+    let mut bytes = XLS.clone();
+    let dimensions = bytes
+        .windows(4)
+        .position(|w| w == [0x00, 0x02, 0x0e, 0x00])
+        .expect("the fixture's DIMENSIONS record");
+    let body = dimensions + 4;
+    bytes[body + 4..body + 8].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes()); // last row + 1
+    bytes[body + 8..body + 10].copy_from_slice(&0x0900u16.to_le_bytes()); // first column
+    bytes[body + 10..body + 12].copy_from_slice(&0x0880u16.to_le_bytes()); // last column + 1
+    let err = match ingest::open(std::io::Cursor::new(bytes), "edited.xls") {
+        Ok(_) => panic!("an oversized sheet was opened"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains("a sheet declares 4294967280 rows × 2176 columns"),
+        "{err}"
+    );
+}

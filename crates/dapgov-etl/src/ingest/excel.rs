@@ -314,6 +314,55 @@ fn check_xls_container(bytes: &[u8], origin: &str) -> Result<(), EtlError> {
             ),
         ));
     }
+    let mut sheet_starts = vec![0usize];
+    let mut scanned = std::collections::BTreeSet::new();
+    while let Some(start) = sheet_starts.pop() {
+        if start < stream.len() && scanned.insert(start) {
+            check_xls_records(&stream[start..], origin, &mut sheet_starts)?;
+        }
+    }
+    Ok(())
+}
+
+/// The rows and columns a DIMENSIONS record makes the parser reserve, as it reads them
+/// (`calamine`'s `parse_dimensions`: a first column past 255 or past the last counts from 0);
+/// `u64::MAX` rows when the last row is before the first, which it cannot size.
+fn declared_dimensions(data: &[u8]) -> Option<(u64, u64)> {
+    let u16_at = |i: usize| {
+        data.get(i..i + 2)
+            .map(|b| u64::from(u16::from_le_bytes([b[0], b[1]])))
+    };
+    let u32_at = |i: usize| {
+        data.get(i..i + 4)
+            .map(|b| u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+    };
+    let (first_row, last_row, mut first_col, last_col) = match data.len() {
+        10 => (u16_at(0)?, u16_at(2)?, u16_at(4)?, u16_at(6)?),
+        14 | 16 => (u32_at(0)?, u32_at(4)?, u16_at(8)?, u16_at(10)?),
+        _ => return None,
+    };
+    if first_col > 0xFF || last_col < first_col {
+        first_col = 0;
+    }
+    if last_row == 0 || last_col == 0 {
+        return Some((1, 1));
+    }
+    let rows = (last_row - 1)
+        .checked_sub(first_row)
+        .map_or(u64::MAX, |r| r + 1);
+    let cols = (last_col - 1)
+        .checked_sub(first_col)
+        .map_or(u64::MAX, |c| c + 1);
+    Some((rows, cols))
+}
+
+/// The records of a workbook stream from one place on (the start, or where a sheet says it
+/// starts), as the parser reads them from there; sheet starts found are added to `starts`.
+fn check_xls_records(
+    stream: &[u8],
+    origin: &str,
+    sheet_starts: &mut Vec<usize>,
+) -> Result<(), EtlError> {
     let u16_at = |d: &[u8], i: usize| {
         d.get(i..i + 2)
             .map(|b| u32::from(u16::from_le_bytes([b[0], b[1]])))
@@ -359,30 +408,20 @@ fn check_xls_container(bytes: &[u8], origin: &str) -> Result<(), EtlError> {
             0x0809 | 0x000A => close(&mut sheet, &mut area)?,
             // DIMENSIONS: the parser reserves rows × columns from it.
             0x0200 => {
-                let (rows, cols) = match data.len() {
-                    10 => (
-                        u16_at(data, 2)
-                            .unwrap_or(0)
-                            .saturating_sub(u16_at(data, 0).unwrap_or(0)),
-                        u16_at(data, 6)
-                            .unwrap_or(0)
-                            .saturating_sub(u16_at(data, 4).unwrap_or(0)),
-                    ),
-                    14 | 16 => (
-                        u32_at(data, 4)
-                            .unwrap_or(0)
-                            .saturating_sub(u32_at(data, 0).unwrap_or(0)),
-                        u16_at(data, 10)
-                            .unwrap_or(0)
-                            .saturating_sub(u16_at(data, 8).unwrap_or(0)),
-                    ),
-                    _ => (0, 0),
-                };
-                if u64::from(rows).saturating_mul(u64::from(cols)) > MAX_SHEET_AREA {
-                    return Err(too_large(
-                        origin,
-                        format!("a sheet declares {rows} rows × {cols} columns"),
-                    ));
+                if let Some((rows, cols)) = declared_dimensions(data) {
+                    if rows.saturating_mul(cols) > MAX_SHEET_AREA {
+                        return Err(too_large(
+                            origin,
+                            format!("a sheet declares {rows} rows × {cols} columns"),
+                        ));
+                    }
+                }
+            }
+            // BoundSheet8: where a sheet's records start; the parser reads from there, so
+            // they are checked from there too (an edited position can land mid-record).
+            0x0085 => {
+                if let Some(pos) = u32_at(data, 0) {
+                    sheet_starts.push(pos as usize);
                 }
             }
             // Cell records: row, then column.
