@@ -103,7 +103,7 @@ pub async fn register(ctx: &SessionContext, t: &GlueTable) -> Result<(), EtlErro
 }
 
 /// `register`, at a version of the table's history when one is given (Delta tables only).
-async fn register_version(
+pub(crate) async fn register_version(
     ctx: &SessionContext,
     t: &GlueTable,
     version: Option<u64>,

@@ -56,6 +56,7 @@ struct Raw {
 }
 
 /// How curated writes each text column: an expression replacing its values, or dropped.
+#[derive(Clone)]
 struct Protection {
     expressions: Vec<(String, String)>,
     dropped: Vec<String>,
@@ -70,6 +71,8 @@ struct Curated {
     /// Rows without a value in the date column: a `replace_partitions` load replaces curated's
     /// undated rows too, and a trusted rebuild cannot be cut to the years delivered.
     undated: u64,
+    /// How this load protected each column (earlier loads' rows are brought up to it).
+    protection: Protection,
 }
 
 /// Where each load's CSV copies are written in the curated and trusted zones
@@ -774,6 +777,7 @@ impl Run<'_> {
             quarantine_table,
             rows_out,
             undated,
+            protection: protection.clone(),
         })
     }
 
@@ -910,6 +914,7 @@ impl Run<'_> {
             (&curated.quarantine_table, "quarantine", quarantine_version),
         ];
         if gates_passed {
+            self.protect_earlier_loads(ctx, curated).await?;
             let load = self.curated_load(ctx, curated).await?;
             let partition_by: Vec<String> = curated
                 .table
@@ -952,6 +957,93 @@ impl Run<'_> {
                 .outputs
                 .insert(what.into(), format!("{} (version {version})", t.location));
         }
+        Ok(())
+    }
+
+    /// A column this load protects that the table's newest version recorded unprotected
+    /// (declared personal information since): the rows earlier loads left in curated get the
+    /// same protection, in a commit of their own before this load's, so the current table
+    /// never holds it in the clear. (Versions before stay unreadable to roles but `etl`, and
+    /// cannot be restored: `weaker_protection_at`.) A whole-table replace needs none.
+    async fn protect_earlier_loads(
+        &mut self,
+        ctx: &SessionContext,
+        curated: &Curated,
+    ) -> Result<(), EtlError> {
+        if self.ds.load_mode() == LoadMode::Replace {
+            return Ok(());
+        }
+        let (dataset, zone) = (self.opts.dataset, zone(self.session, "curated")?);
+        let table = delta::open(zone, dataset).await?;
+        let Some(previous) = delta::latest_info(&table).await? else {
+            return Ok(());
+        };
+        // Loads written before protection was recorded are left as they are.
+        let Some(before) = previous.get(super::PROTECTED).and_then(|p| p.as_object()) else {
+            return Ok(());
+        };
+        let Some(current) = self
+            .session
+            .catalog
+            .table(self.database, &curated.table.name)
+            .await?
+        else {
+            return Ok(());
+        };
+        let columns: Vec<&Column> = current
+            .columns
+            .iter()
+            .chain(&current.partition_keys)
+            .collect();
+        let newly: Vec<&String> = self
+            .m
+            .pii_columns
+            .keys()
+            .filter(|c| !before.contains_key(*c) && columns.iter().any(|k| &&k.name == c))
+            .collect();
+        if newly.is_empty() {
+            return Ok(());
+        }
+        self.progress("curated: protecting earlier loads");
+        let protection = &curated.protection;
+        let select: Vec<String> = columns
+            .iter()
+            .map(|k| {
+                let c = &k.name;
+                if !newly.contains(&c) {
+                    return ident(c);
+                }
+                match protection.expressions.iter().find(|(e, _)| e == c) {
+                    Some((_, e)) => format!("{e} AS {}", ident(c)),
+                    None => format!("CAST(NULL AS VARCHAR) AS {}", ident(c)),
+                }
+            })
+            .collect();
+        query::register_version(ctx, &current, None).await?;
+        let df = ctx
+            .sql(&format!(
+                "SELECT {} FROM curated.{}",
+                select.join(", "),
+                ident(dataset)
+            ))
+            .await?;
+        let mut info = self.load_info();
+        info["operation"] = "protect earlier loads".into();
+        info["newly_protected"] = serde_json::json!(newly);
+        let partition_by: Vec<String> = current
+            .partition_keys
+            .iter()
+            .map(|c| c.name.clone())
+            .collect();
+        delta::write(ctx, table, df, &Load::Replace, &partition_by, &info).await?;
+        self.m.warnings.push(format!(
+            "{} now protected: the rows earlier loads left in curated.{dataset} were protected the same way",
+            newly
+                .iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
         Ok(())
     }
 
