@@ -3105,7 +3105,7 @@ fn a_version_older_than_a_columns_protection_is_neither_readable_nor_restorable(
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("refused as role `analyst`") && err.contains("`member`"),
+        err.contains("refused as role `analyst`") && err.contains("holds member without"),
         "{err}"
     );
     assert!(!String::from_utf8_lossy(&o.stdout).contains("M-0001"));
@@ -3209,7 +3209,7 @@ fn declaring_a_column_personal_protects_the_rows_earlier_loads_left() {
     )
     .unwrap();
     let out = p.ok(&["etl", "run", "--input", "day2.csv", "--dataset", "visits"]);
-    assert!(out.contains("`member` now protected"), "{out}");
+    assert!(out.contains("member now protected"), "{out}");
     let rows = p.ok(&[
         "query",
         "--format",

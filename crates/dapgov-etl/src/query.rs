@@ -383,11 +383,7 @@ pub async fn sql_as_of(
                 return Err(EtlError::Engine(format!(
                     "--as-of {name}={version}: refused as role `{}`: version {version} holds {} without the protection {name} has now (declared personal information since)",
                     session.role,
-                    weaker
-                        .iter()
-                        .map(|c| format!("`{c}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    crate::ingest::name_list(&weaker)
                 )));
             }
         }

@@ -476,11 +476,7 @@ pub async fn rollback(
     if !weaker.is_empty() {
         return Err(EtlError::Engine(format!(
             "rollback of {zone_name}.{dataset} to version {version} refused: that version holds {} without the protection the table has now (declared personal information since); load the delivery again under the current spec instead (`dapgov etl run --force`)",
-            weaker
-                .iter()
-                .map(|c| format!("`{c}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            crate::ingest::name_list(&weaker)
         )));
     }
     let (store, path) = table_of(session, zone_name, dataset)?;

@@ -1038,11 +1038,7 @@ impl Run<'_> {
         delta::write(ctx, table, df, &Load::Replace, &partition_by, &info).await?;
         self.m.warnings.push(format!(
             "{} now protected: the rows earlier loads left in curated.{dataset} were protected the same way",
-            newly
-                .iter()
-                .map(|c| format!("`{c}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            ingest::name_list(&newly.iter().map(|c| c.to_string()).collect::<Vec<_>>())
         ));
         Ok(())
     }
