@@ -595,17 +595,24 @@ assert q['QueryExecutionContext']['Database'] == p.replace('-', '_') + '_catalog
 assert 'FROM trusted_metrics_yearly WHERE' in q['Query'], q['Query']
 "#,
     );
-    // A write is refused before Athena sees it; time travel and SHOW stay in dapgov's engine.
-    let o = p.run(&[
-        "query",
-        "insert into curated.metrics select * from curated.metrics",
-    ]);
-    assert!(
-        String::from_utf8_lossy(&o.stderr)
-            .contains("`INSERT` statements do not run as role `analyst`"),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    // A write is refused before Athena sees it (a table made by SELECT INTO too); time travel
+    // and SHOW stay in dapgov's engine.
+    for (sql, kind) in [
+        (
+            "insert into curated.metrics select * from curated.metrics",
+            "INSERT",
+        ),
+        ("SELECT * INTO newt FROM curated.metrics", "SELECT INTO"),
+    ] {
+        let o = p.run(&["query", sql]);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(
+            String::from_utf8_lossy(&o.stderr)
+                .contains(&format!("`{kind}` statements do not run as role `analyst`")),
+            "{sql}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
     for (args, says) in [
         (
             vec!["query", "--as-of", "curated.metrics=0", "select 1"],
