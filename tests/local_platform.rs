@@ -465,8 +465,8 @@ fn trail_verify_without_an_anchor_says_a_wipe_needs_one() {
     );
 }
 
-/// The state directory holds policies, key material and the trail: 0700 and its files 0600
-/// whatever the umask; refused when others can write it; temporaries of killed runs removed.
+/// Objects changed behind the platform's back (a commit deleted, a data file replaced or
+/// rolled back) and a whole trail put back to an older copy are all named.
 #[test]
 fn objects_cut_replaced_or_rolled_back_and_a_trail_put_back_whole_are_caught() {
     let p = Platform::new();
@@ -549,6 +549,9 @@ fn objects_cut_replaced_or_rolled_back_and_a_trail_put_back_whole_are_caught() {
     );
 }
 
+/// The state directory holds policies, key material and the trail: it and every directory
+/// below it 0700 and its files 0600 whatever the umask; refused when others can write it or
+/// anything in it; temporaries of killed runs removed.
 #[test]
 #[cfg(unix)]
 fn the_state_directory_is_private_whatever_the_umask() {
