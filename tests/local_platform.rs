@@ -3206,6 +3206,19 @@ fn declaring_a_column_personal_protects_the_rows_earlier_loads_left() {
     )
     .unwrap();
     p.ok(&["etl", "run", "--input", "day1.csv", "--dataset", "visits"]);
+    // A rollback in between records no protection of its own: it has that of the version it
+    // restored.
+    let again = [
+        "etl",
+        "run",
+        "--force",
+        "--input",
+        "day1.csv",
+        "--dataset",
+        "visits",
+    ];
+    p.ok(&again);
+    p.ok(&["etl", "rollback", "visits", "--to", "0"]);
     std::fs::write(
         &spec_path,
         declared("{ type = \"string\", pii = \"PERSON_NAME\" }"),

@@ -408,6 +408,33 @@ pub async fn history(
 /// what they hold), so a version with weaker protection than the table's newest is known.
 pub(crate) const PROTECTED: &str = "protected";
 
+/// What each commit of `table` protected as personal information, oldest first: `None` for a
+/// commit written before loads recorded it; a rollback has the protection of the version it
+/// restored. Empty for a table with no commits.
+pub(crate) async fn protection_by_version(
+    table: &deltalake_core::DeltaTable,
+) -> Result<Vec<(u64, Option<std::collections::BTreeSet<String>>)>, EtlError> {
+    if table.version().is_none() {
+        return Ok(vec![]);
+    }
+    let mut out: Vec<(u64, Option<std::collections::BTreeSet<String>>)> = vec![];
+    for c in crate::delta::history(table).await? {
+        let protected = match c.load.get("rollback_to").and_then(|v| v.as_u64()) {
+            Some(to) => out
+                .iter()
+                .find(|(v, _)| *v == to)
+                .and_then(|(_, p)| p.clone()),
+            None => c
+                .load
+                .get(PROTECTED)
+                .and_then(|p| p.as_object())
+                .map(|p| p.keys().cloned().collect()),
+        };
+        out.push((c.version, protected));
+    }
+    Ok(out)
+}
+
 /// The columns the table's newest version protects that `version` held unprotected, or may
 /// have (it was written before loads recorded their protection): reading or restoring that
 /// version would show them in the clear. Empty when `version` is protected as the newest is.
@@ -417,35 +444,17 @@ pub async fn weaker_protection_at(
     name: &str,
     version: u64,
 ) -> Result<Vec<String>, EtlError> {
-    let commits = history(session, zone_name, name).await?;
-    let protected = |c: &crate::delta::Commit| {
-        c.load.get(PROTECTED).and_then(|p| p.as_object()).map(|p| {
-            p.keys()
-                .cloned()
-                .collect::<std::collections::BTreeSet<String>>()
-        })
-    };
-    // A rollback records no load of its own: its protection is the version it restored.
-    let effective = |i: usize| -> Option<std::collections::BTreeSet<String>> {
-        let c = &commits[i];
-        match c.load.get("rollback_to").and_then(|v| v.as_u64()) {
-            Some(to) => commits
-                .iter()
-                .position(|o| o.version == to)
-                .filter(|&j| j < i)
-                .and_then(|j| protected(&commits[j])),
-            None => protected(c),
-        }
-    };
-    let Some(newest) = commits.len().checked_sub(1) else {
+    let (store, path) = table_of(session, zone_name, name)?;
+    let versions = protection_by_version(&crate::delta::open(store, &path).await?).await?;
+    let Some((_, now)) = versions.last() else {
         return Ok(vec![]);
     };
-    let Some(at) = commits.iter().position(|c| c.version == version) else {
+    let now = now.clone().unwrap_or_default();
+    let Some((_, then)) = versions.iter().find(|(v, _)| *v == version) else {
         return Ok(vec![]);
     };
-    let now = effective(newest).unwrap_or_default();
-    Ok(match effective(at) {
-        Some(then) => now.difference(&then).cloned().collect(),
+    Ok(match then {
+        Some(then) => now.difference(then).cloned().collect(),
         None => now.into_iter().collect(),
     })
 }

@@ -975,11 +975,8 @@ impl Run<'_> {
         }
         let (dataset, zone) = (self.opts.dataset, zone(self.session, "curated")?);
         let table = delta::open(zone, dataset).await?;
-        let Some(previous) = delta::latest_info(&table).await? else {
-            return Ok(());
-        };
         // Loads written before protection was recorded are left as they are.
-        let Some(before) = previous.get(super::PROTECTED).and_then(|p| p.as_object()) else {
+        let Some((_, Some(before))) = super::protection_by_version(&table).await?.pop() else {
             return Ok(());
         };
         let Some(current) = self
@@ -999,7 +996,7 @@ impl Run<'_> {
             .m
             .pii_columns
             .keys()
-            .filter(|c| !before.contains_key(*c) && columns.iter().any(|k| &&k.name == c))
+            .filter(|c| !before.contains(*c) && columns.iter().any(|k| &&k.name == c))
             .collect();
         if newly.is_empty() {
             return Ok(());
