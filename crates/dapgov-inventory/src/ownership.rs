@@ -25,7 +25,7 @@ pub enum Ownership {
 }
 
 /// Kinds whose services carry tags (and whose tags both targets read).
-pub fn carries_tags(kind: ResourceKind) -> bool {
+fn carries_tags(kind: ResourceKind) -> bool {
     use ResourceKind::*;
     matches!(
         kind,

@@ -359,7 +359,7 @@ impl Trail {
         let written = (&file)
             .write_all(&line)
             .and_then(|()| fault::injected("record"))
-            .and_then(|()| self.sign_head(seq, &e.hash));
+            .and_then(|()| self.sign_head(seq, &e.hash).map(drop));
         if let Err(err) = written {
             // Undone, so the record never stands without its head; if even the undo fails,
             // the pending record lets the next append finish the job.
@@ -374,12 +374,14 @@ impl Trail {
         Ok(e)
     }
 
-    /// The head (and, every `DIGEST_EVERY` records, a digest) for record `seq`.
-    fn sign_head(&self, seq: u64, hash: &str) -> std::io::Result<()> {
+    /// Write the head (and, every `DIGEST_EVERY` records, a digest) for record `seq`; returns
+    /// the head.
+    fn sign_head(&self, seq: u64, hash: &str) -> std::io::Result<Signed> {
         fault::injected("head")?;
+        let head = self.sign("head", seq, hash);
         crate::write_atomic(
             &self.dir.join(HEAD),
-            &serde_json::to_vec(&self.sign("head", seq, hash)).expect("serialize"),
+            &serde_json::to_vec(&head).expect("serialize"),
         )?;
         if seq % DIGEST_EVERY == 0 {
             crate::write_atomic(
@@ -387,7 +389,7 @@ impl Trail {
                 &serde_json::to_vec(&self.sign("digest", seq, hash)).expect("serialize"),
             )?;
         }
-        Ok(())
+        Ok(head)
     }
 
     /// An append that stopped after its record and before its head (the process died): when
@@ -422,9 +424,9 @@ impl Trail {
             }
             return Ok(head);
         }
-        self.sign_head(pending.seq, &pending.hash)?;
+        let head = self.sign_head(pending.seq, &pending.hash)?;
         let _ = std::fs::remove_file(&path);
-        Ok(Some(self.sign("head", pending.seq, &pending.hash)))
+        Ok(Some(head))
     }
 
     /// All events, in file order.

@@ -170,16 +170,17 @@ pub fn plan(desired: &Inventory, observed: &Inventory) -> Plan {
     let mut conflicts = Vec::new();
     for (r, want) in desired.resources() {
         let address = r.to_string();
+        let have = observed.get(&r);
         let taken = observed.not_managed.contains(&address)
-            || observed.get(&r).is_some_and(|have| {
+            || have.as_ref().is_some_and(|have| {
                 r.kind != ResourceKind::AccountSettings
-                    && ownership(&desired.project, &r, &have) != Ownership::Managed
+                    && ownership(&desired.project, &r, have) != Ownership::Managed
             });
         if taken {
             conflicts.push(address);
             continue;
         }
-        match observed.get(&r) {
+        match have {
             None => changes.push(Change {
                 address,
                 resource: r,

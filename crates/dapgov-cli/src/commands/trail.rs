@@ -68,91 +68,7 @@ pub async fn run(ctx: &Context, cmd: TrailCommand) -> anyhow::Result<u8> {
             Ok(0)
         }
         TrailCommand::Verify { public_key, anchor } => {
-            let (key, whose) = match &public_key {
-                Some(path) => {
-                    let text = std::fs::read_to_string(path)
-                        .with_context(|| format!("reading the public key {}", path.display()))?;
-                    (
-                        dapgov_local::trail::PublicKey::parse(&text)
-                            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
-                        "the pinned key",
-                    )
-                }
-                None => match trail.published_key() {
-                    Ok(k) => (k, "the key published beside it"),
-                    // No key and no record, and no trail logging: nothing was ever written.
-                    Err(_) if trail.read()?.is_empty() && !local.trail_is_logging() => {
-                        println!("Trail empty: the platform has not been applied.");
-                        return Ok(0);
-                    }
-                    Err(e) => {
-                        eprintln!("Trail verification FAILED: {e}");
-                        return Ok(1);
-                    }
-                },
-            };
-            match trail.verify(&key) {
-                // A logging trail has recorded at least its own creation: one with none was deleted.
-                Ok(0) if local.trail_is_logging() => {
-                    eprintln!(
-                        "Trail verification FAILED: the platform exists but its trail holds no record (trail deleted)"
-                    );
-                    Ok(1)
-                }
-                Ok(n) => {
-                    if let Some(path) = &anchor {
-                        let text = std::fs::read_to_string(path)
-                            .with_context(|| format!("reading the anchor {}", path.display()))?;
-                        let anchor = dapgov_local::trail::Anchor::parse(&text)
-                            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-                        if let Err(e) = trail.verify_anchor(&key, &anchor) {
-                            eprintln!(
-                                "Trail verification FAILED against the anchor {}: {e}",
-                                path.display()
-                            );
-                            return Ok(1);
-                        }
-                    }
-                    if anchor.is_none() {
-                        if let Some(evidence) =
-                            history_older_than_trail(&l.target, &l.spec, &trail.read()?).await?
-                        {
-                            eprintln!(
-                                "Trail verification FAILED: {evidence}, so records before the trail's first are gone (the trail was wiped and restarted); verify it against an anchor kept away from the platform (`trail verify --anchor`)"
-                            );
-                            return Ok(1);
-                        }
-                    }
-                    println!(
-                        "Trail intact: {n} record(s) verified with {whose}{}.",
-                        if anchor.is_some() {
-                            ", extending the anchor"
-                        } else {
-                            ""
-                        }
-                    );
-                    if anchor.is_none() {
-                        println!(
-                            "Without --anchor, a trail wiped and restarted cannot be told from a new one once nothing older than it remains: keep `dapgov trail anchor` output away from the platform."
-                        );
-                    }
-                    let objects = local.check_object_versions(&trail.read()?);
-                    for p in &objects.problems {
-                        eprintln!("Object {} {}", p.object, p.problem);
-                    }
-                    println!(
-                        "Objects: {} hold the version the trail last recorded for them; {} not checked (in buckets without data events, or written before versions were recorded); {} do not.",
-                        objects.matched,
-                        objects.unrecorded,
-                        objects.problems.len()
-                    );
-                    Ok(if objects.problems.is_empty() { 0 } else { 1 })
-                }
-                Err(e) => {
-                    eprintln!("Trail verification FAILED: {e}");
-                    Ok(1)
-                }
-            }
+            verify(&local, &l.target, &l.spec, public_key, anchor).await
         }
         TrailCommand::Show {
             since,
@@ -196,6 +112,94 @@ pub async fn run(ctx: &Context, cmd: TrailCommand) -> anyhow::Result<u8> {
             Ok(0)
         }
     }
+}
+
+/// `trail verify`: the chain and signatures, then the anchor (or, without one, the tables'
+/// history against the trail's start), then every recorded object.
+async fn verify(
+    local: &dapgov_local::LocalTarget,
+    target: &std::sync::Arc<dyn dapgov_target::Target>,
+    spec: &dapgov_spec::Spec,
+    public_key: Option<std::path::PathBuf>,
+    anchor: Option<std::path::PathBuf>,
+) -> anyhow::Result<u8> {
+    let trail = local.trail();
+    let (key, whose) = match &public_key {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the public key {}", path.display()))?;
+            (
+                dapgov_local::trail::PublicKey::parse(&text)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+                "the pinned key",
+            )
+        }
+        None => match trail.published_key() {
+            Ok(k) => (k, "the key published beside it"),
+            // No key and no record, and no trail logging: nothing was ever written.
+            Err(_) if trail.read()?.is_empty() && !local.trail_is_logging() => {
+                println!("Trail empty: the platform has not been applied.");
+                return Ok(0);
+            }
+            Err(e) => {
+                eprintln!("Trail verification FAILED: {e}");
+                return Ok(1);
+            }
+        },
+    };
+    let n = match trail.verify(&key) {
+        // A logging trail has recorded at least its own creation: one with none was deleted.
+        Ok(0) if local.trail_is_logging() => {
+            eprintln!(
+                "Trail verification FAILED: the platform exists but its trail holds no record (trail deleted)"
+            );
+            return Ok(1);
+        }
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("Trail verification FAILED: {e}");
+            return Ok(1);
+        }
+    };
+    match &anchor {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the anchor {}", path.display()))?;
+            let anchor = dapgov_local::trail::Anchor::parse(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            if let Err(e) = trail.verify_anchor(&key, &anchor) {
+                eprintln!(
+                    "Trail verification FAILED against the anchor {}: {e}",
+                    path.display()
+                );
+                return Ok(1);
+            }
+            println!("Trail intact: {n} record(s) verified with {whose}, extending the anchor.");
+        }
+        None => {
+            if let Some(evidence) = history_older_than_trail(target, spec, &trail.read()?).await? {
+                eprintln!(
+                    "Trail verification FAILED: {evidence}, so records before the trail's first are gone (the trail was wiped and restarted); verify it against an anchor kept away from the platform (`trail verify --anchor`)"
+                );
+                return Ok(1);
+            }
+            println!("Trail intact: {n} record(s) verified with {whose}.");
+            println!(
+                "Without --anchor, a trail wiped and restarted cannot be told from a new one once nothing older than it remains: keep `dapgov trail anchor` output away from the platform."
+            );
+        }
+    }
+    let objects = local.check_object_versions(&trail.read()?);
+    for p in &objects.problems {
+        eprintln!("Object {} {}", p.object, p.problem);
+    }
+    println!(
+        "Objects: {} hold the version the trail last recorded for them; {} not checked (in buckets without data events, or written before versions were recorded); {} do not.",
+        objects.matched,
+        objects.unrecorded,
+        objects.problems.len()
+    );
+    Ok(if objects.problems.is_empty() { 0 } else { 1 })
 }
 
 /// Evidence that the platform is older than its trail: a table version committed before the

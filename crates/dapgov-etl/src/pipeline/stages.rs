@@ -103,7 +103,7 @@ async fn append_once(
 ) -> Result<u64, EtlError> {
     let table = delta::open(zone, path).await?;
     let newest = delta::latest_info(&table).await?;
-    if newest.as_ref().and_then(|i| i.get("run_id")) == info.get("run_id") && newest.is_some() {
+    if newest.as_ref().and_then(|i| i.get("run_id")) == info.get("run_id") {
         return Ok(table.version().unwrap_or_default());
     }
     let written = delta::write(ctx, table, df, &Load::Append, &[], info).await?;
