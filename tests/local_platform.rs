@@ -1031,6 +1031,23 @@ fn destroy_keeps_data_unless_forced() {
     assert_eq!(inv["keys"]["van311-pii"]["state"], "PendingDeletion");
 }
 
+/// A damaged control record is an integrity error naming the file: read as absent, it made
+/// plan propose a new key in place of the one the data is encrypted under.
+#[test]
+fn a_damaged_control_record_is_an_error_not_a_missing_resource() {
+    let p = Platform::new();
+    let record = p.state().join("control/key/van311-pii.json");
+    std::fs::write(&record, "{\"alias\": \"van311-pii\", \"key_id\":").unwrap();
+    for args in [&["plan"][..], &["apply", "--auto-approve"], &["inventory"]] {
+        p.fails_with(args, 1, "control record");
+        p.fails_with(args, 1, "van311-pii.json");
+    }
+    assert!(
+        p.fails_with(&["plan"], 1, "restore it from a backup").len() < 2000,
+        "one clear message"
+    );
+}
+
 #[test]
 fn bad_spec_names_the_line() {
     let p = Platform {

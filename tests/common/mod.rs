@@ -30,6 +30,24 @@ pub fn succeeded(o: Output, what: &str) -> String {
     String::from_utf8(o.stdout).expect("utf-8 output")
 }
 
+/// Runs `cmd`, which must exit with `code` and say `text` on stderr; returns stderr. On
+/// failure it shows the command, its directory and both outputs, so the reason is in the log.
+pub fn assert_fails_with(cmd: &mut Command, code: i32, text: &str) -> String {
+    let o = cmd.output().expect("the command starts");
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    if o.status.code() != Some(code) || !stderr.contains(text) {
+        panic!(
+            "expected exit {code} and {text:?} on stderr from\n  {:?} {:?}\n  in {:?}\ngot exit {:?}\n--- stdout\n{}\n--- stderr\n{stderr}",
+            cmd.get_program(),
+            cmd.get_args().collect::<Vec<_>>(),
+            cmd.get_current_dir(),
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout),
+        );
+    }
+    stderr
+}
+
 /// A local platform in a fresh directory.
 pub struct Platform {
     pub dir: tempfile::TempDir,
@@ -66,6 +84,11 @@ impl Platform {
 
     pub fn ok(&self, args: &[&str]) -> String {
         succeeded(self.run(args), &format!("dapgov {args:?}"))
+    }
+
+    /// `dapgov ARGS`, which must exit with `code` and say `text` on stderr.
+    pub fn fails_with(&self, args: &[&str], code: i32, text: &str) -> String {
+        assert_fails_with(&mut self.command(args), code, text)
     }
 
     pub fn state(&self) -> PathBuf {

@@ -227,26 +227,15 @@ impl<'a> Ctx<'a> {
         })
     }
 
-    /// The role serving a platform role (`etl`, `analyst`, `auditor`): tagged `role=<name>`, or
-    /// named `<project>-<name>`.
     /// The tags of the resource at an Inventory address (`bucket.x`, `key.y`, ...), where its
     /// service has tags.
     pub fn tags_of(&self, address: &str) -> Option<&'a dapgov_inventory::Tags> {
-        let (kind, name) = address.split_once('.')?;
-        let inv = self.inv;
-        match kind {
-            "bucket" => inv.buckets.get(name)?.tags.as_ref(),
-            "key" => inv.keys.get(name)?.tags.as_ref(),
-            "role" => inv.roles.get(name)?.tags.as_ref(),
-            "trail" => inv.trails.get(name)?.tags.as_ref(),
-            "log_group" => inv.log_groups.get(name)?.tags.as_ref(),
-            "topic" => inv.topics.get(name)?.tags.as_ref(),
-            "alarm" => inv.alarms.get(name)?.tags.as_ref(),
-            "athena_workgroup" => inv.athena_workgroups.get(name)?.tags.as_ref(),
-            _ => None,
-        }
+        self.inv
+            .tags_of(&dapgov_inventory::ResourceRef::parse(address)?)
     }
 
+    /// The role serving a platform role (`etl`, `analyst`, `auditor`): tagged `role=<name>`, or
+    /// named `<project>-<name>`.
     pub fn platform_role(&self, which: &str) -> Option<&'a Role> {
         self.inv
             .roles

@@ -13,7 +13,7 @@ mod cost;
 mod emulator;
 mod error;
 mod read;
-pub use read::INVENTORY_READ_ACTIONS;
+pub use read::inventory_read_actions;
 mod resources;
 pub mod securityhub;
 mod session;

@@ -3,71 +3,38 @@
 
 use crate::AwsTarget;
 use crate::error::{code, sdk};
-use crate::resources::{
-    account, athena, budgets, cloudtrail, cloudwatch, dashboard, glue, iam, kms, logs, s3, sns,
-};
+use crate::resources::{AwsResource, ReadScope, cloudwatch};
 use aws_smithy_runtime_api::client::result::SdkError;
 use dapgov_inventory::*;
 use dapgov_target::{TargetError, TargetResult};
+use futures::FutureExt;
 use serde_json::Value;
 
-/// The IAM actions reading the Inventory needs: the auditor role must allow each. Tests hold
-/// this list to the calls this crate makes and to the shipped auditor policy.
-pub const INVENTORY_READ_ACTIONS: &[&str] = &[
-    "s3:ListAllMyBuckets",
-    "s3:GetAccountPublicAccessBlock",
-    "s3:GetBucketAcl",
-    "s3:GetBucketLocation",
-    "s3:GetBucketLogging",
-    "s3:GetBucketObjectLockConfiguration",
-    "s3:GetBucketOwnershipControls",
-    "s3:GetBucketPolicy",
-    "s3:GetBucketPublicAccessBlock",
-    "s3:GetBucketTagging",
-    "s3:GetBucketVersioning",
-    "s3:GetEncryptionConfiguration",
-    "s3:GetLifecycleConfiguration",
-    "kms:ListAliases",
-    "kms:DescribeKey",
-    "kms:GetKeyPolicy",
-    "kms:GetKeyRotationStatus",
-    "kms:ListResourceTags",
-    "iam:ListRoles",
-    "iam:GetRole",
-    "iam:ListRoleTags",
-    "iam:ListRolePolicies",
-    "iam:GetRolePolicy",
-    "iam:ListAttachedRolePolicies",
-    "iam:GetAccountPasswordPolicy",
-    "cloudtrail:DescribeTrails",
-    "cloudtrail:GetTrailStatus",
-    "cloudtrail:GetEventSelectors",
-    "cloudtrail:ListTags",
-    "logs:DescribeLogGroups",
-    "logs:DescribeMetricFilters",
-    "logs:ListTagsForResource",
-    "sns:ListTopics",
-    "sns:GetTopicAttributes",
-    "sns:ListSubscriptionsByTopic",
-    "sns:ListTagsForResource",
-    "cloudwatch:DescribeAlarms",
-    "cloudwatch:ListTagsForResource",
-    "cloudwatch:ListMetrics",
-    "cloudwatch:GetMetricStatistics",
-    "cloudwatch:ListDashboards",
-    "cloudwatch:GetDashboard",
-    // Budgets authorizes every describe call as ViewBudget.
-    "budgets:ViewBudget",
-    "glue:GetDatabases",
-    "glue:GetTables",
-    "glue:GetSecurityConfigurations",
-    "athena:ListWorkGroups",
-    "athena:GetWorkGroup",
-    "athena:ListTagsForResource",
-    "ce:ListCostAllocationTags",
-    "ce:GetCostAndUsage",
-    "ce:GetCostForecast",
-];
+/// The IAM actions reading the Inventory needs: each kind's, and those of the ETL runs and
+/// cost read beside them. The auditor role must allow each; tests hold this list to the calls
+/// this crate makes and to the shipped auditor policy.
+pub fn inventory_read_actions() -> Vec<&'static str> {
+    const BESIDE_THE_KINDS: &[&str] = &[
+        // The ETL runs, from the metrics they published.
+        "cloudwatch:ListMetrics",
+        "cloudwatch:GetMetricStatistics",
+        // Cost Explorer, read with the Inventory for the cost report.
+        "ce:GetCostAndUsage",
+        "ce:GetCostForecast",
+    ];
+    let mut actions: Vec<&'static str> = ResourceKind::ALL
+        .iter()
+        .flat_map(|k| {
+            with_kind!(*k, R => <R as AwsResource>::READ_ACTIONS)
+                .iter()
+                .copied()
+        })
+        .chain(BESIDE_THE_KINDS.iter().copied())
+        .collect();
+    actions.sort_unstable();
+    actions.dedup();
+    actions
+}
 
 /// `Ok(None)` when the service says the thing is absent (one of `codes`).
 pub(crate) fn absent<T, E, R>(
@@ -104,69 +71,49 @@ pub(crate) fn tags_from<I: IntoIterator<Item = (String, String)>>(pairs: I) -> T
     pairs.into_iter().collect()
 }
 
+/// What one kind's read found, ready to be put in its place in the Inventory.
+type Placed = Box<dyn FnOnce(&mut Inventory) + Send>;
+
+async fn read_kind<R: AwsResource>(t: &AwsTarget, scope: &ReadScope<'_>) -> TargetResult<Placed> {
+    let found = R::read_all(t, scope).await?;
+    Ok(Box::new(move |inv: &mut Inventory| {
+        for (name, resource) in found.resources {
+            R::insert(inv, name, resource);
+        }
+        inv.unreadable.extend(found.unreadable);
+    }))
+}
+
 pub(crate) async fn inventory(t: &AwsTarget, project: &str) -> TargetResult<Inventory> {
     let account_id = t.account().await?;
-    let (
-        buckets,
-        (keys, unreadable_keys),
-        roles,
-        trails,
-        log_groups,
-        topics,
-        alarms,
-        (budgets, unreadable),
-        (glue_databases, glue_security_configurations),
-        athena_workgroups,
-        (account, unreadable_account),
-        dashboards,
-    ) = tokio::try_join!(
-        s3::read_all(t, project),
-        kms::read_all(t, project),
-        iam::read_all(t, project),
-        cloudtrail::read_all(t, project),
-        logs::read_all(t, project),
-        sns::read_all(t, project),
-        cloudwatch::read_all(t, project),
-        budgets::read_all(t, project, &account_id),
-        glue::read_all(t, project),
-        athena::read_all(t, project, &account_id),
-        account::read(t, &account_id),
-        dashboard::read_all(t, project),
+    let scope = ReadScope {
+        project,
+        account: &account_id,
+    };
+    let reads = ResourceKind::ALL.map(|k| with_kind!(k, R => read_kind::<R>(t, &scope).boxed()));
+    let (found, etl_runs) = tokio::try_join!(
+        futures::future::try_join_all(reads),
+        cloudwatch::etl_runs(t, project)
     )?;
     let mut inventory = Inventory {
         schema_version: SCHEMA_VERSION,
         target: "aws".into(),
-        account_id,
+        account_id: account_id.clone(),
         region: t.region.clone(),
         project: project.into(),
-        buckets,
-        keys,
-        roles,
-        trails,
-        log_groups,
-        topics,
-        alarms,
-        budgets,
-        glue_databases,
-        glue_security_configurations,
-        athena_workgroups,
-        dashboards,
-        account,
-        etl_runs: cloudwatch::etl_runs(t, project).await?,
-        unreadable: unreadable
-            .into_iter()
-            .chain(unreadable_keys)
-            .chain(unreadable_account)
-            .collect(),
-        not_managed: Default::default(),
+        etl_runs,
+        ..Default::default()
     };
+    for place in found {
+        place(&mut inventory);
+    }
     inventory.retain_owned();
     Ok(inventory)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::INVENTORY_READ_ACTIONS;
+    use super::inventory_read_actions;
 
     /// The `service:Action` names the reading code reports in its errors.
     fn read_calls() -> Vec<String> {
@@ -220,13 +167,14 @@ mod tests {
     fn the_list_names_every_call_the_reading_makes() {
         let calls = read_calls();
         assert!(calls.len() > 30, "{calls:?}");
+        let listed = inventory_read_actions();
         let unlisted: Vec<&String> = calls
             .iter()
-            .filter(|c| !INVENTORY_READ_ACTIONS.contains(&c.as_str()))
+            .filter(|c| !listed.contains(&c.as_str()))
             .collect();
         assert!(
             unlisted.is_empty(),
-            "calls missing from INVENTORY_READ_ACTIONS: {unlisted:?}"
+            "calls missing from inventory_read_actions(): {unlisted:?}"
         );
     }
 
@@ -242,8 +190,8 @@ mod tests {
         let role = &inv.roles[&names.role("auditor")];
         let policy = &role.inline_policies.as_ref().unwrap()[&names.role_policy("auditor")];
         let doc = dapgov_policy::Document::parse(policy).unwrap();
-        let refused: Vec<&&str> = INVENTORY_READ_ACTIONS
-            .iter()
+        let refused: Vec<&str> = inventory_read_actions()
+            .into_iter()
             .filter(|a| {
                 let req = dapgov_policy::Request {
                     action: a.to_string(),

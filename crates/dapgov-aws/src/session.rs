@@ -88,7 +88,14 @@ pub(crate) async fn session(t: &AwsTarget, project: &str, role: &str) -> TargetR
     // The zone buckets are found as the caller (tags say which zone each serves); their data is
     // then reached only with the role's credentials.
     let mut zones = BTreeMap::new();
-    for (name, b) in crate::resources::s3::read_all(t, project).await? {
+    let account = t.account().await?;
+    let scope = crate::resources::ReadScope {
+        project,
+        account: &account,
+    };
+    let buckets =
+        <dapgov_inventory::Bucket as crate::resources::AwsResource>::read_all(t, &scope).await?;
+    for (name, b) in buckets.resources {
         let Some(zone) = names
             .zone_of_bucket(&name, &b)
             .filter(|z| !SERVICE_BUCKETS.contains(&z.as_str()))

@@ -9,9 +9,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+pub mod kind;
 pub mod names;
 pub mod ownership;
 
+pub use kind::{ACCOUNT_SETTINGS_NAME, Resource};
 pub use names::{Arns, Names};
 pub use ownership::{Ownership, ownership};
 
@@ -517,27 +519,6 @@ pub enum ResourceKind {
     Dashboard,
 }
 
-impl ResourceKind {
-    /// The name used in plan addresses, e.g. `bucket.dapgov-raw`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ResourceKind::AccountSettings => "account_settings",
-            ResourceKind::Key => "key",
-            ResourceKind::Topic => "topic",
-            ResourceKind::LogGroup => "log_group",
-            ResourceKind::Role => "role",
-            ResourceKind::Bucket => "bucket",
-            ResourceKind::Trail => "trail",
-            ResourceKind::Alarm => "alarm",
-            ResourceKind::Budget => "budget",
-            ResourceKind::GlueSecurityConfiguration => "glue_security_configuration",
-            ResourceKind::GlueDatabase => "glue_database",
-            ResourceKind::AthenaWorkgroup => "athena_workgroup",
-            ResourceKind::Dashboard => "dashboard",
-        }
-    }
-}
-
 /// One resource of any kind, as a JSON value, addressed by kind and name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResourceRef {
@@ -552,83 +533,6 @@ impl std::fmt::Display for ResourceRef {
 }
 
 impl Inventory {
-    /// Every resource as (ref, JSON), in creation order.
-    pub fn resources(&self) -> Vec<(ResourceRef, Value)> {
-        fn each<T: Serialize>(
-            out: &mut Vec<(ResourceRef, Value)>,
-            kind: ResourceKind,
-            map: &BTreeMap<String, T>,
-        ) {
-            for (name, r) in map {
-                out.push((
-                    ResourceRef {
-                        kind,
-                        name: name.clone(),
-                    },
-                    serde_json::to_value(r).expect("inventory types serialize"),
-                ));
-            }
-        }
-        let mut out = Vec::new();
-        if self.account != AccountSettings::default() {
-            out.push((
-                ResourceRef {
-                    kind: ResourceKind::AccountSettings,
-                    name: "account".into(),
-                },
-                serde_json::to_value(&self.account).expect("inventory types serialize"),
-            ));
-        }
-        each(&mut out, ResourceKind::Key, &self.keys);
-        each(&mut out, ResourceKind::Topic, &self.topics);
-        each(&mut out, ResourceKind::LogGroup, &self.log_groups);
-        each(&mut out, ResourceKind::Role, &self.roles);
-        each(&mut out, ResourceKind::Bucket, &self.buckets);
-        each(&mut out, ResourceKind::Trail, &self.trails);
-        each(&mut out, ResourceKind::Alarm, &self.alarms);
-        each(&mut out, ResourceKind::Budget, &self.budgets);
-        each(
-            &mut out,
-            ResourceKind::GlueSecurityConfiguration,
-            &self.glue_security_configurations,
-        );
-        each(&mut out, ResourceKind::GlueDatabase, &self.glue_databases);
-        each(
-            &mut out,
-            ResourceKind::AthenaWorkgroup,
-            &self.athena_workgroups,
-        );
-        each(&mut out, ResourceKind::Dashboard, &self.dashboards);
-        out.sort_by(|a, b| (a.0.kind, &a.0.name).cmp(&(b.0.kind, &b.0.name)));
-        out
-    }
-
-    /// One resource as JSON.
-    pub fn get(&self, r: &ResourceRef) -> Option<Value> {
-        fn one<T: Serialize>(map: &BTreeMap<String, T>, name: &str) -> Option<Value> {
-            map.get(name)
-                .map(|v| serde_json::to_value(v).expect("inventory types serialize"))
-        }
-        match r.kind {
-            ResourceKind::AccountSettings => (self.account != AccountSettings::default())
-                .then(|| serde_json::to_value(&self.account).expect("serialize")),
-            ResourceKind::Key => one(&self.keys, &r.name),
-            ResourceKind::Topic => one(&self.topics, &r.name),
-            ResourceKind::LogGroup => one(&self.log_groups, &r.name),
-            ResourceKind::Role => one(&self.roles, &r.name),
-            ResourceKind::Bucket => one(&self.buckets, &r.name),
-            ResourceKind::Trail => one(&self.trails, &r.name),
-            ResourceKind::Alarm => one(&self.alarms, &r.name),
-            ResourceKind::Budget => one(&self.budgets, &r.name),
-            ResourceKind::GlueSecurityConfiguration => {
-                one(&self.glue_security_configurations, &r.name)
-            }
-            ResourceKind::GlueDatabase => one(&self.glue_databases, &r.name),
-            ResourceKind::AthenaWorkgroup => one(&self.athena_workgroups, &r.name),
-            ResourceKind::Dashboard => one(&self.dashboards, &r.name),
-        }
-    }
-
     /// Whether the target could read `property` of the resource at `address`.
     pub fn is_readable(&self, address: &str, property: &str) -> bool {
         !self.unreadable.contains(&format!("{address}:{property}"))

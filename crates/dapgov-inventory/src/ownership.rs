@@ -24,36 +24,15 @@ pub enum Ownership {
     Foreign,
 }
 
-/// Kinds whose services carry tags (and whose tags both targets read).
-fn carries_tags(kind: ResourceKind) -> bool {
-    use ResourceKind::*;
-    matches!(
-        kind,
-        Bucket | Key | Role | Trail | LogGroup | Topic | Alarm | AthenaWorkgroup
-    )
-}
-
-/// The one name each untagged kind has on a platform.
-fn untagged_name(names: &Names, kind: ResourceKind) -> Option<String> {
-    use ResourceKind::*;
-    match kind {
-        Budget => Some(names.budget()),
-        GlueDatabase => Some(names.glue_database()),
-        GlueSecurityConfiguration => Some(names.glue_security_configuration()),
-        Dashboard => Some(names.dashboard()),
-        _ => None,
-    }
-}
-
 /// Whose `observed` (a resource as a target read it, as JSON) is, for platform `project`.
 pub fn ownership(project: &str, r: &ResourceRef, observed: &Value) -> Ownership {
     if r.kind == ResourceKind::AccountSettings {
         return Ownership::Foreign;
     }
     let named_like = owns(project, &r.name);
-    if !carries_tags(r.kind) {
+    if !r.kind.carries_tags() {
         let names = Names::new(project, "", "");
-        return match untagged_name(&names, r.kind) {
+        return match r.kind.platform_name(&names) {
             Some(n) if n == r.name => Ownership::Managed,
             _ if named_like => Ownership::LookAlike,
             _ => Ownership::Foreign,
@@ -108,27 +87,6 @@ impl Inventory {
                 }
                 Ownership::Foreign => self.remove(&r),
             }
-        }
-    }
-
-    fn remove(&mut self, r: &ResourceRef) {
-        let name = r.name.as_str();
-        match r.kind {
-            ResourceKind::AccountSettings => {}
-            ResourceKind::Key => drop(self.keys.remove(name)),
-            ResourceKind::Topic => drop(self.topics.remove(name)),
-            ResourceKind::LogGroup => drop(self.log_groups.remove(name)),
-            ResourceKind::Role => drop(self.roles.remove(name)),
-            ResourceKind::Bucket => drop(self.buckets.remove(name)),
-            ResourceKind::Trail => drop(self.trails.remove(name)),
-            ResourceKind::Alarm => drop(self.alarms.remove(name)),
-            ResourceKind::Budget => drop(self.budgets.remove(name)),
-            ResourceKind::GlueSecurityConfiguration => {
-                drop(self.glue_security_configurations.remove(name))
-            }
-            ResourceKind::GlueDatabase => drop(self.glue_databases.remove(name)),
-            ResourceKind::AthenaWorkgroup => drop(self.athena_workgroups.remove(name)),
-            ResourceKind::Dashboard => drop(self.dashboards.remove(name)),
         }
     }
 }

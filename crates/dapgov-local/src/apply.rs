@@ -10,7 +10,7 @@ impl LocalTarget {
     /// Rotate keys whose rotation is on and whose newest version is older than the period.
     pub fn rotate_due_keys(&self) -> TargetResult<Vec<String>> {
         let mut rotated = vec![];
-        for (alias, v) in self.records(ResourceKind::Key) {
+        for (alias, v) in self.records(ResourceKind::Key)? {
             let k: Key = serde_json::from_value(v).map_err(TargetError::other)?;
             let (Some(id), Some(true)) = (&k.key_id, k.rotation_enabled) else {
                 continue;
@@ -30,7 +30,7 @@ impl LocalTarget {
     /// Rotate a key now (a new version for new data; old versions keep decrypting).
     pub fn rotate_key(&self, alias: &str) -> TargetResult<u32> {
         let v = self
-            .record(ResourceKind::Key, alias)
+            .record(ResourceKind::Key, alias)?
             .ok_or_else(|| TargetError::Other(format!("no key with alias {alias}")))?;
         let id = v
             .get("key_id")
@@ -50,7 +50,7 @@ impl LocalTarget {
 
     pub(crate) fn apply_inner(&self, change: &ChangeRequest) -> TargetResult<()> {
         let r = &change.resource;
-        let observed = self.record(r.kind, &r.name);
+        let observed = self.record(r.kind, &r.name)?;
         match change.action {
             ChangeAction::Delete => return self.delete(r, observed, change.force_delete_data),
             ChangeAction::Replace => self.delete(r, observed.clone(), change.force_delete_data)?,

@@ -16,6 +16,19 @@ pub(crate) fn file_name(name: &str) -> String {
     name.replace('%', "%25").replace('/', "%2F") + ".json"
 }
 
+fn read_record(path: &std::path::Path) -> TargetResult<Value> {
+    let damaged = |message: String| TargetError::Integrity {
+        what: format!("control record {}", path.display()),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| damaged(e.to_string()))?;
+    serde_json::from_str(&text).map_err(|e| {
+        damaged(format!(
+            "{e}; restore it from a backup of the state directory, or delete it and run `dapgov apply` to make the resource again"
+        ))
+    })
+}
+
 pub(crate) fn name_of(file: &str) -> String {
     file.trim_end_matches(".json")
         .replace("%2F", "/")
@@ -37,25 +50,36 @@ impl LocalTarget {
         record_file(&self.shared.root, kind, name)
     }
 
-    pub(crate) fn records(&self, kind: ResourceKind) -> Vec<(String, Value)> {
+    /// Every record of one kind. A record that cannot be read or parsed is an integrity
+    /// error: read as absent, it would make plan create the resource again (a new key in
+    /// place of the one the data is encrypted under).
+    pub(crate) fn records(&self, kind: ResourceKind) -> TargetResult<Vec<(String, Value)>> {
         let dir = records_dir(&self.shared.root, kind);
-        let Ok(rd) = std::fs::read_dir(&dir) else {
-            return vec![];
+        let rd = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+            Err(e) => return Err(TargetError::other(format!("{}: {e}", dir.display()))),
         };
-        let mut out: Vec<(String, Value)> = rd
-            .flatten()
-            .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
-            .filter_map(|e| {
-                let v = serde_json::from_str(&std::fs::read_to_string(e.path()).ok()?).ok()?;
-                Some((name_of(&e.file_name().to_string_lossy()), v))
-            })
-            .collect();
+        let mut out = Vec::new();
+        for entry in rd {
+            let entry = entry.map_err(|e| TargetError::other(format!("{}: {e}", dir.display())))?;
+            let file = entry.file_name().to_string_lossy().into_owned();
+            if !file.ends_with(".json") {
+                continue;
+            }
+            out.push((name_of(&file), read_record(&entry.path())?));
+        }
         out.sort_by(|a, b| a.0.cmp(&b.0));
-        out
+        Ok(out)
     }
 
-    pub(crate) fn record(&self, kind: ResourceKind, name: &str) -> Option<Value> {
-        serde_json::from_str(&std::fs::read_to_string(self.record_path(kind, name)).ok()?).ok()
+    /// One resource's record; `None` when there is none, an integrity error when it is damaged.
+    pub(crate) fn record(&self, kind: ResourceKind, name: &str) -> TargetResult<Option<Value>> {
+        let path = self.record_path(kind, name);
+        if !path.exists() {
+            return Ok(None);
+        }
+        read_record(&path).map(Some)
     }
 
     pub(crate) fn write_record(
@@ -80,8 +104,9 @@ impl LocalTarget {
         self.shared.root.join("buckets").join(name)
     }
 
-    pub(crate) fn keys_by_id(&self) -> BTreeMap<String, KeyInfo> {
-        self.records(ResourceKind::Key)
+    pub(crate) fn keys_by_id(&self) -> TargetResult<BTreeMap<String, KeyInfo>> {
+        Ok(self
+            .records(ResourceKind::Key)?
             .into_iter()
             .filter_map(|(_, v)| {
                 let k: Key = serde_json::from_value(v).ok()?;
@@ -95,7 +120,7 @@ impl LocalTarget {
                     },
                 ))
             })
-            .collect()
+            .collect())
     }
 
     pub(crate) fn metrics_dir(&self) -> PathBuf {

@@ -211,7 +211,8 @@ impl LocalTarget {
                 )));
             }
         }
-        t.refresh_trail();
+        t.refresh_trail()
+            .map_err(|e| LocalError::Io(e.to_string()))?;
         Ok(t)
     }
 
@@ -226,25 +227,28 @@ impl LocalTarget {
     }
 
     /// Is a trail logging? Then every operation since it was turned on is in the trail.
-    pub fn trail_is_logging(&self) -> bool {
-        self.records(ResourceKind::Trail)
+    pub fn trail_is_logging(&self) -> TargetResult<bool> {
+        Ok(self
+            .records(ResourceKind::Trail)?
             .iter()
-            .any(|(_, v)| v.get("logging") == Some(&Value::Bool(true)))
+            .any(|(_, v)| v.get("logging") == Some(&Value::Bool(true))))
     }
 
     /// Buckets whose object-level operations a logging trail records.
-    pub(crate) fn data_event_buckets(&self) -> Vec<String> {
-        self.records(ResourceKind::Trail)
+    pub(crate) fn data_event_buckets(&self) -> TargetResult<Vec<String>> {
+        Ok(self
+            .records(ResourceKind::Trail)?
             .into_iter()
             .filter_map(|(_, v)| serde_json::from_value::<dapgov_inventory::Trail>(v).ok())
             .filter(|t| t.logging == Some(true))
             .flat_map(|t| t.data_event_buckets.unwrap_or_default())
-            .collect()
+            .collect())
     }
 
-    fn refresh_trail(&self) {
+    fn refresh_trail(&self) -> TargetResult<()> {
         *self.shared.trail.write().expect("trail lock") =
-            self.trail_is_logging().then(|| self.trail());
+            self.trail_is_logging()?.then(|| self.trail());
+        Ok(())
     }
 
     fn operator(&self) -> String {
@@ -328,9 +332,11 @@ impl Target for LocalTarget {
             outcome,
             result.as_ref().err().map(|e| e.to_string()),
         );
-        if r.kind == ResourceKind::Trail {
-            self.refresh_trail();
-        }
-        result.and(recorded)
+        let refreshed = if r.kind == ResourceKind::Trail {
+            self.refresh_trail()
+        } else {
+            Ok(())
+        };
+        result.and(recorded).and(refreshed)
     }
 }

@@ -17,32 +17,12 @@ impl LocalTarget {
             project: project.into(),
             ..Default::default()
         };
-        fn load<T: serde::de::DeserializeOwned>(
-            recs: Vec<(String, Value)>,
-        ) -> TargetResult<BTreeMap<String, T>> {
-            recs.into_iter()
-                .map(|(n, v)| {
-                    serde_json::from_value(v)
-                        .map(|t| (n.clone(), t))
-                        .map_err(|e| TargetError::Other(format!("control record {n}: {e}")))
-                })
-                .collect()
-        }
-        inv.keys = load(self.records(ResourceKind::Key))?;
-        inv.topics = load(self.records(ResourceKind::Topic))?;
-        inv.log_groups = load(self.records(ResourceKind::LogGroup))?;
-        inv.roles = load(self.records(ResourceKind::Role))?;
-        inv.buckets = load(self.records(ResourceKind::Bucket))?;
-        inv.trails = load(self.records(ResourceKind::Trail))?;
-        inv.alarms = load(self.records(ResourceKind::Alarm))?;
-        inv.budgets = load(self.records(ResourceKind::Budget))?;
-        inv.glue_security_configurations =
-            load(self.records(ResourceKind::GlueSecurityConfiguration))?;
-        inv.glue_databases = load(self.records(ResourceKind::GlueDatabase))?;
-        inv.athena_workgroups = load(self.records(ResourceKind::AthenaWorkgroup))?;
-        inv.dashboards = load(self.records(ResourceKind::Dashboard))?;
-        if let Some(v) = self.record(ResourceKind::AccountSettings, "account") {
-            inv.account = serde_json::from_value(v).map_err(TargetError::other)?;
+        for kind in ResourceKind::ALL {
+            for (name, record) in self.records(kind)? {
+                let r = ResourceRef::new(kind, &name);
+                inv.insert_json(&r, record)
+                    .map_err(|e| TargetError::Other(format!("control record {r}: {e}")))?;
+            }
         }
         inv.retain_owned();
         for k in inv.keys.values_mut() {

@@ -15,12 +15,12 @@ use std::sync::Arc;
 pub(crate) fn open(t: &LocalTarget, project: &str, role: &str) -> TargetResult<RoleSession> {
     let names = Names::new(project, ACCOUNT, &t.region);
     let caller = caller(t, &names, role)?;
-    let keys = t.keys_by_id();
+    let keys = t.keys_by_id()?;
     let key_by_arn: BTreeMap<String, KeyInfo> =
         keys.values().map(|k| (k.arn.clone(), k.clone())).collect();
-    let data_event_buckets = t.data_event_buckets();
+    let data_event_buckets = t.data_event_buckets()?;
     let mut zones = BTreeMap::new();
-    for (name, v) in t.records(ResourceKind::Bucket) {
+    for (name, v) in t.records(ResourceKind::Bucket)? {
         let b: Bucket = serde_json::from_value(v).map_err(TargetError::other)?;
         let Some(zone) = names.zone_of_bucket(&name, &b) else {
             continue;
@@ -56,7 +56,7 @@ pub(crate) fn open(t: &LocalTarget, project: &str, role: &str) -> TargetResult<R
         );
     }
     let pii_key_id = t
-        .record(ResourceKind::Key, &names.key_alias("pii"))
+        .record(ResourceKind::Key, &names.key_alias("pii"))?
         .and_then(|v| v["key_id"].as_str().map(String::from));
     let pii_key = pii_key_id.and_then(|id| keys.get(&id)).cloned();
     Ok(RoleSession {
@@ -89,7 +89,7 @@ pub(crate) fn open(t: &LocalTarget, project: &str, role: &str) -> TargetResult<R
 
 fn caller(t: &LocalTarget, names: &Names, role: &str) -> TargetResult<Caller> {
     let name = names.role(role);
-    let v = t.record(ResourceKind::Role, &name).ok_or_else(|| {
+    let v = t.record(ResourceKind::Role, &name)?.ok_or_else(|| {
         TargetError::Other(format!(
             "role {name} does not exist; run `dapgov apply` first"
         ))

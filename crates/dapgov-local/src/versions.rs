@@ -117,12 +117,15 @@ fn version_on_disk(path: &std::path::Path) -> Result<String, String> {
 
 impl LocalTarget {
     /// Compare every object of the buckets with data events against the trail's records.
-    pub fn check_object_versions(&self, events: &[Event]) -> VersionCheck {
+    pub fn check_object_versions(
+        &self,
+        events: &[Event],
+    ) -> dapgov_target::TargetResult<VersionCheck> {
         let recorded = recorded_versions(events);
         let mut check = VersionCheck::default();
         let mut seen = std::collections::BTreeSet::new();
-        let watched_buckets = self.data_event_buckets();
-        for (name, _) in self.records(dapgov_inventory::ResourceKind::Bucket) {
+        let watched_buckets = self.data_event_buckets()?;
+        for (name, _) in self.records(dapgov_inventory::ResourceKind::Bucket)? {
             let dir = self.bucket_dir(&name);
             let bucket_watched = watched_buckets.contains(&name);
             for file in crate::state::files_under(&dir) {
@@ -172,7 +175,7 @@ impl LocalTarget {
                 check.problems.push(ObjectProblem { object: arn.clone(), problem: format!("is missing: written at trail record {seq} and never deleted through the platform") });
             }
         }
-        check
+        Ok(check)
     }
 }
 

@@ -33,6 +33,10 @@ pub enum TargetError {
     },
     #[error("{resource}: {message}")]
     Refused { resource: String, message: String },
+    /// What the platform holds is damaged or not what it should be (a control record that
+    /// does not parse, a file that fails authentication): never read as absent.
+    #[error("{what}: {message}")]
+    Integrity { what: String, message: String },
     #[error("{0}")]
     Other(String),
 }

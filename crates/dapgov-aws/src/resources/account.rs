@@ -5,14 +5,12 @@ use crate::AwsTarget;
 use crate::error::sdk;
 use crate::read::absent;
 use crate::resources::s3::public_access_block;
+use crate::resources::{AwsResource, Found, ReadScope};
 use dapgov_inventory::*;
-use dapgov_target::TargetResult;
+use dapgov_target::{ChangeRequest, TargetError, TargetResult};
 
 /// The settings, and the properties that could not be read (as `account:<property>`).
-pub(crate) async fn read(
-    t: &AwsTarget,
-    account: &str,
-) -> TargetResult<(AccountSettings, Vec<String>)> {
+async fn read(t: &AwsTarget, account: &str) -> TargetResult<(AccountSettings, Vec<String>)> {
     let tags = async {
         match crate::cost::client(t) {
             Ok(ce) => crate::cost::allocation_tags(&ce).await,
@@ -80,7 +78,7 @@ pub(crate) async fn read(
     ))
 }
 
-pub(crate) async fn put(t: &AwsTarget, want: AccountSettings) -> TargetResult<()> {
+async fn put(t: &AwsTarget, want: AccountSettings) -> TargetResult<()> {
     if let Some(p) = &want.password_policy {
         let mut req = t
             .clients
@@ -120,4 +118,28 @@ pub(crate) async fn put(t: &AwsTarget, want: AccountSettings) -> TargetResult<()
             .map_err(|e| sdk("s3:PutAccountPublicAccessBlock", "the account", e))?;
     }
     Ok(())
+}
+
+impl AwsResource for AccountSettings {
+    const READ_ACTIONS: &'static [&'static str] = &[
+        "iam:GetAccountPasswordPolicy",
+        "s3:GetAccountPublicAccessBlock",
+        "ce:ListCostAllocationTags",
+    ];
+    async fn read_all(t: &AwsTarget, scope: &ReadScope<'_>) -> TargetResult<Found<Self>> {
+        let (settings, unreadable) = read(t, scope.account).await?;
+        Ok(Found {
+            resources: [(ACCOUNT_SETTINGS_NAME.to_string(), settings)].into(),
+            unreadable,
+        })
+    }
+    async fn put(t: &AwsTarget, want: Self, _have: Option<Self>) -> TargetResult<()> {
+        put(t, want).await
+    }
+    async fn delete(_t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()> {
+        Err(TargetError::Refused {
+            resource: c.resource.to_string(),
+            message: "account settings are never removed".into(),
+        })
+    }
 }

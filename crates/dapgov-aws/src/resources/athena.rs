@@ -3,12 +3,13 @@
 use crate::AwsTarget;
 use crate::error::{build, sdk};
 use crate::read::tags_from;
+use crate::resources::{AwsResource, Found, ReadScope};
 use dapgov_inventory::names::project_prefix;
 use dapgov_inventory::*;
 use dapgov_target::{ChangeRequest, TargetResult};
 use std::collections::BTreeMap;
 
-pub(crate) async fn read_all(
+async fn read_all(
     t: &AwsTarget,
     project: &str,
     account: &str,
@@ -76,7 +77,12 @@ pub(crate) async fn read_all(
     Ok(out)
 }
 
-pub(crate) async fn put(t: &AwsTarget, want: AthenaWorkgroup, create: bool) -> TargetResult<()> {
+async fn put(
+    t: &AwsTarget,
+    want: AthenaWorkgroup,
+    have: Option<AthenaWorkgroup>,
+) -> TargetResult<()> {
+    let create = have.is_none();
     use aws_sdk_athena::types::*;
     let a = &t.clients.athena;
     let what = format!("workgroup {}", want.name);
@@ -154,7 +160,7 @@ pub(crate) async fn put(t: &AwsTarget, want: AthenaWorkgroup, create: bool) -> T
     Ok(())
 }
 
-pub(crate) async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()> {
+async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()> {
     let what = c.resource.to_string();
     t.clients
         .athena
@@ -165,4 +171,21 @@ pub(crate) async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()>
         .await
         .map(|_| ())
         .map_err(|e| sdk("athena:DeleteWorkGroup", &what, e))
+}
+
+impl AwsResource for AthenaWorkgroup {
+    const READ_ACTIONS: &'static [&'static str] = &[
+        "athena:ListWorkGroups",
+        "athena:GetWorkGroup",
+        "athena:ListTagsForResource",
+    ];
+    async fn read_all(t: &AwsTarget, scope: &ReadScope<'_>) -> TargetResult<Found<Self>> {
+        Ok(read_all(t, scope.project, scope.account).await?.into())
+    }
+    async fn put(t: &AwsTarget, want: Self, have: Option<Self>) -> TargetResult<()> {
+        put(t, want, have).await
+    }
+    async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()> {
+        delete(t, c).await
+    }
 }

@@ -3,12 +3,13 @@
 use crate::AwsTarget;
 use crate::error::{build, sdk};
 use crate::read::absent;
+use crate::resources::{AwsResource, Found, ReadScope};
 use dapgov_inventory::names::project_prefix;
 use dapgov_inventory::*;
 use dapgov_target::{ChangeRequest, TargetResult};
 use std::collections::BTreeMap;
 
-pub(crate) async fn read_all(
+async fn read_all(
     t: &AwsTarget,
     project: &str,
     account: &str,
@@ -143,12 +144,8 @@ fn subscribers(n: &BudgetNotification) -> TargetResult<Vec<aws_sdk_budgets::type
         .collect()
 }
 
-pub(crate) async fn put(
-    t: &AwsTarget,
-    want: Budget,
-    have: Option<Budget>,
-    create: bool,
-) -> TargetResult<()> {
+async fn put(t: &AwsTarget, want: Budget, have: Option<Budget>) -> TargetResult<()> {
+    let create = have.is_none();
     use aws_sdk_budgets::types::*;
     let b = &t.clients.budgets;
     let account = t.account().await?;
@@ -228,7 +225,7 @@ pub(crate) async fn put(
     Ok(())
 }
 
-pub(crate) async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()> {
+async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()> {
     let what = c.resource.to_string();
     let account = t.account().await?;
     t.clients
@@ -240,4 +237,22 @@ pub(crate) async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()>
         .await
         .map(|_| ())
         .map_err(|e| sdk("budgets:DeleteBudget", &what, e))
+}
+
+impl AwsResource for Budget {
+    // Budgets authorizes every describe call as ViewBudget.
+    const READ_ACTIONS: &'static [&'static str] = &["budgets:ViewBudget"];
+    async fn read_all(t: &AwsTarget, scope: &ReadScope<'_>) -> TargetResult<Found<Self>> {
+        let (resources, unreadable) = read_all(t, scope.project, scope.account).await?;
+        Ok(Found {
+            resources,
+            unreadable,
+        })
+    }
+    async fn put(t: &AwsTarget, want: Self, have: Option<Self>) -> TargetResult<()> {
+        put(t, want, have).await
+    }
+    async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()> {
+        delete(t, c).await
+    }
 }

@@ -4,15 +4,13 @@ use crate::AwsTarget;
 use crate::apply::sdk_tags;
 use crate::error::sdk;
 use crate::read::tags_from;
+use crate::resources::{AwsResource, Found, ReadScope};
 use dapgov_inventory::names::{bucket_of_s3_arn, project_prefix, s3_object_arn};
 use dapgov_inventory::*;
 use dapgov_target::{ChangeRequest, TargetError, TargetResult};
 use std::collections::BTreeMap;
 
-pub(crate) async fn read_all(
-    t: &AwsTarget,
-    project: &str,
-) -> TargetResult<BTreeMap<String, Trail>> {
+async fn read_all(t: &AwsTarget, project: &str) -> TargetResult<BTreeMap<String, Trail>> {
     let ct = &t.clients.cloudtrail;
     let list = ct
         .describe_trails()
@@ -83,7 +81,8 @@ pub(crate) async fn read_all(
     Ok(out)
 }
 
-pub(crate) async fn put(t: &AwsTarget, want: Trail, create: bool) -> TargetResult<()> {
+async fn put(t: &AwsTarget, want: Trail, have: Option<Trail>) -> TargetResult<()> {
+    let create = have.is_none();
     use aws_sdk_cloudtrail::types::*;
     let ct = &t.clients.cloudtrail;
     let name = want.name.as_str();
@@ -175,7 +174,7 @@ pub(crate) async fn put(t: &AwsTarget, want: Trail, create: bool) -> TargetResul
     Ok(())
 }
 
-pub(crate) async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()> {
+async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()> {
     let what = c.resource.to_string();
     t.clients
         .cloudtrail
@@ -185,4 +184,22 @@ pub(crate) async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()>
         .await
         .map(|_| ())
         .map_err(|e| sdk("cloudtrail:DeleteTrail", &what, e))
+}
+
+impl AwsResource for Trail {
+    const READ_ACTIONS: &'static [&'static str] = &[
+        "cloudtrail:DescribeTrails",
+        "cloudtrail:GetTrailStatus",
+        "cloudtrail:GetEventSelectors",
+        "cloudtrail:ListTags",
+    ];
+    async fn read_all(t: &AwsTarget, scope: &ReadScope<'_>) -> TargetResult<Found<Self>> {
+        Ok(read_all(t, scope.project).await?.into())
+    }
+    async fn put(t: &AwsTarget, want: Self, have: Option<Self>) -> TargetResult<()> {
+        put(t, want, have).await
+    }
+    async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()> {
+        delete(t, c).await
+    }
 }

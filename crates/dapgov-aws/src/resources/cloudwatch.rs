@@ -4,15 +4,13 @@ use crate::AwsTarget;
 use crate::apply::parse;
 use crate::error::sdk;
 use crate::read::tags_from;
+use crate::resources::{AwsResource, Found, ReadScope};
 use dapgov_inventory::names::{ETL_FAILURE_METRIC, etl_dataset_dimensions, project_prefix};
 use dapgov_inventory::*;
 use dapgov_target::{ChangeRequest, TargetResult};
 use std::collections::BTreeMap;
 
-pub(crate) async fn read_all(
-    t: &AwsTarget,
-    project: &str,
-) -> TargetResult<BTreeMap<String, Alarm>> {
+async fn read_all(t: &AwsTarget, project: &str) -> TargetResult<BTreeMap<String, Alarm>> {
     let mut clients = vec![(&t.clients.cloudwatch, t.region.clone())];
     if t.region != BILLING_REGION {
         clients.push((&t.clients.cloudwatch_billing, BILLING_REGION.to_string()));
@@ -185,7 +183,8 @@ fn alarm_client<'a>(t: &'a AwsTarget, region: Option<&str>) -> &'a aws_sdk_cloud
     }
 }
 
-pub(crate) async fn put(t: &AwsTarget, want: Alarm, create: bool) -> TargetResult<()> {
+async fn put(t: &AwsTarget, want: Alarm, have: Option<Alarm>) -> TargetResult<()> {
+    let create = have.is_none();
     use aws_sdk_cloudwatch::types::*;
     let cw = alarm_client(t, want.region.as_deref());
     let what = format!("alarm {}", want.name);
@@ -231,7 +230,7 @@ pub(crate) async fn put(t: &AwsTarget, want: Alarm, create: bool) -> TargetResul
     Ok(())
 }
 
-pub(crate) async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()> {
+async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()> {
     let what = c.resource.to_string();
     let have: Alarm = parse(c.observed.as_ref(), &c.resource)?;
     alarm_client(t, have.region.as_deref())
@@ -241,4 +240,20 @@ pub(crate) async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()>
         .await
         .map(|_| ())
         .map_err(|e| sdk("cloudwatch:DeleteAlarms", &what, e))
+}
+
+impl AwsResource for Alarm {
+    const READ_ACTIONS: &'static [&'static str] = &[
+        "cloudwatch:DescribeAlarms",
+        "cloudwatch:ListTagsForResource",
+    ];
+    async fn read_all(t: &AwsTarget, scope: &ReadScope<'_>) -> TargetResult<Found<Self>> {
+        Ok(read_all(t, scope.project).await?.into())
+    }
+    async fn put(t: &AwsTarget, want: Self, have: Option<Self>) -> TargetResult<()> {
+        put(t, want, have).await
+    }
+    async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()> {
+        delete(t, c).await
+    }
 }

@@ -4,15 +4,13 @@
 use crate::AwsTarget;
 use crate::apply::json;
 use crate::error::sdk;
+use crate::resources::{AwsResource, Found, ReadScope};
 use dapgov_inventory::names::project_prefix;
 use dapgov_inventory::*;
 use dapgov_target::{ChangeRequest, TargetError, TargetResult};
 use std::collections::BTreeMap;
 
-pub(crate) async fn read_all(
-    t: &AwsTarget,
-    project: &str,
-) -> TargetResult<BTreeMap<String, Dashboard>> {
+async fn read_all(t: &AwsTarget, project: &str) -> TargetResult<BTreeMap<String, Dashboard>> {
     let cw = &t.clients.cloudwatch;
     let mut names = vec![];
     let mut token = None;
@@ -56,7 +54,7 @@ pub(crate) async fn read_all(
     Ok(out)
 }
 
-pub(crate) async fn put(t: &AwsTarget, want: Dashboard) -> TargetResult<()> {
+async fn put(t: &AwsTarget, want: Dashboard) -> TargetResult<()> {
     let what = format!("dashboard {}", want.name);
     let body = want
         .body
@@ -82,7 +80,7 @@ pub(crate) async fn put(t: &AwsTarget, want: Dashboard) -> TargetResult<()> {
     Ok(())
 }
 
-pub(crate) async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()> {
+async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()> {
     let what = c.resource.to_string();
     t.clients
         .cloudwatch
@@ -92,4 +90,19 @@ pub(crate) async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()>
         .await
         .map(|_| ())
         .map_err(|e| sdk("cloudwatch:DeleteDashboards", &what, e))
+}
+
+impl AwsResource for Dashboard {
+    const READ_ACTIONS: &'static [&'static str] =
+        &["cloudwatch:ListDashboards", "cloudwatch:GetDashboard"];
+    async fn read_all(t: &AwsTarget, scope: &ReadScope<'_>) -> TargetResult<Found<Self>> {
+        Ok(read_all(t, scope.project).await?.into())
+    }
+    // PutDashboard replaces the whole body: creating and updating are one call.
+    async fn put(t: &AwsTarget, want: Self, _have: Option<Self>) -> TargetResult<()> {
+        put(t, want).await
+    }
+    async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()> {
+        delete(t, c).await
+    }
 }

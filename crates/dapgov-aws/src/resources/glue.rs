@@ -2,6 +2,7 @@
 
 use crate::AwsTarget;
 use crate::error::{build, code, sdk};
+use crate::resources::{AwsResource, Found, ReadScope};
 use dapgov_inventory::names::project_prefix;
 use dapgov_inventory::*;
 use dapgov_target::{ChangeRequest, TargetResult};
@@ -42,13 +43,10 @@ pub(crate) fn glue_table(tb: &aws_sdk_glue::types::Table) -> GlueTable {
     }
 }
 
-pub(crate) async fn read_all(
+async fn read_databases(
     t: &AwsTarget,
     project: &str,
-) -> TargetResult<(
-    BTreeMap<String, GlueDatabase>,
-    BTreeMap<String, GlueSecurityConfiguration>,
-)> {
+) -> TargetResult<BTreeMap<String, GlueDatabase>> {
     let g = &t.clients.glue;
     let db_prefix = format!("{}_", project.replace('-', "_"));
     // Every page: with many datasets one page would silently miss tables.
@@ -83,6 +81,14 @@ pub(crate) async fn read_all(
             },
         );
     }
+    Ok(databases)
+}
+
+async fn read_security_configurations(
+    t: &AwsTarget,
+    project: &str,
+) -> TargetResult<BTreeMap<String, GlueSecurityConfiguration>> {
+    let g = &t.clients.glue;
     let mut configs = vec![];
     let mut pages = g.get_security_configurations().into_paginator().send();
     while let Some(page) = pages.next().await {
@@ -93,7 +99,7 @@ pub(crate) async fn read_all(
                 .cloned(),
         );
     }
-    let security = configs
+    Ok(configs
         .iter()
         .filter(|c| {
             c.name()
@@ -121,11 +127,10 @@ pub(crate) async fn read_all(
                 },
             )
         })
-        .collect();
-    Ok((databases, security))
+        .collect())
 }
 
-pub(crate) async fn put_security_configuration(
+async fn put_security_configuration(
     t: &AwsTarget,
     want: GlueSecurityConfiguration,
     create: bool,
@@ -172,7 +177,7 @@ pub(crate) async fn put_security_configuration(
     Ok(())
 }
 
-pub(crate) async fn put_database(t: &AwsTarget, want: GlueDatabase) -> TargetResult<()> {
+async fn put_database(t: &AwsTarget, want: GlueDatabase) -> TargetResult<()> {
     let what = format!("Glue database {}", want.name);
     let input = aws_sdk_glue::types::DatabaseInput::builder()
         .name(&want.name)
@@ -192,10 +197,7 @@ pub(crate) async fn put_database(t: &AwsTarget, want: GlueDatabase) -> TargetRes
     }
 }
 
-pub(crate) async fn delete_security_configuration(
-    t: &AwsTarget,
-    c: &ChangeRequest,
-) -> TargetResult<()> {
+async fn delete_security_configuration(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()> {
     let what = c.resource.to_string();
     t.clients
         .glue
@@ -207,7 +209,7 @@ pub(crate) async fn delete_security_configuration(
         .map_err(|e| sdk("glue:DeleteSecurityConfiguration", &what, e))
 }
 
-pub(crate) async fn delete_database(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()> {
+async fn delete_database(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()> {
     let what = c.resource.to_string();
     t.clients
         .glue
@@ -217,4 +219,31 @@ pub(crate) async fn delete_database(t: &AwsTarget, c: &ChangeRequest) -> TargetR
         .await
         .map(|_| ())
         .map_err(|e| sdk("glue:DeleteDatabase", &what, e))
+}
+
+impl AwsResource for GlueDatabase {
+    const READ_ACTIONS: &'static [&'static str] = &["glue:GetDatabases", "glue:GetTables"];
+    async fn read_all(t: &AwsTarget, scope: &ReadScope<'_>) -> TargetResult<Found<Self>> {
+        Ok(read_databases(t, scope.project).await?.into())
+    }
+    // CreateDatabase of a database that exists changes nothing: one call for both.
+    async fn put(t: &AwsTarget, want: Self, _have: Option<Self>) -> TargetResult<()> {
+        put_database(t, want).await
+    }
+    async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()> {
+        delete_database(t, c).await
+    }
+}
+
+impl AwsResource for GlueSecurityConfiguration {
+    const READ_ACTIONS: &'static [&'static str] = &["glue:GetSecurityConfigurations"];
+    async fn read_all(t: &AwsTarget, scope: &ReadScope<'_>) -> TargetResult<Found<Self>> {
+        Ok(read_security_configurations(t, scope.project).await?.into())
+    }
+    async fn put(t: &AwsTarget, want: Self, have: Option<Self>) -> TargetResult<()> {
+        put_security_configuration(t, want, have.is_none()).await
+    }
+    async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()> {
+        delete_security_configuration(t, c).await
+    }
 }

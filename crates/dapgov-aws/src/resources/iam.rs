@@ -4,6 +4,7 @@ use crate::AwsTarget;
 use crate::apply::{json, parse, sdk_tags};
 use crate::error::{code, sdk};
 use crate::read::{policy_json, tags_from};
+use crate::resources::{AwsResource, Found, ReadScope};
 use dapgov_inventory::names::project_prefix;
 use dapgov_inventory::*;
 use dapgov_target::{ChangeRequest, TargetError, TargetResult};
@@ -11,7 +12,7 @@ use futures::future::try_join_all;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-pub(crate) async fn read_all(t: &AwsTarget, project: &str) -> TargetResult<BTreeMap<String, Role>> {
+async fn read_all(t: &AwsTarget, project: &str) -> TargetResult<BTreeMap<String, Role>> {
     let mut names = Vec::new();
     let mut pages = t.clients.iam.list_roles().into_paginator().send();
     while let Some(page) = pages.next().await {
@@ -112,12 +113,8 @@ async fn attached_document(t: &AwsTarget, arn: &str) -> Option<Value> {
     policy_json(v.policy_version()?.document()?, arn).ok()
 }
 
-pub(crate) async fn put(
-    t: &AwsTarget,
-    want: Role,
-    have: Option<Role>,
-    create: bool,
-) -> TargetResult<()> {
+async fn put(t: &AwsTarget, want: Role, have: Option<Role>) -> TargetResult<()> {
+    let create = have.is_none();
     let iam = &t.clients.iam;
     let name = &want.name;
     let what = format!("role {name}");
@@ -219,7 +216,7 @@ pub(crate) async fn put(
     Ok(())
 }
 
-pub(crate) async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()> {
+async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()> {
     let (name, what) = (c.resource.name.as_str(), c.resource.to_string());
     let iam = &t.clients.iam;
     let have: Role = parse(c.observed.as_ref(), &c.resource)?;
@@ -245,4 +242,24 @@ pub(crate) async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()>
         .await
         .map(|_| ())
         .map_err(|e| sdk("iam:DeleteRole", &what, e))
+}
+
+impl AwsResource for Role {
+    const READ_ACTIONS: &'static [&'static str] = &[
+        "iam:ListRoles",
+        "iam:GetRole",
+        "iam:ListRoleTags",
+        "iam:ListRolePolicies",
+        "iam:GetRolePolicy",
+        "iam:ListAttachedRolePolicies",
+    ];
+    async fn read_all(t: &AwsTarget, scope: &ReadScope<'_>) -> TargetResult<Found<Self>> {
+        Ok(read_all(t, scope.project).await?.into())
+    }
+    async fn put(t: &AwsTarget, want: Self, have: Option<Self>) -> TargetResult<()> {
+        put(t, want, have).await
+    }
+    async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()> {
+        delete(t, c).await
+    }
 }

@@ -4,13 +4,14 @@ use crate::AwsTarget;
 use crate::apply::{json, parse, sdk_tags};
 use crate::error::{code, sdk};
 use crate::read::{absent, tags_from};
+use crate::resources::{AwsResource, Found, ReadScope};
 use dapgov_inventory::names::project_prefix;
 use dapgov_inventory::*;
 use dapgov_target::{ChangeRequest, TargetError, TargetResult};
 use futures::future::try_join_all;
 use std::collections::BTreeMap;
 
-pub(crate) async fn read_all(
+async fn read_all(
     t: &AwsTarget,
     project: &str,
 ) -> TargetResult<(BTreeMap<String, Key>, Vec<String>)> {
@@ -136,7 +137,7 @@ fn kms_tags(tags: &Tags, extra: &[(&str, String)]) -> TargetResult<Vec<aws_sdk_k
     )
 }
 
-pub(crate) async fn put(t: &AwsTarget, want: Key, have: Option<Key>) -> TargetResult<()> {
+async fn put(t: &AwsTarget, want: Key, have: Option<Key>) -> TargetResult<()> {
     let kms = &t.clients.kms;
     let what = format!("key alias/{}", want.alias);
     let window = (
@@ -229,7 +230,7 @@ pub(crate) async fn put(t: &AwsTarget, want: Key, have: Option<Key>) -> TargetRe
     Ok(())
 }
 
-pub(crate) async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()> {
+async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()> {
     let what = c.resource.to_string();
     let have: Key = parse(c.observed.as_ref(), &c.resource)?;
     let id = have
@@ -254,4 +255,27 @@ pub(crate) async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()>
         .await
         .map_err(|e| sdk("kms:ScheduleKeyDeletion", &what, e))?;
     Ok(())
+}
+
+impl AwsResource for Key {
+    const READ_ACTIONS: &'static [&'static str] = &[
+        "kms:ListAliases",
+        "kms:DescribeKey",
+        "kms:GetKeyPolicy",
+        "kms:GetKeyRotationStatus",
+        "kms:ListResourceTags",
+    ];
+    async fn read_all(t: &AwsTarget, scope: &ReadScope<'_>) -> TargetResult<Found<Self>> {
+        let (resources, unreadable) = read_all(t, scope.project).await?;
+        Ok(Found {
+            resources,
+            unreadable,
+        })
+    }
+    async fn put(t: &AwsTarget, want: Self, have: Option<Self>) -> TargetResult<()> {
+        put(t, want, have).await
+    }
+    async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()> {
+        delete(t, c).await
+    }
 }

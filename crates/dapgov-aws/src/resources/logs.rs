@@ -3,15 +3,13 @@
 use crate::AwsTarget;
 use crate::error::{build, code, sdk};
 use crate::read::tags_from;
+use crate::resources::{AwsResource, Found, ReadScope};
 use dapgov_inventory::names::log_group_prefix;
 use dapgov_inventory::*;
 use dapgov_target::{ChangeRequest, TargetResult};
 use std::collections::BTreeMap;
 
-pub(crate) async fn read_all(
-    t: &AwsTarget,
-    project: &str,
-) -> TargetResult<BTreeMap<String, LogGroup>> {
+async fn read_all(t: &AwsTarget, project: &str) -> TargetResult<BTreeMap<String, LogGroup>> {
     let logs = &t.clients.logs;
     let prefix = log_group_prefix(project);
     let list = logs
@@ -76,12 +74,8 @@ pub(crate) async fn read_all(
     Ok(out)
 }
 
-pub(crate) async fn put(
-    t: &AwsTarget,
-    want: LogGroup,
-    have: Option<LogGroup>,
-    create: bool,
-) -> TargetResult<()> {
+async fn put(t: &AwsTarget, want: LogGroup, have: Option<LogGroup>) -> TargetResult<()> {
+    let create = have.is_none();
     let logs = &t.clients.logs;
     let name = &want.name;
     let what = format!("log group {name}");
@@ -159,7 +153,7 @@ pub(crate) async fn put(
     Ok(())
 }
 
-pub(crate) async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()> {
+async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()> {
     let what = c.resource.to_string();
     t.clients
         .logs
@@ -169,4 +163,21 @@ pub(crate) async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()>
         .await
         .map(|_| ())
         .map_err(|e| sdk("logs:DeleteLogGroup", &what, e))
+}
+
+impl AwsResource for LogGroup {
+    const READ_ACTIONS: &'static [&'static str] = &[
+        "logs:DescribeLogGroups",
+        "logs:DescribeMetricFilters",
+        "logs:ListTagsForResource",
+    ];
+    async fn read_all(t: &AwsTarget, scope: &ReadScope<'_>) -> TargetResult<Found<Self>> {
+        Ok(read_all(t, scope.project).await?.into())
+    }
+    async fn put(t: &AwsTarget, want: Self, have: Option<Self>) -> TargetResult<()> {
+        put(t, want, have).await
+    }
+    async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()> {
+        delete(t, c).await
+    }
 }

@@ -1,6 +1,8 @@
 //! One file per kind of resource, its read, put and delete side by side, so what dapgov
-//! reads and what it writes agree property by property. `read.rs` gathers the Inventory from
-//! them; `apply.rs` sends each change to its kind.
+//! reads and what it writes agree property by property. Each kind implements
+//! [`AwsResource`] once; `read.rs` and `apply.rs` reach every kind through the Inventory's
+//! registry of kinds (`dapgov_inventory::with_kind!`), so a kind without an implementation
+//! here does not compile.
 
 pub(crate) mod account;
 pub(crate) mod athena;
@@ -14,3 +16,55 @@ pub(crate) mod kms;
 pub(crate) mod logs;
 pub(crate) mod s3;
 pub(crate) mod sns;
+
+use crate::AwsTarget;
+use dapgov_inventory::Resource;
+use dapgov_target::{ChangeRequest, TargetResult};
+use std::collections::BTreeMap;
+use std::future::Future;
+
+/// What every read of a kind is given.
+pub(crate) struct ReadScope<'a> {
+    pub project: &'a str,
+    pub account: &'a str,
+}
+
+/// What a read of one kind found, and the properties it could not read (as
+/// `<address>:<property>`).
+pub(crate) struct Found<R> {
+    pub resources: BTreeMap<String, R>,
+    pub unreadable: Vec<String>,
+}
+
+impl<R> From<BTreeMap<String, R>> for Found<R> {
+    fn from(resources: BTreeMap<String, R>) -> Self {
+        Found {
+            resources,
+            unreadable: vec![],
+        }
+    }
+}
+
+/// A kind of resource on AWS: how it is read, created or updated, and deleted.
+pub(crate) trait AwsResource: Resource {
+    /// The IAM actions reading this kind needs: the auditor role must allow each.
+    const READ_ACTIONS: &'static [&'static str];
+
+    /// Every resource of the kind named for the project (ownership is decided afterwards,
+    /// for every kind alike).
+    fn read_all(
+        t: &AwsTarget,
+        scope: &ReadScope<'_>,
+    ) -> impl Future<Output = TargetResult<Found<Self>>> + Send;
+
+    /// Writes every property `want` declares: creates the resource when `have` (what was
+    /// observed) is `None`, else updates it. Each call is idempotent, so drift repair and a
+    /// retry after a failure part-way are the same path.
+    fn put(
+        t: &AwsTarget,
+        want: Self,
+        have: Option<Self>,
+    ) -> impl Future<Output = TargetResult<()>> + Send;
+
+    fn delete(t: &AwsTarget, c: &ChangeRequest) -> impl Future<Output = TargetResult<()>> + Send;
+}

@@ -4,16 +4,14 @@ use crate::AwsTarget;
 use crate::apply::{json, sdk_tags};
 use crate::error::{build, code, sdk};
 use crate::read::{absent, tags_from};
+use crate::resources::{AwsResource, Found, ReadScope};
 use dapgov_inventory::names::{project_prefix, s3_arn};
 use dapgov_inventory::*;
-use dapgov_target::{TargetError, TargetResult};
+use dapgov_target::{ChangeRequest, TargetError, TargetResult};
 use futures::future::try_join_all;
 use std::collections::BTreeMap;
 
-pub(crate) async fn read_all(
-    t: &AwsTarget,
-    project: &str,
-) -> TargetResult<BTreeMap<String, Bucket>> {
+async fn read_all(t: &AwsTarget, project: &str) -> TargetResult<BTreeMap<String, Bucket>> {
     let list = t
         .clients
         .s3
@@ -272,12 +270,8 @@ pub(crate) fn public_access_block(
     }
 }
 
-pub(crate) async fn put(
-    t: &AwsTarget,
-    want: Bucket,
-    have: Option<Bucket>,
-    create: bool,
-) -> TargetResult<()> {
+async fn put(t: &AwsTarget, want: Bucket, have: Option<Bucket>) -> TargetResult<()> {
+    let create = have.is_none();
     use aws_sdk_s3::types::*;
     let s3 = &t.clients.s3;
     let n = want.name.as_str();
@@ -488,7 +482,7 @@ pub(crate) async fn put(
 }
 
 /// Delete a bucket; one that holds objects (any version) only with `force`.
-pub(crate) async fn delete(t: &AwsTarget, name: &str, force: bool) -> TargetResult<()> {
+async fn delete(t: &AwsTarget, name: &str, force: bool) -> TargetResult<()> {
     use aws_sdk_s3::types::{Delete, ObjectIdentifier};
     let s3 = &t.clients.s3;
     let what = format!("bucket {name}");
@@ -590,4 +584,30 @@ pub(crate) async fn delete(t: &AwsTarget, name: &str, force: bool) -> TargetResu
         .await
         .map(|_| ())
         .map_err(|e| sdk("s3:DeleteBucket", &what, e))
+}
+
+impl AwsResource for Bucket {
+    const READ_ACTIONS: &'static [&'static str] = &[
+        "s3:ListAllMyBuckets",
+        "s3:GetBucketAcl",
+        "s3:GetBucketLocation",
+        "s3:GetBucketLogging",
+        "s3:GetBucketObjectLockConfiguration",
+        "s3:GetBucketOwnershipControls",
+        "s3:GetBucketPolicy",
+        "s3:GetBucketPublicAccessBlock",
+        "s3:GetBucketTagging",
+        "s3:GetBucketVersioning",
+        "s3:GetEncryptionConfiguration",
+        "s3:GetLifecycleConfiguration",
+    ];
+    async fn read_all(t: &AwsTarget, scope: &ReadScope<'_>) -> TargetResult<Found<Self>> {
+        Ok(read_all(t, scope.project).await?.into())
+    }
+    async fn put(t: &AwsTarget, want: Self, have: Option<Self>) -> TargetResult<()> {
+        put(t, want, have).await
+    }
+    async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()> {
+        delete(t, &c.resource.name, c.force_delete_data).await
+    }
 }

@@ -4,15 +4,13 @@ use crate::AwsTarget;
 use crate::apply::{parse, sdk_tags};
 use crate::error::sdk;
 use crate::read::tags_from;
+use crate::resources::{AwsResource, Found, ReadScope};
 use dapgov_inventory::names::project_prefix;
 use dapgov_inventory::*;
 use dapgov_target::{ChangeRequest, TargetError, TargetResult};
 use std::collections::BTreeMap;
 
-pub(crate) async fn read_all(
-    t: &AwsTarget,
-    project: &str,
-) -> TargetResult<BTreeMap<String, Topic>> {
+async fn read_all(t: &AwsTarget, project: &str) -> TargetResult<BTreeMap<String, Topic>> {
     let sns = &t.clients.sns;
     let mut arns = Vec::new();
     let mut pages = sns.list_topics().into_paginator().send();
@@ -76,7 +74,7 @@ pub(crate) async fn read_all(
     Ok(out)
 }
 
-pub(crate) async fn put(t: &AwsTarget, want: Topic, have: Option<Topic>) -> TargetResult<()> {
+async fn put(t: &AwsTarget, want: Topic, have: Option<Topic>) -> TargetResult<()> {
     let sns = &t.clients.sns;
     let what = format!("topic {}", want.name);
     let tags = sdk_tags(want.tags.iter().flatten(), "an SNS tag", |k, v| {
@@ -135,7 +133,7 @@ pub(crate) async fn put(t: &AwsTarget, want: Topic, have: Option<Topic>) -> Targ
     Ok(())
 }
 
-pub(crate) async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()> {
+async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()> {
     let what = c.resource.to_string();
     let have: Topic = parse(c.observed.as_ref(), &c.resource)?;
     let arn = have
@@ -149,4 +147,22 @@ pub(crate) async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()>
         .await
         .map(|_| ())
         .map_err(|e| sdk("sns:DeleteTopic", &what, e))
+}
+
+impl AwsResource for Topic {
+    const READ_ACTIONS: &'static [&'static str] = &[
+        "sns:ListTopics",
+        "sns:GetTopicAttributes",
+        "sns:ListSubscriptionsByTopic",
+        "sns:ListTagsForResource",
+    ];
+    async fn read_all(t: &AwsTarget, scope: &ReadScope<'_>) -> TargetResult<Found<Self>> {
+        Ok(read_all(t, scope.project).await?.into())
+    }
+    async fn put(t: &AwsTarget, want: Self, have: Option<Self>) -> TargetResult<()> {
+        put(t, want, have).await
+    }
+    async fn delete(t: &AwsTarget, c: &ChangeRequest) -> TargetResult<()> {
+        delete(t, c).await
+    }
 }

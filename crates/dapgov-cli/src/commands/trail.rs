@@ -137,7 +137,7 @@ async fn verify(
         None => match trail.published_key() {
             Ok(k) => (k, "the key published beside it"),
             // No key and no record, and no trail logging: nothing was ever written.
-            Err(_) if trail.read()?.is_empty() && !local.trail_is_logging() => {
+            Err(_) if trail.read()?.is_empty() && !local.trail_is_logging()? => {
                 println!("Trail empty: the platform has not been applied.");
                 return Ok(0);
             }
@@ -149,7 +149,7 @@ async fn verify(
     };
     let n = match trail.verify(&key) {
         // A logging trail has recorded at least its own creation: one with none was deleted.
-        Ok(0) if local.trail_is_logging() => {
+        Ok(0) if local.trail_is_logging()? => {
             eprintln!(
                 "Trail verification FAILED: the platform exists but its trail holds no record (trail deleted)"
             );
@@ -189,7 +189,7 @@ async fn verify(
             );
         }
     }
-    let objects = local.check_object_versions(&trail.read()?);
+    let objects = local.check_object_versions(&trail.read()?)?;
     for p in &objects.problems {
         eprintln!("Object {} {}", p.object, p.problem);
     }
