@@ -13,9 +13,9 @@ pub mod query;
 pub mod remote_query;
 pub mod sample;
 
+pub use dapgov_records::{LoadReport, Manifest, StageTiming, TrustedOutcome};
 pub use pipeline::{
-    LoadReport, Manifest, Rollback, RunOptions, StageTiming, hash_file, history, landing, maintain,
-    recent_manifests, rollback, run,
+    Rollback, RunOptions, hash_file, history, landing, maintain, recent_manifests, rollback, run,
 };
 
 #[derive(Debug, thiserror::Error)]

@@ -4,9 +4,9 @@
 //! run manifests. One view, written as Markdown (`data-docs.md`) and HTML (`data-docs.html`).
 
 use crate::ReportError;
+use dapgov_records::{Manifest, StageCounts};
 use dapgov_spec::{PiiAction, PiiEntity, RuleAction, Spec};
 use serde::Serialize;
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -84,13 +84,15 @@ fn action_name(a: PiiAction) -> &'static str {
     }
 }
 
-fn count(v: Option<&Value>) -> String {
-    v.and_then(Value::as_u64)
-        .map(|n| n.to_string())
+/// A stage's count, or a dash where the run did not reach the stage.
+fn count(m: &Manifest, stage: &str, n: impl Fn(&StageCounts) -> u64) -> String {
+    m.stages
+        .get(stage)
+        .map(|s| n(s).to_string())
         .unwrap_or_else(|| "–".into())
 }
 
-fn view(spec: &Spec, manifests: &BTreeMap<String, Vec<Value>>, generated_at: &str) -> View {
+fn view(spec: &Spec, manifests: &BTreeMap<String, Vec<Manifest>>, generated_at: &str) -> View {
     let action_of = |e: PiiEntity| {
         spec.etl
             .pii
@@ -106,10 +108,7 @@ fn view(spec: &Spec, manifests: &BTreeMap<String, Vec<Value>>, generated_at: &st
             let runs = manifests.get(name).map(Vec::as_slice).unwrap_or_default();
             let latest = runs.first();
             // Columns the latest load classified (undeclared ones too), with their entity.
-            let found: BTreeMap<String, String> = latest
-                .and_then(|m| m["pii_columns"].as_object())
-                .map(|o| o.iter().map(|(c, e)| (c.clone(), e.as_str().unwrap_or_default().to_string())).collect())
-                .unwrap_or_default();
+            let found: BTreeMap<String, String> = latest.map(|m| m.pii_columns.clone()).unwrap_or_default();
             let mut columns: Vec<ColumnDoc> = ds
                 .columns
                 .iter()
@@ -136,11 +135,11 @@ fn view(spec: &Spec, manifests: &BTreeMap<String, Vec<Value>>, generated_at: &st
                 .rules
                 .iter()
                 .map(|r| {
-                    let (action, field) = match r.action {
-                        RuleAction::Reject => ("reject to quarantine", "quarantine_reasons"),
-                        RuleAction::Warn => ("warn, keep the row", "warnings_by_rule"),
+                    let (action, counted): (_, fn(&Manifest) -> &BTreeMap<String, u64>) = match r.action {
+                        RuleAction::Reject => ("reject to quarantine", |m| &m.quarantine_reasons),
+                        RuleAction::Warn => ("warn, keep the row", |m| &m.warnings_by_rule),
                     };
-                    let latest = latest.map(|m| m[field].get(&r.name).and_then(Value::as_u64).unwrap_or(0).to_string()).unwrap_or_else(|| "–".into());
+                    let latest = latest.map(|m| counted(m).get(&r.name).copied().unwrap_or(0).to_string()).unwrap_or_else(|| "–".into());
                     RuleDoc { name: r.name.clone(), check: r.check.clone(), action, latest }
                 })
                 .collect();
@@ -152,14 +151,14 @@ fn view(spec: &Spec, manifests: &BTreeMap<String, Vec<Value>>, generated_at: &st
             let loads = runs
                 .iter()
                 .map(|m| {
-                    let pii: Vec<String> = m["pii_found"].as_object().into_iter().flatten().map(|(e, n)| format!("{e} {n}")).collect();
+                    let pii: Vec<String> = m.pii_found.iter().map(|(e, n)| format!("{e} {n}")).collect();
                     LoadDoc {
-                        run_id: m["run_id"].as_str().unwrap_or_default().to_string(),
-                        finished_at: m["finished_at"].as_str().unwrap_or_default().to_string(),
-                        file: m["input"]["file"].as_str().unwrap_or_default().to_string(),
-                        rows_in: count(m.pointer("/stages/raw/rows_in")),
-                        rows_out: count(m.pointer("/stages/curated/rows_out")),
-                        quarantined: count(m.pointer("/stages/curated/rows_quarantined")),
+                        run_id: m.run_id.clone(),
+                        finished_at: m.finished_at.clone(),
+                        file: m.input.file.clone(),
+                        rows_in: count(m, "raw", |s| s.rows_in),
+                        rows_out: count(m, "curated", |s| s.rows_out),
+                        quarantined: count(m, "curated", |s| s.rows_quarantined),
                         pii_found: if pii.is_empty() { "none".into() } else { pii.join(", ") },
                     }
                 })
@@ -261,7 +260,7 @@ fn code_block(
 /// manifests (newest first).
 pub fn write(
     spec: &Spec,
-    manifests: &BTreeMap<String, Vec<Value>>,
+    manifests: &BTreeMap<String, Vec<Manifest>>,
     generated_at: &str,
     dir: &Path,
 ) -> Result<Vec<PathBuf>, ReportError> {
@@ -289,7 +288,10 @@ mod tests {
             "stages": {"raw": {"rows_in": 1000}, "curated": {"rows_out": 990, "rows_quarantined": 10}},
             "quarantine_reasons": {}, "warnings_by_rule": {}, "pii_found": {"PHONE_NUMBER": 4}, "pii_columns": {"notes": "EMAIL_ADDRESS"}
         });
-        let manifests = BTreeMap::from([("calls".to_string(), vec![load])]);
+        let manifests = BTreeMap::from([(
+            "calls".to_string(),
+            vec![serde_json::from_value(load).unwrap()],
+        )]);
         let dir = std::env::temp_dir().join(format!("dapgov-docs-{}", std::process::id()));
         let written = write(&spec, &manifests, "2026-12-02T00:00:00Z", &dir).unwrap();
         assert_eq!(written.len(), 3);

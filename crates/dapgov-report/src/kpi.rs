@@ -2,7 +2,7 @@
 //! its table beneath, self-contained) and `kpi.json` (the same numbers).
 
 use crate::ReportError;
-use dapgov_etl::kpi::{Kpi, Pattern};
+use dapgov_records::{Kpi, Month, Pattern};
 use plotters::prelude::*;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -200,7 +200,7 @@ fn charts(kpi: &Kpi) -> Result<Vec<Chart>, ReportError> {
         .iter()
         .map(|m| format!("{}-{:02}", m.year, m.month))
         .collect();
-    let month_rows = |cells: &dyn Fn(&dapgov_etl::kpi::Month) -> Vec<String>| -> Vec<Vec<String>> {
+    let month_rows = |cells: &dyn Fn(&Month) -> Vec<String>| -> Vec<Vec<String>> {
         kpi.monthly
             .iter()
             .map(|m| [vec![format!("{}-{:02}", m.year, m.month)], cells(m)].concat())

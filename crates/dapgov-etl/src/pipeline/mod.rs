@@ -12,8 +12,8 @@ mod stages;
 mod storage;
 
 use crate::EtlError;
-use dapgov_inventory::Column;
 use dapgov_inventory::names::{ETL_FAILURE_METRIC, etl_dataset_dimensions, etl_failure_dimensions};
+use dapgov_records::{InputInfo, Manifest, StageCounts, StageTiming, TrustedOutcome};
 use dapgov_spec::{Names, Spec};
 use dapgov_target::{MetricDatum, RoleSession};
 use datafusion::object_store::ObjectStoreExt;
@@ -32,49 +32,6 @@ pub struct RunOptions<'a> {
     pub progress: &'a (dyn Fn(&str) + Send + Sync),
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct StageCounts {
-    pub rows_in: u64,
-    pub rows_out: u64,
-    pub rows_quarantined: u64,
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Manifest {
-    pub run_id: String,
-    pub dataset: String,
-    pub started_at: String,
-    pub finished_at: String,
-    pub duration_ms: u128,
-    /// True when the input was already loaded and nothing was done.
-    pub no_op: bool,
-    pub input: InputInfo,
-    pub outputs: BTreeMap<String, String>,
-    pub stages: BTreeMap<String, StageCounts>,
-    pub quarantine_reasons: BTreeMap<String, u64>,
-    pub warnings_by_rule: BTreeMap<String, u64>,
-    pub schema: Vec<Column>,
-    pub schema_drift: Vec<String>,
-    pub rules_applied: Vec<String>,
-    pub pii_found: BTreeMap<String, u64>,
-    pub pii_columns: BTreeMap<String, String>,
-    pub trusted: BTreeMap<String, String>,
-    pub warnings: Vec<String>,
-    /// What the load did to curated (empty when the gates kept it out).
-    pub load: LoadReport,
-    /// Where the run's time went, stage by stage, in the order they ran.
-    pub timings: Vec<StageTiming>,
-}
-
-/// One stage's wall time, and the CPU time the whole process spent in it (all threads; absent
-/// where the system does not report it).
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct StageTiming {
-    pub stage: String,
-    pub wall_seconds: f64,
-    pub cpu_seconds: Option<f64>,
-}
-
 /// CPU seconds this process has used, user and system, over all its threads (Linux).
 pub(super) fn process_cpu_seconds() -> Option<f64> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
@@ -83,30 +40,6 @@ pub(super) fn process_cpu_seconds() -> Option<f64> {
     let ticks = |i: usize| fields.get(i)?.parse::<u64>().ok();
     // utime and stime (fields 14 and 15 of the line), in the kernel's USER_HZ of 100.
     Some((ticks(11)? + ticks(12)?) as f64 / 100.0)
-}
-
-/// What one load did to a dataset's curated table.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct LoadReport {
-    /// The spec's `load` (`replace_partitions`, `append` or `replace`).
-    pub mode: String,
-    /// Days delivered (and replaced where curated had them), for `replace_partitions`.
-    pub days: u64,
-    pub rows_added: u64,
-    /// Rows of curated the load replaced.
-    pub rows_replaced: u64,
-    /// The curated table's version the load committed.
-    pub curated_version: Option<u64>,
-    /// Times the commit was retried because a concurrent load committed first.
-    pub retries: u64,
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct InputInfo {
-    pub file: String,
-    pub sha256: String,
-    pub bytes: u64,
-    pub landing_object: String,
 }
 
 /// Crash-test hook, honoured by debug builds only: with `DAPGOV_FAILPOINT=<name>` the run
@@ -333,14 +266,12 @@ async fn run_stages(
     lock.release().await;
     result
 }
-/// A dataset's table by zone: `raw`, `quarantine` and `curated` name the dataset's tables,
-/// `trusted` a trusted table by its name. Returns the zone store and the table's path.
-/// The newest `limit` run manifests of `dataset`, newest first, as the runs wrote them.
+/// The newest `limit` run manifests of `dataset`, newest first.
 pub async fn recent_manifests(
     session: &RoleSession,
     dataset: &str,
     limit: usize,
-) -> Result<Vec<serde_json::Value>, EtlError> {
+) -> Result<Vec<Manifest>, EtlError> {
     use futures::TryStreamExt;
     let curated = zone(session, "curated")?;
     let prefix = datafusion::object_store::path::Path::from(format!("_manifests/{dataset}/"));
@@ -372,6 +303,8 @@ pub async fn recent_manifests(
     Ok(out)
 }
 
+/// A dataset's table by zone: `raw`, `quarantine` and `curated` name the dataset's tables,
+/// `trusted` a trusted table by its name. Returns the zone store and the table's path.
 fn table_of<'a>(
     session: &'a RoleSession,
     zone_name: &str,
@@ -466,7 +399,7 @@ pub struct Rollback {
     pub restored_version: u64,
     /// The version the restore committed (the history keeps what it undid).
     pub new_version: u64,
-    pub trusted: BTreeMap<String, String>,
+    pub trusted: BTreeMap<String, TrustedOutcome>,
 }
 
 /// Restore a dataset's table to `version`, as a new commit; after a curated rollback the

@@ -9,6 +9,7 @@ use crate::delta::{self, Load};
 use crate::pii::{self, Redactor};
 use crate::{EtlError, ingest, query};
 use dapgov_inventory::{Column, GlueTable};
+use dapgov_records::TrustedOutcome;
 use dapgov_spec::{Dataset, LoadMode, PartitionBy, RuleAction, Spec};
 use dapgov_target::RoleSession;
 use datafusion::arrow::array::AsArray;
@@ -125,7 +126,7 @@ async fn commit(
 }
 
 /// Times a trusted table is rebuilt when concurrent loads keep committing first.
-const MAX_REBUILDS: usize = 5;
+const MAX_REBUILDS: u32 = 5;
 
 /// Only rows that fail no check reach curated.
 const PASSES: &str = "_rule IS NULL";
@@ -1143,7 +1144,9 @@ impl Run<'_> {
             {
                 self.m.trusted.insert(
                     t.name.clone(),
-                    format!("not written: {}", gate_failures.join("; ")),
+                    TrustedOutcome::NotWritten {
+                        gates: gate_failures.to_vec(),
+                    },
                 );
             }
             return Ok(());
@@ -1234,7 +1237,7 @@ pub(super) async fn rebuild_trusted(
     run_id: &str,
     info: &serde_json::Value,
     touched_years: Option<&std::collections::BTreeSet<i32>>,
-) -> Result<std::collections::BTreeMap<String, (String, Option<String>)>, EtlError> {
+) -> Result<std::collections::BTreeMap<String, (TrustedOutcome, Option<String>)>, EtlError> {
     let mut out = std::collections::BTreeMap::new();
     let trusted = zone(session, "trusted")?;
     let catalog_tables = session.catalog.tables(database).await?;
@@ -1264,14 +1267,9 @@ pub(super) async fn rebuild_trusted(
             out.insert(
                 t.name.clone(),
                 (
-                    format!(
-                        "waiting for curated input(s) {}",
-                        missing
-                            .iter()
-                            .map(|s| s.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
+                    TrustedOutcome::Waiting {
+                        inputs: missing.iter().map(|s| s.to_string()).collect(),
+                    },
                     None,
                 ),
             );
@@ -1288,7 +1286,7 @@ pub(super) async fn rebuild_trusted(
             .any(|c| c.name == format!("trusted_{}", t.name));
         let years = touched_years
             .filter(|_| exists && t.rebuild == dapgov_spec::TrustedRebuild::TouchedYears);
-        let mut retried = 0;
+        let mut retried: u32 = 0;
         let built = loop {
             // Computed once, then reconciled and committed from memory: both read it, and a
             // trusted table is aggregates, small beside the curated tables it reads.
@@ -1343,7 +1341,7 @@ pub(super) async fn rebuild_trusted(
         let (written, schema, by_year) = match built {
             Ok(b) => b,
             Err(refusal) => {
-                out.insert(t.name.clone(), (refusal, None));
+                out.insert(t.name.clone(), (TrustedOutcome::Refused(refusal), None));
                 continue;
             }
         };
@@ -1361,11 +1359,7 @@ pub(super) async fn rebuild_trusted(
             partition_keys: year_partition(by_year),
         };
         session.catalog.put_table(database, &table).await?;
-        let status = if retried == 0 {
-            "written".to_string()
-        } else {
-            format!("written (rebuilt {retried} more time(s) after a concurrent load)")
-        };
+        let status = TrustedOutcome::Written { rebuilds: retried };
         out.insert(
             t.name.clone(),
             (status, Some(format!("{location} (version {version})"))),
