@@ -212,20 +212,19 @@ impl Framework {
                 });
             }
         }
-        if named_by_checks {
-            if let Some(c) = catalogue
+        if named_by_checks
+            && let Some(c) = catalogue
                 .checks()
                 .iter()
                 .find(|c| !seen.contains(&c.best_practice))
-            {
-                return Err(invalid(
-                    &c.best_practice,
-                    format!(
-                        "check `{}` names it as its best practice, but the framework does not list it",
-                        c.id
-                    ),
-                ));
-            }
+        {
+            return Err(invalid(
+                &c.best_practice,
+                format!(
+                    "check `{}` names it as its best practice, but the framework does not list it",
+                    c.id
+                ),
+            ));
         }
         let h = parsed.framework;
         Ok(Framework {
@@ -398,7 +397,7 @@ mod tests {
             assert!(!f.requirements.is_empty(), "{}", f.id);
             for r in &f.requirements {
                 assert!(
-                    r.manual != !r.checks.is_empty(),
+                    r.manual == r.checks.is_empty(),
                     "{} {}: mapped or manual, exactly one",
                     f.id,
                     r.id

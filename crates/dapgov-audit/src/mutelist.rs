@@ -106,12 +106,12 @@ impl Mutelist {
                     "the pattern matches no check; `dapgov checks` lists them",
                 ));
             }
-            if let Some(date) = &rule.expires {
-                if chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").is_err() {
-                    return Err(invalid(&format!(
-                        "expires `{date}` is not a date; write it as YYYY-MM-DD"
-                    )));
-                }
+            if let Some(date) = &rule.expires
+                && chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").is_err()
+            {
+                return Err(invalid(&format!(
+                    "expires `{date}` is not a date; write it as YYYY-MM-DD"
+                )));
             }
         }
         Ok(list)

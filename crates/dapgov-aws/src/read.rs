@@ -90,7 +90,9 @@ pub(crate) async fn inventory(t: &AwsTarget, project: &str) -> TargetResult<Inve
         project,
         account: &account_id,
     };
-    let reads = ResourceKind::ALL.map(|k| with_kind!(k, R => read_kind::<R>(t, &scope).boxed()));
+    let reads = ResourceKind::ALL
+        .iter()
+        .map(|k| with_kind!(*k, R => read_kind::<R>(t, &scope).boxed()));
     let (found, etl_runs) = tokio::try_join!(
         futures::future::try_join_all(reads),
         cloudwatch::etl_runs(t, project)
@@ -130,7 +132,16 @@ mod tests {
             include_str!("resources/iam.rs"),
             include_str!("resources/kms.rs"),
             include_str!("resources/logs.rs"),
-            include_str!("resources/s3.rs"),
+            include_str!("resources/s3/mod.rs"),
+            include_str!("resources/s3/encryption.rs"),
+            include_str!("resources/s3/lifecycle.rs"),
+            include_str!("resources/s3/logging.rs"),
+            include_str!("resources/s3/object_lock.rs"),
+            include_str!("resources/s3/ownership.rs"),
+            include_str!("resources/s3/policy.rs"),
+            include_str!("resources/s3/public_access_block.rs"),
+            include_str!("resources/s3/tags.rs"),
+            include_str!("resources/s3/versioning.rs"),
             include_str!("resources/sns.rs"),
         ];
         let mut calls: Vec<String> = sources

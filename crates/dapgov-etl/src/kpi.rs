@@ -81,28 +81,24 @@ pub async fn gather(
         from.map(month_of).unwrap_or(0),
         to.map(month_of).unwrap_or(999_999),
     );
-    let missing_table = |e: EtlError, table: &str| match e {
-        EtlError::Engine(m)
-            if m.contains("not found")
-                || m.contains("doesn't exist")
-                || m.contains("does not exist") =>
-        {
-            EtlError::Engine(format!(
-                "the KPI report reads {MONTHLY_TABLE} and {YEARLY_TABLE}, and {table} cannot be read ({m}): declare them in dapgov.toml as `dapgov init` writes them, and load the metrics (`dapgov etl run --dataset metrics`)"
-            ))
+    for table in [MONTHLY_TABLE, YEARLY_TABLE] {
+        if !crate::query::catalog_has(session, table).await? {
+            return Err(EtlError::MissingTable {
+                table: table.into(),
+                remedy: format!(
+                    "the KPI report reads {MONTHLY_TABLE} and {YEARLY_TABLE}: declare them in dapgov.toml as `dapgov init` writes them, and load the metrics (`dapgov etl run --dataset metrics`)"
+                ),
+            });
         }
-        other => other,
-    };
+    }
     let monthly: Vec<Month> = rows(session, &format!("SELECT * FROM {MONTHLY_TABLE} WHERE year * 100 + month BETWEEN {lo} AND {hi} ORDER BY year, month"))
-        .await
-        .map_err(|e| missing_table(e, MONTHLY_TABLE))?;
+        .await?;
     let (ylo, yhi) = (lo / 100, hi / 100);
     let yearly: Vec<Year> = rows(
         session,
         &format!("SELECT * FROM {YEARLY_TABLE} WHERE year BETWEEN {ylo} AND {yhi} ORDER BY year"),
     )
-    .await
-    .map_err(|e| missing_table(e, YEARLY_TABLE))?;
+    .await?;
 
     let range = |column: &str| {
         let mut w = vec![];

@@ -33,6 +33,9 @@ pub enum EtlError {
         query::READ_STATEMENTS
     )]
     Refused { role: String, statement: String },
+    /// A table the work reads is not in the catalog (or not one the role may see).
+    #[error("{table} does not exist: {remedy}")]
+    MissingTable { table: String, remedy: String },
     #[error("quality gate failed: {0}")]
     Gate(String),
     /// A concurrent load changed what this commit read; the work can be redone on the new

@@ -489,7 +489,7 @@ pub fn luhn(d: &[u8]) -> bool {
             }
         })
         .sum();
-    !d.is_empty() && sum % 10 == 0
+    !d.is_empty() && sum.is_multiple_of(10)
 }
 
 /// BC Personal Health Number: 10 digits starting with 9; check digit by mod 11 with weights.
@@ -648,8 +648,7 @@ fn scan_cached(tier: &Tier, caches: &mut TierCaches, text: &str) -> Vec<Finding>
         let start = first.start();
         let mut accepted = None;
         // The pattern found first, then any lower-priority one that also matches here.
-        for pid in first.pattern().as_usize()..pats.len() {
-            let p = &pats[pid];
+        for (pid, p) in pats.iter().enumerate().skip(first.pattern().as_usize()) {
             let whole = if pid == first.pattern().as_usize() {
                 first
             } else {
@@ -782,10 +781,11 @@ pub fn classify_column(column: &str, values: &[&str]) -> Option<Entity> {
         non_empty += 1;
         let probe = format!("{context}: {v}");
         let offset = probe.len() - v.len();
-        if let [f] = scan(&probe).as_slice() {
-            if f.start >= offset && (f.end - f.start) * 10 >= v.len() * 8 {
-                *whole.entry(f.entity).or_default() += 1;
-            }
+        if let [f] = scan(&probe).as_slice()
+            && f.start >= offset
+            && (f.end - f.start) * 10 >= v.len() * 8
+        {
+            *whole.entry(f.entity).or_default() += 1;
         }
         if let Some(known) = name_shape(v) {
             name_shaped += 1;

@@ -336,6 +336,18 @@ pub async fn sql(
     sql_as_of(session, text, &[]).await
 }
 
+/// Whether the catalog has `table` (`trusted.metrics_monthly`) for this role: false when
+/// there is none; an access error when the role may not see it.
+pub async fn catalog_has(session: &RoleSession, table: &str) -> Result<bool, EtlError> {
+    let catalog_name = table.replacen('.', "_", 1);
+    let database = session.names.glue_database();
+    Ok(session
+        .catalog
+        .table(&database, &catalog_name)
+        .await?
+        .is_some())
+}
+
 /// `sql`, reading each named table (`curated.calls`) at the given version of its history.
 pub async fn sql_as_of(
     session: &RoleSession,
@@ -363,10 +375,9 @@ pub async fn sql_as_of(
         let t = tables
             .iter()
             .find(|t| t.name == catalog_name)
-            .ok_or_else(|| {
-                EtlError::Engine(format!(
-                    "--as-of {name}={version}: no table {name} in the catalog"
-                ))
+            .ok_or_else(|| EtlError::MissingTable {
+                table: name.clone(),
+                remedy: format!("--as-of {name}={version} names a table the catalog does not hold (`dapgov etl history` lists the tables with history)"),
             })?;
         if t.format != crate::delta::FORMAT {
             return Err(EtlError::Engine(format!(

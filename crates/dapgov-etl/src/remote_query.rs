@@ -71,13 +71,13 @@ pub fn for_catalog_engine(text: &str, role: &str) -> Result<String, EtlError> {
                 }
             })
             .collect();
-        if let [schema, table] = parts.as_slice() {
-            if SCHEMAS.contains(&schema.value.as_str()) {
-                *name = ObjectName::from(vec![Ident::new(format!(
-                    "{}_{}",
-                    schema.value, table.value
-                ))]);
-            }
+        if let [schema, table] = parts.as_slice()
+            && SCHEMAS.contains(&schema.value.as_str())
+        {
+            *name = ObjectName::from(vec![Ident::new(format!(
+                "{}_{}",
+                schema.value, table.value
+            ))]);
         }
         ControlFlow::<()>::Continue(())
     });

@@ -1,8 +1,9 @@
 //! The resource kinds as one contract. Each kind is a record type implementing [`Resource`]
-//! (where the Inventory keeps it, its address, whose it is); [`with_kind!`](crate::with_kind)
-//! is the one registry: the Inventory's own functions, the plan, both targets and the
-//! auditor's read actions reach every kind through it, so a target that lacks a kind fails
-//! to compile rather than skipping it.
+//! (where the Inventory keeps it, its address, whose it is); the registry of kinds is in
+//! `lib.rs`, beside the record types: [`ResourceKind`], [`with_kind!`](crate::with_kind) and a
+//! `kept_by_name!` line per kind. The Inventory's own functions, the plan, both targets and the
+//! auditor's read actions reach every kind through it, so a target that lacks a kind fails to
+//! compile rather than skipping it.
 
 use crate::names::Names;
 use crate::*;
@@ -33,108 +34,29 @@ pub trait Resource:
     }
 }
 
-/// Runs `$body` with `$t` standing for the record type of `$kind`: the registry of kinds.
-/// Adding a kind is one line here, its record type, and its `Resource` impl below.
-#[macro_export]
-macro_rules! with_kind {
-    ($kind:expr, $t:ident => $body:expr) => {
-        match $kind {
-            $crate::ResourceKind::AccountSettings => {
-                type $t = $crate::AccountSettings;
-                $body
-            }
-            $crate::ResourceKind::Key => {
-                type $t = $crate::Key;
-                $body
-            }
-            $crate::ResourceKind::Topic => {
-                type $t = $crate::Topic;
-                $body
-            }
-            $crate::ResourceKind::LogGroup => {
-                type $t = $crate::LogGroup;
-                $body
-            }
-            $crate::ResourceKind::Role => {
-                type $t = $crate::Role;
-                $body
-            }
-            $crate::ResourceKind::Bucket => {
-                type $t = $crate::Bucket;
-                $body
-            }
-            $crate::ResourceKind::Trail => {
-                type $t = $crate::Trail;
-                $body
-            }
-            $crate::ResourceKind::Alarm => {
-                type $t = $crate::Alarm;
-                $body
-            }
-            $crate::ResourceKind::Budget => {
-                type $t = $crate::Budget;
-                $body
-            }
-            $crate::ResourceKind::GlueSecurityConfiguration => {
-                type $t = $crate::GlueSecurityConfiguration;
-                $body
-            }
-            $crate::ResourceKind::GlueDatabase => {
-                type $t = $crate::GlueDatabase;
-                $body
-            }
-            $crate::ResourceKind::AthenaWorkgroup => {
-                type $t = $crate::AthenaWorkgroup;
-                $body
-            }
-            $crate::ResourceKind::Dashboard => {
-                type $t = $crate::Dashboard;
-                $body
-            }
-        }
-    };
-}
-
 impl ResourceKind {
-    /// Every kind, in the order they must be created.
-    pub const ALL: [ResourceKind; 13] = [
-        ResourceKind::AccountSettings,
-        ResourceKind::Key,
-        ResourceKind::Topic,
-        ResourceKind::LogGroup,
-        ResourceKind::Role,
-        ResourceKind::Bucket,
-        ResourceKind::Trail,
-        ResourceKind::Alarm,
-        ResourceKind::Budget,
-        ResourceKind::GlueSecurityConfiguration,
-        ResourceKind::GlueDatabase,
-        ResourceKind::AthenaWorkgroup,
-        ResourceKind::Dashboard,
-    ];
-
     /// The name used in plan addresses, e.g. `bucket.dapgov-raw`.
     pub fn as_str(self) -> &'static str {
-        with_kind!(self, R => R::ADDRESS)
+        crate::with_kind!(self, R => R::ADDRESS)
     }
 
     /// The kind an address names (`bucket` in `bucket.van311-raw-…`).
     pub fn from_address(kind: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == kind)
+        Self::ALL.iter().copied().find(|k| k.as_str() == kind)
     }
 
     /// Whether the kind's service carries tags (ownership is read from them).
     pub fn carries_tags(self) -> bool {
-        with_kind!(self, R => R::CARRIES_TAGS)
+        crate::with_kind!(self, R => R::CARRIES_TAGS)
     }
 
     /// The one name a kind without tags has on the platform `names` describes.
     pub fn platform_name(self, names: &Names) -> Option<String> {
-        with_kind!(self, R => R::platform_name(names))
+        crate::with_kind!(self, R => R::platform_name(names))
     }
 }
 
-/// A kind kept in an Inventory map by name.
+/// A kind kept in an Inventory map by name: its `Resource` facts.
 macro_rules! kept_by_name {
     ($ty:ident, $field:ident, $address:literal, tagged) => {
         kept_by_name!(@impl $ty, $field, $address, true,
@@ -168,29 +90,6 @@ macro_rules! kept_by_name {
         }
     };
 }
-
-kept_by_name!(Key, keys, "key", tagged);
-kept_by_name!(Topic, topics, "topic", tagged);
-kept_by_name!(LogGroup, log_groups, "log_group", tagged);
-kept_by_name!(Role, roles, "role", tagged);
-kept_by_name!(Bucket, buckets, "bucket", tagged);
-kept_by_name!(Trail, trails, "trail", tagged);
-kept_by_name!(Alarm, alarms, "alarm", tagged);
-kept_by_name!(Budget, budgets, "budget", named budget);
-kept_by_name!(
-    GlueSecurityConfiguration,
-    glue_security_configurations,
-    "glue_security_configuration",
-    named glue_security_configuration
-);
-kept_by_name!(GlueDatabase, glue_databases, "glue_database", named glue_database);
-kept_by_name!(
-    AthenaWorkgroup,
-    athena_workgroups,
-    "athena_workgroup",
-    tagged
-);
-kept_by_name!(Dashboard, dashboards, "dashboard", named dashboard);
 
 /// The account's settings: one record, named `account`, present once anything is declared.
 impl Resource for AccountSettings {
@@ -229,8 +128,8 @@ impl Inventory {
             }
         }
         let mut out = Vec::new();
-        for kind in ResourceKind::ALL {
-            with_kind!(kind, R => each::<R>(self, &mut out));
+        for &kind in ResourceKind::ALL {
+            crate::with_kind!(kind, R => each::<R>(self, &mut out));
         }
         out.sort_by(|a, b| (a.0.kind, &a.0.name).cmp(&(b.0.kind, &b.0.name)));
         out
@@ -238,12 +137,12 @@ impl Inventory {
 
     /// One resource as JSON.
     pub fn get(&self, r: &ResourceRef) -> Option<Value> {
-        with_kind!(r.kind, R => R::get(self, &r.name).map(to_json))
+        crate::with_kind!(r.kind, R => R::get(self, &r.name).map(to_json))
     }
 
     /// Puts a resource given as JSON (a control record, a desired record) in its place.
     pub fn insert_json(&mut self, r: &ResourceRef, value: Value) -> Result<(), serde_json::Error> {
-        with_kind!(r.kind, R => {
+        crate::with_kind!(r.kind, R => {
             let resource: R = serde_json::from_value(value)?;
             R::insert(self, r.name.clone(), resource);
         });
@@ -252,11 +151,11 @@ impl Inventory {
 
     /// The tags of a resource, where its kind carries them.
     pub fn tags_of(&self, r: &ResourceRef) -> Option<&Tags> {
-        with_kind!(r.kind, R => R::get(self, &r.name)?.tags())
+        crate::with_kind!(r.kind, R => R::get(self, &r.name)?.tags())
     }
 
     pub(crate) fn remove(&mut self, r: &ResourceRef) {
-        with_kind!(r.kind, R => R::remove(self, &r.name))
+        crate::with_kind!(r.kind, R => R::remove(self, &r.name))
     }
 }
 
@@ -286,13 +185,19 @@ mod tests {
     /// `ALL` lists every kind once, in the order the enum declares (creation order).
     #[test]
     fn all_lists_every_kind_in_creation_order() {
-        let mut sorted = ResourceKind::ALL;
+        let mut sorted = ResourceKind::ALL.to_vec();
         sorted.sort();
         assert_eq!(sorted, ResourceKind::ALL);
+        assert_eq!(ResourceKind::ALL.len(), 13);
         let addresses: std::collections::BTreeSet<&str> =
             ResourceKind::ALL.iter().map(|k| k.as_str()).collect();
         assert_eq!(addresses.len(), ResourceKind::ALL.len());
-        for k in ResourceKind::ALL {
+        for &k in ResourceKind::ALL {
+            assert_eq!(
+                crate::with_kind!(k, R => R::KIND),
+                k,
+                "the registry maps {k:?} to its own type"
+            );
             let json = serde_json::to_value(k).unwrap();
             assert_eq!(json, k.as_str(), "a kind's address is its serialized name");
         }
@@ -302,7 +207,7 @@ mod tests {
     #[test]
     fn every_kind_round_trips_through_insert_json_and_get() {
         let mut inv = Inventory::default();
-        for kind in ResourceKind::ALL {
+        for &kind in ResourceKind::ALL {
             let r = ResourceRef::new(kind, "x");
             let record = match kind {
                 ResourceKind::AccountSettings => {

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+#[macro_use]
 pub mod kind;
 pub mod names;
 pub mod ownership;
@@ -500,10 +501,28 @@ pub struct EtlRunSummary {
     pub partitioned: bool,
 }
 
-/// The kinds of resource dapgov manages, in the order they must be created.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ResourceKind {
+// The registry of resource kinds. A kind is its record type above, its field in `Inventory`,
+// and one line in each of the three lists below; the targets' own code for it then has to
+// exist for the workspace to compile.
+
+/// Declares the kinds: the enum and the list of them, in the order they must be created.
+macro_rules! resource_kinds {
+    ($($kind:ident),* $(,)?) => {
+        /// The kinds of resource dapgov manages, in the order they must be created.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum ResourceKind {
+            $($kind),*
+        }
+
+        impl ResourceKind {
+            /// Every kind, in the order they must be created.
+            pub const ALL: &'static [ResourceKind] = &[$(ResourceKind::$kind),*];
+        }
+    };
+}
+
+resource_kinds!(
     AccountSettings,
     Key,
     Topic,
@@ -517,7 +536,94 @@ pub enum ResourceKind {
     GlueDatabase,
     AthenaWorkgroup,
     Dashboard,
+);
+
+/// Runs `$body` with `$t` standing for the record type of `$kind`: the registry of kinds.
+#[macro_export]
+macro_rules! with_kind {
+    ($kind:expr, $t:ident => $body:expr) => {
+        match $kind {
+            $crate::ResourceKind::AccountSettings => {
+                type $t = $crate::AccountSettings;
+                $body
+            }
+            $crate::ResourceKind::Key => {
+                type $t = $crate::Key;
+                $body
+            }
+            $crate::ResourceKind::Topic => {
+                type $t = $crate::Topic;
+                $body
+            }
+            $crate::ResourceKind::LogGroup => {
+                type $t = $crate::LogGroup;
+                $body
+            }
+            $crate::ResourceKind::Role => {
+                type $t = $crate::Role;
+                $body
+            }
+            $crate::ResourceKind::Bucket => {
+                type $t = $crate::Bucket;
+                $body
+            }
+            $crate::ResourceKind::Trail => {
+                type $t = $crate::Trail;
+                $body
+            }
+            $crate::ResourceKind::Alarm => {
+                type $t = $crate::Alarm;
+                $body
+            }
+            $crate::ResourceKind::Budget => {
+                type $t = $crate::Budget;
+                $body
+            }
+            $crate::ResourceKind::GlueSecurityConfiguration => {
+                type $t = $crate::GlueSecurityConfiguration;
+                $body
+            }
+            $crate::ResourceKind::GlueDatabase => {
+                type $t = $crate::GlueDatabase;
+                $body
+            }
+            $crate::ResourceKind::AthenaWorkgroup => {
+                type $t = $crate::AthenaWorkgroup;
+                $body
+            }
+            $crate::ResourceKind::Dashboard => {
+                type $t = $crate::Dashboard;
+                $body
+            }
+        }
+    };
 }
+
+// Where the Inventory keeps each kind, its address, and whose a resource of it is: tags, or
+// exactly the one name the platform gives it. (The account's settings are one record, in
+// `kind.rs`.)
+kept_by_name!(Key, keys, "key", tagged);
+kept_by_name!(Topic, topics, "topic", tagged);
+kept_by_name!(LogGroup, log_groups, "log_group", tagged);
+kept_by_name!(Role, roles, "role", tagged);
+kept_by_name!(Bucket, buckets, "bucket", tagged);
+kept_by_name!(Trail, trails, "trail", tagged);
+kept_by_name!(Alarm, alarms, "alarm", tagged);
+kept_by_name!(Budget, budgets, "budget", named budget);
+kept_by_name!(
+    GlueSecurityConfiguration,
+    glue_security_configurations,
+    "glue_security_configuration",
+    named glue_security_configuration
+);
+kept_by_name!(GlueDatabase, glue_databases, "glue_database", named glue_database);
+kept_by_name!(
+    AthenaWorkgroup,
+    athena_workgroups,
+    "athena_workgroup",
+    tagged
+);
+kept_by_name!(Dashboard, dashboards, "dashboard", named dashboard);
 
 /// One resource of any kind, as a JSON value, addressed by kind and name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -4,8 +4,43 @@
 //! file is needed. Targets, the planner, the auditor and the ETL are handed a [`Names`] and
 //! never spell a name themselves; a test keeps `"{project}-"` and `"arn:` formatting here.
 
-/// The zones data moves through, in order; each has its bucket.
-pub const DATA_ZONES: [&str; 4] = ["landing", "raw", "curated", "trusted"];
+/// A zone data moves through; each has its bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Zone {
+    Landing,
+    Raw,
+    Curated,
+    Trusted,
+}
+
+impl Zone {
+    /// Every zone, in the order data moves through them.
+    pub const ALL: [Zone; 4] = [Zone::Landing, Zone::Raw, Zone::Curated, Zone::Trusted];
+
+    /// As the zone's bucket, tag and table schema name it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Zone::Landing => "landing",
+            Zone::Raw => "raw",
+            Zone::Curated => "curated",
+            Zone::Trusted => "trusted",
+        }
+    }
+}
+
+impl std::fmt::Display for Zone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The zones data moves through, in order, by name.
+pub const DATA_ZONES: [&str; 4] = [
+    Zone::Landing.as_str(),
+    Zone::Raw.as_str(),
+    Zone::Curated.as_str(),
+    Zone::Trusted.as_str(),
+];
 
 /// The zones whose data are Delta tables: the files of every load stay referenced by the
 /// tables' current versions, so their lifecycle may move them to colder storage that still

@@ -201,15 +201,15 @@ impl LocalTarget {
         // A root secret that is not this platform's would sign the trail with another key and
         // make a genuine trail look forged: refused before anything is written.
         let trail = t.trail();
-        if let Ok(published) = trail.published_key() {
-            if published != trail.public_key() {
-                return Err(LocalError::Io(format!(
-                    "{}: the trail's published public key is not the root secret's: either the root secret is not this platform's (check DAPGOV_ROOT_SECRET or {}) or {} was replaced (compare it with your pinned copy)",
-                    state_dir.display(),
-                    state_dir.join(secret::FILE).display(),
-                    state_dir.join("trail").join(trail::PUBLIC_KEY).display()
-                )));
-            }
+        if let Ok(published) = trail.published_key()
+            && published != trail.public_key()
+        {
+            return Err(LocalError::Io(format!(
+                "{}: the trail's published public key is not the root secret's: either the root secret is not this platform's (check DAPGOV_ROOT_SECRET or {}) or {} was replaced (compare it with your pinned copy)",
+                state_dir.display(),
+                state_dir.join(secret::FILE).display(),
+                state_dir.join("trail").join(trail::PUBLIC_KEY).display()
+            )));
         }
         t.refresh_trail()
             .map_err(|e| LocalError::Io(e.to_string()))?;

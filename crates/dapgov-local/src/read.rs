@@ -17,7 +17,7 @@ impl LocalTarget {
             project: project.into(),
             ..Default::default()
         };
-        for kind in ResourceKind::ALL {
+        for &kind in ResourceKind::ALL {
             for (name, record) in self.records(kind)? {
                 let r = ResourceRef::new(kind, &name);
                 inv.insert_json(&r, record)

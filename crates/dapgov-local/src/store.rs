@@ -286,17 +286,17 @@ impl GovernedStore {
         if let Err(e) = &written {
             // The record above named a version that did not land: say so, so the version
             // check expects the object's actual one.
-            if self.recorded("s3:PutObject", &arn) {
-                if let Err(trail) = self.shared.record_event(
+            if self.recorded("s3:PutObject", &arn)
+                && let Err(trail) = self.shared.record_event(
                     "data",
                     &self.caller.arn,
                     "s3:PutObject",
                     &arn,
                     "error",
                     Some(versions::not_written(&version)),
-                ) {
-                    tracing::error!("{trail} (after: {e})");
-                }
+                )
+            {
+                tracing::error!("{trail} (after: {e})");
             }
         }
         written.map(|()| PutResult {

@@ -383,7 +383,7 @@ impl Trail {
             &self.dir.join(HEAD),
             &serde_json::to_vec(&head).expect("serialize"),
         )?;
-        if seq % DIGEST_EVERY == 0 {
+        if seq.is_multiple_of(DIGEST_EVERY) {
             crate::write_atomic(
                 &self.dir.join(format!("digest-{seq:012}.json")),
                 &serde_json::to_vec(&self.sign("digest", seq, hash)).expect("serialize"),
@@ -595,16 +595,16 @@ impl Trail {
             }
         }
         // Records past the signed head were appended without the signing key.
-        if let Some((_, _, h)) = signed.iter().find(|(_, kind, _)| *kind == "head") {
-            if h.seq != count {
-                return Err(VerifyError {
-                    record: h.seq + 1,
-                    problem: format!(
-                        "and the {} after it are not covered by the signed head (appended without the signing key)",
-                        count - h.seq
-                    ),
-                });
-            }
+        if let Some((_, _, h)) = signed.iter().find(|(_, kind, _)| *kind == "head")
+            && h.seq != count
+        {
+            return Err(VerifyError {
+                record: h.seq + 1,
+                problem: format!(
+                    "and the {} after it are not covered by the signed head (appended without the signing key)",
+                    count - h.seq
+                ),
+            });
         }
         Ok(count)
     }
@@ -677,7 +677,7 @@ mod tests {
             category: "data",
             principal: "arn:aws:iam::000000000000:role/p-etl",
             action: "s3:PutObject",
-            resource: if i % 2 == 0 {
+            resource: if i.is_multiple_of(2) {
                 "arn:aws:s3:::b/even"
             } else {
                 "arn:aws:s3:::b/odd"

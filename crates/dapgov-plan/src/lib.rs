@@ -42,10 +42,10 @@ pub struct Change {
 fn pending_keys(v: &Value, out: &mut Vec<String>) {
     match v {
         Value::String(s) => {
-            if let Some(alias) = dapgov_inventory::names::pending_key_alias(s) {
-                if !out.iter().any(|a| a == alias) {
-                    out.push(alias.to_string());
-                }
+            if let Some(alias) = dapgov_inventory::names::pending_key_alias(s)
+                && !out.iter().any(|a| a == alias)
+            {
+                out.push(alias.to_string());
             }
         }
         Value::Array(items) => items.iter().for_each(|i| pending_keys(i, out)),

@@ -2,7 +2,7 @@
 //! self-contained HTML page with a chart.
 
 use crate::ReportError;
-use dapgov_target::CostReport;
+use dapgov_records::CostReport;
 use std::path::{Path, PathBuf};
 
 /// Dollars to the cent, and to a hundredth of a cent below one cent (a small platform's
@@ -120,7 +120,7 @@ pub fn write(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dapgov_target::{CostGrouping, MonthCost};
+    use dapgov_records::{CostGrouping, MonthCost};
 
     #[test]
     fn cost_json_holds_the_months_groups_forecast_and_budget() {

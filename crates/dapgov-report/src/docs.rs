@@ -135,11 +135,15 @@ fn view(spec: &Spec, manifests: &BTreeMap<String, Vec<Manifest>>, generated_at: 
                 .rules
                 .iter()
                 .map(|r| {
-                    let (action, counted): (_, fn(&Manifest) -> &BTreeMap<String, u64>) = match r.action {
-                        RuleAction::Reject => ("reject to quarantine", |m| &m.quarantine_reasons),
-                        RuleAction::Warn => ("warn, keep the row", |m| &m.warnings_by_rule),
+                    let action = match r.action {
+                        RuleAction::Reject => "reject to quarantine",
+                        RuleAction::Warn => "warn, keep the row",
                     };
-                    let latest = latest.map(|m| counted(m).get(&r.name).copied().unwrap_or(0).to_string()).unwrap_or_else(|| "–".into());
+                    let counted = |m: &Manifest| match r.action {
+                        RuleAction::Reject => m.quarantine_reasons.get(&r.name).copied(),
+                        RuleAction::Warn => m.warnings_by_rule.get(&r.name).copied(),
+                    };
+                    let latest = latest.map(|m| counted(m).unwrap_or(0).to_string()).unwrap_or_else(|| "–".into());
                     RuleDoc { name: r.name.clone(), check: r.check.clone(), action, latest }
                 })
                 .collect();

@@ -148,11 +148,12 @@ impl Graph {
         for _ in 0..self.nodes.len() {
             let mut changed = false;
             for e in &self.edges {
-                if let (Some(f), Some(t)) = (index(&e.from), index(&e.to)) {
-                    if rank[t] < rank[f] + 1 && rank[f] + 1 < self.nodes.len() {
-                        rank[t] = rank[f] + 1;
-                        changed = true;
-                    }
+                if let (Some(f), Some(t)) = (index(&e.from), index(&e.to))
+                    && rank[t] < rank[f] + 1
+                    && rank[f] + 1 < self.nodes.len()
+                {
+                    rank[t] = rank[f] + 1;
+                    changed = true;
                 }
             }
             if !changed {

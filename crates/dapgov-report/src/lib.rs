@@ -11,6 +11,7 @@ mod junit;
 pub mod kpi;
 mod ocsf;
 mod sarif;
+pub mod summary;
 pub mod text;
 
 use dapgov_audit::{Audit, CheckMeta, Finding};

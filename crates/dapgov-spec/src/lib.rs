@@ -172,13 +172,13 @@ impl Spec {
                     "unknown zone; use landing, raw, curated or trusted".into(),
                 ));
             }
-            if let (Some(ia), Some(gl)) = (z.transition_ia_days, z.transition_glacier_days) {
-                if gl <= ia {
-                    return Err((
-                        at(&["zones", zone, "transition_glacier_days"]),
-                        format!("must be after transition_ia_days ({ia})"),
-                    ));
-                }
+            if let (Some(ia), Some(gl)) = (z.transition_ia_days, z.transition_glacier_days)
+                && gl <= ia
+            {
+                return Err((
+                    at(&["zones", zone, "transition_glacier_days"]),
+                    format!("must be after transition_ia_days ({ia})"),
+                ));
             }
             if let (Some(exp), true) = (z.expire_days, TABLE_ZONES.contains(&zone.as_str())) {
                 return Err((
@@ -188,15 +188,13 @@ impl Spec {
                     ),
                 ));
             }
-            if let (Some(exp), Some(ret)) = (z.expire_days, z.retention_days) {
-                if exp < ret {
-                    return Err((
-                        at(&["zones", zone, "expire_days"]),
-                        format!(
-                            "expires objects after {exp} days, before their {ret}-day retention"
-                        ),
-                    ));
-                }
+            if let (Some(exp), Some(ret)) = (z.expire_days, z.retention_days)
+                && exp < ret
+            {
+                return Err((
+                    at(&["zones", zone, "expire_days"]),
+                    format!("expires objects after {exp} days, before their {ret}-day retention"),
+                ));
             }
         }
         if self.budget.monthly_usd <= 0.0 {
@@ -300,13 +298,13 @@ impl Spec {
                     ));
                 }
             }
-            if let Some(d) = &ds.date_column {
-                if !cols.contains(d.as_str()) {
-                    return Err((
-                        at(&["datasets", name, "date_column"]),
-                        format!("column `{d}` is not declared under [datasets.{name}.columns]"),
-                    ));
-                }
+            if let Some(d) = &ds.date_column
+                && !cols.contains(d.as_str())
+            {
+                return Err((
+                    at(&["datasets", name, "date_column"]),
+                    format!("column `{d}` is not declared under [datasets.{name}.columns]"),
+                ));
             }
             if ds.partition_by.is_some_and(|p| p != PartitionBy::None) && ds.date_column.is_none() {
                 return Err((
@@ -329,25 +327,25 @@ impl Spec {
                         ),
                     ));
                 }
-                if let Some(e) = c.pii {
-                    if c.data_type != "string" {
-                        return Err((
-                            at(&["datasets", name, "columns", col]),
-                            format!(
-                                "holds {} but is typed `{}`; personal information is text: use type = \"string\"",
-                                e.name(),
-                                c.data_type
-                            ),
-                        ));
-                    }
+                if let Some(e) = c.pii
+                    && c.data_type != "string"
+                {
+                    return Err((
+                        at(&["datasets", name, "columns", col]),
+                        format!(
+                            "holds {} but is typed `{}`; personal information is text: use type = \"string\"",
+                            e.name(),
+                            c.data_type
+                        ),
+                    ));
                 }
-                if let (Some(min), Some(max)) = (c.min, c.max) {
-                    if min > max {
-                        return Err((
-                            at(&["datasets", name, "columns", col]),
-                            format!("min {min} is above max {max}"),
-                        ));
-                    }
+                if let (Some(min), Some(max)) = (c.min, c.max)
+                    && min > max
+                {
+                    return Err((
+                        at(&["datasets", name, "columns", col]),
+                        format!("min {min} is above max {max}"),
+                    ));
                 }
             }
         }

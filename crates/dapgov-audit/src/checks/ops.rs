@@ -67,10 +67,10 @@ fn dataset(ctx: &Ctx, name: &str) -> Resource {
     }
 }
 
-fn latest_by_dataset<'a>(
-    runs: &'a [EtlRunSummary],
+fn latest_by_dataset(
+    runs: &[EtlRunSummary],
     succeeded_only: bool,
-) -> BTreeMap<&'a str, &'a EtlRunSummary> {
+) -> BTreeMap<&str, &EtlRunSummary> {
     let mut out: BTreeMap<&str, &EtlRunSummary> = BTreeMap::new();
     for r in runs.iter().filter(|r| !succeeded_only || r.succeeded) {
         let newer = out

@@ -4,7 +4,7 @@
 use crate::AwsTarget;
 use crate::error::sdk;
 use crate::read::absent;
-use crate::resources::s3::public_access_block;
+use crate::resources::s3::public_access_block::from_flags as public_access_block;
 use crate::resources::{AwsResource, Found, ReadScope};
 use dapgov_inventory::*;
 use dapgov_target::{ChangeRequest, TargetError, TargetResult};

@@ -22,9 +22,10 @@ pub struct Args {
     /// Run only checks of this severity or above (critical, high, medium, low, informational).
     #[arg(long, default_value = "informational")]
     pub severity: Severity,
-    /// Report formats to write (comma-separated): html, json, csv, sarif, junit
-    /// (`audit.junit.xml`, one test case per check and resource, for CI dashboards).
-    #[arg(long, value_delimiter = ',', default_value = "html,json,csv,sarif")]
+    /// Report formats to write (comma-separated); junit is `audit.junit.xml`, one test case
+    /// per check and resource, for CI dashboards; ocsf and asff are what security tools and
+    /// Security Hub ingest.
+    #[arg(long, value_delimiter = ',', default_value = "html,json,csv,sarif", value_parser = format_names())]
     pub format: Vec<Format>,
     /// Directory for the reports (written as audit.<format>).
     #[arg(long, default_value = "reports")]
@@ -296,18 +297,18 @@ pub async fn audit(ctx: &Context, a: &Args) -> anyhow::Result<(Audit, Vec<PathBu
     };
     let mut result = dapgov_audit::run(&inventory, &catalogue, &options);
     // Findings point at the spec line that declares their resource (SARIF shows them there).
-    if a.snapshot.is_none() {
-        if let Ok(text) = std::fs::read_to_string(&ctx.config) {
-            let zone_of = |address: &str| {
-                address
-                    .strip_prefix("bucket.")
-                    .and_then(|b| inventory.buckets.get(b))
-                    .and_then(|b| b.zone.clone())
-            };
-            result.locate_in_spec(&ctx.config.display().to_string(), |address| {
-                dapgov_spec::declaring_line(&text, address, zone_of(address).as_deref())
-            });
-        }
+    if a.snapshot.is_none()
+        && let Ok(text) = std::fs::read_to_string(&ctx.config)
+    {
+        let zone_of = |address: &str| {
+            address
+                .strip_prefix("bucket.")
+                .and_then(|b| inventory.buckets.get(b))
+                .and_then(|b| b.zone.clone())
+        };
+        result.locate_in_spec(&ctx.config.display().to_string(), |address| {
+            dapgov_spec::declaring_line(&text, address, zone_of(address).as_deref())
+        });
     }
     let written = dapgov_report::write(&result, &a.format, &a.out)?;
     if let Some(target) = hub {
@@ -316,136 +317,21 @@ pub async fn audit(ctx: &Context, a: &Args) -> anyhow::Result<(Audit, Vec<PathBu
     Ok((result, written))
 }
 
-pub fn print_summary(audit: &Audit, written: &[PathBuf], fail_on: Option<Severity>) {
-    let t = &audit.summary.totals;
-    println!(
-        "Audit of {} ({}, account {}, {}): {} checks, {} failing, {} passed, {} muted, {} not applicable, on {} resources",
-        audit.run.project,
-        audit.run.source,
-        audit.run.account_id,
-        audit.run.region,
-        audit.checks.len(),
-        t.fail,
-        t.pass,
-        t.muted,
-        t.not_applicable,
-        audit.summary.resources
-    );
-    let rows: Vec<Vec<String>> = audit
-        .run
-        .pillars
-        .iter()
-        .map(|p| {
-            let (f, c) = (&audit.summary.failing[p], &audit.summary.by_pillar[p]);
-            let mut row = vec![p.as_str().to_string()];
-            row.extend(
-                [
-                    Severity::Critical,
-                    Severity::High,
-                    Severity::Medium,
-                    Severity::Low,
-                    Severity::Informational,
-                ]
-                .iter()
-                .map(|s| f[s].to_string()),
-            );
-            row.extend(
-                [c.pass, c.fail, c.muted, c.not_applicable]
-                    .iter()
-                    .map(usize::to_string),
-            );
-            row
-        })
-        .collect();
-    println!(
-        "{}",
-        dapgov_report::text::table(
-            &[
-                "pillar", "critical", "high", "medium", "low", "info", "pass", "fail", "muted",
-                "n/a"
-            ],
-            &rows
-        )
-    );
-    let mut failing: Vec<_> = audit.findings.iter().filter(|f| f.is_failing()).collect();
-    failing.sort_by_key(|f| std::cmp::Reverse(f.severity));
-    for f in failing.iter().take(25) {
-        let delta = f
-            .delta
-            .map(|d| format!(" [{}]", d.as_str()))
-            .unwrap_or_default();
-        println!(
-            "  FAIL {:<8} {} {}: {}{delta}",
-            f.severity.as_str(),
-            f.check_id,
-            f.resource,
-            f.detail
-        );
-    }
-    if failing.len() > 25 {
-        println!("  … and {} more in the reports", failing.len() - 25);
-    }
-    for acct in &audit.accounts {
-        match &acct.error {
-            Some(e) => println!(
-                "  account {} ({}, {}): NOT AUDITED: {e}",
-                acct.account_id, acct.name, acct.region
-            ),
-            None => println!(
-                "  account {} ({}, {}): {} failing, {} passed, {} muted (exit {})",
-                acct.account_id,
-                acct.name,
-                acct.region,
-                acct.totals.fail,
-                acct.totals.pass,
-                acct.totals.muted,
-                acct.exit_status
-            ),
-        }
-    }
-    for fw in &audit.frameworks {
-        let t = &fw.totals;
-        println!(
-            "{} ({}): {} requirements: {} not met, {} accepted, {} met, {} manual, {} not applicable, {} not assessed",
-            fw.title,
-            fw.version,
-            fw.requirements.len(),
-            t.fail,
-            t.muted,
-            t.pass,
-            t.manual,
-            t.not_applicable,
-            t.not_assessed
-        );
-    }
-    if let Some(c) = &audit.comparison {
-        println!(
-            "Since {}: {} new, {} unchanged, {} fixed",
-            c.previous_generated_at,
-            c.new,
-            c.unchanged,
-            c.fixed.len()
-        );
-    }
-    for p in written {
-        println!("Wrote {}", p.display());
-    }
-    match fail_on {
-        None => println!("Reported without failing (--fail-on none)."),
-        Some(level) if audit.failing_at_or_above(level) > 0 => {
-            println!(
-                "{} failing finding(s) at or above {}: exit {EXIT_FINDINGS}",
-                audit.failing_at_or_above(level),
-                level.as_str()
-            )
-        }
-        Some(level) => println!("No failing finding at or above {}.", level.as_str()),
-    }
+/// `--format`'s values, named by the report crate's list of formats (so help lists them all).
+fn format_names() -> impl clap::builder::TypedValueParser<Value = Format> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(Format::ALL.map(Format::name)).map(|name| {
+        name.parse::<Format>()
+            .expect("every listed format name parses")
+    })
 }
 
 pub async fn run(ctx: &Context, a: Args) -> anyhow::Result<u8> {
     let (audit, written) = audit(ctx, &a).await?;
-    print_summary(&audit, &written, a.fail_on.0);
+    print!(
+        "{}",
+        dapgov_report::summary::audit(&audit, &written, a.fail_on.0, EXIT_FINDINGS)
+    );
     if audit.accounts.iter().any(|acct| acct.error.is_some()) {
         // An account that could not be read is an error, whatever the others found.
         return Ok(1);

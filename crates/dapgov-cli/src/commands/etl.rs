@@ -1,6 +1,5 @@
 use crate::ops::Context;
 use anyhow::Context as _;
-use dapgov_inventory::names::DATA_ZONES;
 use std::path::PathBuf;
 
 #[derive(clap::Subcommand)]
@@ -102,7 +101,10 @@ pub async fn run(ctx: &Context, cmd: EtlCommand) -> anyhow::Result<u8> {
     let m = run_one(&session, &l.spec, &input, &dataset, force)
         .await
         .with_context(|| format!("etl run of {} as dataset {dataset}", input.display()))?;
-    print_run(&m, &input.display().to_string(), &dataset);
+    print!(
+        "{}",
+        dapgov_report::summary::etl_run(&m, &input.display().to_string(), &dataset)
+    );
     Ok(0)
 }
 
@@ -179,7 +181,7 @@ async fn from_landing(
         }
         match run_one(&session, &l.spec, &file, dataset, force).await {
             Ok(m) => {
-                print_run(&m, &label, dataset);
+                print!("{}", dapgov_report::summary::etl_run(&m, &label, dataset));
                 loaded.insert(sha);
                 ran += 1;
             }
@@ -194,91 +196,6 @@ async fn from_landing(
         deliveries.len()
     );
     Ok(u8::from(failed > 0))
-}
-
-fn print_run(m: &dapgov_etl::Manifest, input: &str, dataset: &str) {
-    if m.no_op {
-        println!(
-            "No-op: {input} was already loaded as dataset {dataset} (run {}). Pass --force to run again.",
-            m.run_id
-        );
-        return;
-    }
-    println!(
-        "Run {} of dataset {dataset}, input {input} ({} ms)",
-        m.run_id, m.duration_ms
-    );
-    let in_order = DATA_ZONES
-        .into_iter()
-        .filter_map(|s| m.stages.get_key_value(s));
-    for (stage, c) in in_order.chain(
-        m.stages
-            .iter()
-            .filter(|(s, _)| !DATA_ZONES.contains(&s.as_str())),
-    ) {
-        println!(
-            "  {stage:<8} rows in {:>8}  out {:>8}  quarantined {:>6}",
-            c.rows_in, c.rows_out, c.rows_quarantined
-        );
-    }
-    for t in &m.timings {
-        let cpu = t
-            .cpu_seconds
-            .map(|c| format!("  CPU {c:>7.2} s"))
-            .unwrap_or_default();
-        println!("  time     {:<44} {:>7.2} s{cpu}", t.stage, t.wall_seconds);
-    }
-    let l = &m.load;
-    if let Some(version) = l.curated_version {
-        let what = match l.mode.as_str() {
-            "replace_partitions" => format!(
-                "{} day(s) delivered: {} row(s) replaced, {} added",
-                l.days, l.rows_replaced, l.rows_added
-            ),
-            "replace" => format!(
-                "table replaced: {} row(s) out, {} in",
-                l.rows_replaced, l.rows_added
-            ),
-            _ => format!("{} row(s) appended", l.rows_added),
-        };
-        let retried = if l.retries > 0 {
-            format!(
-                " (retried {} time(s): a concurrent load committed first)",
-                l.retries
-            )
-        } else {
-            String::new()
-        };
-        println!(
-            "  load     {}: {what}; curated is at version {version}{retried}",
-            l.mode
-        );
-    }
-    for (rule, n) in &m.quarantine_reasons {
-        println!("  quarantined by {rule}: {n}");
-    }
-    for (rule, n) in &m.warnings_by_rule {
-        println!("  warning {rule}: {n} row(s)");
-    }
-    for d in &m.schema_drift {
-        println!("  schema drift: {d}");
-    }
-    if !m.pii_found.is_empty() {
-        println!(
-            "  PII found: {}",
-            m.pii_found
-                .iter()
-                .map(|(k, v)| format!("{k} {v}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
-    for (t, status) in &m.trusted {
-        println!("  trusted.{t}: {status}");
-    }
-    for w in &m.warnings {
-        println!("  warning: {w}");
-    }
 }
 
 async fn history(ctx: &Context, dataset: &str, zone: &str, format: &str) -> anyhow::Result<u8> {

@@ -227,15 +227,15 @@ fn check_xlsx_container(bytes: &[u8], origin: &str) -> Result<(), EtlError> {
         }
         if is_strings {
             // Each `<si>...</si>` takes at least 9 bytes.
-            if let Some(claimed) = attribute(&head, b"uniqueCount=\"") {
-                if claimed > size / 9 + 1 {
-                    return Err(EtlError::input(
-                        origin,
-                        format!(
-                            "not a readable .xlsx workbook: {name} claims {claimed} strings in {size} bytes"
-                        ),
-                    ));
-                }
+            if let Some(claimed) = attribute(&head, b"uniqueCount=\"")
+                && claimed > size / 9 + 1
+            {
+                return Err(EtlError::input(
+                    origin,
+                    format!(
+                        "not a readable .xlsx workbook: {name} claims {claimed} strings in {size} bytes"
+                    ),
+                ));
             }
         }
     }
@@ -408,13 +408,13 @@ fn check_xls_records(
             0x0809 | 0x000A => close(&mut sheet, &mut area)?,
             // DIMENSIONS: the parser reserves rows × columns from it.
             0x0200 => {
-                if let Some((rows, cols)) = declared_dimensions(data) {
-                    if rows.saturating_mul(cols) > MAX_SHEET_AREA {
-                        return Err(too_large(
-                            origin,
-                            format!("a sheet declares {rows} rows × {cols} columns"),
-                        ));
-                    }
+                if let Some((rows, cols)) = declared_dimensions(data)
+                    && rows.saturating_mul(cols) > MAX_SHEET_AREA
+                {
+                    return Err(too_large(
+                        origin,
+                        format!("a sheet declares {rows} rows × {cols} columns"),
+                    ));
                 }
             }
             // BoundSheet8: where a sheet's records start; the parser reads from there, so

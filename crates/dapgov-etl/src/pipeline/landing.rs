@@ -3,6 +3,7 @@
 
 use super::storage::zone;
 use crate::EtlError;
+use dapgov_inventory::names::Zone;
 use dapgov_target::RoleSession;
 use datafusion::object_store::path::Path as StorePath;
 use datafusion::object_store::{ObjectMeta, ObjectStoreExt};
@@ -24,7 +25,7 @@ fn is_run_copy(key: &str) -> bool {
 /// copies of their inputs are not deliveries.
 pub async fn deliveries(session: &RoleSession, prefix: &str) -> Result<Vec<ObjectMeta>, EtlError> {
     use futures::TryStreamExt;
-    let landing = zone(session, "landing")?;
+    let landing = zone(session, Zone::Landing)?;
     let p = StorePath::from(prefix);
     let mut found: Vec<ObjectMeta> = landing
         .store
@@ -42,7 +43,7 @@ pub async fn loaded_inputs(
     session: &RoleSession,
     dataset: &str,
 ) -> Result<BTreeSet<String>, EtlError> {
-    let table = crate::delta::open(zone(session, "curated")?, dataset).await?;
+    let table = crate::delta::open(zone(session, Zone::Curated)?, dataset).await?;
     if table.version().is_none() {
         return Ok(BTreeSet::new());
     }
@@ -62,7 +63,7 @@ pub async fn fetch(
 ) -> Result<(std::path::PathBuf, String), EtlError> {
     use futures::StreamExt;
     use tokio::io::AsyncWriteExt;
-    let landing = zone(session, "landing")?;
+    let landing = zone(session, Zone::Landing)?;
     let name = object.location.filename().unwrap_or("delivery");
     let path = dir.join(name);
     let what = format!("{}{}", landing.url, object.location);

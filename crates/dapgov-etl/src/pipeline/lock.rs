@@ -121,10 +121,10 @@ async fn held_by_a_gone_run(
     };
     // Written on this machine by a process that has ended (killed): gone at once.
     let here = boot_id().is_some_and(|b| lease["boot"].as_str() == Some(b.as_str()));
-    if let (true, Some(pid)) = (here, lease["pid"].as_u64()) {
-        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-            return Ok(true);
-        }
+    if let (true, Some(pid)) = (here, lease["pid"].as_u64())
+        && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+    {
+        return Ok(true);
     }
     let renewed = lease["renewed_at"]
         .as_str()

@@ -12,7 +12,9 @@ mod stages;
 mod storage;
 
 use crate::EtlError;
-use dapgov_inventory::names::{ETL_FAILURE_METRIC, etl_dataset_dimensions, etl_failure_dimensions};
+use dapgov_inventory::names::{
+    ETL_FAILURE_METRIC, Zone, etl_dataset_dimensions, etl_failure_dimensions,
+};
 use dapgov_records::{InputInfo, Manifest, StageCounts, StageTiming, TrustedOutcome};
 use dapgov_spec::{Names, Spec};
 use dapgov_target::{MetricDatum, RoleSession};
@@ -158,9 +160,9 @@ async fn run_stages(
         .ok_or_else(|| EtlError::UnknownDataset(opts.dataset.into()))?;
     let origin = opts.input.display().to_string();
     let (raw, curated, trusted) = (
-        zone(session, "raw")?,
-        zone(session, "curated")?,
-        zone(session, "trusted")?,
+        zone(session, Zone::Raw)?,
+        zone(session, Zone::Curated)?,
+        zone(session, Zone::Trusted)?,
     );
     let database = names.glue_database();
 
@@ -273,7 +275,7 @@ pub async fn recent_manifests(
     limit: usize,
 ) -> Result<Vec<Manifest>, EtlError> {
     use futures::TryStreamExt;
-    let curated = zone(session, "curated")?;
+    let curated = zone(session, Zone::Curated)?;
     let prefix = datafusion::object_store::path::Path::from(format!("_manifests/{dataset}/"));
     let mut listed: Vec<_> = curated
         .store
@@ -311,10 +313,10 @@ fn table_of<'a>(
     name: &str,
 ) -> Result<(&'a dapgov_target::ZoneStore, String), EtlError> {
     match zone_name {
-        "raw" => Ok((zone(session, "raw")?, name.to_string())),
-        "quarantine" => Ok((zone(session, "raw")?, format!("quarantine/{name}"))),
-        "curated" => Ok((zone(session, "curated")?, name.to_string())),
-        "trusted" => Ok((zone(session, "trusted")?, name.to_string())),
+        "raw" => Ok((zone(session, Zone::Raw)?, name.to_string())),
+        "quarantine" => Ok((zone(session, Zone::Raw)?, format!("quarantine/{name}"))),
+        "curated" => Ok((zone(session, Zone::Curated)?, name.to_string())),
+        "trusted" => Ok((zone(session, Zone::Trusted)?, name.to_string())),
         other => Err(EtlError::Engine(format!(
             "no zone `{other}` holds tables: use raw, quarantine, curated or trusted"
         ))),
@@ -442,17 +444,12 @@ pub async fn rollback(
     };
     if zone_name == "curated" {
         let ctx = crate::query::context(session)?;
-        let rebuilt = stages::rebuild_trusted(
-            &ctx,
-            session,
-            spec,
-            &session.names.glue_database(),
+        let load = stages::LoadOf {
             dataset,
-            &run_id,
-            &info,
-            None,
-        )
-        .await?;
+            run_id: &run_id,
+            info: &info,
+        };
+        let rebuilt = stages::rebuild_trusted(&ctx, session, spec, &load, None).await?;
         report.trusted = rebuilt
             .into_iter()
             .map(|(name, (status, _))| (name, status))

@@ -2,6 +2,7 @@
 //! records as Parquet.
 
 use crate::{EtlError, ingest, query};
+use dapgov_inventory::names::Zone;
 use dapgov_target::{RoleSession, ZoneStore};
 use datafusion::object_store::ObjectStoreExt;
 use datafusion::object_store::buffered::BufWriter;
@@ -9,10 +10,10 @@ use datafusion::object_store::path::Path as StorePath;
 use sha2::{Digest, Sha256};
 
 /// A zone's store in the session, or what to do when it is missing.
-pub(super) fn zone<'a>(session: &'a RoleSession, name: &str) -> Result<&'a ZoneStore, EtlError> {
-    session.zones.get(name).ok_or_else(|| {
+pub(super) fn zone(session: &RoleSession, zone: Zone) -> Result<&ZoneStore, EtlError> {
+    session.zones.get(zone.as_str()).ok_or_else(|| {
         EtlError::Engine(format!(
-            "the {name} zone does not exist; run `dapgov apply`"
+            "the {zone} zone does not exist; run `dapgov apply`"
         ))
     })
 }
