@@ -6,7 +6,7 @@
 mod common;
 
 use common::moto::{endpoint, venv};
-use common::{dapgov, repo, succeeded};
+use common::{assert_fails_with, dapgov, repo, succeeded};
 use std::process::{Command, Output};
 
 struct Project {
@@ -65,16 +65,28 @@ impl Project {
 
     /// With the environment's region set to `region` (the spec's is ca-central-1).
     fn run_in_region(&self, region: &str, args: &[&str]) -> Output {
-        dapgov()
-            .args(args)
+        self.command_in_region(region, args).output().unwrap()
+    }
+
+    fn command_in_region(&self, region: &str, args: &[&str]) -> Command {
+        let mut c = dapgov();
+        c.args(args)
             .current_dir(self.dir.path())
             .env("AWS_ENDPOINT_URL", endpoint())
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_REGION", region)
-            .env_remove("AWS_PROFILE")
-            .output()
-            .unwrap()
+            .env_remove("AWS_PROFILE");
+        c
+    }
+
+    /// `dapgov ARGS`, which must exit with `code` and say `text` on stderr.
+    fn fails_with(&self, args: &[&str], code: i32, text: &str) -> String {
+        assert_fails_with(
+            &mut self.command_in_region("ca-central-1", args),
+            code,
+            text,
+        )
     }
 
     fn ok(&self, args: &[&str]) -> String {
@@ -620,13 +632,7 @@ assert 'FROM trusted_metrics_yearly WHERE' in q['Query'], q['Query']
         ),
         (vec!["query", "show tables"], "--engine local"),
     ] {
-        let o = p.run(&args);
-        assert_eq!(o.status.code(), Some(1));
-        assert!(
-            String::from_utf8_lossy(&o.stderr).contains(says),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        p.fails_with(&args, 1, says);
     }
     p.boto3("assert len(c('athena').list_query_executions(WorkGroup=f'{p}-analytics')['QueryExecutionIds']) == 1");
 }

@@ -349,9 +349,7 @@ fn trail_tampering_is_detected() {
     let text = std::fs::read_to_string(&events).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     std::fs::write(&events, lines[..lines.len() - 1].join("\n") + "\n").unwrap();
-    let o = p.run(&["trail", "verify"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("truncated"));
+    p.fails_with(&["trail", "verify"], 1, "truncated");
     std::fs::write(&events, text.replacen("allowed", "denied", 1)).unwrap();
     let o = p.run(&["trail", "verify"]);
     assert!(
@@ -412,12 +410,10 @@ fn trail_tampering_is_detected() {
     let events = p.state().join("trail/events.jsonl");
     std::fs::rename(&events, p.dir.path().join("events.aside")).unwrap();
     std::fs::create_dir(&events).unwrap();
-    let o = p.run(&["query", "--as", "etl", "select count(*) from raw.metrics"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("audit trail cannot be"),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
+    p.fails_with(
+        &["query", "--as", "etl", "select count(*) from raw.metrics"],
+        1,
+        "audit trail cannot be",
     );
     std::fs::remove_dir(&events).unwrap();
     std::fs::rename(p.dir.path().join("events.aside"), &events).unwrap();
@@ -434,12 +430,10 @@ fn trail_tampering_is_detected() {
         String::from_utf8_lossy(&o.stderr)
     );
     std::fs::remove_dir_all(p.state().join("trail")).unwrap();
-    let o = p.run(&["trail", "verify", "--public-key", "trail.pub"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("trail deleted"),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
+    p.fails_with(
+        &["trail", "verify", "--public-key", "trail.pub"],
+        1,
+        "trail deleted",
     );
     // Wiped, then restarted by the next operation: without an anchor, the tables' history,
     // older than the trail's first record, shows the wipe.
@@ -487,12 +481,10 @@ fn objects_cut_replaced_or_rolled_back_and_a_trail_put_back_whole_are_caught() {
         .unwrap();
     let kept = std::fs::read(&commit).unwrap();
     std::fs::remove_file(&commit).unwrap();
-    let o = p.run(&["trail", "verify"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("is missing: written at trail record"),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
+    p.fails_with(
+        &["trail", "verify"],
+        1,
+        "is missing: written at trail record",
     );
     std::fs::write(&commit, &kept).unwrap();
     // A data file replaced by a sealed object of the same bucket, and by an older copy of
@@ -503,13 +495,7 @@ fn objects_cut_replaced_or_rolled_back_and_a_trail_put_back_whole_are_caught() {
         .unwrap();
     let own = std::fs::read(&data).unwrap();
     std::fs::copy(&commit, &data).unwrap();
-    let o = p.run(&["trail", "verify"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("which the trail never recorded"),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    p.fails_with(&["trail", "verify"], 1, "which the trail never recorded");
     std::fs::write(&data, &own).unwrap();
     assert!(p.ok(&["trail", "verify"]).contains("; 0 do not."));
     // An anchor kept away from the platform catches the whole trail put back as it was.
@@ -540,12 +526,10 @@ fn objects_cut_replaced_or_rolled_back_and_a_trail_put_back_whole_are_caught() {
     for f in files_under(&older_trail) {
         std::fs::copy(&f, p.state().join("trail").join(f.file_name().unwrap())).unwrap();
     }
-    let o = p.run(&["trail", "verify", "--anchor", "anchor-2"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("rolled back to an older copy, or truncated"),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
+    p.fails_with(
+        &["trail", "verify", "--anchor", "anchor-2"],
+        1,
+        "rolled back to an older copy, or truncated",
     );
 }
 
@@ -1020,9 +1004,11 @@ fn a_delivery_rebuilds_only_its_years_of_a_trusted_table_and_the_table_stays_who
 fn destroy_keeps_data_unless_forced() {
     let p = Platform::new();
     p.load_city();
-    let o = p.run(&["destroy", "--auto-approve"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("rerun with --force-delete-data"));
+    p.fails_with(
+        &["destroy", "--auto-approve"],
+        1,
+        "rerun with --force-delete-data",
+    );
     assert!(p.state().join("buckets/van311-raw-000000000000").exists());
     p.ok(&["destroy", "--auto-approve", "--force-delete-data"]);
     let inv: serde_json::Value = serde_json::from_str(&p.ok(&["inventory"])).unwrap();
@@ -1263,12 +1249,10 @@ fn audit_of_a_fresh_platform_passes_and_drift_fails_exactly_the_matching_checks(
     let o = p.run(&["audit", "--fail-on", "none", "--format", "json"]);
     assert_eq!(o.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&o.stdout).contains("Reported without failing"));
-    let o = p.run(&["audit", "--fail-on", "never"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("`none` to report without failing"),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
+    p.fails_with(
+        &["audit", "--fail-on", "never"],
+        1,
+        "`none` to report without failing",
     );
     // JUnit for CI dashboards: what the common schema (Surefire / Jenkins junit-10.xsd) allows,
     // one test case per finding, the 8 failures as failures.
@@ -1381,13 +1365,13 @@ fn audit_reads_snapshots_and_refuses_bad_input_with_exit_1() {
         "[[mute]]\ncheck = \"s3_typo\"\nresource = \"*\"\nreason = \"x\"\n",
     )
     .unwrap();
-    let o = p.run(&["audit", "--mutelist", "m.toml"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("m.toml: mute entry 1 (s3_typo)"));
+    p.fails_with(
+        &["audit", "--mutelist", "m.toml"],
+        1,
+        "m.toml: mute entry 1 (s3_typo)",
+    );
 
-    let o = p.run(&["audit", "--pillar", "speed"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown pillar `speed`"));
+    p.fails_with(&["audit", "--pillar", "speed"], 1, "unknown pillar `speed`");
 
     let listed = p.ok(&["checks", "--pillar", "reliability"]);
     assert!(
@@ -1632,12 +1616,10 @@ fn nothing_reaches_the_analyst_before_every_gate_has_passed() {
         format!("{header}2024-01-02,100,90,10,30,0.8,1\n2024-01-03,100,120,10,30,0.8,2\n"),
     )
     .unwrap();
-    let o = p.run(&["etl", "run", "--input", "bad.csv", "--dataset", "metrics"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("quality gate failed: completeness 0.5000"),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
+    p.fails_with(
+        &["etl", "run", "--input", "bad.csv", "--dataset", "metrics"],
+        1,
+        "quality gate failed: completeness 0.5000",
     );
     let served = p.ok(&[
         "query",
@@ -1676,14 +1658,10 @@ fn nothing_reaches_the_analyst_before_every_gate_has_passed() {
         "id,sin\n1,130692544\n2,193456787\n3,527419386\n",
     )
     .unwrap();
-    let o = p.run(&["etl", "run", "--input", "people.csv", "--dataset", "people"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains(
-            "column `sin` in curated is typed as a number but holds CANADA_SOCIAL_INSURANCE_NUMBER"
-        ),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
+    p.fails_with(
+        &["etl", "run", "--input", "people.csv", "--dataset", "people"],
+        1,
+        "column `sin` in curated is typed as a number but holds CANADA_SOCIAL_INSURANCE_NUMBER",
     );
     assert_eq!(
         p.run(&["query", "--as", "analyst", "select * from curated.people"])
