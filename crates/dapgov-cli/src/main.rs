@@ -119,6 +119,7 @@ fn main() -> ExitCode {
         .init();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(RUNTIME_STACK_BYTES)
         .build()
     {
         Ok(rt) => rt,
@@ -127,11 +128,28 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match rt.block_on(commands::run(cli)) {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => {
+    // The command's future is polled on a thread of its own, with the same room as the
+    // runtime's threads (the main thread's stack is the system's, often 8 MiB).
+    let command = std::thread::Builder::new()
+        .name("dapgov".into())
+        .stack_size(RUNTIME_STACK_BYTES)
+        .spawn(move || rt.block_on(commands::run(cli)));
+    match command.map(|t| t.join()) {
+        Ok(Ok(Ok(code))) => ExitCode::from(code),
+        Ok(Ok(Err(e))) => {
             eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+        Ok(Err(_panicked)) => ExitCode::from(101),
+        Err(e) => {
+            eprintln!("error: cannot start the command's thread: {e}");
             ExitCode::from(1)
         }
     }
 }
+
+/// Stack for the threads that poll the commands' futures. A build with unoptimised
+/// dependencies (the dev profile's) nests the query engine's futures in frames far larger
+/// than an optimised one: `etl run --force` overflowed 8 MiB there. Only the pages used are
+/// ever backed by memory.
+const RUNTIME_STACK_BYTES: usize = 64 * 1024 * 1024;

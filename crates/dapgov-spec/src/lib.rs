@@ -145,9 +145,20 @@ impl Spec {
     }
 
     /// Semantic checks serde cannot express. Returns the offending key path and the problem.
-    fn validate(&self) -> Result<(), (Vec<String>, String)> {
-        let at = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    fn validate(&self) -> Result<(), Invalid> {
         validate_name(&self.platform.name).map_err(|m| (at(&["platform", "name"]), m))?;
+        self.validate_kpi_and_zones()?;
+        self.validate_budget_and_platform()?;
+        for (name, ds) in &self.datasets {
+            validate_dataset(name, ds)?;
+        }
+        for (i, t) in self.trusted.iter().enumerate() {
+            self.validate_trusted(i, t)?;
+        }
+        Ok(())
+    }
+
+    fn validate_kpi_and_zones(&self) -> Result<(), Invalid> {
         let target = self.kpi.service_level_target;
         if !(0.0..=1.0).contains(&target) || target.is_nan() {
             return Err((
@@ -197,6 +208,10 @@ impl Spec {
                 ));
             }
         }
+        Ok(())
+    }
+
+    fn validate_budget_and_platform(&self) -> Result<(), Invalid> {
         if self.budget.monthly_usd <= 0.0 {
             return Err((
                 at(&["budget", "monthly_usd"]),
@@ -253,148 +268,163 @@ impl Spec {
                 ),
             ));
         }
-        for (name, ds) in &self.datasets {
-            // The name becomes object keys, table names and SQL identifiers.
-            if name.is_empty()
-                || !name
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-                || name.as_bytes()[0].is_ascii_digit()
-            {
-                return Err((at(&["datasets", name]), "a dataset name uses lowercase letters, digits and '_', and starts with a letter".into()));
-            }
-            if name.len() > MAX_DATASET_NAME {
+        Ok(())
+    }
+
+    fn validate_trusted(&self, i: usize, t: &TrustedTable) -> Result<(), Invalid> {
+        if !t
+            .name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Err((
+                vec!["trusted".into(), i.to_string(), "name".into()],
+                "use lowercase letters, digits and '_'".into(),
+            ));
+        }
+        if t.rebuild == TrustedRebuild::TouchedYears {
+            let at_rebuild = vec!["trusted".into(), i.to_string(), "rebuild".into()];
+            if !t.partition_by_year {
                 return Err((
-                    at(&["datasets", name]),
+                    at_rebuild,
                     format!(
-                        "a dataset name has at most {MAX_DATASET_NAME} characters ({} here): it becomes table names and object keys",
-                        name.len()
+                        "trusted `{}`: rebuild = \"touched_years\" replaces year partitions; add partition_by_year = true",
+                        t.name
                     ),
                 ));
             }
-            let cols: std::collections::BTreeSet<&str> =
-                ds.columns.keys().map(String::as_str).collect();
-            for (key, listed) in [("unique_key", &ds.unique_key), ("required", &ds.required)] {
-                if let Some(k) = listed.iter().find(|k| !cols.contains(k.as_str())) {
-                    return Err((
-                        at(&["datasets", name, key]),
-                        format!("column `{k}` is not declared under [datasets.{name}.columns]"),
-                    ));
-                }
-            }
-            for (i, rule) in ds.rules.iter().enumerate() {
-                if let Err((_, what)) =
-                    portable::check(&format!("SELECT 1 FROM t WHERE {}", rule.check))
-                {
-                    return Err((
-                        vec![
-                            "datasets".into(),
-                            name.clone(),
-                            "rules".into(),
-                            i.to_string(),
-                            "check".into(),
-                        ],
-                        format!("rule `{}`: {what}", rule.name),
-                    ));
-                }
-            }
-            if let Some(d) = &ds.date_column
-                && !cols.contains(d.as_str())
-            {
+            if let Some(input) = t.inputs.iter().find(|d| {
+                self.datasets
+                    .get(*d)
+                    .is_none_or(|ds| ds.date_column.is_none())
+            }) {
                 return Err((
-                    at(&["datasets", name, "date_column"]),
-                    format!("column `{d}` is not declared under [datasets.{name}.columns]"),
+                    at_rebuild,
+                    format!(
+                        "trusted `{}`: rebuild = \"touched_years\" needs a date_column on every input; `{input}` has none",
+                        t.name
+                    ),
                 ));
-            }
-            if ds.partition_by.is_some_and(|p| p != PartitionBy::None) && ds.date_column.is_none() {
-                return Err((
-                    at(&["datasets", name, "partition_by"]),
-                    "partitions are derived from the date column: set `date_column`, or use `none`"
-                        .into(),
-                ));
-            }
-            if ds.load == Some(LoadMode::ReplacePartitions) && ds.date_column.is_none() {
-                return Err((at(&["datasets", name, "load"]), "`replace_partitions` replaces the days a delivery contains: set `date_column`, or use `append` or `replace`".into()));
-            }
-            for (col, c) in &ds.columns {
-                if !COLUMN_TYPES.contains(&c.data_type.as_str()) {
-                    return Err((
-                        at(&["datasets", name, "columns", col]),
-                        format!(
-                            "unknown type {:?}; use one of {}",
-                            c.data_type,
-                            COLUMN_TYPES.join(", ")
-                        ),
-                    ));
-                }
-                if let Some(e) = c.pii
-                    && c.data_type != "string"
-                {
-                    return Err((
-                        at(&["datasets", name, "columns", col]),
-                        format!(
-                            "holds {} but is typed `{}`; personal information is text: use type = \"string\"",
-                            e.name(),
-                            c.data_type
-                        ),
-                    ));
-                }
-                if let (Some(min), Some(max)) = (c.min, c.max)
-                    && min > max
-                {
-                    return Err((
-                        at(&["datasets", name, "columns", col]),
-                        format!("min {min} is above max {max}"),
-                    ));
-                }
             }
         }
-        for (i, t) in self.trusted.iter().enumerate() {
-            if !t
-                .name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-            {
-                return Err((
-                    vec!["trusted".into(), i.to_string(), "name".into()],
-                    "use lowercase letters, digits and '_'".into(),
-                ));
-            }
-            if t.rebuild == TrustedRebuild::TouchedYears {
-                let at_rebuild = vec!["trusted".into(), i.to_string(), "rebuild".into()];
-                if !t.partition_by_year {
-                    return Err((
-                        at_rebuild,
-                        format!(
-                            "trusted `{}`: rebuild = \"touched_years\" replaces year partitions; add partition_by_year = true",
-                            t.name
-                        ),
-                    ));
-                }
-                if let Some(input) = t.inputs.iter().find(|d| {
-                    self.datasets
-                        .get(*d)
-                        .is_none_or(|ds| ds.date_column.is_none())
-                }) {
-                    return Err((
-                        at_rebuild,
-                        format!(
-                            "trusted `{}`: rebuild = \"touched_years\" needs a date_column on every input; `{input}` has none",
-                            t.name
-                        ),
-                    ));
-                }
-            }
-            // Analysts re-run trusted SQL in Athena: it must mean the same there.
-            if let Err((line, what)) = portable::check(&t.sql) {
-                return Err((
-                    vec!["trusted".into(), i.to_string(), "sql".into()],
-                    format!("trusted `{}`, line {line} of its sql: {what}", t.name),
-                ));
-            }
+        // Analysts re-run trusted SQL in Athena: it must mean the same there.
+        if let Err((line, what)) = portable::check(&t.sql) {
+            return Err((
+                vec!["trusted".into(), i.to_string(), "sql".into()],
+                format!("trusted `{}`, line {line} of its sql: {what}", t.name),
+            ));
         }
         Ok(())
     }
+}
+
+/// A key path in the spec and what is wrong there.
+type Invalid = (Vec<String>, String);
+
+fn at(path: &[&str]) -> Vec<String> {
+    path.iter().map(|s| s.to_string()).collect()
+}
+
+fn validate_dataset(name: &str, ds: &Dataset) -> Result<(), Invalid> {
+    // The name becomes object keys, table names and SQL identifiers.
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        || name.as_bytes()[0].is_ascii_digit()
+    {
+        return Err((
+            at(&["datasets", name]),
+            "a dataset name uses lowercase letters, digits and '_', and starts with a letter"
+                .into(),
+        ));
+    }
+    if name.len() > MAX_DATASET_NAME {
+        return Err((
+            at(&["datasets", name]),
+            format!(
+                "a dataset name has at most {MAX_DATASET_NAME} characters ({} here): it becomes table names and object keys",
+                name.len()
+            ),
+        ));
+    }
+    let cols: std::collections::BTreeSet<&str> = ds.columns.keys().map(String::as_str).collect();
+    for (key, listed) in [("unique_key", &ds.unique_key), ("required", &ds.required)] {
+        if let Some(k) = listed.iter().find(|k| !cols.contains(k.as_str())) {
+            return Err((
+                at(&["datasets", name, key]),
+                format!("column `{k}` is not declared under [datasets.{name}.columns]"),
+            ));
+        }
+    }
+    for (i, rule) in ds.rules.iter().enumerate() {
+        if let Err((_, what)) = portable::check(&format!("SELECT 1 FROM t WHERE {}", rule.check)) {
+            return Err((
+                vec![
+                    "datasets".into(),
+                    name.to_string(),
+                    "rules".into(),
+                    i.to_string(),
+                    "check".into(),
+                ],
+                format!("rule `{}`: {what}", rule.name),
+            ));
+        }
+    }
+    if let Some(d) = &ds.date_column
+        && !cols.contains(d.as_str())
+    {
+        return Err((
+            at(&["datasets", name, "date_column"]),
+            format!("column `{d}` is not declared under [datasets.{name}.columns]"),
+        ));
+    }
+    if ds.partition_by.is_some_and(|p| p != PartitionBy::None) && ds.date_column.is_none() {
+        return Err((
+            at(&["datasets", name, "partition_by"]),
+            "partitions are derived from the date column: set `date_column`, or use `none`".into(),
+        ));
+    }
+    if ds.load == Some(LoadMode::ReplacePartitions) && ds.date_column.is_none() {
+        return Err((at(&["datasets", name, "load"]), "`replace_partitions` replaces the days a delivery contains: set `date_column`, or use `append` or `replace`".into()));
+    }
+    validate_columns(name, ds)
+}
+
+fn validate_columns(name: &str, ds: &Dataset) -> Result<(), Invalid> {
+    for (col, c) in &ds.columns {
+        if !COLUMN_TYPES.contains(&c.data_type.as_str()) {
+            return Err((
+                at(&["datasets", name, "columns", col]),
+                format!(
+                    "unknown type {:?}; use one of {}",
+                    c.data_type,
+                    COLUMN_TYPES.join(", ")
+                ),
+            ));
+        }
+        if let Some(e) = c.pii
+            && c.data_type != "string"
+        {
+            return Err((
+                at(&["datasets", name, "columns", col]),
+                format!(
+                    "holds {} but is typed `{}`; personal information is text: use type = \"string\"",
+                    e.name(),
+                    c.data_type
+                ),
+            ));
+        }
+        if let (Some(min), Some(max)) = (c.min, c.max)
+            && min > max
+        {
+            return Err((
+                at(&["datasets", name, "columns", col]),
+                format!("min {min} is above max {max}"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
