@@ -27,26 +27,7 @@ impl Run<'_> {
             .chain(warn_rules.iter().map(|r| format!("warn:{}", r.name)))
             .collect();
         self.m.rules_applied.dedup();
-        // Duplicate keys: every row after the first (in source order) of a key that repeats.
-        // Found by aggregating the key alone (spilled to disk when large); rows are joined only
-        // when a key repeats, with the small side, the duplicates, as the side held in memory.
-        let mut ranked = format!("SELECT *, 1 AS _dup_rank FROM {RAW_NEW}");
-        if !ds.unique_key.is_empty() {
-            let keys = ds.unique_key.iter().map(|k| ident(k)).collect::<Vec<_>>();
-            let repeated = ctx.sql(&format!("SELECT {k}, MIN(_source_row) AS _first FROM {RAW_NEW} GROUP BY {k} HAVING COUNT(*) > 1", k = keys.join(", "))).await?;
-            if stage(ctx, raw_zone, staging, REPEATED_KEYS.name(), repeated).await? > 0 {
-                let on = keys
-                    .iter()
-                    .map(|k| format!("d.{k} = r.{k}"))
-                    .collect::<Vec<_>>()
-                    .join(" AND ");
-                let dups = ctx.sql(&format!("SELECT r._source_row FROM {REPEATED_KEYS} d JOIN {RAW_NEW} r ON {on} WHERE r._source_row <> d._first")).await?;
-                stage(ctx, raw_zone, staging, DUPLICATES.name(), dups).await?;
-                ranked = format!(
-                    "SELECT r.*, CASE WHEN d._source_row IS NULL THEN 1 ELSE 2 END AS _dup_rank FROM {DUPLICATES} d RIGHT JOIN {RAW_NEW} r ON d._source_row = r._source_row"
-                );
-            }
-        }
+        let ranked = self.ranked_by_key(ctx).await?;
         let (rule, reason) = (
             sql::first_failed(&checks, |c| &c.rule),
             sql::first_failed(&checks, |c| &c.reason),
@@ -60,8 +41,51 @@ impl Run<'_> {
         // than writing every row once more and reading it back (0.94x the run's CPU at 9.9 M
         // calls, the same at 1 M).
         ctx.register_table(CHECKED.name(), checked.into_view())?;
-        // One pass over `checked`: rows set aside by rule, and what each warn rule flags among
-        // the rows that pass (the group without a rule).
+        let quarantined = self.count_verdicts(ctx, &warn_rules).await?;
+        let all_text = &raw.all_text;
+        raw.quarantine_parts.push(format!("SELECT {all_text}, _source_row, _rule, _reason, CAST(NULL AS VARCHAR) AS _record FROM {CHECKED} WHERE _rule IS NOT NULL"));
+        let quarantine = ctx.sql(&raw.quarantine_parts.join(" UNION ALL ")).await?;
+        stage(ctx, raw_zone, staging, QUARANTINE_NEW.name(), quarantine).await?;
+        Ok(quarantined)
+    }
+
+    /// Raw's rows with `_dup_rank` 2 on every row after the first (in source order) of a key
+    /// that repeats. Found by aggregating the key alone (spilled to disk when large); rows are
+    /// joined only when a key repeats, with the small side, the duplicates, held in memory.
+    async fn ranked_by_key(&self, ctx: &SessionContext) -> Result<String, EtlError> {
+        let (ds, staging) = (self.ds, self.staging);
+        let raw_zone = zone(self.session, Zone::Raw)?;
+        let unranked = format!("SELECT *, 1 AS _dup_rank FROM {RAW_NEW}");
+        if ds.unique_key.is_empty() {
+            return Ok(unranked);
+        }
+        {
+            let keys = ds.unique_key.iter().map(|k| ident(k)).collect::<Vec<_>>();
+            let repeated = ctx.sql(&format!("SELECT {k}, MIN(_source_row) AS _first FROM {RAW_NEW} GROUP BY {k} HAVING COUNT(*) > 1", k = keys.join(", "))).await?;
+            if stage(ctx, raw_zone, staging, REPEATED_KEYS.name(), repeated).await? > 0 {
+                let on = keys
+                    .iter()
+                    .map(|k| format!("d.{k} = r.{k}"))
+                    .collect::<Vec<_>>()
+                    .join(" AND ");
+                let dups = ctx.sql(&format!("SELECT r._source_row FROM {REPEATED_KEYS} d JOIN {RAW_NEW} r ON {on} WHERE r._source_row <> d._first")).await?;
+                stage(ctx, raw_zone, staging, DUPLICATES.name(), dups).await?;
+                return Ok(format!(
+                    "SELECT r.*, CASE WHEN d._source_row IS NULL THEN 1 ELSE 2 END AS _dup_rank FROM {DUPLICATES} d RIGHT JOIN {RAW_NEW} r ON d._source_row = r._source_row"
+                ));
+            }
+        }
+        Ok(unranked)
+    }
+
+    /// One pass over `checked`: rows set aside by rule (into the manifest's quarantine
+    /// reasons), and what each warn rule flags among the rows that pass (the group without a
+    /// rule). Returns the rows set aside.
+    async fn count_verdicts(
+        &mut self,
+        ctx: &SessionContext,
+        warn_rules: &[&dapgov_spec::RowRule],
+    ) -> Result<u64, EtlError> {
         let warn_sums: String = warn_rules
             .iter()
             .map(|r| {
@@ -79,7 +103,7 @@ impl Run<'_> {
             .collect()
             .await?;
         let mut quarantined = 0;
-        for r in &warn_rules {
+        for r in warn_rules {
             self.m.warnings_by_rule.insert(r.name.clone(), 0);
         }
         for b in &groups {
@@ -114,10 +138,6 @@ impl Run<'_> {
                 }
             }
         }
-        let all_text = &raw.all_text;
-        raw.quarantine_parts.push(format!("SELECT {all_text}, _source_row, _rule, _reason, CAST(NULL AS VARCHAR) AS _record FROM {CHECKED} WHERE _rule IS NOT NULL"));
-        let quarantine = ctx.sql(&raw.quarantine_parts.join(" UNION ALL ")).await?;
-        stage(ctx, raw_zone, staging, QUARANTINE_NEW.name(), quarantine).await?;
         Ok(quarantined)
     }
 
@@ -212,40 +232,14 @@ impl Run<'_> {
         protection: &Protection,
         quarantined: u64,
     ) -> Result<Curated, EtlError> {
-        let (ds, dataset) = (self.ds, self.opts.dataset);
-        let curated = zone(self.session, Zone::Curated)?;
-        let mut select = vec![];
-        for f in raw.schema.fields() {
-            let n = f.name();
-            if protection.dropped.contains(n) {
-                continue;
-            }
-            match protection.expressions.iter().find(|(c, _)| c == n) {
-                Some((_, e)) => select.push(format!("{e} AS {}", ident(n))),
-                None => select.push(ident(n)),
-            }
-        }
+        let ds = self.ds;
+        let select = curated_columns(raw, protection);
         let derived: String = ds
             .derive
             .iter()
             .map(|d| format!(", {} AS {}", d.sql, ident(&d.name)))
             .collect();
-        // The partition column: derived from the date column, or the date column itself.
-        let (partition, derived_partition) = match (ds.partition(), &ds.date_column) {
-            (PartitionBy::Year, Some(dc)) => (
-                Some("year".to_string()),
-                format!(", CAST(date_part('year', {}) AS INT) AS year", ident(dc)),
-            ),
-            (PartitionBy::Month, Some(dc)) => (
-                Some("month".to_string()),
-                format!(
-                    ", CAST(date_part('year', {d}) * 100 + date_part('month', {d}) AS INT) AS month",
-                    d = ident(dc)
-                ),
-            ),
-            (PartitionBy::Date, Some(dc)) => (Some(dc.clone()), String::new()),
-            _ => (None, String::new()),
-        };
+        let (partition, derived_partition) = partition_column(ds);
         self.progress("curated: writing");
         let df = ctx
             .sql(&format!(
@@ -256,14 +250,8 @@ impl Run<'_> {
         let schema = df.schema().as_arrow().clone();
         // The writer's count: staged curated rows are checked against what typing kept before
         // anything is committed.
-        let rows_out = stage(
-            ctx,
-            zone(self.session, Zone::Raw)?,
-            self.staging,
-            CURATED_NEW.name(),
-            df,
-        )
-        .await?;
+        let raw_zone = zone(self.session, Zone::Raw)?;
+        let rows_out = stage(ctx, raw_zone, self.staging, CURATED_NEW.name(), df).await?;
         let typed = self.m.stages["raw"].rows_out;
         if rows_out + quarantined != typed {
             return Err(EtlError::Engine(format!(
@@ -279,15 +267,35 @@ impl Run<'_> {
             },
         );
         self.m.schema = columns_of(&schema, &[]);
+        let (table, quarantine_table) = self.catalog_entries(raw, &schema, partition)?;
+        Ok(Curated {
+            table,
+            schema,
+            quarantine_table,
+            rows_out,
+            undated: undated_rows(ctx, ds).await?,
+            protection: protection.clone(),
+        })
+    }
+
+    /// The catalog entries of the dataset's curated and quarantine tables.
+    fn catalog_entries(
+        &self,
+        raw: &Raw,
+        schema: &Schema,
+        partition: Option<String>,
+    ) -> Result<(GlueTable, GlueTable), EtlError> {
+        let dataset = self.opts.dataset;
+        let curated = zone(self.session, Zone::Curated)?;
         let table = GlueTable {
             name: format!("curated_{dataset}"),
             location: delta::table_url(curated, dataset),
             format: delta::FORMAT.into(),
             columns: columns_of(
-                &schema,
+                schema,
                 &partition.iter().map(String::as_str).collect::<Vec<_>>(),
             ),
-            partition_keys: columns_of(&schema, &[])
+            partition_keys: columns_of(schema, &[])
                 .into_iter()
                 .filter(|c| partition.as_ref() == Some(&c.name))
                 .collect(),
@@ -313,28 +321,61 @@ impl Run<'_> {
                 .collect(),
             partition_keys: vec![],
         };
-        // Counted once, for the load's predicate and the trusted rebuild; a load that replaces
-        // the whole table needs neither.
-        let undated = match (&ds.date_column, ds.load_mode()) {
-            (Some(dc), mode) if mode != LoadMode::Replace => {
-                count(
-                    ctx,
-                    &format!(
-                        "SELECT COUNT(*) FROM {CURATED_NEW} WHERE {} IS NULL",
-                        ident(dc)
-                    ),
-                )
-                .await?
-            }
-            _ => 0,
-        };
-        Ok(Curated {
-            table,
-            schema,
-            quarantine_table,
-            rows_out,
-            undated,
-            protection: protection.clone(),
-        })
+        Ok((table, quarantine_table))
+    }
+}
+
+/// Raw's columns as curated keeps them: dropped ones left out, protected ones replaced by
+/// their protection.
+fn curated_columns(raw: &Raw, protection: &Protection) -> Vec<String> {
+    raw.schema
+        .fields()
+        .iter()
+        .map(|f| f.name())
+        .filter(|n| !protection.dropped.contains(*n))
+        .map(
+            |n| match protection.expressions.iter().find(|(c, _)| c == n) {
+                Some((_, e)) => format!("{e} AS {}", ident(n)),
+                None => ident(n),
+            },
+        )
+        .collect()
+}
+
+/// The partition column: derived from the date column (and the SQL that derives it), or the
+/// date column itself.
+fn partition_column(ds: &Dataset) -> (Option<String>, String) {
+    match (ds.partition(), &ds.date_column) {
+        (PartitionBy::Year, Some(dc)) => (
+            Some("year".to_string()),
+            format!(", CAST(date_part('year', {}) AS INT) AS year", ident(dc)),
+        ),
+        (PartitionBy::Month, Some(dc)) => (
+            Some("month".to_string()),
+            format!(
+                ", CAST(date_part('year', {d}) * 100 + date_part('month', {d}) AS INT) AS month",
+                d = ident(dc)
+            ),
+        ),
+        (PartitionBy::Date, Some(dc)) => (Some(dc.clone()), String::new()),
+        _ => (None, String::new()),
+    }
+}
+
+/// Staged curated rows without a date: counted once, for the load's predicate and the
+/// trusted rebuild; a load that replaces the whole table needs neither.
+async fn undated_rows(ctx: &SessionContext, ds: &Dataset) -> Result<u64, EtlError> {
+    match (&ds.date_column, ds.load_mode()) {
+        (Some(dc), mode) if mode != LoadMode::Replace => {
+            count(
+                ctx,
+                &format!(
+                    "SELECT COUNT(*) FROM {CURATED_NEW} WHERE {} IS NULL",
+                    ident(dc)
+                ),
+            )
+            .await
+        }
+        _ => Ok(0),
     }
 }

@@ -14,40 +14,14 @@ impl Run<'_> {
         let (ds, dataset) = (self.ds, self.opts.dataset);
         let raw = zone(self.session, Zone::Raw)?;
         let loaded_at = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
-        let mut select = vec![];
-        let mut type_fails = vec![];
-        for c in &cols {
-            match ds.columns.get(c) {
-                Some(rule) if rule.data_type != "string" => {
-                    let e = typed_expr(c, &rule.data_type, ds);
-                    select.push(format!("{e} AS {}", ident(c)));
-                    type_fails.push((
-                        c.clone(),
-                        rule.data_type.clone(),
-                        format!(
-                            "(NULLIF(TRIM(CAST({} AS VARCHAR)), '') IS NOT NULL AND ({e}) IS NULL)",
-                            ident(c)
-                        ),
-                    ));
-                }
-                _ => select.push(format!("NULLIF(TRIM({0}), '') AS {0}", ident(c))),
-            }
-        }
+        let (select, type_fails) = typed_columns(&cols, ds);
         let lineage = format!(
             "_source_row, {} AS _source_file, {} AS _source_sha256, CAST({} AS TIMESTAMP) AS _loaded_at",
             lit(&self.m.input.file),
             lit(&self.m.input.sha256),
             lit(&loaded_at)
         );
-        let any_fail = if type_fails.is_empty() {
-            "FALSE".to_string()
-        } else {
-            type_fails
-                .iter()
-                .map(|f| f.2.clone())
-                .collect::<Vec<_>>()
-                .join(" OR ")
-        };
+        let any_fail = any_type_fails(&type_fails);
         let raw_df = ctx
             .sql(&format!(
                 "SELECT {}, {lineage} FROM {SOURCE} WHERE _shape IS NULL AND NOT ({any_fail})",
@@ -56,21 +30,7 @@ impl Run<'_> {
             .await?;
         let url = format!("{}{}raw/", raw.url, self.staging);
         let typed = write_parquet(ctx, raw_df, &url).await?;
-        let reason = if type_fails.is_empty() {
-            "''".to_string()
-        } else {
-            format!(
-                "CASE {} END",
-                type_fails
-                    .iter()
-                    .map(|(c, t, f)| format!(
-                        "WHEN {f} THEN {}",
-                        lit(&format!("type: `{c}` is not a valid {t}"))
-                    ))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            )
-        };
+        let reason = type_fail_reason(&type_fails);
         if typed == 0 {
             return Err(self.nothing_typed(ctx, source.records, &reason).await);
         }
@@ -79,21 +39,7 @@ impl Run<'_> {
         let q_type = rows_in.checked_sub(q_shape + typed).ok_or_else(|| {
             EtlError::Engine(format!("typing wrote {typed} rows of {rows_in} read ({q_shape} ragged); refusing to lose rows"))
         })?;
-        // Quarantine keeps the original text of every rejected row, with the rule and reason,
-        // and for a ragged row the record as written.
-        let all_text = cols
-            .iter()
-            .map(|c| format!("CAST({} AS VARCHAR) AS {}", ident(c), ident(c)))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let quarantine_parts = vec![
-            format!(
-                "SELECT {all_text}, _source_row, 'type' AS _rule, {reason} AS _reason, CAST(NULL AS VARCHAR) AS _record FROM {SOURCE} WHERE _shape IS NULL AND ({any_fail})"
-            ),
-            format!(
-                "SELECT {all_text}, _source_row, 'shape' AS _rule, _shape AS _reason, _record FROM {SOURCE} WHERE _shape IS NOT NULL"
-            ),
-        ];
+        let (all_text, quarantine_parts) = typing_quarantine(&cols, &reason, &any_fail);
         if q_type > 0 {
             *self.m.quarantine_reasons.entry("type".into()).or_default() += q_type;
         }
@@ -203,4 +149,80 @@ impl Run<'_> {
         }
         Ok(())
     }
+}
+
+/// A declared column that is not text: its name, its type, and the SQL that is true where a
+/// value is present but does not parse as that type.
+type TypeFail = (String, String, String);
+
+/// Each source column as raw types it (declared types parsed, text trimmed to NULL when
+/// empty), and the columns whose values can fail to parse.
+fn typed_columns(cols: &[String], ds: &Dataset) -> (Vec<String>, Vec<TypeFail>) {
+    let mut select = vec![];
+    let mut type_fails = vec![];
+    for c in cols {
+        match ds.columns.get(c) {
+            Some(rule) if rule.data_type != "string" => {
+                let e = typed_expr(c, &rule.data_type, ds);
+                select.push(format!("{e} AS {}", ident(c)));
+                type_fails.push((
+                    c.clone(),
+                    rule.data_type.clone(),
+                    format!(
+                        "(NULLIF(TRIM(CAST({} AS VARCHAR)), '') IS NOT NULL AND ({e}) IS NULL)",
+                        ident(c)
+                    ),
+                ));
+            }
+            _ => select.push(format!("NULLIF(TRIM({0}), '') AS {0}", ident(c))),
+        }
+    }
+    (select, type_fails)
+}
+
+/// SQL true for a row with any value that does not parse as its column's type.
+fn any_type_fails(fails: &[TypeFail]) -> String {
+    if fails.is_empty() {
+        return "FALSE".into();
+    }
+    fails
+        .iter()
+        .map(|f| f.2.clone())
+        .collect::<Vec<_>>()
+        .join(" OR ")
+}
+
+/// SQL naming the first column of a row whose value does not parse, and its type.
+fn type_fail_reason(fails: &[TypeFail]) -> String {
+    if fails.is_empty() {
+        return "''".into();
+    }
+    let whens: Vec<String> = fails
+        .iter()
+        .map(|(c, t, f)| {
+            let why = lit(&format!("type: `{c}` is not a valid {t}"));
+            format!("WHEN {f} THEN {why}")
+        })
+        .collect();
+    format!("CASE {} END", whens.join(" "))
+}
+
+/// Quarantine keeps the original text of every rejected row, with the rule and reason, and
+/// for a ragged row the record as written. Returns the source columns as text, and the
+/// queries of the rows typing set aside.
+fn typing_quarantine(cols: &[String], reason: &str, any_fail: &str) -> (String, Vec<String>) {
+    let all_text = cols
+        .iter()
+        .map(|c| format!("CAST({} AS VARCHAR) AS {}", ident(c), ident(c)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let parts = vec![
+        format!(
+            "SELECT {all_text}, _source_row, 'type' AS _rule, {reason} AS _reason, CAST(NULL AS VARCHAR) AS _record FROM {SOURCE} WHERE _shape IS NULL AND ({any_fail})"
+        ),
+        format!(
+            "SELECT {all_text}, _source_row, 'shape' AS _rule, _shape AS _reason, _record FROM {SOURCE} WHERE _shape IS NOT NULL"
+        ),
+    ];
+    (all_text, parts)
 }

@@ -1,6 +1,7 @@
 //! Trusted: the spec's tables rebuilt from curated, reconciled, committed.
 
 use super::*;
+use dapgov_spec::TrustedTable;
 
 impl Run<'_> {
     /// Trusted: the spec's tables that read this dataset, rebuilt from curated only when the
@@ -77,6 +78,17 @@ impl Run<'_> {
     }
 }
 
+/// What one trusted table's rebuild reads and writes with.
+struct Rebuild<'a> {
+    ctx: &'a SessionContext,
+    session: &'a RoleSession,
+    spec: &'a Spec,
+    load: &'a LoadOf<'a>,
+}
+
+/// Per trusted table: what the load did to it, and where it was written.
+type Rebuilt = std::collections::BTreeMap<String, (TrustedOutcome, Option<String>)>;
+
 /// Rebuild the spec's trusted tables that read `dataset` from the catalog's curated tables,
 /// each reconciled before it is committed. Returns, per table, its status and where it was
 /// written.
@@ -86,15 +98,9 @@ pub(in crate::pipeline) async fn rebuild_trusted(
     spec: &Spec,
     load: &LoadOf<'_>,
     touched_years: Option<&std::collections::BTreeSet<i32>>,
-) -> Result<std::collections::BTreeMap<String, (TrustedOutcome, Option<String>)>, EtlError> {
-    let LoadOf {
-        dataset,
-        run_id,
-        info,
-    } = *load;
+) -> Result<Rebuilt, EtlError> {
     let database = &session.names.glue_database();
     let mut out = std::collections::BTreeMap::new();
-    let trusted = zone(session, Zone::Trusted)?;
     let catalog_tables = session.catalog.tables(database).await?;
     // Every dataset's curated table, this one's as just committed.
     for t in catalog_tables
@@ -104,105 +110,117 @@ pub(in crate::pipeline) async fn rebuild_trusted(
         let _ = ctx.deregister_table(format!("curated.{}", &t.name["curated_".len()..]))?;
         query::register(ctx, t).await?;
     }
+    let in_catalog = |name: String| catalog_tables.iter().any(|c| c.name == name);
+    let rebuild = Rebuild {
+        ctx,
+        session,
+        spec,
+        load,
+    };
     for t in spec
         .trusted
         .iter()
-        .filter(|t| t.inputs.iter().any(|i| i == dataset))
+        .filter(|t| t.inputs.iter().any(|i| i == load.dataset))
     {
-        let missing: Vec<&String> = t
+        let missing: Vec<String> = t
             .inputs
             .iter()
-            .filter(|i| {
-                !catalog_tables
-                    .iter()
-                    .any(|c| c.name == format!("curated_{i}"))
-            })
+            .filter(|i| !in_catalog(format!("curated_{i}")))
+            .cloned()
             .collect();
         if !missing.is_empty() {
-            out.insert(
-                t.name.clone(),
-                (
-                    TrustedOutcome::Waiting {
-                        inputs: missing.iter().map(|s| s.to_string()).collect(),
-                    },
-                    None,
-                ),
-            );
+            let waiting = TrustedOutcome::Waiting { inputs: missing };
+            out.insert(t.name.clone(), (waiting, None));
             continue;
         }
-        // Rebuilt whole from curated: small tables of aggregates. A concurrent load's rebuild
-        // that committed first is replaced by this one, computed and reconciled again from the
-        // curated tables as they now are (they hold both loads).
         // Only the years this load delivered, where the table declares that its years are
         // independent and it already exists (the catalog names it once it is committed);
         // else whole.
-        let exists = catalog_tables
-            .iter()
-            .any(|c| c.name == format!("trusted_{}", t.name));
+        let exists = in_catalog(format!("trusted_{}", t.name));
         let years = touched_years
             .filter(|_| exists && t.rebuild == dapgov_spec::TrustedRebuild::TouchedYears);
+        out.insert(t.name.clone(), rebuild.one(t, years).await?);
+    }
+    Ok(out)
+}
+
+impl Rebuild<'_> {
+    /// One trusted table: computed, reconciled and committed (again, after a concurrent
+    /// load's commit: the curated tables then hold both loads), then its CSV copy and its
+    /// catalog entry.
+    async fn one(
+        &self,
+        t: &TrustedTable,
+        years: Option<&std::collections::BTreeSet<i32>>,
+    ) -> Result<(TrustedOutcome, Option<String>), EtlError> {
         let mut retried: u32 = 0;
-        let built = loop {
-            // Computed once, then reconciled and committed from memory: both read it, and a
-            // trusted table is aggregates, small beside the curated tables it reads.
-            let df = match years {
-                Some(years) => touched_years_of(ctx, session, spec, t, years).await?,
-                None => {
-                    query::read_only(ctx, &t.sql, &session.role)
-                        .await
-                        .map_err(|e| EtlError::Engine(format!("trusted table {}: {e}", t.name)))?
-                        .cache()
-                        .await?
-                }
-            };
-            if let Some(refusal) = reconciliation_refusal(ctx, session, spec, t, &df).await? {
-                break Err(refusal);
+        let (written, schema, by_year) = loop {
+            let df = self.compute(t, years).await?;
+            if let Some(refusal) =
+                reconciliation_refusal(self.ctx, self.session, self.spec, t, &df).await?
+            {
+                return Ok((TrustedOutcome::Refused(refusal), None));
             }
             let schema = df.schema().as_arrow().clone();
             let by_year = t.partition_by_year && schema.field_with_name("year").is_ok();
-            let load = match (years, by_year) {
-                (Some(years), true) => Load::ReplaceWhere(format!(
-                    "year IN ({})",
-                    years
-                        .iter()
-                        .map(|y| y.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
-                // Rows of some years only must never replace the whole table.
-                (Some(_), false) => {
-                    return Err(EtlError::Engine(format!(
-                        "trusted table {}: rebuild = \"touched_years\" needs a `year` column in its result",
-                        t.name
-                    )));
-                }
-                (None, _) => Load::Replace,
-            };
-            match commit(
-                ctx,
+            let load = load_of_years(t, years, by_year)?;
+            let trusted = zone(self.session, Zone::Trusted)?;
+            let committed = commit(
+                self.ctx,
                 trusted,
                 &t.name,
                 df,
                 &load,
                 &year_columns(by_year),
-                info,
+                self.load.info,
             )
-            .await
-            {
+            .await;
+            match committed {
                 Err(EtlError::Conflict(_)) if retried < MAX_REBUILDS => retried += 1,
-                other => break Ok((other?, schema, by_year)),
+                other => break (other?, schema, by_year),
             }
         };
-        let (written, schema, by_year) = match built {
-            Ok(b) => b,
-            Err(refusal) => {
-                out.insert(t.name.clone(), (TrustedOutcome::Refused(refusal), None));
-                continue;
-            }
-        };
+        let location = self.publish(t, written, &schema, by_year).await?;
+        Ok((
+            TrustedOutcome::Written { rebuilds: retried },
+            Some(location),
+        ))
+    }
+
+    /// Computed once, then reconciled and committed from memory: both read it, and a trusted
+    /// table is aggregates, small beside the curated tables it reads.
+    async fn compute(
+        &self,
+        t: &TrustedTable,
+        years: Option<&std::collections::BTreeSet<i32>>,
+    ) -> Result<DataFrame, EtlError> {
+        match years {
+            Some(years) => touched_years_of(self.ctx, self.session, self.spec, t, years).await,
+            None => Ok(query::read_only(self.ctx, &t.sql, &self.session.role)
+                .await
+                .map_err(|e| EtlError::Engine(format!("trusted table {}: {e}", t.name)))?
+                .cache()
+                .await?),
+        }
+    }
+
+    /// The committed table's CSV copy and catalog entry; returns where it is, and at which
+    /// version.
+    async fn publish(
+        &self,
+        t: &TrustedTable,
+        written: deltalake_core::DeltaTable,
+        schema: &datafusion::arrow::datatypes::Schema,
+        by_year: bool,
+    ) -> Result<String, EtlError> {
+        let trusted = zone(self.session, Zone::Trusted)?;
         let version = written.version().unwrap_or_default();
-        let csv = format!("{}{CSV_COPIES}/{}/{run_id}/", trusted.url, t.name);
-        ctx.read_table(delta::provider(written, None).await?)?
+        let csv = format!(
+            "{}{CSV_COPIES}/{}/{}/",
+            trusted.url, t.name, self.load.run_id
+        );
+        self.ctx
+            .read_table(delta::provider(written, None).await?)?
             .write_csv(&csv, DataFrameWriteOptions::new(), None)
             .await?;
         let location = delta::table_url(trusted, &t.name);
@@ -210,17 +228,37 @@ pub(in crate::pipeline) async fn rebuild_trusted(
             name: format!("trusted_{}", t.name),
             location: location.clone(),
             format: delta::FORMAT.into(),
-            columns: columns_of(&schema, if by_year { &["year"] } else { &[] }),
+            columns: columns_of(schema, if by_year { &["year"] } else { &[] }),
             partition_keys: year_partition(by_year),
         };
-        session.catalog.put_table(database, &table).await?;
-        let status = TrustedOutcome::Written { rebuilds: retried };
-        out.insert(
-            t.name.clone(),
-            (status, Some(format!("{location} (version {version})"))),
-        );
+        let database = self.session.names.glue_database();
+        self.session.catalog.put_table(&database, &table).await?;
+        Ok(format!("{location} (version {version})"))
     }
-    Ok(out)
+}
+
+/// How a rebuild replaces the table: the years it computed, or the whole table. Rows of some
+/// years only must never replace the whole table.
+fn load_of_years(
+    t: &TrustedTable,
+    years: Option<&std::collections::BTreeSet<i32>>,
+    by_year: bool,
+) -> Result<Load, EtlError> {
+    match (years, by_year) {
+        (Some(years), true) => Ok(Load::ReplaceWhere(format!(
+            "year IN ({})",
+            years
+                .iter()
+                .map(|y| y.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+        (Some(_), false) => Err(EtlError::Engine(format!(
+            "trusted table {}: rebuild = \"touched_years\" needs a `year` column in its result",
+            t.name
+        ))),
+        (None, _) => Ok(Load::Replace),
+    }
 }
 
 /// A trusted table's rows for `years` only, computed from its inputs' rows of those years
