@@ -159,20 +159,13 @@ async fn run_stages(
         .get(opts.dataset)
         .ok_or_else(|| EtlError::UnknownDataset(opts.dataset.into()))?;
     let origin = opts.input.display().to_string();
-    let (raw, curated, trusted) = (
-        zone(session, Zone::Raw)?,
-        zone(session, Zone::Curated)?,
-        zone(session, Zone::Trusted)?,
-    );
+    let (raw, curated) = (zone(session, Zone::Raw)?, zone(session, Zone::Curated)?);
     let database = names.glue_database();
 
     let (sha, size) = hash_file(opts.input)
         .await
         .map_err(|e| EtlError::input(&origin, format!("cannot read: {e}")))?;
-    let config = serde_json::to_string(&(ds, &spec.trusted, &spec.etl, env!("CARGO_PKG_VERSION")))
-        .expect("serialize");
-    let mut run_id =
-        hex::encode(Sha256::digest(format!("{sha}{config}").as_bytes()))[..16].to_string();
+    let mut run_id = run_id_of(&sha, ds, spec);
     let file_name = opts
         .input
         .file_name()
@@ -199,23 +192,7 @@ async fn run_stages(
     // then finds it loaded (a no-op) or, if it failed, loads it itself.
     let lock = lock::DeliveryLock::acquire(curated, opts.dataset, &run_id).await?;
     let result = async {
-        let newest =
-            crate::delta::latest_info(&crate::delta::open(curated, opts.dataset).await?).await?;
-        let newest_run = newest
-            .as_ref()
-            .and_then(|i| i["run_id"].as_str())
-            .map(str::to_string);
-        let finished = match &newest_run {
-            Some(r) => curated.store.head(&manifest_path(r)).await.is_ok(),
-            None => false,
-        };
-        if newest_run
-            .as_deref()
-            .map(|r| r.split('-').next().unwrap_or(r))
-            == Some(run_id.as_str())
-            && finished
-            && !opts.force
-        {
+        if !opts.force && newest_load_is(curated, opts.dataset, &run_id).await? {
             m.run_id = run_id;
             m.no_op = true;
             return Ok(m);
@@ -225,25 +202,8 @@ async fn run_stages(
         }
         m.run_id = run_id.clone();
 
-        // This run's own prefixes hold nothing published (its manifest does not exist), so
-        // anything there is left by an attempt that was killed: clear it rather than read it back.
-        // (A killed commit leaves the tables at their last version; files it wrote but did not
-        // commit are never read.)
         let staging = format!("_staging/{}/v={run_id}/", opts.dataset);
-        let mut leftovers = vec![
-            (raw, staging.clone()),
-            (curated, format!("{CSV_COPIES}/{}/{run_id}/", opts.dataset)),
-        ];
-        for t in spec
-            .trusted
-            .iter()
-            .filter(|t| t.inputs.iter().any(|i| i == opts.dataset))
-        {
-            leftovers.push((trusted, format!("{CSV_COPIES}/{}/{run_id}/", t.name)));
-        }
-        for (zone, prefix) in &leftovers {
-            clear_prefix(zone, prefix).await?;
-        }
+        clear_leftovers(session, spec, opts.dataset, &run_id).await?;
         let result = stages::Run {
             session,
             spec,
@@ -268,6 +228,70 @@ async fn run_stages(
     lock.release().await;
     result
 }
+
+/// A delivery's run id: the digest of its bytes and of the configuration that decides what a
+/// load makes of them (the dataset, the trusted tables, the ETL settings, this release), so the
+/// same file under a changed configuration is loaded again.
+fn run_id_of(sha: &str, ds: &dapgov_spec::Dataset, spec: &Spec) -> String {
+    let config = serde_json::to_string(&(ds, &spec.trusted, &spec.etl, env!("CARGO_PKG_VERSION")))
+        .expect("serialize");
+    hex::encode(Sha256::digest(format!("{sha}{config}").as_bytes()))[..16].to_string()
+}
+
+/// Whether the dataset's newest load is the run `run_id` (or a forced re-run of it) and it
+/// finished (its manifest, written last, exists).
+async fn newest_load_is(
+    curated: &dapgov_target::ZoneStore,
+    dataset: &str,
+    run_id: &str,
+) -> Result<bool, EtlError> {
+    let newest = crate::delta::latest_info(&crate::delta::open(curated, dataset).await?).await?;
+    let Some(newest_run) = newest
+        .as_ref()
+        .and_then(|i| i["run_id"].as_str())
+        .map(str::to_string)
+    else {
+        return Ok(false);
+    };
+    let same = newest_run.split('-').next() == Some(run_id);
+    let manifest = stages::manifest_path(dataset, &newest_run);
+    Ok(same && curated.store.head(&manifest).await.is_ok())
+}
+
+/// This run's own prefixes hold nothing published (its manifest does not exist), so anything
+/// there is left by an attempt that was killed: cleared rather than read back. (A killed
+/// commit leaves the tables at their last version; files it wrote but did not commit are never
+/// read.)
+async fn clear_leftovers(
+    session: &RoleSession,
+    spec: &Spec,
+    dataset: &str,
+    run_id: &str,
+) -> Result<(), EtlError> {
+    let staging = format!("_staging/{dataset}/v={run_id}/");
+    let mut leftovers = vec![
+        (zone(session, Zone::Raw)?, staging),
+        (
+            zone(session, Zone::Curated)?,
+            format!("{CSV_COPIES}/{dataset}/{run_id}/"),
+        ),
+    ];
+    for t in spec
+        .trusted
+        .iter()
+        .filter(|t| t.inputs.iter().any(|i| i == dataset))
+    {
+        leftovers.push((
+            zone(session, Zone::Trusted)?,
+            format!("{CSV_COPIES}/{}/{run_id}/", t.name),
+        ));
+    }
+    for (zone, prefix) in &leftovers {
+        clear_prefix(zone, prefix).await?;
+    }
+    Ok(())
+}
+
 /// The newest `limit` run manifests of `dataset`, newest first.
 pub async fn recent_manifests(
     session: &RoleSession,

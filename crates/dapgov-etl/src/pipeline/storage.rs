@@ -150,7 +150,6 @@ pub(super) async fn stage_source(
     origin: &str,
     name_columns: impl Fn(&[String]) -> Result<Vec<String>, EtlError>,
 ) -> Result<StagedSource, EtlError> {
-    use datafusion::parquet::arrow::AsyncArrowWriter;
     let stream = landing
         .store
         .get(landing_key)
@@ -164,43 +163,7 @@ pub(super) async fn stage_source(
     };
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Ingested, EtlError>>(2);
     let origin_owned = origin.to_string();
-    let parser = tokio::task::spawn_blocking(move || -> Vec<String> {
-        let mut rows = match ingest::open(reader, &origin_owned) {
-            Ok(r) => r,
-            Err(e) => {
-                let _ = tx.blocking_send(Err(e));
-                return vec![];
-            }
-        };
-        if tx
-            .blocking_send(Ok(Ingested::Headers(rows.headers.clone())))
-            .is_err()
-        {
-            return vec![];
-        }
-        let batch = ingest_batch(rows.headers.len());
-        let mut chunk = Vec::with_capacity(batch);
-        for r in &mut rows {
-            match r {
-                Ok(r) => chunk.push(r),
-                Err(e) => {
-                    let _ = tx.blocking_send(Err(e));
-                    return rows.warnings();
-                }
-            }
-            if chunk.len() == batch
-                && tx
-                    .blocking_send(Ok(Ingested::Records(std::mem::take(&mut chunk))))
-                    .is_err()
-            {
-                return rows.warnings();
-            }
-        }
-        if !chunk.is_empty() {
-            let _ = tx.blocking_send(Ok(Ingested::Records(chunk)));
-        }
-        rows.warnings()
-    });
+    let parser = tokio::task::spawn_blocking(move || parse_into(reader, &origin_owned, &tx));
     let cols = match rx.recv().await {
         Some(Ok(Ingested::Headers(h))) => name_columns(&h)?,
         Some(Err(e)) => return Err(e),
@@ -211,24 +174,7 @@ pub(super) async fn stage_source(
         }
     };
     let schema = ingest::to_batch(&cols, &[])?.schema();
-    let engine = |e: datafusion::parquet::errors::ParquetError| {
-        EtlError::Engine(format!("staging the input: {e}"))
-    };
-    let props = datafusion::parquet::file::properties::WriterProperties::builder()
-        .set_max_row_group_row_count(Some(
-            query::engine_config()
-                .options()
-                .execution
-                .parquet
-                .max_row_group_size,
-        ))
-        .build();
-    let mut writer = AsyncArrowWriter::try_new(
-        BufWriter::new(raw.store.clone(), source_key),
-        schema,
-        Some(props),
-    )
-    .map_err(engine)?;
+    let mut writer = staging_writer(raw, source_key, schema)?;
     let (mut records, mut ragged) = (0u64, 0u64);
     while let Some(msg) = rx.recv().await {
         let Ingested::Records(chunk) = msg? else {
@@ -239,9 +185,9 @@ pub(super) async fn stage_source(
         writer
             .write(&ingest::to_batch(&cols, &chunk)?)
             .await
-            .map_err(engine)?;
+            .map_err(staging_error)?;
     }
-    writer.close().await.map_err(engine)?;
+    writer.close().await.map_err(staging_error)?;
     let warnings = parser.await.map_err(|e| EtlError::Engine(e.to_string()))?;
     if records == 0 {
         return Err(EtlError::input(
@@ -255,6 +201,77 @@ pub(super) async fn stage_source(
         records,
         ragged,
     })
+}
+
+fn staging_error(e: datafusion::parquet::errors::ParquetError) -> EtlError {
+    EtlError::Engine(format!("staging the input: {e}"))
+}
+
+/// The staged source's Parquet writer, with the engine's row groups.
+fn staging_writer(
+    raw: &ZoneStore,
+    key: StorePath,
+    schema: datafusion::arrow::datatypes::SchemaRef,
+) -> Result<datafusion::parquet::arrow::AsyncArrowWriter<BufWriter>, EtlError> {
+    let row_group = query::engine_config()
+        .options()
+        .execution
+        .parquet
+        .max_row_group_size;
+    let props = datafusion::parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(row_group))
+        .build();
+    datafusion::parquet::arrow::AsyncArrowWriter::try_new(
+        BufWriter::new(raw.store.clone(), key),
+        schema,
+        Some(props),
+    )
+    .map_err(staging_error)
+}
+
+/// The blocking side of staging: parse the delivery and send its header, then its records in
+/// batches, down `tx`; stops at the first error (sent) or when the receiver is gone. Returns
+/// the reader's warnings.
+fn parse_into(
+    reader: ObjectReader,
+    origin: &str,
+    tx: &tokio::sync::mpsc::Sender<Result<Ingested, EtlError>>,
+) -> Vec<String> {
+    let mut rows = match ingest::open(reader, origin) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = tx.blocking_send(Err(e));
+            return vec![];
+        }
+    };
+    if tx
+        .blocking_send(Ok(Ingested::Headers(rows.headers.clone())))
+        .is_err()
+    {
+        return vec![];
+    }
+    let batch = ingest_batch(rows.headers.len());
+    let mut chunk = Vec::with_capacity(batch);
+    for r in &mut rows {
+        match r {
+            Ok(r) => chunk.push(r),
+            Err(e) => {
+                let _ = tx.blocking_send(Err(e));
+                return rows.warnings();
+            }
+        }
+        if chunk.len() == batch
+            && tx
+                .blocking_send(Ok(Ingested::Records(std::mem::take(&mut chunk))))
+                .is_err()
+        {
+            return rows.warnings();
+        }
+    }
+    if !chunk.is_empty() {
+        let _ = tx.blocking_send(Ok(Ingested::Records(chunk)));
+    }
+    rows.warnings()
 }
 
 /// The input as staged: its columns, the reader's warnings, its records, and how many of them
