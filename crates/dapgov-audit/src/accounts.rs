@@ -40,6 +40,36 @@ impl Counts {
     }
 }
 
+/// Adds one account's findings and counts to the joined audit.
+fn add_account(j: &mut Audit, mut a: Audit) {
+    j.findings.append(&mut a.findings);
+    j.summary.totals.merge(&a.summary.totals);
+    j.summary.resources += a.summary.resources;
+    for (p, c) in &a.summary.by_pillar {
+        j.summary.by_pillar.entry(*p).or_default().merge(c);
+    }
+    for (p, by) in &a.summary.failing {
+        for (s, n) in by {
+            *j.summary
+                .failing
+                .entry(*p)
+                .or_default()
+                .entry(*s)
+                .or_default() += n;
+        }
+    }
+    for row in a.best_practices {
+        match j
+            .best_practices
+            .iter_mut()
+            .find(|r| r.id == row.id && r.pillar == row.pillar)
+        {
+            Some(r) => r.counts.merge(&row.counts),
+            None => j.best_practices.push(row),
+        }
+    }
+}
+
 /// Join the parts into one audit. `None` when no account could be audited (the parts' errors
 /// say why).
 pub fn combine(
@@ -85,40 +115,15 @@ pub fn combine(
             failing,
             exit_status,
         });
-        let Some(mut a) = audit.take() else { continue };
+        let Some(mut a) = audit.take() else {
+            continue;
+        };
         for f in &mut a.findings {
             f.account = part.account_id.clone();
         }
         match &mut joined {
             None => joined = Some(a),
-            Some(j) => {
-                j.findings.append(&mut a.findings);
-                j.summary.totals.merge(&a.summary.totals);
-                j.summary.resources += a.summary.resources;
-                for (p, c) in &a.summary.by_pillar {
-                    j.summary.by_pillar.entry(*p).or_default().merge(c);
-                }
-                for (p, by) in &a.summary.failing {
-                    for (s, n) in by {
-                        *j.summary
-                            .failing
-                            .entry(*p)
-                            .or_default()
-                            .entry(*s)
-                            .or_default() += n;
-                    }
-                }
-                for row in a.best_practices {
-                    match j
-                        .best_practices
-                        .iter_mut()
-                        .find(|r| r.id == row.id && r.pillar == row.pillar)
-                    {
-                        Some(r) => r.counts.merge(&row.counts),
-                        None => j.best_practices.push(row),
-                    }
-                }
-            }
+            Some(j) => add_account(j, a),
         }
     }
     let mut j = joined?;

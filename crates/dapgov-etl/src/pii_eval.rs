@@ -421,6 +421,39 @@ const NAMED_PLACES: [&str; 12] = [
     "Terry Fox Plaza",
 ];
 
+/// A person named in a note the way call takers write them: after a word that introduces
+/// them, or with none (only the gazetteer finds those). Returns the text before, the name
+/// and the text after.
+fn person_phrase(rng: &mut ChaCha8Rng, given: &str, family: &str) -> (String, String, String) {
+    let name = format!("{given} {family}");
+    match rng.gen_range(0..14) {
+        0 => ("caller ".to_string(), name, " reported it".to_string()),
+        1 => ("Caller: ".into(), name, "".into()),
+        2 => ("spoke with ".into(), name, " about it".into()),
+        3 => ("resident ".into(), name, " asked for an update".into()),
+        4 => ("my name is ".into(), name, ", please call back".into()),
+        5 => (
+            ["Mr. ", "Ms. ", "Mrs "][rng.gen_range(0..3)].into(),
+            family.to_string(),
+            " called again".into(),
+        ),
+        6 => ("Thanks, ".into(), name, "".into()),
+        // No word introduces these: only the gazetteer can find them.
+        7 => ("".into(), name, " called about it".into()),
+        8 => ("left a message for ".into(), name, "".into()),
+        // Ways of writing a person no rule was written for.
+        9 => ("per ".into(), name, "".into()),
+        10 => (
+            "".into(),
+            name,
+            " (resident) says the bin is missing".into(),
+        ),
+        11 => ("according to ".into(), name, ", it happened twice".into()),
+        12 => ("".into(), name, "'s driveway is blocked".into()),
+        _ => ("ticket raised for ".into(), name, "".into()),
+    }
+}
+
 /// `n` notes with people, e-mail addresses and street addresses from the independent sources,
 /// introduced the ways agents write them, some with no word introducing them at all.
 pub fn independent_set(seed: u64, n: usize) -> Vec<Labelled> {
@@ -442,33 +475,7 @@ pub fn independent_set(seed: u64, n: usize) -> Vec<Labelled> {
             let topic = TOPICS[rng.gen_range(0..TOPICS.len())];
             let (entity, before, value, after): (Entity, String, String, String) = match i % 3 {
                 0 => {
-                    let name = format!("{given} {family}");
-                    let (before, value, after) = match rng.gen_range(0..14) {
-                        0 => ("caller ".to_string(), name, " reported it".to_string()),
-                        1 => ("Caller: ".into(), name, "".into()),
-                        2 => ("spoke with ".into(), name, " about it".into()),
-                        3 => ("resident ".into(), name, " asked for an update".into()),
-                        4 => ("my name is ".into(), name, ", please call back".into()),
-                        5 => (
-                            ["Mr. ", "Ms. ", "Mrs "][rng.gen_range(0..3)].into(),
-                            family.to_string(),
-                            " called again".into(),
-                        ),
-                        6 => ("Thanks, ".into(), name, "".into()),
-                        // No word introduces these: only the gazetteer can find them.
-                        7 => ("".into(), name, " called about it".into()),
-                        8 => ("left a message for ".into(), name, "".into()),
-                        // Ways of writing a person no rule was written for.
-                        9 => ("per ".into(), name, "".into()),
-                        10 => (
-                            "".into(),
-                            name,
-                            " (resident) says the bin is missing".into(),
-                        ),
-                        11 => ("according to ".into(), name, ", it happened twice".into()),
-                        12 => ("".into(), name, "'s driveway is blocked".into()),
-                        _ => ("ticket raised for ".into(), name, "".into()),
-                    };
+                    let (before, value, after) = person_phrase(&mut rng, given, family);
                     (Entity::PersonName, before, value, after)
                 }
                 1 => {

@@ -517,28 +517,7 @@ impl Trail {
         } else {
             String::new()
         };
-        let mut prev = GENESIS.to_string();
-        let mut hashes = Vec::new();
-        for (i, line) in text.lines().enumerate() {
-            let n = i as u64 + 1;
-            let bad = |problem: String| VerifyError { record: n, problem };
-            let e: Event = serde_json::from_str(line)
-                .map_err(|err| bad(format!("is not a valid record ({err})")))?;
-            if e.seq != n {
-                return Err(bad(format!(
-                    "has sequence number {} where {n} was expected (records deleted, inserted or reordered)",
-                    e.seq
-                )));
-            }
-            if e.prev_hash != prev {
-                return Err(bad("does not chain to the record before it (a record was deleted, inserted or reordered)".into()));
-            }
-            if record_hash(&e) != e.hash {
-                return Err(bad("was edited: its content does not match its hash".into()));
-            }
-            prev = e.hash.clone();
-            hashes.push(e.hash);
-        }
+        let hashes = chained_hashes(&text)?;
         let count = hashes.len() as u64;
         let head = self.read_signed(&self.dir.join(HEAD));
         if head.is_none() && (count > 0 || self.dir.join(HEAD).exists()) {
@@ -608,6 +587,34 @@ impl Trail {
         }
         Ok(count)
     }
+}
+
+/// Each record's hash, in order, once every record is checked to be well formed, numbered in
+/// sequence, chained to the one before it and unedited.
+fn chained_hashes(text: &str) -> Result<Vec<String>, VerifyError> {
+    let mut prev = GENESIS.to_string();
+    let mut hashes = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let n = i as u64 + 1;
+        let bad = |problem: String| VerifyError { record: n, problem };
+        let e: Event = serde_json::from_str(line)
+            .map_err(|err| bad(format!("is not a valid record ({err})")))?;
+        if e.seq != n {
+            return Err(bad(format!(
+                "has sequence number {} where {n} was expected (records deleted, inserted or reordered)",
+                e.seq
+            )));
+        }
+        if e.prev_hash != prev {
+            return Err(bad("does not chain to the record before it (a record was deleted, inserted or reordered)".into()));
+        }
+        if record_hash(&e) != e.hash {
+            return Err(bad("was edited: its content does not match its hash".into()));
+        }
+        prev = e.hash.clone();
+        hashes.push(e.hash);
+    }
+    Ok(hashes)
 }
 
 /// The last complete record of the events file (a record is one line, well under 1 MiB).

@@ -9,6 +9,60 @@ use dapgov_inventory::*;
 use dapgov_target::{ChangeRequest, TargetResult};
 use std::collections::BTreeMap;
 
+/// A notification's subscribers as `kind:address`; `None` where the endpoint does not serve
+/// them (some AWS-compatible endpoints do not): said so rather than guessed.
+async fn subscribers_of(
+    t: &AwsTarget,
+    account: &str,
+    name: &str,
+    n: &aws_sdk_budgets::types::Notification,
+) -> TargetResult<Option<Vec<String>>> {
+    let what = format!("budget {name}");
+    let asked = t
+        .clients
+        .budgets
+        .describe_subscribers_for_notification()
+        .account_id(account)
+        .budget_name(name)
+        .notification(n.clone())
+        .customize()
+        // A server error here is an endpoint without the operation, not a blip: ask once.
+        .config_override(
+            aws_sdk_budgets::config::Builder::default()
+                .retry_config(aws_config::retry::RetryConfig::disabled()),
+        )
+        .send()
+        .await;
+    if let Err(e) = &asked
+        && e.raw_response()
+            .is_some_and(|r| r.status().is_server_error())
+    {
+        tracing::info!(
+            "{what}: the endpoint does not report notification subscribers ({})",
+            crate::describe(e)
+        );
+        return Ok(None);
+    }
+    let subs = absent(
+        asked,
+        &["NotFoundException"],
+        "budgets:DescribeSubscribersForNotification",
+        &what,
+    )?;
+    Ok(Some(
+        subs.iter()
+            .flat_map(|s| s.subscribers())
+            .map(|s| {
+                format!(
+                    "{}:{}",
+                    s.subscription_type().as_str().to_lowercase(),
+                    s.address()
+                )
+            })
+            .collect(),
+    ))
+}
+
 async fn read_all(
     t: &AwsTarget,
     project: &str,
@@ -43,55 +97,20 @@ async fn read_all(
         let mut notifications = Vec::new();
         let mut subscribers_readable = true;
         for n in notes.iter().flat_map(|n| n.notifications()) {
-            let mut subs = None;
+            let mut subscribers = vec![];
             if subscribers_readable {
-                let asked = b
-                    .describe_subscribers_for_notification()
-                    .account_id(account)
-                    .budget_name(&name)
-                    .notification(n.clone())
-                    .customize()
-                    // A server error here is an endpoint without the operation, not a blip: ask once.
-                    .config_override(
-                        aws_sdk_budgets::config::Builder::default()
-                            .retry_config(aws_config::retry::RetryConfig::disabled()),
-                    )
-                    .send()
-                    .await;
-                // Some AWS-compatible endpoints do not serve subscribers: say so rather than guess.
-                if let Err(e) = &asked
-                    && e.raw_response()
-                        .is_some_and(|r| r.status().is_server_error())
-                {
-                    tracing::info!(
-                        "{what}: the endpoint does not report notification subscribers ({})",
-                        crate::describe(e)
-                    );
-                    unreadable.push(format!("budget.{name}:notifications"));
-                    subscribers_readable = false;
-                } else {
-                    subs = absent(
-                        asked,
-                        &["NotFoundException"],
-                        "budgets:DescribeSubscribersForNotification",
-                        &what,
-                    )?;
+                match subscribers_of(t, account, &name, n).await? {
+                    Some(found) => subscribers = found,
+                    None => {
+                        unreadable.push(format!("budget.{name}:notifications"));
+                        subscribers_readable = false;
+                    }
                 }
             }
             notifications.push(BudgetNotification {
                 kind: n.notification_type().as_str().to_string(),
                 threshold_percent: n.threshold(),
-                subscribers: subs
-                    .iter()
-                    .flat_map(|s| s.subscribers())
-                    .map(|s| {
-                        format!(
-                            "{}:{}",
-                            s.subscription_type().as_str().to_lowercase(),
-                            s.address()
-                        )
-                    })
-                    .collect(),
+                subscribers,
             });
         }
         let amount = |s: Option<&aws_sdk_budgets::types::Spend>| {

@@ -165,6 +165,15 @@ async fn put(t: &AwsTarget, want: Role, have: Option<Role>) -> TargetResult<()> 
             .await
             .map_err(|e| sdk("iam:TagRole", &what, e))?;
     }
+    put_policies(t, &want, &have.unwrap_or_default()).await
+}
+
+/// The role's inline and attached policies as declared: put and attached, and those it had
+/// beyond them removed and detached.
+async fn put_policies(t: &AwsTarget, want: &Role, have: &Role) -> TargetResult<()> {
+    let iam = &t.clients.iam;
+    let name = &want.name;
+    let what = format!("role {name}");
     let inline = want.inline_policies.clone().unwrap_or_default();
     for (policy, doc) in &inline {
         iam.put_role_policy()
@@ -175,7 +184,6 @@ async fn put(t: &AwsTarget, want: Role, have: Option<Role>) -> TargetResult<()> 
             .await
             .map_err(|e| sdk("iam:PutRolePolicy", &what, e))?;
     }
-    let have = have.unwrap_or_default();
     for policy in have
         .inline_policies
         .iter()

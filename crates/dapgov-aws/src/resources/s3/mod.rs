@@ -165,6 +165,29 @@ async fn put(t: &AwsTarget, want: Bucket, have: Option<Bucket>) -> TargetResult<
     Ok(())
 }
 
+/// Every version and delete marker a listing page names, by key and version id; objects
+/// written before versioning have the id "null" (a delete without an id would only add a
+/// delete marker).
+fn versions_listed(
+    page: &aws_sdk_s3::operation::list_object_versions::ListObjectVersionsOutput,
+) -> Vec<(String, String)> {
+    let id = |key: Option<&str>, version: Option<&str>| {
+        (
+            key.unwrap_or_default().to_string(),
+            version.unwrap_or("null").to_string(),
+        )
+    };
+    page.versions()
+        .iter()
+        .map(|v| id(v.key(), v.version_id()))
+        .chain(
+            page.delete_markers()
+                .iter()
+                .map(|m| id(m.key(), m.version_id())),
+        )
+        .collect()
+}
+
 /// Delete a bucket; one that holds objects (any version) only with `force`.
 async fn delete(t: &AwsTarget, name: &str, force: bool) -> TargetResult<()> {
     use aws_sdk_s3::types::{Delete, ObjectIdentifier};
@@ -179,24 +202,7 @@ async fn delete(t: &AwsTarget, name: &str, force: bool) -> TargetResult<()> {
             .send()
             .await
             .map_err(|e| sdk("s3:ListBucketVersions", &what, e))?;
-        // Every version by its id; objects written before versioning have the id "null" (a
-        // delete without an id would only add a delete marker).
-        let listed: Vec<(String, String)> = page
-            .versions()
-            .iter()
-            .map(|v| {
-                (
-                    v.key().unwrap_or_default().to_string(),
-                    v.version_id().unwrap_or("null").to_string(),
-                )
-            })
-            .chain(page.delete_markers().iter().map(|m| {
-                (
-                    m.key().unwrap_or_default().to_string(),
-                    m.version_id().unwrap_or("null").to_string(),
-                )
-            }))
-            .collect();
+        let listed = versions_listed(&page);
         if listed.is_empty() {
             break;
         }
