@@ -195,178 +195,191 @@ fn num(v: Option<f64>) -> String {
 }
 
 fn charts(kpi: &Kpi) -> Result<Vec<Chart>, ReportError> {
-    let labels: Vec<String> = kpi
-        .monthly
-        .iter()
-        .map(|m| format!("{}-{:02}", m.year, m.month))
-        .collect();
-    let month_rows = |cells: &dyn Fn(&Month) -> Vec<String>| -> Vec<Vec<String>> {
-        kpi.monthly
-            .iter()
-            .map(|m| [vec![format!("{}-{:02}", m.year, m.month)], cells(m)].concat())
-            .collect()
-    };
     let mut out = vec![
-        Chart {
-            id: "volume",
-            title: "Calls offered, handled and abandoned, by month",
-            svg: line_chart(
-                "Calls by month",
-                &labels,
-                &[
-                    Series {
-                        name: "offered",
-                        values: kpi
-                            .monthly
-                            .iter()
-                            .map(|m| Some(m.calls_offered as f64))
-                            .collect(),
-                        color: BLUE,
-                    },
-                    Series {
-                        name: "handled",
-                        values: kpi
-                            .monthly
-                            .iter()
-                            .map(|m| Some(m.calls_handled as f64))
-                            .collect(),
-                        color: GREEN,
-                    },
-                    Series {
-                        name: "abandoned",
-                        values: kpi
-                            .monthly
-                            .iter()
-                            .map(|m| Some(m.calls_abandoned as f64))
-                            .collect(),
-                        color: ORANGE,
-                    },
-                ],
-                None,
-                false,
-            )?,
-            header: vec!["month", "offered", "handled", "abandoned"],
-            rows: month_rows(&|m| {
-                vec![
-                    m.calls_offered.to_string(),
-                    m.calls_handled.to_string(),
-                    m.calls_abandoned.to_string(),
-                ]
-            }),
-        },
-        Chart {
-            id: "service",
-            title: "Call Handling Percentage and service level (weighted by calls offered) against the target",
-            svg: line_chart(
-                "Call Handling Percentage and service level",
-                &labels,
-                &[
-                    Series {
-                        name: "Call Handling Percentage",
-                        values: kpi.monthly.iter().map(|m| m.call_handling_pct).collect(),
-                        color: GREEN,
-                    },
-                    Series {
-                        name: "service level",
-                        values: kpi.monthly.iter().map(|m| m.service_level).collect(),
-                        color: BLUE,
-                    },
-                ],
-                Some(("service level target", kpi.service_level_target)),
-                true,
-            )?,
-            header: vec![
-                "month",
-                "Call Handling Percentage",
-                "service level",
-                "target met",
-            ],
-            rows: month_rows(&|m| {
-                let met = m
-                    .service_level
-                    .map(|s| {
-                        if s >= kpi.service_level_target {
-                            "yes"
-                        } else {
-                            "no"
-                        }
-                    })
-                    .unwrap_or("–");
-                vec![
-                    pct(m.call_handling_pct),
-                    pct(m.service_level),
-                    met.to_string(),
-                ]
-            }),
-        },
-        Chart {
-            id: "abandonment",
-            title: "Abandonment rate, by month",
-            svg: line_chart(
-                "Abandonment rate",
-                &labels,
-                &[Series {
-                    name: "abandonment rate",
-                    values: kpi.monthly.iter().map(|m| m.abandonment_rate).collect(),
-                    color: ORANGE,
-                }],
-                None,
-                true,
-            )?,
-            header: vec!["month", "abandonment rate"],
-            rows: month_rows(&|m| vec![pct(m.abandonment_rate)]),
-        },
-        Chart {
-            id: "speed",
-            title: "Average speed of answer (seconds, weighted by calls handled), by month",
-            svg: line_chart(
-                "Average speed of answer (s)",
-                &labels,
-                &[Series {
-                    name: "seconds",
-                    values: kpi
-                        .monthly
-                        .iter()
-                        .map(|m| m.average_speed_of_answer)
-                        .collect(),
-                    color: BLUE,
-                }],
-                None,
-                false,
-            )?,
-            header: vec!["month", "seconds"],
-            rows: month_rows(&|m| vec![num(m.average_speed_of_answer)]),
-        },
+        volume_chart(kpi)?,
+        service_chart(kpi)?,
+        abandonment_chart(kpi)?,
+        speed_chart(kpi)?,
     ];
     if kpi.call_records_loaded {
-        let rows = |ps: &[Pattern]| {
-            ps.iter()
-                .map(|p| {
-                    vec![
-                        p.label.clone(),
-                        p.calls.to_string(),
-                        p.abandoned.to_string(),
-                        num(p.avg_wait_seconds),
-                    ]
-                })
-                .collect()
-        };
-        out.push(Chart {
+        out.extend(pattern_charts(kpi)?);
+    }
+    Ok(out)
+}
+
+/// The months, as the charts label them.
+fn month_labels(kpi: &Kpi) -> Vec<String> {
+    kpi.monthly
+        .iter()
+        .map(|m| format!("{}-{:02}", m.year, m.month))
+        .collect()
+}
+
+/// A table with a row per month: the month, then `cells`.
+fn month_rows(kpi: &Kpi, cells: impl Fn(&Month) -> Vec<String>) -> Vec<Vec<String>> {
+    kpi.monthly
+        .iter()
+        .map(|m| [vec![format!("{}-{:02}", m.year, m.month)], cells(m)].concat())
+        .collect()
+}
+
+/// One value per month.
+fn monthly(kpi: &Kpi, value: impl Fn(&Month) -> Option<f64>) -> Vec<Option<f64>> {
+    kpi.monthly.iter().map(value).collect()
+}
+
+fn volume_chart(kpi: &Kpi) -> Result<Chart, ReportError> {
+    let count = |n: i64| Some(n as f64);
+    Ok(Chart {
+        id: "volume",
+        title: "Calls offered, handled and abandoned, by month",
+        svg: line_chart(
+            "Calls by month",
+            &month_labels(kpi),
+            &[
+                Series {
+                    name: "offered",
+                    values: monthly(kpi, |m| count(m.calls_offered)),
+                    color: BLUE,
+                },
+                Series {
+                    name: "handled",
+                    values: monthly(kpi, |m| count(m.calls_handled)),
+                    color: GREEN,
+                },
+                Series {
+                    name: "abandoned",
+                    values: monthly(kpi, |m| count(m.calls_abandoned)),
+                    color: ORANGE,
+                },
+            ],
+            None,
+            false,
+        )?,
+        header: vec!["month", "offered", "handled", "abandoned"],
+        rows: month_rows(kpi, |m| {
+            vec![
+                m.calls_offered.to_string(),
+                m.calls_handled.to_string(),
+                m.calls_abandoned.to_string(),
+            ]
+        }),
+    })
+}
+
+fn service_chart(kpi: &Kpi) -> Result<Chart, ReportError> {
+    Ok(Chart {
+        id: "service",
+        title: "Call Handling Percentage and service level (weighted by calls offered) against the target",
+        svg: line_chart(
+            "Call Handling Percentage and service level",
+            &month_labels(kpi),
+            &[
+                Series {
+                    name: "Call Handling Percentage",
+                    values: monthly(kpi, |m| m.call_handling_pct),
+                    color: GREEN,
+                },
+                Series {
+                    name: "service level",
+                    values: monthly(kpi, |m| m.service_level),
+                    color: BLUE,
+                },
+            ],
+            Some(("service level target", kpi.service_level_target)),
+            true,
+        )?,
+        header: vec![
+            "month",
+            "Call Handling Percentage",
+            "service level",
+            "target met",
+        ],
+        rows: month_rows(kpi, |m| {
+            let met = match m.service_level {
+                Some(s) if s >= kpi.service_level_target => "yes",
+                Some(_) => "no",
+                None => "–",
+            };
+            vec![
+                pct(m.call_handling_pct),
+                pct(m.service_level),
+                met.to_string(),
+            ]
+        }),
+    })
+}
+
+fn abandonment_chart(kpi: &Kpi) -> Result<Chart, ReportError> {
+    Ok(Chart {
+        id: "abandonment",
+        title: "Abandonment rate, by month",
+        svg: line_chart(
+            "Abandonment rate",
+            &month_labels(kpi),
+            &[Series {
+                name: "abandonment rate",
+                values: monthly(kpi, |m| m.abandonment_rate),
+                color: ORANGE,
+            }],
+            None,
+            true,
+        )?,
+        header: vec!["month", "abandonment rate"],
+        rows: month_rows(kpi, |m| vec![pct(m.abandonment_rate)]),
+    })
+}
+
+fn speed_chart(kpi: &Kpi) -> Result<Chart, ReportError> {
+    Ok(Chart {
+        id: "speed",
+        title: "Average speed of answer (seconds, weighted by calls handled), by month",
+        svg: line_chart(
+            "Average speed of answer (s)",
+            &month_labels(kpi),
+            &[Series {
+                name: "seconds",
+                values: monthly(kpi, |m| m.average_speed_of_answer),
+                color: BLUE,
+            }],
+            None,
+            false,
+        )?,
+        header: vec!["month", "seconds"],
+        rows: month_rows(kpi, |m| vec![num(m.average_speed_of_answer)]),
+    })
+}
+
+/// Calls by day of the week and by hour of the day, from the call records.
+fn pattern_charts(kpi: &Kpi) -> Result<[Chart; 2], ReportError> {
+    let rows = |ps: &[Pattern]| {
+        ps.iter()
+            .map(|p| {
+                vec![
+                    p.label.clone(),
+                    p.calls.to_string(),
+                    p.abandoned.to_string(),
+                    num(p.avg_wait_seconds),
+                ]
+            })
+            .collect()
+    };
+    Ok([
+        Chart {
             id: "weekday",
             title: "Calls by day of the week (call records)",
             svg: bar_chart("Calls by day of the week", &kpi.day_of_week)?,
             header: vec!["day", "calls", "abandoned", "average wait (s)"],
             rows: rows(&kpi.day_of_week),
-        });
-        out.push(Chart {
+        },
+        Chart {
             id: "hour",
             title: "Calls by hour of the day (call records)",
             svg: bar_chart("Calls by hour of the day", &kpi.hour_of_day)?,
             header: vec!["hour", "calls", "abandoned", "average wait (s)"],
             rows: rows(&kpi.hour_of_day),
-        });
-    }
-    Ok(out)
+        },
+    ])
 }
 
 /// `kpi.html` as text.
