@@ -40,6 +40,97 @@ pub(crate) fn client(t: &AwsTarget) -> TargetResult<aws_sdk_costexplorer::Client
     Ok(aws_sdk_costexplorer::Client::from_conf(ce_conf))
 }
 
+fn group_definition(by: CostGrouping) -> GroupDefinition {
+    match by {
+        CostGrouping::Service => GroupDefinition::builder()
+            .r#type(GroupDefinitionType::Dimension)
+            .key(Dimension::Service.as_str())
+            .build(),
+        CostGrouping::Zone => GroupDefinition::builder()
+            .r#type(GroupDefinitionType::Tag)
+            .key(ZONE_TAG)
+            .build(),
+    }
+}
+
+/// One month of Cost Explorer's answer: its total and its groups.
+fn month_cost(r: &aws_sdk_costexplorer::types::ResultByTime) -> MonthCost {
+    let month = r
+        .time_period()
+        .map(|p| p.start().chars().take(7).collect())
+        .unwrap_or_default();
+    let mut groups = BTreeMap::new();
+    for g in r.groups() {
+        let amount: f64 = g
+            .metrics()
+            .and_then(|m| m.get(METRIC))
+            .and_then(|v| v.amount())
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(0.0);
+        // A tag group is `zone$raw`; resources without the tag come as `zone$`.
+        let key = g.keys().join(", ");
+        let key = match key.strip_prefix(&format!("{ZONE_TAG}$")) {
+            Some("") => "untagged".to_string(),
+            Some(k) => k.to_string(),
+            None => key,
+        };
+        *groups.entry(key).or_insert(0.0) += amount;
+    }
+    let total = r
+        .total()
+        .and_then(|t| t.get(METRIC))
+        .and_then(|v| v.amount())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| groups.values().sum());
+    MonthCost {
+        month,
+        total,
+        groups,
+    }
+}
+
+/// A month answered on more than one page is added up.
+fn add_month(out: &mut Vec<MonthCost>, month: MonthCost) {
+    match out.iter_mut().find(|m| m.month == month.month) {
+        Some(m) => {
+            m.total += month.total;
+            for (k, v) in month.groups {
+                *m.groups.entry(k).or_insert(0.0) += v;
+            }
+        }
+        None => out.push(month),
+    }
+}
+
+/// What Cost Explorer forecasts for the rest of the month; why not, when it cannot.
+async fn rest_of_month(
+    ce: &aws_sdk_costexplorer::Client,
+    period: DateInterval,
+    tagged: Expression,
+    what: &str,
+) -> Result<f64, String> {
+    let asked = ce
+        .get_cost_forecast()
+        .time_period(period)
+        .metric(Metric::UnblendedCost)
+        .granularity(Granularity::Monthly)
+        .filter(tagged)
+        .send()
+        .await;
+    match asked {
+        Ok(f) => Ok(f
+            .total()
+            .and_then(|t| t.amount())
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(0.0)),
+        // Cost Explorer forecasts only from enough history; the months are still worth showing.
+        Err(e) if code(&e) == Some("DataUnavailableException") => {
+            Err("Cost Explorer has too little history for this filter".into())
+        }
+        Err(e) => Err(sdk("ce:GetCostForecast", what, e).to_string()),
+    }
+}
+
 pub(crate) async fn report(
     ce: &aws_sdk_costexplorer::Client,
     project: &str,
@@ -59,16 +150,7 @@ pub(crate) async fn report(
                 .build(),
         )
         .build();
-    let group = match by {
-        CostGrouping::Service => GroupDefinition::builder()
-            .r#type(GroupDefinitionType::Dimension)
-            .key(Dimension::Service.as_str())
-            .build(),
-        CostGrouping::Zone => GroupDefinition::builder()
-            .r#type(GroupDefinitionType::Tag)
-            .key(ZONE_TAG)
-            .build(),
-    };
+    let group = group_definition(by);
     let period = build(
         DateInterval::builder()
             .start(start.to_string())
@@ -92,54 +174,7 @@ pub(crate) async fn report(
             .await
             .map_err(|e| sdk("ce:GetCostAndUsage", &what, e))?;
         for r in page.results_by_time() {
-            let month = r
-                .time_period()
-                .map(|p| p.start().chars().take(7).collect())
-                .unwrap_or_default();
-            let mut groups = BTreeMap::new();
-            for g in r.groups() {
-                let amount: f64 = g
-                    .metrics()
-                    .and_then(|m| m.get(METRIC))
-                    .and_then(|v| v.amount())
-                    .and_then(|a| a.parse().ok())
-                    .unwrap_or(0.0);
-                // A tag group is `zone$raw`; resources without the tag come as `zone$`.
-                let key = g.keys().join(", ");
-                let key = key
-                    .strip_prefix(&format!("{ZONE_TAG}$"))
-                    .map(|k| {
-                        if k.is_empty() {
-                            "untagged".to_string()
-                        } else {
-                            k.to_string()
-                        }
-                    })
-                    .unwrap_or(key);
-                *groups.entry(key).or_insert(0.0) += amount;
-            }
-            let total = match r
-                .total()
-                .and_then(|t| t.get(METRIC))
-                .and_then(|v| v.amount())
-                .and_then(|a| a.parse().ok())
-            {
-                Some(t) => t,
-                None => groups.values().sum(),
-            };
-            match out.iter_mut().find(|m| m.month == month) {
-                Some(m) => {
-                    m.total += total;
-                    for (k, v) in groups {
-                        *m.groups.entry(k).or_insert(0.0) += v;
-                    }
-                }
-                None => out.push(MonthCost {
-                    month,
-                    total,
-                    groups,
-                }),
-            }
+            add_month(&mut out, month_cost(r));
         }
         token = page.next_page_token().map(String::from);
         if token.is_none() {
@@ -159,43 +194,18 @@ pub(crate) async fn report(
             .build(),
         "the forecast period",
     )?;
+    let so_far = out
+        .iter()
+        .find(|m| m.month == today.format("%Y-%m").to_string())
+        .map(|m| m.total)
+        .unwrap_or(0.0);
     let forecast = if end >= next_month {
         None
     } else {
-        match ce
-            .get_cost_forecast()
-            .time_period(forecast_period)
-            .metric(Metric::UnblendedCost)
-            .granularity(Granularity::Monthly)
-            .filter(tagged)
-            .send()
-            .await
-        {
-            Ok(f) => {
-                let rest: f64 = f
-                    .total()
-                    .and_then(|t| t.amount())
-                    .and_then(|a| a.parse().ok())
-                    .unwrap_or(0.0);
-                let so_far = out
-                    .iter()
-                    .find(|m| m.month == today.format("%Y-%m").to_string())
-                    .map(|m| m.total)
-                    .unwrap_or(0.0);
-                Some(so_far + rest)
-            }
-            // Cost Explorer forecasts only from enough history; the months are still worth showing.
-            Err(e) if code(&e) == Some("DataUnavailableException") => {
-                notes.push(
-                    "no forecast: Cost Explorer has too little history for this filter".into(),
-                );
-                None
-            }
-            Err(e) => {
-                notes.push(format!(
-                    "no forecast: {}",
-                    sdk("ce:GetCostForecast", &what, e)
-                ));
+        match rest_of_month(ce, forecast_period, tagged, &what).await {
+            Ok(rest) => Some(so_far + rest),
+            Err(why) => {
+                notes.push(format!("no forecast: {why}"));
                 None
             }
         }
