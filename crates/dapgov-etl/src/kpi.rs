@@ -68,6 +68,22 @@ struct Day {
     date: String,
 }
 
+/// The SQL `WHERE` keeping `column`'s days within `[from, to]` (empty when both are open).
+fn date_range(column: &str, from: Option<NaiveDate>, to: Option<NaiveDate>) -> String {
+    let mut w = vec![];
+    if let Some(f) = from {
+        w.push(format!("{column} >= DATE '{f}'"));
+    }
+    if let Some(t) = to {
+        w.push(format!("{column} <= DATE '{t}'"));
+    }
+    if w.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", w.join(" AND "))
+    }
+}
+
 /// The KPIs over `[from, to]` (either end open), as `session`'s role reads them.
 pub async fn gather(
     session: &RoleSession,
@@ -76,11 +92,6 @@ pub async fn gather(
     service_level_target: f64,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Kpi, EtlError> {
-    let month_of = |d: NaiveDate| i64::from(d.year()) * 100 + i64::from(d.month());
-    let (lo, hi) = (
-        from.map(month_of).unwrap_or(0),
-        to.map(month_of).unwrap_or(999_999),
-    );
     for table in [MONTHLY_TABLE, YEARLY_TABLE] {
         if !crate::query::catalog_has(session, table).await? {
             return Err(EtlError::MissingTable {
@@ -91,6 +102,44 @@ pub async fn gather(
             });
         }
     }
+    let (monthly, yearly) = trends(session, from, to).await?;
+    let call_records_loaded = session
+        .catalog
+        .table(&session.names.glue_database(), "curated_calls")
+        .await?
+        .is_some();
+    let (day_of_week, hour_of_day) = if call_records_loaded {
+        patterns(session, &date_range("date", from, to)).await?
+    } else {
+        (vec![], vec![])
+    };
+    Ok(Kpi {
+        project: session.names.project.clone(),
+        generated_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        from: from.map(|d| d.to_string()),
+        to: to.map(|d| d.to_string()),
+        service_level_target,
+        freshness: freshness(session, from, to).await?,
+        monthly,
+        yearly,
+        day_of_week,
+        hour_of_day,
+        call_records_loaded,
+        loads: recent_loads(session).await?,
+    })
+}
+
+/// The monthly and yearly trends within `[from, to]`, from the trusted tables.
+async fn trends(
+    session: &RoleSession,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<(Vec<Month>, Vec<Year>), EtlError> {
+    let month_of = |d: NaiveDate| i64::from(d.year()) * 100 + i64::from(d.month());
+    let (lo, hi) = (
+        from.map(month_of).unwrap_or(0),
+        to.map(month_of).unwrap_or(999_999),
+    );
     let monthly: Vec<Month> = rows(session, &format!("SELECT * FROM {MONTHLY_TABLE} WHERE year * 100 + month BETWEEN {lo} AND {hi} ORDER BY year, month"))
         .await?;
     let (ylo, yhi) = (lo / 100, hi / 100);
@@ -99,26 +148,20 @@ pub async fn gather(
         &format!("SELECT * FROM {YEARLY_TABLE} WHERE year BETWEEN {ylo} AND {yhi} ORDER BY year"),
     )
     .await?;
+    Ok((monthly, yearly))
+}
 
-    let range = |column: &str| {
-        let mut w = vec![];
-        if let Some(f) = from {
-            w.push(format!("{column} >= DATE '{f}'"));
-        }
-        if let Some(t) = to {
-            w.push(format!("{column} <= DATE '{t}'"));
-        }
-        if w.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", w.join(" AND "))
-        }
-    };
+/// The first and last day loaded and the days missing between them, from curated.
+async fn freshness(
+    session: &RoleSession,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<Option<Freshness>, EtlError> {
     let days: Vec<Day> = rows(
         session,
         &format!(
             "SELECT CAST(date AS VARCHAR) AS date FROM curated.metrics {} ORDER BY date",
-            range("date")
+            date_range("date", from, to)
         ),
     )
     .await?;
@@ -126,7 +169,7 @@ pub async fn gather(
         .iter()
         .filter_map(|d| NaiveDate::parse_from_str(&d.date, "%Y-%m-%d").ok())
         .collect();
-    let freshness = (!parsed.is_empty()).then(|| Freshness {
+    Ok((!parsed.is_empty()).then(|| Freshness {
         first_day: parsed[0].to_string(),
         last_day: parsed[parsed.len() - 1].to_string(),
         days_loaded: parsed.len(),
@@ -134,53 +177,55 @@ pub async fn gather(
             .iter()
             .map(NaiveDate::to_string)
             .collect(),
-    });
+    }))
+}
 
-    let call_records_loaded = session
-        .catalog
-        .table(&session.names.glue_database(), "curated_calls")
+/// Calls by day of the week and by hour of the day, from the call records within `range`.
+async fn patterns(
+    session: &RoleSession,
+    range: &str,
+) -> Result<(Vec<Pattern>, Vec<Pattern>), EtlError> {
+    let by = |part: &str| {
+        format!(
+            "SELECT CAST(EXTRACT({part} FROM started_at) AS BIGINT) AS bucket, COUNT(*) AS calls, \
+             SUM(CASE WHEN outcome = 'abandoned' THEN 1 ELSE 0 END) AS abandoned, AVG(wait_seconds) AS avg_wait_seconds \
+             FROM curated.calls {} GROUP BY 1 ORDER BY 1",
+            match range {
+                "" => "WHERE started_at IS NOT NULL".to_string(),
+                w => format!("{w} AND started_at IS NOT NULL"),
+            }
+        )
+    };
+    let label = |p: Bucketed, name: String| Pattern {
+        label: name,
+        calls: p.calls,
+        abandoned: p.abandoned,
+        avg_wait_seconds: p.avg_wait_seconds,
+    };
+    let day_of_week = rows::<Bucketed>(session, &by("DOW"))
         .await?
-        .is_some();
-    let (mut day_of_week, mut hour_of_day) = (vec![], vec![]);
-    if call_records_loaded {
-        let by = |part: &str| {
-            format!(
-                "SELECT CAST(EXTRACT({part} FROM started_at) AS BIGINT) AS bucket, COUNT(*) AS calls, \
-                 SUM(CASE WHEN outcome = 'abandoned' THEN 1 ELSE 0 END) AS abandoned, AVG(wait_seconds) AS avg_wait_seconds \
-                 FROM curated.calls {} GROUP BY 1 ORDER BY 1",
-                match range("date").as_str() {
-                    "" => "WHERE started_at IS NOT NULL".to_string(),
-                    w => format!("{w} AND started_at IS NOT NULL"),
-                }
-            )
-        };
-        let label = |p: Bucketed, name: String| Pattern {
-            label: name,
-            calls: p.calls,
-            abandoned: p.abandoned,
-            avg_wait_seconds: p.avg_wait_seconds,
-        };
-        day_of_week = rows::<Bucketed>(session, &by("DOW"))
-            .await?
-            .into_iter()
-            .map(|p| {
-                let n = WEEKDAYS.get(p.bucket as usize).unwrap_or(&"?").to_string();
-                label(p, n)
-            })
-            .collect();
-        hour_of_day = rows::<Bucketed>(session, &by("HOUR"))
-            .await?
-            .into_iter()
-            .map(|p| {
-                let n = format!("{:02}:00", p.bucket);
-                label(p, n)
-            })
-            .collect();
-    }
+        .into_iter()
+        .map(|p| {
+            let n = WEEKDAYS.get(p.bucket as usize).unwrap_or(&"?").to_string();
+            label(p, n)
+        })
+        .collect();
+    let hour_of_day = rows::<Bucketed>(session, &by("HOUR"))
+        .await?
+        .into_iter()
+        .map(|p| {
+            let n = format!("{:02}:00", p.bucket);
+            label(p, n)
+        })
+        .collect();
+    Ok((day_of_week, hour_of_day))
+}
 
+/// The latest loads of curated.metrics, newest first, with what their run manifests say.
+async fn recent_loads(session: &RoleSession) -> Result<Vec<Load>, EtlError> {
     let manifests = crate::recent_manifests(session, "metrics", 50).await?;
     let manifest_of = |run: Option<&str>| manifests.iter().find(|m| run == Some(m.run_id.as_str()));
-    let loads = crate::history(session, "curated", "metrics")
+    Ok(crate::history(session, "curated", "metrics")
         .await?
         .into_iter()
         .rev()
@@ -209,21 +254,7 @@ pub async fn gather(
                 }),
             }
         })
-        .collect();
-    Ok(Kpi {
-        project: session.names.project.clone(),
-        generated_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        from: from.map(|d| d.to_string()),
-        to: to.map(|d| d.to_string()),
-        service_level_target,
-        freshness,
-        monthly,
-        yearly,
-        day_of_week,
-        hour_of_day,
-        call_records_loaded,
-        loads,
-    })
+        .collect())
 }
 
 #[cfg(test)]
