@@ -325,6 +325,58 @@ impl Default for AuditOptions<'_> {
     }
 }
 
+/// One outcome of a check as a finding, muted where the mutelist accepts it.
+fn finding(
+    ctx: &context::Ctx,
+    meta: &CheckMeta,
+    o: context::Outcome,
+    options: &AuditOptions,
+) -> Finding {
+    let account = &ctx.inv.account_id;
+    let scope = mutelist::Scope {
+        account,
+        tags: ctx.tags_of(&o.resource.address),
+        today: options.now.date_naive(),
+    };
+    let (muted, detail) = match options
+        .mutelist
+        .as_ref()
+        .map(|(m, _)| m.muting(&meta.id, &o.resource, &scope))
+    {
+        Some(mutelist::Muting::Muted(reason)) => (Some(reason), o.detail),
+        Some(mutelist::Muting::Expired { reason, on }) => (
+            None,
+            format!(
+                "{} (accepted until {on}, \"{reason}\": that acceptance has expired)",
+                o.detail
+            ),
+        ),
+        _ => (None, o.detail),
+    };
+    Finding {
+        uid: format!(
+            "dapgov-{}-{}-{}-{}",
+            meta.id, account, o.resource.region, o.resource.address
+        ),
+        check_id: meta.id.clone(),
+        title: meta.title.clone(),
+        pillar: meta.pillar,
+        severity: meta.severity,
+        best_practice: meta.best_practice.clone(),
+        service: meta.service.clone(),
+        resource_type: meta.resource_type.clone(),
+        resource: o.resource.address,
+        arn: o.resource.arn,
+        region: o.resource.region,
+        status: o.status,
+        detail,
+        muted,
+        delta: None,
+        spec_line: None,
+        account: String::new(),
+    }
+}
+
 /// Run the selected checks over an Inventory. Pure: same inputs, same output.
 pub fn run(inventory: &Inventory, catalogue: &Catalogue, options: &AuditOptions) -> Audit {
     let ctx = context::Ctx::new(inventory, options.now);
@@ -350,48 +402,7 @@ pub fn run(inventory: &Inventory, catalogue: &Catalogue, options: &AuditOptions)
             ));
         }
         for o in outcomes {
-            let scope = mutelist::Scope {
-                account: &inventory.account_id,
-                tags: ctx.tags_of(&o.resource.address),
-                today: options.now.date_naive(),
-            };
-            let (muted, detail) = match options
-                .mutelist
-                .as_ref()
-                .map(|(m, _)| m.muting(&meta.id, &o.resource, &scope))
-            {
-                Some(mutelist::Muting::Muted(reason)) => (Some(reason), o.detail),
-                Some(mutelist::Muting::Expired { reason, on }) => (
-                    None,
-                    format!(
-                        "{} (accepted until {on}, \"{reason}\": that acceptance has expired)",
-                        o.detail
-                    ),
-                ),
-                _ => (None, o.detail),
-            };
-            findings.push(Finding {
-                uid: format!(
-                    "dapgov-{}-{}-{}-{}",
-                    meta.id, inventory.account_id, o.resource.region, o.resource.address
-                ),
-                check_id: meta.id.clone(),
-                title: meta.title.clone(),
-                pillar: meta.pillar,
-                severity: meta.severity,
-                best_practice: meta.best_practice.clone(),
-                service: meta.service.clone(),
-                resource_type: meta.resource_type.clone(),
-                resource: o.resource.address,
-                arn: o.resource.arn,
-                region: o.resource.region,
-                status: o.status,
-                detail,
-                muted,
-                delta: None,
-                spec_line: None,
-                account: String::new(),
-            });
+            findings.push(finding(&ctx, meta, o, options));
         }
     }
     findings.sort_by(|a, b| {
