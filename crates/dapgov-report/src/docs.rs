@@ -5,7 +5,7 @@
 
 use crate::ReportError;
 use dapgov_records::{Manifest, StageCounts};
-use dapgov_spec::{PiiAction, PiiEntity, RuleAction, Spec};
+use dapgov_spec::{Dataset, PiiAction, PiiEntity, RuleAction, Spec};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -92,81 +92,125 @@ fn count(m: &Manifest, stage: &str, n: impl Fn(&StageCounts) -> u64) -> String {
         .unwrap_or_else(|| "–".into())
 }
 
+/// What personal information is done with, as the spec declares it.
+fn pii_action(spec: &Spec, e: PiiEntity) -> &'static str {
+    spec.etl
+        .pii
+        .get(&e)
+        .copied()
+        .map(action_name)
+        .unwrap_or("kept (no action declared)")
+}
+
+/// The dataset's columns: declared ones, then those the latest load classified as personal
+/// information without a declaration.
+fn column_docs(spec: &Spec, ds: &Dataset, latest: Option<&Manifest>) -> Vec<ColumnDoc> {
+    let action_of = |e: PiiEntity| pii_action(spec, e);
+    // Columns the latest load classified (undeclared ones too), with their entity.
+    let found: BTreeMap<String, String> = latest.map(|m| m.pii_columns.clone()).unwrap_or_default();
+    let mut columns: Vec<ColumnDoc> = ds
+        .columns
+        .iter()
+        .map(|(c, r)| {
+            let bounds = match (r.min, r.max) {
+                (Some(lo), Some(hi)) => format!("{lo} to {hi}"),
+                (Some(lo), None) => format!("at least {lo}"),
+                (None, Some(hi)) => format!("at most {hi}"),
+                (None, None) => String::new(),
+            };
+            let personal = match (r.pii, found.get(c)) {
+                (Some(e), _) => format!("{}: {}", e.name(), action_of(e)),
+                (None, Some(e)) => PiiEntity::from_name(e)
+                    .map(|en| format!("{e}: {}", action_of(en)))
+                    .unwrap_or_else(|| format!("{e}: scanned, each value protected as found")),
+                _ => String::new(),
+            };
+            ColumnDoc {
+                name: c.clone(),
+                data_type: r.data_type.clone(),
+                description: r.description.clone().unwrap_or_default(),
+                bounds,
+                personal,
+            }
+        })
+        .collect();
+    for (c, e) in found.iter().filter(|(c, _)| !ds.columns.contains_key(*c)) {
+        let personal = PiiEntity::from_name(e)
+            .map(|en| format!("{e}: {}", action_of(en)))
+            .unwrap_or_else(|| format!("{e}: scanned, each value protected as found"));
+        columns.push(ColumnDoc {
+            name: c.clone(),
+            data_type: "string (not declared)".into(),
+            description: String::new(),
+            bounds: String::new(),
+            personal,
+        });
+    }
+    columns
+}
+
+/// The dataset's rules, with what the latest load counted for each.
+fn rule_docs(ds: &Dataset, latest: Option<&Manifest>) -> Vec<RuleDoc> {
+    ds.rules
+        .iter()
+        .map(|r| {
+            let action = match r.action {
+                RuleAction::Reject => "reject to quarantine",
+                RuleAction::Warn => "warn, keep the row",
+            };
+            let counted = |m: &Manifest| match r.action {
+                RuleAction::Reject => m.quarantine_reasons.get(&r.name).copied(),
+                RuleAction::Warn => m.warnings_by_rule.get(&r.name).copied(),
+            };
+            let latest = latest
+                .map(|m| counted(m).unwrap_or(0).to_string())
+                .unwrap_or_else(|| "–".into());
+            RuleDoc {
+                name: r.name.clone(),
+                check: r.check.clone(),
+                action,
+                latest,
+            }
+        })
+        .collect()
+}
+
+fn load_doc(m: &Manifest) -> LoadDoc {
+    let pii: Vec<String> = m
+        .pii_found
+        .iter()
+        .map(|(e, n)| format!("{e} {n}"))
+        .collect();
+    LoadDoc {
+        run_id: m.run_id.clone(),
+        finished_at: m.finished_at.clone(),
+        file: m.input.file.clone(),
+        rows_in: count(m, "raw", |s| s.rows_in),
+        rows_out: count(m, "curated", |s| s.rows_out),
+        quarantined: count(m, "curated", |s| s.rows_quarantined),
+        pii_found: if pii.is_empty() {
+            "none".into()
+        } else {
+            pii.join(", ")
+        },
+    }
+}
+
 fn view(spec: &Spec, manifests: &BTreeMap<String, Vec<Manifest>>, generated_at: &str) -> View {
-    let action_of = |e: PiiEntity| {
-        spec.etl
-            .pii
-            .get(&e)
-            .copied()
-            .map(action_name)
-            .unwrap_or("kept (no action declared)")
-    };
     let datasets = spec
         .datasets
         .iter()
         .map(|(name, ds)| {
             let runs = manifests.get(name).map(Vec::as_slice).unwrap_or_default();
             let latest = runs.first();
-            // Columns the latest load classified (undeclared ones too), with their entity.
-            let found: BTreeMap<String, String> = latest.map(|m| m.pii_columns.clone()).unwrap_or_default();
-            let mut columns: Vec<ColumnDoc> = ds
-                .columns
-                .iter()
-                .map(|(c, r)| {
-                    let bounds = match (r.min, r.max) {
-                        (Some(lo), Some(hi)) => format!("{lo} to {hi}"),
-                        (Some(lo), None) => format!("at least {lo}"),
-                        (None, Some(hi)) => format!("at most {hi}"),
-                        (None, None) => String::new(),
-                    };
-                    let personal = match (r.pii, found.get(c)) {
-                        (Some(e), _) => format!("{}: {}", e.name(), action_of(e)),
-                        (None, Some(e)) => PiiEntity::from_name(e).map(|en| format!("{e}: {}", action_of(en))).unwrap_or_else(|| format!("{e}: scanned, each value protected as found")),
-                        _ => String::new(),
-                    };
-                    ColumnDoc { name: c.clone(), data_type: r.data_type.clone(), description: r.description.clone().unwrap_or_default(), bounds, personal }
-                })
-                .collect();
-            for (c, e) in found.iter().filter(|(c, _)| !ds.columns.contains_key(*c)) {
-                let personal = PiiEntity::from_name(e).map(|en| format!("{e}: {}", action_of(en))).unwrap_or_else(|| format!("{e}: scanned, each value protected as found"));
-                columns.push(ColumnDoc { name: c.clone(), data_type: "string (not declared)".into(), description: String::new(), bounds: String::new(), personal });
-            }
-            let rules = ds
-                .rules
-                .iter()
-                .map(|r| {
-                    let action = match r.action {
-                        RuleAction::Reject => "reject to quarantine",
-                        RuleAction::Warn => "warn, keep the row",
-                    };
-                    let counted = |m: &Manifest| match r.action {
-                        RuleAction::Reject => m.quarantine_reasons.get(&r.name).copied(),
-                        RuleAction::Warn => m.warnings_by_rule.get(&r.name).copied(),
-                    };
-                    let latest = latest.map(|m| counted(m).unwrap_or(0).to_string()).unwrap_or_else(|| "–".into());
-                    RuleDoc { name: r.name.clone(), check: r.check.clone(), action, latest }
-                })
-                .collect();
+            let columns = column_docs(spec, ds, latest);
+            let rules = rule_docs(ds, latest);
             let feeds: Vec<String> = spec.trusted.iter().filter(|t| t.inputs.contains(name)).map(|t| format!("trusted.{}", t.name)).collect();
             let lineage = format!(
                 "landing (the file as delivered) → raw.{name} (typed) → curated.{name} (rules passed, personal information protected; rejected rows to quarantine.{name}){}",
                 if feeds.is_empty() { String::new() } else { format!(" → {}", feeds.join(", ")) }
             );
-            let loads = runs
-                .iter()
-                .map(|m| {
-                    let pii: Vec<String> = m.pii_found.iter().map(|(e, n)| format!("{e} {n}")).collect();
-                    LoadDoc {
-                        run_id: m.run_id.clone(),
-                        finished_at: m.finished_at.clone(),
-                        file: m.input.file.clone(),
-                        rows_in: count(m, "raw", |s| s.rows_in),
-                        rows_out: count(m, "curated", |s| s.rows_out),
-                        quarantined: count(m, "curated", |s| s.rows_quarantined),
-                        pii_found: if pii.is_empty() { "none".into() } else { pii.join(", ") },
-                    }
-                })
-                .collect();
+            let loads = runs.iter().map(load_doc).collect();
             DatasetDoc {
                 name: name.clone(),
                 description: ds.description.clone().unwrap_or_default(),
