@@ -249,6 +249,88 @@ fn queue(rng: &mut ChaCha8Rng) -> &'static str {
     QUEUES[0].0
 }
 
+/// A day's calls, in the order they started: handled or abandoned (the day's counts,
+/// shuffled so the two interleave) and the second of the day each started.
+fn day_schedule(rng: &mut ChaCha8Rng, day: &DayTotals) -> Vec<(bool, u32)> {
+    let mut outcomes: Vec<bool> = std::iter::repeat_n(true, day.handled as usize)
+        .chain(std::iter::repeat_n(false, day.abandoned as usize))
+        .collect();
+    for i in (1..outcomes.len()).rev() {
+        outcomes.swap(i, rng.gen_range(0..=i));
+    }
+    let mut starts: Vec<u32> = (0..outcomes.len())
+        .map(|_| rng.gen_range(7 * 3600..22 * 3600))
+        .collect();
+    starts.sort_unstable();
+    outcomes.into_iter().zip(starts).collect()
+}
+
+/// One call's record (the columns in `COLUMNS`' order) and whether its notes hold personal
+/// information; `seq` numbers it within its day, `records` counts the calls before it.
+fn call_record(
+    rng: &mut ChaCha8Rng,
+    day: &DayTotals,
+    seq: u64,
+    handled: bool,
+    start: u32,
+    records: u64,
+) -> ([String; 14], bool) {
+    let started_at = day
+        .date
+        .and_time(NaiveTime::from_num_seconds_from_midnight_opt(start, 0).unwrap_or_default());
+    let (wait, handle) = if handled {
+        (
+            wait_for_handled(rng, day),
+            Some(60.0 + exponential(rng, 240.0)),
+        )
+    } else {
+        (exponential(rng, 90.0), None)
+    };
+    let who = caller(rng, records + 1);
+    let (notes, has_pii) = note(rng, &who);
+    // About one call in three opens a service request (an 8-digit id that is not PII).
+    let request = if handled && rng.gen_range(0..3) == 0 {
+        format!("{}", 10_000_000 + records * 7 % 89_999_999)
+    } else {
+        String::new()
+    };
+    // Abandoned calls never reach an agent and leave only the number they came from.
+    let anonymous = !handled || rng.gen_range(0..4) == 0;
+    let record = [
+        format!("C{}-{seq:05}", day.date.format("%Y%m%d")),
+        day.date.to_string(),
+        started_at.format("%Y-%m-%dT%H:%M:%S").to_string(),
+        queue(rng).to_string(),
+        if handled {
+            format!("A{:03}", rng.gen_range(1..=AGENTS))
+        } else {
+            String::new()
+        },
+        if handled { "handled" } else { "abandoned" }.to_string(),
+        format!("{wait:.1}"),
+        handle.map(|h| format!("{h:.1}")).unwrap_or_default(),
+        if anonymous {
+            String::new()
+        } else {
+            who.name.clone()
+        },
+        who.phone.clone(),
+        if anonymous {
+            String::new()
+        } else {
+            who.email.clone()
+        },
+        if anonymous {
+            String::new()
+        } else {
+            who.address.clone()
+        },
+        request,
+        notes,
+    ];
+    (record, has_pii)
+}
+
 /// Write call records for the last `days` days of `metrics` to `out` (CSV, UTF-8).
 pub fn write_calls(
     metrics: &[DayTotals],
@@ -276,74 +358,11 @@ pub fn write_calls(
     w.write_record(COLUMNS).map_err(io)?;
     let (mut records, mut personal) = (0u64, 0u64);
     for day in chosen {
-        let mut outcomes: Vec<bool> = std::iter::repeat_n(true, day.handled as usize)
-            .chain(std::iter::repeat_n(false, day.abandoned as usize))
-            .collect();
-        // Shuffle so handled and abandoned calls interleave through the day.
-        for i in (1..outcomes.len()).rev() {
-            outcomes.swap(i, rng.gen_range(0..=i));
-        }
-        let mut starts: Vec<u32> = (0..outcomes.len())
-            .map(|_| rng.gen_range(7 * 3600..22 * 3600))
-            .collect();
-        starts.sort_unstable();
-        for (i, (handled, start)) in outcomes.iter().zip(starts).enumerate() {
-            let seq = i as u64 + 1;
-            let started_at = day.date.and_time(
-                NaiveTime::from_num_seconds_from_midnight_opt(start, 0).unwrap_or_default(),
-            );
-            let (wait, handle) = if *handled {
-                (
-                    wait_for_handled(&mut rng, day),
-                    Some(60.0 + exponential(&mut rng, 240.0)),
-                )
-            } else {
-                (exponential(&mut rng, 90.0), None)
-            };
-            let who = caller(&mut rng, records + 1);
-            let (notes, has_pii) = note(&mut rng, &who);
+        for (i, (handled, start)) in day_schedule(&mut rng, day).into_iter().enumerate() {
+            let (record, has_pii) =
+                call_record(&mut rng, day, i as u64 + 1, handled, start, records);
             personal += u64::from(has_pii);
-            // About one call in three opens a service request (an 8-digit id that is not PII).
-            let request = if *handled && rng.gen_range(0..3) == 0 {
-                format!("{}", 10_000_000 + records * 7 % 89_999_999)
-            } else {
-                String::new()
-            };
-            // Abandoned calls never reach an agent and leave only the number they came from.
-            let anonymous = !*handled || rng.gen_range(0..4) == 0;
-            w.write_record([
-                format!("C{}-{seq:05}", day.date.format("%Y%m%d")),
-                day.date.to_string(),
-                started_at.format("%Y-%m-%dT%H:%M:%S").to_string(),
-                queue(&mut rng).to_string(),
-                if *handled {
-                    format!("A{:03}", rng.gen_range(1..=AGENTS))
-                } else {
-                    String::new()
-                },
-                if *handled { "handled" } else { "abandoned" }.to_string(),
-                format!("{wait:.1}"),
-                handle.map(|h| format!("{h:.1}")).unwrap_or_default(),
-                if anonymous {
-                    String::new()
-                } else {
-                    who.name.clone()
-                },
-                who.phone.clone(),
-                if anonymous {
-                    String::new()
-                } else {
-                    who.email.clone()
-                },
-                if anonymous {
-                    String::new()
-                } else {
-                    who.address.clone()
-                },
-                request,
-                notes,
-            ])
-            .map_err(io)?;
+            w.write_record(record).map_err(io)?;
             records += 1;
         }
     }
