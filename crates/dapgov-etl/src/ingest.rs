@@ -324,6 +324,68 @@ pub fn read(bytes: &[u8], origin: &str) -> Result<Table, EtlError> {
     Ok(t)
 }
 
+/// Reads the header record into `rec`, within the limits on a record's size and width.
+fn read_csv_header<R: Read>(
+    rdr: &mut csv::Reader<R>,
+    rec: &mut csv::ByteRecord,
+    origin: &str,
+) -> Result<(), EtlError> {
+    match rdr.read_byte_record(rec) {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(EtlError::input(
+                origin,
+                "the file is empty; expected a header line and data rows",
+            ));
+        }
+        Err(e) => {
+            return Err(EtlError::input(
+                origin,
+                format!("cannot read the header line: {}", csv_error(&e)),
+            ));
+        }
+    }
+    if rec.as_slice().len() as u64 > MAX_RECORD_BYTES {
+        return Err(EtlError::input(
+            origin,
+            format!("cannot read the header line: {RecordTooLong}"),
+        ));
+    }
+    if rec.len() > MAX_COLUMNS {
+        return Err(too_wide(origin, rec.len()));
+    }
+    Ok(())
+}
+
+/// Why record `row` is refused, when it passes the limits on its bytes or its line breaks.
+fn beyond_record_limits(rec: &csv::ByteRecord, row: i64) -> Option<String> {
+    if rec.as_slice().len() as u64 > MAX_RECORD_BYTES {
+        return Some(format!("row {row}: {RecordTooLong}"));
+    }
+    let breaks = rec.as_slice().iter().filter(|&&b| b == b'\n').count();
+    if breaks > MAX_RECORD_LINES {
+        let line = rec.position().map(|p| p.line()).unwrap_or_default();
+        return Some(format!(
+            "row {row}, starting at line {line}: a quoted field runs over {breaks} line breaks (dapgov accepts {MAX_RECORD_LINES}); a quote is probably never closed there, which would merge the rows after it into one field. Close the quote and load again"
+        ));
+    }
+    None
+}
+
+/// A ragged record as the file wrote it, for quarantine.
+fn record_as_written(fields: &Fields, delimiter: u8) -> String {
+    let mut w = csv::WriterBuilder::new()
+        .delimiter(delimiter)
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(vec![]);
+    let text = w
+        .write_record(fields.iter().map(|f| f.unwrap_or_default()))
+        .and_then(|_| w.into_inner().map_err(|e| e.into_error().into()));
+    String::from_utf8_lossy(&text.unwrap_or_default())
+        .trim_end_matches('\n')
+        .to_string()
+}
+
 fn open_csv<R: Read + Send + 'static>(
     input: std::io::Chain<std::io::Cursor<Vec<u8>>, R>,
     origin: &str,
@@ -351,30 +413,7 @@ fn open_csv<R: Read + Send + 'static>(
     let warnings = Arc::new(Mutex::new(Vec::new()));
     let mut warned = false;
     let mut rec = csv::ByteRecord::new();
-    match rdr.read_byte_record(&mut rec) {
-        Ok(true) => {}
-        Ok(false) => {
-            return Err(EtlError::input(
-                origin,
-                "the file is empty; expected a header line and data rows",
-            ));
-        }
-        Err(e) => {
-            return Err(EtlError::input(
-                origin,
-                format!("cannot read the header line: {}", csv_error(&e)),
-            ));
-        }
-    }
-    if rec.as_slice().len() as u64 > MAX_RECORD_BYTES {
-        return Err(EtlError::input(
-            origin,
-            format!("cannot read the header line: {RecordTooLong}"),
-        ));
-    }
-    if rec.len() > MAX_COLUMNS {
-        return Err(too_wide(origin, rec.len()));
-    }
+    read_csv_header(&mut rdr, &mut rec, origin)?;
     since_record.store(0, Ordering::Relaxed);
     let headers: Vec<String> = rec
         .iter()
@@ -424,22 +463,9 @@ fn open_csv<R: Read + Send + 'static>(
             }
             // The reader reads ahead by at most its buffer, so this counts the next record's bytes.
             since_record.store(0, Ordering::Relaxed);
-            if rec.as_slice().len() as u64 > MAX_RECORD_BYTES {
-                return Some(Err(EtlError::input(
-                    &origin_owned,
-                    format!("row {row}: {RecordTooLong}"),
-                )));
-            }
             last_line = rec.position().map(|p| p.line()).unwrap_or_default();
-            let breaks = rec.as_slice().iter().filter(|&&b| b == b'\n').count();
-            if breaks > MAX_RECORD_LINES {
-                let line = rec.position().map(|p| p.line()).unwrap_or_default();
-                return Some(Err(EtlError::input(
-                    &origin_owned,
-                    format!(
-                        "row {row}, starting at line {line}: a quoted field runs over {breaks} line breaks (dapgov accepts {MAX_RECORD_LINES}); a quote is probably never closed there, which would merge the rows after it into one field. Close the quote and load again"
-                    ),
-                )));
+            if let Some(problem) = beyond_record_limits(&rec, row) {
+                return Some(Err(EtlError::input(&origin_owned, problem)));
             }
             if rec.len() == 1 && rec[0].is_empty() {
                 continue;
@@ -448,18 +474,7 @@ fn open_csv<R: Read + Send + 'static>(
             for f in rec.iter() {
                 fields.push(Some(&decode_cow(f, row, &shared, &mut warned)));
             }
-            let ragged = (fields.len() != width).then(|| {
-                let mut w = csv::WriterBuilder::new()
-                    .delimiter(delimiter)
-                    .terminator(csv::Terminator::Any(b'\n'))
-                    .from_writer(vec![]);
-                let text = w
-                    .write_record(fields.iter().map(|f| f.unwrap_or_default()))
-                    .and_then(|_| w.into_inner().map_err(|e| e.into_error().into()));
-                String::from_utf8_lossy(&text.unwrap_or_default())
-                    .trim_end_matches('\n')
-                    .to_string()
-            });
+            let ragged = (fields.len() != width).then(|| record_as_written(&fields, delimiter));
             return Some(Ok(Record {
                 fields,
                 source_row: row,
