@@ -166,6 +166,64 @@ fn shown(v: &str) -> String {
     }
 }
 
+/// A column's extremes, mean and (for dates) gaps, from its valid values.
+#[derive(Default)]
+struct Range {
+    min: Option<String>,
+    max: Option<String>,
+    mean: Option<f64>,
+    date_gaps: Option<DateGaps>,
+}
+
+fn range_of(kind: Kind, valid: &[&str]) -> Range {
+    let mut r = Range::default();
+    match kind {
+        Kind::BigInt | Kind::Double => {
+            let nums: Vec<f64> = valid.iter().filter_map(|v| v.parse::<f64>().ok()).collect();
+            if !nums.is_empty() {
+                let lo = nums.iter().copied().fold(f64::INFINITY, f64::min);
+                let hi = nums.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                r.min = Some(lo.to_string());
+                r.max = Some(hi.to_string());
+                let m = nums.iter().sum::<f64>() / nums.len() as f64;
+                r.mean = Some((m * 1e6).round() / 1e6);
+            }
+        }
+        Kind::Date(f) => {
+            let mut dates: Vec<NaiveDate> = valid
+                .iter()
+                .filter_map(|v| NaiveDate::parse_from_str(v, f).ok())
+                .collect();
+            dates.sort_unstable();
+            dates.dedup();
+            if let (Some(first), Some(last)) = (dates.first().copied(), dates.last().copied()) {
+                r.min = Some(first.to_string());
+                r.max = Some(last.to_string());
+                let present: HashSet<NaiveDate> = dates.iter().copied().collect();
+                let expected = (last - first).num_days() as u64 + 1;
+                let missing: Vec<String> = first
+                    .iter_days()
+                    .take(expected as usize)
+                    .filter(|d| !present.contains(d))
+                    .map(|d| d.to_string())
+                    .collect();
+                r.date_gaps = Some(DateGaps {
+                    first: first.to_string(),
+                    last: last.to_string(),
+                    expected_days: expected,
+                    missing_days: missing.len() as u64,
+                    missing: missing.into_iter().take(LISTED_GAPS).collect(),
+                });
+            }
+        }
+        Kind::Timestamp | Kind::Boolean | Kind::Text => {
+            r.min = valid.iter().min().map(|v| shown(v));
+            r.max = valid.iter().max().map(|v| shown(v));
+        }
+    }
+    r
+}
+
 fn profile_column(name: &str, source_name: &str, table: &Table, index: usize) -> ColumnProfile {
     let total = table.rows.len() as u64;
     let values: Vec<(i64, &str)> = table
@@ -204,51 +262,12 @@ fn profile_column(name: &str, source_name: &str, table: &Table, index: usize) ->
         .filter(|(_, v)| kind.parses(v))
         .map(|(_, v)| *v)
         .collect();
-    let (mut min, mut max, mut mean, mut date_gaps) = (None, None, None, None);
-    match kind {
-        Kind::BigInt | Kind::Double => {
-            let nums: Vec<f64> = valid.iter().filter_map(|v| v.parse::<f64>().ok()).collect();
-            if !nums.is_empty() {
-                let lo = nums.iter().copied().fold(f64::INFINITY, f64::min);
-                let hi = nums.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                min = Some(lo.to_string());
-                max = Some(hi.to_string());
-                let m = nums.iter().sum::<f64>() / nums.len() as f64;
-                mean = Some((m * 1e6).round() / 1e6);
-            }
-        }
-        Kind::Date(f) => {
-            let mut dates: Vec<NaiveDate> = valid
-                .iter()
-                .filter_map(|v| NaiveDate::parse_from_str(v, f).ok())
-                .collect();
-            dates.sort_unstable();
-            dates.dedup();
-            if let (Some(first), Some(last)) = (dates.first().copied(), dates.last().copied()) {
-                min = Some(first.to_string());
-                max = Some(last.to_string());
-                let present: HashSet<NaiveDate> = dates.iter().copied().collect();
-                let expected = (last - first).num_days() as u64 + 1;
-                let missing: Vec<String> = first
-                    .iter_days()
-                    .take(expected as usize)
-                    .filter(|d| !present.contains(d))
-                    .map(|d| d.to_string())
-                    .collect();
-                date_gaps = Some(DateGaps {
-                    first: first.to_string(),
-                    last: last.to_string(),
-                    expected_days: expected,
-                    missing_days: missing.len() as u64,
-                    missing: missing.into_iter().take(LISTED_GAPS).collect(),
-                });
-            }
-        }
-        Kind::Timestamp | Kind::Boolean | Kind::Text => {
-            min = valid.iter().min().map(|v| shown(v));
-            max = valid.iter().max().map(|v| shown(v));
-        }
-    }
+    let Range {
+        mut min,
+        mut max,
+        mut mean,
+        date_gaps,
+    } = range_of(kind, &valid);
     // A column of identifiers (SINs read as numbers): its extremes and mean are its values.
     if !pii_counts.is_empty() {
         (min, max, mean) = (
