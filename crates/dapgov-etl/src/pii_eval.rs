@@ -114,6 +114,53 @@ fn join(d: &[u8], groups: &[usize], sep: &str) -> String {
     out
 }
 
+/// A phone number as callers give them, and the words that introduce it.
+fn phone(rng: &mut ChaCha8Rng) -> (String, String) {
+    let n = rng.gen_range(0..100);
+    let v = match rng.gen_range(0..5) {
+        0 => format!("604-555-01{n:02}"),
+        1 => format!("(778) 555-01{n:02}"),
+        2 => format!("604.555.01{n:02}"),
+        3 => format!("+1 604 555 01{n:02}"),
+        4 if rng.gen_bool(0.5) => format!("604555{:04}", 100 + n),
+        _ => format!("1-236-555-01{n:02}"),
+    };
+    (
+        ["callback at", "cell", "reach them on"][rng.gen_range(0..3)].into(),
+        v,
+    )
+}
+
+/// A valid BC personal health number, grouped or not, and the words that introduce it.
+fn phn(rng: &mut ChaCha8Rng, sep: &str) -> (String, String) {
+    let groups: &[usize] = if rng.gen_bool(0.25) {
+        &[10]
+    } else {
+        &[4, 3, 3]
+    };
+    (
+        ["PHN", "health card"][rng.gen_range(0..2)].into(),
+        join(
+            &digits_with_check(rng, 9..10, 10, bc_phn_valid, true),
+            groups,
+            sep,
+        ),
+    )
+}
+
+/// A Vancouver postal code (V, then digit-letter-digit letter-digit).
+fn postal_code(rng: &mut ChaCha8Rng) -> String {
+    let letter = |rng: &mut ChaCha8Rng| char::from(b"ABCEGHJKLMNPRSTVWXYZ"[rng.gen_range(0..20)]);
+    format!(
+        "V{}{} {}{}{}",
+        rng.gen_range(0..10),
+        letter(rng),
+        rng.gen_range(0..10),
+        letter(rng),
+        rng.gen_range(0..10)
+    )
+}
+
 /// A personal value of `entity` and the words that introduce it.
 fn positive(rng: &mut ChaCha8Rng, entity: Entity) -> (String, String) {
     let (f, l) = (
@@ -132,21 +179,7 @@ fn positive(rng: &mut ChaCha8Rng, entity: Entity) -> (String, String) {
                 ["org", "com", "net"][rng.gen_range(0..3)]
             ),
         ),
-        Entity::Phone => {
-            let n = rng.gen_range(0..100);
-            let v = match rng.gen_range(0..5) {
-                0 => format!("604-555-01{n:02}"),
-                1 => format!("(778) 555-01{n:02}"),
-                2 => format!("604.555.01{n:02}"),
-                3 => format!("+1 604 555 01{n:02}"),
-                4 if rng.gen_bool(0.5) => format!("604555{:04}", 100 + n),
-                _ => format!("1-236-555-01{n:02}"),
-            };
-            (
-                ["callback at", "cell", "reach them on"][rng.gen_range(0..3)].into(),
-                v,
-            )
-        }
+        Entity::Phone => phone(rng),
         Entity::CreditCard => (
             "paid by card".into(),
             join(
@@ -163,21 +196,7 @@ fn positive(rng: &mut ChaCha8Rng, entity: Entity) -> (String, String) {
                 sep,
             ),
         ),
-        Entity::Phn => {
-            let groups: &[usize] = if rng.gen_bool(0.25) {
-                &[10]
-            } else {
-                &[4, 3, 3]
-            };
-            (
-                ["PHN", "health card"][rng.gen_range(0..2)].into(),
-                join(
-                    &digits_with_check(rng, 9..10, 10, bc_phn_valid, true),
-                    groups,
-                    sep,
-                ),
-            )
-        }
+        Entity::Phn => phn(rng, sep),
         Entity::IpAddress => (
             "portal login from".into(),
             format!(
@@ -199,19 +218,7 @@ fn positive(rng: &mut ChaCha8Rng, entity: Entity) -> (String, String) {
             ["BC licence", "driver's license no.", "DL#"][rng.gen_range(0..3)].into(),
             format!("{:07}", rng.gen_range(1_000_000..10_000_000)),
         ),
-        Entity::PostalCode => {
-            let letter =
-                |rng: &mut ChaCha8Rng| char::from(b"ABCEGHJKLMNPRSTVWXYZ"[rng.gen_range(0..20)]);
-            let v = format!(
-                "V{}{} {}{}{}",
-                rng.gen_range(0..10),
-                letter(rng),
-                rng.gen_range(0..10),
-                letter(rng),
-                rng.gen_range(0..10)
-            );
-            ("postal code".into(), v)
-        }
+        Entity::PostalCode => ("postal code".into(), postal_code(rng)),
         Entity::StreetAddress => (
             "at".into(),
             format!(
