@@ -108,3 +108,123 @@ fn audit_help_lists_every_format() {
         assert!(line.contains(format), "{format} missing from: {line}");
     }
 }
+
+/// The code with string and character literals and line comments blanked, so that braces
+/// are the code's own.
+fn code_only(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut in_str: Option<Option<usize>> = None; // Some(None): "…"; Some(Some(n)): r#…"…"#…
+    for line in text.lines() {
+        let b = line.as_bytes();
+        let mut kept = String::new();
+        let mut i = 0;
+        while i < b.len() {
+            if let Some(raw) = in_str {
+                match (b[i], raw) {
+                    (b'\\', None) => i += 2,
+                    (b'"', None) => {
+                        in_str = None;
+                        i += 1;
+                    }
+                    (b'"', Some(h))
+                        if b[i + 1..].iter().take(h).filter(|c| **c == b'#').count() == h =>
+                    {
+                        in_str = None;
+                        i += 1 + h;
+                    }
+                    _ => i += 1,
+                }
+                continue;
+            }
+            let rest = &line[i..];
+            if rest.starts_with("//") {
+                break;
+            }
+            let word_before = i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_');
+            if b[i] == b'r' && !word_before {
+                let hashes = rest[1..].bytes().take_while(|c| *c == b'#').count();
+                if rest[1 + hashes..].starts_with('"') {
+                    in_str = Some(Some(hashes));
+                    i += 2 + hashes;
+                    continue;
+                }
+            }
+            if b[i] == b'"' {
+                in_str = Some(None);
+                i += 1;
+                continue;
+            }
+            if b[i] == b'\'' {
+                // A character literal ('x', '\n', '\''), not a lifetime ('a).
+                let len = if b.get(i + 1) == Some(&b'\\') {
+                    rest[2..].find('\'').map(|e| e + 3)
+                } else {
+                    rest.char_indices()
+                        .nth(2)
+                        .filter(|(_, c)| *c == '\'')
+                        .map(|(e, _)| e + 1)
+                };
+                if let Some(len) = len {
+                    i += len;
+                    continue;
+                }
+            }
+            kept.push(b[i] as char);
+            i += 1;
+        }
+        out.push(kept);
+    }
+    out
+}
+
+/// "No function in crates/*/src is over 100 lines, outside tests and the demo's script."
+#[test]
+fn no_function_is_over_100_lines() {
+    const LONGEST: usize = 100;
+    let fn_start =
+        regex::Regex::new(r"^\s*(pub(\([^)]*\))?\s+)?(const\s+)?(async\s+)?(unsafe\s+)?fn\s+(\w+)")
+            .unwrap();
+    let mut long = vec![];
+    for file in common::files_under(&common::repo("crates")) {
+        let path = file.to_string_lossy().to_string();
+        if !path.ends_with(".rs") || !path.contains("/src/") || path.ends_with("commands/demo.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        let lines = code_only(code);
+        let mut i = 0;
+        while i < lines.len() {
+            let Some(name) = fn_start.captures(&lines[i]).map(|c| c[6].to_string()) else {
+                i += 1;
+                continue;
+            };
+            let (mut depth, mut opened, mut j) = (0i64, false, i);
+            while j < lines.len() {
+                for ch in lines[j].chars() {
+                    match ch {
+                        '{' => {
+                            depth += 1;
+                            opened = true;
+                        }
+                        '}' => depth -= 1,
+                        _ => {}
+                    }
+                }
+                if (opened && depth == 0) || (!opened && lines[j].trim_end().ends_with(';')) {
+                    break;
+                }
+                j += 1;
+            }
+            if opened && j - i + 1 > LONGEST {
+                long.push(format!("{path}:{}: {name} ({} lines)", i + 1, j - i + 1));
+            }
+            i = if opened { j + 1 } else { i + 1 };
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "functions over {LONGEST} lines:\n{}",
+        long.join("\n")
+    );
+}
