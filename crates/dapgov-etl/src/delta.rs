@@ -181,7 +181,9 @@ pub async fn history(table: &DeltaTable) -> Result<Vec<Commit>, EtlError> {
         .try_collect()
         .await
         .map_err(|e| delta_error(&name, e))?;
-    // Newest first, one per version.
+    // Newest first, one per version. The log is listed as it is now, so a commit made since
+    // `table` was opened is listed too: the newest listed version may be past `newest`.
+    let newest = newest.max(infos.len().saturating_sub(1) as u64);
     let mut out: Vec<Commit> = infos
         .into_iter()
         .enumerate()
@@ -548,6 +550,24 @@ mod tests {
         )
         .await
         .unwrap();
+    }
+
+    /// A commit made after a table was opened (a concurrent load) is in its history under its
+    /// own version; the history was numbered from the opened version and underflowed.
+    #[tokio::test]
+    async fn history_counts_a_commit_made_after_the_table_was_opened() {
+        let (zone, ctx) = {
+            let z = zone();
+            let c = context(&z);
+            (z, c)
+        };
+        load(&ctx, &zone, 1, 7, 10, "a").await;
+        let opened_before = open(&zone, "calls").await.unwrap();
+        load(&ctx, &zone, 8, 14, 10, "b").await;
+        let commits = history(&opened_before).await.unwrap();
+        let versions: Vec<u64> = commits.iter().map(|c| c.version).collect();
+        assert_eq!(versions, vec![0, 1]);
+        assert_eq!(commits[1].load["run_id"], "b");
     }
 
     #[tokio::test]
