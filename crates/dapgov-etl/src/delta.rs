@@ -113,6 +113,72 @@ pub async fn open_url(
     }
 }
 
+/// A delivery's application transaction (Delta's `txn` action): a table takes generation
+/// `version` of delivery `app_id` (`dapgov:<dataset>:<sha256>`) at most once, whichever
+/// run commits it first; a second run of the same generation commits nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryTxn {
+    pub app_id: String,
+    pub version: i64,
+}
+
+impl DeliveryTxn {
+    pub fn app_id(dataset: &str, sha256: &str) -> String {
+        format!("dapgov:{dataset}:{sha256}")
+    }
+}
+
+/// What a commit of a delivery did to a table.
+pub enum Delivered {
+    Committed(DeltaTable),
+    /// The table already holds this generation of the delivery (another run committed it).
+    AlreadyTaken,
+}
+
+/// The newest generation of delivery `app_id` the table has taken (`None`: never).
+pub async fn delivery_version(table: &DeltaTable, app_id: &str) -> Result<Option<i64>, EtlError> {
+    let name = table.table_url().to_string();
+    let Ok(state) = table.snapshot() else {
+        return Ok(None);
+    };
+    state
+        .transaction_version(table.log_store().as_ref(), app_id)
+        .await
+        .map_err(|e| delta_error(&name, e))
+}
+
+/// Commit a delivery to the table once: nothing when the table already holds this
+/// generation, read before writing or found by the commit's conflict check (a concurrent
+/// commit of the same delivery is a no-op, not a failure).
+pub async fn write_delivery(
+    ctx: &SessionContext,
+    table: DeltaTable,
+    df: DataFrame,
+    load: &Load,
+    partition_by: &[String],
+    info: &serde_json::Value,
+    txn: &DeliveryTxn,
+) -> Result<Delivered, EtlError> {
+    use deltalake_core::kernel::transaction::{CommitConflictError, TransactionError};
+    let name = table.table_url().to_string();
+    if delivery_version(&table, &txn.app_id)
+        .await?
+        .is_some_and(|v| v >= txn.version)
+    {
+        return Ok(Delivered::AlreadyTaken);
+    }
+    let properties = recording(info).with_application_transaction(
+        deltalake_core::kernel::Transaction::new(&txn.app_id, txn.version),
+    );
+    match write_with(ctx, table, df, load, partition_by, properties).await {
+        Ok(t) => Ok(Delivered::Committed(t)),
+        Err(DeltaTableError::Transaction {
+            source: TransactionError::CommitConflict(CommitConflictError::ConcurrentTransaction),
+        }) => Ok(Delivered::AlreadyTaken),
+        Err(e) => Err(delta_error(&name, e)),
+    }
+}
+
 /// Commit a DataFrame of the run's session to the table: the query runs once, streamed into
 /// the table's files, and the commit records `info` (the load's provenance) in the history.
 /// Concurrent writers of other days retry on the new version; an overlapping one fails.
@@ -125,6 +191,19 @@ pub async fn write(
     info: &serde_json::Value,
 ) -> Result<DeltaTable, EtlError> {
     let name = table.table_url().to_string();
+    write_with(ctx, table, df, load, partition_by, recording(info))
+        .await
+        .map_err(|e| delta_error(&name, e))
+}
+
+async fn write_with(
+    ctx: &SessionContext,
+    table: DeltaTable,
+    df: DataFrame,
+    load: &Load,
+    partition_by: &[String],
+    properties: CommitProperties,
+) -> Result<DeltaTable, DeltaTableError> {
     // A load may add columns (merged into the table's schema); a whole-table replace takes
     // the load's schema.
     let (mode, schema_mode, predicate) = match load {
@@ -142,11 +221,11 @@ pub async fn write(
         .with_save_mode(mode)
         .with_schema_mode(schema_mode)
         .with_partition_columns(partition_by.to_vec())
-        .with_commit_properties(recording(info));
+        .with_commit_properties(properties);
     if let Some(p) = predicate {
         builder = builder.with_replace_where(p);
     }
-    builder.await.map_err(|e| delta_error(&name, e))
+    builder.await
 }
 
 /// The run's session (its functions, tables, stores and memory pool) with the planner for

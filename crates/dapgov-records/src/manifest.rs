@@ -78,6 +78,12 @@ pub struct InputInfo {
     pub sha256: String,
     pub bytes: u64,
     pub landing_object: String,
+    /// The object the delivery arrived as in the landing zone (key, and version where the
+    /// bucket keeps versions), for a load of a delivery rather than of a named file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivered_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivered_version: Option<String>,
 }
 
 /// What a load did to one trusted table. Kept in the manifest as the sentence the run

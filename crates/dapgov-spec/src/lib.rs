@@ -1,6 +1,7 @@
 //! The `dapgov.toml` model: parse it, validate it (errors name the key, line and column),
 //! and turn it into the Desired platform: an Inventory of what should exist.
 
+pub mod automation;
 mod desired;
 mod model;
 pub mod portable;
@@ -149,6 +150,7 @@ impl Spec {
         validate_name(&self.platform.name).map_err(|m| (at(&["platform", "name"]), m))?;
         self.validate_kpi_and_zones()?;
         self.validate_budget_and_platform()?;
+        self.automation.validate()?;
         for (name, ds) in &self.datasets {
             validate_dataset(name, ds)?;
         }
@@ -388,7 +390,70 @@ fn validate_dataset(name: &str, ds: &Dataset) -> Result<(), Invalid> {
     if ds.load == Some(LoadMode::ReplacePartitions) && ds.date_column.is_none() {
         return Err((at(&["datasets", name, "load"]), "`replace_partitions` replaces the days a delivery contains: set `date_column`, or use `append` or `replace`".into()));
     }
+    validate_expectations(name, ds)?;
     validate_columns(name, ds)
+}
+
+/// What a dataset's deliveries are expected to be: fresh, of a usual volume, in an inbox
+/// inside the project.
+fn validate_expectations(name: &str, ds: &Dataset) -> Result<(), Invalid> {
+    if let Some(f) = &ds.fresh_within {
+        let at_f = at(&["datasets", name, "fresh_within"]);
+        let d = automation::parse_duration(f).map_err(|e| (at_f.clone(), e))?;
+        if d < chrono::Duration::hours(1) {
+            return Err((
+                at_f,
+                format!("{f:?}: freshness is judged by delivered days; allow at least 1h"),
+            ));
+        }
+        if ds.date_column.is_none() {
+            return Err((
+                at_f,
+                "freshness is judged by the newest delivered day: set `date_column`".into(),
+            ));
+        }
+    }
+    if let Some(v) = &ds.volume {
+        if ds.date_column.is_none() {
+            return Err((
+                at(&["datasets", name, "volume"]),
+                "volume is judged per delivered day: set `date_column`".into(),
+            ));
+        }
+        v.validate()
+            .map_err(|(k, m)| (at(&["datasets", name, "volume", k]), m))?;
+        if let Some(c) = &v.column
+            && ds
+                .columns
+                .get(c)
+                .is_none_or(|r| !["bigint", "double"].contains(&r.data_type.as_str()))
+        {
+            return Err((
+                at(&["datasets", name, "volume", "column"]),
+                format!(
+                    "column `{c}` must be declared under [datasets.{name}.columns] as a bigint or double (its daily sum is the volume)"
+                ),
+            ));
+        }
+    }
+    if let Some(inbox) = &ds.inbox {
+        let inside = !inbox.is_empty()
+            && Path::new(inbox).components().all(|c| {
+                matches!(
+                    c,
+                    std::path::Component::Normal(_) | std::path::Component::CurDir
+                )
+            });
+        if !inside {
+            return Err((
+                at(&["datasets", name, "inbox"]),
+                format!(
+                    "{inbox:?} must be a directory inside the project: a relative path without `..`"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn validate_columns(name: &str, ds: &Dataset) -> Result<(), Invalid> {

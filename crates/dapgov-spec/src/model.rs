@@ -23,6 +23,8 @@ pub struct Spec {
     pub trusted: Vec<TrustedTable>,
     #[serde(default)]
     pub kpi: KpiSpec,
+    #[serde(default)]
+    pub automation: crate::automation::Automation,
 }
 
 /// The call centre's targets, drawn on `dapgov report kpi`'s charts.
@@ -387,6 +389,17 @@ pub struct Dataset {
     /// filtered on it read only the partitions they need.
     #[serde(default)]
     pub partition_by: Option<PartitionBy>,
+    /// The directory `dapgov serve` watches for this dataset's deliveries on the local target,
+    /// relative to the spec file (default `inbox/<dataset>`).
+    #[serde(default)]
+    pub inbox: Option<String>,
+    /// How far behind the newest delivered day may fall before the dataset is late, as a
+    /// duration (`36h`, `2d`); the audit's `dataset_fresh` check holds it. Needs a date column.
+    #[serde(default)]
+    pub fresh_within: Option<String>,
+    /// The volume each delivered day is expected to have (needs a date column).
+    #[serde(default)]
+    pub volume: Option<crate::automation::VolumeRule>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

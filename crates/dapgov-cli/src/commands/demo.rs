@@ -139,6 +139,7 @@ pub async fn run(a: Args) -> anyhow::Result<u8> {
                         input: file,
                         dataset,
                         force: false,
+                        delivered: None,
                         progress: &|_| {},
                     },
                 )

@@ -133,6 +133,7 @@ async fn run_one(
             input,
             dataset,
             force,
+            delivered: None,
             progress: &progress,
         },
     )
@@ -150,52 +151,75 @@ async fn from_landing(
     force: bool,
 ) -> anyhow::Result<u8> {
     let l = ctx.open(false).await?;
-    if !l.spec.datasets.contains_key(dataset) {
+    let session = l.target.session(&l.spec.platform.name, "etl").await?;
+    let sweep = sweep(&session, &l.spec, dataset, prefix, force).await?;
+    Ok(u8::from(sweep.failed > 0))
+}
+
+/// What a sweep of a landing prefix did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Swept {
+    pub loaded: usize,
+    pub already_taken: usize,
+    pub failed: usize,
+}
+
+/// Load every delivery under `prefix` (default `DATASET/`) as the session's role, oldest
+/// first, printing what became of each.
+pub async fn sweep(
+    session: &dapgov_target::RoleSession,
+    spec: &dapgov_spec::Spec,
+    dataset: &str,
+    prefix: &str,
+    force: bool,
+) -> anyhow::Result<Swept> {
+    use dapgov_etl::landing::Outcome;
+    if !spec.datasets.contains_key(dataset) {
         return Err(dapgov_etl::EtlError::UnknownDataset(dataset.into()).into());
     }
-    let session = l.target.session(&l.spec.platform.name, "etl").await?;
     let prefix = if prefix.is_empty() {
         format!("{dataset}/")
     } else {
         prefix.to_string()
     };
-    let deliveries = dapgov_etl::landing::deliveries(&session, &prefix).await?;
-    let mut loaded = dapgov_etl::landing::loaded_inputs(&session, dataset).await?;
+    let deliveries = dapgov_etl::landing::deliveries(session, &prefix).await?;
     let landing_url = session
         .zones
         .get("landing")
         .map(|z| z.url.clone())
         .unwrap_or_default();
-    let (mut ran, mut skipped, mut failed) = (0, 0, 0);
+    let mut swept = Swept::default();
     for d in &deliveries {
         let label = format!("{landing_url}{}", d.location);
-        let dir = tempfile::tempdir()?;
-        let (file, sha) = dapgov_etl::landing::fetch(&session, d, dir.path()).await?;
-        if loaded.contains(&sha) && !force {
-            println!(
-                "Skipped {label}: already taken by dataset {dataset} (sha256 {}).",
-                &sha[..12]
-            );
-            skipped += 1;
-            continue;
-        }
-        match run_one(&session, &l.spec, &file, dataset, force).await {
-            Ok(m) => {
+        let progress = |msg: &str| tracing::info!("{label}: {msg}");
+        match dapgov_etl::landing::load_delivery(session, spec, dataset, d, force, &progress)
+            .await?
+        {
+            Outcome::Loaded(m) => {
                 print!("{}", dapgov_report::summary::etl_run(&m, &label, dataset));
-                loaded.insert(sha);
-                ran += 1;
+                swept.loaded += 1;
             }
-            Err(e) => {
+            Outcome::AlreadyTaken { sha256 } => {
+                println!(
+                    "Skipped {label}: already taken by dataset {dataset} (sha256 {}).",
+                    &sha256[..12]
+                );
+                swept.already_taken += 1;
+            }
+            Outcome::Failed(e) => {
                 eprintln!("error: etl run of {label} as dataset {dataset}: {e:#}");
-                failed += 1;
+                swept.failed += 1;
             }
         }
     }
     println!(
-        "From {landing_url}{prefix}: {} delivery(ies); {ran} loaded, {skipped} already taken, {failed} failed.",
-        deliveries.len()
+        "From {landing_url}{prefix}: {} delivery(ies); {} loaded, {} already taken, {} failed.",
+        deliveries.len(),
+        swept.loaded,
+        swept.already_taken,
+        swept.failed
     );
-    Ok(u8::from(failed > 0))
+    Ok(swept)
 }
 
 async fn history(ctx: &Context, dataset: &str, zone: &str, format: &str) -> anyhow::Result<u8> {

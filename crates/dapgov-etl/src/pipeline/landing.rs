@@ -10,6 +10,23 @@ use datafusion::object_store::{ObjectMeta, ObjectStoreExt};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 
+/// An object delivered into the landing zone: its key and, where the bucket keeps versions,
+/// the version a load took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub key: String,
+    pub version: Option<String>,
+}
+
+impl Delivery {
+    pub fn of(landing_url: &str, object: &ObjectMeta) -> Self {
+        Self {
+            key: format!("{landing_url}{}", object.location),
+            version: object.version.clone().or_else(|| object.e_tag.clone()),
+        }
+    }
+}
+
 /// Where a run keeps its copy of an input: `<dataset>/<sha256>/<file>`.
 pub(super) fn landing_key(dataset: &str, sha256: &str, file: &str) -> StorePath {
     StorePath::from(format!("{dataset}/{sha256}/{file}"))
@@ -88,6 +105,80 @@ pub async fn fetch(
         .await
         .map_err(|e| EtlError::Engine(format!("{}: {e}", path.display())))?;
     Ok((path, hex::encode(h.finalize())))
+}
+
+/// What became of one delivery.
+#[derive(Debug)]
+pub enum Outcome {
+    Loaded(Box<dapgov_records::Manifest>),
+    /// The dataset already took these bytes (by sha256), in an earlier load.
+    AlreadyTaken {
+        sha256: String,
+    },
+    Failed(EtlError),
+}
+
+/// Load one delivered object as the session's role (the etl role): fetched, skipped when the
+/// dataset already took its bytes (unless `force`), else run through every stage. Each
+/// load commits as one generation of the delivery (`DeliveryTxn`), so however many times
+/// and however concurrently the same delivery is handled, it is loaded once.
+pub async fn load_delivery(
+    session: &RoleSession,
+    spec: &dapgov_spec::Spec,
+    dataset: &str,
+    object: &ObjectMeta,
+    force: bool,
+    progress: &(dyn Fn(&str) + Send + Sync),
+) -> Result<Outcome, EtlError> {
+    let landing = zone(session, Zone::Landing)?;
+    let delivery = Delivery::of(&landing.url, object);
+    let dir =
+        tempfile::tempdir().map_err(|e| EtlError::Engine(format!("a temporary directory: {e}")))?;
+    let (file, sha) = fetch(session, object, dir.path()).await?;
+    if !force && loaded_inputs(session, dataset).await?.contains(&sha) {
+        return Ok(Outcome::AlreadyTaken { sha256: sha });
+    }
+    let run = super::run(
+        session,
+        spec,
+        super::RunOptions {
+            input: &file,
+            dataset,
+            force,
+            delivered: Some(&delivery),
+            progress,
+        },
+    )
+    .await;
+    Ok(match run {
+        Ok(m) if m.no_op => Outcome::AlreadyTaken { sha256: sha },
+        Ok(m) => Outcome::Loaded(Box::new(m)),
+        Err(e) => Outcome::Failed(e),
+    })
+}
+
+/// The landing object at `key` (a delivery an event names), as the role sees it.
+pub async fn object(session: &RoleSession, key: &str) -> Result<ObjectMeta, EtlError> {
+    let landing = zone(session, Zone::Landing)?;
+    landing
+        .store
+        .head(&StorePath::from(key))
+        .await
+        .map_err(|e| EtlError::Engine(format!("{}{key}: {e}", landing.url)))
+}
+
+/// The dataset a landing key is delivered to: the dataset whose name is the key's first
+/// segment (`calls/2024-09-17.csv`), if the spec declares it; a run's own copies of its
+/// inputs are no delivery.
+pub fn dataset_of<'s>(spec: &'s dapgov_spec::Spec, key: &str) -> Option<&'s str> {
+    if is_run_copy(key) {
+        return None;
+    }
+    let (first, rest) = key.split_once('/')?;
+    if rest.is_empty() || rest.ends_with('/') {
+        return None;
+    }
+    spec.datasets.get_key_value(first).map(|(k, _)| k.as_str())
 }
 
 #[cfg(test)]

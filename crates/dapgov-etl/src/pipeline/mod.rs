@@ -31,6 +31,8 @@ pub struct RunOptions<'a> {
     pub input: &'a std::path::Path,
     pub dataset: &'a str,
     pub force: bool,
+    /// The landing object `input` was fetched from, when the load is of a delivery.
+    pub delivered: Option<&'a landing::Delivery>,
     pub progress: &'a (dyn Fn(&str) + Send + Sync),
 }
 
@@ -180,6 +182,8 @@ async fn run_stages(
             sha256: sha.clone(),
             bytes: size,
             landing_object: String::new(),
+            delivered_key: opts.delivered.map(|d| d.key.clone()),
+            delivered_version: opts.delivered.and_then(|d| d.version.clone()),
         },
         ..Default::default()
     };
@@ -201,6 +205,7 @@ async fn run_stages(
             run_id = format!("{run_id}-{}", chrono::Utc::now().format("%Y%m%d%H%M%S"));
         }
         m.run_id = run_id.clone();
+        let txn = delivery_txn(raw, curated, opts.dataset, &sha).await?;
 
         let staging = format!("_staging/{}/v={run_id}/", opts.dataset);
         clear_leftovers(session, spec, opts.dataset, &run_id).await?;
@@ -214,6 +219,7 @@ async fn run_stages(
             started,
             origin,
             m,
+            txn,
             marks: Default::default(),
         }
         .execute()
@@ -256,6 +262,44 @@ async fn newest_load_is(
     let same = newest_run.split('-').next() == Some(run_id);
     let manifest = stages::manifest_path(dataset, &newest_run);
     Ok(same && curated.store.head(&manifest).await.is_ok())
+}
+
+/// The commit record of the delivery a load took (`DeliveryTxn`'s app id and generation, and
+/// the landing object it arrived as).
+pub(crate) const DELIVERY: &str = "delivery";
+
+/// The generation of the delivery this run commits: one past the newest that raw (which takes
+/// every run that reaches publish) holds, unless the run that committed that one never
+/// finished (no manifest: it died past its commit), whose generation this run completes.
+async fn delivery_txn(
+    raw: &dapgov_target::ZoneStore,
+    curated: &dapgov_target::ZoneStore,
+    dataset: &str,
+    sha: &str,
+) -> Result<crate::delta::DeliveryTxn, EtlError> {
+    let app_id = crate::delta::DeliveryTxn::app_id(dataset, sha);
+    let table = crate::delta::open(raw, dataset).await?;
+    let Some(taken) = crate::delta::delivery_version(&table, &app_id).await? else {
+        return Ok(crate::delta::DeliveryTxn { app_id, version: 1 });
+    };
+    let history = crate::delta::history(&table).await?;
+    let committed_by = history.iter().rev().find_map(|c| {
+        let d = c.load.get(DELIVERY)?;
+        (d["app_id"] == app_id.as_str() && d["generation"] == taken)
+            .then(|| c.load["run_id"].as_str().map(str::to_string))?
+    });
+    let finished = match committed_by {
+        Some(run) => curated
+            .store
+            .head(&stages::manifest_path(dataset, &run))
+            .await
+            .is_ok(),
+        None => true,
+    };
+    Ok(crate::delta::DeliveryTxn {
+        app_id,
+        version: if finished { taken + 1 } else { taken },
+    })
 }
 
 /// This run's own prefixes hold nothing published (its manifest does not exist), so anything

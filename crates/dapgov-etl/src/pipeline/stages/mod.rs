@@ -92,6 +92,8 @@ pub(super) struct Run<'a> {
     /// The input as the user named it, for messages.
     pub origin: String,
     pub m: Manifest,
+    /// The delivery's generation this run commits (`DeliveryTxn`).
+    pub txn: delta::DeliveryTxn,
     /// Each stage's start: its name, the time, and the process's CPU seconds then.
     pub marks: std::sync::Mutex<Vec<(String, Instant, Option<f64>)>>,
 }
@@ -145,23 +147,26 @@ const QUARANTINE_COLUMNS: [(&str, &str); 7] = [
     ("_source_sha256", "string"),
 ];
 
-/// Append `df` to the Delta table at `path` in `zone` once per run: when the table's newest
-/// commit is already this run's (a rerun after a run that died past this commit), nothing is
-/// appended again. Returns the version holding the run's rows.
-async fn append_once(
+/// Commit `df` to the Delta table at `path` in `zone` as this run's delivery, at most once
+/// per generation of the delivery (a rerun after a run that died past this commit, or a
+/// concurrent run of the same delivery, commits nothing). Returns the table as it stands and
+/// whether this run committed to it.
+#[allow(clippy::too_many_arguments)]
+async fn commit_delivery(
     ctx: &SessionContext,
     zone: &dapgov_target::ZoneStore,
     path: &str,
     df: DataFrame,
+    load: &Load,
+    partition_by: &[String],
     info: &serde_json::Value,
-) -> Result<u64, EtlError> {
+    txn: &delta::DeliveryTxn,
+) -> Result<(deltalake_core::DeltaTable, bool), EtlError> {
     let table = delta::open(zone, path).await?;
-    let newest = delta::latest_info(&table).await?;
-    if newest.as_ref().and_then(|i| i.get("run_id")) == info.get("run_id") {
-        return Ok(table.version().unwrap_or_default());
+    match delta::write_delivery(ctx, table, df, load, partition_by, info, txn).await? {
+        delta::Delivered::Committed(t) => Ok((t, true)),
+        delta::Delivered::AlreadyTaken => Ok((delta::open(zone, path).await?, false)),
     }
-    let written = delta::write(ctx, table, df, &Load::Append, &[], info).await?;
-    Ok(written.version().unwrap_or_default())
 }
 
 /// Commit `df` to the Delta table at `path` in `zone`; returns the table as committed.

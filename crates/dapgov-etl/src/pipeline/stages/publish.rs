@@ -21,12 +21,15 @@ impl Run<'_> {
             zone(self.session, Zone::Raw)?,
             zone(self.session, Zone::Curated)?,
         );
-        let raw_version = append_once(
+        let (raw_table, _) = commit_delivery(
             ctx,
             raw_zone,
             dataset,
             ctx.table(RAW_NEW.name()).await?,
+            &Load::Append,
+            &[],
             &info,
+            &self.txn,
         )
         .await?;
         let lineage = format!(
@@ -35,14 +38,21 @@ impl Run<'_> {
             lit(&self.m.input.file),
             lit(&self.m.input.sha256)
         );
-        let quarantine_version = append_once(
+        let (quarantine_table, _) = commit_delivery(
             ctx,
             raw_zone,
             &format!("quarantine/{dataset}"),
             ctx.sql(&lineage).await?,
+            &Load::Append,
+            &[],
             &info,
+            &self.txn,
         )
         .await?;
+        let (raw_version, quarantine_version) = (
+            raw_table.version().unwrap_or_default(),
+            quarantine_table.version().unwrap_or_default(),
+        );
         let mut tables = vec![
             (&raw.table, "raw", raw_version),
             (&curated.quarantine_table, "quarantine", quarantine_version),
@@ -59,7 +69,7 @@ impl Run<'_> {
             // The writer counts the rows it adds; what a load replaces is counted here.
             let mut info = info.clone();
             info["rows_replaced"] = self.m.load.rows_replaced.into();
-            let written = commit(
+            let (written, committed) = commit_delivery(
                 ctx,
                 curated_zone,
                 dataset,
@@ -67,12 +77,20 @@ impl Run<'_> {
                 &load,
                 &partition_by,
                 &info,
+                &self.txn,
             )
             .await?;
             let version = written.version().unwrap_or_default();
             self.m.load.curated_version = Some(version);
             failpoint("after-curated-commit");
-            self.m.load.retries = delta::retries_of_newest(&written).await?;
+            if committed {
+                self.m.load.retries = delta::retries_of_newest(&written).await?;
+            } else {
+                self.m.warnings.push(format!(
+                    "curated.{dataset} already held this delivery (generation {} of {}, committed by an attempt that did not finish): not committed again",
+                    self.txn.version, self.txn.app_id
+                ));
+            }
             // The City's CSV copy of what each load delivered.
             let csv = format!(
                 "{}{CSV_COPIES}/{dataset}/{}/",
@@ -184,6 +202,12 @@ impl Run<'_> {
             "role": self.session.principal_arn,
             "load": self.ds.load_mode().as_str(),
             crate::pipeline::PROTECTED: self.m.pii_columns,
+            crate::pipeline::DELIVERY: {
+                "app_id": self.txn.app_id,
+                "generation": self.txn.version,
+                "landing_key": self.m.input.delivered_key.as_ref().unwrap_or(&self.m.input.landing_object),
+                "landing_version": self.m.input.delivered_version,
+            },
         })
     }
 
