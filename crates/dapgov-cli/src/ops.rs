@@ -86,6 +86,39 @@ pub async fn observe(l: &Loaded) -> anyhow::Result<(Inventory, String)> {
     Ok((inv, account))
 }
 
+/// How current each dataset that declares `fresh_within` is, read as the etl role. A
+/// dataset whose table cannot be read is marked unreadable (its check does not apply), with
+/// the reason logged.
+pub async fn observe_freshness(l: &Loaded, inv: &mut Inventory) {
+    let declared: Vec<&String> = l
+        .spec
+        .datasets
+        .iter()
+        .filter(|(_, d)| d.fresh_within.is_some())
+        .map(|(n, _)| n)
+        .collect();
+    if declared.is_empty() {
+        return;
+    }
+    let assessed = async {
+        let session = l.target.session(&l.spec.platform.name, "etl").await?;
+        Ok::<_, anyhow::Error>(
+            dapgov_etl::freshness::assess(&session, &l.spec, chrono::Utc::now()).await?,
+        )
+    }
+    .await;
+    match assessed {
+        Ok(f) => inv.dataset_freshness = f,
+        Err(e) => {
+            tracing::warn!("cannot read the datasets' freshness: {e:#}");
+            for name in declared {
+                inv.unreadable.insert(format!("etl_dataset.{name}:freshness"));
+                inv.dataset_freshness.insert(name.clone(), Default::default());
+            }
+        }
+    }
+}
+
 /// The plan from what is to what the spec describes; returns it with the platform as the
 /// plan would leave it (the desired Inventory, keys' ARNs filled in as far as they are known).
 pub async fn make_plan(l: &Loaded) -> anyhow::Result<(Plan, Inventory)> {

@@ -3,6 +3,8 @@
 //! and catalog a role may use, so it can touch nothing else.
 
 pub mod delta;
+pub mod freshness;
+pub mod holidays;
 pub mod ingest;
 pub mod kpi;
 pub mod pii;
@@ -12,6 +14,7 @@ pub mod profile;
 pub mod query;
 pub mod remote_query;
 pub mod sample;
+pub mod volume;
 
 pub use dapgov_records::{LoadReport, Manifest, StageTiming, TrustedOutcome};
 pub use pipeline::{

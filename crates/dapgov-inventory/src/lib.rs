@@ -82,6 +82,9 @@ pub struct Inventory {
     /// Summaries of recent ETL runs (from run manifests), newest last.
     #[serde(default)]
     pub etl_runs: Vec<EtlRunSummary>,
+    /// How current each dataset that declares `fresh_within` is, read from its curated table.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dataset_freshness: BTreeMap<String, DatasetFreshness>,
     /// Properties the target could not read, as `<address>:<property>` (for example
     /// `budget.van311-monthly:notifications` where an endpoint does not serve budget
     /// subscribers). The planner reports no drift on them; checks that need them do not apply.
@@ -499,6 +502,26 @@ pub struct EtlRunSummary {
     pub output_formats: Vec<String>,
     #[serde(default)]
     pub partitioned: bool,
+}
+
+/// How current a dataset's data is: its newest delivered day against the spec's
+/// `fresh_within` (a day is due that long after it ends, in the platform's time zone).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DatasetFreshness {
+    pub fresh_within: String,
+    /// The newest day curated holds (`None`: nothing loaded).
+    pub newest_day: Option<String>,
+    /// The newest day that should have arrived by now.
+    pub due_day: String,
+    /// Days due but not in curated: those after the newest day, and gaps in the four weeks
+    /// before it.
+    pub missing_days: Vec<String>,
+}
+
+impl DatasetFreshness {
+    pub fn late(&self) -> bool {
+        self.newest_day.as_deref().is_none_or(|d| d < self.due_day.as_str())
+    }
 }
 
 // The registry of resource kinds. A kind is its record type above, its field in `Inventory`,

@@ -38,6 +38,9 @@ pub struct Manifest {
     /// What the load did to each trusted table built from the dataset.
     pub trusted: BTreeMap<String, TrustedOutcome>,
     pub warnings: Vec<String>,
+    /// The delivered days outside the dataset's volume rule, or missing, as sentences.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub volume_flags: Vec<String>,
     /// What the load did to curated (empty when the gates kept it out).
     pub load: LoadReport,
     /// Where the run's time went, stage by stage, in the order they ran.

@@ -141,3 +141,53 @@ pub fn recent_run_manifest(ctx: &Ctx) -> Vec<Outcome> {
         })
         .collect()
 }
+
+/// Missing days named in a finding before the rest are counted.
+const MISSING_DAYS_LISTED: usize = 10;
+
+pub fn dataset_fresh(ctx: &Ctx) -> Vec<Outcome> {
+    ctx.inv
+        .dataset_freshness
+        .iter()
+        .map(|(name, f)| {
+            let r = dataset(ctx, name);
+            if ctx
+                .inv
+                .unreadable
+                .contains(&format!("etl_dataset.{name}:freshness"))
+            {
+                return Outcome::not_applicable(r, "its curated table could not be read");
+            }
+            let newest = f.newest_day.as_deref().unwrap_or("none");
+            if !f.late() {
+                return Outcome::pass(
+                    r,
+                    format!(
+                        "newest day {newest}; due by now (fresh within {}): {}",
+                        f.fresh_within, f.due_day
+                    ),
+                );
+            }
+            let mut days: Vec<&str> = f
+                .missing_days
+                .iter()
+                .take(MISSING_DAYS_LISTED)
+                .map(String::as_str)
+                .collect();
+            let more = f.missing_days.len().saturating_sub(MISSING_DAYS_LISTED);
+            let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+            if days.is_empty() {
+                days.push(&f.due_day);
+            }
+            Outcome::fail(
+                r,
+                format!(
+                    "late: newest day {newest}, but days up to {} are due (fresh within {}); missing {}{more}",
+                    f.due_day,
+                    f.fresh_within,
+                    days.join(", ")
+                ),
+            )
+        })
+        .collect()
+}

@@ -274,7 +274,8 @@ pub async fn audit(ctx: &Context, a: &Args) -> anyhow::Result<(Audit, Vec<PathBu
             if a.security_hub {
                 hub = Some(need_aws(ctx, &l, "--security-hub")?.clone());
             }
-            let (inv, _) = observe(&l).await?;
+            let (mut inv, _) = observe(&l).await?;
+            crate::ops::observe_freshness(&l, &mut inv).await;
             let source = inv.target.clone();
             (inv, source)
         }

@@ -7,9 +7,9 @@
 mod engine;
 pub mod landing;
 mod lock;
-mod sql;
+pub(crate) mod sql;
 mod stages;
-mod storage;
+pub(crate) mod storage;
 
 use crate::EtlError;
 use dapgov_inventory::names::{

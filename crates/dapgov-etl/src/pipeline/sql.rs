@@ -17,7 +17,7 @@ pub(super) fn glue_type(t: &DataType) -> &'static str {
     }
 }
 
-pub(super) fn ident(name: &str) -> String {
+pub(crate) fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 

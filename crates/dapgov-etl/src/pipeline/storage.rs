@@ -10,7 +10,7 @@ use datafusion::object_store::path::Path as StorePath;
 use sha2::{Digest, Sha256};
 
 /// A zone's store in the session, or what to do when it is missing.
-pub(super) fn zone(session: &RoleSession, zone: Zone) -> Result<&ZoneStore, EtlError> {
+pub(crate) fn zone(session: &RoleSession, zone: Zone) -> Result<&ZoneStore, EtlError> {
     session.zones.get(zone.as_str()).ok_or_else(|| {
         EtlError::Engine(format!(
             "the {zone} zone does not exist; run `dapgov apply`"

@@ -1,6 +1,7 @@
 //! The quality gates that keep a load out of curated and trusted.
 
 use super::*;
+use std::collections::BTreeMap;
 
 impl Run<'_> {
     /// Trusted's gates: completeness, and a second PII scan of curated with the same rules
@@ -97,6 +98,95 @@ impl Run<'_> {
                 ));
             }
         }
+        if let Some(breach) = self.volume(ctx).await? {
+            failures.push(breach);
+        }
         Ok(failures)
     }
+
+    /// The dataset's volume rule over the days this load delivers, each against the days
+    /// before it (curated's, with this load's in place of the days it replaces). Outside the
+    /// band: a warning, or with `on_breach = "reject"` a failed gate (returned).
+    async fn volume(&mut self, ctx: &SessionContext) -> Result<Option<String>, EtlError> {
+        let (Some(rule), Some(dc)) = (&self.ds.volume, &self.ds.date_column) else {
+            return Ok(None);
+        };
+        let measure = match &rule.column {
+            Some(c) => format!("CAST(SUM({}) AS DOUBLE)", ident(c)),
+            None => "CAST(COUNT(*) AS DOUBLE)".into(),
+        };
+        let per_day = |table: String| {
+            format!(
+                "SELECT CAST({d} AS VARCHAR) AS day, {measure} AS volume FROM {table} WHERE {d} IS NOT NULL GROUP BY {d}",
+                d = ident(dc)
+            )
+        };
+        let delivered = day_volumes(ctx, &per_day(CURATED_NEW.to_string())).await?;
+        let Some(&from) = delivered.keys().next() else {
+            return Ok(None);
+        };
+        let mut series = BTreeMap::new();
+        let table = delta::open(zone(self.session, Zone::Curated)?, self.opts.dataset).await?;
+        if table.version().is_some() {
+            ctx.register_table(CURATED_BEFORE.name(), delta::provider(table, None).await?)?;
+            let before = day_volumes(ctx, &per_day(CURATED_BEFORE.to_string())).await;
+            ctx.deregister_table(CURATED_BEFORE.name())?;
+            series = before?;
+        }
+        let newest = *delivered.keys().next_back().expect("a delivered day");
+        series.extend(delivered);
+        let flagged: Vec<String> = crate::volume::judge(&series, rule, from)
+            .into_iter()
+            .filter(|f| f.day <= newest)
+            .map(|f| f.to_string())
+            .collect();
+        if flagged.is_empty() {
+            return Ok(None);
+        }
+        const LISTED: usize = 10;
+        let mut text = flagged.iter().take(LISTED).cloned().collect::<Vec<_>>().join("; ");
+        if flagged.len() > LISTED {
+            text.push_str(&format!("; and {} more", flagged.len() - LISTED));
+        }
+        let what = format!(
+            "volume outside {}×–{}× of the same weekday's median over the last {} usual days on {} day(s): {text}",
+            rule.min_ratio,
+            rule.max_ratio,
+            rule.baseline_weeks,
+            flagged.len()
+        );
+        self.m.volume_flags = flagged;
+        Ok(match rule.on_breach {
+            dapgov_spec::automation::Breach::Reject => Some(what),
+            dapgov_spec::automation::Breach::Warn => {
+                self.m.warnings.push(what);
+                None
+            }
+        })
+    }
+}
+
+/// Volume by day from a query returning `day` (ISO text) and `volume`.
+async fn day_volumes(
+    ctx: &SessionContext,
+    sql: &str,
+) -> Result<BTreeMap<chrono::NaiveDate, f64>, EtlError> {
+    use datafusion::arrow::array::Array;
+    use datafusion::arrow::datatypes::Float64Type;
+    let mut out = BTreeMap::new();
+    for b in ctx.sql(sql).await?.collect().await? {
+        let days = datafusion::arrow::compute::cast(b.column(0), &datafusion::arrow::datatypes::DataType::Utf8)
+            .map_err(datafusion::error::DataFusionError::from)?;
+        let days = days.as_string::<i32>();
+        let volumes = b.column(1).as_primitive::<Float64Type>();
+        for i in 0..b.num_rows() {
+            if let (Ok(d), false) = (
+                chrono::NaiveDate::parse_from_str(days.value(i), "%Y-%m-%d"),
+                volumes.is_null(i),
+            ) {
+                out.insert(d, volumes.value(i));
+            }
+        }
+    }
+    Ok(out)
 }
