@@ -81,6 +81,10 @@ pub enum Command {
     /// What the platform cost, month by month, by service or zone, beside its budget: from Cost
     /// Explorer on AWS (with the month's forecast), the storage estimate on the local target.
     Cost(commands::cost::Args),
+    /// Run by itself: load each file dropped in a dataset's inbox (once), run the spec's
+    /// schedules in the platform's time zone, report datasets that fall behind; until
+    /// SIGTERM or Ctrl-C, which wait for the load under way.
+    Serve(commands::serve::Args),
     /// Inspect and verify the local platform's audit trail.
     #[command(subcommand)]
     Trail(commands::trail::TrailCommand),

@@ -47,8 +47,9 @@ pub async fn assess(
     spec: &Spec,
     now: DateTime<Utc>,
 ) -> Result<BTreeMap<String, DatasetFreshness>, EtlError> {
-    let tz = chrono_tz::Tz::from_str(&spec.automation.time_zone)
-        .map_err(|_| EtlError::Engine(format!("unknown time zone {}", spec.automation.time_zone)))?;
+    let tz = chrono_tz::Tz::from_str(&spec.automation.time_zone).map_err(|_| {
+        EtlError::Engine(format!("unknown time zone {}", spec.automation.time_zone))
+    })?;
     let mut out = BTreeMap::new();
     for (name, ds) in &spec.datasets {
         let (Some(fresh), Some(dc)) = (&ds.fresh_within, &ds.date_column) else {
@@ -80,7 +81,11 @@ async fn recent_days(
     dataset: &str,
     date_column: &str,
 ) -> Result<BTreeSet<NaiveDate>, EtlError> {
-    let table = crate::delta::open(crate::pipeline::storage::zone(session, Zone::Curated)?, dataset).await?;
+    let table = crate::delta::open(
+        crate::pipeline::storage::zone(session, Zone::Curated)?,
+        dataset,
+    )
+    .await?;
     if table.version().is_none() {
         return Ok(BTreeSet::new());
     }
@@ -92,8 +97,11 @@ async fn recent_days(
     );
     let mut out = BTreeSet::new();
     for b in ctx.sql(&sql).await?.collect().await? {
-        let col = datafusion::arrow::compute::cast(b.column(0), &datafusion::arrow::datatypes::DataType::Utf8)
-            .map_err(datafusion::error::DataFusionError::from)?;
+        let col = datafusion::arrow::compute::cast(
+            b.column(0),
+            &datafusion::arrow::datatypes::DataType::Utf8,
+        )
+        .map_err(datafusion::error::DataFusionError::from)?;
         use datafusion::arrow::array::AsArray;
         for v in col.as_string::<i32>().iter().flatten() {
             if let Ok(day) = NaiveDate::parse_from_str(v, "%Y-%m-%d") {
@@ -118,16 +126,31 @@ mod tests {
         let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
         // 09:00 in Vancouver on the 6th: the 4th ended at midnight on the 5th and is due at
         // noon on the 6th, so the 3rd is the newest day due.
-        assert_eq!(due_day(at("2026-12-06T17:00:00Z"), Duration::hours(36), tz), day("2026-12-03"));
+        assert_eq!(
+            due_day(at("2026-12-06T17:00:00Z"), Duration::hours(36), tz),
+            day("2026-12-03")
+        );
         // At 13:00 Vancouver the 4th is due.
-        assert_eq!(due_day(at("2026-12-06T21:00:00Z"), Duration::hours(36), tz), day("2026-12-04"));
+        assert_eq!(
+            due_day(at("2026-12-06T21:00:00Z"), Duration::hours(36), tz),
+            day("2026-12-04")
+        );
     }
 
     #[test]
     fn missing_days_are_gaps_and_days_after_the_newest() {
-        let days: BTreeSet<NaiveDate> = ["2026-11-28", "2026-11-29", "2026-12-01"].iter().map(|d| day(d)).collect();
+        let days: BTreeSet<NaiveDate> = ["2026-11-28", "2026-11-29", "2026-12-01"]
+            .iter()
+            .map(|d| day(d))
+            .collect();
         let missing = missing_days(&days, days.iter().next_back().copied(), day("2026-12-03"));
-        assert_eq!(missing, vec![day("2026-11-30"), day("2026-12-02"), day("2026-12-03")]);
-        assert_eq!(missing_days(&BTreeSet::new(), None, day("2026-12-03")), vec![day("2026-12-03")]);
+        assert_eq!(
+            missing,
+            vec![day("2026-11-30"), day("2026-12-02"), day("2026-12-03")]
+        );
+        assert_eq!(
+            missing_days(&BTreeSet::new(), None, day("2026-12-03")),
+            vec![day("2026-12-03")]
+        );
     }
 }

@@ -61,7 +61,10 @@ pub fn of_year(year: i32) -> BTreeSet<NaiveDate> {
     }
     let mut out: BTreeSet<NaiveDate> = days.iter().copied().collect();
     // A holiday on a weekend is observed on the next weekday that is not a holiday itself.
-    for d in days.into_iter().filter(|d| d.weekday().num_days_from_monday() >= 5) {
+    for d in days
+        .into_iter()
+        .filter(|d| d.weekday().num_days_from_monday() >= 5)
+    {
         let mut observed = d + Duration::days(1);
         while observed.weekday().num_days_from_monday() >= 5 || out.contains(&observed) {
             observed += Duration::days(1);
@@ -91,9 +94,18 @@ mod tests {
         assert_eq!(
             y2024,
             [
-                "2024-01-01", "2024-02-19", "2024-03-29", "2024-05-20", "2024-07-01",
-                "2024-08-05", "2024-09-02", "2024-09-30", "2024-10-14", "2024-11-11",
-                "2024-12-25", "2024-12-26"
+                "2024-01-01",
+                "2024-02-19",
+                "2024-03-29",
+                "2024-05-20",
+                "2024-07-01",
+                "2024-08-05",
+                "2024-09-02",
+                "2024-09-30",
+                "2024-10-14",
+                "2024-11-11",
+                "2024-12-25",
+                "2024-12-26"
             ]
         );
         assert_eq!(easter(2025), day("2025-04-20"));

@@ -21,8 +21,14 @@ const MIN_BASELINE: usize = 4;
 pub enum Flag {
     /// No data for the day.
     Missing,
-    Low { volume: f64, baseline: f64 },
-    High { volume: f64, baseline: f64 },
+    Low {
+        volume: f64,
+        baseline: f64,
+    },
+    High {
+        volume: f64,
+        baseline: f64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -63,7 +69,11 @@ fn median(values: &VecDeque<f64>) -> f64 {
 
 /// The flagged days of `series` (volume per day) on or after `from`, in order. The whole
 /// series is walked so each day's baseline is what the days before it left.
-pub fn judge(series: &BTreeMap<NaiveDate, f64>, rule: &VolumeRule, from: NaiveDate) -> Vec<FlaggedDay> {
+pub fn judge(
+    series: &BTreeMap<NaiveDate, f64>,
+    rule: &VolumeRule,
+    from: NaiveDate,
+) -> Vec<FlaggedDay> {
     let (Some(first), Some(last)) = (series.keys().next(), series.keys().next_back()) else {
         return vec![];
     };
@@ -75,7 +85,10 @@ pub fn judge(series: &BTreeMap<NaiveDate, f64>, rule: &VolumeRule, from: NaiveDa
         let w = day.weekday().num_days_from_monday() as usize;
         let Some(&volume) = series.get(&day) else {
             if day >= from {
-                flagged.push(FlaggedDay { day, flag: Flag::Missing });
+                flagged.push(FlaggedDay {
+                    day,
+                    flag: Flag::Missing,
+                });
             }
             continue;
         };
@@ -85,7 +98,11 @@ pub fn judge(series: &BTreeMap<NaiveDate, f64>, rule: &VolumeRule, from: NaiveDa
         let base = &mut accepted[w];
         let judged = base.len() >= MIN_BASELINE.min(rule.baseline_weeks);
         let baseline = median(base);
-        let ratio = if judged && baseline > 0.0 { volume / baseline } else { 1.0 };
+        let ratio = if judged && baseline > 0.0 {
+            volume / baseline
+        } else {
+            1.0
+        };
         if (rule.min_ratio..=rule.max_ratio).contains(&ratio) {
             base.push_back(volume);
             if base.len() > rule.baseline_weeks {
@@ -147,8 +164,17 @@ mod tests {
         assert_eq!(
             flagged,
             vec![
-                FlaggedDay { day: day("2026-02-09"), flag: Flag::Low { volume: 10.0, baseline: 100.0 } },
-                FlaggedDay { day: day("2026-02-20"), flag: Flag::Missing },
+                FlaggedDay {
+                    day: day("2026-02-09"),
+                    flag: Flag::Low {
+                        volume: 10.0,
+                        baseline: 100.0
+                    }
+                },
+                FlaggedDay {
+                    day: day("2026-02-20"),
+                    flag: Flag::Missing
+                },
             ]
         );
         // The flagged Monday did not lower a later Monday's baseline (the 16th, Family Day, is
@@ -156,19 +182,31 @@ mod tests {
         assert!(!flagged.iter().any(|f| f.day == day("2026-02-16")));
         series.insert(day("2026-02-23"), 49.0);
         let next = judge(&series, &rule(), day("2026-02-23"));
-        assert!(matches!(next[0].flag, Flag::Low { baseline, .. } if baseline == 100.0), "{next:?}");
+        assert!(
+            matches!(next[0].flag, Flag::Low { baseline, .. } if baseline == 100.0),
+            "{next:?}"
+        );
     }
 
     /// The City's daily calls offered, 2009-06-15 to 2024-09-30, judged at the shipped
     /// defaults (the rule `dapgov init` writes for the metrics dataset).
     #[test]
     fn the_citys_fifteen_years_at_the_shipped_defaults() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/3-1-1-contact-centre-metrics.csv");
-        let mut reader = csv::ReaderBuilder::new().delimiter(b';').from_path(path).unwrap();
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../data/3-1-1-contact-centre-metrics.csv"
+        );
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(b';')
+            .from_path(path)
+            .unwrap();
         let mut series = BTreeMap::new();
         for r in reader.records() {
             let r = r.unwrap();
-            series.insert(day(r[0].trim_start_matches('\u{feff}')), r[1].parse::<f64>().unwrap());
+            series.insert(
+                day(r[0].trim_start_matches('\u{feff}')),
+                r[1].parse::<f64>().unwrap(),
+            );
         }
         let spec = dapgov_spec::Spec::parse(dapgov_spec::INIT_TEMPLATE, "dapgov.toml").unwrap();
         let shipped = spec.datasets["metrics"].volume.clone().unwrap();
@@ -184,14 +222,22 @@ mod tests {
             Flag::High { .. } => (l, h + 1),
             Flag::Missing => (l, h),
         });
-        println!("{} days judged; flagged: {} missing, {low} low, {high} high", series.len(), missing.len());
+        println!(
+            "{} days judged; flagged: {} missing, {low} low, {high} high",
+            series.len(),
+            missing.len()
+        );
         for f in &flagged {
             println!("  {f}");
         }
         // Christmas Eve 2010 and the day after the first missing day; the municipal election
         // days of 2011 and 2014, the windstorm of 29 August 2015, Easter Sunday 2011 and
         // 5 January 2014 (docs/benchmarks.md).
-        assert_eq!((low, high), (2, 5), "update docs/benchmarks.md with the new counts");
+        assert_eq!(
+            (low, high),
+            (2, 5),
+            "update docs/benchmarks.md with the new counts"
+        );
     }
 
     #[test]

@@ -84,7 +84,7 @@ pub struct Inventory {
     pub etl_runs: Vec<EtlRunSummary>,
     /// How current each dataset that declares `fresh_within` is, read from its curated table.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub dataset_freshness: BTreeMap<String, DatasetFreshness>,
+    pub etl_dataset_freshness: BTreeMap<String, DatasetFreshness>,
     /// Properties the target could not read, as `<address>:<property>` (for example
     /// `budget.van311-monthly:notifications` where an endpoint does not serve budget
     /// subscribers). The planner reports no drift on them; checks that need them do not apply.
@@ -520,7 +520,9 @@ pub struct DatasetFreshness {
 
 impl DatasetFreshness {
     pub fn late(&self) -> bool {
-        self.newest_day.as_deref().is_none_or(|d| d < self.due_day.as_str())
+        self.newest_day
+            .as_deref()
+            .is_none_or(|d| d < self.due_day.as_str())
     }
 }
 

@@ -394,7 +394,7 @@ pub struct Dataset {
     #[serde(default)]
     pub inbox: Option<String>,
     /// How far behind the newest delivered day may fall before the dataset is late, as a
-    /// duration (`36h`, `2d`); the audit's `dataset_fresh` check holds it. Needs a date column.
+    /// duration (`36h`, `2d`); the audit's `etl_dataset_fresh` check holds it. Needs a date column.
     #[serde(default)]
     pub fresh_within: Option<String>,
     /// The volume each delivered day is expected to have (needs a date column).

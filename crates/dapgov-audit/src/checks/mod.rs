@@ -203,7 +203,7 @@ const REGISTRY: &[(&str, CheckFn)] = &[
         cloudwatch::topic_has_subscriptions,
     ),
     ("etl_latest_run_succeeded", ops::latest_run_succeeded),
-    ("dataset_fresh", ops::dataset_fresh),
+    ("etl_dataset_fresh", ops::etl_dataset_fresh),
     // operational excellence
     ("tagging_required_tags", ops::required_tags),
     (

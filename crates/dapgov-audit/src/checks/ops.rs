@@ -145,9 +145,9 @@ pub fn recent_run_manifest(ctx: &Ctx) -> Vec<Outcome> {
 /// Missing days named in a finding before the rest are counted.
 const MISSING_DAYS_LISTED: usize = 10;
 
-pub fn dataset_fresh(ctx: &Ctx) -> Vec<Outcome> {
+pub fn etl_dataset_fresh(ctx: &Ctx) -> Vec<Outcome> {
     ctx.inv
-        .dataset_freshness
+        .etl_dataset_freshness
         .iter()
         .map(|(name, f)| {
             let r = dataset(ctx, name);

@@ -13,6 +13,7 @@ pub mod plan;
 pub mod query;
 pub mod report;
 pub mod sample;
+pub mod serve;
 pub mod trail;
 
 use crate::{Cli, Command};
@@ -51,5 +52,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Report(c) => report::run(&ctx, c).await,
         Command::Docs(a) => docs::run(&ctx, a).await,
         Command::Cost(a) => cost::run(&ctx, a).await,
+        Command::Serve(a) => serve::run(&ctx, a).await,
     }
 }

@@ -5,8 +5,9 @@ use super::storage::zone;
 use crate::EtlError;
 use dapgov_inventory::names::Zone;
 use dapgov_target::RoleSession;
+pub use datafusion::object_store::ObjectMeta;
+use datafusion::object_store::ObjectStoreExt;
 use datafusion::object_store::path::Path as StorePath;
-use datafusion::object_store::{ObjectMeta, ObjectStoreExt};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 
@@ -155,6 +156,18 @@ pub async fn load_delivery(
         Ok(m) => Outcome::Loaded(Box::new(m)),
         Err(e) => Outcome::Failed(e),
     })
+}
+
+/// Deliver `bytes` into the landing zone at `key` as the role (a file dropped in a local
+/// inbox); returns the object as stored.
+pub async fn put(session: &RoleSession, key: &str, bytes: Vec<u8>) -> Result<ObjectMeta, EtlError> {
+    let landing = zone(session, Zone::Landing)?;
+    landing
+        .store
+        .put(&StorePath::from(key), bytes.into())
+        .await
+        .map_err(|e| EtlError::Engine(format!("{}{key}: {e}", landing.url)))?;
+    object(session, key).await
 }
 
 /// The landing object at `key` (a delivery an event names), as the role sees it.

@@ -144,7 +144,12 @@ impl Run<'_> {
             return Ok(None);
         }
         const LISTED: usize = 10;
-        let mut text = flagged.iter().take(LISTED).cloned().collect::<Vec<_>>().join("; ");
+        let mut text = flagged
+            .iter()
+            .take(LISTED)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("; ");
         if flagged.len() > LISTED {
             text.push_str(&format!("; and {} more", flagged.len() - LISTED));
         }
@@ -175,8 +180,11 @@ async fn day_volumes(
     use datafusion::arrow::datatypes::Float64Type;
     let mut out = BTreeMap::new();
     for b in ctx.sql(sql).await?.collect().await? {
-        let days = datafusion::arrow::compute::cast(b.column(0), &datafusion::arrow::datatypes::DataType::Utf8)
-            .map_err(datafusion::error::DataFusionError::from)?;
+        let days = datafusion::arrow::compute::cast(
+            b.column(0),
+            &datafusion::arrow::datatypes::DataType::Utf8,
+        )
+        .map_err(datafusion::error::DataFusionError::from)?;
         let days = days.as_string::<i32>();
         let volumes = b.column(1).as_primitive::<Float64Type>();
         for i in 0..b.num_rows() {
