@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Platform, city_file, dapgov, files_under, repo};
+use common::{Platform, city_days, city_file, dapgov, files_under, repo};
 use std::path::{Path, PathBuf};
 
 #[test]
@@ -1716,12 +1716,14 @@ fn a_run_killed_after_its_commit_leaves_the_table_at_that_version_and_the_next_r
         "trusted is still the previous load's"
     );
     p.ok(&["trail", "verify"]);
-    // The same input again finishes the load: it is no no-op while its run never finished.
+    // The same input again finishes the load: it is no no-op while its run never finished,
+    // and it does not commit the delivery to curated a second time.
     let out = p.ok(&["etl", "run", "--input", &b, "--dataset", "metrics"]);
-    assert!(
-        out.contains("10 row(s) replaced, 10 added; curated is at version 2"),
-        "{out}"
-    );
+    assert!(out.contains("curated is at version 1"), "{out}");
+    let history: serde_json::Value =
+        serde_json::from_str(&p.ok(&["etl", "history", "metrics", "--format", "json"])).unwrap();
+    let commits = history.as_array().unwrap();
+    assert_eq!(commits.len(), 2, "{history:#}");
     let (curated, trusted) = served(&p);
     assert!(
         curated.starts_with("days,offered\n20,") && curated == trusted,
@@ -2083,38 +2085,6 @@ fn iso_day(n: i64) -> String {
         m += 1;
     }
     format!("{y}-{:02}-{:02}", m + 1, d + 1)
-}
-
-/// The City's file cut to the days `from..=to` of September 2024, with `extra` calls offered
-/// and abandoned on each day (a corrected delivery), written as `name`.
-fn city_days(p: &Platform, name: &str, from: u32, to: u32, extra: i64) -> String {
-    let text = std::fs::read_to_string(city_file()).unwrap();
-    let mut lines = text.lines();
-    let mut out = vec![lines.next().unwrap().to_string()];
-    for line in lines {
-        let f: Vec<&str> = line.split(';').collect();
-        let Some(day) = f[0]
-            .strip_prefix("2024-09-")
-            .and_then(|d| d.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if (from..=to).contains(&day) {
-            let (offered, abandoned): (i64, i64) = (f[1].parse().unwrap(), f[3].parse().unwrap());
-            out.push(format!(
-                "{};{};{};{};{};{};{}",
-                f[0],
-                offered + extra,
-                f[2],
-                abandoned + extra,
-                f[4],
-                f[5],
-                f[6]
-            ));
-        }
-    }
-    std::fs::write(p.dir.path().join(name), out.join("\r\n") + "\r\n").unwrap();
-    name.to_string()
 }
 
 /// (days, calls offered) in curated, and the calls offered trusted's yearly table reports.

@@ -58,6 +58,38 @@ pub fn city_file() -> PathBuf {
     repo("data/3-1-1-contact-centre-metrics.csv")
 }
 
+/// The City's file cut to the days `from..=to` of September 2024, with `extra` calls offered
+/// and abandoned on each day (a corrected delivery), written as `name`.
+pub fn city_days(p: &Platform, name: &str, from: u32, to: u32, extra: i64) -> String {
+    let text = std::fs::read_to_string(city_file()).unwrap();
+    let mut lines = text.lines();
+    let mut out = vec![lines.next().unwrap().to_string()];
+    for line in lines {
+        let f: Vec<&str> = line.split(';').collect();
+        let Some(day) = f[0]
+            .strip_prefix("2024-09-")
+            .and_then(|d| d.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if (from..=to).contains(&day) {
+            let (offered, abandoned): (i64, i64) = (f[1].parse().unwrap(), f[3].parse().unwrap());
+            out.push(format!(
+                "{};{};{};{};{};{};{}",
+                f[0],
+                offered + extra,
+                f[2],
+                abandoned + extra,
+                f[4],
+                f[5],
+                f[6]
+            ));
+        }
+    }
+    std::fs::write(p.dir.path().join(name), out.join("\r\n") + "\r\n").unwrap();
+    name.to_string()
+}
+
 impl Platform {
     /// `init` and `apply` in a fresh directory.
     pub fn new() -> Self {

@@ -390,8 +390,8 @@ fn validate_dataset(name: &str, ds: &Dataset) -> Result<(), Invalid> {
     if ds.load == Some(LoadMode::ReplacePartitions) && ds.date_column.is_none() {
         return Err((at(&["datasets", name, "load"]), "`replace_partitions` replaces the days a delivery contains: set `date_column`, or use `append` or `replace`".into()));
     }
-    validate_expectations(name, ds)?;
-    validate_columns(name, ds)
+    validate_columns(name, ds)?;
+    validate_expectations(name, ds)
 }
 
 /// What a dataset's deliveries are expected to be: fresh, of a usual volume, in an inbox
@@ -596,11 +596,13 @@ mod tests {
         );
         let e = Spec::parse(&text, "dapgov.toml").unwrap_err().to_string();
         assert!(e.contains("add partition_by_year = true"), "{e}");
-        let text = INIT_TEMPLATE.replacen(
-            "date_column = \"date\"\nload = \"replace_partitions\"",
-            "load = \"replace\"",
-            1,
-        );
+        let text = INIT_TEMPLATE
+            .replacen(
+                "date_column = \"date\"\nload = \"replace_partitions\"",
+                "load = \"replace\"",
+                1,
+            )
+            .replacen("volume = { column = \"calls_offered\"", "# volume = {", 1);
         let e = Spec::parse(&text, "dapgov.toml").unwrap_err().to_string();
         assert!(
             e.contains("needs a date_column on every input; `metrics` has none"),

@@ -9,10 +9,14 @@ pub enum EtlCommand {
         /// A file to load (CSV, Excel or Parquet).
         #[arg(
             long,
-            required_unless_present = "from_landing",
-            conflicts_with = "from_landing"
+            required_unless_present_any = ["from_landing", "delivery"],
+            conflicts_with_all = ["from_landing", "delivery"]
         )]
         input: Option<PathBuf>,
+        /// Instead of --input: load the one delivery at KEY in the landing zone (what the
+        /// platform does when a delivery lands), exactly once however often it is asked.
+        #[arg(long, value_name = "KEY", conflicts_with = "from_landing")]
+        delivery: Option<String>,
         /// Instead of --input: load every file delivered into the landing zone under
         /// KEY_PREFIX (default `DATASET/`) that the dataset has not taken yet (by sha256),
         /// oldest first, reporting each.
@@ -24,6 +28,16 @@ pub enum EtlCommand {
         /// Run again even if this input was already loaded.
         #[arg(long)]
         force: bool,
+    },
+    /// Deliver a file into the landing zone as the etl role, without loading it (as the call
+    /// system does; `serve`, the landing sweep or `etl run --delivery` loads it).
+    Deliver {
+        file: PathBuf,
+        #[arg(long)]
+        dataset: String,
+        /// The key in landing (default `DATASET/<file name>`).
+        #[arg(long)]
+        key: Option<String>,
     },
     /// The loads of a dataset's table, oldest first: version, time, operation, input file and
     /// its sha256, rows added and removed, run and role.
@@ -71,6 +85,15 @@ pub async fn run(ctx: &Context, cmd: EtlCommand) -> anyhow::Result<u8> {
             force,
             ..
         } => return from_landing(ctx, &dataset, &prefix, force).await,
+        EtlCommand::Run {
+            delivery: Some(key),
+            dataset,
+            force,
+            ..
+        } => return one_delivery(ctx, &dataset, &key, force).await,
+        EtlCommand::Deliver { file, dataset, key } => {
+            return deliver(ctx, &file, &dataset, key).await;
+        }
         EtlCommand::Run {
             input: Some(input),
             dataset,
@@ -154,6 +177,63 @@ async fn from_landing(
     let session = l.target.session(&l.spec.platform.name, "etl").await?;
     let sweep = sweep(&session, &l.spec, dataset, prefix, force).await?;
     Ok(u8::from(sweep.failed > 0))
+}
+
+/// Load the delivery at `key` in landing, as the etl role.
+async fn one_delivery(ctx: &Context, dataset: &str, key: &str, force: bool) -> anyhow::Result<u8> {
+    use dapgov_etl::landing::Outcome;
+    let l = ctx.open(false).await?;
+    if !l.spec.datasets.contains_key(dataset) {
+        return Err(dapgov_etl::EtlError::UnknownDataset(dataset.into()).into());
+    }
+    let session = l.target.session(&l.spec.platform.name, "etl").await?;
+    let object = dapgov_etl::landing::object(&session, key).await?;
+    let progress = |msg: &str| tracing::info!("{key}: {msg}");
+    match dapgov_etl::landing::load_delivery(&session, &l.spec, dataset, &object, force, &progress)
+        .await?
+    {
+        Outcome::Loaded(m) => {
+            print!("{}", dapgov_report::summary::etl_run(&m, key, dataset));
+            Ok(0)
+        }
+        Outcome::AlreadyTaken { sha256 } => {
+            println!(
+                "No-op: {key} is already loaded into {dataset} (sha256 {}).",
+                &sha256[..12]
+            );
+            Ok(0)
+        }
+        Outcome::Failed(e) => {
+            Err(anyhow::Error::new(e).context(format!("etl run of {key} as dataset {dataset}")))
+        }
+    }
+}
+
+/// Put a file into landing as the etl role.
+async fn deliver(
+    ctx: &Context,
+    file: &std::path::Path,
+    dataset: &str,
+    key: Option<String>,
+) -> anyhow::Result<u8> {
+    let l = ctx.open(false).await?;
+    if !l.spec.datasets.contains_key(dataset) {
+        return Err(dapgov_etl::EtlError::UnknownDataset(dataset.into()).into());
+    }
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .ok_or_else(|| anyhow::anyhow!("{} names no file", file.display()))?;
+    let key = key.unwrap_or_else(|| format!("{dataset}/{name}"));
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let session = l.target.session(&l.spec.platform.name, "etl").await?;
+    let object = dapgov_etl::landing::put(&session, &key, bytes).await?;
+    println!(
+        "Delivered {} to landing as {key} ({} bytes).",
+        file.display(),
+        object.size
+    );
+    Ok(0)
 }
 
 /// What a sweep of a landing prefix did.

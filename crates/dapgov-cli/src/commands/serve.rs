@@ -104,7 +104,7 @@ pub async fn run(ctx: &Context, a: Args) -> anyhow::Result<u8> {
             _ = notify.notified() => {}
         }
     }
-    println!("Stopped: no load was in progress.");
+    println!("Stopped.");
     Ok(0)
 }
 

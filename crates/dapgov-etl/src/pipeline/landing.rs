@@ -56,18 +56,41 @@ pub async fn deliveries(session: &RoleSession, prefix: &str) -> Result<Vec<Objec
     Ok(found)
 }
 
-/// The sha256 of every input a dataset's curated table has taken, in any version.
+/// The sha256 of every input a dataset's curated table has taken, in any version, by a run
+/// that finished (its manifest, written last, exists): a run killed after its commit left
+/// the delivery to be completed, not taken.
 pub async fn loaded_inputs(
     session: &RoleSession,
     dataset: &str,
 ) -> Result<BTreeSet<String>, EtlError> {
-    let table = crate::delta::open(zone(session, Zone::Curated)?, dataset).await?;
+    use futures::TryStreamExt;
+    let curated = zone(session, Zone::Curated)?;
+    let table = crate::delta::open(curated, dataset).await?;
     if table.version().is_none() {
         return Ok(BTreeSet::new());
     }
+    let prefix = StorePath::from(format!("_manifests/{dataset}/"));
+    let finished: BTreeSet<String> = curated
+        .store
+        .list(Some(&prefix))
+        .map_ok(|o| {
+            o.location
+                .filename()
+                .and_then(|f| f.strip_suffix(".json"))
+                .unwrap_or_default()
+                .to_string()
+        })
+        .try_collect()
+        .await
+        .map_err(|e| EtlError::Engine(format!("listing {dataset}'s run manifests: {e}")))?;
     Ok(crate::delta::history(&table)
         .await?
         .iter()
+        .filter(|c| {
+            c.load["run_id"]
+                .as_str()
+                .is_some_and(|r| finished.contains(r))
+        })
         .filter_map(|c| c.load.get("sha256")?.as_str().map(String::from))
         .collect())
 }

@@ -17,42 +17,8 @@ impl Run<'_> {
         self.progress("publishing");
         failpoint("before-publish");
         let (dataset, info) = (self.opts.dataset, self.load_info());
-        let (raw_zone, curated_zone) = (
-            zone(self.session, Zone::Raw)?,
-            zone(self.session, Zone::Curated)?,
-        );
-        let (raw_table, _) = commit_delivery(
-            ctx,
-            raw_zone,
-            dataset,
-            ctx.table(RAW_NEW.name()).await?,
-            &Load::Append,
-            &[],
-            &info,
-            &self.txn,
-        )
-        .await?;
-        let lineage = format!(
-            "SELECT *, {} AS _run_id, {} AS _source_file, {} AS _source_sha256 FROM {QUARANTINE_NEW}",
-            lit(&self.m.run_id),
-            lit(&self.m.input.file),
-            lit(&self.m.input.sha256)
-        );
-        let (quarantine_table, _) = commit_delivery(
-            ctx,
-            raw_zone,
-            &format!("quarantine/{dataset}"),
-            ctx.sql(&lineage).await?,
-            &Load::Append,
-            &[],
-            &info,
-            &self.txn,
-        )
-        .await?;
-        let (raw_version, quarantine_version) = (
-            raw_table.version().unwrap_or_default(),
-            quarantine_table.version().unwrap_or_default(),
-        );
+        let curated_zone = zone(self.session, Zone::Curated)?;
+        let (raw_version, quarantine_version) = self.commit_raw_and_quarantine(ctx).await?;
         let mut tables = vec![
             (&raw.table, "raw", raw_version),
             (&curated.quarantine_table, "quarantine", quarantine_version),
@@ -110,6 +76,48 @@ impl Run<'_> {
                 .insert(what.into(), format!("{} (version {version})", t.location));
         }
         Ok(())
+    }
+
+    /// Raw and quarantine take every delivery that reaches publish, whatever the gates said.
+    async fn commit_raw_and_quarantine(
+        &self,
+        ctx: &SessionContext,
+    ) -> Result<(u64, u64), EtlError> {
+        let (dataset, info) = (self.opts.dataset, self.load_info());
+        let raw_zone = zone(self.session, Zone::Raw)?;
+        let (raw_table, _) = commit_delivery(
+            ctx,
+            raw_zone,
+            dataset,
+            ctx.table(RAW_NEW.name()).await?,
+            &Load::Append,
+            &[],
+            &info,
+            &self.txn,
+        )
+        .await?;
+        let lineage = format!(
+            "SELECT *, {} AS _run_id, {} AS _source_file, {} AS _source_sha256 FROM {QUARANTINE_NEW}",
+            lit(&self.m.run_id),
+            lit(&self.m.input.file),
+            lit(&self.m.input.sha256)
+        );
+        let (quarantine_table, _) = commit_delivery(
+            ctx,
+            raw_zone,
+            &format!("quarantine/{dataset}"),
+            ctx.sql(&lineage).await?,
+            &Load::Append,
+            &[],
+            &info,
+            &self.txn,
+        )
+        .await?;
+        let (raw_version, quarantine_version) = (
+            raw_table.version().unwrap_or_default(),
+            quarantine_table.version().unwrap_or_default(),
+        );
+        Ok((raw_version, quarantine_version))
     }
 
     /// A column this load protects that the table's newest version recorded unprotected
