@@ -108,13 +108,13 @@ pub async fn observe_freshness(l: &Loaded, inv: &mut Inventory) {
     }
     .await;
     match assessed {
-        Ok(f) => inv.etl_dataset_freshness = f,
+        Ok(f) => inv.dataset_freshness = f,
         Err(e) => {
             tracing::warn!("cannot read the datasets' freshness: {e:#}");
             for name in declared {
                 inv.unreadable
                     .insert(format!("etl_dataset.{name}:freshness"));
-                inv.etl_dataset_freshness
+                inv.dataset_freshness
                     .insert(name.clone(), Default::default());
             }
         }

@@ -84,7 +84,7 @@ pub struct Inventory {
     pub etl_runs: Vec<EtlRunSummary>,
     /// How current each dataset that declares `fresh_within` is, read from its curated table.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub etl_dataset_freshness: BTreeMap<String, DatasetFreshness>,
+    pub dataset_freshness: BTreeMap<String, DatasetFreshness>,
     /// Properties the target could not read, as `<address>:<property>` (for example
     /// `budget.van311-monthly:notifications` where an endpoint does not serve budget
     /// subscribers). The planner reports no drift on them; checks that need them do not apply.

@@ -147,7 +147,7 @@ const MISSING_DAYS_LISTED: usize = 10;
 
 pub fn etl_dataset_fresh(ctx: &Ctx) -> Vec<Outcome> {
     ctx.inv
-        .etl_dataset_freshness
+        .dataset_freshness
         .iter()
         .map(|(name, f)| {
             let r = dataset(ctx, name);
