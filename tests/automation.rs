@@ -347,3 +347,57 @@ fn a_day_that_did_not_arrive_fails_the_freshness_check_by_name_until_it_does() {
     p.ok(&["etl", "run", "--input", &second, "--dataset", "metrics"]);
     p.ok(&["audit", "--fail-on", "medium"]);
 }
+
+#[test]
+fn the_function_handles_landing_and_schedule_events_on_the_local_target() {
+    let p = Platform::new();
+    let day = city_days(&p, "day-15.csv", 15, 15, 0);
+    p.ok(&["etl", "deliver", &day, "--dataset", "metrics"]);
+    let event = |name: &str, value: serde_json::Value| {
+        let path = p.dir.path().join(name);
+        std::fs::write(&path, value.to_string()).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let created = |key: &str, size: u64| {
+        serde_json::json!({"version": "0", "detail-type": "Object Created", "source": "aws.s3",
+            "detail": {"bucket": {"name": "van311-landing-000000000000"},
+                       "object": {"key": key, "size": size}, "reason": "PutObject"}})
+    };
+    let landed = event("landed.json", created("metrics/day-15.csv", 150));
+    let invoke = |file: &str| -> serde_json::Value {
+        let out = p.ok(&["lambda", "invoke", "--event", file]);
+        serde_json::from_str(out.lines().last().unwrap_or_default()).unwrap()
+    };
+    assert_eq!(invoke(&landed)["status"], "loaded");
+    assert_eq!(invoke(&landed)["status"], "already_loaded");
+    // A key no dataset is delivered under is acknowledged, not loaded; a file larger than the
+    // function can load in its limits is refused with the limit and what to do.
+    assert_eq!(
+        invoke(&event("stray.json", created("misc/readme.txt", 10)))["status"],
+        "ignored"
+    );
+    let huge = event("huge.json", created("metrics/all-years.csv", 9_000_000_000));
+    p.fails_with(
+        &["lambda", "invoke", "--event", &huge],
+        1,
+        "--delivery metrics/all-years.csv",
+    );
+    // A schedule's event runs its job.
+    let sweep = event(
+        "sweep.json",
+        serde_json::json!({"dapgov_job": "landing_sweep"}),
+    );
+    let ran = invoke(&sweep);
+    assert_eq!(ran["job"], "landing_sweep", "{ran}");
+    assert_eq!(loads_of(&p, "curated", &sha256_of(&p, &day)), 1);
+    p.fails_with(
+        &[
+            "lambda",
+            "invoke",
+            "--event",
+            &event("bad.json", serde_json::json!({"source": "aws.ec2"})),
+        ],
+        1,
+        "not an event dapgov handles",
+    );
+}

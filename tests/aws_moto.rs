@@ -948,3 +948,75 @@ fn the_cost_comes_from_cost_explorer_filtered_to_the_project() {
         "{table}"
     );
 }
+
+/// An EventBridge "Object Created" event of S3, as the rule delivers it to the function.
+fn object_created(bucket: &str, key: &str, size: u64) -> String {
+    serde_json::json!({
+        "version": "0", "id": "17793124-05d4-b198-2fde-7ededc63b103",
+        "detail-type": "Object Created", "source": "aws.s3", "account": "123456789012",
+        "time": "2026-12-06T17:00:00Z", "region": "ca-central-1",
+        "resources": [format!("arn:aws:s3:::{bucket}")],
+        "detail": {"version": "0", "bucket": {"name": bucket},
+            "object": {"key": key, "size": size, "etag": "b1946ac92492d2347c6235b4d2611184", "sequencer": "00617F08299329D189"},
+            "request-id": "N4N7GDK58NMKJ12R", "requester": "123456789012", "reason": "PutObject"}
+    })
+    .to_string()
+}
+
+#[test]
+fn the_function_handles_a_landing_event_once_however_often_it_comes_on_moto() {
+    let p = Project::applied_for_data();
+    let city = repo("data/3-1-1-contact-centre-metrics.csv");
+    let day = p.dir.path().join("day.csv");
+    let text = std::fs::read_to_string(&city).unwrap();
+    std::fs::write(
+        &day,
+        text.lines().take(4).collect::<Vec<_>>().join("\n") + "\n",
+    )
+    .unwrap();
+    p.boto3(&format!(
+        "c('s3').upload_file({:?}, f'{{p}}-landing-{{acct}}', 'metrics/day.csv', ExtraArgs={{'ServerSideEncryption': 'aws:kms'}})",
+        day.display().to_string()
+    ));
+    let bucket = format!("{}-landing-123456789012", p.name);
+    let event = p.dir.path().join("event.json");
+    std::fs::write(&event, object_created(&bucket, "metrics/day.csv", 200)).unwrap();
+    let event = event.to_str().unwrap();
+    let first: serde_json::Value = serde_json::from_str(
+        p.ok(&["lambda", "invoke", "--event", event])
+            .lines()
+            .last()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(first["status"], "loaded", "{first}");
+    for _ in 0..2 {
+        let again: serde_json::Value = serde_json::from_str(
+            p.ok(&["lambda", "invoke", "--event", event])
+                .lines()
+                .last()
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(again["status"], "already_loaded", "{again}");
+    }
+    let history = p.ok(&["etl", "history", "metrics", "--format", "json"]);
+    let commits: serde_json::Value = serde_json::from_str(&history).unwrap();
+    assert_eq!(commits.as_array().unwrap().len(), 1, "{history}");
+    assert_eq!(
+        commits[0]["load"]["delivery"]["landing_key"],
+        format!("s3://{bucket}/metrics/day.csv")
+    );
+    // An event for another platform's bucket is refused, not loaded.
+    let other = p.dir.path().join("other.json");
+    std::fs::write(
+        &other,
+        object_created("someone-elses-landing", "metrics/day.csv", 200),
+    )
+    .unwrap();
+    p.fails_with(
+        &["lambda", "invoke", "--event", other.to_str().unwrap()],
+        1,
+        "not this platform's landing bucket",
+    );
+}

@@ -85,6 +85,13 @@ pub enum Command {
     /// schedules in the platform's time zone, report datasets that fall behind; until
     /// SIGTERM or Ctrl-C, which wait for the load under way.
     Serve(commands::serve::Args),
+    /// Build deployment packages: `package lambda` builds the platform's function.
+    #[command(subcommand)]
+    Package(commands::package::PackageCommand),
+    /// The platform's AWS Lambda function: `lambda invoke --event FILE` handles one event (a
+    /// delivery that landed, a schedule that fired) as the function would.
+    #[command(subcommand)]
+    Lambda(commands::lambda::LambdaCommand),
     /// Inspect and verify the local platform's audit trail.
     #[command(subcommand)]
     Trail(commands::trail::TrailCommand),

@@ -159,6 +159,45 @@ fn default_reserved_concurrency() -> u32 {
     2
 }
 
+/// `etl run`'s measured throughput per vCPU: 1.50 GB of call records in 80 s on 2 vCPUs
+/// (docs/benchmarks.md, 9.9 M calls).
+pub const MEASURED_BYTES_PER_SECOND_PER_VCPU: f64 = 9.3e6;
+/// Lambda gives a function one vCPU per 1,769 MB of memory.
+const MB_PER_VCPU: f64 = 1769.0;
+/// /tmp kept free beside the delivery's copy.
+const TMP_HEADROOM_MB: u64 = 512;
+
+impl FunctionSpec {
+    /// The largest delivery the function loads: it must fit its /tmp beside some headroom,
+    /// and load in half its timeout at the measured throughput.
+    pub fn largest_delivery_bytes(&self) -> u64 {
+        let vcpus = (f64::from(self.memory_mb) / MB_PER_VCPU).min(6.0);
+        let in_time =
+            MEASURED_BYTES_PER_SECOND_PER_VCPU * vcpus * f64::from(self.timeout_seconds) / 2.0;
+        let in_tmp =
+            u64::from(self.ephemeral_storage_mb).saturating_sub(TMP_HEADROOM_MB) * 1024 * 1024;
+        (in_time as u64).min(in_tmp)
+    }
+
+    /// Why a delivery of `bytes` is refused, if it is.
+    pub fn refuses(&self, key: &str, bytes: u64) -> Option<String> {
+        let most = self.largest_delivery_bytes();
+        (bytes > most).then(|| {
+            let gb = |b: u64| b as f64 / 1e9;
+            let vcpus = (f64::from(self.memory_mb) / MB_PER_VCPU).min(6.0);
+            format!(
+                "{key} is {:.2} GB; the function loads at most {:.2} GB ({} MB of /tmp less {TMP_HEADROOM_MB} MB, and {:.0} s of its {} s at the measured {:.1} MB/s per vCPU on {vcpus:.1} vCPU): load it from a machine with `dapgov etl run --dataset <dataset> --delivery {key}`, or raise [automation.function] ephemeral_storage_mb and memory_mb",
+                gb(bytes),
+                gb(most),
+                self.ephemeral_storage_mb,
+                self.timeout_seconds as f64 / 2.0,
+                self.timeout_seconds,
+                MEASURED_BYTES_PER_SECOND_PER_VCPU / 1e6,
+            )
+        })
+    }
+}
+
 /// What a delivered day is expected to hold: its volume (the sum of `column`, else its row
 /// count) against the median of the same weekday over the last `baseline_weeks` days that
 /// passed (a day outside the band never becomes part of the norm).
@@ -439,6 +478,28 @@ mod tests {
         assert_eq!(eb("0 */2 1 * *"), "cron(0 */2 1 * ? *)");
         let both = Schedule::new("0 3 1 * 1", "America/Vancouver").unwrap_err();
         assert!(both.contains("restrict one"), "{both}");
+    }
+
+    #[test]
+    fn the_function_refuses_a_delivery_it_could_not_load_and_says_the_limit() {
+        let f = FunctionSpec::default();
+        // The default function: 4096 MB of /tmp bounds it before its 900 s do.
+        assert_eq!(f.largest_delivery_bytes(), (4096 - 512) * 1024 * 1024);
+        assert!(
+            f.refuses("calls/all.csv", 1_500_000_000).is_none(),
+            "the City's 9.9 M calls fit"
+        );
+        let why = f.refuses("calls/huge.csv", 5_000_000_000).unwrap();
+        assert!(
+            why.contains("at most 3.76 GB") && why.contains("--delivery calls/huge.csv"),
+            "{why}"
+        );
+        let small = FunctionSpec {
+            memory_mb: 1769,
+            timeout_seconds: 60,
+            ..FunctionSpec::default()
+        };
+        assert_eq!(small.largest_delivery_bytes(), 279_000_000);
     }
 
     #[test]

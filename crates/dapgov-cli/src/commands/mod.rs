@@ -8,6 +8,8 @@ pub mod etl;
 pub mod graph;
 pub mod init;
 pub mod inventory;
+pub mod lambda;
+pub mod package;
 pub mod pii;
 pub mod plan;
 pub mod query;
@@ -53,5 +55,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Docs(a) => docs::run(&ctx, a).await,
         Command::Cost(a) => cost::run(&ctx, a).await,
         Command::Serve(a) => serve::run(&ctx, a).await,
+        Command::Lambda(c) => lambda::run(&ctx, c).await,
+        Command::Package(c) => package::run(&ctx, c).await,
     }
 }

@@ -241,45 +241,14 @@ impl Server<'_> {
             // Recorded before it runs: a job that fails is not run again until it is due again.
             last.insert(*job, now);
             write_last_runs(&self.state_file, &last)?;
-            if let Err(e) = self.run_job(*job).await {
+            let reports = self.ctx.state_dir(&self.l.spec).join("reports");
+            if let Err(e) = run_job(self.ctx, &self.l, &self.session, *job, &reports).await {
                 eprintln!("error: {job}: {e:#}");
                 failed += 1;
             }
         }
         write_last_runs(&self.state_file, &last)?;
         Ok(failed)
-    }
-
-    async fn run_job(&self, job: Job) -> anyhow::Result<()> {
-        let reports = self.ctx.state_dir(&self.l.spec).join("reports");
-        match job {
-            Job::LandingSweep => {
-                for dataset in self.l.spec.datasets.keys() {
-                    super::etl::sweep(&self.session, &self.l.spec, dataset, "", false).await?;
-                }
-            }
-            Job::Maintain => {
-                for dataset in self.l.spec.datasets.keys() {
-                    let done = dapgov_etl::maintain(&self.session, &self.l.spec, dataset).await?;
-                    println!("Maintained {dataset}: {} table(s).", done.len());
-                }
-            }
-            Job::Audit => {
-                let args = parse_args::<AuditOnly>(&[
-                    "--out",
-                    &reports.display().to_string(),
-                    "--fail-on",
-                    "none",
-                ])?;
-                super::audit::run(self.ctx, args.audit).await?;
-            }
-            Job::KpiReport => {
-                let out = reports.display().to_string();
-                let cmd = parse_args::<KpiOnly>(&["kpi", "--out", &out])?;
-                super::report::run(self.ctx, cmd.report).await?;
-            }
-        }
-        Ok(())
     }
 
     /// Report, and record in the trail, each dataset whose lateness changed.
@@ -327,6 +296,45 @@ impl Server<'_> {
             self.late.insert(dataset, missing);
         }
     }
+}
+
+/// Run one of the platform's jobs as the etl role (the audit and the KPI report as their
+/// commands do), writing reports under `reports`.
+pub async fn run_job(
+    ctx: &Context,
+    l: &Loaded,
+    session: &dapgov_target::RoleSession,
+    job: Job,
+    reports: &Path,
+) -> anyhow::Result<()> {
+    match job {
+        Job::LandingSweep => {
+            for dataset in l.spec.datasets.keys() {
+                super::etl::sweep(session, &l.spec, dataset, "", false).await?;
+            }
+        }
+        Job::Maintain => {
+            for dataset in l.spec.datasets.keys() {
+                let done = dapgov_etl::maintain(session, &l.spec, dataset).await?;
+                println!("Maintained {dataset}: {} table(s).", done.len());
+            }
+        }
+        Job::Audit => {
+            let args = parse_args::<AuditOnly>(&[
+                "--out",
+                &reports.display().to_string(),
+                "--fail-on",
+                "none",
+            ])?;
+            super::audit::run(ctx, args.audit).await?;
+        }
+        Job::KpiReport => {
+            let out = reports.display().to_string();
+            let cmd = parse_args::<KpiOnly>(&["kpi", "--out", &out])?;
+            super::report::run(ctx, cmd.report).await?;
+        }
+    }
+    Ok(())
 }
 
 /// The first warning, shortened, and how many there are (`dapgov etl history` has them all).
