@@ -1020,3 +1020,124 @@ fn the_function_handles_a_landing_event_once_however_often_it_comes_on_moto() {
         "not this platform's landing bucket",
     );
 }
+
+/// A platform whose spec names the loader's package (a small zip: moto keeps the code, it
+/// does not run it).
+fn with_loader(p: &Project) {
+    use std::io::Write;
+    let file = std::fs::File::create(p.dir.path().join("pkg.zip")).unwrap();
+    let mut zip = zip::ZipWriter::new(file);
+    zip.start_file("bootstrap", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    zip.write_all(b"#!/bin/sh\n").unwrap();
+    zip.finish().unwrap();
+    let spec = p.dir.path().join("dapgov.toml");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    std::fs::write(
+        &spec,
+        format!("{text}\n[automation.function]\npackage = \"pkg.zip\"\n"),
+    )
+    .unwrap();
+}
+
+#[test]
+fn the_loader_and_what_feeds_it_are_applied_repaired_fed_and_destroyed_on_moto() {
+    let p = Project::new();
+    with_loader(&p);
+    p.ok(&["apply", "--auto-approve"]);
+    assert_eq!(
+        p.run(&["plan", "--detailed-exitcode"]).status.code(),
+        Some(0),
+        "a second plan is empty"
+    );
+    let made = p.boto3_out(
+        r#"
+import json
+f = c('lambda').get_function(FunctionName=f'{p}-loader')
+conf = f['Configuration']
+print(conf['Role'].endswith(f':role/{p}-etl'), conf['Runtime'], conf['Architectures'], f['Concurrency']['ReservedConcurrentExecutions'])
+q = c('sqs').get_queue_url(QueueName=f'{p}-loader-dlq')['QueueUrl']
+print(bool(c('sqs').get_queue_attributes(QueueUrl=q, AttributeNames=['KmsMasterKeyId'])['Attributes'].get('KmsMasterKeyId')))
+s = c('scheduler').get_schedule(GroupName=f'{p}-jobs', Name='landing_sweep')
+print(s['ScheduleExpression'], s['ScheduleExpressionTimezone'], json.loads(s['Target']['Input']))
+print([t['Id'] for t in c('events').list_targets_by_rule(Rule=f'{p}-deliveries')['Targets']])
+"#,
+    );
+    assert_eq!(
+        made,
+        "True provided.al2023 ['arm64'] 2\nTrue\ncron(15 6 * * ? *) America/Vancouver {'dapgov_job': 'landing_sweep'}\n['loader']\n",
+        "{made}"
+    );
+    // Drift behind dapgov's back: the rule disabled, the permission removed, a schedule deleted.
+    p.boto3(
+        "c('events').disable_rule(Name=f'{p}-deliveries')\nc('lambda').remove_permission(FunctionName=f'{p}-loader', StatementId='deliveries')\nc('scheduler').delete_schedule(Name='maintain', GroupName=f'{p}-jobs')",
+    );
+    let drift = p.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(drift.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&drift.stdout);
+    for said in [
+        "state: \"DISABLED\" -> \"ENABLED\"",
+        "permissions.deliveries: (none)",
+        "schedules.maintain: (none)",
+    ] {
+        assert!(text.contains(said), "{said} not in:\n{text}");
+    }
+    p.ok(&["apply", "--auto-approve"]);
+    assert_eq!(
+        p.run(&["plan", "--detailed-exitcode"]).status.code(),
+        Some(0)
+    );
+    // A delivery landing is an event the rule matches: captured through a queue of the test's
+    // (moto does not run functions) and handed to the handler. moto 5.1.22 labels a PutObject's
+    // event "Object Tags Added" where S3 says "Object Created": the capture drops the type
+    // from the rule's pattern and the test restores it.
+    let captured = p.boto3_out(&format!(
+        r#"
+import json
+q = c('sqs').create_queue(QueueName=f'capture-{{p}}')['QueueUrl']
+arn = c('sqs').get_queue_attributes(QueueUrl=q, AttributeNames=['QueueArn'])['Attributes']['QueueArn']
+pattern = json.loads(c('events').describe_rule(Name=f'{{p}}-deliveries')['EventPattern'])
+pattern.pop('detail-type')
+c('events').put_rule(Name=f'capture-{{p}}', EventPattern=json.dumps(pattern))
+c('events').put_targets(Rule=f'capture-{{p}}', Targets=[{{'Id': 'q', 'Arn': arn}}])
+c('s3').delete_bucket_policy(Bucket=f'{{p}}-landing-{{acct}}')
+c('s3').upload_file({file:?}, f'{{p}}-landing-{{acct}}', 'metrics/day.csv')
+c('s3').put_object(Bucket=f'{{p}}-landing-{{acct}}', Key='elsewhere/day.csv', Body=b'x')
+got = c('sqs').receive_message(QueueUrl=q, WaitTimeSeconds=2, MaxNumberOfMessages=10).get('Messages', [])
+events = [json.loads(m['Body']) for m in got]
+assert [e['detail']['object']['key'] for e in events] == ['metrics/day.csv'], events
+events[0]['detail-type'] = 'Object Created'
+print(json.dumps(events[0]))
+"#,
+        file = day_file(&p).display().to_string()
+    ));
+    p.boto3("for zone in ('raw', 'curated', 'trusted'):\n    c('s3').delete_bucket_policy(Bucket=f'{p}-{zone}-{acct}')");
+    let event = p.dir.path().join("landed.json");
+    std::fs::write(&event, captured.trim()).unwrap();
+    let out = p.ok(&["lambda", "invoke", "--event", event.to_str().unwrap()]);
+    assert!(
+        out.lines()
+            .last()
+            .unwrap()
+            .contains("\"status\":\"loaded\""),
+        "{out}"
+    );
+    // Destroy removes the loader and everything that fed it.
+    p.ok(&["destroy", "--auto-approve", "--force-delete-data"]);
+    let left = p.boto3_out(
+        "print(len([f for f in c('lambda').list_functions()['Functions'] if f['FunctionName'].startswith(p + '-')]), len(c('events').list_rules(NamePrefix=p + '-')['Rules']), len(c('scheduler').list_schedule_groups(NamePrefix=p + '-')['ScheduleGroups']), len(c('sqs').list_queues(QueueNamePrefix=p + '-').get('QueueUrls', [])))",
+    );
+    assert_eq!(left, "0 0 0 0\n");
+}
+
+/// Three days of the City's file, as a delivery.
+fn day_file(p: &Project) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(repo("data/3-1-1-contact-centre-metrics.csv")).unwrap();
+    let day = p.dir.path().join("day.csv");
+    std::fs::write(
+        &day,
+        text.lines().take(4).collect::<Vec<_>>().join("\n") + "\n",
+    )
+    .unwrap();
+    day
+}

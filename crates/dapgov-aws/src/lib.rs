@@ -46,6 +46,10 @@ pub struct Clients {
     pub budgets: aws_sdk_budgets::Client,
     pub glue: aws_sdk_glue::Client,
     pub athena: aws_sdk_athena::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub events: aws_sdk_eventbridge::Client,
+    pub scheduler: aws_sdk_scheduler::Client,
 }
 
 impl Clients {
@@ -74,6 +78,10 @@ impl Clients {
             budgets: aws_sdk_budgets::Client::new(conf),
             glue: aws_sdk_glue::Client::new(conf),
             athena: aws_sdk_athena::Client::new(conf),
+            sqs: aws_sdk_sqs::Client::new(conf),
+            lambda: aws_sdk_lambda::Client::new(conf),
+            events: aws_sdk_eventbridge::Client::new(conf),
+            scheduler: aws_sdk_scheduler::Client::new(conf),
         }
     }
 }
@@ -103,6 +111,16 @@ pub struct AwsTarget {
 }
 
 impl AwsTarget {
+    /// Whether requests go to an endpoint other than AWS's (`AWS_ENDPOINT_URL`): an emulator
+    /// or an AWS-compatible service, which may accept a setting it does not keep. Such a
+    /// setting read back absent there is reported unreadable, not drift (docs/aws-emulators.md
+    /// lists them).
+    pub(crate) fn custom_endpoint(&self) -> bool {
+        self.conf
+            .as_ref()
+            .is_some_and(|c| c.endpoint_url().is_some())
+    }
+
     /// Load the standard AWS configuration (credentials, endpoints, retries) and connect in the
     /// spec's region. Like a Terraform provider's `region` argument, it beats
     /// the environment's (`AWS_REGION`, the profile's): a platform that must stay in one

@@ -15,6 +15,8 @@ pub struct Context {
 
 pub struct Loaded {
     pub spec: Spec,
+    /// The directory of the spec file: the spec's relative paths start here.
+    pub spec_dir: PathBuf,
     pub target: std::sync::Arc<dyn Target>,
     /// The same target when it is the local one, for its local-only operations.
     pub local: Option<std::sync::Arc<dapgov_local::LocalTarget>>,
@@ -36,14 +38,18 @@ impl Context {
         Ok(spec)
     }
 
-    /// The state directory of the local target, relative to the spec file.
-    pub fn state_dir(&self, spec: &Spec) -> PathBuf {
-        let base = self
-            .config
+    /// The directory of the spec file.
+    pub fn spec_dir(&self) -> PathBuf {
+        self.config
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        base.join(&spec.platform.state_dir)
+            .unwrap_or(Path::new("."))
+            .to_path_buf()
+    }
+
+    /// The state directory of the local target, relative to the spec file.
+    pub fn state_dir(&self, spec: &Spec) -> PathBuf {
+        self.spec_dir().join(&spec.platform.state_dir)
     }
 
     /// Open the spec's target. `create` lets the local target make its root secret.
@@ -60,6 +66,7 @@ impl Context {
                 )?);
                 Ok(Loaded {
                     spec,
+                    spec_dir: self.spec_dir(),
                     target: t.clone(),
                     local: Some(t),
                     aws: None,
@@ -71,6 +78,7 @@ impl Context {
                 );
                 Ok(Loaded {
                     spec,
+                    spec_dir: self.spec_dir(),
                     target: t.clone(),
                     local: None,
                     aws: Some(t),
@@ -125,10 +133,32 @@ pub async fn observe_freshness(l: &Loaded, inv: &mut Inventory) {
 /// plan would leave it (the desired Inventory, keys' ARNs filled in as far as they are known).
 pub async fn make_plan(l: &Loaded) -> anyhow::Result<(Plan, Inventory)> {
     let (observed, account) = observe(l).await?;
-    let desired = dapgov_spec::desired(&l.spec, &observed, &account)?;
+    let mut desired = dapgov_spec::desired(&l.spec, &observed, &account)?;
+    with_packages(&mut desired, &l.spec_dir)?;
     lint_roles(&desired)?;
     let plan = dapgov_plan::plan(&desired, &observed);
     Ok((plan, dapgov_spec::with_key_arns(desired, &observed)))
+}
+
+/// Each function's package read from this machine: its path resolved, its SHA-256 (as Lambda
+/// reports it) the code the function must run.
+fn with_packages(desired: &mut Inventory, spec_dir: &Path) -> anyhow::Result<()> {
+    for f in desired.functions.values_mut() {
+        let Some(p) = f.package.as_mut() else {
+            continue;
+        };
+        let file = spec_dir.join(&p.file);
+        anyhow::ensure!(
+            file.is_file(),
+            "[automation.function] package = {:?}: {} does not exist; build it with `dapgov package lambda`",
+            p.file,
+            file.display()
+        );
+        let (_, base64) = crate::commands::package::digest(&file)?;
+        p.file = file.display().to_string();
+        f.code_sha256 = Some(base64);
+    }
+    Ok(())
 }
 
 /// The checks, run on the platform the spec describes before anything is made: the failing
@@ -255,7 +285,19 @@ pub async fn converge(l: &Loaded, mut plan: Plan) -> anyhow::Result<usize> {
             return Ok(applied);
         }
         let mut progressed = false;
-        for c in plan.changes.iter().filter(|c| c.waits_on.is_empty()) {
+        // Kinds come in the order they must be created: while a resource waits (on a key's
+        // ARN), resources of later kinds wait with it (a function's package goes into a
+        // bucket that waits on its key).
+        let waiting_kind = plan
+            .changes
+            .iter()
+            .find(|c| !c.waits_on.is_empty())
+            .map(|c| c.resource.kind);
+        for c in plan
+            .changes
+            .iter()
+            .filter(|c| c.waits_on.is_empty() && waiting_kind.is_none_or(|k| c.resource.kind <= k))
+        {
             let req = ChangeRequest {
                 resource: c.resource.clone(),
                 action: c.action,

@@ -77,6 +77,18 @@ pub struct Inventory {
     /// CloudWatch dashboards named for the project.
     #[serde(default)]
     pub dashboards: BTreeMap<String, Dashboard>,
+    /// The delivery loader's dead-letter queue (SQS).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub queues: BTreeMap<String, Queue>,
+    /// The delivery loader (Lambda).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub functions: BTreeMap<String, Function>,
+    /// The rule that sends landing's deliveries to the loader (EventBridge).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub event_rules: BTreeMap<String, EventRule>,
+    /// The daily jobs' schedules, one group per platform (EventBridge Scheduler).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub schedule_groups: BTreeMap<String, ScheduleGroup>,
     #[serde(default)]
     pub account: AccountSettings,
     /// Summaries of recent ETL runs (from run manifests), newest last.
@@ -113,6 +125,9 @@ pub struct Bucket {
     pub region: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Tags>,
+    /// Whether the bucket sends its events to EventBridge (landing does, for the loader).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eventbridge: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption: Option<BucketEncryption>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -360,6 +375,10 @@ pub struct Alarm {
     pub threshold: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comparison: Option<String>,
+    /// How periods without data count: `breaching` for a metric whose absence is the
+    /// problem (no load).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub treat_missing_data: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actions_enabled: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -504,6 +523,143 @@ pub struct EtlRunSummary {
     pub partitioned: bool,
 }
 
+/// An SQS queue (the loader's dead-letter queue).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Queue {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The KMS key messages are encrypted under (`None`: not KMS-encrypted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_seconds: Option<u32>,
+    /// The queue's resource policy (who may send to it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Tags>,
+}
+
+/// A Lambda function and who may invoke it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Function {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handler: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub architecture: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_mb: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ephemeral_storage_mb: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserved_concurrency: Option<u32>,
+    /// The SHA-256 of the deployed package, base64 (Lambda's `CodeSha256`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_sha256: Option<String>,
+    /// Where the package is uploaded from (desired only: the local file) and to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<FunctionPackage>,
+    /// Where failed asynchronous invocations go (a queue's ARN).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_letter_queue: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<BTreeMap<String, String>>,
+    /// The log group the function writes to (the platform's, not Lambda's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_group: Option<String>,
+    /// Who may invoke the function, by statement id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<BTreeMap<String, InvokePermission>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Tags>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FunctionPackage {
+    /// The zip on this machine (`dapgov package lambda`).
+    pub file: String,
+    pub bucket: String,
+    pub key: String,
+}
+
+/// One statement of a function's resource policy: a service may invoke it from one source.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InvokePermission {
+    pub principal: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_arn: Option<String>,
+}
+
+/// An EventBridge rule on the default bus and its targets.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EventRule {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_pattern: Option<Value>,
+    /// `ENABLED` or `DISABLED`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub targets: Option<Vec<EventTarget>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Tags>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EventTarget {
+    pub id: String,
+    pub arn: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_letter_queue: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maximum_retry_attempts: Option<u32>,
+}
+
+/// An EventBridge Scheduler group and the schedules in it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ScheduleGroup {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedules: Option<BTreeMap<String, Schedule>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Tags>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Schedule {
+    /// `cron(…)` as Scheduler writes it.
+    pub expression: String,
+    pub time_zone: String,
+    /// `ENABLED` or `DISABLED`.
+    pub state: String,
+    pub target_arn: String,
+    pub role_arn: String,
+    /// The event the target receives.
+    pub input: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_letter_queue: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maximum_retry_attempts: Option<u32>,
+}
+
 /// How current a dataset's data is: its newest delivered day against the spec's
 /// `fresh_within` (a day is due that long after it ends, in the platform's time zone).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -561,6 +717,10 @@ resource_kinds!(
     GlueDatabase,
     AthenaWorkgroup,
     Dashboard,
+    Queue,
+    Function,
+    EventRule,
+    ScheduleGroup,
 );
 
 /// Runs `$body` with `$t` standing for the record type of `$kind`: the registry of kinds.
@@ -620,6 +780,22 @@ macro_rules! with_kind {
                 type $t = $crate::Dashboard;
                 $body
             }
+            $crate::ResourceKind::Queue => {
+                type $t = $crate::Queue;
+                $body
+            }
+            $crate::ResourceKind::Function => {
+                type $t = $crate::Function;
+                $body
+            }
+            $crate::ResourceKind::EventRule => {
+                type $t = $crate::EventRule;
+                $body
+            }
+            $crate::ResourceKind::ScheduleGroup => {
+                type $t = $crate::ScheduleGroup;
+                $body
+            }
         }
     };
 }
@@ -649,6 +825,10 @@ kept_by_name!(
     tagged
 );
 kept_by_name!(Dashboard, dashboards, "dashboard", named dashboard);
+kept_by_name!(Queue, queues, "queue", tagged);
+kept_by_name!(Function, functions, "function", tagged);
+kept_by_name!(EventRule, event_rules, "event_rule", tagged);
+kept_by_name!(ScheduleGroup, schedule_groups, "schedule_group", tagged);
 
 /// One resource of any kind, as a JSON value, addressed by kind and name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -52,6 +52,8 @@ pub const SERVICE_BUCKETS: [&str; 3] = ["logs", "trail", "athena"];
 
 /// The run metric the ETL publishes (1 on failure) and the ETL-failure alarm watches.
 pub const ETL_FAILURE_METRIC: &str = "EtlRunFailed";
+/// Rows a load took into curated, per dataset: a day without it is a day not loaded.
+pub const LOADED_ROWS_METRIC: &str = "RowsLoaded";
 
 /// The dimensions the ETL-failure alarm watches. CloudWatch keeps each dimension set apart,
 /// so the ETL publishes the failure with exactly these as well as per dataset and run.
@@ -254,6 +256,66 @@ impl Names {
     /// The operations dashboard: ETL runs, rows quarantined, PII found, durations, alarms, charges.
     pub fn dashboard(&self) -> String {
         self.named("operations")
+    }
+    /// The function that loads deliveries and runs the daily jobs.
+    pub fn loader(&self) -> String {
+        self.named("loader")
+    }
+    pub fn loader_arn(&self) -> String {
+        format!(
+            "arn:{}:lambda:{}:{}:function:{}",
+            self.arns.partition,
+            self.region(),
+            self.account(),
+            self.loader()
+        )
+    }
+    /// Where events the loader could not handle are kept.
+    pub fn dead_letter_queue(&self) -> String {
+        self.named("loader-dlq")
+    }
+    pub fn dead_letter_queue_arn(&self) -> String {
+        format!(
+            "arn:{}:sqs:{}:{}:{}",
+            self.arns.partition,
+            self.region(),
+            self.account(),
+            self.dead_letter_queue()
+        )
+    }
+    /// The rule that sends landing's deliveries to the loader.
+    pub fn delivery_rule(&self) -> String {
+        self.named("deliveries")
+    }
+    pub fn delivery_rule_arn(&self) -> String {
+        format!(
+            "arn:{}:events:{}:{}:rule/{}",
+            self.arns.partition,
+            self.region(),
+            self.account(),
+            self.delivery_rule()
+        )
+    }
+    /// The group of the daily jobs' schedules.
+    pub fn schedule_group(&self) -> String {
+        self.named("jobs")
+    }
+    pub fn schedule_group_arn(&self) -> String {
+        format!(
+            "arn:{}:scheduler:{}:{}:schedule-group/{}",
+            self.arns.partition,
+            self.region(),
+            self.account(),
+            self.schedule_group()
+        )
+    }
+    /// An alarm of the platform's, by what it watches.
+    pub fn named_alarm(&self, what: &str) -> String {
+        self.named(what)
+    }
+    /// The loader's log group, beside the platform's others.
+    pub fn loader_log_group(&self) -> String {
+        format!("{}loader", log_group_prefix(&self.project))
     }
 }
 

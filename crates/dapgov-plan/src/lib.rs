@@ -94,6 +94,12 @@ fn forces_replacement(kind: ResourceKind, path: &str) -> bool {
     )
 }
 
+/// Properties that tell apply how to make a resource rather than describe it (the local file
+/// a function's package is uploaded from): never read back, so never drift.
+fn apply_instruction(kind: ResourceKind, path: &str) -> bool {
+    kind == ResourceKind::Function && (path == "package" || path.starts_with("package."))
+}
+
 /// Deletes of the observed resources that `keep` does not want, dependents first, and the
 /// look-alikes left alone.
 fn deletes(
@@ -128,7 +134,12 @@ fn deletes(
 
 /// Properties that are whole collections: an entry dapgov did not declare is drift (an
 /// attached admin policy, an extra inline policy), not an undeclared property to ignore.
-const EXACT_MAPS: [&str; 3] = ["inline_policies", "attached_policies", "metric_filters"];
+const EXACT_MAPS: [&str; 4] = [
+    "inline_policies",
+    "attached_policies",
+    "metric_filters",
+    "permissions",
+];
 
 /// Compare declared properties; returns the differing leaves.
 fn diff(path: &str, desired: &Value, observed: Option<&Value>, out: &mut Vec<PropertyChange>) {
@@ -196,6 +207,7 @@ pub fn plan(desired: &Inventory, observed: &Inventory) -> Plan {
                 // What the target could not read is not drift.
                 props.retain(|p| {
                     observed.is_readable(&address, p.path.split('.').next().unwrap_or_default())
+                        && !apply_instruction(r.kind, &p.path)
                 });
                 if props.is_empty() {
                     continue;

@@ -121,6 +121,12 @@ impl Architecture {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FunctionSpec {
+    /// The function's package (`dapgov package lambda` writes `dist/lambda/dapgov-<arch>.zip`),
+    /// relative to the spec. With it, on the aws target, the function and what feeds it (the
+    /// delivery rule, the schedules, the dead-letter queue, their alarms) are part of the
+    /// platform; without it, deliveries are loaded by `serve` or `etl run`.
+    #[serde(default)]
+    pub package: Option<String>,
     #[serde(default)]
     pub architecture: Architecture,
     #[serde(default = "default_memory_mb")]
@@ -137,6 +143,7 @@ pub struct FunctionSpec {
 impl Default for FunctionSpec {
     fn default() -> Self {
         Self {
+            package: None,
             architecture: Architecture::default(),
             memory_mb: default_memory_mb(),
             timeout_seconds: default_timeout_seconds(),

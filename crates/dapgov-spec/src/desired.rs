@@ -100,7 +100,7 @@ pub const SECURITY_FILTERS: [(&str, &str); 8] = [
     ),
 ];
 
-use dapgov_inventory::names::{ETL_FAILURE_METRIC, etl_failure_dimensions};
+use dapgov_inventory::names::{ETL_FAILURE_METRIC, LOADED_ROWS_METRIC, etl_failure_dimensions};
 /// Namespace of the security-event metrics derived from the trail.
 pub const SECURITY_NAMESPACE: &str = "dapgov/security";
 
@@ -129,6 +129,9 @@ pub fn desired(
     builder.add_alarms(&mut inv);
     builder.add_budget(&mut inv);
     builder.add_analytics(&mut inv);
+    if builder.loader_deployed() {
+        builder.add_loader(&mut inv)?;
+    }
     let dashboard = names.dashboard();
     inv.dashboards.insert(
         dashboard.clone(),
@@ -208,12 +211,18 @@ impl<'a> Builder<'a> {
         ];
         for (purpose, users, services) in key_users {
             let alias = names.key_alias(purpose);
-            let services: Vec<_> = services.iter().map(|s| json!({"principal": s})).collect();
-            let users = if users.is_empty() {
+            let mut services: Vec<_> = services.iter().map(|s| json!({"principal": s})).collect();
+            let mut users = if users.is_empty() {
                 admins.clone()
             } else {
                 users
             };
+            if purpose == "logs" && self.loader_deployed() {
+                // The dead-letter queue is encrypted under the logs key: whoever sends to it
+                // (the loader, the schedules, the delivery rule) needs its data keys.
+                users.extend([names.role_arn("etl"), names.role_arn("scheduler")]);
+                services.push(json!({"principal": "events.amazonaws.com"}));
+            }
             let policy = tpl.render(
                 "key",
                 &json!({"admins": admins, "users": users, "readers": [names.role_arn("auditor")], "services": services, "account": names.account()}),
@@ -296,8 +305,20 @@ impl<'a> Builder<'a> {
             ("analyst", "role-analyst", None, String::new()),
             ("auditor", "role-auditor", None, String::new()),
         ] {
-            let trust = tpl.render("trust-role", &json!({"service": service, "account": names.arns.account, "partition": names.arns.partition, "source_arn": source_arn}))?;
-            let policy = tpl.render(template, &ctx)?;
+            let mut services: Vec<serde_json::Value> = service
+                .map(|s| json!({"service": s, "source_arn": source_arn}))
+                .into_iter()
+                .collect();
+            let mut policy = tpl.render(template, &ctx)?;
+            if role == "etl" && self.loader_deployed() {
+                // The loader runs as the etl role: the role the ETL already is, with what a
+                // function needs besides (its logs, its dead-letter queue).
+                services.push(
+                    json!({"service": "lambda.amazonaws.com", "source_arn": names.loader_arn()}),
+                );
+                self.add_loader_statements(&mut policy);
+            }
+            let trust = tpl.render("trust-role", &json!({"services": services, "account": names.arns.account, "partition": names.arns.partition}))?;
             inv.roles.insert(
                 names.role(role),
                 Role {
@@ -313,7 +334,7 @@ impl<'a> Builder<'a> {
         }
         let delivery_trust = tpl.render(
             "trust-role",
-            &json!({"service": "cloudtrail.amazonaws.com", "account": names.arns.account, "partition": names.arns.partition, "source_arn": names.trail_arn()}),
+            &json!({"services": [{"service": "cloudtrail.amazonaws.com", "source_arn": names.trail_arn()}], "account": names.arns.account, "partition": names.arns.partition}),
         )?;
         let log_group_arn = names.arns.log_group_streams(&names.trail_log_group());
         inv.roles.insert(
@@ -337,6 +358,16 @@ impl<'a> Builder<'a> {
 
     /// A bucket per zone and service, encrypted with its key, logged to the log bucket.
     fn add_buckets(&self, inv: &mut Inventory) -> Result<(), dapgov_policy::RenderError> {
+        for zone in DATA_ZONES.iter().chain(SERVICE_BUCKETS.iter()) {
+            let b = self.bucket(zone)?;
+            inv.buckets.insert(b.name.clone(), b);
+        }
+        Ok(())
+    }
+
+    /// The bucket of a zone or a service: encrypted with its key, versioned, private,
+    /// TLS-only, with its lifecycle, logged to the log bucket.
+    fn bucket(&self, zone: &str) -> Result<Bucket, dapgov_policy::RenderError> {
         let Builder {
             spec,
             names,
@@ -344,58 +375,54 @@ impl<'a> Builder<'a> {
             keys,
             ..
         } = self;
-        for zone in DATA_ZONES.iter().chain(SERVICE_BUCKETS.iter()) {
-            let z = spec.zones.get(*zone);
-            let purpose = match z {
-                Some(z) => zone_key_purpose(z),
-                None if *zone == "athena" => "analytics",
-                None => "logs",
-            };
-            let classification = z.map(|z| z.classification.as_str()).unwrap_or("internal");
-            let name = names.bucket(zone);
-            // The retention period travels with the bucket so an audit can hold lifecycle to it.
-            let retention = z.and_then(|z| z.retention_days).map(|d| d.to_string());
-            let mut bucket_tags = vec![("zone", *zone), ("classification", classification)];
-            if let Some(days) = &retention {
-                bucket_tags.push(("retention-days", days.as_str()));
-            }
-            let template = match *zone {
-                "logs" => "bucket-logs",
-                "trail" => "bucket-trail",
-                _ => "bucket-zone",
-            };
-            let policy = tpl.render(
-                template,
-                &json!({"partition": names.arns.partition, "bucket": name, "key_arn": keys[purpose], "account": names.account(), "trail_arn": names.trail_arn()}),
-            )?;
-            inv.buckets.insert(
-                name.clone(),
-                Bucket {
-                    name: name.clone(),
-                    zone: Some((*zone).into()),
-                    region: Some(names.region().into()),
-                    tags: Some(tags(spec, &bucket_tags)),
-                    encryption: Some(BucketEncryption {
-                        algorithm: "aws:kms".into(),
-                        kms_key: Some(keys[purpose].clone()),
-                        bucket_key_enabled: true,
-                    }),
-                    versioning: Some(Versioning::Enabled),
-                    public_access_block: Some(PublicAccessBlock::all_on()),
-                    // CloudTrail writes with the bucket-owner-full-control ACL, which BucketOwnerEnforced accepts.
-                    object_ownership: Some("BucketOwnerEnforced".into()),
-                    policy: Some(policy),
-                    lifecycle: Some(lifecycle(zone, z, spec.logs.retention_days)),
-                    logging: (*zone != "logs").then(|| BucketLogging {
-                        target_bucket: names.bucket("logs"),
-                        target_prefix: format!("{zone}/"),
-                    }),
-                    acl_grants: Some(vec![]),
-                    ..Default::default()
-                },
-            );
+        let z = spec.zones.get(zone);
+        let purpose = match z {
+            Some(z) => zone_key_purpose(z),
+            None if zone == "athena" => "analytics",
+            None => "logs",
+        };
+        let classification = z.map(|z| z.classification.as_str()).unwrap_or("internal");
+        let name = names.bucket(zone);
+        // The retention period travels with the bucket so an audit can hold lifecycle to it.
+        let retention = z.and_then(|z| z.retention_days).map(|d| d.to_string());
+        let mut bucket_tags = vec![("zone", zone), ("classification", classification)];
+        if let Some(days) = &retention {
+            bucket_tags.push(("retention-days", days.as_str()));
         }
-        Ok(())
+        let template = match zone {
+            "logs" => "bucket-logs",
+            "trail" => "bucket-trail",
+            _ => "bucket-zone",
+        };
+        let policy = tpl.render(
+            template,
+            &json!({"partition": names.arns.partition, "bucket": name, "key_arn": keys[purpose], "account": names.account(), "trail_arn": names.trail_arn()}),
+        )?;
+        Ok(Bucket {
+            name: name.clone(),
+            zone: Some(zone.into()),
+            region: Some(names.region().into()),
+            tags: Some(tags(spec, &bucket_tags)),
+            // Landing's deliveries reach the loader through EventBridge.
+            eventbridge: (zone == "landing" && self.loader_deployed()).then_some(true),
+            encryption: Some(BucketEncryption {
+                algorithm: "aws:kms".into(),
+                kms_key: Some(keys[purpose].clone()),
+                bucket_key_enabled: true,
+            }),
+            versioning: Some(Versioning::Enabled),
+            public_access_block: Some(PublicAccessBlock::all_on()),
+            // CloudTrail writes with the bucket-owner-full-control ACL, which BucketOwnerEnforced accepts.
+            object_ownership: Some("BucketOwnerEnforced".into()),
+            policy: Some(policy),
+            lifecycle: Some(lifecycle(zone, z, spec.logs.retention_days)),
+            logging: (zone != "logs").then(|| BucketLogging {
+                target_bucket: names.bucket("logs"),
+                target_prefix: format!("{zone}/"),
+            }),
+            acl_grants: Some(vec![]),
+            ..Default::default()
+        })
     }
 
     /// The trail: every region, validated, to its bucket and log group, with the data events
@@ -677,6 +704,10 @@ fn lifecycle(zone: &str, z: Option<&Zone>, log_retention_days: u32) -> Vec<Lifec
             rule.expiration_days = Some(30);
             rule.noncurrent_expiration_days = Some(7);
         }
+        // The loader's packages: the current one stays, those it replaced go after a month.
+        None if zone == ARTIFACTS => {
+            rule.noncurrent_expiration_days = Some(30);
+        }
         // Access logs and trail logs: keep as long as the log retention, cold after 90 days.
         None => {
             rule.expiration_days = Some(log_retention_days.max(365));
@@ -688,6 +719,281 @@ fn lifecycle(zone: &str, z: Option<&Zone>, log_retention_days: u32) -> Vec<Lifec
         }
     }
     vec![rule]
+}
+
+/// The bucket the loader's packages are uploaded to.
+pub const ARTIFACTS: &str = "artifacts";
+/// Days the dead-letter queue keeps an event (SQS's most).
+const DEAD_LETTER_RETENTION_SECONDS: u32 = 14 * 86_400;
+/// Retries of a delivery event, by EventBridge, then by the schedules, before the dead-letter
+/// queue.
+const EVENT_RETRIES: u32 = 4;
+
+impl Builder<'_> {
+    /// Whether the loader function and what feeds it are part of the platform: on AWS, once
+    /// the spec names its package.
+    fn loader_deployed(&self) -> bool {
+        self.spec.platform.target == crate::Target::Aws
+            && self.spec.automation.function.package.is_some()
+    }
+
+    /// What the etl role needs to run as the loader: its log group, its dead-letter queue
+    /// (and the logs key's data keys for it, through SQS only).
+    fn add_loader_statements(&self, policy: &mut serde_json::Value) {
+        let names = &self.names;
+        let extra = json!([
+            {"Sid": "LoaderLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+             "Resource": names.arns.log_group_streams(&names.loader_log_group())},
+            {"Sid": "LoaderDeadLetters", "Effect": "Allow", "Action": "sqs:SendMessage",
+             "Resource": names.dead_letter_queue_arn()},
+            {"Sid": "LoaderDeadLetterKey", "Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+             "Resource": self.keys["logs"],
+             "Condition": {"StringEquals": {"kms:ViaService": format!("sqs.{}.amazonaws.com", names.region())}}},
+        ]);
+        if let Some(statements) = policy["Statement"].as_array_mut() {
+            statements.extend(extra.as_array().into_iter().flatten().cloned());
+        }
+    }
+
+    /// The loader and what feeds it: the artifacts bucket, the dead-letter queue, the
+    /// function, the delivery rule, the schedules and their role, the function's log group,
+    /// and the alarms on all of them.
+    fn add_loader(&self, inv: &mut Inventory) -> Result<(), dapgov_policy::RenderError> {
+        let Builder {
+            spec,
+            names,
+            keys,
+            tpl,
+            ..
+        } = self;
+        let f = &spec.automation.function;
+        let artifacts = self.bucket(ARTIFACTS)?;
+        inv.buckets.insert(artifacts.name.clone(), artifacts);
+        let dlq = names.dead_letter_queue_arn();
+        inv.queues.insert(
+            names.dead_letter_queue(),
+            Queue {
+                name: names.dead_letter_queue(),
+                kms_key: Some(keys["logs"].clone()),
+                retention_seconds: Some(DEAD_LETTER_RETENTION_SECONDS),
+                policy: Some(json!({"Version": "2012-10-17", "Statement": [
+                    {"Sid": "DeliveryRuleDeadLetters", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+                     "Action": "sqs:SendMessage", "Resource": dlq,
+                     "Condition": {"ArnEquals": {"aws:SourceArn": names.delivery_rule_arn()}}}]})),
+                tags: Some(tags(spec, &[("role", "dead-letters")])),
+                ..Default::default()
+            },
+        );
+        inv.functions.insert(
+            names.loader(),
+            Function {
+                name: names.loader(),
+                role: Some(names.role_arn("etl")),
+                runtime: Some("provided.al2023".into()),
+                handler: Some("bootstrap".into()),
+                architecture: Some(f.architecture.as_str().into()),
+                memory_mb: Some(f.memory_mb),
+                timeout_seconds: Some(f.timeout_seconds),
+                ephemeral_storage_mb: Some(f.ephemeral_storage_mb),
+                reserved_concurrency: Some(f.reserved_concurrency),
+                package: f.package.as_ref().map(|file| FunctionPackage {
+                    file: file.clone(),
+                    bucket: names.bucket(ARTIFACTS),
+                    key: format!("lambda/{}.zip", names.loader()),
+                }),
+                dead_letter_queue: Some(dlq.clone()),
+                environment: Some(BTreeMap::from([("DAPGOV_LOG".into(), "info".into())])),
+                log_group: Some(names.loader_log_group()),
+                permissions: Some(BTreeMap::from([(
+                    "deliveries".into(),
+                    InvokePermission {
+                        principal: "events.amazonaws.com".into(),
+                        source_arn: Some(names.delivery_rule_arn()),
+                    },
+                )])),
+                tags: Some(tags(spec, &[("role", "loader")])),
+                ..Default::default()
+            },
+        );
+        let prefixes: Vec<serde_json::Value> = spec
+            .datasets
+            .keys()
+            .map(|d| json!({"prefix": format!("{d}/")}))
+            .collect();
+        inv.event_rules.insert(
+            names.delivery_rule(),
+            EventRule {
+                name: names.delivery_rule(),
+                description: Some("Deliveries into the landing zone, to the loader".into()),
+                event_pattern: Some(json!({"source": ["aws.s3"], "detail-type": ["Object Created"],
+                    "detail": {"bucket": {"name": [names.bucket("landing")]}, "object": {"key": prefixes}}})),
+                state: Some("ENABLED".into()),
+                targets: Some(vec![EventTarget {
+                    id: "loader".into(),
+                    arn: names.loader_arn(),
+                    dead_letter_queue: Some(dlq.clone()),
+                    maximum_retry_attempts: Some(EVENT_RETRIES),
+                }]),
+                tags: Some(tags(spec, &[("role", "deliveries")])),
+                ..Default::default()
+            },
+        );
+        self.add_schedules(inv)?;
+        let scheduler_trust = tpl.render(
+            "trust-role",
+            &json!({"services": [{"service": "scheduler.amazonaws.com", "source_arn": names.schedule_group_arn()}],
+                    "account": names.arns.account, "partition": names.arns.partition}),
+        )?;
+        inv.roles.insert(
+            names.role("scheduler"),
+            Role {
+                name: names.role("scheduler"),
+                trust_policy: Some(scheduler_trust),
+                inline_policies: Some(BTreeMap::from([(
+                    names.role_policy("scheduler"),
+                    json!({"Version": "2012-10-17", "Statement": [
+                        {"Sid": "RunTheJobs", "Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": names.loader_arn()},
+                        {"Sid": "DeadLetters", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": dlq},
+                        {"Sid": "DeadLetterKey", "Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": keys["logs"],
+                         "Condition": {"StringEquals": {"kms:ViaService": format!("sqs.{}.amazonaws.com", names.region())}}}]}),
+                )])),
+                attached_policies: Some(BTreeMap::new()),
+                max_session_duration: Some(3600),
+                tags: Some(tags(spec, &[("role", "scheduler")])),
+                ..Default::default()
+            },
+        );
+        inv.log_groups.insert(
+            names.loader_log_group(),
+            LogGroup {
+                name: names.loader_log_group(),
+                retention_days: Some(spec.logs.retention_days),
+                kms_key: Some(keys["logs"].clone()),
+                tags: Some(tags(spec, &[("role", "loader")])),
+                ..Default::default()
+            },
+        );
+        self.add_loader_alarms(inv);
+        Ok(())
+    }
+
+    /// The daily jobs, in the platform's time zone, each to the loader.
+    fn add_schedules(&self, inv: &mut Inventory) -> Result<(), dapgov_policy::RenderError> {
+        let Builder { spec, names, .. } = self;
+        let a = &spec.automation;
+        // The spec's schedules were checked when it was read.
+        let schedules = a.schedules().unwrap_or_default();
+        let group = ScheduleGroup {
+            name: names.schedule_group(),
+            schedules: Some(
+                schedules
+                    .into_iter()
+                    .map(|(job, s)| {
+                        (
+                            job.as_str().to_string(),
+                            Schedule {
+                                expression: s.eventbridge_expression().unwrap_or_default(),
+                                time_zone: a.time_zone.clone(),
+                                state: "ENABLED".into(),
+                                target_arn: names.loader_arn(),
+                                role_arn: names.role_arn("scheduler"),
+                                input: json!({"dapgov_job": job.as_str()}).to_string(),
+                                dead_letter_queue: Some(names.dead_letter_queue_arn()),
+                                maximum_retry_attempts: Some(EVENT_RETRIES),
+                            },
+                        )
+                    })
+                    .collect(),
+            ),
+            tags: Some(tags(spec, &[("role", "jobs")])),
+            ..Default::default()
+        };
+        inv.schedule_groups.insert(group.name.clone(), group);
+        Ok(())
+    }
+
+    /// Alarms on what would otherwise fail quietly: an event dead-lettered, the loader failing
+    /// or throttled, a dataset that declares `fresh_within` loading nothing for a day
+    /// (missing data is breaching: no load is the alarm).
+    fn add_loader_alarms(&self, inv: &mut Inventory) {
+        let Builder { spec, names, .. } = self;
+        let topic = names.topic_arn();
+        let alarm = |name: String,
+                     namespace: &str,
+                     metric: &str,
+                     dims: BTreeMap<String, String>,
+                     statistic: &str,
+                     period: u32,
+                     comparison: &str,
+                     threshold: f64| Alarm {
+            name,
+            namespace: Some(namespace.into()),
+            metric_name: Some(metric.into()),
+            dimensions: Some(dims),
+            statistic: Some(statistic.into()),
+            period_seconds: Some(period),
+            evaluation_periods: Some(1),
+            threshold: Some(threshold),
+            comparison: Some(comparison.into()),
+            actions_enabled: Some(true),
+            alarm_actions: Some(vec![topic.clone()]),
+            tags: Some(tags(spec, &[])),
+            ..Default::default()
+        };
+        let function = BTreeMap::from([("FunctionName".to_string(), names.loader())]);
+        for a in [
+            alarm(
+                names.named_alarm("loader-dead-letters"),
+                "AWS/SQS",
+                "ApproximateNumberOfMessagesVisible",
+                BTreeMap::from([("QueueName".to_string(), names.dead_letter_queue())]),
+                "Maximum",
+                300,
+                "GreaterThanThreshold",
+                0.0,
+            ),
+            alarm(
+                names.named_alarm("loader-errors"),
+                "AWS/Lambda",
+                "Errors",
+                function.clone(),
+                "Sum",
+                300,
+                "GreaterThanThreshold",
+                0.0,
+            ),
+            alarm(
+                names.named_alarm("loader-throttles"),
+                "AWS/Lambda",
+                "Throttles",
+                function,
+                "Sum",
+                300,
+                "GreaterThanThreshold",
+                0.0,
+            ),
+        ] {
+            inv.alarms.insert(a.name.clone(), a);
+        }
+        for (dataset, _) in spec
+            .datasets
+            .iter()
+            .filter(|(_, d)| d.fresh_within.is_some())
+        {
+            let mut a = alarm(
+                names.named_alarm(&format!("{dataset}-not-loaded")),
+                &spec.etl.metrics_namespace,
+                LOADED_ROWS_METRIC,
+                dapgov_inventory::names::etl_dataset_dimensions(&names.project, dataset),
+                "Sum",
+                86_400,
+                "LessThanThreshold",
+                1.0,
+            );
+            a.treat_missing_data = Some("breaching".into());
+            inv.alarms.insert(a.name.clone(), a);
+        }
+    }
 }
 
 #[cfg(test)]

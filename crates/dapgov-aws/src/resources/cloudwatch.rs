@@ -66,6 +66,7 @@ async fn read_all(t: &AwsTarget, project: &str) -> TargetResult<BTreeMap<String,
                     evaluation_periods: a.evaluation_periods().map(|p| p as u32),
                     threshold: a.threshold(),
                     comparison: a.comparison_operator().map(|c| c.as_str().to_string()),
+                    treat_missing_data: a.treat_missing_data().map(str::to_string),
                     actions_enabled: a.actions_enabled(),
                     alarm_actions: Some(a.alarm_actions().to_vec()),
                     state: a.state_value().map(|s| s.as_str().to_string()),
@@ -211,6 +212,7 @@ async fn put(t: &AwsTarget, want: Alarm, have: Option<Alarm>) -> TargetResult<()
         .set_evaluation_periods(want.evaluation_periods.map(|p| p as i32))
         .set_threshold(want.threshold)
         .set_comparison_operator(want.comparison.as_deref().map(ComparisonOperator::from))
+        .set_treat_missing_data(want.treat_missing_data.clone())
         .set_actions_enabled(want.actions_enabled)
         .set_alarm_actions(want.alarm_actions.clone())
         .set_tags(if create { Some(tags.clone()) } else { None })

@@ -10,12 +10,16 @@ pub(crate) mod budgets;
 pub(crate) mod cloudtrail;
 pub(crate) mod cloudwatch;
 pub(crate) mod dashboard;
+pub(crate) mod events;
 pub(crate) mod glue;
 pub(crate) mod iam;
 pub(crate) mod kms;
+pub(crate) mod lambda;
 pub(crate) mod logs;
 pub(crate) mod s3;
+pub(crate) mod scheduler;
 pub(crate) mod sns;
+pub(crate) mod sqs;
 
 use crate::AwsTarget;
 use dapgov_inventory::Resource;

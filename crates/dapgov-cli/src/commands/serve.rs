@@ -130,13 +130,7 @@ fn listen_for_stop(stop: Arc<AtomicBool>, notify: Arc<tokio::sync::Notify>) -> a
 impl Server<'_> {
     /// Each dataset's inbox directory.
     fn inboxes(&self) -> BTreeMap<String, PathBuf> {
-        let base = self
-            .ctx
-            .config
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."))
-            .to_path_buf();
+        let base = &self.l.spec_dir;
         self.l
             .spec
             .datasets

@@ -13,7 +13,7 @@ pub(crate) mod storage;
 
 use crate::EtlError;
 use dapgov_inventory::names::{
-    ETL_FAILURE_METRIC, Zone, etl_dataset_dimensions, etl_failure_dimensions,
+    ETL_FAILURE_METRIC, LOADED_ROWS_METRIC, Zone, etl_dataset_dimensions, etl_failure_dimensions,
 };
 use dapgov_records::{InputInfo, Manifest, StageCounts, StageTiming, TrustedOutcome};
 use dapgov_spec::{Names, Spec};
@@ -102,6 +102,14 @@ fn run_metrics(
         if let Some(m) = manifest {
             d.dimensions.insert("RunId".into(), m.run_id.clone());
         }
+    }
+    if let Some(m) = manifest {
+        data.push(MetricDatum {
+            name: LOADED_ROWS_METRIC.into(),
+            value: m.load.rows_added as f64,
+            unit: "Count".into(),
+            dimensions: etl_dataset_dimensions(project, dataset),
+        });
     }
     for dimensions in [
         etl_failure_dimensions(project),

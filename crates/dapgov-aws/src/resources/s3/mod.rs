@@ -5,6 +5,7 @@
 mod encryption;
 mod lifecycle;
 mod logging;
+mod notification;
 mod object_lock;
 mod ownership;
 mod policy;
@@ -57,6 +58,7 @@ async fn read_one(t: &AwsTarget, name: String) -> TargetResult<Bucket> {
         tags,
         object_lock,
         acl_grants,
+        eventbridge,
     ) = tokio::try_join!(
         region(s3, n),
         encryption::find(s3, n),
@@ -69,6 +71,7 @@ async fn read_one(t: &AwsTarget, name: String) -> TargetResult<Bucket> {
         tags::find(s3, n),
         object_lock::find(s3, n),
         ownership::find_grants(s3, n),
+        notification::find(s3, n),
     )?;
     let zone = tags.as_ref().and_then(|t| t.get("zone")).cloned();
     Ok(Bucket {
@@ -77,6 +80,7 @@ async fn read_one(t: &AwsTarget, name: String) -> TargetResult<Bucket> {
         zone,
         region: Some(region),
         tags,
+        eventbridge,
         encryption,
         versioning,
         public_access_block,
@@ -161,6 +165,9 @@ async fn put(t: &AwsTarget, want: Bucket, have: Option<Bucket>) -> TargetResult<
     }
     if let Some(l) = &want.logging {
         logging::put(s3, n, l).await?;
+    }
+    if let Some(on) = want.eventbridge {
+        notification::put(s3, n, on).await?;
     }
     Ok(())
 }
@@ -282,6 +289,7 @@ impl AwsResource for Bucket {
         "s3:GetBucketAcl",
         "s3:GetBucketLocation",
         "s3:GetBucketLogging",
+        "s3:GetBucketNotification",
         "s3:GetBucketObjectLockConfiguration",
         "s3:GetBucketOwnershipControls",
         "s3:GetBucketPolicy",
@@ -292,7 +300,20 @@ impl AwsResource for Bucket {
         "s3:GetLifecycleConfiguration",
     ];
     async fn read_all(t: &AwsTarget, scope: &ReadScope<'_>) -> TargetResult<Found<Self>> {
-        Ok(read_all(t, scope.project).await?.into())
+        let resources = read_all(t, scope.project).await?;
+        let unreadable = if t.custom_endpoint() {
+            resources
+                .values()
+                .filter(|b| b.eventbridge.is_none())
+                .map(|b| format!("bucket.{}:eventbridge", b.name))
+                .collect()
+        } else {
+            vec![]
+        };
+        Ok(Found {
+            resources,
+            unreadable,
+        })
     }
     async fn put(t: &AwsTarget, want: Self, have: Option<Self>) -> TargetResult<()> {
         put(t, want, have).await
