@@ -4,8 +4,8 @@ use crate::Status;
 use chrono::{DateTime, Utc};
 use dapgov_inventory::names::{region_of, s3_arn};
 use dapgov_inventory::{
-    AthenaWorkgroup, Bucket, GlueDatabase, GlueSecurityConfiguration, GlueTable, Inventory, Key,
-    LogGroup, Names, Role, Topic, Trail,
+    AthenaWorkgroup, Bucket, Function, GlueDatabase, GlueSecurityConfiguration, GlueTable,
+    Inventory, Key, LogGroup, Names, Queue, Role, Topic, Trail,
 };
 use dapgov_policy::Document;
 use serde::{Deserialize, Serialize};
@@ -156,6 +156,38 @@ impl<'a> Ctx<'a> {
                 .clone()
                 .unwrap_or_else(|| self.names.arns.topic(&t.name)),
             region: self.region_of(t.arn.as_deref()),
+        }
+    }
+
+    pub fn function(&self, f: &Function) -> Resource {
+        Resource {
+            address: format!("function.{}", f.name),
+            arn: f.arn.clone().unwrap_or_else(|| {
+                format!(
+                    "arn:{}:lambda:{}:{}:function:{}",
+                    self.names.arns.partition,
+                    self.region(),
+                    self.inv.account_id,
+                    f.name
+                )
+            }),
+            region: self.region_of(f.arn.as_deref()),
+        }
+    }
+
+    pub fn queue(&self, q: &Queue) -> Resource {
+        Resource {
+            address: format!("queue.{}", q.name),
+            arn: q.arn.clone().unwrap_or_else(|| {
+                format!(
+                    "arn:{}:sqs:{}:{}:{}",
+                    self.names.arns.partition,
+                    self.region(),
+                    self.inv.account_id,
+                    q.name
+                )
+            }),
+            region: self.region_of(q.arn.as_deref()),
         }
     }
 

@@ -156,6 +156,10 @@ fn with_packages(desired: &mut Inventory, spec_dir: &Path) -> anyhow::Result<()>
         );
         let (_, base64) = crate::commands::package::digest(&file)?;
         p.file = file.display().to_string();
+        // The audit holds the code the function runs to the package deployed.
+        f.tags
+            .get_or_insert_with(Default::default)
+            .insert(dapgov_inventory::names::PACKAGE_TAG.into(), base64.clone());
         f.code_sha256 = Some(base64);
     }
     Ok(())

@@ -52,6 +52,9 @@ pub const SERVICE_BUCKETS: [&str; 3] = ["logs", "trail", "athena"];
 
 /// The run metric the ETL publishes (1 on failure) and the ETL-failure alarm watches.
 pub const ETL_FAILURE_METRIC: &str = "EtlRunFailed";
+/// The tag apply writes on the loader with the SHA-256 of the package it deployed (as Lambda
+/// reports code hashes, base64), which the audit holds the running code to.
+pub const PACKAGE_TAG: &str = "package-sha256";
 /// Rows a load took into curated, per dataset: a day without it is a day not loaded.
 pub const LOADED_ROWS_METRIC: &str = "RowsLoaded";
 

@@ -10,6 +10,7 @@ mod cost;
 mod glue_athena;
 pub(crate) mod iam;
 mod kms;
+mod loader;
 mod ops;
 mod region;
 mod s3;
@@ -23,6 +24,18 @@ pub(crate) type CheckFn = fn(&Ctx) -> Vec<Outcome>;
 const REGISTRY: &[(&str, CheckFn)] = &[
     // security
     ("s3_bucket_kms_encryption", s3::kms_encryption),
+    (
+        "sqs_queue_kms_encryption",
+        loader::dead_letter_queue_encrypted,
+    ),
+    (
+        "lambda_function_not_publicly_accessible",
+        loader::function_not_publicly_accessible,
+    ),
+    (
+        "lambda_function_code_matches_package",
+        loader::function_code_matches_package,
+    ),
     ("s3_bucket_zone_key", s3::zone_key),
     (
         "s3_bucket_level_public_access_block",
@@ -203,9 +216,21 @@ const REGISTRY: &[(&str, CheckFn)] = &[
         cloudwatch::topic_has_subscriptions,
     ),
     ("etl_latest_run_succeeded", ops::latest_run_succeeded),
+    (
+        "lambda_function_dead_letter_queue",
+        loader::function_dead_letter_queue,
+    ),
+    (
+        "lambda_function_reserved_concurrency",
+        loader::function_reserved_concurrency,
+    ),
     ("etl_dataset_fresh", ops::etl_dataset_fresh),
     // operational excellence
     ("tagging_required_tags", ops::required_tags),
+    (
+        "lambda_function_logs_retained",
+        loader::function_logs_retained,
+    ),
     (
         "cloudwatch_log_metric_filter_unauthorized_api_calls",
         cloudwatch::filter_unauthorized_api_calls,
