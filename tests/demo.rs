@@ -24,7 +24,7 @@ fn demo_builds_loads_audits_and_reports_then_reruns_as_a_no_op() {
         String::from_utf8_lossy(&o.stderr)
     );
     assert!(
-        out.contains("[8/10] five-pillar audit: 92 checks") && out.contains(", 0 failing,"),
+        out.contains("[8/10] five-pillar audit: 98 checks") && out.contains(", 0 failing,"),
         "{out}"
     );
     assert!(out.contains("trusted: daily_consolidated written"), "{out}");

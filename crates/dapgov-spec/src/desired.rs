@@ -760,11 +760,7 @@ impl Builder<'_> {
     /// and the alarms on all of them.
     fn add_loader(&self, inv: &mut Inventory) -> Result<(), dapgov_policy::RenderError> {
         let Builder {
-            spec,
-            names,
-            keys,
-            tpl,
-            ..
+            spec, names, keys, ..
         } = self;
         let f = &spec.automation.function;
         let artifacts = self.bucket(ARTIFACTS)?;
@@ -839,6 +835,31 @@ impl Builder<'_> {
             },
         );
         self.add_schedules(inv)?;
+        self.add_scheduler_role(inv)?;
+        inv.log_groups.insert(
+            names.loader_log_group(),
+            LogGroup {
+                name: names.loader_log_group(),
+                retention_days: Some(spec.logs.retention_days),
+                kms_key: Some(keys["logs"].clone()),
+                tags: Some(tags(spec, &[("role", "loader")])),
+                ..Default::default()
+            },
+        );
+        self.add_loader_alarms(inv);
+        Ok(())
+    }
+
+    /// The role the schedules run the loader as: invoke it, dead-letter what fails.
+    fn add_scheduler_role(&self, inv: &mut Inventory) -> Result<(), dapgov_policy::RenderError> {
+        let Builder {
+            spec,
+            names,
+            keys,
+            tpl,
+            ..
+        } = self;
+        let dlq = names.dead_letter_queue_arn();
         let scheduler_trust = tpl.render(
             "trust-role",
             &json!({"services": [{"service": "scheduler.amazonaws.com", "source_arn": names.schedule_group_arn()}],
@@ -863,17 +884,6 @@ impl Builder<'_> {
                 ..Default::default()
             },
         );
-        inv.log_groups.insert(
-            names.loader_log_group(),
-            LogGroup {
-                name: names.loader_log_group(),
-                retention_days: Some(spec.logs.retention_days),
-                kms_key: Some(keys["logs"].clone()),
-                tags: Some(tags(spec, &[("role", "loader")])),
-                ..Default::default()
-            },
-        );
-        self.add_loader_alarms(inv);
         Ok(())
     }
 

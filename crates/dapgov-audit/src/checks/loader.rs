@@ -37,11 +37,12 @@ pub fn function_dead_letter_queue(ctx: &Ctx) -> Vec<Outcome> {
             }
             let failure = match &f.dead_letter_queue {
                 None => Some("failed events are dropped: no dead-letter queue".to_string()),
+                // A queue's ARN ends in its name (a planned queue has no ARN yet).
                 Some(arn) => (!ctx
                     .inv
                     .queues
                     .values()
-                    .any(|q| q.arn.as_deref() == Some(arn)))
+                    .any(|q| arn.rsplit(':').next() == Some(q.name.as_str())))
                 .then(|| format!("its dead-letter queue {arn} does not exist")),
             };
             Outcome::verdict(
