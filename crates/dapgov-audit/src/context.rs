@@ -162,15 +162,10 @@ impl<'a> Ctx<'a> {
     pub fn function(&self, f: &Function) -> Resource {
         Resource {
             address: format!("function.{}", f.name),
-            arn: f.arn.clone().unwrap_or_else(|| {
-                format!(
-                    "arn:{}:lambda:{}:{}:function:{}",
-                    self.names.arns.partition,
-                    self.region(),
-                    self.inv.account_id,
-                    f.name
-                )
-            }),
+            arn: f
+                .arn
+                .clone()
+                .unwrap_or_else(|| self.names.arns.function(&f.name)),
             region: self.region_of(f.arn.as_deref()),
         }
     }
@@ -178,15 +173,10 @@ impl<'a> Ctx<'a> {
     pub fn queue(&self, q: &Queue) -> Resource {
         Resource {
             address: format!("queue.{}", q.name),
-            arn: q.arn.clone().unwrap_or_else(|| {
-                format!(
-                    "arn:{}:sqs:{}:{}:{}",
-                    self.names.arns.partition,
-                    self.region(),
-                    self.inv.account_id,
-                    q.name
-                )
-            }),
+            arn: q
+                .arn
+                .clone()
+                .unwrap_or_else(|| self.names.arns.queue(&q.name)),
             region: self.region_of(q.arn.as_deref()),
         }
     }

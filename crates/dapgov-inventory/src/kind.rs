@@ -188,7 +188,7 @@ mod tests {
         let mut sorted = ResourceKind::ALL.to_vec();
         sorted.sort();
         assert_eq!(sorted, ResourceKind::ALL);
-        assert_eq!(ResourceKind::ALL.len(), 13);
+        assert_eq!(ResourceKind::ALL.len(), 17);
         let addresses: std::collections::BTreeSet<&str> =
             ResourceKind::ALL.iter().map(|k| k.as_str()).collect();
         assert_eq!(addresses.len(), ResourceKind::ALL.len());

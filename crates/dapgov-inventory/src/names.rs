@@ -159,6 +159,18 @@ impl Arns {
     pub fn workgroup(&self, name: &str) -> String {
         self.arn("athena", &self.region, &format!("workgroup/{name}"))
     }
+    pub fn function(&self, name: &str) -> String {
+        self.arn("lambda", &self.region, &format!("function:{name}"))
+    }
+    pub fn queue(&self, name: &str) -> String {
+        self.arn("sqs", &self.region, name)
+    }
+    pub fn event_rule(&self, name: &str) -> String {
+        self.arn("events", &self.region, &format!("rule/{name}"))
+    }
+    pub fn schedule_group(&self, name: &str) -> String {
+        self.arn("scheduler", &self.region, &format!("schedule-group/{name}"))
+    }
 }
 
 /// Every resource name of one project in one account and region.
@@ -265,52 +277,28 @@ impl Names {
         self.named("loader")
     }
     pub fn loader_arn(&self) -> String {
-        format!(
-            "arn:{}:lambda:{}:{}:function:{}",
-            self.arns.partition,
-            self.region(),
-            self.account(),
-            self.loader()
-        )
+        self.arns.function(&self.loader())
     }
     /// Where events the loader could not handle are kept.
     pub fn dead_letter_queue(&self) -> String {
         self.named("loader-dlq")
     }
     pub fn dead_letter_queue_arn(&self) -> String {
-        format!(
-            "arn:{}:sqs:{}:{}:{}",
-            self.arns.partition,
-            self.region(),
-            self.account(),
-            self.dead_letter_queue()
-        )
+        self.arns.queue(&self.dead_letter_queue())
     }
     /// The rule that sends landing's deliveries to the loader.
     pub fn delivery_rule(&self) -> String {
         self.named("deliveries")
     }
     pub fn delivery_rule_arn(&self) -> String {
-        format!(
-            "arn:{}:events:{}:{}:rule/{}",
-            self.arns.partition,
-            self.region(),
-            self.account(),
-            self.delivery_rule()
-        )
+        self.arns.event_rule(&self.delivery_rule())
     }
     /// The group of the daily jobs' schedules.
     pub fn schedule_group(&self) -> String {
         self.named("jobs")
     }
     pub fn schedule_group_arn(&self) -> String {
-        format!(
-            "arn:{}:scheduler:{}:{}:schedule-group/{}",
-            self.arns.partition,
-            self.region(),
-            self.account(),
-            self.schedule_group()
-        )
+        self.arns.schedule_group(&self.schedule_group())
     }
     /// An alarm of the platform's, by what it watches.
     pub fn named_alarm(&self, what: &str) -> String {

@@ -84,7 +84,7 @@ pub async fn run(ctx: &Context, cmd: LambdaCommand) -> anyhow::Result<u8> {
             Ok(u8::from(outcome["status"] == "failed"))
         }
         LambdaCommand::Run => {
-            let (ctx, l) = (&*ctx, &l);
+            let l = &l;
             lambda_runtime::run(lambda_runtime::service_fn(
                 move |e: lambda_runtime::LambdaEvent<Value>| async move {
                     // An error makes Lambda retry, then send the event to the dead-letter queue.

@@ -97,7 +97,9 @@ pub async fn run(ctx: &Context, a: Args) -> anyhow::Result<u8> {
     }
     let mut ticks: u64 = 0;
     while !stop.load(Ordering::SeqCst) {
-        server.tick(ticks % FRESHNESS_EVERY_TICKS == 0).await?;
+        server
+            .tick(ticks.is_multiple_of(FRESHNESS_EVERY_TICKS))
+            .await?;
         ticks += 1;
         tokio::select! {
             _ = tokio::time::sleep(poll) => {}
