@@ -19,6 +19,10 @@ pub enum PackageCommand {
         arch: Option<String>,
         #[arg(long, default_value = "dist/lambda")]
         out: PathBuf,
+        /// The dapgov source tree to build (a checkout of the version you deploy); by default
+        /// the one the current directory is in.
+        #[arg(long)]
+        source: Option<PathBuf>,
     },
 }
 
@@ -33,14 +37,21 @@ pub fn package_path(out: &Path, arch: Architecture) -> PathBuf {
 }
 
 pub async fn run(ctx: &Context, cmd: PackageCommand) -> anyhow::Result<u8> {
-    let PackageCommand::Lambda { arch, out } = cmd;
+    let PackageCommand::Lambda { arch, out, source } = cmd;
     let spec = ctx.spec()?;
     let arch = match arch.as_deref() {
         Some("x86_64") => Architecture::X86_64,
         Some(_) => Architecture::Arm64,
         None => spec.automation.function.architecture,
     };
-    let source = source_tree()?;
+    let source = match source {
+        Some(dir) if dir.join("crates/dapgov-cli/Cargo.toml").is_file() => dir,
+        Some(dir) => anyhow::bail!(
+            "{} is not a dapgov source tree (no crates/dapgov-cli/Cargo.toml)",
+            dir.display()
+        ),
+        None => source_tree()?,
+    };
     let target = arch.rust_target();
     need_tools(target)?;
     let started = std::time::Instant::now();
@@ -95,7 +106,7 @@ fn source_tree() -> anyhow::Result<PathBuf> {
         }
         if !dir.pop() {
             anyhow::bail!(
-                "package lambda builds dapgov for Amazon Linux from its source: run it inside a checkout of the dapgov version you deploy"
+                "package lambda builds dapgov for Amazon Linux from its source: run it inside a checkout of the dapgov version you deploy, or pass --source DIR"
             );
         }
     }
@@ -103,9 +114,7 @@ fn source_tree() -> anyhow::Result<PathBuf> {
 
 /// cargo-zigbuild and the target's standard library, or what to install.
 fn need_tools(target: &str) -> anyhow::Result<()> {
-    let zigbuild = Command::new("cargo")
-        .args(["zigbuild", "--version"])
-        .output();
+    let zigbuild = Command::new("cargo-zigbuild").arg("--version").output();
     if !zigbuild.is_ok_and(|o| o.status.success()) {
         anyhow::bail!(
             "cargo-zigbuild is not installed: `pip install cargo-zigbuild` installs it with zig (or `cargo install --locked cargo-zigbuild` with zig from ziglang.org)"
