@@ -228,3 +228,66 @@ fn no_function_is_over_100_lines() {
         long.join("\n")
     );
 }
+
+/// The commands `dapgov --help` lists (without `help`).
+fn top_level_commands() -> Vec<String> {
+    let help = common::succeeded(
+        common::dapgov().arg("--help").output().unwrap(),
+        "dapgov --help",
+    );
+    help.lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn completions_and_man_pages_name_every_command() {
+    let commands = top_level_commands();
+    assert!(commands.len() > 20, "{commands:?}");
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let script = common::succeeded(
+            common::dapgov()
+                .args(["completions", shell])
+                .output()
+                .unwrap(),
+            shell,
+        );
+        for c in &commands {
+            assert!(
+                script.contains(c.as_str()),
+                "{shell} completions do not name `{c}`"
+            );
+        }
+    }
+    let page = common::succeeded(common::dapgov().arg("man").output().unwrap(), "dapgov man");
+    assert!(
+        page.starts_with(".ie") && page.contains(".TH dapgov 1"),
+        "{page}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    common::succeeded(
+        common::dapgov()
+            .args(["man", "--out"])
+            .arg(dir.path())
+            .output()
+            .unwrap(),
+        "dapgov man --out",
+    );
+    for c in &commands {
+        let path = dir.path().join(format!("dapgov-{c}.1"));
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|_| panic!("no man page {}", path.display()));
+        // roff escapes each hyphen of the name.
+        let escaped = format!("dapgov-{c}").replace('-', "\\-");
+        assert!(
+            text.contains(&escaped),
+            "{} does not name its command",
+            path.display()
+        );
+    }
+}

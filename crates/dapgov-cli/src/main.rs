@@ -92,6 +92,10 @@ pub enum Command {
     /// delivery that landed, a schedule that fired) as the function would.
     #[command(subcommand)]
     Lambda(commands::lambda::LambdaCommand),
+    /// The completion script for a shell (bash, zsh, fish, powershell, elvish), on stdout.
+    Completions(commands::shell::CompletionsArgs),
+    /// The man page (dapgov.1) on stdout, or every command's page into --out DIR.
+    Man(commands::shell::ManArgs),
     /// Inspect and verify the local platform's audit trail.
     #[command(subcommand)]
     Trail(commands::trail::TrailCommand),

@@ -16,6 +16,7 @@ pub mod query;
 pub mod report;
 pub mod sample;
 pub mod serve;
+pub mod shell;
 pub mod trail;
 
 use crate::{Cli, Command};
@@ -57,5 +58,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Serve(a) => serve::run(&ctx, a).await,
         Command::Lambda(c) => lambda::run(&ctx, c).await,
         Command::Package(c) => package::run(&ctx, c).await,
+        Command::Completions(a) => shell::completions(a),
+        Command::Man(a) => shell::man(a),
     }
 }
