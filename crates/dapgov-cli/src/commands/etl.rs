@@ -179,18 +179,28 @@ async fn from_landing(
     Ok(u8::from(sweep.failed > 0))
 }
 
+/// A dataset the spec declares, or the error that says how to declare it.
+fn declared(spec: &dapgov_spec::Spec, dataset: &str) -> anyhow::Result<()> {
+    if spec.datasets.contains_key(dataset) {
+        Ok(())
+    } else {
+        Err(dapgov_etl::EtlError::UnknownDataset(dataset.into()).into())
+    }
+}
+
 /// Load the delivery at `key` in landing, as the etl role.
 async fn one_delivery(ctx: &Context, dataset: &str, key: &str, force: bool) -> anyhow::Result<u8> {
     use dapgov_etl::landing::Outcome;
     let l = ctx.open(false).await?;
-    if !l.spec.datasets.contains_key(dataset) {
-        return Err(dapgov_etl::EtlError::UnknownDataset(dataset.into()).into());
-    }
+    declared(&l.spec, dataset)?;
     let session = l.target.session(&l.spec.platform.name, "etl").await?;
     let object = dapgov_etl::landing::object(&session, key).await?;
+    let mut taken = dapgov_etl::landing::loaded_inputs(&session, dataset).await?;
     let progress = |msg: &str| tracing::info!("{key}: {msg}");
-    match dapgov_etl::landing::load_delivery(&session, &l.spec, dataset, &object, force, &progress)
-        .await?
+    match dapgov_etl::landing::load_delivery(
+        &session, &l.spec, dataset, &object, force, &mut taken, &progress,
+    )
+    .await?
     {
         Outcome::Loaded(m) => {
             print!("{}", dapgov_report::summary::etl_run(&m, key, dataset));
@@ -217,17 +227,14 @@ async fn deliver(
     key: Option<String>,
 ) -> anyhow::Result<u8> {
     let l = ctx.open(false).await?;
-    if !l.spec.datasets.contains_key(dataset) {
-        return Err(dapgov_etl::EtlError::UnknownDataset(dataset.into()).into());
-    }
+    declared(&l.spec, dataset)?;
     let name = file
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .ok_or_else(|| anyhow::anyhow!("{} names no file", file.display()))?;
     let key = key.unwrap_or_else(|| format!("{dataset}/{name}"));
-    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let session = l.target.session(&l.spec.platform.name, "etl").await?;
-    let object = dapgov_etl::landing::put(&session, &key, bytes).await?;
+    let object = dapgov_etl::landing::put(&session, &key, file).await?;
     println!(
         "Delivered {} to landing as {key} ({} bytes).",
         file.display(),
@@ -254,9 +261,7 @@ pub async fn sweep(
     force: bool,
 ) -> anyhow::Result<Swept> {
     use dapgov_etl::landing::Outcome;
-    if !spec.datasets.contains_key(dataset) {
-        return Err(dapgov_etl::EtlError::UnknownDataset(dataset.into()).into());
-    }
+    declared(spec, dataset)?;
     let prefix = if prefix.is_empty() {
         format!("{dataset}/")
     } else {
@@ -269,11 +274,15 @@ pub async fn sweep(
         .map(|z| z.url.clone())
         .unwrap_or_default();
     let mut swept = Swept::default();
+    // Read once; each load adds to it, so the same bytes delivered twice load once.
+    let mut taken = dapgov_etl::landing::loaded_inputs(session, dataset).await?;
     for d in &deliveries {
         let label = format!("{landing_url}{}", d.location);
         let progress = |msg: &str| tracing::info!("{label}: {msg}");
-        match dapgov_etl::landing::load_delivery(session, spec, dataset, d, force, &progress)
-            .await?
+        match dapgov_etl::landing::load_delivery(
+            session, spec, dataset, d, force, &mut taken, &progress,
+        )
+        .await?
         {
             Outcome::Loaded(m) => {
                 print!("{}", dapgov_report::summary::etl_run(&m, &label, dataset));

@@ -125,9 +125,10 @@ pub async fn handle(ctx: &Context, l: &Loaded, event: &Value) -> anyhow::Result<
                 anyhow::bail!(why);
             }
             let object = dapgov_etl::landing::object(&session, &key).await?;
+            let mut taken = dapgov_etl::landing::loaded_inputs(&session, dataset).await?;
             let progress = |msg: &str| tracing::info!("{key}: {msg}");
             match dapgov_etl::landing::load_delivery(
-                &session, &l.spec, dataset, &object, false, &progress,
+                &session, &l.spec, dataset, &object, false, &mut taken, &progress,
             )
             .await?
             {

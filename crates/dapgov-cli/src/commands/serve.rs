@@ -174,7 +174,8 @@ impl Server<'_> {
             .unwrap_or_default();
         let key = format!("{dataset}/{name}");
         let started = std::time::Instant::now();
-        let object = put_into_landing(&self.session, file, &key).await?;
+        let object = dapgov_etl::landing::put(&self.session, &key, file).await?;
+        let mut taken = dapgov_etl::landing::loaded_inputs(&self.session, dataset).await?;
         let label = format!("{}/{name}", dir.display());
         let progress = |msg: &str| tracing::info!("{label}: {msg}");
         let outcome = dapgov_etl::landing::load_delivery(
@@ -183,6 +184,7 @@ impl Server<'_> {
             dataset,
             &object,
             false,
+            &mut taken,
             &progress,
         )
         .await?;
@@ -406,18 +408,6 @@ fn settled_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     }
     found.sort();
     Ok(found.into_iter().map(|(_, p)| p).collect())
-}
-
-/// Put `file` into the landing zone at `key` as the role; returns the object as stored.
-async fn put_into_landing(
-    session: &dapgov_target::RoleSession,
-    file: &Path,
-    key: &str,
-) -> anyhow::Result<dapgov_etl::landing::ObjectMeta> {
-    let bytes = tokio::fs::read(file)
-        .await
-        .with_context(|| format!("reading {}", file.display()))?;
-    Ok(dapgov_etl::landing::put(session, key, bytes).await?)
 }
 
 /// Move a file that could not be loaded to the inbox's `.failed/`, with the reason beside it.

@@ -142,16 +142,18 @@ pub enum Outcome {
     Failed(EtlError),
 }
 
-/// Load one delivered object as the session's role (the etl role): fetched, skipped when the
-/// dataset already took its bytes (unless `force`), else run through every stage. Each
-/// load commits as one generation of the delivery (`DeliveryTxn`), so however many times
-/// and however concurrently the same delivery is handled, it is loaded once.
+/// Load one delivered object as the session's role (the etl role): fetched, skipped when its
+/// bytes are among `taken` (`loaded_inputs`, read once by a caller loading many; unless
+/// `force`), else run through every stage, and added to `taken` once loaded. Each load
+/// commits as one generation of the delivery (`DeliveryTxn`), so however many times and
+/// however concurrently the same delivery is handled, it is loaded once.
 pub async fn load_delivery(
     session: &RoleSession,
     spec: &dapgov_spec::Spec,
     dataset: &str,
     object: &ObjectMeta,
     force: bool,
+    taken: &mut BTreeSet<String>,
     progress: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<Outcome, EtlError> {
     let landing = zone(session, Zone::Landing)?;
@@ -159,7 +161,7 @@ pub async fn load_delivery(
     let dir =
         tempfile::tempdir().map_err(|e| EtlError::Engine(format!("a temporary directory: {e}")))?;
     let (file, sha) = fetch(session, object, dir.path()).await?;
-    if !force && loaded_inputs(session, dataset).await?.contains(&sha) {
+    if !force && taken.contains(&sha) {
         return Ok(Outcome::AlreadyTaken { sha256: sha });
     }
     let run = super::run(
@@ -176,20 +178,22 @@ pub async fn load_delivery(
     .await;
     Ok(match run {
         Ok(m) if m.no_op => Outcome::AlreadyTaken { sha256: sha },
-        Ok(m) => Outcome::Loaded(Box::new(m)),
+        Ok(m) => {
+            taken.insert(sha);
+            Outcome::Loaded(Box::new(m))
+        }
         Err(e) => Outcome::Failed(e),
     })
 }
 
-/// Deliver `bytes` into the landing zone at `key` as the role (a file dropped in a local
-/// inbox); returns the object as stored.
-pub async fn put(session: &RoleSession, key: &str, bytes: Vec<u8>) -> Result<ObjectMeta, EtlError> {
-    let landing = zone(session, Zone::Landing)?;
-    landing
-        .store
-        .put(&StorePath::from(key), bytes.into())
-        .await
-        .map_err(|e| EtlError::Engine(format!("{}{key}: {e}", landing.url)))?;
+/// Deliver the file at `path` into the landing zone at `key` as the role (a file dropped in
+/// a local inbox), streamed as a run stores its input; returns the object as stored.
+pub async fn put(
+    session: &RoleSession,
+    key: &str,
+    path: &std::path::Path,
+) -> Result<ObjectMeta, EtlError> {
+    super::storage::upload(path, zone(session, Zone::Landing)?, &StorePath::from(key)).await?;
     object(session, key).await
 }
 
