@@ -401,3 +401,49 @@ fn the_function_handles_landing_and_schedule_events_on_the_local_target() {
         "not an event dapgov handles",
     );
 }
+
+#[test]
+fn a_day_outside_the_volume_band_warns_or_is_kept_out_of_curated_as_the_spec_says() {
+    let p = Platform::new();
+    let out = p.ok(&[
+        "etl",
+        "run",
+        "--input",
+        common::city_file().to_str().unwrap(),
+        "--dataset",
+        "metrics",
+    ]);
+    assert!(
+        out.contains("on 9 day(s)") && out.contains("2013-03-08 has no data"),
+        "{out}"
+    );
+    let spec = p.dir.path().join("dapgov.toml");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    std::fs::write(
+        &spec,
+        text.replacen("on_breach = \"warn\"", "on_breach = \"reject\"", 1),
+    )
+    .unwrap();
+    // The Monday after the City's last day, at a tenth of a usual Monday's calls.
+    let day = chrono::NaiveDate::from_ymd_opt(2024, 10, 7).unwrap();
+    std::fs::write(
+        p.dir.path().join("quiet.csv"),
+        format!("Date;CallsOffered;CallsHandled;CallsAbandoned;AverageSpeedofAnswer;ServiceLevel;BI_ID\n{day};120;110;10;20.0;0.9;1\n"),
+    )
+    .unwrap();
+    p.fails_with(
+        &["etl", "run", "--input", "quiet.csv", "--dataset", "metrics"],
+        1,
+        "2024-10-07 (Mon) has volume 120",
+    );
+    let newest = p.ok(&[
+        "query",
+        "--format",
+        "csv",
+        "select max(date) as newest from curated.metrics",
+    ]);
+    assert_eq!(
+        newest, "newest\n2024-09-30\n",
+        "the rejected day never reached curated"
+    );
+}

@@ -5,7 +5,6 @@
 use crate::EtlError;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use dapgov_inventory::DatasetFreshness;
-use dapgov_inventory::names::Zone;
 use dapgov_spec::Spec;
 use dapgov_target::RoleSession;
 use std::collections::{BTreeMap, BTreeSet};
@@ -21,8 +20,8 @@ pub fn due_day(now: DateTime<Utc>, fresh_within: Duration, time_zone: chrono_tz:
     local.date_naive() - Duration::days(1)
 }
 
-/// The missing days of a dataset: after `newest` up to `due`, and gaps between `newest` minus
-/// the window and `newest` (`days` holds what curated has in that window).
+/// The missing days of a dataset: the gaps between the days curated holds in the window
+/// before its newest (`days`), and the days after the newest up to `due`.
 pub fn missing_days(
     days: &BTreeSet<NaiveDate>,
     newest: Option<NaiveDate>,
@@ -31,13 +30,10 @@ pub fn missing_days(
     let Some(newest) = newest else {
         return vec![due];
     };
-    let start = newest - Duration::days(GAP_WINDOW_DAYS);
-    let start = days.iter().copied().find(|d| *d >= start).unwrap_or(newest);
-    start
-        .iter_days()
-        .take_while(|d| *d <= due)
-        .filter(|d| !days.contains(d))
-        .collect()
+    let held: Vec<NaiveDate> = days.iter().copied().collect();
+    let mut missing = crate::kpi::missing_days(&held);
+    missing.extend(newest.iter_days().skip(1).take_while(|d| *d <= due));
+    missing
 }
 
 /// Each dataset that declares `fresh_within`, read from its curated table as the session's
@@ -81,35 +77,26 @@ async fn recent_days(
     dataset: &str,
     date_column: &str,
 ) -> Result<BTreeSet<NaiveDate>, EtlError> {
-    let table = crate::delta::open(
-        crate::pipeline::storage::zone(session, Zone::Curated)?,
-        dataset,
-    )
-    .await?;
-    if table.version().is_none() {
+    #[derive(serde::Deserialize)]
+    struct Day {
+        day: String,
+    }
+    let table = format!("curated.{dataset}");
+    if !crate::query::catalog_has(session, &table).await? {
         return Ok(BTreeSet::new());
     }
-    let ctx = crate::query::context(session)?;
-    ctx.register_table("t", crate::delta::provider(table, None).await?)?;
     let d = crate::pipeline::sql::ident(date_column);
-    let sql = format!(
-        "SELECT DISTINCT CAST({d} AS VARCHAR) AS day FROM t WHERE {d} >= (SELECT MAX({d}) FROM t) - INTERVAL '{GAP_WINDOW_DAYS} days'"
-    );
-    let mut out = BTreeSet::new();
-    for b in ctx.sql(&sql).await?.collect().await? {
-        let col = datafusion::arrow::compute::cast(
-            b.column(0),
-            &datafusion::arrow::datatypes::DataType::Utf8,
-        )
-        .map_err(datafusion::error::DataFusionError::from)?;
-        use datafusion::arrow::array::AsArray;
-        for v in col.as_string::<i32>().iter().flatten() {
-            if let Ok(day) = NaiveDate::parse_from_str(v, "%Y-%m-%d") {
-                out.insert(day);
-            }
-        }
-    }
-    Ok(out)
+    let days: Vec<Day> = crate::query::rows(
+        session,
+        &format!(
+            "SELECT DISTINCT CAST({d} AS VARCHAR) AS day FROM {table} WHERE {d} >= (SELECT MAX({d}) FROM {table}) - INTERVAL '{GAP_WINDOW_DAYS} days'"
+        ),
+    )
+    .await?;
+    Ok(days
+        .iter()
+        .filter_map(|d| NaiveDate::parse_from_str(&d.day, "%Y-%m-%d").ok())
+        .collect())
 }
 
 #[cfg(test)]

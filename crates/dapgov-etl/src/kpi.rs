@@ -3,7 +3,8 @@
 //! the days missing) from curated, the recent loads, and the day-of-week and hour-of-day
 //! patterns a staffing planner asks for from the call records when they are loaded.
 
-use crate::{EtlError, query};
+use crate::EtlError;
+use crate::query::rows;
 use chrono::{Datelike, NaiveDate};
 use dapgov_records::{Freshness, Kpi, Load, Month, Pattern, Year};
 use dapgov_target::RoleSession;
@@ -12,25 +13,6 @@ use serde::Deserialize;
 /// The trusted tables the report reads, as `dapgov init` declares them.
 pub const MONTHLY_TABLE: &str = "trusted.metrics_monthly";
 pub const YEARLY_TABLE: &str = "trusted.metrics_yearly";
-
-/// A query's rows as typed records (through JSON, which keeps every column's name).
-async fn rows<T: serde::de::DeserializeOwned>(
-    session: &RoleSession,
-    sql: &str,
-) -> Result<Vec<T>, EtlError> {
-    let batches = query::sql(session, sql).await?;
-    let mut w = datafusion::arrow::json::ArrayWriter::new(Vec::new());
-    for b in &batches {
-        w.write(b).map_err(|e| EtlError::Engine(e.to_string()))?;
-    }
-    w.finish().map_err(|e| EtlError::Engine(e.to_string()))?;
-    let bytes = w.into_inner();
-    if bytes.is_empty() {
-        return Ok(vec![]);
-    }
-    serde_json::from_slice(&bytes)
-        .map_err(|e| EtlError::Engine(format!("reading the answer of `{sql}`: {e}")))
-}
 
 /// The days between the first and the last of `days` (sorted) that are not in it.
 pub fn missing_days(days: &[NaiveDate]) -> Vec<NaiveDate> {

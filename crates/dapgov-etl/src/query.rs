@@ -336,6 +336,32 @@ pub async fn sql(
     sql_as_of(session, text, &[]).await
 }
 
+/// `sql`'s rows as typed records, as the session's role reads them.
+pub(crate) async fn rows<T: serde::de::DeserializeOwned>(
+    session: &RoleSession,
+    text: &str,
+) -> Result<Vec<T>, EtlError> {
+    records(&sql(session, text).await?, text)
+}
+
+/// The answer of `sql` as typed records (through JSON, which keeps every column's name).
+pub(crate) fn records<T: serde::de::DeserializeOwned>(
+    batches: &[datafusion::arrow::record_batch::RecordBatch],
+    sql: &str,
+) -> Result<Vec<T>, EtlError> {
+    let mut w = datafusion::arrow::json::ArrayWriter::new(Vec::new());
+    for b in batches {
+        w.write(b).map_err(|e| EtlError::Engine(e.to_string()))?;
+    }
+    w.finish().map_err(|e| EtlError::Engine(e.to_string()))?;
+    let bytes = w.into_inner();
+    if bytes.is_empty() {
+        return Ok(vec![]);
+    }
+    serde_json::from_slice(&bytes)
+        .map_err(|e| EtlError::Engine(format!("reading the answer of `{sql}`: {e}")))
+}
+
 /// Whether the catalog has `table` (`trusted.metrics_monthly`) for this role: false when
 /// there is none; an access error when the role may not see it.
 pub async fn catalog_has(session: &RoleSession, table: &str) -> Result<bool, EtlError> {

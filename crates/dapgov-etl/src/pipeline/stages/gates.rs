@@ -176,25 +176,19 @@ async fn day_volumes(
     ctx: &SessionContext,
     sql: &str,
 ) -> Result<BTreeMap<chrono::NaiveDate, f64>, EtlError> {
-    use datafusion::arrow::array::Array;
-    use datafusion::arrow::datatypes::Float64Type;
-    let mut out = BTreeMap::new();
-    for b in ctx.sql(sql).await?.collect().await? {
-        let days = datafusion::arrow::compute::cast(
-            b.column(0),
-            &datafusion::arrow::datatypes::DataType::Utf8,
-        )
-        .map_err(datafusion::error::DataFusionError::from)?;
-        let days = days.as_string::<i32>();
-        let volumes = b.column(1).as_primitive::<Float64Type>();
-        for i in 0..b.num_rows() {
-            if let (Ok(d), false) = (
-                chrono::NaiveDate::parse_from_str(days.value(i), "%Y-%m-%d"),
-                volumes.is_null(i),
-            ) {
-                out.insert(d, volumes.value(i));
-            }
-        }
+    #[derive(serde::Deserialize)]
+    struct DayVolume {
+        day: String,
+        volume: Option<f64>,
     }
-    Ok(out)
+    let rows: Vec<DayVolume> = query::records(&ctx.sql(sql).await?.collect().await?, sql)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            Some((
+                chrono::NaiveDate::parse_from_str(&r.day, "%Y-%m-%d").ok()?,
+                r.volume?,
+            ))
+        })
+        .collect())
 }
