@@ -129,6 +129,13 @@ async fn permissions(
     Ok(out)
 }
 
+fn unreadable_package(what: &str, p: &FunctionPackage, e: &dyn std::fmt::Display) -> TargetError {
+    TargetError::Other(format!(
+        "{what}: reading the package {}: {e}; build it with `dapgov package lambda`",
+        p.file
+    ))
+}
+
 /// The largest package Lambda takes in the request itself; larger ones go through S3.
 const MAX_DIRECT_UPLOAD_BYTES: u64 = 50_000_000;
 
@@ -139,17 +146,11 @@ async fn package_code(
     p: &FunctionPackage,
     what: &str,
 ) -> TargetResult<FunctionCode> {
-    let unreadable = |e: &dyn std::fmt::Display| {
-        TargetError::Other(format!(
-            "{what}: reading the package {}: {e}; build it with `dapgov package lambda`",
-            p.file
-        ))
-    };
     let size = std::fs::metadata(&p.file)
-        .map_err(|e| unreadable(&e))?
+        .map_err(|e| unreadable_package(what, p, &e))?
         .len();
     if size <= MAX_DIRECT_UPLOAD_BYTES {
-        let bytes = std::fs::read(&p.file).map_err(|e| unreadable(&e))?;
+        let bytes = std::fs::read(&p.file).map_err(|e| unreadable_package(what, p, &e))?;
         return Ok(FunctionCode::builder()
             .zip_file(aws_sdk_lambda::primitives::Blob::new(bytes))
             .build());
@@ -165,12 +166,7 @@ async fn package_code(
 async fn upload(t: &AwsTarget, p: &FunctionPackage, what: &str) -> TargetResult<()> {
     let body = aws_sdk_s3::primitives::ByteStream::from_path(&p.file)
         .await
-        .map_err(|e| {
-            TargetError::Other(format!(
-                "{what}: reading the package {}: {e}; build it with `dapgov package lambda`",
-                p.file
-            ))
-        })?;
+        .map_err(|e| unreadable_package(what, p, &e))?;
     t.clients
         .s3
         .put_object()
@@ -188,32 +184,39 @@ fn arch(want: &Function) -> Architecture {
     Architecture::from(want.architecture.as_deref().unwrap_or("arm64"))
 }
 
+/// The configuration creating and updating a function both send: two SDK request builders
+/// with the same setters.
+macro_rules! configured {
+    ($request:expr, $want:expr) => {
+        $request
+            .function_name(&$want.name)
+            .set_role($want.role.clone())
+            .set_handler($want.handler.clone())
+            .set_memory_size($want.memory_mb.map(|m| m as i32))
+            .set_timeout($want.timeout_seconds.map(|s| s as i32))
+            .set_ephemeral_storage(ephemeral($want)?)
+            .set_dead_letter_config(
+                $want
+                    .dead_letter_queue
+                    .as_ref()
+                    .map(|q| DeadLetterConfig::builder().target_arn(q).build()),
+            )
+            .set_environment(environment($want))
+            .set_logging_config(logging($want))
+    };
+}
+
 async fn create(t: &AwsTarget, want: &Function, what: &str) -> TargetResult<()> {
     let p = want
         .package
         .as_ref()
         .ok_or_else(|| TargetError::Other(format!("{what}: no package to create it from")))?;
     let code = package_code(t, p, what).await?;
-    t.clients
-        .lambda
-        .create_function()
-        .function_name(&want.name)
-        .set_role(want.role.clone())
+    configured!(t.clients.lambda.create_function(), want)
         .runtime(Runtime::from(
             want.runtime.as_deref().unwrap_or("provided.al2023"),
         ))
-        .set_handler(want.handler.clone())
         .architectures(arch(want))
-        .set_memory_size(want.memory_mb.map(|m| m as i32))
-        .set_timeout(want.timeout_seconds.map(|s| s as i32))
-        .set_ephemeral_storage(ephemeral(want)?)
-        .set_dead_letter_config(
-            want.dead_letter_queue
-                .as_ref()
-                .map(|q| DeadLetterConfig::builder().target_arn(q).build()),
-        )
-        .set_environment(environment(want))
-        .set_logging_config(logging(want))
         .code(code)
         .set_tags(want.tags.clone().map(|t| t.into_iter().collect()))
         .send()
@@ -250,7 +253,8 @@ fn logging(want: &Function) -> Option<aws_sdk_lambda::types::LoggingConfig> {
     })
 }
 
-/// The configuration and code of a function that exists, each changed only where it differs.
+/// A function that exists: its code replaced when the package's hash differs, its
+/// configuration sent whole (an idempotent update).
 async fn update(t: &AwsTarget, want: &Function, have: &Function, what: &str) -> TargetResult<()> {
     let lambda = &t.clients.lambda;
     if let (Some(p), true) = (&want.package, want.code_sha256 != have.code_sha256) {
@@ -266,22 +270,8 @@ async fn update(t: &AwsTarget, want: &Function, have: &Function, what: &str) -> 
             .await
             .map_err(|e| sdk("lambda:UpdateFunctionCode", what, e))?;
     }
-    lambda
-        .update_function_configuration()
-        .function_name(&want.name)
-        .set_role(want.role.clone())
+    configured!(lambda.update_function_configuration(), want)
         .set_runtime(want.runtime.as_deref().map(Runtime::from))
-        .set_handler(want.handler.clone())
-        .set_memory_size(want.memory_mb.map(|m| m as i32))
-        .set_timeout(want.timeout_seconds.map(|s| s as i32))
-        .set_ephemeral_storage(ephemeral(want)?)
-        .set_dead_letter_config(
-            want.dead_letter_queue
-                .as_ref()
-                .map(|q| DeadLetterConfig::builder().target_arn(q).build()),
-        )
-        .set_environment(environment(want))
-        .set_logging_config(logging(want))
         .send()
         .await
         .map_err(|e| sdk("lambda:UpdateFunctionConfiguration", what, e))?;
@@ -381,29 +371,14 @@ impl AwsResource for Function {
         "lambda:GetPolicy",
     ];
     async fn read_all(t: &AwsTarget, scope: &ReadScope<'_>) -> TargetResult<Found<Self>> {
-        let resources = read_all(t, scope.project).await?;
-        let unreadable = if t.custom_endpoint() {
-            resources
-                .values()
-                .flat_map(|f| {
-                    [
-                        f.dead_letter_queue
-                            .is_none()
-                            .then(|| format!("function.{}:dead_letter_queue", f.name)),
-                        f.log_group
-                            .is_none()
-                            .then(|| format!("function.{}:log_group", f.name)),
-                    ]
-                })
-                .flatten()
-                .collect()
-        } else {
-            vec![]
-        };
-        Ok(Found {
-            resources,
-            unreadable,
-        })
+        Ok(Found::kept_only_by_aws(
+            t,
+            read_all(t, scope.project).await?,
+            &[
+                ("dead_letter_queue", |f| f.dead_letter_queue.is_none()),
+                ("log_group", |f| f.log_group.is_none()),
+            ],
+        ))
     }
     async fn put(t: &AwsTarget, want: Self, have: Option<Self>) -> TargetResult<()> {
         put(t, want, have).await

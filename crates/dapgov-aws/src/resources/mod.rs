@@ -49,6 +49,35 @@ impl<R> From<BTreeMap<String, R>> for Found<R> {
     }
 }
 
+impl<R: Resource> Found<R> {
+    /// What was read, with the settings an endpoint other than AWS's may accept without
+    /// keeping them (`AwsTarget::custom_endpoint`): each `(property, absent)` read back absent
+    /// there is unreadable, not drift. Against AWS they are compared like every property.
+    pub(crate) fn kept_only_by_aws(
+        t: &AwsTarget,
+        resources: BTreeMap<String, R>,
+        settings: &[(&str, fn(&R) -> bool)],
+    ) -> Self {
+        let unreadable = if t.custom_endpoint() {
+            resources
+                .iter()
+                .flat_map(|(name, r)| {
+                    settings
+                        .iter()
+                        .filter(|(_, absent)| absent(r))
+                        .map(move |(property, _)| format!("{}.{name}:{property}", R::ADDRESS))
+                })
+                .collect()
+        } else {
+            vec![]
+        };
+        Found {
+            resources,
+            unreadable,
+        }
+    }
+}
+
 /// A kind of resource on AWS: how it is read, created or updated, and deleted.
 pub(crate) trait AwsResource: Resource {
     /// The IAM actions reading this kind needs: the auditor role must allow each.

@@ -207,32 +207,27 @@ async fn put_schedule(
         .mode(FlexibleTimeWindowMode::Off)
         .build()
         .map_err(|e| build("a flexible time window", e))?;
-    let state = ScheduleState::from(s.state.as_str());
+    // Creating and updating send the same schedule: two SDK request builders with the same
+    // setters.
+    macro_rules! schedule {
+        ($request:expr) => {
+            $request
+                .group_name(group)
+                .name(name)
+                .schedule_expression(&s.expression)
+                .schedule_expression_timezone(&s.time_zone)
+                .state(ScheduleState::from(s.state.as_str()))
+                .flexible_time_window(window)
+                .target(target(s)?)
+                .send()
+                .await
+        };
+    }
     if exists {
-        scheduler
-            .update_schedule()
-            .group_name(group)
-            .name(name)
-            .schedule_expression(&s.expression)
-            .schedule_expression_timezone(&s.time_zone)
-            .state(state)
-            .flexible_time_window(window)
-            .target(target(s)?)
-            .send()
-            .await
+        schedule!(scheduler.update_schedule())
             .map_err(|e| sdk("scheduler:UpdateSchedule", &what, e))?;
     } else {
-        scheduler
-            .create_schedule()
-            .group_name(group)
-            .name(name)
-            .schedule_expression(&s.expression)
-            .schedule_expression_timezone(&s.time_zone)
-            .state(state)
-            .flexible_time_window(window)
-            .target(target(s)?)
-            .send()
-            .await
+        schedule!(scheduler.create_schedule())
             .map_err(|e| sdk("scheduler:CreateSchedule", &what, e))?;
     }
     Ok(())

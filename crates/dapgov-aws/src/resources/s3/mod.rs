@@ -300,20 +300,11 @@ impl AwsResource for Bucket {
         "s3:GetLifecycleConfiguration",
     ];
     async fn read_all(t: &AwsTarget, scope: &ReadScope<'_>) -> TargetResult<Found<Self>> {
-        let resources = read_all(t, scope.project).await?;
-        let unreadable = if t.custom_endpoint() {
-            resources
-                .values()
-                .filter(|b| b.eventbridge.is_none())
-                .map(|b| format!("bucket.{}:eventbridge", b.name))
-                .collect()
-        } else {
-            vec![]
-        };
-        Ok(Found {
-            resources,
-            unreadable,
-        })
+        Ok(Found::kept_only_by_aws(
+            t,
+            read_all(t, scope.project).await?,
+            &[("eventbridge", |b| b.eventbridge.is_none())],
+        ))
     }
     async fn put(t: &AwsTarget, want: Self, have: Option<Self>) -> TargetResult<()> {
         put(t, want, have).await
