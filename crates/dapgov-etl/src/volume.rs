@@ -81,6 +81,7 @@ pub fn judge(
     // Per weekday, the volumes of the breaches in a row and their direction (true: high).
     let mut breaches: [(Vec<f64>, bool); 7] = Default::default();
     let mut flagged = vec![];
+    let mut holidays = BTreeMap::new();
     for day in first.iter_days().take_while(|d| d <= last) {
         let w = day.weekday().num_days_from_monday() as usize;
         let Some(&volume) = series.get(&day) else {
@@ -92,7 +93,12 @@ pub fn judge(
             }
             continue;
         };
-        if crate::holidays::is_holiday(day) {
+        // A year's holidays computed once for the walk, not once per day.
+        if holidays
+            .entry(day.year())
+            .or_insert_with(|| crate::holidays::of_year(day.year()))
+            .contains(&day)
+        {
             continue;
         }
         let base = &mut accepted[w];

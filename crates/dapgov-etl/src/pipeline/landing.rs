@@ -69,7 +69,7 @@ pub async fn loaded_inputs(
     if table.version().is_none() {
         return Ok(BTreeSet::new());
     }
-    let prefix = StorePath::from(format!("_manifests/{dataset}/"));
+    let prefix = StorePath::from(super::stages::manifests_prefix(dataset));
     let finished: BTreeSet<String> = curated
         .store
         .list(Some(&prefix))

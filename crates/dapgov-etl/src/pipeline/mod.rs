@@ -352,7 +352,7 @@ pub async fn recent_manifests(
 ) -> Result<Vec<Manifest>, EtlError> {
     use futures::TryStreamExt;
     let curated = zone(session, Zone::Curated)?;
-    let prefix = datafusion::object_store::path::Path::from(format!("_manifests/{dataset}/"));
+    let prefix = datafusion::object_store::path::Path::from(stages::manifests_prefix(dataset));
     let mut listed: Vec<_> = curated
         .store
         .list(Some(&prefix))

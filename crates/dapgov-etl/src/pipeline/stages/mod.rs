@@ -74,9 +74,14 @@ pub(in crate::pipeline) struct LoadOf<'a> {
     pub info: &'a serde_json::Value,
 }
 
+/// Where a dataset's run manifests are, one per finished run.
+pub(super) fn manifests_prefix(dataset: &str) -> String {
+    format!("_manifests/{dataset}/")
+}
+
 /// Where a dataset's run writes its manifest, the last thing it writes.
 pub(super) fn manifest_path(dataset: &str, run_id: &str) -> StorePath {
-    StorePath::from(format!("_manifests/{dataset}/{run_id}.json"))
+    StorePath::from(format!("{}{run_id}.json", manifests_prefix(dataset)))
 }
 
 /// One run of a dataset's stages: what every stage reads, and the manifest they fill in.
