@@ -49,6 +49,9 @@ impl<R> From<BTreeMap<String, R>> for Found<R> {
     }
 }
 
+/// A setting of a kind by its property name, and whether a resource read back lacks it.
+pub(crate) type Setting<R> = (&'static str, fn(&R) -> bool);
+
 impl<R: Resource> Found<R> {
     /// What was read, with the settings an endpoint other than AWS's may accept without
     /// keeping them (`AwsTarget::custom_endpoint`): each `(property, absent)` read back absent
@@ -56,7 +59,7 @@ impl<R: Resource> Found<R> {
     pub(crate) fn kept_only_by_aws(
         t: &AwsTarget,
         resources: BTreeMap<String, R>,
-        settings: &[(&str, fn(&R) -> bool)],
+        settings: &[Setting<R>],
     ) -> Self {
         let unreadable = if t.custom_endpoint() {
             resources
